@@ -1,0 +1,20 @@
+"""accel: tensors on CPU (NumPy) and NVIDIA GPUs (CuPy) with tape-based autodiff.
+
+This module only re-exports the public API; see shared ARCHITECTURE.md for the layout.
+"""
+
+from . import dtypes, random
+from .autodiff.backprop import gradients
+from .autodiff.custom import custom_gradient
+from .autodiff.tape import GradientTape
+from .device import (
+    Device, DeviceUnavailableError, default_device, device, devices, get_device, set_default_device,
+)
+from .dtypes import SUPPORTED as _SUPPORTED
+from .ops import *  # noqa: F401,F403  (every op is public)
+from .tensor import Tensor, Variable, tensor
+from . import testing
+
+bool_, uint8, int8, int16, int32, int64, float16, float32, float64 = _SUPPORTED
+
+__version__ = "0.1.0"

@@ -1,0 +1,250 @@
+"""Devices: where arrays live and which array module (`xp`) computes on them.
+
+The CPU (NumPy) is always present. CUDA devices (CuPy) are probed lazily, the first time anything
+asks for them, so `import accel` never imports CuPy and never fails or slows down because CuPy is
+missing or broken. The probe's outcome, including *why* no GPU is usable, is cached.
+
+The default device for new tensors is, in order: the innermost active `device(...)` context of
+this thread, the device given to `set_default_device`, the `ACCEL_DEVICE` environment variable
+(read once, at import), and otherwise "cuda:0" when CuPy imports and a device is usable, else
+"cpu".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+
+import numpy
+
+__all__ = [
+    "Device",
+    "DeviceUnavailableError",
+    "devices",
+    "get_device",
+    "device",
+    "set_default_device",
+    "default_device",
+]
+
+
+class DeviceUnavailableError(RuntimeError):
+    """A device was asked for explicitly but cannot be used; the message says why."""
+
+
+class Device:
+    """One place arrays can live: ``Device("cpu")`` or ``Device("cuda", n)``.
+
+    Obtain devices with `get_device`; two Device objects for the same place compare equal.
+    """
+
+    __slots__ = ("kind", "index", "_xp")
+
+    def __init__(self, kind: str, index: int = 0, xp=None):
+        self.kind = kind
+        self.index = index
+        self._xp = xp
+
+    @property
+    def xp(self):
+        """The array module computing on this device: numpy or cupy."""
+        return self._xp
+
+    @property
+    def name(self) -> str:
+        return "cpu" if self.kind == "cpu" else f"cuda:{self.index}"
+
+    def send(self, array):
+        """Return `array` as an array of this device (a no-op when it already lives here)."""
+        if self.kind == "cpu":
+            if isinstance(array, numpy.ndarray):
+                return array
+            get = getattr(array, "get", None)  # a CuPy array: copy device -> host
+            return get() if get is not None else numpy.asarray(array)
+        with self._xp.cuda.Device(self.index):
+            return self._xp.asarray(array)
+
+    def synchronize(self) -> None:
+        """Wait until all work queued on this device has finished (a no-op on the CPU)."""
+        if self.kind == "cuda":
+            self._xp.cuda.Device(self.index).synchronize()
+
+    def activate(self):
+        """A context in which CuPy allocates and launches on this device."""
+        if self.kind == "cuda":
+            return self._xp.cuda.Device(self.index)
+        return contextlib.nullcontext()
+
+    def __repr__(self) -> str:
+        return f"Device('{self.name}')"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Device) and (self.kind, self.index) == (other.kind, other.index)
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.index))
+
+    def __reduce__(self):
+        return (get_device, (self.name,))
+
+
+CPU = Device("cpu", 0, numpy)
+
+
+class _CudaProbe:
+    """What CuPy and the driver offer, found once: the module, the device count, or why not."""
+
+    def __init__(self):
+        self.cupy = None
+        self.count = 0
+        self.reason = None
+        try:
+            import cupy
+        except Exception as exc:  # ImportError, or a broken install raising anything else
+            self.reason = f"CuPy is not installed or failed to import ({exc.__class__.__name__}: {exc})"
+            return
+        try:
+            self.count = int(cupy.cuda.runtime.getDeviceCount())
+        except Exception as exc:
+            self.reason = f"CuPy imported but no CUDA driver or device is usable ({exc})"
+            return
+        if self.count == 0:
+            self.reason = "CuPy imported but the driver reports no CUDA device"
+            return
+        self.cupy = cupy
+
+
+_probe: _CudaProbe | None = None
+_probe_lock = threading.Lock()
+_cuda_devices: dict[int, Device] = {}
+
+
+def _cuda() -> _CudaProbe:
+    global _probe
+    if _probe is None:
+        with _probe_lock:
+            if _probe is None:
+                _probe = _CudaProbe()
+    return _probe
+
+
+def _forget_cuda_probe() -> None:
+    """Probe CuPy again on next use (for tests that change what is importable)."""
+    global _probe
+    with _probe_lock:
+        _probe = None
+        _cuda_devices.clear()
+
+
+def cuda_unavailable_reason() -> str | None:
+    """Why no CUDA device is usable, or None when at least one is."""
+    return _cuda().reason
+
+
+def devices() -> list[Device]:
+    """Every usable device: the CPU first, then each CUDA device."""
+    probe = _cuda()
+    return [CPU] + [_cuda_device(probe, i) for i in range(probe.count if probe.cupy else 0)]
+
+
+def _cuda_device(probe: _CudaProbe, index: int) -> Device:
+    dev = _cuda_devices.get(index)
+    if dev is None:
+        dev = _cuda_devices.setdefault(index, Device("cuda", index, probe.cupy))
+    return dev
+
+
+def _parse(spec: str) -> tuple[str, int | None]:
+    text = spec.strip().lower()
+    kind, _, index = text.partition(":")
+    if kind == "cpu" and not index:
+        return "cpu", None
+    if kind in ("cuda", "gpu"):
+        if not index:
+            return "cuda", None
+        if index.isdigit():
+            return "cuda", int(index)
+    raise ValueError(f"device: expected 'cpu', 'cuda' or 'cuda:N', got {spec!r}")
+
+
+def get_device(spec=None) -> Device:
+    """The Device named by `spec`: "cpu", "cuda", "cuda:N", a Device, or None (the default).
+
+    Raises `DeviceUnavailableError` when a CUDA device is asked for but not usable, and
+    ValueError when `spec` is not a device name.
+    """
+    if spec is None:
+        return default_device()
+    if isinstance(spec, Device):
+        return spec
+    if not isinstance(spec, str):
+        raise TypeError(f"device: expected a str, a Device or None, got {type(spec).__name__}")
+    kind, index = _parse(spec)
+    if kind == "cpu":
+        return CPU
+    probe = _cuda()
+    if probe.cupy is None:
+        raise DeviceUnavailableError(f"device {spec!r} is not available: {probe.reason}")
+    index = 0 if index is None else index
+    if index >= probe.count:
+        raise DeviceUnavailableError(
+            f"device {spec!r} is not available: no CUDA device {index} "
+            f"({probe.count} device{'s' if probe.count != 1 else ''} found)"
+        )
+    return _cuda_device(probe, index)
+
+
+class _DefaultState(threading.local):
+    def __init__(self):
+        self.stack: list[Device] = []
+
+
+_local = _DefaultState()
+_global_default: Device | None = None
+_env_spec = os.environ.get("ACCEL_DEVICE") or None  # read once, at import
+
+
+def _automatic_default() -> Device:
+    probe = _cuda()
+    return _cuda_device(probe, 0) if probe.cupy is not None else CPU
+
+
+def default_device() -> Device:
+    """The device new tensors go to when none is named."""
+    stack = _local.stack
+    if stack:
+        return stack[-1]
+    global _global_default
+    if _global_default is None:
+        if _env_spec is not None:
+            try:
+                _global_default = get_device(_env_spec)
+            except (ValueError, DeviceUnavailableError) as exc:
+                raise type(exc)(f"ACCEL_DEVICE={_env_spec!r}: {exc}") from None
+        else:
+            _global_default = _automatic_default()
+    return _global_default
+
+
+def set_default_device(spec) -> Device:
+    """Make `spec` the process-wide default device (below any active `device()` context)."""
+    global _global_default
+    dev = _automatic_default() if spec is None else get_device(spec)
+    _global_default = dev
+    return dev
+
+
+@contextlib.contextmanager
+def device(spec):
+    """Within this context (thread-local, nestable) new tensors go to `spec` by default."""
+    dev = get_device(spec)
+    _local.stack.append(dev)
+    try:
+        with dev.activate():
+            yield dev
+    finally:
+        _local.stack.pop()

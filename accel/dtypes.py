@@ -1,0 +1,42 @@
+"""The dtypes accel supports, and how user spellings map onto them.
+
+Dtypes are NumPy dtype objects (`accel.float32 is numpy.dtype("float32")`), so they compare equal
+to their names (`x.dtype == "float32"`) and mean the same on CPU and GPU.
+"""
+
+from __future__ import annotations
+
+import numpy
+
+SUPPORTED = tuple(
+    numpy.dtype(name)
+    for name in ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64")
+)
+_BY_KEY = {dt: dt for dt in SUPPORTED}
+_BY_KEY.update({dt.name: dt for dt in SUPPORTED})
+_BY_KEY.update({float: numpy.dtype("float32"), int: numpy.dtype("int64"), bool: numpy.dtype("bool")})
+
+DEFAULT_FLOAT = numpy.dtype("float32")
+DEFAULT_INT = numpy.dtype("int64")
+
+
+def as_dtype(dtype, argument: str = "dtype") -> numpy.dtype:
+    """The supported dtype that `dtype` names (a name, a NumPy dtype or scalar type, a Python type).
+
+    Raises TypeError naming `argument` and the supported dtypes otherwise.
+    """
+    found = _BY_KEY.get(dtype)
+    if found is None:
+        try:
+            found = _BY_KEY.get(numpy.dtype(dtype))
+        except TypeError:
+            found = None
+    if found is None:
+        names = ", ".join(dt.name for dt in SUPPORTED)
+        raise TypeError(f"{argument}: unsupported dtype {dtype!r}; expected one of {names}")
+    return found
+
+
+def is_floating(dtype) -> bool:
+    """Whether values of `dtype` are differentiable (floating point)."""
+    return dtype.kind == "f"

@@ -1,0 +1,137 @@
+"""The machinery every op shares: operand conversion, device checks, and recording.
+
+An op computes its forward on raw arrays with its device's `xp`, then calls `make`, which wraps
+the result and, only when a tape is recording, attaches the op's VJP. VJPs have the signature
+``vjp(g, ans, *inputs, **params) -> tuple`` (one gradient or None per input) and are written in
+accel ops so that a surrounding tape records them. They never reduce broadcast gradients: the
+graph walk sums each gradient down to its input's shape, once per edge.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy
+
+from .. import dtypes
+from ..autodiff import recording
+from ..device import get_device
+from ..tensor import Tensor, Variable, convert
+
+_state = recording._state
+_record = recording.record
+
+
+def make(data, device, inputs: tuple = (), vjp=None, params=None) -> Tensor:
+    """Wrap `data` (an array of `device`) as the output of an op with `inputs` and `vjp`."""
+    out = Tensor(data, device)
+    if vjp is not None and _state.tapes and data.dtype.kind == "f":
+        _record(out, inputs, vjp, params)
+    return out
+
+
+def tensor_arg(x, argument: str = "x") -> Tensor:
+    """`x` as a Tensor on the default device, if it is not one already."""
+    if isinstance(x, Tensor):
+        return x
+    if x is None:
+        raise TypeError(f"{argument}: expected a tensor, got None")
+    return convert(x)
+
+
+def same_device(op: str, tensors) -> object:
+    """The one device of `tensors`; ValueError naming both devices if they differ."""
+    device = None
+    for t in tensors:
+        if device is None:
+            device = t._device
+        elif t._device != device:
+            raise ValueError(
+                f"{op}: inputs are on different devices ({device} and {t._device}); "
+                "move one explicitly with .to(device)"
+            )
+    return device
+
+
+_SCALARS = (numbers.Number, numpy.bool_)
+
+
+def _constant(value, device, like):
+    """A non-tensor operand as something an xp function accepts on `device`.
+
+    Python scalars stay Python scalars, so they do not upcast tensors (NumPy 2 / NEP 50 rules).
+    Lists take the floating dtype of the tensor they meet; NumPy arrays keep their own dtype.
+    """
+    if isinstance(value, _SCALARS) and not isinstance(value, numpy.ndarray):
+        if isinstance(value, numpy.generic):
+            return convert(value, device=device)
+        return value
+    if value is None:
+        raise TypeError("operand: expected a tensor or a number, got None")
+    dtype = None
+    if not isinstance(value, numpy.ndarray) and like.kind == "f":
+        probe = numpy.asarray(value)
+        if probe.dtype.kind in "fiu":
+            dtype = like
+    return convert(value, dtype=dtype, device=device)
+
+
+def operands(op: str, x, y):
+    """(x, y, device) for a binary op: tensors checked for one device, constants put on it."""
+    if isinstance(x, Tensor):
+        if isinstance(y, Tensor):
+            if y._device is not x._device and y._device != x._device:
+                same_device(op, (x, y))
+            return x, y, x._device
+        return x, _constant(y, x._device, x._data.dtype), x._device
+    if isinstance(y, Tensor):
+        return _constant(x, y._device, y._data.dtype), y, y._device
+    x = convert(x)
+    return x, _constant(y, x._device, x._data.dtype), x._device
+
+
+def data(x):
+    """The raw array of a Tensor, or a Python scalar as it is."""
+    return x._data if isinstance(x, Tensor) else x
+
+
+def normalize_axis(axis, ndim: int, op: str):
+    """`axis` (None, an int or a sequence of ints) as None or a sorted tuple of non-negative axes."""
+    if axis is None:
+        return None
+    if isinstance(axis, (int, numpy.integer)):
+        axes = (axis,)
+    elif isinstance(axis, (list, tuple)):
+        axes = tuple(axis)
+    else:
+        raise TypeError(f"{op}: axis must be an int or a sequence of ints, got {axis!r}")
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, numpy.integer)):
+            raise TypeError(f"{op}: axis must be an int or a sequence of ints, got {axis!r}")
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor of rank {ndim}")
+        out.append(int(a) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+def result_device(device):
+    return get_device(device)
+
+
+def float_dtype_of(x) -> numpy.dtype:
+    dt = x.dtype
+    return dt if dtypes.is_floating(dt) else dtypes.DEFAULT_FLOAT
+
+
+def snapshot(x):
+    """x's array for an op that returns a view of it: copied when x is a Variable, whose array
+    later in-place assignments overwrite (a tensor's value must never change)."""
+    return x._data.copy() if isinstance(x, Variable) else x._data
+
+
+def tensor_like(value, like: Tensor) -> Tensor:
+    """A constant `value` as a tensor on like's device with like's dtype."""
+    return convert(value, dtype=like.dtype, device=like._device)

@@ -1,0 +1,50 @@
+"""Ops that change how a value is held, not what it is: cast, identity, device transfer, and
+stop_gradient."""
+
+from __future__ import annotations
+
+from .. import dtypes
+from ..device import get_device
+from ._core import make, snapshot, tensor_arg, tensor_like
+
+__all__ = ["cast", "identity", "to_device", "stop_gradient", "tensor_like"]
+
+
+def _cast_vjp(g, ans, x):
+    return cast(g, x.dtype)
+
+
+def cast(x, dtype):
+    """x converted to `dtype`. Differentiable between floating dtypes; integers are constants."""
+    x = tensor_arg(x)
+    dt = dtypes.as_dtype(dtype)
+    if x.dtype == dt:
+        return x
+    return make(x._data.astype(dt), x._device, (x,), (_cast_vjp,))
+
+
+def identity(x):
+    """A copy of x's current value (a snapshot of a Variable); gradient passes unchanged."""
+    x = tensor_arg(x)
+    return make(x._data.copy(), x._device, (x,), (lambda g, ans, x: g,))
+
+
+def _to_device_vjp(g, ans, x):
+    return to_device(g, x._device)
+
+
+def to_device(x, device):
+    """x on `device`: an explicit copy across devices, x itself when already there."""
+    x = tensor_arg(x)
+    target = get_device(device)
+    if target == x._device:
+        return x
+    with target.activate():
+        data = target.send(x._data)
+    return make(data, target, (x,), (_to_device_vjp,))
+
+
+def stop_gradient(x):
+    """x's value, with no gradient flowing back through it (a constant for every tape)."""
+    x = tensor_arg(x)
+    return make(snapshot(x), x._device)

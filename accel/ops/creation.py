@@ -1,0 +1,86 @@
+"""Constructors: zeros, ones, full, zeros_like, ones_like, arange, linspace, eye.
+
+All take `dtype` (float32 unless said otherwise) and `device` (the default device when None).
+"""
+
+from __future__ import annotations
+
+from .. import dtypes
+from ..device import get_device
+from ..tensor import Tensor
+from ._core import make, tensor_arg
+from .shape import _shape_arg
+
+__all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "full_like", "arange", "linspace", "eye"]
+
+
+def _place(device):
+    dev = get_device(device)
+    return dev, dev.xp
+
+
+def full(shape, fill_value, dtype=None, device=None) -> Tensor:
+    """A tensor of `shape` filled with `fill_value` (dtype defaults to that of the value:
+    float32 for Python floats, int64 for ints, bool for bools)."""
+    shape = _shape_arg(shape, "full")
+    if any(n < 0 for n in shape):
+        raise ValueError(f"full: shape must not have negative dimensions, got {shape}")
+    dt = dtypes.as_dtype(type(fill_value) if dtype is None and isinstance(fill_value, (bool, int, float))
+                         else (dtype or "float32"))
+    dev, xp = _place(device)
+    with dev.activate():
+        return make(xp.full(shape, fill_value, dtype=dt), dev)
+
+
+def zeros(shape, dtype="float32", device=None) -> Tensor:
+    return full(shape, 0, dtype=dtype, device=device)
+
+
+def ones(shape, dtype="float32", device=None) -> Tensor:
+    return full(shape, 1, dtype=dtype, device=device)
+
+
+def full_like(x, fill_value, dtype=None, device=None) -> Tensor:
+    """A tensor shaped like x, on x's device and of x's dtype unless told otherwise."""
+    x = tensor_arg(x)
+    return full(x.shape, fill_value, dtype=dtype or x.dtype, device=device or x.device)
+
+
+def zeros_like(x, dtype=None, device=None) -> Tensor:
+    return full_like(x, 0, dtype=dtype, device=device)
+
+
+def ones_like(x, dtype=None, device=None) -> Tensor:
+    return full_like(x, 1, dtype=dtype, device=device)
+
+
+def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:
+    """Evenly spaced values in [start, stop); int64 for integer arguments, else float32."""
+    if stop is None:
+        start, stop = 0, start
+    if step == 0:
+        raise ValueError("arange: step must not be 0")
+    if dtype is None:
+        integral = all(isinstance(v, int) for v in (start, stop, step))
+        dtype = "int64" if integral else "float32"
+    dev, xp = _place(device)
+    with dev.activate():
+        return make(xp.arange(start, stop, step, dtype=dtypes.as_dtype(dtype)), dev)
+
+
+def linspace(start, stop, num: int, dtype="float32", device=None) -> Tensor:
+    """`num` evenly spaced values from start to stop, both included."""
+    if num < 0:
+        raise ValueError(f"linspace: num must be >= 0, got {num}")
+    dev, xp = _place(device)
+    with dev.activate():
+        return make(xp.linspace(start, stop, num, dtype=dtypes.as_dtype(dtype)), dev)
+
+
+def eye(n: int, m: int | None = None, dtype="float32", device=None) -> Tensor:
+    """An n x m matrix with ones on the diagonal."""
+    if n < 0 or (m is not None and m < 0):
+        raise ValueError(f"eye: sizes must be >= 0, got n={n}, m={m}")
+    dev, xp = _place(device)
+    with dev.activate():
+        return make(xp.eye(n, m, dtype=dtypes.as_dtype(dtype)), dev)

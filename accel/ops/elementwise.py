@@ -1,0 +1,186 @@
+"""Elementwise ops: a flat table of forward computations with their VJPs side by side.
+
+Each entry gives the forward on raw arrays (`xp` is numpy or cupy) and one VJP per input,
+``vjp_i(g, ans, *inputs) -> gradient for input i``. The graph walk calls only the VJPs of inputs
+that need a gradient and reduces broadcast gradients itself.
+"""
+
+from __future__ import annotations
+
+import numpy
+
+from ..tensor import Tensor
+from ._core import data, make, operands, same_device, tensor_arg
+
+__all__ = [
+    "add", "subtract", "multiply", "divide", "floor_divide", "mod", "negative", "power",
+    "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "square", "abs", "sign", "sin", "cos",
+    "tanh", "sigmoid", "relu", "softplus", "maximum", "minimum", "where", "clip",
+    "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
+    "logical_and", "logical_or", "logical_xor", "logical_not", "isfinite", "isnan",
+]
+
+
+def _as_array(out):
+    # NumPy returns scalars, not 0-d arrays, from ufuncs on 0-d inputs; tensors hold arrays.
+    return numpy.asarray(out) if isinstance(out, numpy.generic) else out
+
+
+def _unary(name, doc, forward, vjp=None, to_float=False):
+    """An op of one tensor. `to_float`: integer inputs are computed as float32 (as PyTorch does)."""
+
+    vjps = None if vjp is None else (vjp,)
+
+    def op(x):
+        if not isinstance(x, Tensor):
+            x = tensor_arg(x)
+        raw = x._data
+        if to_float and raw.dtype.kind in "biu":
+            raw = raw.astype(numpy.float32)
+        return make(_as_array(forward(x._device.xp, raw)), x._device, (x,), vjps)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return op
+
+
+def _binary(name, doc, forward, vjp_x=None, vjp_y=None):
+    """An op of two operands (tensors or constants) with NumPy broadcasting."""
+
+    vjps = None if vjp_x is None and vjp_y is None else (vjp_x, vjp_y)
+
+    def op(x, y):
+        x, y, device = operands(name, x, y)
+        return make(_as_array(forward(device.xp, data(x), data(y))), device, (x, y), vjps)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return op
+
+
+# -- arithmetic -------------------------------------------------------------------------------
+add = _binary("add", "x + y.", lambda xp, x, y: x + y,
+              lambda g, ans, x, y: g,
+              lambda g, ans, x, y: g)
+subtract = _binary("subtract", "x - y.", lambda xp, x, y: x - y,
+                   lambda g, ans, x, y: g,
+                   lambda g, ans, x, y: -g)
+multiply = _binary("multiply", "x * y.", lambda xp, x, y: x * y,
+                   lambda g, ans, x, y: g * y,
+                   lambda g, ans, x, y: g * x)
+divide = _binary("divide", "x / y (true division).", lambda xp, x, y: xp.true_divide(x, y),
+                 lambda g, ans, x, y: g / y,
+                 lambda g, ans, x, y: -g * ans / y)
+floor_divide = _binary("floor_divide", "floor(x / y); not differentiable.",
+                       lambda xp, x, y: xp.floor_divide(x, y))
+mod = _binary("mod", "x - y * floor(x / y) (the sign of y, as Python's %).",
+              lambda xp, x, y: xp.mod(x, y),
+              lambda g, ans, x, y: g,
+              lambda g, ans, x, y: -g * floor_divide(x, y))
+negative = _unary("negative", "-x.", lambda xp, x: -x,
+                  lambda g, ans, x: -g)
+
+
+def _power_vjp_y(g, ans, x, y):
+    # d(x**y)/dy = x**y * log(x), taken as 0 where x <= 0 (TensorFlow's convention).
+    positive = greater(x, 0)
+    return g * where(positive, ans * log(where(positive, x, 1)), 0)
+
+
+power = _binary("power", "x ** y.", lambda xp, x, y: xp.power(x, y),
+                lambda g, ans, x, y: g * y * power(x, y - 1),
+                _power_vjp_y)
+
+# -- transcendental ----------------------------------------------------------------------------
+exp = _unary("exp", "e ** x.", lambda xp, x: xp.exp(x),
+             lambda g, ans, x: g * ans, to_float=True)
+log = _unary("log", "Natural logarithm.", lambda xp, x: xp.log(x),
+             lambda g, ans, x: g / x, to_float=True)
+log1p = _unary("log1p", "log(1 + x), accurate for small x.", lambda xp, x: xp.log1p(x),
+               lambda g, ans, x: g / (x + 1), to_float=True)
+expm1 = _unary("expm1", "e ** x - 1, accurate for small x.", lambda xp, x: xp.expm1(x),
+               lambda g, ans, x: g * (ans + 1), to_float=True)
+sqrt = _unary("sqrt", "Square root.", lambda xp, x: xp.sqrt(x),
+              lambda g, ans, x: g * 0.5 / ans, to_float=True)
+rsqrt = _unary("rsqrt", "1 / sqrt(x).", lambda xp, x: 1 / xp.sqrt(x),
+               lambda g, ans, x: g * -0.5 * ans / x, to_float=True)
+square = _unary("square", "x * x.", lambda xp, x: xp.square(x),
+                lambda g, ans, x: g * 2 * x)
+abs = _unary("abs", "|x|; its gradient at 0 is 0.", lambda xp, x: xp.abs(x),  # noqa: A001
+             lambda g, ans, x: g * sign(x))
+sign = _unary("sign", "-1, 0 or 1; its gradient is 0.", lambda xp, x: xp.sign(x),
+              lambda g, ans, x: g * 0)
+sin = _unary("sin", "Sine.", lambda xp, x: xp.sin(x),
+             lambda g, ans, x: g * cos(x), to_float=True)
+cos = _unary("cos", "Cosine.", lambda xp, x: xp.cos(x),
+             lambda g, ans, x: -g * sin(x), to_float=True)
+tanh = _unary("tanh", "Hyperbolic tangent.", lambda xp, x: xp.tanh(x),
+              lambda g, ans, x: g * (1 - ans * ans), to_float=True)
+
+
+def _sigmoid_forward(xp, x):
+    # 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) below: exp never overflows.
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+sigmoid = _unary("sigmoid", "1 / (1 + e ** -x), computed without overflow.", _sigmoid_forward,
+                 lambda g, ans, x: g * ans * (1 - ans), to_float=True)
+relu = _unary("relu", "max(x, 0); its gradient at 0 is 0.", lambda xp, x: xp.maximum(x, 0),
+              lambda g, ans, x: where(greater(x, 0), g, 0))
+softplus = _unary("softplus", "log(1 + e ** x), computed without overflow.",
+                  lambda xp, x: xp.logaddexp(0, x),
+                  lambda g, ans, x: g * sigmoid(x), to_float=True)
+
+# -- selection ----------------------------------------------------------------------------------
+# Ties send the whole gradient to x (TensorFlow's convention).
+maximum = _binary("maximum", "Elementwise max(x, y).", lambda xp, x, y: xp.maximum(x, y),
+                  lambda g, ans, x, y: where(greater_equal(x, y), g, 0),
+                  lambda g, ans, x, y: where(greater_equal(x, y), 0, g))
+minimum = _binary("minimum", "Elementwise min(x, y).", lambda xp, x, y: xp.minimum(x, y),
+                  lambda g, ans, x, y: where(less_equal(x, y), g, 0),
+                  lambda g, ans, x, y: where(less_equal(x, y), 0, g))
+
+_WHERE_VJPS = (None,
+               lambda g, ans, c, x, y: where(c, g, 0),
+               lambda g, ans, c, x, y: where(c, 0, g))
+
+
+def where(condition, x, y):
+    """x where `condition` is true, else y (broadcast together)."""
+    condition = tensor_arg(condition, "condition")
+    if condition.dtype != numpy.bool_:
+        raise TypeError(f"where: condition must be bool, got {condition.dtype.name}")
+    x, y, device = operands("where", x, y)
+    same_device("where", [condition] + [t for t in (x, y) if isinstance(t, Tensor)])
+    out = _as_array(device.xp.where(condition._data, data(x), data(y)))
+    return make(out, device, (condition, x, y), _WHERE_VJPS)
+
+
+_CLIP_VJPS = (lambda g, ans, x, lo, hi: where(logical_and(x >= lo, x <= hi), g, 0),
+              lambda g, ans, x, lo, hi: where(less(x, lo), g, 0),
+              lambda g, ans, x, lo, hi: where(greater(x, hi), g, 0))
+
+
+def clip(x, clip_value_min, clip_value_max):
+    """min(max(x, lo), hi). Gradient flows to x inside [lo, hi] and to the bound that is hit."""
+    x = tensor_arg(x)
+    _, lo, _ = operands("clip", x, clip_value_min)  # checks devices, places constants
+    _, hi, _ = operands("clip", x, clip_value_max)
+    out = _as_array(x._device.xp.clip(x._data, data(lo), data(hi)))
+    return make(out, x._device, (x, lo, hi), _CLIP_VJPS)
+
+
+# -- comparisons and logic (not differentiable: bool results) -----------------------------------
+equal = _binary("equal", "x == y.", lambda xp, x, y: xp.equal(x, y))
+not_equal = _binary("not_equal", "x != y.", lambda xp, x, y: xp.not_equal(x, y))
+less = _binary("less", "x < y.", lambda xp, x, y: xp.less(x, y))
+less_equal = _binary("less_equal", "x <= y.", lambda xp, x, y: xp.less_equal(x, y))
+greater = _binary("greater", "x > y.", lambda xp, x, y: xp.greater(x, y))
+greater_equal = _binary("greater_equal", "x >= y.", lambda xp, x, y: xp.greater_equal(x, y))
+logical_and = _binary("logical_and", "x and y.", lambda xp, x, y: xp.logical_and(x, y))
+logical_or = _binary("logical_or", "x or y.", lambda xp, x, y: xp.logical_or(x, y))
+logical_xor = _binary("logical_xor", "x xor y.", lambda xp, x, y: xp.logical_xor(x, y))
+logical_not = _unary("logical_not", "not x.", lambda xp, x: xp.logical_not(x))
+isfinite = _unary("isfinite", "Whether each element is finite.", lambda xp, x: xp.isfinite(x))
+isnan = _unary("isnan", "Whether each element is NaN.", lambda xp, x: xp.isnan(x))

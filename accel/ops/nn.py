@@ -1,0 +1,119 @@
+"""Neural-network ops: softmax, log_softmax and the cross-entropies, stable for large logits.
+
+Forwards shift by the row maximum, so no exp overflows. The VJPs are written in accel ops on the
+logits (not on saved forward arrays), so second derivatives are exact.
+"""
+
+from __future__ import annotations
+
+import numpy
+
+from ._core import make, normalize_axis, operands, tensor_arg
+from .elementwise import exp
+from .indexing import one_hot
+from .reduce import sum
+from .shape import expand_dims
+
+__all__ = ["softmax", "log_softmax", "softmax_cross_entropy_with_logits",
+           "sparse_softmax_cross_entropy_with_logits"]
+
+
+def _log_softmax_array(xp, x, axis):
+    shift = xp.max(x, axis=axis, keepdims=True)
+    shifted = x - xp.where(xp.isfinite(shift), shift, 0)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+
+
+def _single_axis(x, axis, op):
+    (axis,) = normalize_axis(axis, x.ndim, op)
+    return axis
+
+
+def _float_logits(logits, op):
+    logits = tensor_arg(logits, "logits")
+    if logits.dtype.kind != "f":
+        raise TypeError(f"{op}: logits must be floating point, got {logits.dtype.name}")
+    if logits.ndim == 0:
+        raise ValueError(f"{op}: logits must have at least 1 dimension")
+    return logits
+
+
+def _softmax_vjp(g, ans, x, axis):
+    # d softmax: s * (g - sum(g * s))
+    return ans * (g - sum(g * ans, axis, keepdims=True))
+
+
+def softmax(logits, axis: int = -1):
+    """exp(x) / sum(exp(x)) along `axis`."""
+    x = _float_logits(logits, "softmax")
+    axis = _single_axis(x, axis, "softmax")
+    xp = x._device.xp
+    out = xp.exp(_log_softmax_array(xp, x._data, axis))
+    return make(out, x._device, (x,), (_softmax_vjp,), {"axis": axis})
+
+
+def _log_softmax_vjp(g, ans, x, axis):
+    # d log_softmax: g - softmax * sum(g)
+    return g - exp(ans) * sum(g, axis, keepdims=True)
+
+
+def log_softmax(logits, axis: int = -1):
+    """x - logsumexp(x) along `axis`."""
+    x = _float_logits(logits, "log_softmax")
+    axis = _single_axis(x, axis, "log_softmax")
+    out = _log_softmax_array(x._device.xp, x._data, axis)
+    return make(out, x._device, (x,), (_log_softmax_vjp,), {"axis": axis})
+
+
+# loss = -sum(labels * log_softmax(logits)) along axis.
+def _ce_vjp_labels(g, ans, labels, logits, axis):
+    return -expand_dims(g, axis) * log_softmax(logits, axis)
+
+
+def _ce_vjp_logits(g, ans, labels, logits, axis):
+    total = sum(labels, axis, keepdims=True)
+    return expand_dims(g, axis) * (softmax(logits, axis) * total - labels)
+
+
+def softmax_cross_entropy_with_logits(labels, logits, axis: int = -1):
+    """-sum(labels * log_softmax(logits)) along `axis`; labels are probabilities (gradients flow
+    to both)."""
+    logits = _float_logits(logits, "softmax_cross_entropy_with_logits")
+    labels, logits, device = operands("softmax_cross_entropy_with_logits", labels, logits)
+    if tuple(labels.shape) != tuple(logits.shape):
+        raise ValueError(
+            f"softmax_cross_entropy_with_logits: labels have shape {tuple(labels.shape)} but "
+            f"logits have shape {tuple(logits.shape)}; they must match")
+    axis = _single_axis(logits, axis, "softmax_cross_entropy_with_logits")
+    xp = device.xp
+    out = -xp.sum(labels._data * _log_softmax_array(xp, logits._data, axis), axis=axis)
+    return make(xp.asarray(out), device, (labels, logits), (_ce_vjp_labels, _ce_vjp_logits),
+                {"axis": axis})
+
+
+def _sparse_ce_vjp(g, ans, labels, logits, classes):
+    return expand_dims(g, -1) * (softmax(logits, -1) - one_hot(labels, classes, dtype=logits.dtype))
+
+
+def sparse_softmax_cross_entropy_with_logits(labels, logits):
+    """-log_softmax(logits)[..., labels]: labels are class indices in [0, classes)."""
+    logits = _float_logits(logits, "sparse_softmax_cross_entropy_with_logits")
+    labels = tensor_arg(labels, "labels")
+    operands("sparse_softmax_cross_entropy_with_logits", labels, logits)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(
+            f"sparse_softmax_cross_entropy_with_logits: labels must be integers, got {labels.dtype.name}")
+    if tuple(labels.shape) != tuple(logits.shape[:-1]):
+        raise ValueError(
+            f"sparse_softmax_cross_entropy_with_logits: labels have shape {tuple(labels.shape)}, "
+            f"expected logits.shape[:-1] = {tuple(logits.shape[:-1])}")
+    classes = logits.shape[-1]
+    xp = logits._device.xp
+    if labels.size and (int(labels._data.min()) < 0 or int(labels._data.max()) >= classes):
+        raise ValueError(
+            f"sparse_softmax_cross_entropy_with_logits: labels must be in [0, {classes}), got values "
+            f"in [{int(labels._data.min())}, {int(labels._data.max())}]")
+    lsm = _log_softmax_array(xp, logits._data, -1)
+    picked = xp.take_along_axis(lsm, labels._data[..., None].astype(numpy.int64), axis=-1)[..., 0]
+    return make(xp.asarray(-picked), logits._device, (labels, logits), (None, _sparse_ce_vjp),
+                {"classes": classes})

@@ -1,0 +1,143 @@
+"""Reductions over axes: sum, mean, max, min, prod, logsumexp, argmax/argmin, any/all.
+
+`axis` is None (all axes), an int, or a sequence of ints; `keepdims` keeps reduced axes as size 1.
+Every VJP first reshapes the upstream gradient to the keepdims shape so it broadcasts against x.
+"""
+
+from __future__ import annotations
+
+import numpy
+
+from ._core import make, normalize_axis, tensor_arg
+from .elementwise import _as_array, equal, exp, logical_and, where
+from .shape import broadcast_to, reshape
+
+__all__ = ["sum", "mean", "max", "min", "prod", "logsumexp", "argmax", "argmin",
+           "reduce_any", "reduce_all", "count_nonzero"]
+
+
+def _kept_shape(shape, axes):
+    """`shape` with the reduced `axes` (None: all) set to 1."""
+    if axes is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _reduced_count(shape, axes) -> int:
+    return int(numpy.prod([n for i, n in enumerate(shape) if axes is None or i in axes]))
+
+
+def _unreduce(t, x, axes, keepdims):
+    """A reduction's output (or its gradient) reshaped so it broadcasts against x."""
+    return t if keepdims else reshape(t, _kept_shape(x.shape, axes))
+
+
+def _reduction(name, doc, forward, vjp=None, empty_ok=True):
+    vjps = None if vjp is None else (vjp,)
+
+    def op(x, axis=None, keepdims=False):
+        x = tensor_arg(x)
+        axes = normalize_axis(axis, x.ndim, name)
+        if not empty_ok and _reduced_count(x.shape, axes) == 0:
+            raise ValueError(f"{name}: cannot reduce over an empty axis (no identity element)")
+        out = _as_array(forward(x._device.xp, x._data, axes, keepdims))
+        return make(out, x._device, (x,), vjps, {"axes": axes, "keepdims": keepdims})
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return op
+
+
+def _sum_vjp(g, ans, x, axes, keepdims):
+    return broadcast_to(_unreduce(g, x, axes, keepdims), x.shape)
+
+
+def _mean_forward(xp, x, axes, keepdims):
+    dtype = None if x.dtype.kind == "f" else numpy.float32
+    return xp.mean(x, axis=axes, keepdims=keepdims, dtype=dtype)
+
+
+def _mean_vjp(g, ans, x, axes, keepdims):
+    return _sum_vjp(g, ans, x, axes, keepdims) / max(_reduced_count(x.shape, axes), 1)
+
+
+def _extremum_vjp(g, ans, x, axes, keepdims):
+    # Ties share the gradient equally (TensorFlow's convention).
+    hit = equal(x, _unreduce(ans, x, axes, keepdims))
+    count = sum(hit, axes, keepdims=True)
+    return where(hit, _unreduce(g, x, axes, keepdims) / count, 0)
+
+
+def _prod_vjp(g, ans, x, axes, keepdims):
+    # d prod / d x_i = product of the other elements. Written without dividing by x_i so that
+    # zeros are exact: with no zero it is ans / x_i; with one zero, only that element gets the
+    # product of the rest; with two or more, every derivative is 0.
+    is_zero = equal(x, 0)
+    zeros = sum(is_zero, axes, keepdims=True)
+    others = prod(where(is_zero, 1, x), axes, keepdims=True)
+    safe_x = where(is_zero, 1, x)
+    partial = where(equal(zeros, 0), others / safe_x,
+                    where(logical_and(equal(zeros, 1), is_zero), others, 0))
+    return _unreduce(g, x, axes, keepdims) * partial
+
+
+def _logsumexp_forward(xp, x, axes, keepdims):
+    if x.dtype.kind != "f":
+        x = x.astype(numpy.float32)
+    shift = xp.max(x, axis=axes, keepdims=True) if x.size else xp.zeros(_kept_shape(x.shape, axes), x.dtype)
+    shift = xp.where(xp.isfinite(shift), shift, 0)  # all -inf (or inf) rows: no shift
+    out = xp.log(xp.sum(xp.exp(x - shift), axis=axes, keepdims=True)) + shift
+    return out if keepdims else out.reshape(_squeezed_shape(x.shape, axes))
+
+
+def _squeezed_shape(shape, axes):
+    return () if axes is None else tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def _logsumexp_vjp(g, ans, x, axes, keepdims):
+    return _unreduce(g, x, axes, keepdims) * exp(x - _unreduce(ans, x, axes, keepdims))
+
+
+sum = _reduction("sum", "Sum of elements over `axis`.",  # noqa: A001
+                 lambda xp, x, axes, keepdims: xp.sum(x, axis=axes, keepdims=keepdims),
+                 _sum_vjp)
+mean = _reduction("mean", "Arithmetic mean over `axis` (float32 for integer inputs).",
+                  _mean_forward, _mean_vjp)
+max = _reduction("max", "Largest element over `axis`; ties share the gradient.",  # noqa: A001
+                 lambda xp, x, axes, keepdims: xp.max(x, axis=axes, keepdims=keepdims),
+                 _extremum_vjp, empty_ok=False)
+min = _reduction("min", "Smallest element over `axis`; ties share the gradient.",  # noqa: A001
+                 lambda xp, x, axes, keepdims: xp.min(x, axis=axes, keepdims=keepdims),
+                 _extremum_vjp, empty_ok=False)
+prod = _reduction("prod", "Product of elements over `axis` (gradient exact at zeros).",
+                  lambda xp, x, axes, keepdims: xp.prod(x, axis=axes, keepdims=keepdims),
+                  _prod_vjp)
+logsumexp = _reduction("logsumexp", "log(sum(exp(x))) over `axis`, without overflow.",
+                       _logsumexp_forward, _logsumexp_vjp)
+reduce_any = _reduction("reduce_any", "Whether any element over `axis` is true.",
+                        lambda xp, x, axes, keepdims: xp.any(x, axis=axes, keepdims=keepdims))
+reduce_all = _reduction("reduce_all", "Whether every element over `axis` is true.",
+                        lambda xp, x, axes, keepdims: xp.all(x, axis=axes, keepdims=keepdims))
+count_nonzero = _reduction(
+    "count_nonzero", "Number of non-zero elements over `axis` (int64).",
+    lambda xp, x, axes, keepdims: xp.sum(x != 0, axis=axes, keepdims=keepdims, dtype=numpy.int64))
+
+
+def _arg_extremum(name, pick):
+    def op(x, axis=None, keepdims=False):
+        x = tensor_arg(x)
+        axes = normalize_axis(axis, x.ndim, name)
+        if axes is not None and len(axes) != 1:
+            raise ValueError(f"{name}: axis must be None or a single int, got {axis!r}")
+        if x.size == 0:
+            raise ValueError(f"{name}: the tensor is empty")
+        out = pick(x._device.xp)(x._data, axis=None if axes is None else axes[0], keepdims=keepdims)
+        return make(_as_array(out).astype(numpy.int64, copy=False), x._device)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Index (int64) of the {name[3:]}imum over `axis`; None: of the flattened tensor."
+    return op
+
+
+argmax = _arg_extremum("argmax", lambda xp: xp.argmax)
+argmin = _arg_extremum("argmin", lambda xp: xp.argmin)

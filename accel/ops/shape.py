@@ -1,0 +1,211 @@
+"""Shape ops: reshape, transpose, expand_dims, squeeze, broadcast_to, sum_to, concat, stack,
+split, unstack. Their VJPs only move values around, so they are exact at every order."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy
+
+from ._core import make, normalize_axis, same_device, snapshot, tensor_arg
+
+__all__ = ["reshape", "transpose", "expand_dims", "squeeze", "broadcast_to", "sum_to",
+           "concat", "stack", "split", "unstack", "flatten"]
+
+
+def _shape_arg(shape, op: str) -> tuple:
+    if isinstance(shape, (int, numpy.integer)):
+        return (int(shape),)
+    if isinstance(shape, str) or not all(isinstance(n, (int, numpy.integer)) for n in _iterable(shape)):
+        raise TypeError(f"{op}: shape must be an int or a sequence of ints, got {shape!r}")
+    return tuple(int(n) for n in shape)
+
+
+def _iterable(value):
+    try:
+        return iter(value)
+    except TypeError:
+        return iter([None])
+
+
+_RESHAPE_VJPS = (lambda g, ans, x: reshape(g, x.shape),)
+
+
+def reshape(x, shape):
+    """The elements of x in row-major order, laid out as `shape` (one entry may be -1)."""
+    x = tensor_arg(x)
+    shape = _shape_arg(shape, "reshape")
+    try:
+        out = snapshot(x).reshape(shape)
+    except ValueError:
+        raise ValueError(
+            f"reshape: cannot reshape a tensor of shape {tuple(x.shape)} ({x.size} elements) "
+            f"into shape {shape}"
+        ) from None
+    return make(out, x._device, (x,), _RESHAPE_VJPS)
+
+
+def flatten(x):
+    """x as a 1-D tensor."""
+    return reshape(x, (-1,))
+
+
+def _transpose_vjp(g, ans, x, perm):
+    return transpose(g, tuple(numpy.argsort(perm)))
+
+
+def transpose(x, perm=None):
+    """Axes permuted by `perm` (default: reversed)."""
+    x = tensor_arg(x)
+    if perm is None:
+        perm = tuple(range(x.ndim))[::-1]
+    perm = tuple(int(p) % max(x.ndim, 1) if -x.ndim <= p < x.ndim else p for p in perm)
+    if sorted(perm) != list(range(x.ndim)):
+        raise ValueError(f"transpose: perm {perm} is not a permutation of the {x.ndim} axes")
+    return make(snapshot(x).transpose(perm), x._device, (x,), (_transpose_vjp,), {"perm": perm})
+
+
+def matrix_transpose(x):
+    """x with its last two axes swapped."""
+    perm = list(range(x.ndim))
+    perm[-2], perm[-1] = perm[-1], perm[-2]
+    return transpose(x, perm)
+
+
+def expand_dims(x, axis: int):
+    """x with a new size-1 axis inserted at `axis` (negative counts from the end of the result)."""
+    x = tensor_arg(x)
+    if not -x.ndim - 1 <= axis <= x.ndim:
+        raise ValueError(f"expand_dims: axis {axis} is out of range for a tensor of rank {x.ndim}")
+    axis %= x.ndim + 1
+    return make(x._device.xp.expand_dims(snapshot(x), axis), x._device, (x,), _RESHAPE_VJPS)
+
+
+def squeeze(x, axis=None):
+    """x without size-1 axes (only those in `axis` when given; each must have size 1)."""
+    x = tensor_arg(x)
+    axes = normalize_axis(axis, x.ndim, "squeeze")
+    if axes is None:
+        axes = tuple(i for i, n in enumerate(x.shape) if n == 1)
+    for a in axes:
+        if x.shape[a] != 1:
+            raise ValueError(f"squeeze: axis {a} has size {x.shape[a]}, expected 1")
+    shape = tuple(n for i, n in enumerate(x.shape) if i not in axes)
+    return make(snapshot(x).reshape(shape), x._device, (x,), _RESHAPE_VJPS)
+
+
+def broadcast_to(x, shape):
+    """x broadcast to `shape` (NumPy rules); the gradient is summed back."""
+    x = tensor_arg(x)
+    shape = _shape_arg(shape, "broadcast_to")
+    if tuple(x.shape) == shape:
+        return x
+    try:
+        out = x._device.xp.broadcast_to(x._data, shape)
+    except ValueError:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {tuple(x.shape)} to {shape}") from None
+    return make(out, x._device, (x,), (lambda g, ans, x: sum_to(g, x.shape),))
+
+
+def _sum_to_axes(from_shape, to_shape):
+    lead = len(from_shape) - len(to_shape)
+    return tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(to_shape) if n == 1 and from_shape[lead + i] != 1)
+
+
+def sum_to(x, shape):
+    """x summed down to `shape`, the inverse of broadcasting `shape` up to x.shape."""
+    x = tensor_arg(x)
+    shape = tuple(shape)
+    if tuple(x.shape) == shape:
+        return x
+    if len(shape) > x.ndim or any(n not in (1, m) for n, m in zip(shape[::-1], x.shape[::-1])):
+        raise ValueError(f"sum_to: shape {shape} does not broadcast to {tuple(x.shape)}")
+    axes = _sum_to_axes(x.shape, shape)
+    out = x._device.xp.sum(x._data, axis=axes, keepdims=True).reshape(shape)
+    return make(out, x._device, (x,), (lambda g, ans, x: broadcast_to(g, x.shape),))
+
+
+def _slice_along(axis: int, start: int, stop: int):
+    return (slice(None),) * axis + (slice(start, stop),)
+
+
+def _concat_input_vjp(i, g, ans, *inputs, axis, bounds):
+    return _ops.getitem(g, _slice_along(axis, *bounds[i]))
+
+
+class _ConcatVJPs:
+    """The VJP of each input of a concat: its slice of the gradient."""
+
+    __slots__ = ()
+
+    def __getitem__(self, i):
+        return functools.partial(_concat_input_vjp, i)
+
+
+def concat(values, axis: int = 0):
+    """The tensors in `values` joined along the existing `axis`."""
+    values = [tensor_arg(v, "values") for v in values]
+    if not values:
+        raise ValueError("concat: values is empty")
+    device = same_device("concat", values)
+    ndim = values[0].ndim
+    if ndim == 0:
+        raise ValueError("concat: cannot concatenate 0-d tensors (use stack)")
+    (axis,) = normalize_axis(axis, ndim, "concat")
+    for i, v in enumerate(values):
+        if v.ndim != ndim or any(a != b for d, (a, b) in enumerate(zip(v.shape, values[0].shape)) if d != axis):
+            raise ValueError(
+                f"concat: values[{i}] has shape {tuple(v.shape)}, incompatible with values[0] "
+                f"{tuple(values[0].shape)} (all dimensions but axis {axis} must match)"
+            )
+    out = device.xp.concatenate([v._data for v in values], axis=axis)
+    ends = list(numpy.cumsum([v.shape[axis] for v in values]))
+    bounds = tuple(zip([0] + ends[:-1], ends))
+    return make(out, device, tuple(values), _ConcatVJPs(), {"axis": axis, "bounds": bounds})
+
+
+def stack(values, axis: int = 0):
+    """The equally shaped tensors in `values` joined along a new `axis`."""
+    values = [tensor_arg(v, "values") for v in values]
+    if not values:
+        raise ValueError("stack: values is empty")
+    for i, v in enumerate(values):
+        if v.shape != values[0].shape:
+            raise ValueError(
+                f"stack: values[{i}] has shape {tuple(v.shape)}, expected {tuple(values[0].shape)}")
+    if not -values[0].ndim - 1 <= axis <= values[0].ndim:
+        raise ValueError(f"stack: axis {axis} is out of range for rank {values[0].ndim + 1}")
+    return concat([expand_dims(v, axis) for v in values], axis)
+
+
+def split(x, num_or_size_splits, axis: int = 0):
+    """x cut along `axis` into equal parts (an int) or parts of the given sizes (one may be -1)."""
+    x = tensor_arg(x)
+    (axis,) = normalize_axis(axis, x.ndim, "split")
+    n = x.shape[axis]
+    if isinstance(num_or_size_splits, (int, numpy.integer)):
+        parts = int(num_or_size_splits)
+        if parts <= 0 or n % parts:
+            raise ValueError(f"split: axis {axis} of size {n} does not split into {parts} equal parts")
+        sizes = [n // parts] * parts
+    else:
+        sizes = [int(s) for s in num_or_size_splits]
+        if sizes.count(-1) > 1 or any(s < -1 for s in sizes):
+            raise ValueError(f"split: invalid sizes {sizes} (non-negative, at most one -1)")
+        if -1 in sizes:
+            sizes[sizes.index(-1)] = n - (sum(sizes) + 1)
+        if sum(sizes) != n or any(s < 0 for s in sizes):
+            raise ValueError(f"split: sizes {list(num_or_size_splits)} do not add up to {n} (axis {axis})")
+    starts = [0] + list(numpy.cumsum(sizes))
+    return [_ops.getitem(x, _slice_along(axis, starts[i], starts[i + 1])) for i in range(len(sizes))]
+
+
+def unstack(x, axis: int = 0):
+    """The slices of x along `axis`, each without that axis."""
+    x = tensor_arg(x)
+    (axis,) = normalize_axis(axis, x.ndim, "unstack")
+    return [_ops.getitem(x, (slice(None),) * axis + (i,)) for i in range(x.shape[axis])]
+
+
+from .. import ops as _ops  # noqa: E402  (getitem lives in ops.indexing, which imports this module)

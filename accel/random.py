@@ -1,0 +1,91 @@
+"""Random tensors from a seedable Generator.
+
+On the CPU a Generator draws from NumPy's PCG64, so one seed gives the same numbers on every
+machine; on a CUDA device it draws from CuPy's generator with the same seed (reproducible per
+device kind, not identical to the CPU stream).
+"""
+
+from __future__ import annotations
+
+import numpy
+
+from . import dtypes
+from .device import get_device
+from .ops._core import make
+from .ops.shape import _shape_arg
+
+__all__ = ["Generator", "set_seed", "normal", "uniform", "randint", "default_generator"]
+
+
+class Generator:
+    """An independent random stream: ``Generator(seed)``; the same seed, the same numbers."""
+
+    def __init__(self, seed: int | None = None):
+        if seed is not None and (not isinstance(seed, (int, numpy.integer)) or seed < 0):
+            raise ValueError(f"Generator: seed must be a non-negative int or None, got {seed!r}")
+        self.seed = seed
+        self._streams = {}
+
+    def _stream(self, device):
+        stream = self._streams.get(device)
+        if stream is None:
+            if device.kind == "cpu":
+                stream = numpy.random.Generator(numpy.random.PCG64(self.seed))
+            else:
+                with device.activate():
+                    stream = device.xp.random.default_rng(self.seed)
+            self._streams[device] = stream
+        return stream
+
+    def _draw(self, shape, dtype, device, sample):
+        shape = _shape_arg(shape, "random")
+        dt = dtypes.as_dtype(dtype)
+        dev = get_device(device)
+        with dev.activate():
+            out = sample(self._stream(dev), shape, dt)
+        return make(dev.xp.asarray(out).astype(dt, copy=False), dev)
+
+    def normal(self, shape, mean=0.0, stddev=1.0, dtype="float32", device=None):
+        """Samples of N(mean, stddev**2)."""
+        if stddev < 0:
+            raise ValueError(f"normal: stddev must be >= 0, got {stddev}")
+        return self._draw(shape, dtype, device,
+                          lambda s, shape, dt: s.normal(mean, stddev, size=shape))
+
+    def uniform(self, shape, minval=0.0, maxval=1.0, dtype="float32", device=None):
+        """Samples uniform in [minval, maxval)."""
+        if not maxval > minval:
+            raise ValueError(f"uniform: maxval ({maxval}) must be greater than minval ({minval})")
+        return self._draw(shape, dtype, device,
+                          lambda s, shape, dt: s.uniform(minval, maxval, size=shape))
+
+    def randint(self, shape, low, high, dtype="int64", device=None):
+        """Integers uniform in [low, high)."""
+        if not high > low:
+            raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
+        return self._draw(shape, dtype, device,
+                          lambda s, shape, dt: s.integers(low, high, size=shape))
+
+
+default_generator = Generator()
+
+
+def set_seed(seed: int) -> None:
+    """Reseed the default generator used by accel.random.normal/uniform/randint."""
+    global default_generator
+    default_generator = Generator(seed)
+
+
+def normal(shape, mean=0.0, stddev=1.0, dtype="float32", device=None, seed=None):
+    gen = default_generator if seed is None else Generator(seed)
+    return gen.normal(shape, mean, stddev, dtype, device)
+
+
+def uniform(shape, minval=0.0, maxval=1.0, dtype="float32", device=None, seed=None):
+    gen = default_generator if seed is None else Generator(seed)
+    return gen.uniform(shape, minval, maxval, dtype, device)
+
+
+def randint(shape, low, high, dtype="int64", device=None, seed=None):
+    gen = default_generator if seed is None else Generator(seed)
+    return gen.randint(shape, low, high, dtype, device)

@@ -1,0 +1,321 @@
+"""Tensor (an immutable value on a device, plus its link into the autodiff graph) and Variable.
+
+A Tensor wraps one array of its device's array module. Ops never modify a Tensor's array, so
+arrays may be shared between tensors freely. A Variable is the one mutable kind of tensor: its
+`assign*` methods write into its array in place (so optimizers can keep variables as views into
+flat buffers) and bump its version.
+"""
+
+from __future__ import annotations
+
+import numpy
+
+from . import dtypes
+from .device import CPU, Device, get_device
+
+__all__ = ["Tensor", "Variable", "tensor", "convert"]
+
+
+class Tensor:
+    """An n-dimensional array on a device. Create one with `accel.tensor` or any op."""
+
+    __slots__ = ("_data", "_device", "_node", "_tapes", "__weakref__")
+    # NumPy defers to our reflected operators instead of treating a Tensor as an object array.
+    __array_ufunc__ = None
+
+    def __init__(self, data, device: Device):
+        self._data = data
+        self._device = device
+        self._node = None  # the recorded op that produced this tensor (autodiff), if any
+        self._tapes = ()  # ids of the tapes that watch this tensor
+
+    # -- metadata -------------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self._data.shape
+
+    @property
+    def dtype(self) -> numpy.dtype:
+        return self._data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def size(self) -> int:
+        return self._data.size
+
+    @property
+    def device(self) -> Device:
+        return self._device
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    # -- leaving accel --------------------------------------------------------------------------
+    def numpy(self) -> numpy.ndarray:
+        """A NumPy copy of the values (copied from the GPU for CUDA tensors)."""
+        return numpy.array(CPU.send(self._data), copy=True)
+
+    def item(self):
+        """The single value as a Python scalar; ValueError unless the tensor has one element."""
+        if self._data.size != 1:
+            raise ValueError(f"item(): the tensor has {self._data.size} elements, expected 1")
+        return CPU.send(self._data).item()
+
+    def tolist(self):
+        return CPU.send(self._data).tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        if self._device.kind != "cpu":
+            raise TypeError(
+                f"cannot convert a tensor on {self._device} to a NumPy array implicitly; "
+                "call .numpy() to copy it to the host"
+            )
+        if copy:
+            return numpy.array(self._data, dtype=dtype, copy=True)
+        return self._data if dtype is None else self._data.astype(dtype, copy=False)
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor with {self._data.size} elements is ambiguous; "
+                "use accel.reduce_any / reduce_all"
+            )
+        return bool(self.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self._data.dtype.kind not in "iu" or self._data.ndim != 0:
+            raise TypeError("only 0-d integer tensors can be used as an index")
+        return int(self.item())
+
+    def __hash__(self):
+        raise TypeError(
+            "Tensor is unhashable: == compares elementwise. Key on id(tensor) instead"
+        )
+
+    def __repr__(self) -> str:
+        values = numpy.array2string(CPU.send(self._data), separator=", ", prefix="Tensor(")
+        return f"Tensor({values}, dtype={self.dtype.name}, device={self._device})"
+
+    # -- conversions (differentiable; defined in accel.ops) ---------------------------------------
+    def to(self, device) -> "Tensor":
+        """This tensor on `device` (a copy unless it already lives there)."""
+        return _ops.to_device(self, device)
+
+    def astype(self, dtype) -> "Tensor":
+        return _ops.cast(self, dtype)
+
+    def cpu(self) -> "Tensor":
+        return _ops.to_device(self, "cpu")
+
+    # -- operators --------------------------------------------------------------------------------
+    def __add__(self, other): return _ops.add(self, other)
+    def __radd__(self, other): return _ops.add(other, self)
+    def __sub__(self, other): return _ops.subtract(self, other)
+    def __rsub__(self, other): return _ops.subtract(other, self)
+    def __mul__(self, other): return _ops.multiply(self, other)
+    def __rmul__(self, other): return _ops.multiply(other, self)
+    def __truediv__(self, other): return _ops.divide(self, other)
+    def __rtruediv__(self, other): return _ops.divide(other, self)
+    def __floordiv__(self, other): return _ops.floor_divide(self, other)
+    def __rfloordiv__(self, other): return _ops.floor_divide(other, self)
+    def __mod__(self, other): return _ops.mod(self, other)
+    def __rmod__(self, other): return _ops.mod(other, self)
+    def __pow__(self, other): return _ops.power(self, other)
+    def __rpow__(self, other): return _ops.power(other, self)
+    def __matmul__(self, other): return _ops.matmul(self, other)
+    def __rmatmul__(self, other): return _ops.matmul(other, self)
+    def __neg__(self): return _ops.negative(self)
+    def __pos__(self): return self
+    def __abs__(self): return _ops.abs(self)
+    def __invert__(self): return _ops.logical_not(self)
+    def __and__(self, other): return _ops.logical_and(self, other)
+    def __rand__(self, other): return _ops.logical_and(other, self)
+    def __or__(self, other): return _ops.logical_or(self, other)
+    def __ror__(self, other): return _ops.logical_or(other, self)
+    def __xor__(self, other): return _ops.logical_xor(self, other)
+    def __rxor__(self, other): return _ops.logical_xor(other, self)
+    def __eq__(self, other): return _ops.equal(self, other)
+    def __ne__(self, other): return _ops.not_equal(self, other)
+    def __lt__(self, other): return _ops.less(self, other)
+    def __le__(self, other): return _ops.less_equal(self, other)
+    def __gt__(self, other): return _ops.greater(self, other)
+    def __ge__(self, other): return _ops.greater_equal(self, other)
+    def __getitem__(self, index): return _ops.getitem(self, index)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    # -- methods mirroring the ops ------------------------------------------------------------------
+    def reshape(self, *shape):
+        return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def transpose(self, *axes):
+        return _ops.transpose(self, (axes[0] if len(axes) == 1 else axes) or None)
+
+    @property
+    def T(self):
+        return _ops.transpose(self)
+
+    def sum(self, axis=None, keepdims=False): return _ops.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return _ops.mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False): return _ops.max(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False): return _ops.min(self, axis, keepdims)
+    def prod(self, axis=None, keepdims=False): return _ops.prod(self, axis, keepdims)
+    def argmax(self, axis=None): return _ops.argmax(self, axis)
+    def argmin(self, axis=None): return _ops.argmin(self, axis)
+    def squeeze(self, axis=None): return _ops.squeeze(self, axis)
+    def expand_dims(self, axis): return _ops.expand_dims(self, axis)
+    def exp(self): return _ops.exp(self)
+    def log(self): return _ops.log(self)
+    def sqrt(self): return _ops.sqrt(self)
+    def square(self): return _ops.square(self)
+    def abs(self): return _ops.abs(self)
+    def tanh(self): return _ops.tanh(self)
+    def sigmoid(self): return _ops.sigmoid(self)
+    def relu(self): return _ops.relu(self)
+    def clip(self, lo, hi): return _ops.clip(self, lo, hi)
+
+
+class Variable(Tensor):
+    """A mutable, optionally trainable tensor: model parameters and optimizer state.
+
+    Usable wherever a Tensor is. Reading a trainable Variable inside a `GradientTape` watches it
+    (unless the tape was made with ``watch_accessed_variables=False``).
+    """
+
+    __slots__ = ("name", "trainable", "_version")
+
+    def __init__(self, initial_value, trainable: bool = True, name: str | None = None,
+                 dtype=None, device=None):
+        if callable(initial_value):
+            initial_value = initial_value()
+        source = convert(initial_value, dtype=dtype, device=device)
+        data = source._data
+        if data is initial_value or isinstance(initial_value, Tensor) and data is initial_value._data:
+            data = data.copy()  # a Variable owns its buffer: later in-place writes stay private
+        super().__init__(data, source._device)
+        self.name = name
+        self.trainable = bool(trainable)
+        self._version = 0
+
+    @classmethod
+    def _wrap(cls, data, device: Device, name=None, trainable=True) -> "Variable":
+        """A Variable over an existing array, without copying (e.g. a view into a flat buffer)."""
+        var = Tensor.__new__(cls)
+        Tensor.__init__(var, data, device)
+        var.name, var.trainable, var._version = name, bool(trainable), 0
+        return var
+
+    def value(self) -> Tensor:
+        """A snapshot of the current value (recorded on tapes like any read)."""
+        return _ops.identity(self)
+
+    read_value = value
+
+    def _check_value(self, value, method: str):
+        if isinstance(value, Tensor):
+            if value._device != self._device:
+                raise ValueError(
+                    f"Variable.{method}: value is on {value._device} but variable "
+                    f"{self.name or ''!s} is on {self._device}"
+                )
+            if value.dtype != self.dtype:
+                raise TypeError(
+                    f"Variable.{method}: value has dtype {value.dtype.name}, expected "
+                    f"{self.dtype.name} (cast it with .astype first)"
+                )
+            data = value._data
+        else:
+            data = self._device.send(numpy.asarray(value, dtype=self.dtype))
+        if data.shape != self.shape and data.ndim != 0:
+            raise ValueError(
+                f"Variable.{method}: value has shape {tuple(data.shape)}, expected "
+                f"{tuple(self.shape)} (or a scalar)"
+            )
+        return data
+
+    def assign(self, value) -> "Variable":
+        """Write `value` (same shape and dtype, or a scalar) into the variable in place."""
+        data = self._check_value(value, "assign")
+        self._data[...] = data
+        self._version += 1
+        return self
+
+    def assign_add(self, delta) -> "Variable":
+        data = self._check_value(delta, "assign_add")
+        self._data += data
+        self._version += 1
+        return self
+
+    def assign_sub(self, delta) -> "Variable":
+        data = self._check_value(delta, "assign_sub")
+        self._data -= data
+        self._version += 1
+        return self
+
+    def __repr__(self) -> str:
+        values = numpy.array2string(CPU.send(self._data), separator=", ", prefix="Variable(")
+        return (f"Variable({self.name!r}, {values}, dtype={self.dtype.name}, "
+                f"device={self._device}, trainable={self.trainable})")
+
+
+def _host_array(data, dtype):
+    """`data` (Python scalars, nested lists, a NumPy array) as a NumPy array of a supported dtype."""
+    if isinstance(data, numpy.ndarray):
+        array = data
+        if dtype is not None and array.dtype != dtype:
+            array = array.astype(dtype)
+    elif dtype is not None:
+        array = numpy.asarray(data, dtype=dtype)
+    else:
+        array = numpy.asarray(data)
+        if array.dtype == numpy.float64 and not isinstance(data, numpy.generic):
+            array = array.astype(dtypes.DEFAULT_FLOAT)  # Python floats mean float32
+    dtypes.as_dtype(array.dtype, "data")
+    return array
+
+
+def convert(data, dtype=None, device=None) -> Tensor:
+    """`data` as a Tensor: shares storage when it already is one of the right dtype and device."""
+    dt = None if dtype is None else dtypes.as_dtype(dtype)
+    if isinstance(data, Tensor):
+        out = data
+        if dt is not None and out.dtype != dt:
+            out = _ops.cast(out, dt)
+        if device is not None:
+            out = _ops.to_device(out, device)
+        return out
+    if hasattr(data, "__cuda_array_interface__"):
+        # A CuPy array: it lives on its own device unless another is named.
+        source = get_device(f"cuda:{data.device.id}")
+        dev = source if device is None else get_device(device)
+        array = data if dt is None else data.astype(dt)
+        dtypes.as_dtype(array.dtype, "data")
+        return Tensor(dev.send(array), dev)
+    dev = get_device(device)
+    return Tensor(dev.send(_host_array(data, dt)), dev)
+
+
+def tensor(data, dtype=None, device=None) -> Tensor:
+    """A new tensor holding `data` (scalars, nested lists, NumPy/CuPy arrays or a Tensor).
+
+    Python floats become float32 and Python ints int64 unless `dtype` says otherwise; NumPy arrays
+    keep their dtype. `device` defaults to the current default device.
+    """
+    out = convert(data, dtype=dtype, device=device)
+    return _ops.identity(out) if isinstance(out, Variable) else out  # a snapshot, not an alias
+
+
+from . import ops as _ops  # noqa: E402  (ops build on Tensor; Tensor's operators call ops)

@@ -1,0 +1,45 @@
+import numpy
+import pytest
+
+import accel as ac
+
+
+def test_same_seed_same_numbers_on_cpu():
+    a = ac.random.Generator(7).normal((3, 4), device="cpu")
+    b = ac.random.Generator(7).normal((3, 4), device="cpu")
+    numpy.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert a.dtype == ac.float32 and a.shape == (3, 4)
+    c = ac.random.Generator(8).normal((3, 4), device="cpu")
+    assert not numpy.array_equal(a.numpy(), c.numpy())
+    # The CPU stream is NumPy's PCG64 with that seed: fixed across machines and releases.
+    numpy.testing.assert_allclose(
+        ac.random.Generator(0).normal((3,), dtype="float64", device="cpu").numpy(),
+        numpy.random.Generator(numpy.random.PCG64(0)).normal(size=3))
+
+
+def test_distributions(device):
+    gen = ac.random.Generator(1)
+    u = gen.uniform((2000,), -2.0, 3.0, device=device).numpy()
+    assert u.min() >= -2.0 and u.max() < 3.0 and abs(u.mean() - 0.5) < 0.15
+    n = gen.normal((4000,), mean=5.0, stddev=2.0, dtype="float64", device=device).numpy()
+    assert abs(n.mean() - 5.0) < 0.15 and abs(n.std() - 2.0) < 0.15
+    r = gen.randint((1000,), 3, 6, device=device)
+    assert r.dtype == ac.int64 and set(r.numpy().tolist()) == {3, 4, 5}
+
+
+def test_module_level_functions_and_seed():
+    ac.random.set_seed(3)
+    a = ac.random.normal((5,))
+    ac.random.set_seed(3)
+    numpy.testing.assert_array_equal(a.numpy(), ac.random.normal((5,)).numpy())
+    numpy.testing.assert_array_equal(ac.random.uniform((2,), seed=4).numpy(), ac.random.uniform((2,), seed=4).numpy())
+    assert ac.random.randint((2,), 0, 2).shape == (2,)
+
+
+def test_random_errors():
+    with pytest.raises(ValueError, match="stddev must be >= 0"):
+        ac.random.normal((2,), stddev=-1.0)
+    with pytest.raises(ValueError, match=r"uniform: maxval \(0.0\) must be greater than minval \(1.0\)"):
+        ac.random.uniform((2,), 1.0, 0.0)
+    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+        ac.random.Generator(-1)
