@@ -6,6 +6,8 @@ Every VJP first reshapes the upstream gradient to the keepdims shape so it broad
 
 from __future__ import annotations
 
+import builtins
+
 import numpy
 
 from ._core import make, normalize_axis, tensor_arg
@@ -58,7 +60,7 @@ def _mean_forward(xp, x, axes, keepdims):
 
 
 def _mean_vjp(g, ans, x, axes, keepdims):
-    return _sum_vjp(g, ans, x, axes, keepdims) / max(_reduced_count(x.shape, axes), 1)
+    return _sum_vjp(g, ans, x, axes, keepdims) / builtins.max(_reduced_count(x.shape, axes), 1)
 
 
 def _extremum_vjp(g, ans, x, axes, keepdims):
@@ -86,7 +88,8 @@ def _logsumexp_forward(xp, x, axes, keepdims):
         x = x.astype(numpy.float32)
     shift = xp.max(x, axis=axes, keepdims=True) if x.size else xp.zeros(_kept_shape(x.shape, axes), x.dtype)
     shift = xp.where(xp.isfinite(shift), shift, 0)  # all -inf (or inf) rows: no shift
-    out = xp.log(xp.sum(xp.exp(x - shift), axis=axes, keepdims=True)) + shift
+    with numpy.errstate(divide="ignore"):  # a row of only -inf has logsumexp -inf, no warning
+        out = xp.log(xp.sum(xp.exp(x - shift), axis=axes, keepdims=True)) + shift
     return out if keepdims else out.reshape(_squeezed_shape(x.shape, axes))
 
 
