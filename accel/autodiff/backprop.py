@@ -88,7 +88,7 @@ def backward(targets, weights, sources, tape=None, stop_ids=frozenset(), release
             else:
                 stack.pop()
                 order.append(tensor)
-    del seen, stack
+    del seen
 
     grads = {}
     for target, weight in zip(targets, weights):

@@ -71,13 +71,19 @@ def _watches(tape, x) -> bool:
 
 
 def record(out: Tensor, inputs: tuple, vjp, params) -> None:
-    """Attach a node to `out` for every active tape that watches one of `inputs`."""
+    """Attach a node to `out` for every active tape that watches one of `inputs`.
+
+    Every input is offered to every tape (no early exit), so each trainable Variable an op reads
+    is watched, as in TensorFlow.
+    """
     ids = ()
     for tape in _state.tapes:
+        hit = False
         for x in inputs:
             if _watches(tape, x):
-                ids += (tape.id,)
-                break
+                hit = True
+        if hit:
+            ids += (tape.id,)
     if ids:
         out._tapes = ids
         out._node = Node(vjp, inputs, params, ids)
