@@ -319,3 +319,4 @@ def tensor(data, dtype=None, device=None) -> Tensor:
 
 
 from . import ops as _ops  # noqa: E402  (ops build on Tensor; Tensor's operators call ops)
+

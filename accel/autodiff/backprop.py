@@ -1,17 +1,19 @@
 """The graph walk: reverse-mode accumulation over recorded nodes, and `gradients()`.
 
-The walk is iterative (no recursion limit for long chains). It orders tensors by a depth-first
-post-order that follows each node's inputs in order, so the order in which contributions are
-summed is the same on every run. Each contribution is summed down to its input's shape (the one
+The walk is iterative (no recursion limit for long chains): a max-heap on each node's creation
+sequence number pops every tensor after all the tensors computed from it (as PyTorch's engine
+orders by sequence_nr), so discovery and ordering are one pass, and contributions are summed in
+the same order on every run. Each contribution is summed down to its input's shape (the one
 place broadcasting is undone) and cast to its dtype. A non-persistent tape drops each node it
 alone owns as soon as the node's VJPs have run, so intermediates are freed during the walk.
 """
 
 from __future__ import annotations
 
+import heapq
+
 from ..tensor import Tensor
 from .. import ops
-from .recording import watched_by
 
 __all__ = ["backward", "gradients", "flatten", "pack", "check_unconnected"]
 
@@ -41,10 +43,6 @@ def check_unconnected(value) -> str:
     return value
 
 
-def _is_float_tensor(x) -> bool:
-    return isinstance(x, Tensor) and x._data.dtype.kind == "f"
-
-
 def backward(targets, weights, sources, tape=None, stop_ids=frozenset(), release=False,
              unconnected="none"):
     """Gradients of sum_i(sum(weights[i] * targets[i])) for each of `sources` (None if unconnected).
@@ -55,85 +53,70 @@ def backward(targets, weights, sources, tape=None, stop_ids=frozenset(), release
     """
     if tape is None:
         def eligible(x):
-            return _is_float_tensor(x)
+            return isinstance(x, Tensor) and x._data.dtype.kind == "f"
         tape_id = None
     else:
-        def eligible(x):
-            return _is_float_tensor(x) and watched_by(x, tape)
-        tape_id = tape.id
+        tape_id, watched = tape.id, tape.watched
 
-    def usable_node(t):
+        def eligible(x):
+            return (isinstance(x, Tensor) and x._data.dtype.kind == "f"
+                    and (tape_id in x._tapes or id(x) in watched))
+
+    def node_of(t):
+        """t's node if the walk passes through it here, else None (t is then a leaf)."""
         node = t._node
         if node is None or id(t) in stop_ids or (tape_id is not None and tape_id not in node.tapes):
             return None
         return node
 
-    # Depth-first post-order from the targets; reversed, it visits every tensor after all of the
-    # tensors computed from it.
-    order, seen = [], set()
-    for target in targets:
-        if not eligible(target) or id(target) in seen:
-            continue
-        seen.add(id(target))
-        node = usable_node(target)
-        stack = [(target, iter(node.inputs if node else ()))]
-        while stack:
-            tensor, pending = stack[-1]
-            for x in pending:
-                if id(x) not in seen and eligible(x):
-                    seen.add(id(x))
-                    node = usable_node(x)
-                    stack.append((x, iter(node.inputs if node else ())))
-                    break
-            else:
-                stack.pop()
-                order.append(tensor)
-    del seen
-
-    grads = {}
+    grads, queued, heap = {}, set(), []
     for target, weight in zip(targets, weights):
-        if eligible(target):
-            key = id(target)
-            grads[key] = weight if key not in grads else grads[key] + weight
+        if not eligible(target):
+            continue
+        key = id(target)
+        grads[key] = weight if key not in grads else grads[key] + weight
+        if key not in queued:
+            queued.add(key)
+            node = node_of(target)
+            if node is not None:
+                heapq.heappush(heap, (-node.seq, target))
 
+    # Leaves never enter the heap; their gradients stay in `grads`, as do those of sources.
     wanted = {id(s) for s in sources}
-    found = {}
-    while order:
-        tensor = order.pop()
+    while heap:
+        tensor = heapq.heappop(heap)[1]
         key = id(tensor)
-        g = grads.get(key) if key in wanted else grads.pop(key, None)
-        if g is None:
-            continue
-        if key in wanted:
-            found[key] = g
-        node = usable_node(tensor)
-        if node is None:
-            continue
-        inputs, params = node.inputs, node.params
+        g = grads.get(key) if key in wanted else grads.pop(key)
+        node = tensor._node
+        inputs, params, vjps = node.inputs, node.params, node.vjp
         for i, x in enumerate(inputs):
-            if not eligible(x):
-                continue
-            vjp = node.vjp[i]
-            if vjp is None:
+            vjp = vjps[i]
+            if vjp is None or not eligible(x):
                 continue
             gi = vjp(g, tensor, *inputs, **params) if params else vjp(g, tensor, *inputs)
             if gi is None:
                 continue
-            if gi.shape != x.shape:
-                gi = ops.sum_to(gi, x.shape)
-            if gi.dtype != x.dtype:
-                gi = ops.cast(gi, x.dtype)
+            xd, gd = x._data, gi._data
+            if gd.shape != xd.shape:
+                gi = ops.sum_to(gi, xd.shape)
+            if gd.dtype is not xd.dtype and gd.dtype != xd.dtype:
+                gi = ops.cast(gi, xd.dtype)
             xk = id(x)
             previous = grads.get(xk)
             grads[xk] = gi if previous is None else previous + gi
+            if xk not in queued:
+                queued.add(xk)
+                x_node = node_of(x)
+                if x_node is not None:
+                    heapq.heappush(heap, (-x_node.seq, x))
         if release and node.tapes == (tape_id,):
             tensor._node = None  # this tape alone recorded it: free its inputs now
-        del node, inputs, g
+        del node, inputs, g, tensor
 
     results = []
     for s in sources:
-        g = found.get(id(s))
-        if g is None and unconnected == "zero" and _is_float_tensor(s):
+        g = grads.get(id(s))
+        if g is None and unconnected == "zero" and s._data.dtype.kind == "f":
             g = ops.zeros_like(s)
         results.append(g)
     return results
@@ -148,14 +131,14 @@ def _check_sources(xs, where: str):
 def target_weights(ys, grad_ys, where: str, argument: str):
     """The weight tensor for each target: the user's (checked for shape) or ones."""
     if grad_ys is None:
-        return [ops.ones_like(y) if isinstance(y, Tensor) else None for y in ys]
+        return [_ones_like(y) for y in ys]
     flat = flatten(grad_ys)
     if len(flat) != len(ys):
         raise ValueError(f"{where}: {argument} has {len(flat)} entries but there are {len(ys)} targets")
     weights = []
     for i, (y, w) in enumerate(zip(ys, flat)):
         if w is None:
-            weights.append(ops.ones_like(y))
+            weights.append(_ones_like(y))
             continue
         w = ops.cast(w if isinstance(w, Tensor) else ops.tensor_like(w, y), y.dtype)
         if w.shape != y.shape:
@@ -164,6 +147,14 @@ def target_weights(ys, grad_ys, where: str, argument: str):
                 f"{tuple(y.shape)}")
         weights.append(w)
     return weights
+
+
+def _ones_like(y):
+    device = y._device
+    if device.kind == "cpu":
+        return Tensor(device.xp.ones(y._data.shape, y._data.dtype), device)
+    with device.activate():
+        return Tensor(device.xp.ones(y._data.shape, y._data.dtype), device)
 
 
 def gradients(ys, xs, grad_ys=None, stop_gradients=None, unconnected_gradients="none"):

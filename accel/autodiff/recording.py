@@ -1,10 +1,11 @@
 """What the ops call while tapes record: the per-thread tape stack and the graph node.
 
 An op whose output is floating point records one `Node` when at least one active tape watches
-one of its inputs. Each tape has an id that is never reused; a recorded tensor carries the ids of
-the tapes that watch it in `_tapes`, and Variables are watched through their tape's `variables`
-dict (so long-lived variables never accumulate ids of finished tapes). Several nested tapes may
-record the same op: the node is shared and lists them all in `tapes`.
+one of its inputs. Each tape has an id that is never reused. The output of a recorded op carries
+the ids of the tapes that recorded it in `_tapes`; what a tape watches explicitly (and the
+Variables it watches on access) sits in the tape's own `watched` dict, so long-lived tensors
+never accumulate ids of finished tapes. Several nested tapes may record the same op: the node is
+shared and lists them all in `tapes`.
 """
 
 from __future__ import annotations
@@ -35,39 +36,43 @@ def active_tapes() -> list:
     return _state.tapes
 
 
-class Node:
-    """One recorded op: ``vjp(g, ans, *inputs, **params)`` gives the gradient for each input."""
+_next_sequence = itertools.count()
 
-    __slots__ = ("vjp", "inputs", "params", "tapes")
+
+class Node:
+    """One recorded op: ``vjp[i](g, ans, *inputs, **params)`` gives the gradient for input i.
+
+    `seq` numbers nodes in creation order. Every input exists before the op that reads it, so
+    decreasing `seq` is a reverse topological order: the graph walk needs no separate sort.
+    """
+
+    __slots__ = ("vjp", "inputs", "params", "tapes", "seq")
 
     def __init__(self, vjp, inputs, params, tapes):
         self.vjp = vjp
         self.inputs = inputs
         self.params = params
         self.tapes = tapes
+        self.seq = next(_next_sequence)
 
 
 def watched_by(x, tape) -> bool:
     """Whether `tape` differentiates through the tensor `x` (without watching anything new)."""
-    if x.__class__ is Tensor:
-        return tape.id in x._tapes
-    if isinstance(x, Variable):
-        return id(x) in tape.variables
-    return isinstance(x, Tensor) and tape.id in x._tapes
+    return isinstance(x, Tensor) and (tape.id in x._tapes or id(x) in tape.watched)
 
 
 def _watches(tape, x) -> bool:
     """`watched_by`, plus TF's rule that reading a trainable variable watches it."""
     if x.__class__ is Tensor:
-        return tape.id in x._tapes
+        return tape.id in x._tapes or id(x) in tape.watched
     if isinstance(x, Variable):
-        if id(x) in tape.variables:
+        if id(x) in tape.watched:
             return True
         if tape.watch_accessed_variables and x.trainable and x._data.dtype.kind == "f":
-            tape.variables[id(x)] = x
+            tape.watched[id(x)] = x
             return True
         return False
-    return isinstance(x, Tensor) and tape.id in x._tapes
+    return isinstance(x, Tensor) and (tape.id in x._tapes or id(x) in tape.watched)
 
 
 def record(out: Tensor, inputs: tuple, vjp, params) -> None:
@@ -78,12 +83,16 @@ def record(out: Tensor, inputs: tuple, vjp, params) -> None:
     """
     ids = ()
     for tape in _state.tapes:
+        tape_id, watched = tape.id, tape.watched
         hit = False
         for x in inputs:
-            if _watches(tape, x):
+            if x.__class__ is Tensor:  # the common case, inlined
+                if tape_id in x._tapes or id(x) in watched:
+                    hit = True
+            elif _watches(tape, x):
                 hit = True
         if hit:
-            ids += (tape.id,)
+            ids += (tape_id,)
     if ids:
         out._tapes = ids
         out._node = Node(vjp, inputs, params, ids)

@@ -30,7 +30,7 @@ class GradientTape:
         self.persistent = bool(persistent)
         self.watch_accessed_variables = bool(watch_accessed_variables)
         self.id = recording.new_tape_id()
-        self.variables: dict[int, Variable] = {}
+        self.watched: dict[int, Tensor] = {}  # id -> tensor watched explicitly or on access
         self._recording = False
         self._used = False
 
@@ -52,17 +52,13 @@ class GradientTape:
     def watch(self, tensor) -> None:
         """Differentiate with respect to `tensor` (a tensor, Variable, or nested list of them)."""
         for t in flatten(tensor):
-            if isinstance(t, Variable):
-                self.variables.setdefault(id(t), t)
-            elif isinstance(t, Tensor):
-                if self.id not in t._tapes:
-                    t._tapes += (self.id,)
-            else:
+            if not isinstance(t, Tensor):
                 raise TypeError(f"watch: expected tensors or Variables, got {type(t).__name__}")
+            self.watched.setdefault(id(t), t)
 
     def watched_variables(self) -> tuple:
         """The Variables this tape watches, in the order it started watching them."""
-        return tuple(self.variables.values())
+        return tuple(t for t in self.watched.values() if isinstance(t, Variable))
 
     @contextlib.contextmanager
     def stop_recording(self):
@@ -79,7 +75,7 @@ class GradientTape:
     def reset(self) -> None:
         """Forget everything recorded and watched so far; recording (if active) continues."""
         self.id = recording.new_tape_id()
-        self.variables = {}
+        self.watched = {}
         self._used = False
 
     # -- differentiation ------------------------------------------------------------------------------

@@ -29,3 +29,22 @@ __all__ = sorted(
     | set(indexing.__all__) | set(linalg.__all__) | set(nn.__all__) | set(reduce.__all__)
     | set(shape.__all__) | {"matrix_transpose"}
 )
+
+
+def _bind_hot_operators():
+    """Point Tensor's hottest operators at their ops directly (no wrapper frame per call).
+    Addition and multiplication are exactly commutative in IEEE arithmetic, so the reflected
+    forms can share the op."""
+    from ..tensor import Tensor
+
+    Tensor.__add__ = Tensor.__radd__ = add
+    Tensor.__mul__ = Tensor.__rmul__ = multiply
+    Tensor.__sub__ = subtract
+    Tensor.__truediv__ = divide
+    Tensor.__pow__ = power
+    Tensor.__matmul__ = matmul
+    Tensor.__neg__ = negative
+    Tensor.__getitem__ = getitem
+
+
+_bind_hot_operators()

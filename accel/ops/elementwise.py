@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy
 
+from ..autodiff import recording
 from ..tensor import Tensor
 from ._core import data, make, operands, same_device, tensor_arg
 
@@ -19,6 +20,12 @@ __all__ = [
     "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
     "logical_and", "logical_or", "logical_xor", "logical_not", "isfinite", "isnan",
 ]
+
+
+_NDARRAY = numpy.ndarray
+_PY_SCALARS = (int, float, bool)
+_recording = recording._state
+_record = recording.record
 
 
 def _as_array(out):
@@ -37,7 +44,13 @@ def _unary(name, doc, forward, vjp=None, to_float=False):
         raw = x._data
         if to_float and raw.dtype.kind in "biu":
             raw = raw.astype(numpy.float32)
-        return make(_as_array(forward(x._device.xp, raw)), x._device, (x,), vjps)
+        out = forward(x._device._xp, raw)
+        if out.__class__ is not _NDARRAY:
+            out = _as_array(out)
+        result = Tensor(out, x._device)
+        if vjps is not None and _recording.tapes and out.dtype.kind == "f":
+            _record(result, (x,), vjps, None)
+        return result
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
@@ -50,8 +63,25 @@ def _binary(name, doc, forward, vjp_x=None, vjp_y=None):
     vjps = None if vjp_x is None and vjp_y is None else (vjp_x, vjp_y)
 
     def op(x, y):
-        x, y, device = operands(name, x, y)
-        return make(_as_array(forward(device.xp, data(x), data(y))), device, (x, y), vjps)
+        # Fast path: tensor with tensor, or tensor with a Python scalar (kept weakly typed).
+        if isinstance(x, Tensor) and (isinstance(y, Tensor) or y.__class__ in _PY_SCALARS):
+            device = x._device
+            if y.__class__ in _PY_SCALARS:
+                yd = y
+            else:
+                if y._device is not device and y._device != device:
+                    same_device(name, (x, y))
+                yd = y._data
+            out = forward(device._xp, x._data, yd)
+        else:
+            x, y, device = operands(name, x, y)
+            out = forward(device._xp, data(x), data(y))
+        if out.__class__ is not _NDARRAY:
+            out = _as_array(out)
+        result = Tensor(out, device)
+        if vjps is not None and _recording.tapes and out.dtype.kind == "f":
+            _record(result, (x, y), vjps, None)
+        return result
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
@@ -114,8 +144,18 @@ sin = _unary("sin", "Sine.", lambda xp, x: xp.sin(x),
              lambda g, ans, x: g * cos(x), to_float=True)
 cos = _unary("cos", "Cosine.", lambda xp, x: xp.cos(x),
              lambda g, ans, x: -g * sin(x), to_float=True)
+# The VJPs of tanh and sigmoid are single fused ops of (g, y) with their own VJPs, as
+# TensorFlow's TanhGrad/SigmoidGrad: one op in backward instead of three, and exact at any order.
+tanh_grad = _binary("tanh_grad", "g * (1 - y*y): the VJP of tanh in terms of its output y.",
+                    lambda xp, g, y: g * (1 - y * y),
+                    lambda gg, ans, g, y: tanh_grad(gg, y),
+                    lambda gg, ans, g, y: gg * g * -2 * y)
+sigmoid_grad = _binary("sigmoid_grad", "g * y * (1 - y): the VJP of sigmoid in terms of its output y.",
+                       lambda xp, g, y: g * y * (1 - y),
+                       lambda gg, ans, g, y: sigmoid_grad(gg, y),
+                       lambda gg, ans, g, y: gg * g * (1 - 2 * y))
 tanh = _unary("tanh", "Hyperbolic tangent.", lambda xp, x: xp.tanh(x),
-              lambda g, ans, x: g * (1 - ans * ans), to_float=True)
+              lambda g, ans, x: tanh_grad(g, ans), to_float=True)
 
 
 def _sigmoid_forward(xp, x):
@@ -125,7 +165,7 @@ def _sigmoid_forward(xp, x):
 
 
 sigmoid = _unary("sigmoid", "1 / (1 + e ** -x), computed without overflow.", _sigmoid_forward,
-                 lambda g, ans, x: g * ans * (1 - ans), to_float=True)
+                 lambda g, ans, x: sigmoid_grad(g, ans), to_float=True)
 relu = _unary("relu", "max(x, 0); its gradient at 0 is 0.", lambda xp, x: xp.maximum(x, 0),
               lambda g, ans, x: where(greater(x, 0), g, 0))
 softplus = _unary("softplus", "log(1 + e ** x), computed without overflow.",

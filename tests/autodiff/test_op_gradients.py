@@ -5,6 +5,7 @@ import numpy
 import pytest
 
 import accel as ac
+from accel.ops import elementwise
 from accel.testing import check_gradients
 
 R = numpy.random.default_rng(42)
@@ -51,6 +52,8 @@ CASES = [
     ("sin", ac.sin, [any_(3)], True),
     ("cos", ac.cos, [any_(3)], True),
     ("tanh", ac.tanh, [any_(3)], True),
+    ("tanh_grad", elementwise.tanh_grad, [any_(3), any_(3) * 0.5], True),
+    ("sigmoid_grad", elementwise.sigmoid_grad, [any_(3), R.uniform(0.1, 0.9, 3)], True),
     ("sigmoid", ac.sigmoid, [any_(5) * 3], True),
     ("relu", ac.relu, [away_from_zero(6)], True),
     ("softplus", ac.softplus, [any_(4) * 3], True),
@@ -109,7 +112,7 @@ def test_cases_cover_every_differentiable_op():
     tested = " ".join(name for name, *_ in CASES)
     differentiable = ["add", "subtract", "multiply", "divide", "mod", "negative", "power", "exp",
                       "log", "log1p", "expm1", "sqrt", "rsqrt", "square", "abs", "sign", "sin",
-                      "cos", "tanh", "sigmoid", "relu", "softplus", "maximum", "minimum", "where",
+                      "cos", "tanh", "tanh_grad", "sigmoid", "sigmoid_grad", "relu", "softplus", "maximum", "minimum", "where",
                       "clip", "sum", "mean", "max", "min", "prod", "logsumexp", "matmul", "reshape",
                       "transpose", "expand", "squeeze", "broadcast_to", "sum_to", "concat", "stack",
                       "split", "unstack", "getitem", "gather", "identity", "softmax",
