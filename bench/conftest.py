@@ -1,0 +1,63 @@
+"""Benchmark fixtures: peers run in the same process, and each run records the machine.
+
+Run with `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE pytest bench` on machines that pin
+OpenBLAS to an older kernel for the sake of old builds (it slows NumPy's matmul ~1.5x); the
+BLAS kernel actually used is recorded in the results' machine_info.
+"""
+
+import os
+import platform
+
+import numpy
+import pytest
+
+import accel
+import accel._cpu
+
+try:
+    import torch
+except ImportError:  # peers are optional; their benchmarks skip
+    torch = None
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _blas() -> list:
+    try:
+        import threadpoolctl
+    except ImportError:
+        return []
+    return [{k: i.get(k) for k in ("internal_api", "architecture", "num_threads", "version")}
+            for i in threadpoolctl.threadpool_info()]
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    machine_info.update({
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "accel": accel.__version__,
+        "numpy": numpy.__version__,
+        "torch": getattr(torch, "__version__", None),
+        "torch_threads": torch.get_num_threads() if torch else None,
+        "blas": _blas(),
+        "openblas_env": {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS")},
+        "devices": [str(d) for d in accel.devices()],
+        "cpu_extension": accel._cpu.build_info(),
+    })
+
+
+@pytest.fixture(scope="session")
+def torch_module():
+    if torch is None:
+        pytest.skip("PyTorch is not installed")
+    torch.set_num_threads(os.cpu_count() or 1)
+    return torch
