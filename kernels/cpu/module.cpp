@@ -1,25 +1,306 @@
 // accel._cpu: the CPU side of accel's fused kernels.
 //
-// For now it reports how it was built, which proves the toolchain (scikit-build-core, nanobind,
-// OpenMP) on every install; the fused optimizer loops over kernels/rules join it later.
+// One call updates every parameter of a (device, dtype) group: the parameters and each slot are
+// one contiguous buffer; gradients arrive as one array per segment (a variable). This file
+// validates the arguments (all of them, before anything is written), splits the work into chunks
+// and runs them on OpenMP threads with the GIL released. The loops are in loops.cpp, compiled
+// once per instruction set; the math is in kernels/rules (the headers the CUDA kernels compile).
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-namespace nb = nanobind;
+#include "cpu/launch.h"
+#include "rules/apply.h"
 
-static nb::dict build_info() {
+namespace nb = nanobind;
+using namespace accel_cpu;
+
+namespace {
+
+// ---- threads ----------------------------------------------------------------------------------
+int g_threads = 0;  // 0: OpenMP's default (OMP_NUM_THREADS or the core count)
+
+int thread_count() {
+#ifdef _OPENMP
+    return g_threads > 0 ? g_threads : omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+// Below this many elements a launch runs on the calling thread: waking threads costs more.
+constexpr long long kParallelThreshold = 1 << 15;
+constexpr long long kChunk = 1 << 15;
+
+// ---- buffers through the buffer protocol ------------------------------------------------------
+const char* dtype_name(DType d) {
+    return d == DType::f16 ? "float16" : d == DType::f32 ? "float32" : "float64";
+}
+
+struct Buffer {
+    Py_buffer view{};
+    bool held = false;
+    Buffer() = default;
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+    Buffer(Buffer&& other) noexcept : view(other.view), held(other.held) { other.held = false; }
+    Buffer& operator=(Buffer&& other) noexcept {
+        if (this != &other) {
+            if (held) PyBuffer_Release(&view);
+            view = other.view;
+            held = other.held;
+            other.held = false;
+        }
+        return *this;
+    }
+    ~Buffer() {
+        if (held) PyBuffer_Release(&view);
+    }
+    long long size() const { return view.itemsize ? view.len / view.itemsize : 0; }
+};
+
+std::string describe(const std::string& argument, long long index) {
+    return index < 0 ? argument : argument + "[" + std::to_string(index) + "]";
+}
+
+Buffer acquire(nb::handle obj, bool writable, const std::string& argument, long long index = -1) {
+    Buffer b;
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj.ptr(), &b.view, flags) != 0) {
+        PyErr_Clear();
+        throw nb::type_error((describe(argument, index) + ": expected a C-contiguous" +
+                              (writable ? " writable" : "") + " array").c_str());
+    }
+    b.held = true;
+    return b;
+}
+
+DType dtype_of(const Buffer& b, const std::string& argument, long long index = -1) {
+    const char* f = b.view.format ? b.view.format : "B";
+    if (*f == '<' || *f == '=' || *f == '@') ++f;
+    if (std::strcmp(f, "e") == 0 && b.view.itemsize == 2) return DType::f16;
+    if (std::strcmp(f, "f") == 0 && b.view.itemsize == 4) return DType::f32;
+    if (std::strcmp(f, "d") == 0 && b.view.itemsize == 8) return DType::f64;
+    throw nb::type_error((describe(argument, index) + ": unsupported element format '" + f +
+                          "', expected float16, float32 or float64").c_str());
+}
+
+// ---- instruction sets -----------------------------------------------------------------------
+const IsaLoops* g_loops = nullptr;
+
+std::vector<const IsaLoops*> supported_isas() {
+    std::vector<const IsaLoops*> out{&loops_baseline};
+#if ACCEL_HAVE_X86_ISAS
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+        out.push_back(&loops_avx2);
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
+        out.push_back(&loops_avx512);
+#endif
+    return out;
+}
+
+// ---- chunks and threads -----------------------------------------------------------------------
+std::vector<Chunk> make_chunks(const std::vector<Segment>& segments) {
+    std::vector<Chunk> chunks;
+    for (long long s = 0; s < (long long)segments.size(); ++s)
+        for (long long b = 0; b < segments[s].length; b += kChunk)
+            chunks.push_back({s, b, b + kChunk < segments[s].length ? b + kChunk : segments[s].length});
+    return chunks;
+}
+
+// Runs fn(chunk index) over all chunks, on threads when the launch is large enough.
+template <class Fn> void for_chunks(const std::vector<Chunk>& chunks, long long total, Fn&& fn) {
+    long long n = (long long)chunks.size();
+#ifdef _OPENMP
+    if (total >= kParallelThreshold && thread_count() > 1) {
+#pragma omp parallel for schedule(static) num_threads(thread_count())
+        for (long long c = 0; c < n; ++c) fn(c);
+        return;
+    }
+#endif
+    for (long long c = 0; c < n; ++c) fn(c);
+}
+
+struct RuleInfo {
+    RuleId id;
+    int slots;
+    int scalars;
+};
+
+// rule name + variant bits -> the instantiation. Bits: sgd 1 momentum, 2 nesterov;
+// rmsprop 1 centered, 2 momentum; adam 1 amsgrad; adagrad none (decay is per segment).
+RuleInfo find_rule(const std::string& rule, int variant) {
+    if (rule == "sgd") {
+        if (variant == 0) return {RuleId::sgd, 0, 2};
+        if (variant == 1) return {RuleId::sgd_momentum, 1, 2};
+        if (variant == 3) return {RuleId::sgd_nesterov, 1, 2};
+    } else if (rule == "adagrad") {
+        if (variant == 0) return {RuleId::adagrad, 1, 4};
+    } else if (rule == "rmsprop") {
+        if (variant == 0) return {RuleId::rmsprop, 1, 4};
+        if (variant == 1) return {RuleId::rmsprop_centered, 2, 4};
+        if (variant == 2) return {RuleId::rmsprop_momentum, 2, 4};
+        if (variant == 3) return {RuleId::rmsprop_centered_momentum, 3, 4};
+    } else if (rule == "adam") {
+        if (variant == 0) return {RuleId::adam, 2, 4};
+        if (variant == 1) return {RuleId::adam_amsgrad, 3, 4};
+    } else {
+        throw nb::value_error(("rule: unknown rule '" + rule + "', expected sgd, adagrad, rmsprop or adam").c_str());
+    }
+    throw nb::value_error(("variant: " + std::to_string(variant) + " is not a variant of rule '" + rule + "'").c_str());
+}
+
+// Reads a 1-D array of `count` values of one element type (int64 offsets, float64 scales, ...).
+Buffer acquire_values(nb::handle obj, long long count, char format, size_t itemsize, const std::string& argument) {
+    Buffer b = acquire(obj, false, argument);
+    const char* f = b.view.format ? b.view.format : "B";
+    if (*f == '<' || *f == '=' || *f == '@') ++f;
+    bool ok = b.view.itemsize == (Py_ssize_t)itemsize &&
+              (f[0] == format || (format == 'q' && f[0] == 'l') || (format == 'B' && f[0] == '?'));
+    if (!ok) throw nb::type_error((argument + ": wrong element type").c_str());
+    if (count >= 0 && b.size() != count)
+        throw nb::value_error((argument + ": has " + std::to_string(b.size()) + " entries, expected " +
+                               std::to_string(count)).c_str());
+    return b;
+}
+
+void step(const std::string& rule, int variant, nb::handle params, nb::list slots, nb::list grads,
+          nb::handle offsets, nb::handle segment_scales, nb::handle segment_flags, nb::handle scalars,
+          double global_scale, double clip_value, double decay) {
+    const RuleInfo info = find_rule(rule, variant);
+    Launch L{};
+    L.rule = info.id;
+
+    Buffer pbuf = acquire(params, true, "params");
+    L.dtype = dtype_of(pbuf, "params");
+    L.params = pbuf.view.buf;
+    const long long n = pbuf.size();
+
+    if ((int)nb::len(slots) != info.slots)
+        throw nb::value_error(("slots: rule '" + rule + "' with variant " + std::to_string(variant) +
+                               " needs " + std::to_string(info.slots) + " slot buffers, got " +
+                               std::to_string(nb::len(slots))).c_str());
+    std::vector<Buffer> sbufs;
+    for (int j = 0; j < info.slots; ++j) {
+        sbufs.push_back(acquire(slots[j], true, "slots", j));
+        if (dtype_of(sbufs[j], "slots", j) != L.dtype || sbufs[j].size() != n)
+            throw nb::value_error((describe("slots", j) + ": must be " + dtype_name(L.dtype) + " with " +
+                                   std::to_string(n) + " elements like params").c_str());
+        L.slots[j] = sbufs[j].view.buf;
+    }
+
+    const long long count = (long long)nb::len(grads);
+    Buffer obuf = acquire_values(offsets, count, 'q', 8, "offsets");
+    const long long* off = static_cast<const long long*>(obuf.view.buf);
+    Buffer scbuf, flbuf;
+    const double* scale = nullptr;
+    const uint8_t* flag = nullptr;
+    if (!segment_scales.is_none()) {
+        scbuf = acquire_values(segment_scales, count, 'd', 8, "segment_scales");
+        scale = static_cast<const double*>(scbuf.view.buf);
+    }
+    if (!segment_flags.is_none()) {
+        flbuf = acquire_values(segment_flags, count, 'B', 1, "segment_flags");
+        flag = static_cast<const uint8_t*>(flbuf.view.buf);
+    }
+    Buffer kbuf = acquire_values(scalars, info.scalars, 'd', 8, "scalars");
+    L.scalars = static_cast<const double*>(kbuf.view.buf);
+
+    std::vector<Buffer> gbufs;
+    std::vector<Segment> segments;
+    gbufs.reserve(count);
+    segments.reserve(count);
+    long long total = 0;
+    for (long long s = 0; s < count; ++s) {
+        gbufs.push_back(acquire(grads[s], false, "grads", s));
+        if (dtype_of(gbufs[s], "grads", s) != L.dtype)
+            throw nb::type_error((describe("grads", s) + ": dtype must match params (" +
+                                  dtype_name(L.dtype) + ")").c_str());
+        const long long len = gbufs[s].size();
+        if (off[s] < 0 || off[s] + len > n)
+            throw nb::value_error((describe("grads", s) + ": " + std::to_string(len) + " elements at offset " +
+                                   std::to_string(off[s]) + " do not fit in params of " + std::to_string(n) +
+                                   " elements").c_str());
+        segments.push_back({off[s], len, gbufs[s].view.buf, scale ? scale[s] : 1.0, flag ? flag[s] != 0 : false});
+        total += len;
+    }
+    L.segments = segments.data();
+    L.global_scale = global_scale;
+    L.clip_value = clip_value;
+    L.decay = decay;
+
+    const std::vector<Chunk> chunks = make_chunks(segments);
+    const IsaLoops* loops = g_loops;
+    nb::gil_scoped_release release;
+    for_chunks(chunks, total, [&](long long c) { loops->run_chunk(L, chunks[c]); });
+}
+
+// ---- reductions and probes --------------------------------------------------------------------
+// sum over all arrays of sum(x * x), accumulated in float64, in one pass over the data.
+double global_norm_sq(nb::list arrays) {
+    const long long count = (long long)nb::len(arrays);
+    std::vector<Buffer> bufs;
+    std::vector<Segment> segments;
+    std::vector<DType> types;
+    long long total = 0;
+    for (long long s = 0; s < count; ++s) {
+        bufs.push_back(acquire(arrays[s], false, "arrays", s));
+        types.push_back(dtype_of(bufs[s], "arrays", s));
+        segments.push_back({0, bufs[s].size(), bufs[s].view.buf, 1.0, false});
+        total += bufs[s].size();
+    }
+    const std::vector<Chunk> chunks = make_chunks(segments);
+    std::vector<double> partial(chunks.size(), 0.0);
+    const IsaLoops* loops = g_loops;
+    {
+        nb::gil_scoped_release release;
+        for_chunks(chunks, total, [&](long long k) {
+            const Chunk& c = chunks[k];
+            partial[k] = loops->sum_squares(types[c.segment], segments[c.segment].grad, c.begin, c.end);
+        });
+    }
+    double total_sq = 0.0;  // summed in chunk order: the same result for any thread count
+    for (double p : partial) total_sq += p;
+    return total_sq;
+}
+
+// The bandwidth probe: a += s * b in place (float32), the memory-bound floor for a fused update.
+void axpy(nb::handle a, nb::handle b, double s) {
+    Buffer abuf = acquire(a, true, "a"), bbuf = acquire(b, false, "b");
+    if (dtype_of(abuf, "a") != DType::f32 || dtype_of(bbuf, "b") != DType::f32 || abuf.size() != bbuf.size())
+        throw nb::value_error("axpy: a and b must be float32 arrays of one size");
+    float* x = static_cast<float*>(abuf.view.buf);
+    const float* y = static_cast<const float*>(bbuf.view.buf);
+    std::vector<Segment> segments{{0, abuf.size(), nullptr, 1.0, false}};
+    const std::vector<Chunk> chunks = make_chunks(segments);
+    const IsaLoops* loops = g_loops;
+    nb::gil_scoped_release release;
+    for_chunks(chunks, abuf.size(), [&](long long k) { loops->axpy(x, y, float(s), chunks[k].begin, chunks[k].end); });
+}
+
+nb::dict build_info() {
     nb::dict info;
 #ifdef _OPENMP
     info["openmp"] = true;
-    info["max_threads"] = omp_get_max_threads();
 #else
     info["openmp"] = false;
-    info["max_threads"] = 1;
 #endif
+    info["max_threads"] = thread_count();
+    info["isa"] = std::string(g_loops->name);
+    nb::list isas;
+    for (const IsaLoops* l : supported_isas()) isas.append(std::string(l->name));
+    info["supported_isas"] = isas;
 #if defined(__clang__)
     info["compiler"] = std::string("clang ") + __clang_version__;
 #elif defined(__GNUC__)
@@ -30,8 +311,37 @@ static nb::dict build_info() {
     return info;
 }
 
+void set_isa(const std::string& name) {
+    for (const IsaLoops* l : supported_isas())
+        if (name == l->name) {
+            g_loops = l;
+            return;
+        }
+    std::string known;
+    for (const IsaLoops* l : supported_isas()) known += std::string(known.empty() ? "" : ", ") + l->name;
+    throw nb::value_error(("set_isa: '" + name + "' is not supported on this CPU (supported: " + known + ")").c_str());
+}
+
+}  // namespace
+
 NB_MODULE(_cpu, m) {
-    m.doc() = "accel's compiled CPU kernels";
-    m.def("build_info", &build_info,
-          "How accel._cpu was built: OpenMP support, its thread count, the compiler.");
+    g_loops = supported_isas().back();  // the widest instruction set this CPU runs
+    m.doc() = "accel's compiled CPU kernels (fused optimizer updates over kernels/rules)";
+    m.def("build_info", &build_info, "How accel._cpu was built and runs: OpenMP, threads, ISA, compiler.");
+    m.def("set_num_threads", [](int n) {
+        if (n < 0) throw nb::value_error("set_num_threads: n must be >= 0 (0 = OpenMP's default)");
+        g_threads = n;
+    }, nb::arg("n"), "Threads the kernels use (0: OpenMP's default).");
+    m.def("get_num_threads", &thread_count, "Threads the kernels use.");
+    m.def("set_isa", &set_isa, nb::arg("name"), "Use the loops of one instruction set (for tests).");
+    m.def("step", &step, nb::arg("rule"), nb::arg("variant"), nb::arg("params"), nb::arg("slots"),
+          nb::arg("grads"), nb::arg("offsets"), nb::arg("segment_scales").none(),
+          nb::arg("segment_flags").none(), nb::arg("scalars"), nb::arg("global_scale"),
+          nb::arg("clip_value"), nb::arg("decay"),
+          "One fused optimizer update of every segment of a flat parameter group.");
+    m.def("global_norm_sq", &global_norm_sq, nb::arg("arrays"),
+          "sum(x*x) over all arrays, in float64, in one pass.");
+    m.def("global_clip_scale", &accel::global_clip_scale, nb::arg("norm_sq"), nb::arg("clip_norm"),
+          "clip_by_global_norm's factor clip / max(norm, clip) (NaN for an inf/NaN norm).");
+    m.def("axpy", &axpy, nb::arg("a"), nb::arg("b"), nb::arg("s"), "a += s * b (bandwidth probe).");
 }

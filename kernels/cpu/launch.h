@@ -1,0 +1,46 @@
+// What one fused launch is, shared by the binding (module.cpp) and the per-ISA loops (loops.cpp).
+#pragma once
+
+namespace accel_cpu {
+
+enum class DType { f16, f32, f64 };
+enum class RuleId { sgd, sgd_momentum, sgd_nesterov, adagrad, rmsprop, rmsprop_centered,
+                    rmsprop_momentum, rmsprop_centered_momentum, adam, adam_amsgrad };
+
+struct Segment {
+    long long offset, length;  // in elements, within params and each slot
+    const void* grad;          // `length` elements of the params' dtype
+    double scale;              // per-tensor gradient scale (clipnorm), usually 1
+    bool flag;                 // AdagradDecay: decay this variable's accumulator on this step
+};
+
+struct Chunk {
+    long long segment, begin, end;  // elements [begin, end) of one segment
+};
+
+struct Launch {
+    RuleId rule;
+    DType dtype;
+    void* params;
+    void* slots[3];
+    const Segment* segments;
+    const double* scalars;
+    double global_scale;  // clip_by_global_norm's factor, or 1
+    double clip_value;    // NaN: no clipvalue
+    double decay;         // weight_decay * lr; 0: none
+};
+
+// The loops of one instruction set (loops.cpp is compiled once per ISA, into its namespace).
+struct IsaLoops {
+    const char* name;
+    void (*run_chunk)(const Launch&, const Chunk&);
+    double (*sum_squares)(DType, const void*, long long begin, long long end);
+    void (*axpy)(float* a, const float* b, float s, long long begin, long long end);
+};
+
+// Defined by loops.cpp, one per compiled instruction set.
+extern const IsaLoops loops_baseline;
+extern const IsaLoops loops_avx2;
+extern const IsaLoops loops_avx512;
+
+}  // namespace accel_cpu

@@ -1,0 +1,106 @@
+// The per-element loops of accel._cpu for one instruction set. CMake compiles this file once per
+// ISA (baseline, AVX2, AVX-512 on x86-64) with ACCEL_ISA naming the namespace; module.cpp picks
+// the best the CPU supports at import. The loops only iterate: the math is kernels/rules.
+#include <cmath>
+
+#include "cpu/launch.h"
+#include "rules/adagrad.h"
+#include "rules/adam.h"
+#include "rules/apply.h"
+#include "rules/rmsprop.h"
+#include "rules/sgd.h"
+
+#ifndef ACCEL_ISA
+#error "compile loops.cpp with -DACCEL_ISA=<namespace>"
+#endif
+
+namespace accel_cpu {
+namespace ACCEL_ISA {
+
+template <class Rule, bool CLIP, bool DECAY, class T>
+void run_segment(const Launch& L, const Segment& seg, const Chunk& c) {
+    using C = accel::compute_t<T>;
+    const accel::GradPrep<C> prep{C(L.global_scale), C(L.clip_value), C(L.decay)};
+    const auto k = Rule::template params<C>(L.scalars);
+    T* p = static_cast<T*>(L.params) + seg.offset;
+    T* s[3] = {nullptr, nullptr, nullptr};
+    for (int j = 0; j < Rule::kSlots; ++j) s[j] = static_cast<T*>(L.slots[j]) + seg.offset;
+    const T* g = static_cast<const T*>(seg.grad);
+    const C scale = C(seg.scale);
+#pragma omp simd
+    for (long long i = c.begin; i < c.end; ++i)
+        accel::step<Rule, CLIP, DECAY>(p, s, i, g[i], scale, prep, k);
+}
+
+template <class Rule, class T> void run_flags(const Launch& L, const Segment& seg, const Chunk& c) {
+    const bool clip = !std::isnan(L.clip_value), decay = L.decay != 0.0;
+    if (clip && decay) run_segment<Rule, true, true, T>(L, seg, c);
+    else if (clip) run_segment<Rule, true, false, T>(L, seg, c);
+    else if (decay) run_segment<Rule, false, true, T>(L, seg, c);
+    else run_segment<Rule, false, false, T>(L, seg, c);
+}
+
+template <class Rule> void run_dtype(const Launch& L, const Segment& seg, const Chunk& c) {
+    switch (L.dtype) {
+        case DType::f16: run_flags<Rule, accel::half_t>(L, seg, c); break;
+        case DType::f32: run_flags<Rule, float>(L, seg, c); break;
+        case DType::f64: run_flags<Rule, double>(L, seg, c); break;
+    }
+}
+
+void run_chunk(const Launch& L, const Chunk& c) {
+    using namespace accel;
+    const Segment& seg = L.segments[c.segment];
+    switch (L.rule) {
+        case RuleId::sgd: run_dtype<Sgd<false, false>>(L, seg, c); break;
+        case RuleId::sgd_momentum: run_dtype<Sgd<true, false>>(L, seg, c); break;
+        case RuleId::sgd_nesterov: run_dtype<Sgd<true, true>>(L, seg, c); break;
+        case RuleId::adagrad:  // the decay decision is per variable
+            if (seg.flag) run_dtype<Adagrad<true>>(L, seg, c);
+            else run_dtype<Adagrad<false>>(L, seg, c);
+            break;
+        case RuleId::rmsprop: run_dtype<Rmsprop<false, false>>(L, seg, c); break;
+        case RuleId::rmsprop_centered: run_dtype<Rmsprop<true, false>>(L, seg, c); break;
+        case RuleId::rmsprop_momentum: run_dtype<Rmsprop<false, true>>(L, seg, c); break;
+        case RuleId::rmsprop_centered_momentum: run_dtype<Rmsprop<true, true>>(L, seg, c); break;
+        case RuleId::adam: run_dtype<Adam<false>>(L, seg, c); break;
+        case RuleId::adam_amsgrad: run_dtype<Adam<true>>(L, seg, c); break;
+    }
+}
+
+template <class T> double squares(const T* x, long long begin, long long end) {
+    double acc = 0.0;
+#pragma omp simd reduction(+ : acc)
+    for (long long i = begin; i < end; ++i) {
+        const double v = accel::load(x[i]);
+        acc += v * v;
+    }
+    return acc;
+}
+
+double sum_squares(DType dtype, const void* x, long long begin, long long end) {
+    switch (dtype) {
+        case DType::f16: return squares(static_cast<const accel::half_t*>(x), begin, end);
+        case DType::f32: return squares(static_cast<const float*>(x), begin, end);
+        default: return squares(static_cast<const double*>(x), begin, end);
+    }
+}
+
+void axpy(float* a, const float* b, float s, long long begin, long long end) {
+#pragma omp simd
+    for (long long i = begin; i < end; ++i) a[i] += s * b[i];
+}
+
+}  // namespace ACCEL_ISA
+
+#define ACCEL_STR2(x) #x
+#define ACCEL_STR(x) ACCEL_STR2(x)
+#define ACCEL_CAT2(a, b) a##b
+#define ACCEL_CAT(a, b) ACCEL_CAT2(a, b)
+
+// The table module.cpp looks up: loops_<isa>.
+extern const IsaLoops ACCEL_CAT(loops_, ACCEL_ISA);
+const IsaLoops ACCEL_CAT(loops_, ACCEL_ISA) = {ACCEL_STR(ACCEL_ISA), ACCEL_ISA::run_chunk,
+                                               ACCEL_ISA::sum_squares, ACCEL_ISA::axpy};
+
+}  // namespace accel_cpu

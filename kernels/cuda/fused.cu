@@ -1,0 +1,189 @@
+// Multi-tensor CUDA kernels: one launch updates every parameter of a (device, dtype) group.
+//
+// Each block owns one chunk (a range of one segment, i.e. of one variable) from a table the host
+// builds once per segment layout: the apex/PyTorch "multi-tensor apply" scheme. Threads stride over
+// the chunk with 16-byte vector loads when every pointer is 16-byte aligned, then a scalar tail.
+// The per-element math is kernels/rules (the headers accel._cpu compiles); nothing here computes.
+//
+// Compiled at run time by CuPy (RawModule + name_expressions, NVRTC) and, in CI, by nvcc with
+// ACCEL_EXPLICIT_INSTANTIATION to check registers and spills for sm_80 and sm_90.
+#include "rules/adagrad.h"
+#include "rules/adam.h"
+#include "rules/apply.h"
+#include "rules/rmsprop.h"
+#include "rules/sgd.h"
+
+namespace accel {
+
+struct ChunkEntry {
+    long long segment, begin, end;
+};
+
+struct SegmentEntry {
+    long long offset;            // into params and every slot, in elements
+    unsigned long long grad;     // device address of the segment's gradient
+    double scale;                // per-tensor gradient scale (clipnorm), usually 1
+    long long flag;              // AdagradDecay: decay this variable's accumulator this step
+};
+
+template <class T> struct Vec {
+    static constexpr int kWidth = 16 / sizeof(T);  // elements per 16-byte load
+};
+
+__device__ __forceinline__ bool aligned16(const void* p) {
+    return (reinterpret_cast<unsigned long long>(p) & 15ull) == 0;
+}
+
+template <class T> __device__ __forceinline__ void load16(T* dst, const T* src) {
+    *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
+}
+
+template <class T> __device__ __forceinline__ void store16(T* dst, const T* src) {
+    *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
+}
+
+// The scalars of a launch (kernel arguments: no device memory read).
+struct Scalars {
+    double s[4];
+};
+
+template <class RuleOff, class RuleOn, class T, bool CLIP, bool DECAY>
+__device__ __forceinline__ void run_chunk(T* params, T* slot0, T* slot1, T* slot2, const ChunkEntry& c,
+                                          const SegmentEntry& seg, const GradPrep<compute_t<T>>& prep,
+                                          const Scalars& scalars) {
+    typedef compute_t<T> C;
+    const auto k = RuleOff::template params<C>(scalars.s);
+    const C scale = C(seg.scale);
+    T* p = params + seg.offset;
+    T* slots[3] = {slot0 ? slot0 + seg.offset : nullptr, slot1 ? slot1 + seg.offset : nullptr,
+                   slot2 ? slot2 + seg.offset : nullptr};
+    const T* g = reinterpret_cast<const T*>(seg.grad);
+
+    constexpr int W = Vec<T>::kWidth;
+    bool vector_ok = aligned16(p + c.begin) && aligned16(g + c.begin);
+    for (int j = 0; j < RuleOff::kSlots; ++j) vector_ok = vector_ok && aligned16(slots[j] + c.begin);
+    const long long n = c.end - c.begin;
+    const long long vectors = vector_ok ? n / W : 0;
+
+    for (long long v = threadIdx.x; v < vectors; v += blockDim.x) {
+        const long long i = c.begin + v * W;
+        // Registers for W elements of params, gradient and every slot, moved with 16-byte loads.
+        alignas(16) T lp[W], lg[W], ls0[W], ls1[W], ls2[W];
+        T* local_slots[3] = {ls0, ls1, ls2};
+        load16(lp, p + i);
+        load16(lg, g + i);
+        for (int j = 0; j < RuleOff::kSlots; ++j) load16(local_slots[j], slots[j] + i);
+#pragma unroll
+        for (int e = 0; e < W; ++e) {
+            if (seg.flag)
+                step<RuleOn, CLIP, DECAY>(lp, local_slots, e, lg[e], scale, prep, k);
+            else
+                step<RuleOff, CLIP, DECAY>(lp, local_slots, e, lg[e], scale, prep, k);
+        }
+        store16(p + i, lp);
+        for (int j = 0; j < RuleOff::kSlots; ++j) store16(slots[j] + i, local_slots[j]);
+    }
+    for (long long i = c.begin + vectors * W + threadIdx.x; i < c.end; i += blockDim.x) {
+        if (seg.flag)
+            step<RuleOn, CLIP, DECAY>(p, slots, i, g[i], scale, prep, k);
+        else
+            step<RuleOff, CLIP, DECAY>(p, slots, i, g[i], scale, prep, k);
+    }
+}
+
+// One launch of an optimizer update. `norm_sq` (nullable) is the device scalar the global-norm
+// kernel wrote: clip_by_global_norm's factor is computed here, so clipping needs no host sync.
+template <class RuleOff, class RuleOn, class T, bool CLIP, bool DECAY>
+__global__ void fused_step(T* params, T* slot0, T* slot1, T* slot2, const ChunkEntry* chunks,
+                           const SegmentEntry* segments, double s0, double s1, double s2, double s3,
+                           const double* norm_sq, double clip_norm, double clip_value, double decay) {
+    typedef compute_t<T> C;
+    const Scalars scalars{{s0, s1, s2, s3}};
+    const ChunkEntry c = chunks[blockIdx.x];
+    const SegmentEntry seg = segments[c.segment];
+    const double global = norm_sq ? global_clip_scale(*norm_sq, clip_norm) : 1.0;
+    const GradPrep<C> prep{C(global), C(clip_value), C(decay)};
+    run_chunk<RuleOff, RuleOn, T, CLIP, DECAY>(params, slot0, slot1, slot2, c, seg, prep, scalars);
+}
+
+// Sum of squares per chunk into partial[blockIdx.x] (float64), for clip_by_global_norm.
+template <class T>
+__global__ void chunk_sum_squares(const ChunkEntry* chunks, const SegmentEntry* segments, double* partial) {
+    const ChunkEntry c = chunks[blockIdx.x];
+    const T* x = reinterpret_cast<const T*>(segments[c.segment].grad);
+    double acc = 0.0;
+    for (long long i = c.begin + threadIdx.x; i < c.end; i += blockDim.x) {
+        const double v = load(x[i]);
+        acc += v * v;
+    }
+    __shared__ double lanes[1024];
+    lanes[threadIdx.x] = acc;
+    __syncthreads();
+    for (unsigned int width = blockDim.x / 2; width > 0; width /= 2) {  // blockDim.x: a power of 2
+        if (threadIdx.x < width) lanes[threadIdx.x] += lanes[threadIdx.x + width];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) partial[blockIdx.x] = lanes[0];
+}
+
+// The partials summed in a fixed order by one block: the same norm on every run.
+__global__ void sum_partials(const double* partial, long long count, double* out) {
+    __shared__ double lanes[1024];
+    double acc = 0.0;
+    for (long long i = threadIdx.x; i < count; i += blockDim.x) acc += partial[i];
+    lanes[threadIdx.x] = acc;
+    __syncthreads();
+    for (unsigned int width = blockDim.x / 2; width > 0; width /= 2) {
+        if (threadIdx.x < width) lanes[threadIdx.x] += lanes[threadIdx.x + width];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) *out = lanes[0];
+}
+
+// Bandwidth probe: a += s * b.
+__global__ void axpy(float* a, const float* b, float s, long long n) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        a[i] += s * b[i];
+}
+
+}  // namespace accel
+
+#ifdef ACCEL_EXPLICIT_INSTANTIATION
+// For nvcc's offline compile check (registers, spills); at run time CuPy instantiates by name.
+namespace accel {
+namespace instances {
+typedef Sgd<false, false> SgdPlain;
+typedef Sgd<true, false> SgdMomentum;
+typedef Sgd<true, true> SgdNesterov;
+typedef Adagrad<false> AdagradPlain;
+typedef Adagrad<true> AdagradDecaying;
+typedef Rmsprop<false, false> RmspropPlain;
+typedef Rmsprop<true, true> RmspropCenteredMomentum;
+typedef Adam<false> AdamPlain;
+typedef Adam<true> AdamAmsgrad;
+}  // namespace instances
+}  // namespace accel
+
+#define ACCEL_INSTANTIATE(OFF, ON, T, CLIP, DECAY)                                                 \
+    template __global__ void accel::fused_step<accel::instances::OFF, accel::instances::ON, T,     \
+                                               CLIP, DECAY>(                                       \
+        T*, T*, T*, T*, const accel::ChunkEntry*, const accel::SegmentEntry*, double, double,      \
+        double, double, const double*, double, double, double);
+#define ACCEL_INSTANTIATE_ALL(OFF, ON)                          \
+    ACCEL_INSTANTIATE(OFF, ON, float, false, false)             \
+    ACCEL_INSTANTIATE(OFF, ON, float, true, true)               \
+    ACCEL_INSTANTIATE(OFF, ON, double, false, false)            \
+    ACCEL_INSTANTIATE(OFF, ON, accel::half_t, false, false)
+
+ACCEL_INSTANTIATE_ALL(SgdPlain, SgdPlain)
+ACCEL_INSTANTIATE_ALL(SgdMomentum, SgdMomentum)
+ACCEL_INSTANTIATE_ALL(SgdNesterov, SgdNesterov)
+ACCEL_INSTANTIATE_ALL(AdagradPlain, AdagradDecaying)
+ACCEL_INSTANTIATE_ALL(RmspropPlain, RmspropPlain)
+ACCEL_INSTANTIATE_ALL(RmspropCenteredMomentum, RmspropCenteredMomentum)
+ACCEL_INSTANTIATE_ALL(AdamPlain, AdamPlain)
+ACCEL_INSTANTIATE_ALL(AdamAmsgrad, AdamAmsgrad)
+template __global__ void accel::chunk_sum_squares<float>(const accel::ChunkEntry*, const accel::SegmentEntry*, double*);
+template __global__ void accel::chunk_sum_squares<double>(const accel::ChunkEntry*, const accel::SegmentEntry*, double*);
+template __global__ void accel::chunk_sum_squares<accel::half_t>(const accel::ChunkEntry*, const accel::SegmentEntry*, double*);
+#endif

@@ -1,0 +1,38 @@
+// The per-element step every optimizer shares, around its rule:
+//
+//   g = gradient * segment_scale * global_scale     (clipnorm per tensor; clip_by_global_norm)
+//   CLIP:  g = min(max(g, -clip_value), clip_value)  (clipvalue)
+//   DECAY: var -= var * weight_decay * lr            (decoupled weight decay, Keras/AdamW)
+//   the rule's update
+//
+// The loops in kernels/cpu and kernels/cuda call `step` and contain no math of their own.
+#pragma once
+#include "common.h"
+
+namespace accel {
+
+// Grad-side settings of one launch, in the compute type.
+template <class C> struct GradPrep {
+    C global_scale;  // from clip_by_global_norm, or 1
+    C clip_value;    // used when CLIP
+    C decay;         // weight_decay * lr, used when DECAY
+};
+
+// clip_by_global_norm's factor: clip / max(norm, clip), and NaN when the norm is inf or NaN
+// (TensorFlow: every output is NaN then). 1 when clip_norm <= 0 (no clipping).
+ACCEL_HD double global_clip_scale(double norm_sq, double clip_norm) {
+    if (!(clip_norm > 0)) return 1.0;
+    double norm = sqrt(norm_sq);
+    return clip_norm / (norm > clip_norm ? norm : clip_norm) + (norm - norm);
+}
+
+template <class Rule, bool CLIP, bool DECAY, class T, class G, class C>
+ACCEL_HD void step(T* p, T* const* slot, long long i, G grad, C segment_scale, const GradPrep<C>& prep,
+                   const decltype(Rule::template params<C>(nullptr))& k) {
+    C g = load(grad) * segment_scale * prep.global_scale;
+    if (CLIP) g = smaller(larger(g, -prep.clip_value), prep.clip_value);
+    if (DECAY) p[i] = store<T>(load(p[i]) - load(p[i]) * prep.decay);
+    Rule::update(p, slot, i, g, k);
+}
+
+}  // namespace accel

@@ -1,0 +1,375 @@
+"""The fused kernels (accel.kernels, accel._cpu, kernels/cuda) against a float64 NumPy reference
+written here from shared/reference/semantics.md section 4."""
+
+import math
+import pathlib
+import re
+import shutil
+import subprocess
+
+import numpy
+import pytest
+
+import accel as ac
+import accel._cpu
+from accel import kernels
+
+# ---- the reference: semantics.md section 4, per element, in float64 ------------------------------
+
+
+def reference_step(rule, variant, p, slots, g, s, decay_flags, seg_of):
+    """One step of `rule` on float64 copies; `s` are the kernel scalars; mutates p and slots."""
+    if rule == "sgd":
+        lr, momentum = s
+        if variant == 0:
+            p -= lr * g
+        else:
+            m = slots[0]
+            m[:] = momentum * m - lr * g
+            p += momentum * m - lr * g if variant == 3 else m
+    elif rule == "adagrad":
+        lr, eps, rate, floor = s
+        acc = slots[0]
+        decaying = decay_flags[seg_of]
+        acc[decaying] = numpy.maximum(acc[decaying] * rate, floor)
+        acc += g * g
+        p -= lr * g / numpy.sqrt(acc + eps)
+    elif rule == "rmsprop":
+        lr, rho, momentum, eps = s
+        centered, has_momentum = bool(variant & 1), bool(variant & 2)
+        rms = slots[0]
+        rms[:] = rho * rms + (1 - rho) * g * g
+        if centered:
+            mg = slots[-1]
+            mg[:] = rho * mg + (1 - rho) * g
+            d = rms - mg * mg + eps
+        else:
+            d = rms + eps
+        inc = lr * g / numpy.sqrt(d)
+        if has_momentum:
+            mom = slots[1]
+            mom[:] = momentum * mom + inc
+            p -= mom
+        else:
+            p -= inc
+    elif rule == "adam":
+        alpha, b1, b2, eps = s
+        m, v = slots[0], slots[1]
+        m += (g - m) * (1 - b1)
+        v += (g * g - v) * (1 - b2)
+        if variant == 1:
+            slots[2][:] = numpy.maximum(slots[2], v)
+            v = slots[2]
+        p -= alpha * m / (numpy.sqrt(v) + eps)
+
+
+SCALARS = {
+    "sgd": [0.1, 0.9], "adagrad": [0.1, 1e-7, 0.9, 0.1], "rmsprop": [0.01, 0.9, 0.5, 1e-7],
+    "adam": [0.01, 0.9, 0.999, 1e-7],
+}
+CASES = [(rule, variant) for rule, spec in kernels.RULES.items() for variant in spec.slots]
+TOLERANCE = {"float64": (1e-12, 1e-12), "float32": (2e-5, 2e-6), "float16": (2e-2, 2e-2)}
+# Odd lengths, a zero-length segment, gaps that misalign starts, one segment over a chunk boundary.
+LAYOUTS = {
+    "mixed": ([7, 0, 33, 1, 100, 5], [3, 11, 11, 45, 47, 160]),
+    "many_small": ([3] * 40, [4 * i + 1 for i in range(40)]),
+    "large": ([70_001, 17], [0, 70_003]),
+}
+
+
+def _group(rule, variant, dtype, lengths, offsets, rng):
+    n = max(o + l for o, l in zip(offsets, lengths)) + 2
+    params = rng.standard_normal(n).astype(dtype)
+    slot_names = kernels.RULES[rule].slots[variant]
+    # mg starts at 0 as in the optimizer: then mg^2 <= rms at every step, so centered RMSprop's
+    # denominator stays positive.
+    slots = [numpy.abs(rng.standard_normal(n)).astype(dtype) * 0.1 if name != "mg" else
+             numpy.zeros(n, dtype) for name in slot_names]
+    if rule == "adagrad":
+        slots[0][:] = numpy.maximum(slots[0], 0.1)
+    return params, slots
+
+
+def _grads(lengths, dtype, rng):
+    # Each gradient a view at offset 1 of a larger array: C-contiguous but not 16-byte aligned.
+    return [rng.standard_normal(l + 1).astype(dtype)[1:] for l in lengths]
+
+
+def _segment_index(n, lengths, offsets):
+    """For every element of the flat buffer, the segment it belongs to (-1: none)."""
+    seg_of = numpy.full(n, -1)
+    for s, (l, o) in enumerate(zip(lengths, offsets)):
+        seg_of[o:o + l] = s
+    return seg_of
+
+
+def _run_case(rule, variant, dtype, layout, steps, rng, clip_value=None, decay=0.0, global_scale=1.0,
+              scales=None):
+    lengths, offsets = LAYOUTS[layout]
+    params, slots = _group(rule, variant, dtype, lengths, offsets, rng)
+    ref_p, ref_slots = params.astype(numpy.float64), [s.astype(numpy.float64) for s in slots]
+    seg_of = _segment_index(params.size, lengths, offsets)
+    inside = seg_of >= 0
+    flags = (numpy.arange(len(lengths)) % 2).astype(numpy.uint8) if rule == "adagrad" else None
+    for _ in range(steps):
+        grads = _grads(lengths, dtype, rng)
+        kernels.launch(rule, variant, params, slots, grads, numpy.array(offsets), scalars=SCALARS[rule],
+                       segment_scales=scales, segment_flags=flags, clip_value=clip_value, decay=decay,
+                       global_scale=global_scale)
+        # reference on the elements that belong to a segment
+        g = numpy.zeros(params.size)
+        for s, (l, o) in enumerate(zip(lengths, offsets)):
+            g[o:o + l] = grads[s].astype(numpy.float64) * (1.0 if scales is None else scales[s]) * global_scale
+        if clip_value is not None:
+            g = numpy.clip(g, -clip_value, clip_value)
+        p_in = ref_p[inside]
+        if decay:
+            p_in -= p_in * decay
+        slots_in = [s[inside] for s in ref_slots]
+        decay_flags = flags.astype(bool) if flags is not None else numpy.zeros(len(lengths), bool)
+        reference_step(rule, variant, p_in, slots_in, g[inside], SCALARS[rule], decay_flags, seg_of[inside])
+        ref_p[inside] = p_in
+        for s, s_in in zip(ref_slots, slots_in):
+            s[inside] = s_in
+    return params, slots, ref_p, ref_slots, inside
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+@pytest.mark.parametrize("rule,variant", CASES, ids=[f"{r}-{v}" for r, v in CASES])
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_rules_match_reference(rule, variant, dtype, layout):
+    rng = numpy.random.default_rng(hash((rule, variant, dtype, layout)) % 2**32)
+    steps = 1 + len(layout) % 5  # 1 to 5 steps across layouts
+    params, slots, ref_p, ref_slots, inside = _run_case(rule, variant, dtype, layout, steps, rng)
+    rtol, atol = TOLERANCE[dtype]
+    numpy.testing.assert_allclose(params[inside].astype(numpy.float64), ref_p[inside], rtol=rtol, atol=atol)
+    for got, want in zip(slots, ref_slots):
+        numpy.testing.assert_allclose(got[inside].astype(numpy.float64), want[inside], rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("rule,variant", CASES, ids=[f"{r}-{v}" for r, v in CASES])
+def test_five_steps_float64(rule, variant):
+    rng = numpy.random.default_rng(5)
+    params, slots, ref_p, ref_slots, inside = _run_case(rule, variant, "float64", "mixed", 5, rng)
+    numpy.testing.assert_allclose(params[inside], ref_p[inside], rtol=1e-12, atol=1e-12)
+
+
+def test_elements_outside_segments_are_untouched():
+    rng = numpy.random.default_rng(0)
+    lengths, offsets = LAYOUTS["mixed"]
+    params, slots = _group("adam", 0, "float32", lengths, offsets, rng)
+    before = params.copy(), [s.copy() for s in slots]
+    kernels.launch("adam", 0, params, slots, _grads(lengths, "float32", rng), numpy.array(offsets),
+                   scalars=SCALARS["adam"])
+    outside = _segment_index(params.size, lengths, offsets) < 0
+    numpy.testing.assert_array_equal(params[outside], before[0][outside])
+    for s, b in zip(slots, before[1]):
+        numpy.testing.assert_array_equal(s[outside], b[outside])
+
+
+@pytest.mark.parametrize("rule,variant", [("adam", 1), ("sgd", 3), ("rmsprop", 3), ("adagrad", 0)])
+def test_gradient_preparation(rule, variant):
+    """clipvalue, per-segment scales (clipnorm), a global scale and decoupled weight decay."""
+    rng = numpy.random.default_rng(3)
+    scales = numpy.linspace(0.5, 1.5, len(LAYOUTS["mixed"][0]))
+    params, slots, ref_p, ref_slots, inside = _run_case(
+        rule, variant, "float64", "mixed", 3, rng, clip_value=0.7, decay=0.01, global_scale=0.8, scales=scales)
+    numpy.testing.assert_allclose(params[inside], ref_p[inside], rtol=1e-12, atol=1e-12)
+
+
+def _run_everything(rng_seed=0):
+    rng = numpy.random.default_rng(rng_seed)
+    out = []
+    for rule, variant in CASES:
+        for dtype in ("float32", "float16", "float64"):
+            params, slots, *_ = _run_case(rule, variant, dtype, "large", 2, rng, clip_value=1.5, decay=0.001)
+            out.append([params, *slots])
+    return out
+
+
+def test_every_instruction_set_gives_identical_results():
+    isas = accel._cpu.build_info()["supported_isas"]
+    chosen = accel._cpu.build_info()["isa"]
+    results = {}
+    try:
+        for isa in isas:
+            accel._cpu.set_isa(isa)
+            results[isa] = _run_everything()
+    finally:
+        accel._cpu.set_isa(chosen)
+    first = results[isas[0]]
+    for isa in isas[1:]:
+        for a, b in zip(first, results[isa]):
+            for x, y in zip(a, b):
+                numpy.testing.assert_array_equal(x, y, err_msg=f"{isa} differs from {isas[0]}")
+
+
+def test_thread_count_does_not_change_results():
+    before = kernels.get_num_threads()
+    try:
+        kernels.set_num_threads(1)
+        one = _run_everything()
+        kernels.set_num_threads(2)
+        two = _run_everything()
+    finally:
+        kernels.set_num_threads(0)
+    assert kernels.get_num_threads() == before
+    for a, b in zip(one, two):
+        for x, y in zip(a, b):
+            numpy.testing.assert_array_equal(x, y)
+
+
+def test_set_isa_rejects_unknown():
+    with pytest.raises(ValueError, match="set_isa: 'sse9' is not supported on this CPU"):
+        accel._cpu.set_isa("sse9")
+
+
+# ---- validation: clear errors, nothing written --------------------------------------------------
+
+
+def _valid_launch():
+    rng = numpy.random.default_rng(0)
+    params = rng.standard_normal(20).astype(numpy.float32)
+    slots = [numpy.zeros(20, numpy.float32), numpy.zeros(20, numpy.float32)]
+    grads = [numpy.ones(5, numpy.float32), numpy.ones(7, numpy.float32)]
+    return params, slots, grads, numpy.array([0, 10])
+
+
+@pytest.mark.parametrize("mutate,error,message", [
+    (lambda a: a.update(grads=[a["grads"][0], numpy.ones(7, numpy.float64)]), TypeError,
+     r"grads\[1\]: dtype must match params \(float32\)"),
+    (lambda a: a.update(grads=[a["grads"][0], numpy.ones(12, numpy.float32)]), ValueError,
+     r"grads\[1\]: 12 elements at offset 10 do not fit in params of 20 elements"),
+    (lambda a: a.update(offsets=numpy.array([0, -1])), ValueError, r"grads\[1\]: 7 elements at offset -1"),
+    (lambda a: a.update(offsets=numpy.array([0])), ValueError, "offsets: has 1 entries, expected 2"),
+    (lambda a: a.update(slots=a["slots"][:1]), ValueError, "slots: rule 'adam' with variant 0 needs 2 slot buffers, got 1"),
+    (lambda a: a.update(slots=[a["slots"][0], numpy.zeros(19, numpy.float32)]), ValueError,
+     r"slots\[1\]: must be float32 with 20 elements like params"),
+    (lambda a: a.update(grads=[a["grads"][0], numpy.ones((7, 2), numpy.float32)[:, 0]]), TypeError,
+     r"grads\[1\]: expected a C-contiguous array"),
+    (lambda a: a.update(scalars=[1.0, 2.0]), ValueError, "scalars: has 2 entries, expected 4"),
+    (lambda a: a.update(rule="lamb"), ValueError, "rule: unknown rule 'lamb'"),
+    (lambda a: a.update(variant=2), ValueError, "variant: 2 is not a variant of rule 'adam'"),
+])
+def test_validation_errors_leave_everything_untouched(mutate, error, message):
+    params, slots, grads, offsets = _valid_launch()
+    args = dict(rule="adam", variant=0, params=params, slots=slots, grads=grads, offsets=offsets,
+                scalars=SCALARS["adam"])
+    mutate(args)
+    before = params.copy(), [s.copy() for s in slots]
+    with pytest.raises(error, match=message):
+        kernels.launch(args.pop("rule"), args.pop("variant"), args.pop("params"), args.pop("slots"),
+                       args.pop("grads"), args.pop("offsets"), **args)
+    numpy.testing.assert_array_equal(params, before[0])
+    for s, b in zip(slots, before[1]):
+        numpy.testing.assert_array_equal(s, b)
+
+
+def test_params_must_be_writable():
+    params, slots, grads, offsets = _valid_launch()
+    params.flags.writeable = False
+    with pytest.raises(TypeError, match="params: expected a C-contiguous writable array"):
+        kernels.launch("adam", 0, params, slots, grads, offsets, scalars=SCALARS["adam"])
+
+
+# ---- reductions and scalars -------------------------------------------------------------------
+
+
+def test_global_norm_sq_matches_numpy():
+    rng = numpy.random.default_rng(1)
+    arrays = [rng.standard_normal(s).astype(d) for s, d in
+              [((3, 4), numpy.float32), ((70_000,), numpy.float64), ((0,), numpy.float32), ((5,), numpy.float16)]]
+    want = sum(float(numpy.sum(a.astype(numpy.float64) ** 2)) for a in arrays)
+    assert kernels.global_norm_sq(arrays) == pytest.approx(want, rel=1e-12)
+    assert kernels.global_norm_sq([]) == 0.0
+
+
+def test_global_clip_scale():
+    assert kernels.global_clip_scale(25.0, 4.0) == 0.8  # the semantics example: norm 5, clip 4
+    assert kernels.global_clip_scale(25.0, 6.0) == 1.0
+    assert kernels.global_clip_scale(0.0, 1.0) == 1.0
+    assert math.isnan(kernels.global_clip_scale(math.inf, 1.0))
+    assert math.isnan(kernels.global_clip_scale(math.nan, 1.0))
+
+
+def test_axpy_probe():
+    a, b = numpy.ones(100_000, numpy.float32), numpy.full(100_000, 2.0, numpy.float32)
+    kernels.axpy(a, b, 0.5)
+    numpy.testing.assert_array_equal(a, numpy.full(100_000, 2.0, numpy.float32))
+
+
+def test_kernel_sources_are_found():
+    root = kernels.kernels_dir()
+    assert (root / "rules" / "adam.h").is_file() and (root / "cuda" / "fused.cu").is_file()
+
+
+# ---- CUDA: compiled offline with nvcc; run on a device when there is one ----------------------
+
+NVCC = shutil.which("nvcc")
+
+
+@pytest.mark.skipif(NVCC is None, reason="nvcc is not installed")
+@pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
+def test_cuda_kernels_compile_without_spills(arch, tmp_path):
+    source = kernels.kernels_dir() / "cuda" / "fused.cu"
+    result = subprocess.run(
+        [NVCC, "-std=c++17", f"-arch={arch}", "-cubin", "-Xptxas", "-v", "-DACCEL_EXPLICIT_INSTANTIATION",
+         f"-I{kernels.kernels_dir()}", str(source), "-o", str(tmp_path / "fused.cubin")],
+        capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    report = result.stderr
+    entries = re.findall(r"Compiling entry function '(\w+)'", report)
+    spills = [int(n) for n in re.findall(r"(\d+) bytes spill stores", report)]
+    registers = [int(n) for n in re.findall(r"Used (\d+) registers", report)]
+    assert len(entries) >= 30 and len(spills) == len(entries) == len(registers)
+    assert set(spills) == {0}, report
+    assert max(registers) <= 128
+
+
+def _cuda_device():
+    found = [d for d in ac.devices() if d.kind == "cuda"]
+    if not found:
+        pytest.skip("no CUDA device")
+    return found[0]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+@pytest.mark.parametrize("rule,variant", CASES, ids=[f"{r}-{v}" for r, v in CASES])
+def test_cuda_matches_cpu(rule, variant, dtype):
+    device = _cuda_device()
+    cupy = device.xp
+    rng = numpy.random.default_rng(11)
+    lengths, offsets = LAYOUTS["mixed"]
+    params, slots = _group(rule, variant, dtype, lengths, offsets, rng)
+    grads = _grads(lengths, dtype, rng)
+    flags = (numpy.arange(len(lengths)) % 2).astype(numpy.uint8) if rule == "adagrad" else None
+    gpu_params, gpu_slots = cupy.asarray(params), [cupy.asarray(s) for s in slots]
+    gpu_grads = [cupy.asarray(g) for g in grads]
+    for target_params, target_slots, target_grads, dev in ((params, slots, grads, None),
+                                                           (gpu_params, gpu_slots, gpu_grads, device)):
+        kernels.launch(rule, variant, target_params, target_slots, target_grads, numpy.array(offsets),
+                       scalars=SCALARS[rule], segment_flags=flags, clip_value=2.0, decay=0.001, device=dev)
+    rtol, atol = TOLERANCE[dtype]
+    numpy.testing.assert_allclose(cupy.asnumpy(gpu_params).astype(float), params.astype(float), rtol=rtol, atol=atol)
+    for a, b in zip(gpu_slots, slots):
+        numpy.testing.assert_allclose(cupy.asnumpy(a).astype(float), b.astype(float), rtol=rtol, atol=atol)
+
+
+@pytest.mark.gpu
+def test_cuda_global_norm_and_device_side_clipping():
+    device = _cuda_device()
+    cupy = device.xp
+    rng = numpy.random.default_rng(2)
+    grads = [rng.standard_normal(n).astype(numpy.float32) for n in (5, 70_000, 3)]
+    norm_sq = kernels.global_norm_sq([cupy.asarray(g) for g in grads], device)
+    want = sum(float(numpy.sum(g.astype(numpy.float64) ** 2)) for g in grads)
+    assert float(norm_sq) == pytest.approx(want, rel=1e-9)
+    params = numpy.zeros(70_008, numpy.float32)
+    offsets = numpy.array([0, 5, 70_005])
+    gpu_params = cupy.asarray(params)
+    kernels.launch("sgd", 0, gpu_params, [], [cupy.asarray(g) for g in grads], offsets, scalars=[1.0, 0.0],
+                   norm_sq=norm_sq, clip_norm=1.0, device=device)
+    kernels.launch("sgd", 0, params, [], grads, offsets, scalars=[1.0, 0.0],
+                   global_scale=kernels.global_clip_scale(want, 1.0))
+    numpy.testing.assert_allclose(cupy.asnumpy(gpu_params), params, rtol=1e-5, atol=1e-7)
