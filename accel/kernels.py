@@ -23,7 +23,7 @@ import numpy
 
 from . import _cpu
 
-__all__ = ["RuleSpec", "RULES", "launch", "global_norm_sq", "global_clip_scale", "kernels_dir",
+__all__ = ["RuleSpec", "RULES", "launch", "global_norm_sq", "norms_sq", "global_clip_scale", "kernels_dir",
            "set_num_threads", "get_num_threads", "axpy"]
 
 
@@ -104,6 +104,16 @@ def global_norm_sq(arrays, device=None):
     if device is None or device.kind == "cpu":
         return _cpu.global_norm_sq(arrays)
     return _cuda_for(device.index).norm_sq(arrays)
+
+
+def norms_sq(arrays, device=None) -> numpy.ndarray:
+    """sum(x*x) of each array (float64): one pass on the CPU; a host array either way."""
+    arrays = [_flat(a) for a in arrays]
+    if device is None or device.kind == "cpu":
+        return numpy.asarray(_cpu.norms_sq(arrays), dtype=numpy.float64)
+    xp = device.xp
+    with device.activate():
+        return numpy.array([float(xp.sum(xp.square(a.astype(xp.float64)))) for a in arrays])
 
 
 def launch(rule: str, variant: int, params, slots, grads, offsets, *, segment_scales=None,

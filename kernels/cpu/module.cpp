@@ -7,6 +7,7 @@
 // once per instruction set; the math is in kernels/rules (the headers the CUDA kernels compile).
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
 
 #include <cmath>
 #include <cstdint>
@@ -247,8 +248,8 @@ void step(const std::string& rule, int variant, nb::handle params, nb::list slot
 }
 
 // ---- reductions and probes --------------------------------------------------------------------
-// sum over all arrays of sum(x * x), accumulated in float64, in one pass over the data.
-double global_norm_sq(nb::list arrays) {
+// sum(x * x) of each array, accumulated in float64 per chunk and summed per array in chunk order.
+std::vector<double> norms_sq(nb::list arrays) {
     const long long count = (long long)nb::len(arrays);
     std::vector<Buffer> bufs;
     std::vector<Segment> segments;
@@ -270,9 +271,16 @@ double global_norm_sq(nb::list arrays) {
             partial[k] = loops->sum_squares(types[c.segment], segments[c.segment].grad, c.begin, c.end);
         });
     }
-    double total_sq = 0.0;  // summed in chunk order: the same result for any thread count
-    for (double p : partial) total_sq += p;
-    return total_sq;
+    std::vector<double> out(count, 0.0);  // summed in chunk order: the same for any thread count
+    for (size_t k = 0; k < chunks.size(); ++k) out[chunks[k].segment] += partial[k];
+    return out;
+}
+
+// sum over all arrays of sum(x * x), accumulated in float64, in one pass over the data.
+double global_norm_sq(nb::list arrays) {
+    double total = 0.0;
+    for (double v : norms_sq(arrays)) total += v;
+    return total;
 }
 
 // The bandwidth probe: a += s * b in place (float32), the memory-bound floor for a fused update.
@@ -339,6 +347,7 @@ NB_MODULE(_cpu, m) {
           nb::arg("segment_flags").none(), nb::arg("scalars"), nb::arg("global_scale"),
           nb::arg("clip_value"), nb::arg("decay"),
           "One fused optimizer update of every segment of a flat parameter group.");
+    m.def("norms_sq", &norms_sq, nb::arg("arrays"), "sum(x*x) of each array, in float64, in one pass.");
     m.def("global_norm_sq", &global_norm_sq, nb::arg("arrays"),
           "sum(x*x) over all arrays, in float64, in one pass.");
     m.def("global_clip_scale", &accel::global_clip_scale, nb::arg("norm_sq"), nb::arg("clip_norm"),

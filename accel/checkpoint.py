@@ -1,0 +1,223 @@
+"""Checkpoint: save and restore Variables, containers of them, layers and optimizers.
+
+    ckpt = accel.Checkpoint(model=model, optimizer=opt, step=step_variable)
+    ckpt.save("run/ckpt.npz"); ...; ckpt.restore("run/ckpt.npz")
+
+The file is a NumPy .npz archive of plain numeric arrays plus a JSON manifest (names, shapes,
+dtypes): no pickles are written or read. Saving writes a temporary file beside the target,
+fsyncs it and renames it into place, so a crash never leaves a torn checkpoint under the name.
+Restoring reads and checks the whole file first (zip CRCs, manifest against arrays, names, shapes
+and dtypes against the objects); any difference raises CheckpointError listing all of them, and
+nothing is assigned. Values are assigned onto each variable's own device, whatever device saved
+them.
+
+Names: object `k` is saved under "k"; list items under "k/0", "k/1", ...; dict items under
+"k/<key>"; objects with a `_checkpoint_items()` method (layers) under "k/<item>"; an optimizer's
+step count under "k/iterations" and its slots under "k/slots/<owner's name>/<slot>", the owner
+named by its path elsewhere in the same checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy
+
+from .optimizers.base import Optimizer
+from .tensor import Variable
+
+__all__ = ["Checkpoint", "CheckpointError"]
+
+_MANIFEST = "__accel_checkpoint__"
+_FORMAT = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is unreadable, corrupt, or does not match the objects restored into."""
+
+
+class Checkpoint:
+    """A set of named objects saved and restored together."""
+
+    def __init__(self, **objects):
+        if not objects:
+            raise ValueError("Checkpoint: give at least one object, e.g. Checkpoint(model=model)")
+        for key in objects:
+            if "/" in key:
+                raise ValueError(f"Checkpoint: object names may not contain '/', got {key!r}")
+        self._objects = objects
+
+    # -- what is saved ------------------------------------------------------------------------------
+    def _variables(self) -> dict:
+        """path -> Variable for every variable reachable from the objects (optimizers aside)."""
+        found: dict = {}
+        for key, obj in self._objects.items():
+            if not isinstance(obj, Optimizer):
+                _walk(obj, key, found)
+        return found
+
+    def _entries(self) -> dict:
+        """path -> (Variable or None, current value as a host array) for everything saved."""
+        variables = self._variables()
+        path_of = {id(v): p for p, v in variables.items()}
+        entries = {path: (var, None) for path, var in variables.items()}
+        for key, obj in self._objects.items():
+            if isinstance(obj, Optimizer):
+                entries[f"{key}/iterations"] = (None, numpy.asarray(obj.iterations, dtype=numpy.int64))
+                for owner, name, slot in obj.slot_owners():
+                    owner_path = path_of.get(id(owner)) if owner is not None else None
+                    if owner_path is None:
+                        owner_path = f"unlisted/{getattr(owner, 'name', None) or id(owner)}"
+                    entries[f"{key}/slots/{owner_path}/{name}"] = (slot, None)
+        return entries
+
+    def save(self, path) -> str:
+        """Write every value to `path` atomically; returns the path."""
+        path = os.fspath(path)
+        arrays = {}
+        manifest = {}
+        for name, (var, value) in self._entries().items():
+            array = var.numpy() if var is not None else value
+            arrays[name] = array
+            manifest[name] = {"shape": list(array.shape), "dtype": array.dtype.name}
+        arrays[_MANIFEST] = numpy.frombuffer(
+            json.dumps({"format": _FORMAT, "entries": manifest}).encode(), dtype=numpy.uint8)
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=".ckpt-", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                numpy.savez(out, **arrays)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+            raise
+        _fsync_directory(directory)
+        return path
+
+    def restore(self, path) -> "Checkpoint":
+        """Assign every saved value back, after checking that the file matches the objects."""
+        stored = _read(os.fspath(path))
+        variables = self._variables()
+        path_of = {id(v): p for p, v in variables.items()}
+        expected = {p: (tuple(v.shape), v.dtype.name) for p, v in variables.items()}
+        plan = [(variables[p], p) for p in variables]
+        optimizer_work = []
+        for key, obj in self._objects.items():
+            if not isinstance(obj, Optimizer):
+                continue
+            expected[f"{key}/iterations"] = ((), "int64")
+            owners = {}
+            prefix = f"{key}/slots/"
+            for name in stored:
+                if name.startswith(prefix):
+                    owner_path, _, slot = name[len(prefix):].rpartition("/")
+                    owner = variables.get(owner_path)
+                    if owner is None:
+                        continue  # reported below as unexpected
+                    owners[id(owner)] = owner
+                    expected[name] = _slot_meta(obj, slot, owner)
+            for owner, slot_name, _ in obj.slot_owners():  # slots that exist must be in the file
+                if owner is not None and id(owner) in path_of:
+                    expected.setdefault(f"{prefix}{path_of[id(owner)]}/{slot_name}",
+                                        _slot_meta(obj, slot_name, owner))
+            optimizer_work.append((key, obj, list(owners.values())))
+        problems = []
+        for name in sorted(set(expected) - set(stored)):
+            problems.append(f"missing from the checkpoint: {name}")
+        for name in sorted(set(stored) - set(expected)):
+            problems.append(f"not in the objects being restored: {name}")
+        for name in sorted(set(expected) & set(stored)):
+            shape, dtype = expected[name]
+            array = stored[name]
+            if tuple(array.shape) != shape or array.dtype.name != dtype:
+                problems.append(f"{name}: checkpoint has {tuple(array.shape)} {array.dtype.name}, "
+                                f"the object has {shape} {dtype}")
+        if problems:
+            raise CheckpointError(f"checkpoint {path!s} does not match the objects; nothing was restored:\n  "
+                                  + "\n  ".join(problems))
+        # Everything matches: now assign.
+        for var, name in plan:
+            var.assign(stored[name])
+        for key, optimizer, owners in optimizer_work:
+            if owners:
+                optimizer.build(owners)
+            optimizer.iterations = int(stored[f"{key}/iterations"])
+            for owner, slot_name, slot in optimizer.slot_owners():
+                name = f"{key}/slots/{path_of.get(id(owner))}/{slot_name}"
+                if name in stored:
+                    slot.assign(stored[name])
+        return self
+
+
+def _slot_meta(optimizer, slot_name, owner) -> tuple:
+    """(shape, dtype) a slot has: like its owner, or one int64 per variable for host slots."""
+    if slot_name in optimizer._host_slots():
+        return (), "int64"
+    return tuple(owner.shape), owner.dtype.name
+
+
+def _walk(obj, path: str, found: dict) -> None:
+    if isinstance(obj, Variable):
+        if path in found:
+            raise ValueError(f"Checkpoint: two objects are named {path!r}")
+        found[path] = obj
+    elif isinstance(obj, dict):
+        for key in sorted(obj):
+            _walk(obj[key], f"{path}/{key}", found)
+    elif isinstance(obj, (list, tuple)):
+        for i, item in enumerate(obj):
+            _walk(item, f"{path}/{i}", found)
+    elif hasattr(obj, "_checkpoint_items"):
+        for key, item in obj._checkpoint_items().items():
+            _walk(item, f"{path}/{key}", found)
+    else:
+        raise TypeError(f"Checkpoint: cannot save {type(obj).__name__} at {path!r}; expected Variables, "
+                        "lists or dicts of them, layers, or optimizers")
+
+
+def _read(path: str) -> dict:
+    """Every array of the checkpoint at `path`, checked against its manifest."""
+    try:
+        with open(path, "rb") as handle:  # ours to close, even when numpy.load fails midway
+            with numpy.load(handle, allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as exc:
+        raise CheckpointError(f"checkpoint {path!s} is unreadable or corrupt ({type(exc).__name__}: {exc})") from None
+    raw = arrays.pop(_MANIFEST, None)
+    if raw is None:
+        raise CheckpointError(f"checkpoint {path!s} has no accel manifest (not an accel checkpoint?)")
+    try:
+        manifest = json.loads(raw.tobytes().decode())
+        entries = manifest["entries"]
+    except (ValueError, KeyError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"checkpoint {path!s} has a corrupt manifest ({exc})") from None
+    if manifest.get("format") != _FORMAT:
+        raise CheckpointError(f"checkpoint {path!s} has format {manifest.get('format')!r}; this accel reads {_FORMAT}")
+    if set(entries) != set(arrays):
+        raise CheckpointError(f"checkpoint {path!s} is corrupt: its manifest and arrays disagree")
+    for name, meta in entries.items():
+        if list(arrays[name].shape) != meta["shape"] or arrays[name].dtype.name != meta["dtype"]:
+            raise CheckpointError(f"checkpoint {path!s} is corrupt: {name} does not match its manifest")
+    return arrays
+
+
+def _fsync_directory(directory: str) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,62 @@
+"""Adagrad and AdagradDecay (kernels/rules/adagrad.h).
+
+Adagrad:       acc += g * g;  var -= lr * g / sqrt(acc + epsilon)
+AdagradDecay (DeepRec's adagrad_decay.py): at step t, if t // accumulator_decay_step exceeds the
+variable's decay power: power += 1 and acc = max(acc * accumulator_decay_rate,
+initial_accumulator_value) (at most one decay per step); then acc += g * g and
+var -= lr * g / sqrt(acc) (no epsilon).
+"""
+
+import numpy
+
+from .base import Optimizer, check_range
+
+
+class Adagrad(Optimizer):
+    rule = "adagrad"
+    _defaults = {"initial_accumulator_value": 0.1, "epsilon": 1e-7}
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.initial_accumulator_value = check_range(
+            "initial_accumulator_value", initial_accumulator_value, low=0, where=type(self).__name__)
+        self.epsilon = check_range("epsilon", epsilon, low=0, where=type(self).__name__)
+
+    def _slot_initial(self, name):
+        return self.initial_accumulator_value
+
+    def _scalars(self, lr, step):
+        return [lr, self.epsilon, 1.0, self.initial_accumulator_value]
+
+
+class AdagradDecay(Adagrad):
+    _defaults = {"initial_accumulator_value": 0.1, "accumulator_decay_step": 100000,
+                 "accumulator_decay_rate": 0.9}
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, accumulator_decay_step=100000,
+                 accumulator_decay_rate=0.9, **kwargs):
+        check_range("initial_accumulator_value", initial_accumulator_value, low=0, low_open=True,
+                    where="AdagradDecay")
+        if isinstance(accumulator_decay_step, bool) or not isinstance(accumulator_decay_step, int) \
+                or accumulator_decay_step <= 0:
+            raise ValueError(f"AdagradDecay: accumulator_decay_step must be an int > 0, got "
+                             f"{accumulator_decay_step!r}")
+        self.accumulator_decay_rate = check_range("accumulator_decay_rate", accumulator_decay_rate,
+                                                  low=0, high=1, low_open=True, high_open=True,
+                                                  where="AdagradDecay")
+        super().__init__(learning_rate=learning_rate, initial_accumulator_value=initial_accumulator_value,
+                         epsilon=0.0, **kwargs)
+        self.accumulator_decay_step = accumulator_decay_step
+
+    def _host_slots(self):
+        return {"accumulator_decay_power": 0}
+
+    def _scalars(self, lr, step):
+        return [lr, 0.0, self.accumulator_decay_rate, self.initial_accumulator_value]
+
+    def _segment_flags(self, group, indices, step):
+        powers = group.host_slots["accumulator_decay_power"]
+        due = step // self.accumulator_decay_step
+        decaying = powers[indices] < due
+        powers[numpy.asarray(indices)[decaying]] += 1  # one decay per step at most
+        return decaying.astype(numpy.uint8)

@@ -1,0 +1,39 @@
+"""Adam, AMSGrad and AdamW (TF1 / Keras 3 form with "epsilon hat"; kernels/rules/adam.h).
+
+    alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)      (here, in float64, once per step)
+    m += (g - m) * (1 - beta_1);  v += (g * g - v) * (1 - beta_2)
+    amsgrad: vhat = max(vhat, v), used in place of v
+    var -= alpha * m / (sqrt(v) + epsilon)
+AdamW first applies decoupled weight decay: var -= var * weight_decay * lr.
+"""
+
+import math
+
+from .base import Optimizer, check_range
+
+
+class Adam(Optimizer):
+    rule = "adam"
+    _defaults = {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "amsgrad": False}
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        where = type(self).__name__
+        self.beta_1 = check_range("beta_1", beta_1, low=0, high=1, high_open=True, where=where)
+        self.beta_2 = check_range("beta_2", beta_2, low=0, high=1, high_open=True, where=where)
+        self.epsilon = check_range("epsilon", epsilon, low=0, where=where)
+        self.amsgrad = bool(amsgrad)
+
+    def _variant(self) -> int:
+        return 1 if self.amsgrad else 0
+
+    def _scalars(self, lr, step):
+        alpha = lr * math.sqrt(1 - self.beta_2 ** step) / (1 - self.beta_1 ** step)
+        return [alpha, self.beta_1, self.beta_2, self.epsilon]
+
+
+class AdamW(Adam):
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 amsgrad=False, **kwargs):
+        super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+                         amsgrad=amsgrad, weight_decay=weight_decay, **kwargs)

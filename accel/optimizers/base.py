@@ -1,0 +1,415 @@
+"""Optimizer: slots, minimize / compute_gradients / apply_gradients (semantics.md section 3).
+
+Built-in optimizers name a fused kernel rule (kernels/rules): `apply_gradients` validates every
+gradient, then makes ONE kernel launch per (device, dtype) group of variables for clipping, weight
+decay and the update together; per-step scalars (learning rate, bias corrections) are computed
+here on the host in float64.
+
+A custom optimizer overrides `update_step` instead (Keras style) and declares slots in `build`:
+
+    class GradientDescent(accel.optimizers.Optimizer):
+        def update_step(self, gradient, variable, learning_rate):
+            variable.assign_sub(learning_rate * gradient)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy
+
+from .. import kernels
+from ..autodiff.backprop import flatten
+from ..autodiff.tape import GradientTape
+from ..tensor import Tensor, Variable, convert
+from . import schedules as schedules_module
+from .flat import FlatGroup
+
+__all__ = ["Optimizer"]
+
+_PLAN_CACHE = 8
+
+
+def check_range(name: str, value, low=None, high=None, low_open=False, high_open=False, where=""):
+    """`value` as a float, or ValueError naming the hyperparameter and the allowed range."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
+        raise ValueError(f"{where}: {name} must be a real number, got {value!r}")
+    ok = True
+    if low is not None:
+        ok &= value > low if low_open else value >= low
+    if high is not None:
+        ok &= value < high if high_open else value <= high
+    if not ok:
+        lo = "" if low is None else f"{'(' if low_open else '['}{low}"
+        hi = "" if high is None else f"{high}{')' if high_open else ']'}"
+        allowed = f"in {lo}, {hi}" if low is not None and high is not None else (
+            f"{'>' if low_open else '>='} {low}" if low is not None else f"{'<' if high_open else '<='} {high}")
+        raise ValueError(f"{where}: {name} must be {allowed}, got {value}")
+    return float(value)
+
+
+class _Plan:
+    """The layout of one list of variables: which group each belongs to, at which index."""
+
+    __slots__ = ("variables", "groups")
+
+    def __init__(self, variables, groups):
+        self.variables = variables  # held, so ids in the cache key cannot be reused
+        self.groups = groups  # [(FlatGroup, [positions in the variable list], [indices in the group])]
+
+
+class Optimizer:
+    """Base class of accel's optimizers.
+
+    learning_rate: a float or a schedule (any callable of the step). weight_decay: decoupled
+    weight decay, var -= var * weight_decay * lr before the update. clipnorm / clipvalue /
+    global_clipnorm: at most one; clip each gradient's norm, its values, or the global norm.
+    """
+
+    rule: str | None = None  # the fused kernel family; None for custom update_step optimizers
+    _defaults: dict = {}
+
+    def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, name=None):
+        where = type(self).__name__
+        if callable(learning_rate):
+            self._learning_rate = learning_rate
+        else:
+            self._learning_rate = check_range("learning_rate", learning_rate, low=0, where=where)
+        self.weight_decay = None if weight_decay is None else check_range(
+            "weight_decay", weight_decay, low=0, where=where)
+        clips = {k: v for k, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
+                                   ("global_clipnorm", global_clipnorm)) if v is not None}
+        if len(clips) > 1:
+            raise ValueError(f"{where}: only one of clipnorm, clipvalue and global_clipnorm can be set, "
+                             f"got {', '.join(sorted(clips))}")
+        for key, value in clips.items():
+            check_range(key, value, low=0, low_open=True, where=where)
+        self.clipnorm, self.clipvalue, self.global_clipnorm = (
+            None if v is None else float(v) for v in (clipnorm, clipvalue, global_clipnorm))
+        self.name = name or where
+        self._iterations = 0
+        self._groups: dict = {}  # (device, dtype) -> FlatGroup
+        self._plans: dict = {}
+        self._custom_slots: dict = {}  # (id(var), name) -> Variable, for custom optimizers
+        self._custom_built: dict = {}  # id(var) -> var
+
+    # -- hyperparameters ------------------------------------------------------------------------------
+    @property
+    def iterations(self) -> int:
+        """The number of steps applied."""
+        return self._iterations
+
+    @iterations.setter
+    def iterations(self, value: int) -> None:
+        if int(value) < 0:
+            raise ValueError(f"iterations must be >= 0, got {value}")
+        self._iterations = int(value)
+
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate of the next step (a schedule is evaluated at `iterations`)."""
+        return self._lr_at(self._iterations)
+
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        self._learning_rate = value if callable(value) else check_range(
+            "learning_rate", value, low=0, where=type(self).__name__)
+
+    def _lr_at(self, step: int) -> float:
+        lr = self._learning_rate
+        if callable(lr):
+            lr = float(lr(step))
+            if not lr >= 0:
+                raise ValueError(f"{type(self).__name__}: the learning-rate schedule gave {lr} at step {step}")
+        return lr
+
+    def get_config(self) -> dict:
+        lr = self._learning_rate
+        if isinstance(lr, schedules_module.LearningRateSchedule):
+            lr = schedules_module.serialize(lr)
+        elif callable(lr):
+            lr = repr(lr)
+        config = {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
+                  "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
+                  "global_clipnorm": self.global_clipnorm}
+        config.update({key: getattr(self, key) for key in self._defaults})
+        return config
+
+    # -- subclass interface (fused rules) -----------------------------------------------------------
+    def _variant(self) -> int:
+        return 0
+
+    def _slot_initial(self, name: str) -> float:
+        return 0.0
+
+    def _host_slots(self) -> dict:
+        return {}
+
+    def _scalars(self, lr: float, step: int) -> list:
+        raise TypeError(f"{type(self).__name__} must define _scalars or update_step")
+
+    def _segment_flags(self, group: FlatGroup, indices, step: int):
+        return None
+
+    # -- subclass interface (custom Python rules) -----------------------------------------------------
+    def build(self, var_list) -> None:
+        """Create the slots of `var_list` now (they are otherwise created on first apply)."""
+        variables = _check_variables(var_list, "build")
+        if self._custom():
+            for var in variables:
+                self._custom_built[id(var)] = var
+            return
+        self._plan(variables)
+
+    def add_slot(self, variable, name: str, initial_value=0.0) -> Variable:
+        """For custom optimizers (in build): a slot Variable shaped like `variable`."""
+        key = (id(variable), name)
+        slot = self._custom_slots.get(key)
+        if slot is None:
+            xp = variable.device.xp
+            with variable.device.activate():
+                data = xp.full(variable.shape, initial_value, dtype=variable.dtype)
+            slot = self._custom_slots[key] = Variable._wrap(
+                data, variable.device, name=f"{variable.name or 'variable'}/{name}", trainable=False)
+        return slot
+
+    def update_step(self, gradient, variable, learning_rate) -> None:
+        raise TypeError(f"{type(self).__name__}: a custom optimizer must override update_step")
+
+    def _custom(self) -> bool:
+        return type(self).update_step is not Optimizer.update_step
+
+    # -- slots ------------------------------------------------------------------------------------------
+    def get_slot_names(self) -> list:
+        """The names of the slots this optimizer keeps per variable (sorted)."""
+        if self._custom():
+            return sorted({name for _, name in self._custom_slots})
+        names = list(kernels.RULES[self.rule].slots[self._variant()]) + list(self._host_slots())
+        return sorted(names)
+
+    def get_slot(self, var, slot_name: str) -> Variable:
+        """The slot `slot_name` of `var`; KeyError naming the known slots otherwise."""
+        known = self.get_slot_names()
+        if slot_name not in known:
+            raise KeyError(f"get_slot: no slot {slot_name!r}; this optimizer's slots are {known}")
+        if self._custom():
+            slot = self._custom_slots.get((id(var), slot_name))
+            if slot is None:
+                raise KeyError(f"get_slot: variable {var.name!r} has no slots yet (not built or applied)")
+            return slot
+        for group in self._groups.values():
+            if var in group:
+                return group.slot(var, slot_name)
+        raise KeyError(f"get_slot: variable {getattr(var, 'name', var)!r} has no slots yet (not built or applied)")
+
+    def variables(self) -> list:
+        """Every slot Variable this optimizer holds (per group, slot name and variable order)."""
+        if self._custom():
+            return list(self._custom_slots.values())
+        out = []
+        for group in self._groups.values():
+            for name in group.slot_names():
+                for var in group.variables:
+                    out.append(group.slot(var, name))
+        return out
+
+    def slot_owners(self) -> list:
+        """[(variable, slot name, slot Variable)] for every slot (checkpoints key slots by owner)."""
+        if self._custom():
+            owners = {id(v): v for v in self._custom_built.values()}
+            return [(owners.get(vid), name, slot) for (vid, name), slot in self._custom_slots.items()]
+        return [(var, name, group.slot(var, name)) for group in self._groups.values()
+                for name in group.slot_names() for var in group.variables]
+
+    # -- the three entry points -----------------------------------------------------------------------
+    def minimize(self, loss, var_list, tape=None):
+        """compute_gradients then apply_gradients. `loss`: a zero-argument callable (run under a
+        new tape) or a tensor recorded by `tape`."""
+        grads_and_vars = self.compute_gradients(loss, var_list, tape=tape)
+        self.apply_gradients(grads_and_vars)
+        return grads_and_vars
+
+    def compute_gradients(self, loss, var_list, tape=None):
+        """[(gradient or None, variable)] for `var_list`."""
+        variables = flatten(var_list() if callable(var_list) and not isinstance(var_list, Variable) else var_list)
+        if not variables:
+            raise ValueError("No variables to optimize.")
+        _check_variables(variables, "compute_gradients")
+        if callable(loss) and not isinstance(loss, Tensor):
+            with GradientTape() as tape:
+                tape.watch(variables)
+                loss_value = loss()
+        else:
+            if tape is None:
+                raise ValueError("compute_gradients: a tensor loss needs the tape that recorded it "
+                                 "(pass tape=...), or pass a zero-argument callable")
+            loss_value = loss
+        grads = tape.gradient(loss_value, variables)
+        return list(zip(grads, variables))
+
+    def apply_gradients(self, grads_and_vars) -> None:
+        """Clip, decay and update each variable from its gradient; then iterations += 1."""
+        pairs = list(grads_and_vars)
+        if not pairs:
+            raise ValueError("No variables provided.")
+        for i, pair in enumerate(pairs):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise TypeError(f"apply_gradients: entry {i} must be a (gradient, variable) pair")
+        _check_variables([v for _, v in pairs], "apply_gradients")
+        present = [(g, v) for g, v in pairs if g is not None]
+        if not present:
+            names = ", ".join(repr(v.name) for _, v in pairs)
+            raise ValueError(f"No gradients provided for any variable: [{names}]")
+        if len(present) < len(pairs):
+            missing = ", ".join(repr(v.name) for g, v in pairs if g is None)
+            warnings.warn(f"Gradients do not exist for variables [{missing}] when minimizing the loss; "
+                          "they are skipped.", stacklevel=2)
+        grads = [self._checked_gradient(i, g, v) for i, (g, v) in enumerate(present)]
+        variables = [v for _, v in present]
+        lr = self._lr_at(self._iterations)
+        if self._custom():
+            self._apply_custom(grads, variables, lr)
+        else:
+            self._apply_fused(grads, variables, lr)
+        self._iterations += 1
+
+    # -- internals ------------------------------------------------------------------------------------
+    @staticmethod
+    def _checked_gradient(i, grad, var):
+        if not isinstance(grad, Tensor):
+            grad = convert(grad, dtype=var.dtype, device=var.device)
+        if grad.device != var.device:
+            raise ValueError(f"apply_gradients: the gradient for {var.name!r} is on {grad.device}, "
+                             f"the variable on {var.device}")
+        if tuple(grad.shape) != tuple(var.shape):
+            raise ValueError(f"apply_gradients: the gradient for {var.name!r} has shape {tuple(grad.shape)}, "
+                             f"expected the variable's shape {tuple(var.shape)}")
+        if grad.dtype.kind != "f" or var.dtype.kind != "f":
+            raise TypeError(f"apply_gradients: {var.name!r} and its gradient must be floating point, got "
+                            f"{var.dtype.name} and {grad.dtype.name}")
+        return grad
+
+    def _apply_custom(self, grads, variables, lr):
+        new = [v for v in variables if id(v) not in self._custom_built]
+        if new:
+            self.build(new)
+        if self.clipnorm is not None or self.clipvalue is not None or self.global_clipnorm is not None:
+            grads = self._clip_with_ops(grads)
+        for g, v in zip(grads, variables):
+            if self.weight_decay:
+                v.assign_sub(v * (self.weight_decay * lr))
+            self.update_step(g, v, lr)
+
+    def _clip_with_ops(self, grads):
+        from .clip import clip_by_global_norm, clip_by_norm, clip_by_value
+
+        if self.clipnorm is not None:
+            return [clip_by_norm(g, self.clipnorm) for g in grads]
+        if self.clipvalue is not None:
+            return [clip_by_value(g, -self.clipvalue, self.clipvalue) for g in grads]
+        return clip_by_global_norm(grads, self.global_clipnorm)[0]
+
+    def _plan(self, variables) -> _Plan:
+        key = tuple(map(id, variables))
+        plan = self._plans.get(key)
+        if plan is not None:
+            return plan
+        by_group = {}
+        for position, var in enumerate(variables):
+            by_group.setdefault((var.device, var.dtype), []).append(position)
+        groups = []
+        for (device, dtype), positions in by_group.items():
+            if dtype.name not in ("float16", "float32", "float64"):
+                raise TypeError(f"{type(self).__name__}: variables of dtype {dtype.name} are not supported")
+            group = self._groups.get((device, dtype))
+            if group is None:
+                slots = {name: self._slot_initial(name) for name in kernels.RULES[self.rule].slots[self._variant()]}
+                group = self._groups[(device, dtype)] = FlatGroup(device, dtype, slots, self._host_slots())
+            group.add([variables[p] for p in positions])
+            groups.append((group, positions, [group.position[id(variables[p])] for p in positions]))
+        if len(self._plans) >= _PLAN_CACHE:
+            self._plans.pop(next(iter(self._plans)))
+        plan = self._plans[key] = _Plan(list(variables), groups)
+        return plan
+
+    def _apply_fused(self, grads, variables, lr):
+        plan = self._plan(variables)
+        step = self._iterations + 1
+        scalars = self._scalars(lr, step)
+        decay = (self.weight_decay or 0.0) * lr
+        arrays = [g._data for g in grads]
+        global_scale, norm_sq = 1.0, None
+        if self.global_clipnorm is not None:
+            norm_sq = _global_norm_sq(arrays, grads)
+            if not _on_gpu(grads):
+                global_scale, norm_sq = kernels.global_clip_scale(norm_sq, self.global_clipnorm), None
+        segment_norms = _segment_norms_sq(arrays, grads) if self.clipnorm is not None else None
+        for group, positions, indices in plan.groups:
+            group.rehome(indices)
+            group_arrays = [_contiguous(arrays[p], group.dtype) for p in positions]
+            scales = None
+            if segment_norms is not None:
+                scales = _clipnorm_scales(segment_norms, positions, self.clipnorm)
+            kernels.launch(self.rule, self._variant(), group.params,
+                           [group.slot_buffers[name] for name in group.slot_initial], group_arrays,
+                           group.offsets_of(indices), segment_scales=scales,
+                           segment_flags=self._segment_flags(group, indices, step), scalars=scalars,
+                           clip_value=self.clipvalue, decay=decay, global_scale=global_scale,
+                           norm_sq=norm_sq if group.device.kind != "cpu" else None,
+                           clip_norm=self.global_clipnorm or 0.0, device=group.device)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(learning_rate={self._learning_rate!r}, iterations={self._iterations})"
+
+
+def _check_variables(variables, where: str) -> list:
+    variables = list(variables)
+    for i, var in enumerate(variables):
+        if not isinstance(var, Variable):
+            raise TypeError(f"{where}: expected Variables, got {type(var).__name__} at position {i}")
+    ids = [id(v) for v in variables]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{where}: a variable appears more than once")
+    return variables
+
+
+def _on_gpu(grads) -> bool:
+    return any(g.device.kind != "cpu" for g in grads)
+
+
+def _global_norm_sq(arrays, grads):
+    """Squared global norm over every gradient: a host float, or a device scalar when all the
+    gradients sit on one GPU (then no synchronisation happens)."""
+    devices = {g.device for g in grads}
+    if len(devices) == 1:
+        return kernels.global_norm_sq(arrays, next(iter(devices)))
+    total = 0.0
+    for device in devices:
+        total += float(kernels.global_norm_sq([a for a, g in zip(arrays, grads) if g.device == device], device))
+    return total
+
+
+def _segment_norms_sq(arrays, grads) -> numpy.ndarray:
+    """||g||^2 of every gradient (one pass on the CPU), as a host array."""
+    out = numpy.empty(len(arrays))
+    devices = {g.device for g in grads}
+    for device in devices:
+        picked = [i for i, g in enumerate(grads) if g.device == device]
+        out[picked] = kernels.norms_sq([arrays[i] for i in picked], device)
+    return out
+
+
+def _clipnorm_scales(norms_sq, positions, clipnorm) -> numpy.ndarray:
+    norms = numpy.sqrt(norms_sq[positions])
+    return clipnorm / numpy.maximum(norms, clipnorm)
+
+
+def _contiguous(array, dtype):
+    if array.dtype != dtype:
+        array = array.astype(dtype)
+    if not array.flags.c_contiguous:
+        array = array.copy()
+    return array

@@ -1,0 +1,84 @@
+"""Gradient clipping (semantics.md section 3): clip_by_value, clip_by_norm, clip_by_global_norm.
+
+clip_by_global_norm computes the norm with the fused one-pass kernel when no tape records its
+inputs (the usual case: clipping gradients); under a recording tape it is built from ops, so its
+own gradient (including the dependence on the norm) is exact.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .. import kernels, ops
+from ..autodiff import recording
+from ..tensor import Tensor, convert
+
+__all__ = ["clip_by_value", "clip_by_norm", "clip_by_global_norm"]
+
+
+def _positive(value, argument: str, where: str) -> float:
+    value = float(value)
+    if not value > 0:
+        raise ValueError(f"{where}: {argument} must be > 0, got {value}")
+    return value
+
+
+def clip_by_value(t, clip_value_min, clip_value_max):
+    """min(max(t, clip_value_min), clip_value_max)."""
+    if not isinstance(clip_value_min, Tensor) and not isinstance(clip_value_max, Tensor):
+        if clip_value_min > clip_value_max:
+            raise ValueError(f"clip_by_value: clip_value_min ({clip_value_min}) must be <= "
+                             f"clip_value_max ({clip_value_max})")
+    return ops.clip(t, clip_value_min, clip_value_max)
+
+
+def clip_by_norm(t, clip_norm, axes=None):
+    """t * clip_norm / max(||t||, clip_norm), the L2 norm taken over `axes` (default: all)."""
+    clip_norm = _positive(clip_norm, "clip_norm", "clip_by_norm")
+    t = t if isinstance(t, Tensor) else convert(t)
+    norm = ops.sqrt(ops.sum(ops.square(t), axis=axes, keepdims=True))
+    return t * clip_norm / ops.maximum(norm, clip_norm)
+
+
+def _recorded(tensors) -> bool:
+    tapes = recording.active_tapes()
+    return bool(tapes) and any(recording.watched_by(t, tape) for tape in tapes for t in tensors)
+
+
+def clip_by_global_norm(t_list, clip_norm, use_norm=None):
+    """(clipped tensors, global norm): each t * clip_norm / max(global_norm, clip_norm) with
+    global_norm = sqrt(sum ||t||^2). None entries stay None; a zero norm changes nothing; an
+    inf or NaN norm makes every output NaN (and is returned)."""
+    clip_norm = _positive(clip_norm, "clip_norm", "clip_by_global_norm")
+    tensors = [None if t is None else (t if isinstance(t, Tensor) else convert(t)) for t in t_list]
+    present = [t for t in tensors if t is not None]
+    if not present:
+        return tensors, None
+    device = present[0].device
+    for t in present[1:]:
+        if t.device != device:
+            raise ValueError(f"clip_by_global_norm: tensors are on different devices ({device} and {t.device})")
+    if use_norm is not None or _recorded(present):
+        if use_norm is None:
+            total = None
+            for t in present:
+                term = ops.sum(ops.square(ops.cast(t, "float64") if t.dtype.kind == "f" else t))
+                total = term if total is None else total + term
+            norm = ops.sqrt(total)
+        else:
+            norm = use_norm if isinstance(use_norm, Tensor) else convert(use_norm, dtype="float64", device=device)
+        # TF's formula: clip * min(1/norm, 1/clip), plus (norm - norm) to turn inf/NaN into NaN.
+        scale = clip_norm * ops.minimum(1.0 / norm, 1.0 / clip_norm) + (norm - norm)
+        return [None if t is None else t * ops.cast(scale, t.dtype) for t in tensors], norm
+    norm_sq = kernels.global_norm_sq([t._data for t in present], device)
+    if device.kind == "cpu":
+        norm = math.sqrt(norm_sq)
+        scale = kernels.global_clip_scale(norm_sq, clip_norm)
+        norm_tensor = ops.full((), norm, dtype="float64", device=device)
+        return [None if t is None else t * scale for t in tensors], norm_tensor
+    xp = device.xp
+    norm = xp.sqrt(norm_sq)
+    scale = clip_norm / xp.maximum(norm, clip_norm) + (norm - norm)  # on the device: no sync
+    scale_tensor = Tensor(scale, device)
+    return ([None if t is None else t * ops.cast(scale_tensor, t.dtype) for t in tensors],
+            Tensor(norm, device))

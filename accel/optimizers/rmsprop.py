@@ -1,0 +1,27 @@
+"""RMSprop, plain, centered and with momentum (Keras 3 form; kernels/rules/rmsprop.h).
+
+    rms = rho * rms + (1 - rho) * g * g
+    centered: mg = rho * mg + (1 - rho) * g;  d = rms - mg * mg + epsilon;   else: d = rms + epsilon
+    inc = lr * g / sqrt(d)
+    momentum > 0: mom = momentum * mom + inc; var -= mom;   else: var -= inc
+"""
+
+from .base import Optimizer, check_range
+
+
+class RMSprop(Optimizer):
+    rule = "rmsprop"
+    _defaults = {"rho": 0.9, "momentum": 0.0, "epsilon": 1e-7, "centered": False}
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.rho = check_range("rho", rho, low=0, high=1, high_open=True, where="RMSprop")
+        self.momentum = check_range("momentum", momentum, low=0, high=1, where="RMSprop")
+        self.epsilon = check_range("epsilon", epsilon, low=0, where="RMSprop")
+        self.centered = bool(centered)
+
+    def _variant(self) -> int:
+        return (1 if self.centered else 0) | (2 if self.momentum > 0 else 0)
+
+    def _scalars(self, lr, step):
+        return [lr, self.rho, self.momentum, self.epsilon]

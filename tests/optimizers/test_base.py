@@ -1,0 +1,274 @@
+"""Optimizer base behaviour (semantics.md section 3): entry points, errors, slots, clipping,
+weight decay, custom optimizers, flat-buffer bookkeeping."""
+
+import warnings
+
+import numpy
+import pytest
+
+import accel as ac
+from accel import optimizers
+
+
+def _var(values, name=None, dtype="float64"):
+    return ac.Variable(values, dtype=dtype, name=name)
+
+
+def _grad(values, dtype="float64"):
+    return ac.tensor(values, dtype=dtype)
+
+
+# -- validation messages ---------------------------------------------------------------------------
+@pytest.mark.parametrize("make,message", [
+    (lambda: optimizers.SGD(-0.1), r"SGD: learning_rate must be >= 0, got -0.1"),
+    (lambda: optimizers.SGD(0.1, momentum=1.5), r"SGD: momentum must be in \[0, 1\], got 1.5"),
+    (lambda: optimizers.Adam(beta_1=1.0), r"Adam: beta_1 must be in \[0, 1\), got 1.0"),
+    (lambda: optimizers.Adam(beta_2=-0.1), r"Adam: beta_2 must be in \[0, 1\), got -0.1"),
+    (lambda: optimizers.Adam(epsilon=-1e-7), r"Adam: epsilon must be >= 0"),
+    (lambda: optimizers.AdamW(weight_decay=-1), r"AdamW: weight_decay must be >= 0, got -1"),
+    (lambda: optimizers.RMSprop(rho=1.0), r"RMSprop: rho must be in \[0, 1\), got 1.0"),
+    (lambda: optimizers.Adagrad(initial_accumulator_value=-1), r"Adagrad: initial_accumulator_value must be >= 0"),
+    (lambda: optimizers.AdagradDecay(initial_accumulator_value=0), r"AdagradDecay: initial_accumulator_value must be > 0"),
+    (lambda: optimizers.AdagradDecay(accumulator_decay_step=0), r"AdagradDecay: accumulator_decay_step must be an int > 0"),
+    (lambda: optimizers.AdagradDecay(accumulator_decay_rate=1.0), r"AdagradDecay: accumulator_decay_rate must be in \(0, 1\)"),
+    (lambda: optimizers.AdagradDecay(accumulator_decay_rate=0.0), r"AdagradDecay: accumulator_decay_rate must be in \(0, 1\)"),
+    (lambda: optimizers.SGD(clipnorm=1.0, clipvalue=1.0), "only one of clipnorm, clipvalue and global_clipnorm"),
+    (lambda: optimizers.SGD(global_clipnorm=0.0), r"SGD: global_clipnorm must be > 0, got 0.0"),
+    (lambda: optimizers.Adam(learning_rate="fast"), r"Adam: learning_rate must be a real number, got 'fast'"),
+])
+def test_hyperparameter_validation(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_defaults_match_the_reference():
+    assert optimizers.SGD().get_config()["learning_rate"] == 0.01
+    adam = optimizers.Adam().get_config()
+    assert (adam["learning_rate"], adam["beta_1"], adam["beta_2"], adam["epsilon"], adam["amsgrad"]) == \
+        (0.001, 0.9, 0.999, 1e-7, False)
+    assert optimizers.AdamW().weight_decay == 0.004
+    rms = optimizers.RMSprop().get_config()
+    assert (rms["rho"], rms["momentum"], rms["epsilon"], rms["centered"]) == (0.9, 0.0, 1e-7, False)
+    ada = optimizers.Adagrad().get_config()
+    assert (ada["learning_rate"], ada["initial_accumulator_value"], ada["epsilon"]) == (0.001, 0.1, 1e-7)
+    decay = optimizers.AdagradDecay().get_config()
+    assert (decay["accumulator_decay_step"], decay["accumulator_decay_rate"]) == (100000, 0.9)
+
+
+def test_get_config_serialises_schedules():
+    config = optimizers.Adam(optimizers.schedules.CosineDecay(1e-3, 100)).get_config()
+    assert config["learning_rate"] == {"class_name": "CosineDecay", "config": {
+        "initial_learning_rate": 1e-3, "decay_steps": 100, "alpha": 0.0, "warmup_target": None, "warmup_steps": 0}}
+
+
+# -- entry points ------------------------------------------------------------------------------------
+def test_empty_var_list_and_empty_apply():
+    with pytest.raises(ValueError, match="No variables to optimize."):
+        optimizers.SGD().compute_gradients(lambda: ac.tensor(1.0), [])
+    with pytest.raises(ValueError, match="No variables provided."):
+        optimizers.SGD().apply_gradients([])
+
+
+def test_all_none_gradients_name_the_variables():
+    a, b = _var([1.0], name="a"), _var([2.0], name="b")
+    opt = optimizers.SGD(0.1)
+    with pytest.raises(ValueError, match=r"No gradients provided for any variable: \['a', 'b'\]"):
+        opt.apply_gradients([(None, a), (None, b)])
+    assert opt.iterations == 0
+
+
+def test_some_none_gradients_are_skipped_with_a_warning():
+    a, b = _var([1.0], name="a"), _var([2.0], name="b")
+    opt = optimizers.SGD(0.5)
+    with pytest.warns(UserWarning, match=r"Gradients do not exist for variables \['b'\]"):
+        opt.apply_gradients([(_grad([1.0]), a), (None, b)])
+    assert a.numpy().tolist() == [0.5] and b.numpy().tolist() == [2.0] and opt.iterations == 1
+
+
+def test_minimize_with_a_recorded_tensor_and_tape():
+    w = _var([1.0, 2.0])
+    opt = optimizers.SGD(0.1)
+    with ac.GradientTape() as tape:
+        loss = ac.sum(w * w)
+    opt.minimize(loss, [w], tape=tape)
+    numpy.testing.assert_allclose(w.numpy(), [0.8, 1.6])
+    with pytest.raises(ValueError, match="a tensor loss needs the tape"):
+        opt.minimize(loss, [w])
+
+
+def test_compute_gradients_returns_pairs_with_none():
+    w, unused = _var([3.0]), _var([1.0])
+    pairs = optimizers.SGD().compute_gradients(lambda: ac.sum(w * w), [w, unused])
+    assert pairs[0][0].numpy().tolist() == [6.0] and pairs[0][1] is w
+    assert pairs[1] == (None, unused)
+
+
+def test_bad_gradients_raise_before_anything_changes():
+    a, b = _var([1.0, 2.0], name="a"), _var([3.0], name="b")
+    opt = optimizers.Adam(0.1)
+    opt.apply_gradients([(_grad([1.0, 1.0]), a), (_grad([1.0]), b)])
+    snapshot = [a.numpy(), b.numpy(), opt.get_slot(a, "m").numpy(), opt.get_slot(b, "v").numpy()]
+    with pytest.raises(ValueError, match=r"the gradient for 'b' has shape \(2,\), expected the variable's shape \(1,\)"):
+        opt.apply_gradients([(_grad([1.0, 1.0]), a), (_grad([1.0, 1.0]), b)])
+    with pytest.raises(TypeError, match="expected Variables, got Tensor at position 1"):
+        opt.apply_gradients([(_grad([1.0, 1.0]), a), (_grad([1.0]), ac.tensor([3.0]))])
+    with pytest.raises(TypeError, match=r"entry 0 must be a \(gradient, variable\) pair"):
+        opt.apply_gradients([a])
+    after = [a.numpy(), b.numpy(), opt.get_slot(a, "m").numpy(), opt.get_slot(b, "v").numpy()]
+    for x, y in zip(snapshot, after):
+        numpy.testing.assert_array_equal(x, y)
+    assert opt.iterations == 1
+
+
+def test_integer_variables_are_rejected():
+    v = ac.Variable([1, 2])
+    with pytest.raises(TypeError, match="must be floating point"):
+        optimizers.SGD().apply_gradients([(ac.tensor([1, 1]), v)])
+
+
+# -- slots -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("make,names", [
+    (lambda: optimizers.SGD(), []),
+    (lambda: optimizers.SGD(momentum=0.9), ["momentum"]),
+    (lambda: optimizers.Adagrad(), ["accumulator"]),
+    (lambda: optimizers.AdagradDecay(), ["accumulator", "accumulator_decay_power"]),
+    (lambda: optimizers.RMSprop(), ["rms"]),
+    (lambda: optimizers.RMSprop(momentum=0.5, centered=True), ["mg", "momentum", "rms"]),
+    (lambda: optimizers.Adam(), ["m", "v"]),
+    (lambda: optimizers.Adam(amsgrad=True), ["m", "v", "vhat"]),
+])
+def test_slot_names(make, names):
+    assert make().get_slot_names() == names
+
+
+def test_slots_are_lazy_shaped_like_the_variable_and_initialised():
+    w = _var(numpy.ones((2, 3)), name="w")
+    opt = optimizers.Adagrad(initial_accumulator_value=0.25)
+    with pytest.raises(KeyError, match="has no slots yet"):
+        opt.get_slot(w, "accumulator")
+    opt.build([w])
+    acc = opt.get_slot(w, "accumulator")
+    assert isinstance(acc, ac.Variable) and acc.shape == (2, 3) and acc.dtype == ac.float64
+    assert acc.device == w.device and not acc.trainable
+    numpy.testing.assert_array_equal(acc.numpy(), numpy.full((2, 3), 0.25))
+    with pytest.raises(KeyError, match=r"no slot 'm'; this optimizer's slots are \['accumulator'\]"):
+        opt.get_slot(w, "m")
+    assert [v.name for v in opt.variables()] == ["w/accumulator"]
+
+
+def test_slot_variables_follow_updates():
+    w = _var([1.0])
+    opt = optimizers.SGD(0.1, momentum=0.9)
+    opt.apply_gradients([(_grad([1.0]), w)])
+    m = opt.get_slot(w, "momentum")
+    numpy.testing.assert_allclose(m.numpy(), [-0.1])
+    opt.apply_gradients([(_grad([1.0]), w)])
+    numpy.testing.assert_allclose(m.numpy(), [-0.19])  # the same Variable object, updated in place
+
+
+def test_mixed_dtypes_and_subsets_of_variables():
+    a = _var([1.0, 2.0], dtype="float32")
+    b = _var([3.0], dtype="float64")
+    c = _var([4.0, 5.0, 6.0], dtype="float16")
+    opt = optimizers.SGD(0.5)
+    opt.apply_gradients([(_grad([1.0, 1.0], "float32"), a), (_grad([1.0]), b), (_grad([2.0, 2.0, 2.0], "float16"), c)])
+    opt.apply_gradients([(_grad([1.0]), b)])  # a different subset later
+    opt.apply_gradients([(_grad([1.0, 1.0], "float64"), a)])  # a float64 gradient for float32 is cast
+    numpy.testing.assert_allclose(a.numpy(), [0.0, 1.0])
+    numpy.testing.assert_allclose(b.numpy(), [2.0])
+    numpy.testing.assert_allclose(c.numpy(), [3.0, 4.0, 5.0])
+    assert a.dtype == ac.float32 and c.dtype == ac.float16
+
+
+def test_variables_keep_working_after_joining_a_flat_buffer():
+    w = _var([[1.0, 2.0], [3.0, 4.0]])
+    opt = optimizers.SGD(1.0)
+    opt.apply_gradients([(_grad([[1.0, 1.0], [1.0, 1.0]]), w)])
+    w.assign_add(ac.tensor([[1.0, 1.0], [1.0, 1.0]], dtype="float64"))
+    opt.apply_gradients([(_grad([[0.0, 0.0], [0.0, 1.0]]), w)])
+    numpy.testing.assert_array_equal(w.numpy(), [[1.0, 2.0], [3.0, 3.0]])
+
+
+def test_a_variable_shared_by_two_optimizers_is_rehomed():
+    w = _var([1.0, 1.0])
+    first, second = optimizers.SGD(1.0), optimizers.SGD(1.0)
+    first.apply_gradients([(_grad([1.0, 0.0]), w)])
+    second.apply_gradients([(_grad([0.0, 1.0]), w)])  # takes w into its own buffer
+    first.apply_gradients([(_grad([1.0, 0.0]), w)])  # must notice and write to w, not a stale copy
+    numpy.testing.assert_array_equal(w.numpy(), [-1.0, 0.0])
+
+
+# -- clipping and weight decay through the fused path ---------------------------------------------
+def _reference_sgd(values, grads, lr, clip=None, decay=0.0):
+    values = [numpy.asarray(v, float) for v in values]
+    grads = [numpy.asarray(g, float) for g in grads]
+    if clip is not None:
+        grads = clip(grads)
+    return [v - v * decay * lr - lr * g for v, g in zip(values, grads)]
+
+
+@pytest.mark.parametrize("kwargs,clip", [
+    ({"clipnorm": 1.0}, lambda gs: [g * 1.0 / max(numpy.linalg.norm(g), 1.0) for g in gs]),
+    ({"clipvalue": 0.5}, lambda gs: [numpy.clip(g, -0.5, 0.5) for g in gs]),
+    ({"global_clipnorm": 2.0}, lambda gs: [g * 2.0 / max(numpy.sqrt(sum((x * x).sum() for x in gs)), 2.0) for g in gs]),
+])
+def test_clipping_options(kwargs, clip):
+    values, grads = [[1.0, 2.0, 3.0], [4.0]], [[3.0, -4.0, 0.1], [0.2]]
+    variables = [_var(v) for v in values]
+    optimizers.SGD(0.1, **kwargs).apply_gradients([(_grad(g), v) for g, v in zip(grads, variables)])
+    for var, want in zip(variables, _reference_sgd(values, grads, 0.1, clip)):
+        numpy.testing.assert_allclose(var.numpy(), want, rtol=1e-12)
+
+
+def test_weight_decay_is_decoupled_and_uses_the_learning_rate():
+    values, grads = [[1.0, -2.0]], [[0.5, 0.5]]
+    v = _var(values[0])
+    optimizers.SGD(0.1, weight_decay=0.2).apply_gradients([(_grad(grads[0]), v)])
+    numpy.testing.assert_allclose(v.numpy(), _reference_sgd(values, grads, 0.1, decay=0.2)[0], rtol=1e-12)
+
+
+# -- custom optimizers ----------------------------------------------------------------------------
+class GradientDescent(optimizers.Optimizer):
+    """The TensorFlow Core tutorial's custom optimizer, in a few lines."""
+
+    def update_step(self, gradient, variable, learning_rate):
+        variable.assign_sub(learning_rate * gradient)
+
+
+class MomentumInPython(optimizers.Optimizer):
+    def build(self, var_list):
+        super().build(var_list)
+        for var in var_list:
+            self.add_slot(var, "velocity")
+
+    def update_step(self, gradient, variable, learning_rate):
+        velocity = self.get_slot(variable, "velocity")
+        velocity.assign(0.9 * velocity - learning_rate * gradient)
+        variable.assign_add(velocity)
+
+
+def test_custom_optimizer_in_a_few_lines():
+    x = _var([2.0])
+    opt = GradientDescent(learning_rate=0.1)
+    opt.minimize(lambda: ac.sum(x * x), [x])
+    numpy.testing.assert_allclose(x.numpy(), [1.6])
+    assert opt.iterations == 1
+
+
+def test_custom_optimizer_with_slots_matches_the_fused_one():
+    a, b = _var([1.0, -1.0]), _var([1.0, -1.0])
+    custom, fused = MomentumInPython(learning_rate=0.1, clipvalue=0.5), optimizers.SGD(0.1, momentum=0.9, clipvalue=0.5)
+    for g in ([1.0, 0.2], [-2.0, 0.3], [0.4, 0.4]):
+        custom.apply_gradients([(_grad(g), a)])
+        fused.apply_gradients([(_grad(g), b)])
+    numpy.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
+    assert custom.get_slot_names() == ["velocity"]
+    numpy.testing.assert_allclose(custom.get_slot(a, "velocity").numpy(), fused.get_slot(b, "momentum").numpy())
+
+
+def test_an_optimizer_without_a_rule_or_update_step_says_so():
+    class Incomplete(optimizers.Optimizer):
+        rule = "sgd"
+
+    with pytest.raises(TypeError, match="Incomplete must define _scalars or update_step"):
+        Incomplete().apply_gradients([(_grad([1.0]), _var([1.0]))])
