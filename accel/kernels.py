@@ -71,7 +71,7 @@ def kernels_dir() -> pathlib.Path:
 
 
 def set_num_threads(n: int) -> None:
-    """Threads the CPU kernels use (0: OpenMP's default, OMP_NUM_THREADS or the core count)."""
+    """Threads the CPU kernels use (0: the default, OMP_NUM_THREADS if set, else the usable cores)."""
     _cpu.set_num_threads(int(n))
 
 
