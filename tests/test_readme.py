@@ -14,8 +14,8 @@ def test_quickstart_runs_as_printed():
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
-    loss, shape, device = result.stdout.split(maxsplit=2)
-    assert float(loss) > 0 and shape == "(2,"
+    words = result.stdout.split()
+    assert words[0] == "loss" and float(words[1]) < 1e-3 and words[3] == "300"
 
 
 def test_setup_block_has_install_and_test_commands():
@@ -23,3 +23,19 @@ def test_setup_block_has_install_and_test_commands():
     install, test = block.strip().splitlines()
     assert install.startswith("pip install -e") and "[test]" in install
     assert test.split()[0] == "pytest"
+
+
+def test_docs_code_blocks_run():
+    for doc in sorted((ROOT / "docs").glob("*.md")):
+        for code in re.findall(r"```python\n(.*?)```", doc.read_text(), re.S):
+            result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+            assert result.returncode == 0, f"{doc.name}:\n{code}\n{result.stderr}"
+
+
+def test_semantics_copy_matches_the_team_reference():
+    reference = ROOT.parent / "shared" / "reference" / "semantics.md"
+    if not reference.exists():
+        import pytest
+
+        pytest.skip("the team's shared/ folder is not beside this checkout")
+    assert (ROOT / "docs" / "semantics.md").read_text() == reference.read_text()

@@ -1,0 +1,86 @@
+"""Layers: Dense and Sequential (enough for real MLPs), and activations by name."""
+
+from __future__ import annotations
+
+from .. import dtypes, ops
+from ..tensor import Variable, convert
+from . import initializers
+from .module import Module
+
+__all__ = ["Dense", "Sequential", "activation"]
+
+_ACTIVATIONS = {
+    None: None, "linear": None, "relu": ops.relu, "sigmoid": ops.sigmoid, "tanh": ops.tanh,
+    "softmax": ops.softmax, "softplus": ops.softplus,
+}
+
+
+def activation(identifier):
+    """An activation function from a name ("relu", "tanh", ...), a callable, or None."""
+    if callable(identifier):
+        return identifier
+    try:
+        return _ACTIVATIONS[identifier]
+    except KeyError:
+        names = sorted(k for k in _ACTIVATIONS if k)
+        raise ValueError(f"unknown activation {identifier!r}; expected one of {names}, a callable or None") from None
+
+
+class Dense(Module):
+    """y = activation(x @ kernel + bias). The kernel is created on the first call (its input size
+    is then known) unless `input_dim` is given."""
+
+    def __init__(self, units: int, activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", input_dim: int | None = None, seed=None, dtype="float32",
+                 device=None, name=None):
+        super().__init__(name=name)
+        if not isinstance(units, int) or units <= 0:
+            raise ValueError(f"Dense: units must be a positive int, got {units!r}")
+        self.units = units
+        self.activation = globals()["activation"](activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer, seed=seed)
+        self.bias_initializer = initializers.get(bias_initializer, seed=seed)
+        self.dtype = dtypes.as_dtype(dtype)
+        self.device = device
+        self.kernel = None
+        self.bias = None
+        if input_dim is not None:
+            self.build(input_dim)
+
+    def build(self, input_dim: int) -> None:
+        self.kernel = Variable(self.kernel_initializer((input_dim, self.units), self.dtype, self.device),
+                               name=f"{self.name}/kernel")
+        if self.use_bias:
+            self.bias = Variable(self.bias_initializer((self.units,), self.dtype, self.device),
+                                 name=f"{self.name}/bias")
+
+    def call(self, x):
+        x = convert(x)
+        if self.kernel is None:
+            if x.ndim < 1:
+                raise ValueError(f"{self.name}: expected inputs with a feature axis, got shape {tuple(x.shape)}")
+            self.build(x.shape[-1])
+        if x.shape[-1] != self.kernel.shape[0]:
+            raise ValueError(f"{self.name}: expected inputs with {self.kernel.shape[0]} features, got shape "
+                             f"{tuple(x.shape)}")
+        y = x @ self.kernel
+        if self.bias is not None:
+            y = y + self.bias
+        return self.activation(y) if self.activation is not None else y
+
+
+class Sequential(Module):
+    """Layers applied one after another."""
+
+    def __init__(self, layers=(), name=None):
+        super().__init__(name=name)
+        self.layers = list(layers)
+
+    def add(self, layer) -> None:
+        self.layers.append(layer)
+
+    def call(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x

@@ -1,0 +1,82 @@
+"""Module: the base of layers and models. It finds its variables in its attributes (Variables,
+other Modules, and lists, tuples and dicts of them), in attribute order."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+from ..tensor import Variable
+
+__all__ = ["Module"]
+
+_name_counters: dict = {}
+_name_lock = threading.Lock()
+
+
+def _unique_name(base: str) -> str:
+    """Keras-style default names: dense, dense_1, dense_2, ..."""
+    with _name_lock:
+        n = next(_name_counters.setdefault(base, itertools.count()))
+    return base if n == 0 else f"{base}_{n}"
+
+
+class Module:
+    """Subclass and define `call`; assign Variables and sub-Modules as attributes."""
+
+    def __init__(self, name: str | None = None):
+        self.name = name or _unique_name(type(self).__name__.lower())
+
+    def __call__(self, *args, **kwargs):
+        return self.call(*args, **kwargs)
+
+    def call(self, *args, **kwargs):
+        raise TypeError(f"{type(self).__name__} must define call()")
+
+    def _checkpoint_items(self) -> dict:
+        """Attribute name -> Variable, Module, or container of them (what checkpoints save)."""
+        return {key: value for key, value in vars(self).items() if _holds_variables(value)}
+
+    @property
+    def variables(self) -> list:
+        """Every Variable of this module and its sub-modules (no duplicates), in attribute order."""
+        seen, out = set(), []
+        _collect(self, seen, out)
+        return out
+
+    @property
+    def trainable_variables(self) -> list:
+        return [v for v in self.variables if v.trainable]
+
+    @property
+    def non_trainable_variables(self) -> list:
+        return [v for v in self.variables if not v.trainable]
+
+
+def _holds_variables(value) -> bool:
+    if isinstance(value, (Variable, Module)):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_variables(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_variables(v) for v in value)
+    return False
+
+
+def _collect(value, seen: set, out: list) -> None:
+    if isinstance(value, Variable):
+        if id(value) not in seen:
+            seen.add(id(value))
+            out.append(value)
+    elif isinstance(value, Module):
+        if id(value) in seen:
+            return
+        seen.add(id(value))
+        for item in vars(value).values():
+            _collect(item, seen, out)
+    elif isinstance(value, dict):
+        for key in value:
+            _collect(value[key], seen, out)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _collect(item, seen, out)
