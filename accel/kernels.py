@@ -132,7 +132,7 @@ def launch(rule: str, variant: int, params, slots, grads, offsets, *, segment_sc
     if device is None or device.kind == "cpu":
         if norm_sq is not None:
             global_scale = global_scale * global_clip_scale(float(norm_sq), clip_norm)
-        _cpu.step(rule, int(variant), params, list(slots), [_flat(g) for g in grads],
+        _cpu.step(rule, int(variant), params, list(slots), list(grads),
                   numpy.asarray(offsets, dtype=numpy.int64), segment_scales, segment_flags, scalars,
                   float(global_scale), clip, float(decay))
         return

@@ -1,5 +1,7 @@
 """Benchmark fixtures: peers run in the same process, and each run records the machine.
 
+`--bench-size full|quick|tiny` picks the workload sizes (bench/report.py --quick uses quick).
+
 Run with `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE pytest bench` on machines that pin
 OpenBLAS to an older kernel for the sake of old builds (it slows NumPy's matmul ~1.5x); the
 BLAS kernel actually used is recorded in the results' machine_info.
@@ -40,6 +42,27 @@ def _blas() -> list:
             for i in threadpoolctl.threadpool_info()]
 
 
+def pytest_addoption(parser):
+    parser.addoption("--bench-size", choices=["full", "quick", "tiny"], default="full",
+                     help="workload sizes for accel's benchmarks")
+
+
+def pytest_generate_tests(metafunc):
+    """`workload` parameters come from the chosen size; `bench_device` from the devices present."""
+    size = metafunc.config.getoption("--bench-size")
+    if "workload" in metafunc.fixturenames:
+        from workloads import WORKLOADS
+
+        metafunc.parametrize("workload", list(WORKLOADS[size].items()), ids=list(WORKLOADS[size]))
+    if "bench_device" in metafunc.fixturenames:
+        metafunc.parametrize("bench_device", [str(d) for d in accel.devices()])
+
+
+@pytest.fixture
+def bench_size(request):
+    return request.config.getoption("--bench-size")
+
+
 def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info.update({
         "cpu_model": _cpu_model(),
@@ -51,8 +74,21 @@ def pytest_benchmark_update_machine_info(config, machine_info):
         "blas": _blas(),
         "openblas_env": {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS")},
         "devices": [str(d) for d in accel.devices()],
+        "gpu": _gpu_name(),
+        "bench_size": config.getoption("--bench-size"),
         "cpu_extension": accel._cpu.build_info(),
     })
+
+
+def _gpu_name():
+    from accel.device import cuda_unavailable_reason
+
+    cuda = [d for d in accel.devices() if d.kind == "cuda"]
+    if not cuda:
+        return f"none ({cuda_unavailable_reason()})"
+    props = cuda[0].xp.cuda.runtime.getDeviceProperties(cuda[0].index)
+    name = props["name"]
+    return name.decode() if isinstance(name, bytes) else str(name)
 
 
 @pytest.fixture(scope="session")

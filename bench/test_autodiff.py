@@ -57,11 +57,17 @@ def _mlp_data():
     return weights, biases, x, labels
 
 
-@pytest.mark.benchmark(group="autodiff: MLP 784-256-256-10, batch 128, forward+backward")
-def test_mlp_accel(benchmark):
+MLP_FLOPS = 3 * 2 * 128 * (784 * 256 + 256 * 256 + 256 * 10)  # forward + backward matmuls
+
+
+def test_mlp_accel(benchmark, bench_device):
+    benchmark.group = f"autodiff: MLP 784-256-256-10, batch 128, forward+backward [{bench_device}]"
+    benchmark.extra_info["flops"] = MLP_FLOPS
     weights, biases, x_np, labels_np = _mlp_data()
-    params = [ac.Variable(w) for w in weights] + [ac.Variable(b) for b in biases]
-    x, labels = ac.tensor(x_np), ac.tensor(labels_np)
+    with ac.device(bench_device):
+        params = [ac.Variable(w) for w in weights] + [ac.Variable(b) for b in biases]
+        x, labels = ac.tensor(x_np), ac.tensor(labels_np)
+    device = ac.get_device(bench_device)
 
     def step():
         with ac.GradientTape() as tape:
@@ -71,18 +77,22 @@ def test_mlp_accel(benchmark):
                 if i < 2:
                     h = ac.relu(h)
             loss = ac.mean(ac.sparse_softmax_cross_entropy_with_logits(labels, h))
-        return tape.gradient(loss, params)
+        grads = tape.gradient(loss, params)
+        device.synchronize()
+        return grads
 
     grads = benchmark(step)
     assert [g.shape for g in grads] == [p.shape for p in params]
 
 
-@pytest.mark.benchmark(group="autodiff: MLP 784-256-256-10, batch 128, forward+backward")
-def test_mlp_torch(benchmark, torch_module):
+def test_mlp_torch(benchmark, torch_module, bench_device):
     torch = torch_module
+    benchmark.group = f"autodiff: MLP 784-256-256-10, batch 128, forward+backward [{bench_device}]"
+    benchmark.extra_info["flops"] = MLP_FLOPS
+    device = bench_device if bench_device.startswith("cuda") else "cpu"
     weights, biases, x_np, labels_np = _mlp_data()
-    params = [torch.tensor(p, requires_grad=True) for p in weights + biases]
-    x, labels = torch.tensor(x_np), torch.tensor(labels_np)
+    params = [torch.tensor(p, requires_grad=True, device=device) for p in weights + biases]
+    x, labels = torch.tensor(x_np, device=device), torch.tensor(labels_np, device=device)
 
     def step():
         for p in params:
@@ -93,6 +103,8 @@ def test_mlp_torch(benchmark, torch_module):
             if i < 2:
                 h = torch.relu(h)
         torch.nn.functional.cross_entropy(h, labels).backward()
+        if device != "cpu":
+            torch.cuda.synchronize()
         return [p.grad for p in params]
 
     grads = benchmark(step)

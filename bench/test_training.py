@@ -5,15 +5,18 @@ import numpy
 import pytest
 
 import accel as ac
-from test_autodiff import _mlp_data
+from test_autodiff import MLP_FLOPS, _mlp_data
 
 
-@pytest.mark.benchmark(group="training step: MLP 784-256-256-10, batch 128, Adam")
-def test_train_step_accel(benchmark):
+def test_train_step_accel(benchmark, bench_device):
+    benchmark.group = f"training step: MLP 784-256-256-10, batch 128, Adam [{bench_device}]"
+    benchmark.extra_info["flops"] = MLP_FLOPS
     weights, biases, x_np, labels_np = _mlp_data()
-    params = [ac.Variable(w) for w in weights] + [ac.Variable(b) for b in biases]
-    x, labels = ac.tensor(x_np), ac.tensor(labels_np)
+    with ac.device(bench_device):
+        params = [ac.Variable(w) for w in weights] + [ac.Variable(b) for b in biases]
+        x, labels = ac.tensor(x_np), ac.tensor(labels_np)
     opt = ac.optimizers.Adam(1e-3)
+    device = ac.get_device(bench_device)
 
     def loss():
         h = x
@@ -25,17 +28,20 @@ def test_train_step_accel(benchmark):
 
     def step():
         opt.minimize(loss, params)
+        device.synchronize()
 
     benchmark(step)
     assert opt.iterations > 0
 
 
-@pytest.mark.benchmark(group="training step: MLP 784-256-256-10, batch 128, Adam")
-def test_train_step_torch(benchmark, torch_module):
+def test_train_step_torch(benchmark, torch_module, bench_device):
     torch = torch_module
+    benchmark.group = f"training step: MLP 784-256-256-10, batch 128, Adam [{bench_device}]"
+    benchmark.extra_info["flops"] = MLP_FLOPS
+    device = bench_device if bench_device.startswith("cuda") else "cpu"
     weights, biases, x_np, labels_np = _mlp_data()
-    params = [torch.tensor(p, requires_grad=True) for p in weights + biases]
-    x, labels = torch.tensor(x_np), torch.tensor(labels_np)
+    params = [torch.tensor(p, requires_grad=True, device=device) for p in weights + biases]
+    x, labels = torch.tensor(x_np, device=device), torch.tensor(labels_np, device=device)
     opt = torch.optim.Adam(params, lr=1e-3, fused=True)
 
     def step():
@@ -47,5 +53,7 @@ def test_train_step_torch(benchmark, torch_module):
                 h = torch.relu(h)
         torch.nn.functional.cross_entropy(h, labels).backward()
         opt.step()
+        if device != "cpu":
+            torch.cuda.synchronize()
 
     benchmark(step)

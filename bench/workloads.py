@@ -1,11 +1,12 @@
-"""Parameter sets the optimizer benchmarks share (sizes as in the fused-kernels issue)."""
+"""Parameter sets for the optimizer benchmarks, at three sizes (--bench-size full|quick|tiny)."""
 
 import numpy
 
 
 def transformer_shapes(layers: int = 12, width: int = 256, vocab: int = 4800) -> list:
-    """193 tensors shaped like a 12-layer width-256 transformer (about 10.7M parameters)."""
-    shapes = [(vocab, width)]  # token embedding
+    """16 tensors per layer plus an embedding, shaped like a transformer (12 layers of width 256:
+    193 tensors, about 10.7M parameters)."""
+    shapes = [(vocab, width)]
     for _ in range(layers):
         shapes += [(width, width), (width,)] * 4          # q, k, v, out projections
         shapes += [(width,), (width,)] * 2                # two layer norms
@@ -14,10 +15,20 @@ def transformer_shapes(layers: int = 12, width: int = 256, vocab: int = 4800) ->
 
 
 WORKLOADS = {
-    "one 2^25 tensor": [(1 << 25,)],
-    "193 transformer tensors": transformer_shapes(),
-    "50 tensors of 100": [(100,)] * 50,
+    "full": {"one 2^25 tensor": [(1 << 25,)], "193 transformer tensors": transformer_shapes(),
+             "50 tensors of 100": [(100,)] * 50},
+    "quick": {"one 2^22 tensor": [(1 << 22,)], "49 transformer tensors": transformer_shapes(3, 128, 1200),
+              "50 tensors of 100": [(100,)] * 50},
+    "tiny": {"one 2^12 tensor": [(1 << 12,)], "50 tensors of 100": [(100,)] * 50},
 }
+
+# Bytes one step must move per parameter at 4-byte storage (read parameter, gradient and each
+# slot; write parameter and each slot): 4 * (2 + 2 * slots + 1).
+SLOTS = {"sgd": 0, "momentum": 1, "adagrad": 1, "rmsprop": 1, "adam": 2, "adamw": 2}
+
+
+def bytes_per_param(optimizer: str, itemsize: int) -> int:
+    return itemsize * (3 + 2 * SLOTS[optimizer])
 
 
 def arrays(shapes, dtype="float32", seed=0):

@@ -14,8 +14,10 @@ A custom optimizer overrides `update_step` instead (Keras style) and declares sl
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
+import operator
 import warnings
 
 import numpy
@@ -255,43 +257,36 @@ class Optimizer:
         pairs = list(grads_and_vars)
         if not pairs:
             raise ValueError("No variables provided.")
-        for i, pair in enumerate(pairs):
-            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                raise TypeError(f"apply_gradients: entry {i} must be a (gradient, variable) pair")
-        _check_variables([v for _, v in pairs], "apply_gradients")
-        present = [(g, v) for g, v in pairs if g is not None]
-        if not present:
-            names = ", ".join(repr(v.name) for _, v in pairs)
-            raise ValueError(f"No gradients provided for any variable: [{names}]")
-        if len(present) < len(pairs):
+        if pairs[0].__class__ not in (tuple, list):
+            _check_pairs(pairs)
+        try:
+            grads, variables = zip(*pairs)
+        except (TypeError, ValueError):
+            _check_pairs(pairs)
+            raise
+        if any(map(_is_none, grads)):
+            _check_variables(variables, "apply_gradients")
+            present = [(g, v) for g, v in pairs if g is not None]
+            if not present:
+                names = ", ".join(repr(v.name) for _, v in pairs)
+                raise ValueError(f"No gradients provided for any variable: [{names}]")
             missing = ", ".join(repr(v.name) for g, v in pairs if g is None)
             warnings.warn(f"Gradients do not exist for variables [{missing}] when minimizing the loss; "
                           "they are skipped.", stacklevel=2)
-        grads = [self._checked_gradient(i, g, v) for i, (g, v) in enumerate(present)]
-        variables = [v for _, v in present]
+            grads, variables = zip(*present)
         lr = self._lr_at(self._iterations)
         if self._custom():
-            self._apply_custom(grads, variables, lr)
+            variables = _check_variables(variables, "apply_gradients")
+            self._apply_custom(_checked_gradients(grads, variables), variables, lr)
         else:
-            self._apply_fused(grads, variables, lr)
+            plan = self._plans.get(tuple(map(id, variables)))
+            if plan is None:  # a cached plan holds these very Variables: they were checked then
+                _check_pairs(pairs)
+                _check_variables(variables, "apply_gradients")
+            self._apply_fused(_checked_gradients(grads, variables), variables, lr, plan)
         self._iterations += 1
 
     # -- internals ------------------------------------------------------------------------------------
-    @staticmethod
-    def _checked_gradient(i, grad, var):
-        if not isinstance(grad, Tensor):
-            grad = convert(grad, dtype=var.dtype, device=var.device)
-        if grad.device != var.device:
-            raise ValueError(f"apply_gradients: the gradient for {var.name!r} is on {grad.device}, "
-                             f"the variable on {var.device}")
-        if tuple(grad.shape) != tuple(var.shape):
-            raise ValueError(f"apply_gradients: the gradient for {var.name!r} has shape {tuple(grad.shape)}, "
-                             f"expected the variable's shape {tuple(var.shape)}")
-        if grad.dtype.kind != "f" or var.dtype.kind != "f":
-            raise TypeError(f"apply_gradients: {var.name!r} and its gradient must be floating point, got "
-                            f"{var.dtype.name} and {grad.dtype.name}")
-        return grad
-
     def _apply_custom(self, grads, variables, lr):
         new = [v for v in variables if id(v) not in self._custom_built]
         if new:
@@ -329,14 +324,15 @@ class Optimizer:
                 slots = {name: self._slot_initial(name) for name in kernels.RULES[self.rule].slots[self._variant()]}
                 group = self._groups[(device, dtype)] = FlatGroup(device, dtype, slots, self._host_slots())
             group.add([variables[p] for p in positions])
-            groups.append((group, positions, [group.position[id(variables[p])] for p in positions]))
+            indices = [group.position[id(variables[p])] for p in positions]
+            groups.append((group, positions, indices, group.offsets_of(indices)))
         if len(self._plans) >= _PLAN_CACHE:
             self._plans.pop(next(iter(self._plans)))
         plan = self._plans[key] = _Plan(list(variables), groups)
         return plan
 
-    def _apply_fused(self, grads, variables, lr):
-        plan = self._plan(variables)
+    def _apply_fused(self, grads, variables, lr, plan=None):
+        plan = plan or self._plan(variables)
         step = self._iterations + 1
         scalars = self._scalars(lr, step)
         decay = (self.weight_decay or 0.0) * lr
@@ -347,22 +343,66 @@ class Optimizer:
             if not _on_gpu(grads):
                 global_scale, norm_sq = kernels.global_clip_scale(norm_sq, self.global_clipnorm), None
         segment_norms = _segment_norms_sq(arrays, grads) if self.clipnorm is not None else None
-        for group, positions, indices in plan.groups:
+        for group, positions, indices, offsets in plan.groups:
             group.rehome(indices)
-            group_arrays = [_contiguous(arrays[p], group.dtype) for p in positions]
+            group_arrays = [arrays[p] for p in positions]
             scales = None
             if segment_norms is not None:
                 scales = _clipnorm_scales(segment_norms, positions, self.clipnorm)
-            kernels.launch(self.rule, self._variant(), group.params,
-                           [group.slot_buffers[name] for name in group.slot_initial], group_arrays,
-                           group.offsets_of(indices), segment_scales=scales,
-                           segment_flags=self._segment_flags(group, indices, step), scalars=scalars,
-                           clip_value=self.clipvalue, decay=decay, global_scale=global_scale,
-                           norm_sq=norm_sq if group.device.kind != "cpu" else None,
-                           clip_norm=self.global_clipnorm or 0.0, device=group.device)
+            flags = self._segment_flags(group, indices, step)
+            args = dict(segment_scales=scales, segment_flags=flags, scalars=scalars, clip_value=self.clipvalue,
+                        decay=decay, global_scale=global_scale,
+                        norm_sq=norm_sq if group.device.kind != "cpu" else None,
+                        clip_norm=self.global_clipnorm or 0.0, device=group.device)
+            slots = [group.slot_buffers[name] for name in group.slot_initial]
+            try:
+                kernels.launch(self.rule, self._variant(), group.params, slots, group_arrays, offsets, **args)
+            except TypeError:
+                # A gradient of another float dtype, or not contiguous: the kernel checked and wrote
+                # nothing. Convert those and launch again (any other error repeats and propagates).
+                group_arrays = [_contiguous(a, group.dtype) for a in group_arrays]
+                kernels.launch(self.rule, self._variant(), group.params, slots, group_arrays, offsets, **args)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(learning_rate={self._learning_rate!r}, iterations={self._iterations})"
+
+
+_is_none = functools.partial(operator.is_, None)
+
+
+def _check_pairs(pairs) -> None:
+    for i, pair in enumerate(pairs):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"apply_gradients: entry {i} must be a (gradient, variable) pair")
+
+
+def _checked_gradients(grads, variables) -> list:
+    """The gradients as tensors, after checking each against its variable (shape, device,
+    floating dtype). The common case costs a few attribute reads per variable."""
+    out = []
+    for g, v in zip(grads, variables):
+        if g.__class__ is not Tensor:
+            if not isinstance(v, Variable):
+                raise TypeError(f"apply_gradients: expected Variables, got {type(v).__name__}")
+            if not isinstance(g, Tensor):
+                g = convert(g, dtype=v.dtype, device=v.device)
+        gd, vd = g._data, v._data
+        if gd.shape != vd.shape or (g._device is not v._device and g._device != v._device) \
+                or gd.dtype.kind != "f" or vd.dtype.kind != "f":
+            _explain_gradient_mismatch(g, v)
+        out.append(g)
+    return out
+
+
+def _explain_gradient_mismatch(grad, var) -> None:
+    if grad.device != var.device:
+        raise ValueError(f"apply_gradients: the gradient for {var.name!r} is on {grad.device}, "
+                         f"the variable on {var.device}")
+    if tuple(grad.shape) != tuple(var.shape):
+        raise ValueError(f"apply_gradients: the gradient for {var.name!r} has shape {tuple(grad.shape)}, "
+                         f"expected the variable's shape {tuple(var.shape)}")
+    raise TypeError(f"apply_gradients: {var.name!r} and its gradient must be floating point, got "
+                    f"{var.dtype.name} and {grad.dtype.name}")
 
 
 def _check_variables(variables, where: str) -> list:

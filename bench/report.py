@@ -1,0 +1,235 @@
+"""Run accel's benchmark suite and report it: a markdown table per question (our time, each peer's
+time with our ratio to it, and our % of the hardware limit), printed and saved, and a PNG chart.
+
+    python bench/report.py                 # full sizes (several minutes)
+    python bench/report.py --quick         # under two minutes on 2 CPU cores
+    python bench/report.py --from-json results.json   # re-render a previous run
+
+Ratios are accel's median time divided by the peer's: below 1 means accel is faster. The limit of
+a memory-bound case is the bandwidth probe (a += s*b) of its device; of a FLOP-bound case, the
+matmul probe. Benchmarks run on every device accel finds; without a GPU the report says why.
+Some machines pin OpenBLAS to an older CPU kernel with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (it
+slows NumPy's matmul ~1.5x); the run clears both for the benchmark process and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+
+HERE = pathlib.Path(__file__).resolve().parent
+SETTINGS = {
+    "full": [],
+    "quick": ["--benchmark-max-time=0.05", "--benchmark-min-rounds=3", "--benchmark-warmup=off"],
+    "tiny": ["--benchmark-max-time=0.005", "--benchmark-min-rounds=1", "--benchmark-warmup=off"],
+}
+PEER_ORDER = ["torch fused", "torch foreach", "torch for-loop", "torch", "numpy", "jax+optax"]
+
+
+def run_suite(size: str, json_path: str) -> list:
+    command = [sys.executable, "-m", "pytest", str(HERE), "-q", "-p", "no:cacheprovider",
+               f"--bench-size={size}", f"--benchmark-json={json_path}", *SETTINGS[size]]
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    result = subprocess.run(command, cwd=HERE.parent, env=env)
+    if result.returncode != 0:
+        raise SystemExit(f"the benchmark suite failed (exit {result.returncode})")
+    return command
+
+
+def label(bench: dict) -> str:
+    """Which implementation a benchmark measured: accel, a peer, or a probe."""
+    name, params = bench["name"].split("[")[0], bench.get("params") or {}
+    if name == "test_torch":
+        return f"torch {params['flavour']}"
+    if name.endswith("_accel") or name in ("test_accel", "test_adam_interleaved"):
+        return "accel"
+    if name.endswith("_torch"):
+        return "torch"
+    return {"test_numpy_inplace": "numpy", "test_jax_optax": "jax+optax",
+            "test_bandwidth_probe": "bandwidth probe", "test_matmul_probe": "matmul probe"}.get(name, name)
+
+
+def split_group(group: str):
+    """'optimizer step: adam float32 one 2^25 tensor [cpu]' -> ('optimizer step', case, 'cpu');
+    'limits [cpu]' -> ('limits', '', 'cpu')."""
+    question, _, case = group.partition(": ")
+    device = re.search(r"\[([^\]]+)\]$", group)
+    if not case:
+        question = re.sub(r"\s*\[[^\]]+\]$", "", question)
+    return question, case, device.group(1) if device else "cpu"
+
+
+def limits(benchmarks: list) -> dict:
+    """device -> {'bandwidth': bytes/s, 'flops': flop/s} from the probes."""
+    out = {}
+    for b in benchmarks:
+        kind = (b.get("extra_info") or {}).get("limit")
+        if kind:
+            _, _, device = split_group(b["group"])
+            amount = b["extra_info"]["bytes" if kind == "bandwidth" else "flops"]
+            out.setdefault(device, {})[kind] = amount / b["stats"]["median"]
+    return out
+
+
+def fmt_time(seconds: float) -> str:
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
+
+def percent_of_limit(bench: dict, device_limits: dict):
+    info = bench.get("extra_info") or {}
+    median = bench["stats"]["median"]
+    if "bytes" in info and "bandwidth" in device_limits:
+        return 100 * info["bytes"] / median / device_limits["bandwidth"], "bandwidth"
+    if "flops" in info and "flops" in device_limits:
+        return 100 * info["flops"] / median / device_limits["flops"], "matmul"
+    return None, None
+
+
+def tables(data: dict) -> tuple[str, dict]:
+    """The markdown tables, and per question the (case, peer, ratio) triples for the chart."""
+    benchmarks = [b for b in data["benchmarks"] if b.get("group")]
+    device_limits = limits(benchmarks)
+    questions: dict = {}
+    for b in benchmarks:
+        question, case, device = split_group(b["group"])
+        if question == "limits":
+            continue
+        questions.setdefault(question, {}).setdefault(case, {})[label(b)] = b
+    lines, chart = [], {}
+    for question in sorted(questions):
+        cases = questions[question]
+        peers = [p for p in PEER_ORDER if any(p in row for row in cases.values())]
+        if question.startswith("adam float32 interleaved"):
+            lines += [f"### {question}", "", "| case | accel | torch fused | accel ÷ torch fused | % of probe bandwidth |",
+                      "|---|---|---|---|---|"]
+            for case, row in cases.items():
+                info = row["accel"]["extra_info"]
+                lines.append(f"| {case} | {fmt_time(info['median_s']['accel'])} | {fmt_time(info['median_s']['torch_fused'])} "
+                             f"| {info['accel_over_torch_fused']:.2f} | {100 * info['fraction_of_probe_bandwidth']:.0f}% |")
+                chart.setdefault(question, []).append((case, "torch fused", info["accel_over_torch_fused"]))
+            lines.append("")
+            continue
+        lines += [f"### {question}", "",
+                  "| case | accel | % of limit | " + " | ".join(f"{p} (accel ÷ {p})" for p in peers) + " |",
+                  "|---|---|---|" + "---|" * len(peers)]
+        for case in sorted(cases):
+            row = cases[case]
+            ours = row.get("accel")
+            if ours is None:
+                continue
+            median = ours["stats"]["median"]
+            _, _, device = split_group(ours["group"])
+            pct, kind = percent_of_limit(ours, device_limits.get(device, {}))
+            cells = [case, fmt_time(median), f"{pct:.0f}% ({kind})" if pct is not None else "—"]
+            for peer in peers:
+                if peer in row:
+                    ratio = median / row[peer]["stats"]["median"]
+                    cells.append(f"{fmt_time(row[peer]['stats']['median'])} ({ratio:.2f})")
+                    chart.setdefault(question, []).append((case, peer, ratio))
+                else:
+                    cells.append("—")
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    if device_limits:
+        lines += ["### limits (probes)", "", "| device | memory bandwidth | matmul float32 |", "|---|---|---|"]
+        for device, lim in sorted(device_limits.items()):
+            bw = f"{lim['bandwidth'] / 1e9:.1f} GB/s" if "bandwidth" in lim else "—"
+            fl = f"{lim['flops'] / 1e9:.1f} GFLOP/s" if "flops" in lim else "—"
+            lines.append(f"| {device} | {bw} | {fl} |")
+        lines.append("")
+    return "\n".join(lines), chart
+
+
+def header(data: dict, command) -> str:
+    info = data.get("machine_info", {})
+    blas = ", ".join(f"{b.get('internal_api')} {b.get('architecture') or ''} x{b.get('num_threads')}"
+                     for b in info.get("blas") or [])
+    gpu = info.get("gpu") or "unknown"
+    lines = [
+        "# accel benchmark report", "",
+        f"- run: {data.get('datetime', datetime.datetime.now().isoformat())}, size `{info.get('bench_size', '?')}`",
+        f"- command: `{' '.join(command) if isinstance(command, list) else command}`",
+        f"- CPU: {info.get('cpu_model', platform.processor())}, {info.get('cpu_count')} cores; "
+        f"accel kernels: {(info.get('cpu_extension') or {}).get('isa', '?')}, "
+        f"{(info.get('cpu_extension') or {}).get('threads', '?')} threads",
+        f"- GPU: {gpu}" + (" — the GPU rows are absent from this report" if str(gpu).startswith("none") else ""),
+        f"- accel {info.get('accel')}, NumPy {info.get('numpy')}, PyTorch {info.get('torch')} "
+        f"({info.get('torch_threads')} threads), BLAS: {blas or 'unknown'}",
+        f"- OpenBLAS variables during the run: {info.get('openblas_env') or 'none'}",
+        "",
+        "Ratios are accel ÷ peer (median times): below 1 means accel is faster. % of limit: accel's",
+        "bytes moved (or FLOPs) per second against the device's probe in the same run.", "",
+    ]
+    return "\n".join(lines)
+
+
+def chart_png(chart: dict, out: pathlib.Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    questions = sorted(chart)
+    heights = [max(2.0, 0.22 * len(chart[q]) + 1.0) for q in questions]
+    fig, axes = plt.subplots(len(questions), 1, figsize=(10, sum(heights)),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    colours = {p: f"C{i}" for i, p in enumerate(PEER_ORDER)}
+    for ax, question in zip(axes[:, 0], questions):
+        rows = chart[question]
+        ax.barh(range(len(rows)), [r[2] for r in rows], color=[colours.get(r[1], "C9") for r in rows])
+        ax.set_yticks(range(len(rows)), [f"{case} vs {peer}" for case, peer, _ in rows], fontsize=6)
+        ax.axvline(1.0, color="black", linewidth=0.8)
+        ax.set_xscale("log")
+        ax.invert_yaxis()
+        ax.set_title(f"{question}: accel ÷ peer (left of 1 = accel faster)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_const", const="quick", dest="size", help="under 2 minutes on 2 cores")
+    size.add_argument("--size", choices=["full", "quick", "tiny"], dest="size")
+    parser.add_argument("--out", default=None, help="output folder (default bench/results/<machine>)")
+    parser.add_argument("--from-json", default=None, help="report an existing pytest-benchmark JSON")
+    args = parser.parse_args(argv)
+    size = args.size or "full"
+    machine = f"{platform.system().lower()}-{platform.machine()}-{os.cpu_count()}cpu"
+    out = pathlib.Path(args.out) if args.out else HERE / "results" / machine
+    out.mkdir(parents=True, exist_ok=True)
+    if args.from_json:
+        data = json.loads(pathlib.Path(args.from_json).read_text())
+        command = data.get("accel_command", "(from an earlier run)")
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            json_path = os.path.join(tmp, "results.json")
+            command = run_suite(size, json_path)
+            data = json.loads(pathlib.Path(json_path).read_text())
+        command = ["python", "bench/report.py"] + (["--size", size] if size != "full" else [])
+        data["accel_command"] = " ".join(command)
+    body, chart = tables(data)
+    text = header(data, command) + body
+    (out / "report.md").write_text(text)
+    (out / "results.json").write_text(json.dumps(data, indent=1))
+    if chart:
+        chart_png(chart, out / "report.png")
+    print(text)
+    print(f"\nsaved {out / 'report.md'}, {out / 'report.png'} and {out / 'results.json'}")
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Optimizer step (apply_gradients on prepared gradients), ours beside PyTorch (for-loop, foreach,
+fused where it exists), NumPy, and JAX+optax when installed, on every device.
+
+Groups: "optimizer step: <optimizer> <dtype> <workload> [<device>]". Each benchmark records the
+bytes one step must move (extra_info["bytes"]); the report turns that into a % of the measured
+memory bandwidth (bench/test_probes.py).
+"""
+
+import numpy
+import pytest
+
+import accel as ac
+from workloads import arrays, bytes_per_param, elements
+
+LR = 1e-3
+OPTIMIZERS = {
+    "sgd": (lambda: ac.optimizers.SGD(LR), "SGD", {}),
+    "momentum": (lambda: ac.optimizers.SGD(LR, momentum=0.9), "SGD", {"momentum": 0.9}),
+    "adagrad": (lambda: ac.optimizers.Adagrad(LR), "Adagrad", {}),
+    "rmsprop": (lambda: ac.optimizers.RMSprop(LR), "RMSprop", {}),
+    "adam": (lambda: ac.optimizers.Adam(LR), "Adam", {}),
+    "adamw": (lambda: ac.optimizers.AdamW(LR), "AdamW", {}),
+}
+TORCH_FUSED = {"sgd", "momentum", "adagrad", "adam", "adamw"}  # torch 2.13 has fused CPU kernels for these
+DTYPES = ["float32", "float16"]
+
+
+def _group(benchmark, name, dtype, workload, device):
+    benchmark.group = f"optimizer step: {name} {dtype} {workload[0]} [{device}]"
+
+
+def _record(benchmark, name, dtype, shapes):
+    benchmark.extra_info["bytes"] = bytes_per_param(name, numpy.dtype(dtype).itemsize) * elements(shapes)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_accel(benchmark, name, dtype, workload, bench_device):
+    _group(benchmark, name, dtype, workload, bench_device)
+    shapes = workload[1]
+    with ac.device(bench_device):
+        variables = [ac.Variable(a) for a in arrays(shapes, dtype, seed=1)]
+        grads = [ac.tensor(a) for a in arrays(shapes, dtype)]
+    opt = OPTIMIZERS[name][0]()
+    pairs = list(zip(grads, variables))
+    opt.apply_gradients(pairs)  # creates the slots outside the timing
+    device = ac.get_device(bench_device)
+
+    def step():
+        opt.apply_gradients(pairs)
+        device.synchronize()
+
+    _record(benchmark, name, dtype, shapes)
+    benchmark(step)
+
+
+@pytest.mark.parametrize("flavour", ["for-loop", "foreach", "fused"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_torch(benchmark, name, dtype, flavour, workload, bench_device, torch_module):
+    torch = torch_module
+    if flavour == "fused" and name not in TORCH_FUSED:
+        pytest.skip(f"torch has no fused {name}")
+    _group(benchmark, name, dtype, workload, bench_device)
+    device = "cuda" if bench_device.startswith("cuda") else "cpu"
+    if device == "cuda":
+        device = bench_device
+    shapes = workload[1]
+    params = [torch.tensor(a, device=device).requires_grad_() for a in arrays(shapes, dtype, seed=1)]
+    for p, g in zip(params, arrays(shapes, dtype)):
+        p.grad = torch.tensor(g, device=device)
+    _, cls, kwargs = OPTIMIZERS[name]
+    flags = {"for-loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}[flavour]
+    try:
+        opt = getattr(torch.optim, cls)(params, lr=LR, **kwargs, **flags)
+        opt.step()
+    except (RuntimeError, TypeError) as exc:  # e.g. no fused float16 kernel on this device
+        pytest.skip(f"torch {cls} {flavour} unavailable here: {exc}")
+
+    def step():
+        opt.step()
+        if device != "cpu":
+            torch.cuda.synchronize()
+
+    _record(benchmark, name, dtype, shapes)
+    benchmark(step)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_numpy_inplace(benchmark, name, workload):
+    """NumPy in place, one tensor at a time (what a Python library without fused kernels does)."""
+    benchmark.group = f"optimizer step: {name} float32 {workload[0]} [cpu]"
+    shapes = workload[1]
+    params, grads = arrays(shapes, seed=1), arrays(shapes)
+    ms, vs, temps = ([numpy.zeros_like(p) for p in params] for _ in range(3))
+    b1, b2, eps = 0.9, 0.999, 1e-7
+    alpha = LR * (1 - b2) ** 0.5 / (1 - b1)
+
+    def sgd():
+        for p, g, t in zip(params, grads, temps):
+            numpy.multiply(g, LR, out=t)
+            p -= t
+
+    def adam():
+        for p, g, m, v, t in zip(params, grads, ms, vs, temps):
+            m += (g - m) * (1 - b1)
+            numpy.multiply(g, g, out=t)
+            t -= v
+            t *= 1 - b2
+            v += t
+            numpy.sqrt(v, out=t)
+            t += eps
+            numpy.divide(m, t, out=t)
+            t *= alpha
+            p -= t
+
+    _record(benchmark, name, "float32", shapes)
+    benchmark({"sgd": sgd, "adam": adam}[name])
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_jax_optax(benchmark, name, workload):
+    jax = pytest.importorskip("jax")
+    optax = pytest.importorskip("optax")
+    benchmark.group = f"optimizer step: {name} float32 {workload[0]} [cpu]"
+    shapes = workload[1]
+    params = [jax.numpy.asarray(a) for a in arrays(shapes, seed=1)]
+    grads = [jax.numpy.asarray(a) for a in arrays(shapes)]
+    tx = optax.sgd(LR) if name == "sgd" else optax.adam(LR, eps=1e-7)
+    state = tx.init(params)
+
+    @jax.jit
+    def step(params, state):
+        updates, state = tx.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    params, state = step(params, state)
+
+    def run():
+        nonlocal params, state
+        params, state = step(params, state)
+        jax.block_until_ready(params)
+
+    _record(benchmark, name, "float32", shapes)
+    benchmark(run)
+
+
+def _interleaved(functions: dict, rounds: int) -> dict:
+    """Median time of each function when they run in alternation, round after round, so that
+    drift in the machine's memory bandwidth (shared hosts) hits all of them alike."""
+    import time
+
+    times = {name: [] for name in functions}
+    for _ in range(rounds):
+        for name, fn in functions.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(numpy.median(t)) for name, t in times.items()}
+
+
+def test_adam_interleaved(benchmark, workload, torch_module):
+    """Adam float32 on the CPU: ours, torch fused and the bandwidth probe over the same bytes, in
+    alternation; the ratios go to extra_info (the robust figures on a noisy machine)."""
+    from accel import kernels
+
+    torch = torch_module
+    benchmark.group = f"adam float32 interleaved: {workload[0]} [cpu]"
+    shapes = workload[1]
+    variables = [ac.Variable(a, device="cpu") for a in arrays(shapes, seed=1)]
+    pairs = list(zip([ac.tensor(a, device="cpu") for a in arrays(shapes)], variables))
+    opt = ac.optimizers.Adam(LR)
+    opt.apply_gradients(pairs)
+    params = [torch.tensor(a).requires_grad_() for a in arrays(shapes, seed=1)]
+    for p, g in zip(params, arrays(shapes)):
+        p.grad = torch.tensor(g)
+    topt = torch.optim.Adam(params, lr=LR, fused=True)
+    topt.step()
+    n = bytes_per_param("adam", 4) * elements(shapes) // 12
+    a, b = numpy.zeros(n, numpy.float32), numpy.ones(n, numpy.float32)
+
+    def ours():
+        opt.apply_gradients(pairs)
+
+    rounds = 30 if elements(shapes) > 1_000_000 else 1000
+    medians = _interleaved({"accel": ours, "torch_fused": topt.step, "probe": lambda: kernels.axpy(a, b, 1e-3)},
+                           rounds)
+    benchmark.extra_info.update({
+        "median_s": medians, "accel_over_torch_fused": medians["accel"] / medians["torch_fused"],
+        "fraction_of_probe_bandwidth": medians["probe"] / medians["accel"],
+        "bytes": bytes_per_param("adam", 4) * elements(shapes)})
+    benchmark.pedantic(ours, rounds=5, iterations=1)

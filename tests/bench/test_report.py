@@ -1,0 +1,29 @@
+"""The benchmark report command runs (quick mode, tiny sizes) and produces its table and PNG.
+Nothing here is timed: this checks the report machinery, not the numbers."""
+
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+pytest.importorskip("pytest_benchmark")
+pytest.importorskip("matplotlib")
+pytest.importorskip("torch")
+
+
+def test_report_runs_and_writes_table_and_png(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "report.py"), "--size", "tiny", "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = (tmp_path / "report.md").read_text()
+    for section in ("# accel benchmark report", "### optimizer step", "### autodiff", "### training step",
+                    "### limits (probes)", "| case | accel | % of limit |"):
+        assert section in report, section
+    assert "torch fused" in report and "(bandwidth)" in report
+    assert "GPU: " in report
+    assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "results.json").exists()
+    assert "# accel benchmark report" in result.stdout  # printed to the terminal too
