@@ -26,7 +26,8 @@ def report() -> str:
         try:
             runtime = cupy.cuda.runtime.runtimeGetVersion()
             driver = cupy.cuda.runtime.driverGetVersion()
-            lines.append(f"CUDA runtime {runtime // 1000}.{runtime % 1000 // 10}, driver {driver // 1000}.{driver % 1000 // 10}")
+            lines.append(f"CUDA runtime {runtime // 1000}.{runtime % 1000 // 10}, "
+                         f"driver {driver // 1000}.{driver % 1000 // 10}")
         except Exception as exc:  # no driver: report it, do not fail
             lines.append(f"CUDA: unavailable ({exc})")
     except Exception as exc:

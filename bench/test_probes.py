@@ -2,7 +2,6 @@
 large array, 12 bytes per element) and matmul throughput (float32, the FLOP-bound limit)."""
 
 import numpy
-import pytest
 
 import accel as ac
 from accel import kernels

@@ -1,8 +1,6 @@
 """A full training step (forward, backward, Adam update) of an MLP 784-256-256-10 at batch 128,
 ours beside PyTorch (fused Adam) in the same run. Target (optimizers issue): ratio <= 1.0."""
 
-import numpy
-import pytest
 
 import accel as ac
 from test_autodiff import MLP_FLOPS, _mlp_data

@@ -18,7 +18,7 @@ def _train(model, opt, steps, seed=1):
     params = model["dense"]
     for _ in range(steps):
         x = ac.tensor(rng.standard_normal((4, 3)))
-        opt.minimize(lambda: ac.mean(ac.square(x @ params[0] + params[1])), params)
+        opt.minimize(lambda x=x: ac.mean(ac.square(x @ params[0] + params[1])), params)
 
 
 def test_round_trip_with_optimizer_state_continues_identically(tmp_path):
@@ -82,7 +82,7 @@ def test_missing_variable(tmp_path):
 
 def test_truncated_and_corrupt_files(tmp_path):
     v = ac.Variable(numpy.arange(1000.0))
-    path = ac.Checkpoint(v=v).save(tmp_path / "c.npz")
+    ac.Checkpoint(v=v).save(tmp_path / "c.npz")
     data = (tmp_path / "c.npz").read_bytes()
     truncated = tmp_path / "truncated.npz"
     truncated.write_bytes(data[: len(data) // 2])

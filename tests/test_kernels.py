@@ -2,7 +2,6 @@
 written here from shared/reference/semantics.md section 4."""
 
 import math
-import pathlib
 import re
 import shutil
 import subprocess
@@ -78,7 +77,7 @@ LAYOUTS = {
 
 
 def _group(rule, variant, dtype, lengths, offsets, rng):
-    n = max(o + l for o, l in zip(offsets, lengths)) + 2
+    n = max(o + length for o, length in zip(offsets, lengths)) + 2
     params = rng.standard_normal(n).astype(dtype)
     slot_names = kernels.RULES[rule].slots[variant]
     # mg starts at 0 as in the optimizer: then mg^2 <= rms at every step, so centered RMSprop's
@@ -92,14 +91,14 @@ def _group(rule, variant, dtype, lengths, offsets, rng):
 
 def _grads(lengths, dtype, rng):
     # Each gradient a view at offset 1 of a larger array: C-contiguous but not 16-byte aligned.
-    return [rng.standard_normal(l + 1).astype(dtype)[1:] for l in lengths]
+    return [rng.standard_normal(length + 1).astype(dtype)[1:] for length in lengths]
 
 
 def _segment_index(n, lengths, offsets):
     """For every element of the flat buffer, the segment it belongs to (-1: none)."""
     seg_of = numpy.full(n, -1)
-    for s, (l, o) in enumerate(zip(lengths, offsets)):
-        seg_of[o:o + l] = s
+    for s, (length, o) in enumerate(zip(lengths, offsets)):
+        seg_of[o:o + length] = s
     return seg_of
 
 
@@ -118,8 +117,8 @@ def _run_case(rule, variant, dtype, layout, steps, rng, clip_value=None, decay=0
                        global_scale=global_scale)
         # reference on the elements that belong to a segment
         g = numpy.zeros(params.size)
-        for s, (l, o) in enumerate(zip(lengths, offsets)):
-            g[o:o + l] = grads[s].astype(numpy.float64) * (1.0 if scales is None else scales[s]) * global_scale
+        for s, (length, o) in enumerate(zip(lengths, offsets)):
+            g[o:o + length] = grads[s].astype(numpy.float64) * (1.0 if scales is None else scales[s]) * global_scale
         if clip_value is not None:
             g = numpy.clip(g, -clip_value, clip_value)
         p_in = ref_p[inside]
@@ -373,3 +372,51 @@ def test_cuda_global_norm_and_device_side_clipping():
     kernels.launch("sgd", 0, params, [], grads, offsets, scalars=[1.0, 0.0],
                    global_scale=kernels.global_clip_scale(want, 1.0))
     numpy.testing.assert_allclose(cupy.asnumpy(gpu_params), params, rtol=1e-5, atol=1e-7)
+
+
+# ---- float16 storage: conversions exact and rounded as NumPy rounds -----------------------------
+
+
+def _every_isa(fn):
+    chosen = accel._cpu.build_info()["isa"]
+    try:
+        for isa in accel._cpu.build_info()["supported_isas"]:
+            accel._cpu.set_isa(isa)
+            fn(isa)
+    finally:
+        accel._cpu.set_isa(chosen)
+
+
+def test_float16_round_trips_every_bit_pattern():
+    """SGD with lr = 0 and zero gradients loads each half into float32 and stores it back."""
+    patterns = numpy.arange(1 << 16, dtype=numpy.uint32).astype(numpy.uint16)
+
+    def check(isa):
+        params = patterns.view(numpy.float16).copy()
+        grads = [numpy.zeros(params.size, numpy.float16)]
+        kernels.launch("sgd", 0, params, [], grads, numpy.array([0]), scalars=[0.0, 0.0])
+        nan = numpy.isnan(patterns.view(numpy.float16))
+        numpy.testing.assert_array_equal(params.view(numpy.uint16)[~nan], patterns[~nan], err_msg=isa)
+        assert numpy.isnan(params[nan]).all(), isa
+
+    _every_isa(check)
+
+
+def test_float16_stores_round_like_numpy():
+    """p - lr*g computed in float32 and stored as half must equal NumPy's float32 -> float16
+    (round to nearest even), across normal, subnormal, overflowing and tie cases."""
+    rng = numpy.random.default_rng(0)
+    p = numpy.concatenate([rng.standard_normal(20000) * 10.0 ** rng.integers(-8, 5, 20000),
+                           [65504, -65504, 6.1e-5, 6e-8, 0.0, -0.0]]).astype(numpy.float16)
+    g = numpy.concatenate([rng.standard_normal(20000) * 10.0 ** rng.integers(-8, 5, 20000),
+                           [-32, 40, 1e-8, 3e-8, 1.0, -1.0]]).astype(numpy.float16)
+    lr = 0.37
+    want = (p.astype(numpy.float32) - numpy.float32(lr) * g.astype(numpy.float32)).astype(numpy.float16)
+
+    def check(isa):
+        params = p.copy()
+        kernels.launch("sgd", 0, params, [], [g], numpy.array([0]), scalars=[lr, 0.0])
+        numpy.testing.assert_array_equal(params.view(numpy.uint16), want.view(numpy.uint16), err_msg=isa)
+
+    with numpy.errstate(over="ignore"):
+        _every_isa(check)

@@ -68,7 +68,7 @@ class FlatGroup:
         slots = {name: self._alloc(total, initial) for name, initial in self.slot_initial.items()}
         # Existing segments keep their values (parameters and slots); new ones take the
         # variables' current values and fresh slots.
-        for i, var in enumerate(self.variables):
+        for i in range(len(self.variables)):
             old, new_off, n = self.offsets[i], offsets[i], sizes[i]
             params[new_off:new_off + n] = self.params[old:old + n]
             for name in slots:

@@ -10,6 +10,9 @@
 #include <nanobind/stl/vector.h>
 
 #include <pthread.h>
+#ifdef __linux__
+#include <sched.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -111,8 +114,10 @@ int default_threads() {
         const int n = std::atoi(env);
         if (n > 0) return n;
     }
-    cpu_set_t set;
+#ifdef __linux__
+    cpu_set_t set;  // the cores this process may run on (containers, taskset), not all of them
     if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+#endif
     return std::max(1u, std::thread::hardware_concurrency());
 }
 

@@ -13,6 +13,8 @@
 #else
 #define ACCEL_HD inline
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #define ACCEL_GPU 0
 #endif
 
@@ -21,11 +23,57 @@ namespace accel {
 // ---- storage types and the type their math runs in ------------------------------------------
 #if ACCEL_GPU
 typedef __half half_t;
-#elif defined(__FLT16_MAX__)
-typedef _Float16 half_t;  // GCC >= 12 and Clang on x86-64/AArch64: IEEE binary16 storage
 #else
-#error "accel needs a compiler with _Float16 (GCC >= 12 or Clang >= 15)"
-#endif
+// IEEE binary16 storage on the host. The conversions below use only integer and float32
+// operations with no branches, so loops over half_t vectorise on every instruction set (GCC
+// would otherwise call a scalar library routine per element for _Float16 without AVX512-FP16).
+struct half_t {
+    uint16_t bits;
+};
+
+inline float float_from_bits(uint32_t u) {
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+inline uint32_t bits_from_float(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+// binary16 -> binary32, exact for every input (normals, subnormals, zeros, infinities, NaNs).
+inline float half_to_float(uint16_t h) {
+    const uint32_t word = uint32_t(h) << 16;
+    const uint32_t sign = word & 0x80000000u;
+    const uint32_t twice = word + word;  // exponent and mantissa, sign shifted out
+    // Normal, infinite and NaN inputs: move exponent and mantissa into float32 position with a
+    // rebiased exponent (+224 - 112 == +112) and undo the offset with one exact multiply.
+    const float normal = float_from_bits((twice >> 4) + (0xE0u << 23)) * float_from_bits(0x7800000u);
+    // Subnormal inputs: the mantissa, placed under the exponent of 0.5, minus 0.5.
+    const float subnormal = float_from_bits((twice >> 17) | (126u << 23)) - 0.5f;
+    const uint32_t magnitude = twice < (1u << 27) ? bits_from_float(subnormal) : bits_from_float(normal);
+    return float_from_bits(sign | magnitude);
+}
+
+// binary32 -> binary16 with round-to-nearest-even (NumPy's astype(float16)); overflow gives
+// infinity, NaN stays NaN.
+inline uint16_t float_to_half(float f) {
+    const uint32_t word = bits_from_float(f);
+    const uint32_t twice = word + word;
+    const uint32_t sign = word & 0x80000000u;
+    // Scaling up by 2^112 and back down by 2^-110 makes float32 rounding do half's rounding
+    // (and turns values too large for half into infinity).
+    float rounded = (std::fabs(f) * float_from_bits(0x77800000u)) * float_from_bits(0x08800000u);
+    uint32_t bias = twice & 0xFF000000u;
+    bias = bias < 0x71000000u ? 0x71000000u : bias;
+    rounded = float_from_bits((bias >> 1) + 0x07800000u) + rounded;
+    const uint32_t bits = bits_from_float(rounded);
+    const uint32_t result = ((bits >> 13) & 0x7C00u) + (bits & 0x0FFFu);
+    return uint16_t((sign >> 16) | (twice > 0xFF000000u ? 0x7E00u : result));
+}
+#endif  // ACCEL_GPU
 
 template <class T> struct compute_type { typedef float type; };
 template <> struct compute_type<double> { typedef double type; };
@@ -37,7 +85,7 @@ ACCEL_HD float load(half_t x) {
 #if ACCEL_GPU
     return __half2float(x);
 #else
-    return static_cast<float>(x);
+    return half_to_float(x.bits);
 #endif
 }
 
@@ -48,7 +96,7 @@ template <> ACCEL_HD half_t store<half_t>(float x) {
 #if ACCEL_GPU
     return __float2half_rn(x);
 #else
-    return static_cast<half_t>(x);
+    return half_t{float_to_half(x)};
 #endif
 }
 

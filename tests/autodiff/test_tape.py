@@ -259,7 +259,7 @@ def test_no_graph_outside_a_tape():
     x = ac.tensor([1.0, 2.0])
     y = ac.exp(x) * 2
     assert y._node is None and y._tapes == ()
-    with ac.GradientTape() as tape:
+    with ac.GradientTape():
         z = ac.exp(x)  # x is not watched: nothing to record
     assert z._node is None
 

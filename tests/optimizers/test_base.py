@@ -1,7 +1,6 @@
 """Optimizer base behaviour (semantics.md section 3): entry points, errors, slots, clipping,
 weight decay, custom optimizers, flat-buffer bookkeeping."""
 
-import warnings
 
 import numpy
 import pytest
