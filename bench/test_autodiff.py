@@ -60,6 +60,16 @@ def _mlp_data():
 MLP_FLOPS = 3 * 2 * 128 * (784 * 256 + 256 * 256 + 256 * 10)  # forward + backward matmuls
 
 
+def mlp_logits(params, x, relu):
+    """The MLP's forward pass, for either library: params = [W1, W2, W3, b1, b2, b3]."""
+    h = x
+    for i in range(3):
+        h = h @ params[i] + params[3 + i]
+        if i < 2:
+            h = relu(h)
+    return h
+
+
 def test_mlp_accel(benchmark, bench_device):
     benchmark.group = f"autodiff: MLP 784-256-256-10, batch 128, forward+backward [{bench_device}]"
     benchmark.extra_info["flops"] = MLP_FLOPS
@@ -71,12 +81,7 @@ def test_mlp_accel(benchmark, bench_device):
 
     def step():
         with ac.GradientTape() as tape:
-            h = x
-            for i in range(3):
-                h = h @ params[i] + params[3 + i]
-                if i < 2:
-                    h = ac.relu(h)
-            loss = ac.mean(ac.sparse_softmax_cross_entropy_with_logits(labels, h))
+            loss = ac.mean(ac.sparse_softmax_cross_entropy_with_logits(labels, mlp_logits(params, x, ac.relu)))
         grads = tape.gradient(loss, params)
         device.synchronize()
         return grads
@@ -97,12 +102,7 @@ def test_mlp_torch(benchmark, torch_module, bench_device):
     def step():
         for p in params:
             p.grad = None
-        h = x
-        for i in range(3):
-            h = h @ params[i] + params[3 + i]
-            if i < 2:
-                h = torch.relu(h)
-        torch.nn.functional.cross_entropy(h, labels).backward()
+        torch.nn.functional.cross_entropy(mlp_logits(params, x, torch.relu), labels).backward()
         if device != "cpu":
             torch.cuda.synchronize()
         return [p.grad for p in params]

@@ -3,7 +3,7 @@ ours beside PyTorch (fused Adam) in the same run. Target (optimizers issue): rat
 
 
 import accel as ac
-from test_autodiff import MLP_FLOPS, _mlp_data
+from test_autodiff import MLP_FLOPS, _mlp_data, mlp_logits
 
 
 def test_train_step_accel(benchmark, bench_device):
@@ -17,12 +17,7 @@ def test_train_step_accel(benchmark, bench_device):
     device = ac.get_device(bench_device)
 
     def loss():
-        h = x
-        for i in range(3):
-            h = h @ params[i] + params[3 + i]
-            if i < 2:
-                h = ac.relu(h)
-        return ac.mean(ac.sparse_softmax_cross_entropy_with_logits(labels, h))
+        return ac.mean(ac.sparse_softmax_cross_entropy_with_logits(labels, mlp_logits(params, x, ac.relu)))
 
     def step():
         opt.minimize(loss, params)
@@ -44,12 +39,7 @@ def test_train_step_torch(benchmark, torch_module, bench_device):
 
     def step():
         opt.zero_grad(set_to_none=True)
-        h = x
-        for i in range(3):
-            h = h @ params[i] + params[3 + i]
-            if i < 2:
-                h = torch.relu(h)
-        torch.nn.functional.cross_entropy(h, labels).backward()
+        torch.nn.functional.cross_entropy(mlp_logits(params, x, torch.relu), labels).backward()
         opt.step()
         if device != "cpu":
             torch.cuda.synchronize()

@@ -9,7 +9,8 @@ var -= lr * g / sqrt(acc) (no epsilon).
 
 import numpy
 
-from .base import Optimizer, check_range
+from .base import Optimizer
+from .validation import check_range
 
 
 class Adagrad(Optimizer):

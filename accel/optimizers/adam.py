@@ -9,7 +9,8 @@ AdamW first applies decoupled weight decay: var -= var * weight_decay * lr.
 
 import math
 
-from .base import Optimizer, check_range
+from .base import Optimizer
+from .validation import check_range
 
 
 class Adam(Optimizer):

@@ -14,10 +14,6 @@ A custom optimizer overrides `update_step` instead (Keras style) and declares sl
 
 from __future__ import annotations
 
-import functools
-import math
-import numbers
-import operator
 import warnings
 
 import numpy
@@ -25,31 +21,14 @@ import numpy
 from .. import kernels
 from ..autodiff.backprop import flatten
 from ..autodiff.tape import GradientTape
-from ..tensor import Tensor, Variable, convert
+from ..tensor import Tensor, Variable
 from . import schedules as schedules_module
 from .flat import FlatGroup
+from .validation import check_pairs, check_range, check_variables, checked_gradients, is_none
 
 __all__ = ["Optimizer"]
 
 _PLAN_CACHE = 8
-
-
-def check_range(name: str, value, low=None, high=None, low_open=False, high_open=False, where=""):
-    """`value` as a float, or ValueError naming the hyperparameter and the allowed range."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
-        raise ValueError(f"{where}: {name} must be a real number, got {value!r}")
-    ok = True
-    if low is not None:
-        ok &= value > low if low_open else value >= low
-    if high is not None:
-        ok &= value < high if high_open else value <= high
-    if not ok:
-        lo = "" if low is None else f"{'(' if low_open else '['}{low}"
-        hi = "" if high is None else f"{high}{')' if high_open else ']'}"
-        allowed = f"in {lo}, {hi}" if low is not None and high is not None else (
-            f"{'>' if low_open else '>='} {low}" if low is not None else f"{'<' if high_open else '<='} {high}")
-        raise ValueError(f"{where}: {name} must be {allowed}, got {value}")
-    return float(value)
 
 
 class _Plan:
@@ -159,7 +138,7 @@ class Optimizer:
     # -- subclass interface (custom Python rules) -----------------------------------------------------
     def build(self, var_list) -> None:
         """Create the slots of `var_list` now (they are otherwise created on first apply)."""
-        variables = _check_variables(var_list, "build")
+        variables = check_variables(var_list, "build")
         if self._custom():
             for var in variables:
                 self._custom_built[id(var)] = var
@@ -239,7 +218,7 @@ class Optimizer:
         variables = flatten(var_list() if callable(var_list) and not isinstance(var_list, Variable) else var_list)
         if not variables:
             raise ValueError("No variables to optimize.")
-        _check_variables(variables, "compute_gradients")
+        check_variables(variables, "compute_gradients")
         if callable(loss) and not isinstance(loss, Tensor):
             with GradientTape() as tape:
                 tape.watch(variables)
@@ -258,14 +237,14 @@ class Optimizer:
         if not pairs:
             raise ValueError("No variables provided.")
         if pairs[0].__class__ not in (tuple, list):
-            _check_pairs(pairs)
+            check_pairs(pairs)
         try:
             grads, variables = zip(*pairs)
         except (TypeError, ValueError):
-            _check_pairs(pairs)
+            check_pairs(pairs)
             raise
-        if any(map(_is_none, grads)):
-            _check_variables(variables, "apply_gradients")
+        if any(map(is_none, grads)):
+            check_variables(variables, "apply_gradients")
             present = [(g, v) for g, v in pairs if g is not None]
             if not present:
                 names = ", ".join(repr(v.name) for _, v in pairs)
@@ -276,14 +255,14 @@ class Optimizer:
             grads, variables = zip(*present)
         lr = self._lr_at(self._iterations)
         if self._custom():
-            variables = _check_variables(variables, "apply_gradients")
-            self._apply_custom(_checked_gradients(grads, variables), variables, lr)
+            variables = check_variables(variables, "apply_gradients")
+            self._apply_custom(checked_gradients(grads, variables), variables, lr)
         else:
             plan = self._plans.get(tuple(map(id, variables)))
             if plan is None:  # a cached plan holds these very Variables: they were checked then
-                _check_pairs(pairs)
-                _check_variables(variables, "apply_gradients")
-            self._apply_fused(_checked_gradients(grads, variables), variables, lr, plan)
+                check_pairs(pairs)
+                check_variables(variables, "apply_gradients")
+            self._apply_fused(checked_gradients(grads, variables), variables, lr, plan)
         self._iterations += 1
 
     # -- internals ------------------------------------------------------------------------------------
@@ -365,55 +344,6 @@ class Optimizer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(learning_rate={self._learning_rate!r}, iterations={self._iterations})"
-
-
-_is_none = functools.partial(operator.is_, None)
-
-
-def _check_pairs(pairs) -> None:
-    for i, pair in enumerate(pairs):
-        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            raise TypeError(f"apply_gradients: entry {i} must be a (gradient, variable) pair")
-
-
-def _checked_gradients(grads, variables) -> list:
-    """The gradients as tensors, after checking each against its variable (shape, device,
-    floating dtype). The common case costs a few attribute reads per variable."""
-    out = []
-    for g, v in zip(grads, variables):
-        if g.__class__ is not Tensor:
-            if not isinstance(v, Variable):
-                raise TypeError(f"apply_gradients: expected Variables, got {type(v).__name__}")
-            if not isinstance(g, Tensor):
-                g = convert(g, dtype=v.dtype, device=v.device)
-        gd, vd = g._data, v._data
-        if gd.shape != vd.shape or (g._device is not v._device and g._device != v._device) \
-                or gd.dtype.kind != "f" or vd.dtype.kind != "f":
-            _explain_gradient_mismatch(g, v)
-        out.append(g)
-    return out
-
-
-def _explain_gradient_mismatch(grad, var) -> None:
-    if grad.device != var.device:
-        raise ValueError(f"apply_gradients: the gradient for {var.name!r} is on {grad.device}, "
-                         f"the variable on {var.device}")
-    if tuple(grad.shape) != tuple(var.shape):
-        raise ValueError(f"apply_gradients: the gradient for {var.name!r} has shape {tuple(grad.shape)}, "
-                         f"expected the variable's shape {tuple(var.shape)}")
-    raise TypeError(f"apply_gradients: {var.name!r} and its gradient must be floating point, got "
-                    f"{var.dtype.name} and {grad.dtype.name}")
-
-
-def _check_variables(variables, where: str) -> list:
-    variables = list(variables)
-    for i, var in enumerate(variables):
-        if not isinstance(var, Variable):
-            raise TypeError(f"{where}: expected Variables, got {type(var).__name__} at position {i}")
-    ids = [id(v) for v in variables]
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"{where}: a variable appears more than once")
-    return variables
 
 
 def _on_gpu(grads) -> bool:

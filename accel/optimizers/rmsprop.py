@@ -6,7 +6,8 @@
     momentum > 0: mom = momentum * mom + inc; var -= mom;   else: var -= inc
 """
 
-from .base import Optimizer, check_range
+from .base import Optimizer
+from .validation import check_range
 
 
 class RMSprop(Optimizer):

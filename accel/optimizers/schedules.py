@@ -33,20 +33,26 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({args})"
 
 
-class ExponentialDecay(LearningRateSchedule):
-    """initial * decay_rate ** (step / decay_steps), the exponent floored when staircase."""
+class _StepDecay(LearningRateSchedule):
+    """Shared by ExponentialDecay and InverseTimeDecay: both decay in p = step / decay_steps,
+    floored when staircase."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
-        _positive(decay_steps, "decay_steps", "ExponentialDecay")
+        _positive(decay_steps, "decay_steps", type(self).__name__)
         self._config = dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
                             decay_rate=decay_rate, staircase=staircase)
 
+    def _progress(self, step) -> float:
+        p = step / self._config["decay_steps"]
+        return math.floor(p) if self._config["staircase"] else p
+
+
+class ExponentialDecay(_StepDecay):
+    """initial * decay_rate ** p, p = step / decay_steps (floored when staircase)."""
+
     def __call__(self, step):
         c = self._config
-        p = step / c["decay_steps"]
-        if c["staircase"]:
-            p = math.floor(p)
-        return c["initial_learning_rate"] * c["decay_rate"] ** p
+        return c["initial_learning_rate"] * c["decay_rate"] ** self._progress(step)
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -90,20 +96,12 @@ class PolynomialDecay(LearningRateSchedule):
         return (c["initial_learning_rate"] - c["end_learning_rate"]) * fraction ** c["power"] + c["end_learning_rate"]
 
 
-class InverseTimeDecay(LearningRateSchedule):
-    """initial / (1 + decay_rate * step / decay_steps), the ratio floored when staircase."""
-
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
-        _positive(decay_steps, "decay_steps", "InverseTimeDecay")
-        self._config = dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
-                            decay_rate=decay_rate, staircase=staircase)
+class InverseTimeDecay(_StepDecay):
+    """initial / (1 + decay_rate * p), p = step / decay_steps (floored when staircase)."""
 
     def __call__(self, step):
         c = self._config
-        p = step / c["decay_steps"]
-        if c["staircase"]:
-            p = math.floor(p)
-        return c["initial_learning_rate"] / (1 + c["decay_rate"] * p)
+        return c["initial_learning_rate"] / (1 + c["decay_rate"] * self._progress(step))
 
 
 def _cosine(step, decay_steps, start, alpha):

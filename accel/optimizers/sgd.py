@@ -5,7 +5,8 @@
                     nesterov: var += momentum * m - lr * g;   else: var += m
 """
 
-from .base import Optimizer, check_range
+from .base import Optimizer
+from .validation import check_range
 
 
 class SGD(Optimizer):

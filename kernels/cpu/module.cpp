@@ -10,24 +10,16 @@
 #include <nanobind/stl/vector.h>
 
 #include <pthread.h>
-#ifdef __linux__
-#include <sched.h>
-#endif
 
-#include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <condition_variable>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cpu/launch.h"
+#include "cpu/pool.h"
 #include "rules/apply.h"
 
 namespace nb = nanobind;
@@ -36,94 +28,9 @@ using namespace accel_cpu;
 namespace {
 
 // ---- threads ----------------------------------------------------------------------------------
-// A pool whose idle workers block (a condition variable) instead of spinning. OpenMP's default
-// spinning workers starved the BLAS threads of NumPy's next matmul on a 2-core machine (a matmul
-// followed by an update took 8.7 ms instead of 0.5 ms); blocking workers cost a few microseconds
-// of wake-up per large launch and nothing else. Chunks are handed out by an atomic counter, so a
-// thread the OS delays does not hold the others up; every chunk writes its own memory, so the
-// results do not depend on which thread ran which chunk.
-class Pool {
-  public:
-    // Runs task(0..count-1) on up to `threads` threads (the caller is one of them).
-    void run(long long count, int threads, const std::function<void(long long)>& task) {
-        std::unique_lock<std::mutex> busy(run_mutex_, std::try_to_lock);
-        if (!busy || threads <= 1 || count <= 1) {  // another thread is using the pool: run here
-            for (long long t = 0; t < count; ++t) task(t);
-            return;
-        }
-        const int helpers = std::min<long long>(threads - 1, count - 1);
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            while ((int)workers_.size() < helpers) {
-                const int index = (int)workers_.size();
-                workers_.emplace_back([this, index] { work_loop(index); });
-                workers_.back().detach();
-            }
-            task_ = &task;
-            count_ = count;
-            next_.store(0);
-            participants_ = helpers;
-            pending_ = helpers;
-            ++generation_;
-        }
-        start_.notify_all();
-        drain();
-        std::unique_lock<std::mutex> lock(mutex_);
-        done_.wait(lock, [this] { return pending_ == 0; });
-        task_ = nullptr;
-    }
+int g_threads = 0;  // 0: accel_cpu::default_threads()
 
-  private:
-    void drain() {
-        for (long long t = next_.fetch_add(1); t < count_; t = next_.fetch_add(1)) (*task_)(t);
-    }
-
-    void work_loop(int index) {
-        long long seen = 0;
-        for (;;) {
-            {
-                std::unique_lock<std::mutex> lock(mutex_);
-                start_.wait(lock, [&] { return generation_ != seen; });
-                seen = generation_;
-                if (index >= participants_) continue;
-            }
-            drain();
-            std::lock_guard<std::mutex> lock(mutex_);
-            if (--pending_ == 0) done_.notify_one();
-        }
-    }
-
-    std::mutex run_mutex_, mutex_;
-    std::condition_variable start_, done_;
-    std::vector<std::thread> workers_;
-    const std::function<void(long long)>* task_ = nullptr;
-    std::atomic<long long> next_{0};
-    long long count_ = 0, generation_ = 0;
-    int participants_ = 0, pending_ = 0;
-};
-
-Pool* g_pool = new Pool();  // never destroyed: workers may still be parked at interpreter exit
-
-// A forked child has none of the parent's threads: give it a fresh pool (the old one is leaked,
-// its mutexes may be held by threads that no longer exist).
-void reset_pool_in_child() { g_pool = new Pool(); }
-
-int default_threads() {
-    // OMP_NUM_THREADS is the usual knob for CPU math libraries; accel honours it too.
-    if (const char* env = std::getenv("OMP_NUM_THREADS")) {
-        const int n = std::atoi(env);
-        if (n > 0) return n;
-    }
-#ifdef __linux__
-    cpu_set_t set;  // the cores this process may run on (containers, taskset), not all of them
-    if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-#endif
-    return std::max(1u, std::thread::hardware_concurrency());
-}
-
-int g_threads = 0;  // 0: default_threads()
-
-int thread_count() { return g_threads > 0 ? g_threads : default_threads(); }
+int thread_count() { return g_threads > 0 ? g_threads : accel_cpu::default_threads(); }
 
 // Below this many elements a launch runs on the calling thread: waking threads costs more.
 constexpr long long kParallelThreshold = 1 << 15;
@@ -212,7 +119,7 @@ template <class Fn> void for_chunks(const std::vector<Chunk>& chunks, long long 
     const long long n = (long long)chunks.size();
     if (total >= kParallelThreshold && thread_count() > 1) {
         const std::function<void(long long)> task = fn;
-        g_pool->run(n, thread_count(), task);
+        accel_cpu::pool().run(n, thread_count(), task);
         return;
     }
     for (long long c = 0; c < n; ++c) fn(c);
@@ -414,7 +321,7 @@ void set_isa(const std::string& name) {
 
 NB_MODULE(_cpu, m) {
     g_loops = supported_isas().back();  // the widest instruction set this CPU runs
-    pthread_atfork(nullptr, nullptr, reset_pool_in_child);
+    pthread_atfork(nullptr, nullptr, accel_cpu::reset_pool_in_child);
     m.doc() = "accel's compiled CPU kernels (fused optimizer updates over kernels/rules)";
     m.def("build_info", &build_info, "How accel._cpu was built and runs: threads, ISA, compiler.");
     m.def("set_num_threads", [](int n) {

@@ -1,0 +1,80 @@
+"""Checking what optimizers are given, before anything is modified: hyperparameters, the
+(gradient, variable) pairs of a step, and each gradient against its variable."""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+import operator
+
+from ..tensor import Tensor, Variable, convert
+
+__all__ = ["check_range", "check_pairs", "checked_gradients", "check_variables"]
+
+
+def check_range(name: str, value, low=None, high=None, low_open=False, high_open=False, where=""):
+    """`value` as a float, or ValueError naming the hyperparameter and the allowed range."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
+        raise ValueError(f"{where}: {name} must be a real number, got {value!r}")
+    ok = True
+    if low is not None:
+        ok &= value > low if low_open else value >= low
+    if high is not None:
+        ok &= value < high if high_open else value <= high
+    if not ok:
+        lo = "" if low is None else f"{'(' if low_open else '['}{low}"
+        hi = "" if high is None else f"{high}{')' if high_open else ']'}"
+        allowed = f"in {lo}, {hi}" if low is not None and high is not None else (
+            f"{'>' if low_open else '>='} {low}" if low is not None else f"{'<' if high_open else '<='} {high}")
+        raise ValueError(f"{where}: {name} must be {allowed}, got {value}")
+    return float(value)
+
+
+is_none = functools.partial(operator.is_, None)  # a C-level test, for map()
+
+
+def check_pairs(pairs) -> None:
+    for i, pair in enumerate(pairs):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"apply_gradients: entry {i} must be a (gradient, variable) pair")
+
+
+def checked_gradients(grads, variables) -> list:
+    """The gradients as tensors, after checking each against its variable (shape, device,
+    floating dtype). The common case costs a few attribute reads per variable."""
+    out = []
+    for g, v in zip(grads, variables):
+        if g.__class__ is not Tensor:
+            if not isinstance(v, Variable):
+                raise TypeError(f"apply_gradients: expected Variables, got {type(v).__name__}")
+            if not isinstance(g, Tensor):
+                g = convert(g, dtype=v.dtype, device=v.device)
+        gd, vd = g._data, v._data
+        if gd.shape != vd.shape or (g._device is not v._device and g._device != v._device) \
+                or gd.dtype.kind != "f" or vd.dtype.kind != "f":
+            _explain_gradient_mismatch(g, v)
+        out.append(g)
+    return out
+
+
+def _explain_gradient_mismatch(grad, var) -> None:
+    if grad.device != var.device:
+        raise ValueError(f"apply_gradients: the gradient for {var.name!r} is on {grad.device}, "
+                         f"the variable on {var.device}")
+    if tuple(grad.shape) != tuple(var.shape):
+        raise ValueError(f"apply_gradients: the gradient for {var.name!r} has shape {tuple(grad.shape)}, "
+                         f"expected the variable's shape {tuple(var.shape)}")
+    raise TypeError(f"apply_gradients: {var.name!r} and its gradient must be floating point, got "
+                    f"{var.dtype.name} and {grad.dtype.name}")
+
+
+def check_variables(variables, where: str) -> list:
+    variables = list(variables)
+    for i, var in enumerate(variables):
+        if not isinstance(var, Variable):
+            raise TypeError(f"{where}: expected Variables, got {type(var).__name__} at position {i}")
+    ids = [id(v) for v in variables]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{where}: a variable appears more than once")
+    return variables
