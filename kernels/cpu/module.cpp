@@ -34,7 +34,17 @@ int thread_count() { return g_threads > 0 ? g_threads : accel_cpu::default_threa
 
 // Below this many elements a launch runs on the calling thread: waking threads costs more.
 constexpr long long kParallelThreshold = 1 << 15;
-constexpr long long kChunk = 1 << 15;
+// Chunks are long contiguous runs (about four per thread): each thread then streams through
+// memory sequentially and the hardware prefetchers stay ahead. With fixed 32K-element chunks
+// handed out alternately, a single 2^25-element SGD ran at 70% of the bandwidth PyTorch reached.
+constexpr long long kMinChunk = 1 << 15;
+constexpr long long kMaxChunk = 1 << 22;
+
+long long chunk_length(long long total, int threads) {
+    long long length = total / (4LL * threads);
+    length = length < kMinChunk ? kMinChunk : (length > kMaxChunk ? kMaxChunk : length);
+    return (length + 63) & ~63LL;  // whole cache lines for every element size
+}
 
 // ---- buffers through the buffer protocol ------------------------------------------------------
 const char* dtype_name(DType d) {
@@ -107,10 +117,13 @@ std::vector<const IsaLoops*> supported_isas() {
 
 // ---- chunks and threads -----------------------------------------------------------------------
 std::vector<Chunk> make_chunks(const std::vector<Segment>& segments) {
+    long long total = 0;
+    for (const Segment& seg : segments) total += seg.length;
+    const long long length = chunk_length(total, thread_count());
     std::vector<Chunk> chunks;
     for (long long s = 0; s < (long long)segments.size(); ++s)
-        for (long long b = 0; b < segments[s].length; b += kChunk)
-            chunks.push_back({s, b, b + kChunk < segments[s].length ? b + kChunk : segments[s].length});
+        for (long long b = 0; b < segments[s].length; b += length)
+            chunks.push_back({s, b, b + length < segments[s].length ? b + length : segments[s].length});
     return chunks;
 }
 
