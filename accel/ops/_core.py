@@ -13,9 +13,7 @@ import numbers
 
 import numpy
 
-from .. import dtypes
 from ..autodiff import recording
-from ..device import get_device
 from ..tensor import Tensor, Variable, convert
 
 _state = recording._state
@@ -115,15 +113,6 @@ def normalize_axis(axis, ndim: int, op: str):
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis!r}")
     return tuple(sorted(out))
-
-
-def result_device(device):
-    return get_device(device)
-
-
-def float_dtype_of(x) -> numpy.dtype:
-    dt = x.dtype
-    return dt if dtypes.is_floating(dt) else dtypes.DEFAULT_FLOAT
 
 
 def snapshot(x):
