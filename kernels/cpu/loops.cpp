@@ -2,6 +2,7 @@
 // ISA (baseline, AVX2, AVX-512 on x86-64) with ACCEL_ISA naming the namespace; module.cpp picks
 // the best the CPU supports at import. The loops only iterate: the math is kernels/rules.
 #include <cmath>
+#include <type_traits>
 
 #include "cpu/launch.h"
 #include "rules/adagrad.h"
@@ -12,6 +13,13 @@
 
 #ifndef ACCEL_ISA
 #error "compile loops.cpp with -DACCEL_ISA=<namespace>"
+#endif
+
+#if defined(__F16C__) && defined(__AVX__)
+#include <immintrin.h>
+#define ACCEL_F16C 1
+#else
+#define ACCEL_F16C 0
 #endif
 
 namespace accel_cpu {
@@ -32,8 +40,63 @@ void run_segment(const Launch& L, const Segment& seg, const Chunk& c) {
         accel::step<Rule, CLIP, DECAY>(p, s, i, g[i], scale, prep, k);
 }
 
+#if ACCEL_F16C
+// Half storage on CPUs with F16C: blocks are converted to float with 8-lane hardware conversions,
+// the rule runs on the float copies (vectorised like the float32 loop), and the results are
+// converted back rounding to nearest even. `step` rounds each value once per step either way, so
+// this gives the same bits as the element-by-element loop of the baseline build.
+constexpr int kHalfBlock = 256;
+
+inline void halves_to_floats(const accel::half_t* src, float* dst, int n) {
+    int e = 0;
+    for (; e + 8 <= n; e += 8)
+        _mm256_store_ps(dst + e, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + e))));
+    for (; e < n; ++e) dst[e] = accel::half_to_float(src[e].bits);
+}
+
+inline void floats_to_halves(const float* src, accel::half_t* dst, int n) {
+    int e = 0;
+    for (; e + 8 <= n; e += 8)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + e),
+                         _mm256_cvtps_ph(_mm256_load_ps(src + e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    for (; e < n; ++e) dst[e].bits = accel::float_to_half(src[e]);
+}
+
+template <class Rule, bool CLIP, bool DECAY>
+void run_half_blocks(const Launch& L, const Segment& seg, const Chunk& c) {
+    const accel::GradPrep<float> prep{float(L.global_scale), float(L.clip_value), float(L.decay)};
+    const auto k = Rule::template params<float>(L.scalars);
+    accel::half_t* p = static_cast<accel::half_t*>(L.params) + seg.offset;
+    accel::half_t* s[3] = {nullptr, nullptr, nullptr};
+    for (int j = 0; j < Rule::kSlots; ++j) s[j] = static_cast<accel::half_t*>(L.slots[j]) + seg.offset;
+    const accel::half_t* g = static_cast<const accel::half_t*>(seg.grad);
+    const float scale = float(seg.scale);
+    alignas(64) float fp[kHalfBlock], fg[kHalfBlock], f0[kHalfBlock], f1[kHalfBlock], f2[kHalfBlock];
+    float* fs[3] = {f0, f1, f2};
+    for (long long b = c.begin; b < c.end; b += kHalfBlock) {
+        const int n = int(c.end - b < kHalfBlock ? c.end - b : kHalfBlock);
+        halves_to_floats(p + b, fp, n);
+        halves_to_floats(g + b, fg, n);
+        for (int j = 0; j < Rule::kSlots; ++j) halves_to_floats(s[j] + b, fs[j], n);
+#pragma omp simd
+        for (int e = 0; e < n; ++e) accel::step<Rule, CLIP, DECAY>(fp, fs, e, fg[e], scale, prep, k);
+        floats_to_halves(fp, p + b, n);
+        for (int j = 0; j < Rule::kSlots; ++j) floats_to_halves(fs[j], s[j] + b, n);
+    }
+}
+#endif
+
 template <class Rule, class T> void run_flags(const Launch& L, const Segment& seg, const Chunk& c) {
     const bool clip = !std::isnan(L.clip_value), decay = L.decay != 0.0;
+#if ACCEL_F16C
+    if constexpr (std::is_same<T, accel::half_t>::value) {
+        if (clip && decay) run_half_blocks<Rule, true, true>(L, seg, c);
+        else if (clip) run_half_blocks<Rule, true, false>(L, seg, c);
+        else if (decay) run_half_blocks<Rule, false, true>(L, seg, c);
+        else run_half_blocks<Rule, false, false>(L, seg, c);
+        return;
+    }
+#endif
     if (clip && decay) run_segment<Rule, true, true, T>(L, seg, c);
     else if (clip) run_segment<Rule, true, false, T>(L, seg, c);
     else if (decay) run_segment<Rule, false, true, T>(L, seg, c);

@@ -24,12 +24,12 @@ template <bool DECAY> struct Adagrad {
     }
 
     template <class T, class C>
-    static ACCEL_HD void update(T* p, T* const* slot, long long i, C g, const AdagradParams<C>& k) {
+    static ACCEL_HD void update(C& var, T* const* slot, long long i, C g, const AdagradParams<C>& k) {
         C acc = load(slot[0][i]);
         if (DECAY) acc = larger(acc * k.decay_rate, k.floor);
         acc += g * g;
         slot[0][i] = store<T>(acc);
-        p[i] = store<T>(load(p[i]) - k.lr * g / root(acc + k.epsilon));
+        var -= k.lr * g / root(acc + k.epsilon);
     }
 };
 

@@ -24,7 +24,7 @@ template <bool AMSGRAD> struct Adam {
     }
 
     template <class T, class C>
-    static ACCEL_HD void update(T* p, T* const* slot, long long i, C g, const AdamParams<C>& k) {
+    static ACCEL_HD void update(C& var, T* const* slot, long long i, C g, const AdamParams<C>& k) {
         C m = load(slot[0][i]);
         C v = load(slot[1][i]);
         m += (g - m) * k.one_minus_beta1;
@@ -35,7 +35,7 @@ template <bool AMSGRAD> struct Adam {
             v = larger(load(slot[2][i]), v);
             slot[2][i] = store<T>(v);
         }
-        p[i] = store<T>(load(p[i]) - k.alpha * m / (root(v) + k.epsilon));
+        var -= k.alpha * m / (root(v) + k.epsilon);
     }
 };
 

@@ -3,7 +3,11 @@
 //   g = gradient * segment_scale * global_scale     (clipnorm per tensor; clip_by_global_norm)
 //   CLIP:  g = min(max(g, -clip_value), clip_value)  (clipvalue)
 //   DECAY: var -= var * weight_decay * lr            (decoupled weight decay, Keras/AdamW)
-//   the rule's update
+//   the rule's update of var (and of its slots)
+//
+// var is loaded once and stored once, in the compute type in between: 16-bit storage is rounded
+// once per step, and a loop may hand the rule float copies of half storage (the F16C block path
+// of kernels/cpu/loops.cpp) with bit-identical results.
 //
 // The loops in kernels/cpu and kernels/cuda call `step` and contain no math of their own.
 #pragma once
@@ -31,8 +35,10 @@ ACCEL_HD void step(T* p, T* const* slot, long long i, G grad, C segment_scale, c
                    const decltype(Rule::template params<C>(nullptr))& k) {
     C g = load(grad) * segment_scale * prep.global_scale;
     if (CLIP) g = smaller(larger(g, -prep.clip_value), prep.clip_value);
-    if (DECAY) p[i] = store<T>(load(p[i]) - load(p[i]) * prep.decay);
-    Rule::update(p, slot, i, g, k);
+    C var = load(p[i]);
+    if (DECAY) var -= var * prep.decay;
+    Rule::update(var, slot, i, g, k);
+    p[i] = store<T>(var);
 }
 
 }  // namespace accel

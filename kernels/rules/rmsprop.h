@@ -25,7 +25,7 @@ template <bool CENTERED, bool MOMENTUM> struct Rmsprop {
     }
 
     template <class T, class C>
-    static ACCEL_HD void update(T* p, T* const* slot, long long i, C g, const RmspropParams<C>& k) {
+    static ACCEL_HD void update(C& var, T* const* slot, long long i, C g, const RmspropParams<C>& k) {
         const C one_minus_rho = C(1) - k.rho;
         C rms = k.rho * load(slot[0][i]) + one_minus_rho * g * g;
         slot[0][i] = store<T>(rms);
@@ -42,7 +42,7 @@ template <bool CENTERED, bool MOMENTUM> struct Rmsprop {
             slot[1][i] = store<T>(mom);
             inc = mom;
         }
-        p[i] = store<T>(load(p[i]) - inc);
+        var -= inc;
     }
 };
 

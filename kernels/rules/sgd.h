@@ -22,8 +22,7 @@ template <bool MOMENTUM, bool NESTEROV> struct Sgd {
     }
 
     template <class T, class C>
-    static ACCEL_HD void update(T* p, T* const* slot, long long i, C g, const SgdParams<C>& k) {
-        C var = load(p[i]);
+    static ACCEL_HD void update(C& var, T* const* slot, long long i, C g, const SgdParams<C>& k) {
         if (!MOMENTUM) {
             var -= k.lr * g;
         } else {
@@ -31,7 +30,6 @@ template <bool MOMENTUM, bool NESTEROV> struct Sgd {
             var += NESTEROV ? k.momentum * m - k.lr * g : m;
             slot[0][i] = store<T>(m);
         }
-        p[i] = store<T>(var);
     }
 };
 
