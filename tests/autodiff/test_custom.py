@@ -79,3 +79,35 @@ def test_custom_gradient_errors():
         y = wrong_count(x)
     with pytest.raises(ValueError, match="returned 2 gradients for 1 inputs"):
         tape.gradient(y, x)
+
+
+def test_custom_gradient_with_several_outputs():
+    @ac.custom_gradient
+    def sincos(x):
+        s, c = ac.sin(x), ac.cos(x)
+
+        def grad(ds, dc):
+            return ds * c - dc * s
+        return (s, c), grad
+
+    x = ac.tensor([0.3, 1.1], dtype="float64")
+    with ac.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        s, c = sincos(x)
+        both = ac.sum(s * 2.0 + c * 3.0)
+        only_sin = ac.sum(s)
+    numpy.testing.assert_allclose(tape.gradient(both, x).numpy(), 2 * numpy.cos(x.numpy()) - 3 * numpy.sin(x.numpy()))
+    numpy.testing.assert_allclose(tape.gradient(only_sin, x).numpy(), numpy.cos(x.numpy()))
+    assert isinstance(sincos(x), tuple)
+
+
+def test_several_outputs_pass_check_gradients():
+    @ac.custom_gradient
+    def split_square(x):
+        def grad(da, db):
+            return ac.concat([da * 2 * x[:2], db * 3 * x[2:] ** 2])
+        return (x[:2] ** 2, x[2:] ** 3), grad
+
+    from accel.testing import check_gradients
+
+    check_gradients(lambda x: list(split_square(x)), [numpy.array([0.5, -1.2, 0.7, 1.3])])
