@@ -152,7 +152,9 @@ def test_variable_owns_its_buffer():
 def test_views_of_variables_do_not_change_with_them():
     v = ac.Variable([[1.0, 2.0], [3.0, 4.0]])
     views = [v[0], v.reshape(4), v.T, ac.expand_dims(v, 0), ac.squeeze(v), ac.stop_gradient(v),
-             ac.tensor(v)]
+             ac.tensor(v), ac.broadcast_to(v, (3, 2, 2)), ac.broadcast_to(v, (2, 2)), ac.cast(v, "float32"),
+             ac.sum_to(v, (2, 2)), v.to("cpu")]
+    assert not any(isinstance(w, ac.Variable) for w in views)
     before = [w.numpy() for w in views]
     v.assign(ac.zeros((2, 2)))
     for w, b in zip(views, before):

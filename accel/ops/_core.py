@@ -1,10 +1,11 @@
 """The machinery every op shares: operand conversion, device checks, and recording.
 
 An op computes its forward on raw arrays with its device's `xp`, then calls `make`, which wraps
-the result and, only when a tape is recording, attaches the op's VJP. VJPs have the signature
-``vjp(g, ans, *inputs, **params) -> tuple`` (one gradient or None per input) and are written in
-accel ops so that a surrounding tape records them. They never reduce broadcast gradients: the
-graph walk sums each gradient down to its input's shape, once per edge.
+the result and, only when a tape is recording, attaches the op's VJPs: one per input (None where
+the input is not differentiable), ``vjps[i](g, ans, *inputs, **params) -> gradient for input i``,
+so the walk computes only the gradients it needs. VJPs are written in accel ops so a surrounding
+tape records them; they never reduce broadcast gradients: the graph walk sums each gradient down
+to its input's shape, once per edge.
 """
 
 from __future__ import annotations
@@ -20,8 +21,17 @@ _state = recording._state
 _record = recording.record
 
 
+def as_array(out):
+    """NumPy returns scalars, not 0-d arrays, from ufuncs and reductions on 0-d inputs; tensors hold
+    arrays."""
+    return numpy.asarray(out) if isinstance(out, numpy.generic) else out
+
+
 def make(data, device, inputs: tuple = (), vjp=None, params=None) -> Tensor:
-    """Wrap `data` (an array of `device`) as the output of an op with `inputs` and `vjp`."""
+    """Wrap `data` (an array of `device`, or a NumPy scalar) as the output of an op with `inputs`
+    and per-input VJPs `vjp`."""
+    if data.__class__ is not numpy.ndarray:
+        data = as_array(data)
     out = Tensor(data, device)
     if vjp is not None and _state.tapes and data.dtype.kind == "f":
         _record(out, inputs, vjp, params)
@@ -119,6 +129,15 @@ def snapshot(x):
     """x's array for an op that returns a view of it: copied when x is a Variable, whose array
     later in-place assignments overwrite (a tensor's value must never change)."""
     return x._data.copy() if isinstance(x, Variable) else x._data
+
+
+def unchanged(x):
+    """The result of an op that leaves x as it is: x itself, or a snapshot for a Variable (an op's
+    result must not be the mutable variable)."""
+    return make(x._data.copy(), x._device, (x,), IDENTITY_VJPS) if isinstance(x, Variable) else x
+
+
+IDENTITY_VJPS = (lambda g, ans, x: g,)
 
 
 def tensor_like(value, like: Tensor) -> Tensor:

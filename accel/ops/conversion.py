@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .. import dtypes
 from ..device import get_device
-from ._core import make, snapshot, tensor_arg, tensor_like
+from ._core import IDENTITY_VJPS, make, snapshot, tensor_arg, tensor_like, unchanged
 
 __all__ = ["cast", "identity", "to_device", "stop_gradient", "tensor_like"]
 
@@ -19,14 +19,14 @@ def cast(x, dtype):
     x = tensor_arg(x)
     dt = dtypes.as_dtype(dtype)
     if x.dtype == dt:
-        return x
+        return unchanged(x)
     return make(x._data.astype(dt), x._device, (x,), (_cast_vjp,))
 
 
 def identity(x):
     """A copy of x's current value (a snapshot of a Variable); gradient passes unchanged."""
     x = tensor_arg(x)
-    return make(x._data.copy(), x._device, (x,), (lambda g, ans, x: g,))
+    return make(x._data.copy(), x._device, (x,), IDENTITY_VJPS)
 
 
 def _to_device_vjp(g, ans, x):
@@ -38,7 +38,7 @@ def to_device(x, device):
     x = tensor_arg(x)
     target = get_device(device)
     if target == x._device:
-        return x
+        return unchanged(x)
     with target.activate():
         data = target.send(x._data)
     return make(data, target, (x,), (_to_device_vjp,))

@@ -12,7 +12,6 @@ import numpy
 
 from ..tensor import Tensor, Variable
 from ._core import make, tensor_arg
-from .elementwise import _as_array
 
 __all__ = ["getitem", "gather", "one_hot", "scatter_add"]
 
@@ -65,7 +64,7 @@ def getitem(x, index):
     x = tensor_arg(x)
     index = _normalize_index(index, x._device)
     out = _index(x, index, "getitem")
-    return make(_as_array(out), x._device, (x,), (_getitem_vjp,), {"index": index})
+    return make(out, x._device, (x,), (_getitem_vjp,), {"index": index})
 
 
 def _scatter_vjp(g, ans, updates, index, shape):

@@ -63,7 +63,4 @@ def matmul(a, b):
             raise ValueError(
                 f"matmul: batch dimensions {tuple(a.shape[:-2])} and {tuple(b.shape[:-2])} do not "
                 "broadcast") from None
-    out = device.xp.matmul(a._data, b._data)
-    if isinstance(out, numpy.generic):
-        out = numpy.asarray(out)
-    return make(out, device, (a, b), _MATMUL_VJPS)
+    return make(device.xp.matmul(a._data, b._data), device, (a, b), _MATMUL_VJPS)

@@ -10,8 +10,8 @@ import builtins
 
 import numpy
 
-from ._core import make, normalize_axis, tensor_arg
-from .elementwise import _as_array, equal, exp, logical_and, where
+from ._core import as_array, make, normalize_axis, tensor_arg
+from .elementwise import equal, exp, logical_and, where
 from .shape import broadcast_to, reshape
 
 __all__ = ["sum", "mean", "max", "min", "prod", "logsumexp", "argmax", "argmin",
@@ -42,7 +42,7 @@ def _reduction(name, doc, forward, vjp=None, empty_ok=True):
         axes = normalize_axis(axis, x.ndim, name)
         if not empty_ok and _reduced_count(x.shape, axes) == 0:
             raise ValueError(f"{name}: cannot reduce over an empty axis (no identity element)")
-        out = _as_array(forward(x._device.xp, x._data, axes, keepdims))
+        out = forward(x._device.xp, x._data, axes, keepdims)
         return make(out, x._device, (x,), vjps, {"axes": axes, "keepdims": keepdims})
 
     op.__name__ = op.__qualname__ = name
@@ -135,7 +135,7 @@ def _arg_extremum(name, pick):
         if x.size == 0:
             raise ValueError(f"{name}: the tensor is empty")
         out = pick(x._device.xp)(x._data, axis=None if axes is None else axes[0], keepdims=keepdims)
-        return make(_as_array(out).astype(numpy.int64, copy=False), x._device)
+        return make(as_array(out).astype(numpy.int64, copy=False), x._device)
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Index (int64) of the {name[3:]}imum over `axis`; None: of the flattened tensor."

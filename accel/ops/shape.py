@@ -7,7 +7,7 @@ import functools
 
 import numpy
 
-from ._core import make, normalize_axis, same_device, snapshot, tensor_arg
+from ._core import make, normalize_axis, same_device, snapshot, tensor_arg, unchanged
 
 __all__ = ["reshape", "transpose", "expand_dims", "squeeze", "broadcast_to", "sum_to",
            "concat", "stack", "split", "unstack", "flatten"]
@@ -99,12 +99,16 @@ def broadcast_to(x, shape):
     x = tensor_arg(x)
     shape = _shape_arg(shape, "broadcast_to")
     if tuple(x.shape) == shape:
-        return x
+        return unchanged(x)
     try:
-        out = x._device.xp.broadcast_to(x._data, shape)
+        out = x._device.xp.broadcast_to(snapshot(x), shape)
     except ValueError:
         raise ValueError(f"broadcast_to: cannot broadcast shape {tuple(x.shape)} to {shape}") from None
-    return make(out, x._device, (x,), (lambda g, ans, x: sum_to(g, x.shape),))
+    return make(out, x._device, (x,), _BROADCAST_VJPS)
+
+
+_BROADCAST_VJPS = (lambda g, ans, x: sum_to(g, x.shape),)
+_SUM_TO_VJPS = (lambda g, ans, x: broadcast_to(g, x.shape),)
 
 
 def _sum_to_axes(from_shape, to_shape):
@@ -118,12 +122,12 @@ def sum_to(x, shape):
     x = tensor_arg(x)
     shape = tuple(shape)
     if tuple(x.shape) == shape:
-        return x
+        return unchanged(x)
     if len(shape) > x.ndim or any(n not in (1, m) for n, m in zip(shape[::-1], x.shape[::-1])):
         raise ValueError(f"sum_to: shape {shape} does not broadcast to {tuple(x.shape)}")
     axes = _sum_to_axes(x.shape, shape)
     out = x._device.xp.sum(x._data, axis=axes, keepdims=True).reshape(shape)
-    return make(out, x._device, (x,), (lambda g, ans, x: broadcast_to(g, x.shape),))
+    return make(out, x._device, (x,), _SUM_TO_VJPS)
 
 
 def _slice_along(axis: int, start: int, stop: int):
