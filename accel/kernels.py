@@ -100,17 +100,15 @@ def _flat(array):
 def global_norm_sq(arrays, device=None):
     """sum(x*x) over every array, in float64, in one pass. CPU: a Python float. CUDA: a 0-d
     float64 device array (no host synchronisation)."""
-    arrays = [_flat(a) for a in arrays]
     if device is None or device.kind == "cpu":
-        return _cpu.global_norm_sq(arrays)
-    return _cuda_for(device.index).norm_sq(arrays)
+        return _cpu.global_norm_sq(list(arrays))  # any contiguous shape: the buffer protocol
+    return _cuda_for(device.index).norm_sq([_flat(a) for a in arrays])
 
 
 def norms_sq(arrays, device=None) -> numpy.ndarray:
     """sum(x*x) of each array (float64): one pass on the CPU; a host array either way."""
-    arrays = [_flat(a) for a in arrays]
     if device is None or device.kind == "cpu":
-        return numpy.asarray(_cpu.norms_sq(arrays), dtype=numpy.float64)
+        return numpy.asarray(_cpu.norms_sq(list(arrays)), dtype=numpy.float64)
     xp = device.xp
     with device.activate():
         return numpy.array([float(xp.sum(xp.square(a.astype(xp.float64)))) for a in arrays])

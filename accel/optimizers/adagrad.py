@@ -57,7 +57,8 @@ class AdagradDecay(Adagrad):
 
     def _segment_flags(self, group, indices, step):
         powers = group.host_slots["accumulator_decay_power"]
-        due = step // self.accumulator_decay_step
-        decaying = powers[indices] < due
-        powers[numpy.asarray(indices)[decaying]] += 1  # one decay per step at most
-        return decaying.astype(numpy.uint8)
+        return (powers[indices] < step // self.accumulator_decay_step).astype(numpy.uint8)
+
+    def _segment_flags_applied(self, group, indices, flags):
+        powers = group.host_slots["accumulator_decay_power"]
+        powers[numpy.asarray(indices)[flags.astype(bool)]] += 1  # one decay per step at most

@@ -133,7 +133,11 @@ class Optimizer:
         raise TypeError(f"{type(self).__name__} must define _scalars or update_step")
 
     def _segment_flags(self, group: FlatGroup, indices, step: int):
+        """Per-variable flags for this launch (AdagradDecay); must not change any state."""
         return None
+
+    def _segment_flags_applied(self, group: FlatGroup, indices, flags) -> None:
+        """Called after the launch that used `flags` succeeded: commit what they imply."""
 
     # -- subclass interface (custom Python rules) -----------------------------------------------------
     def build(self, var_list) -> None:
@@ -319,7 +323,7 @@ class Optimizer:
         global_scale, norm_sq = 1.0, None
         if self.global_clipnorm is not None:
             norm_sq = _global_norm_sq(arrays, grads)
-            if not _on_gpu(grads):
+            if isinstance(norm_sq, float):  # a host value: one factor for every group
                 global_scale, norm_sq = kernels.global_clip_scale(norm_sq, self.global_clipnorm), None
         segment_norms = _segment_norms_sq(arrays, grads) if self.clipnorm is not None else None
         for group, positions, indices, offsets in plan.groups:
@@ -341,18 +345,16 @@ class Optimizer:
                 # nothing. Convert those and launch again (any other error repeats and propagates).
                 group_arrays = [_contiguous(a, group.dtype) for a in group_arrays]
                 kernels.launch(self.rule, self._variant(), group.params, slots, group_arrays, offsets, **args)
+            self._segment_flags_applied(group, indices, flags)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(learning_rate={self._learning_rate!r}, iterations={self._iterations})"
 
 
-def _on_gpu(grads) -> bool:
-    return any(g.device.kind != "cpu" for g in grads)
-
-
 def _global_norm_sq(arrays, grads):
     """Squared global norm over every gradient: a host float, or a device scalar when all the
-    gradients sit on one GPU (then no synchronisation happens)."""
+    gradients sit on one GPU (then no synchronisation happens). Gradients on several devices are
+    summed on the host."""
     devices = {g.device for g in grads}
     if len(devices) == 1:
         return kernels.global_norm_sq(arrays, next(iter(devices)))

@@ -271,3 +271,22 @@ def test_an_optimizer_without_a_rule_or_update_step_says_so():
 
     with pytest.raises(TypeError, match="Incomplete must define _scalars or update_step"):
         Incomplete().apply_gradients([(_grad([1.0]), _var([1.0]))])
+
+
+def test_a_failed_launch_changes_no_optimizer_state(monkeypatch):
+    """AdagradDecay decides its decays before the launch but commits them only after it."""
+    from accel import kernels
+
+    v = _var([1.0, 2.0])
+    opt = optimizers.AdagradDecay(1.0, accumulator_decay_step=1)
+    opt.apply_gradients([(_grad([0.1, 0.1]), v)])
+    power = opt.get_slot(v, "accumulator_decay_power").item()
+
+    def failing_launch(*args, **kwargs):
+        raise RuntimeError("device lost")
+
+    monkeypatch.setattr(kernels, "launch", failing_launch)
+    with pytest.raises(RuntimeError, match="device lost"):
+        opt.apply_gradients([(_grad([0.1, 0.1]), v)])
+    assert opt.get_slot(v, "accumulator_decay_power").item() == power
+    assert opt.iterations == 1
