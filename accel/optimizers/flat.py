@@ -66,18 +66,18 @@ class FlatGroup:
             total += self._padded(size)
         params = self._alloc(total)
         slots = {name: self._alloc(total, initial) for name, initial in self.slot_initial.items()}
-        # Existing segments keep their values (parameters and slots); new ones take the
-        # variables' current values and fresh slots.
+        # Existing segments keep their slots; new ones get fresh slots. Every parameter value is
+        # taken from its variable, the source of truth even if its array was replaced since.
         for i in range(len(self.variables)):
             old, new_off, n = self.offsets[i], offsets[i], sizes[i]
-            params[new_off:new_off + n] = self.params[old:old + n]
             for name in slots:
                 slots[name][new_off:new_off + n] = self.slot_buffers[name][old:old + n]
         for var in new:
-            i = len(self.variables)
-            self.position[id(var)] = i
+            self.position[id(var)] = len(self.variables)
             self.variables.append(var)
+        for i, var in enumerate(self.variables):
             params[offsets[i]:offsets[i] + sizes[i]] = var._data.reshape(-1)
+        for var in new:
             for name in slots:
                 self.slot_variables[name].append(
                     Variable._wrap(None, self.device, name=f"{var.name or 'variable'}/{name}", trainable=False))

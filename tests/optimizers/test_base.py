@@ -290,3 +290,12 @@ def test_a_failed_launch_changes_no_optimizer_state(monkeypatch):
         opt.apply_gradients([(_grad([0.1, 0.1]), v)])
     assert opt.get_slot(v, "accumulator_decay_power").item() == power
     assert opt.iterations == 1
+
+
+def test_growing_a_group_keeps_a_replaced_variable_current():
+    a, b = _var([1.0]), _var([5.0])
+    first, second = optimizers.SGD(1.0), optimizers.SGD(1.0)
+    first.apply_gradients([(_grad([1.0]), a)])       # a lives in first's buffer
+    second.apply_gradients([(_grad([1.0]), a)])      # ... now in second's: first's copy is stale
+    first.apply_gradients([(_grad([0.0]), a), (_grad([0.0]), b)])  # first grows its buffer for b
+    numpy.testing.assert_array_equal(a.numpy(), [-1.0])
