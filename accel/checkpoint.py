@@ -13,8 +13,9 @@ them.
 
 Names: object `k` is saved under "k"; list items under "k/0", "k/1", ...; dict items under
 "k/<key>"; objects with a `_checkpoint_items()` method (layers) under "k/<item>"; an optimizer's
-step count under "k/iterations" and its slots under "k/slots/<owner's name>/<slot>", the owner
-named by its path elsewhere in the same checkpoint.
+step count under "k/iterations" and its slots under "k/slots/<owner's path>/<slot>", the owner
+named by its path elsewhere in the same checkpoint (saving an optimizer without the variables it
+trains is an error: its slots could not be matched on restore).
 """
 
 from __future__ import annotations
@@ -69,8 +70,11 @@ class Checkpoint:
                 entries[f"{key}/iterations"] = (None, numpy.asarray(obj.iterations, dtype=numpy.int64))
                 for owner, name, slot in obj.slot_owners():
                     owner_path = path_of.get(id(owner)) if owner is not None else None
-                    if owner_path is None:
-                        owner_path = f"unlisted/{getattr(owner, 'name', None) or id(owner)}"
+                    if owner_path is None:  # its slots could never be matched on restore
+                        raise ValueError(
+                            f"Checkpoint: optimizer {key!r} holds slots of variable "
+                            f"{getattr(owner, 'name', None)!r}, which is not in this checkpoint; add the "
+                            "model or variables it trains, e.g. Checkpoint(model=model, optimizer=opt)")
                     entries[f"{key}/slots/{owner_path}/{name}"] = (slot, None)
         return entries
 
@@ -107,7 +111,6 @@ class Checkpoint:
         variables = self._variables()
         path_of = {id(v): p for p, v in variables.items()}
         expected = {p: (tuple(v.shape), v.dtype.name) for p, v in variables.items()}
-        plan = [(variables[p], p) for p in variables]
         optimizer_work = []
         for key, obj in self._objects.items():
             if not isinstance(obj, Optimizer):
@@ -143,7 +146,7 @@ class Checkpoint:
             raise CheckpointError(f"checkpoint {path!s} does not match the objects; nothing was restored:\n  "
                                   + "\n  ".join(problems))
         # Everything matches: now assign.
-        for var, name in plan:
+        for name, var in variables.items():
             var.assign(stored[name])
         for key, optimizer, owners in optimizer_work:
             if owners:

@@ -151,3 +151,13 @@ def test_checkpoint_argument_errors():
         ac.Checkpoint(**{"a/b": ac.Variable([1.0])})
     with pytest.raises(TypeError, match="cannot save str at 'x'"):
         ac.Checkpoint(x="hello").save("/tmp/never.npz")
+
+
+def test_an_optimizer_without_its_variables_cannot_be_saved(tmp_path):
+    w = ac.Variable([1.0], name="w")
+    opt = ac.optimizers.Adam()
+    opt.apply_gradients([(ac.tensor([1.0]), w)])
+    with pytest.raises(ValueError, match="holds slots of variable 'w', which is not in this checkpoint"):
+        ac.Checkpoint(optimizer=opt).save(tmp_path / "c.npz")
+    assert not list(tmp_path.iterdir())
+    ac.Checkpoint(optimizer=ac.optimizers.Adam()).save(tmp_path / "fresh.npz")  # no slots yet: fine
