@@ -79,7 +79,7 @@ class GradientTape:
         self._used = False
 
     # -- differentiation ------------------------------------------------------------------------------
-    def _start_use(self, method: str) -> None:
+    def _start_use(self) -> None:
         if self._used and not self.persistent:
             raise RuntimeError(_USED_ONCE)
         self._used = True
@@ -102,7 +102,7 @@ class GradientTape:
             if not isinstance(s, Tensor):
                 raise TypeError(f"gradient: sources[{i}] must be a tensor or Variable, got {type(s).__name__}")
         weights = target_weights(targets, output_gradients, "gradient", "output_gradients")
-        self._start_use("gradient")
+        self._start_use()
         grads = backward(targets, weights, flat_sources, tape=self, release=not self.persistent,
                          unconnected=unconnected)
         return pack(sources, iter(grads))
@@ -113,8 +113,8 @@ class GradientTape:
         if not isinstance(target, Tensor):
             raise TypeError(f"jacobian: target must be a tensor, got {type(target).__name__}")
         flat_sources = flatten(sources)
-        self._start_use("jacobian")
-        rows = self._rows(target, flat_sources, [(i,) for i in range(target.size)], target.shape)
+        self._start_use()
+        rows = self._rows(target, flat_sources, [(i,) for i in range(target.size)], (target.size,))
         out = []
         for s, row in zip(flat_sources, rows):
             out.append(self._assemble(row, s, tuple(target.shape) + tuple(s.shape), unconnected))
@@ -133,7 +133,7 @@ class GradientTape:
             raise ValueError(
                 f"batch_jacobian: the first dimensions must match, got target {tuple(target.shape)} "
                 f"and source {tuple(source.shape)}")
-        self._start_use("batch_jacobian")
+        self._start_use()
         batch = target.shape[0]
         per_example = int(target.size // batch) if batch else 0
         slots = [(slice(None), j) for j in range(per_example)]

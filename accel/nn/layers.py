@@ -26,6 +26,9 @@ def activation(identifier):
         raise ValueError(f"unknown activation {identifier!r}; expected one of {names}, a callable or None") from None
 
 
+_activation_function = activation  # Dense's `activation` argument shadows the function's name
+
+
 class Dense(Module):
     """y = activation(x @ kernel + bias). The kernel is created on the first call (its input size
     is then known) unless `input_dim` is given."""
@@ -37,7 +40,7 @@ class Dense(Module):
         if not isinstance(units, int) or units <= 0:
             raise ValueError(f"Dense: units must be a positive int, got {units!r}")
         self.units = units
-        self.activation = globals()["activation"](activation)
+        self.activation = _activation_function(activation)
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer, seed=seed)
         self.bias_initializer = initializers.get(bias_initializer, seed=seed)

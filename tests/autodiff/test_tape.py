@@ -340,3 +340,17 @@ def test_source_that_is_also_an_intermediate():
         z = y * 3
     gx, gy = tape.gradient(z, [x, y])
     assert (gx.item(), gy.item()) == (12.0, 3.0)
+
+
+def test_jacobian_of_a_matrix_target():
+    x = ac.tensor(numpy.arange(4.0).reshape(2, 2), dtype="float64")
+    w = ac.tensor([[1.0, 2.0], [3.0, 4.0]], dtype="float64")
+    with ac.GradientTape() as tape:
+        tape.watch(x)
+        y = x @ w  # y[i, j] = sum_k x[i, k] w[k, j]
+    j = tape.jacobian(y, x)
+    want = numpy.zeros((2, 2, 2, 2))
+    for i in range(2):
+        for jj in range(2):
+            want[i, jj, i, :] = w.numpy()[:, jj]
+    numpy.testing.assert_array_equal(j.numpy(), want)
