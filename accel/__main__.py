@@ -25,9 +25,9 @@ def report() -> str:
         lines.append(f"CuPy {cupy.__version__}")
         try:
             runtime = cupy.cuda.runtime.runtimeGetVersion()
-            driver = cupy.cuda.runtime.driverGetVersion()
-            lines.append(f"CUDA runtime {runtime // 1000}.{runtime % 1000 // 10}, "
-                         f"driver {driver // 1000}.{driver % 1000 // 10}")
+            driver = cupy.cuda.runtime.driverGetVersion()  # 0 when no driver is installed
+            lines.append(f"CUDA runtime {_version(runtime)}, "
+                         + (f"driver {_version(driver)}" if driver > 0 else "no CUDA driver"))
         except Exception as exc:  # no driver: report it, do not fail
             lines.append(f"CUDA: unavailable ({exc})")
     except Exception as exc:
@@ -45,6 +45,11 @@ def report() -> str:
     cache = os.environ.get("CUPY_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cupy", "kernel_cache")
     lines.append(f"CUDA kernel cache (CuPy): {cache}")
     return "\n".join(lines)
+
+
+def _version(number: int) -> str:
+    """CUDA's encoded version (1000 * major + 10 * minor) as major.minor."""
+    return f"{number // 1000}.{number % 1000 // 10}"
 
 
 def _default() -> str:

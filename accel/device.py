@@ -71,10 +71,11 @@ class Device:
             self._xp.cuda.Device(self.index).synchronize()
 
     def activate(self):
-        """A context in which CuPy allocates and launches on this device."""
+        """A context in which CuPy allocates and launches on this device (CuPy works on the
+        current device: every op on a CUDA tensor runs inside its device's context)."""
         if self.kind == "cuda":
             return self._xp.cuda.Device(self.index)
-        return contextlib.nullcontext()
+        return _NO_CONTEXT
 
     def __repr__(self) -> str:
         return f"Device('{self.name}')"
@@ -92,30 +93,65 @@ class Device:
         return (get_device, (self.name,))
 
 
+_NO_CONTEXT = contextlib.nullcontext()
 CPU = Device("cpu", 0, numpy)
 
 
-class _CudaProbe:
-    """What CuPy and the driver offer, found once: the module, the device count, or why not."""
+# A kernel compiled by NVRTC and run once before a GPU is used: a driver with no NVRTC or no CUDA
+# headers beside CuPy imports and counts devices, then fails at the first op.
+_PROBE_SOURCE = r"""
+extern "C" __global__ void accel_probe(float* out) {
+    out[threadIdx.x] = 2.0f * threadIdx.x + 1.0f;
+}
+"""
 
-    def __init__(self):
+
+class _CudaProbe:
+    """What CuPy and the driver offer, found once: the module, the device count, or why not.
+
+    `cupy`: the module to probe (default: import cupy); tests pass a stand-in.
+    """
+
+    def __init__(self, cupy=None):
         self.cupy = None
         self.count = 0
         self.reason = None
+        if cupy is None:
+            try:
+                import cupy
+            except Exception as exc:  # ImportError, or a broken install raising anything else
+                self.reason = f"CuPy is not installed or failed to import ({exc.__class__.__name__}: {exc})"
+                return
         try:
-            import cupy
-        except Exception as exc:  # ImportError, or a broken install raising anything else
-            self.reason = f"CuPy is not installed or failed to import ({exc.__class__.__name__}: {exc})"
-            return
-        try:
-            self.count = int(cupy.cuda.runtime.getDeviceCount())
+            count = int(cupy.cuda.runtime.getDeviceCount())
         except Exception as exc:
             self.reason = f"CuPy imported but no CUDA driver or device is usable ({exc})"
             return
-        if self.count == 0:
+        if count == 0:
             self.reason = "CuPy imported but the driver reports no CUDA device"
             return
-        self.cupy = cupy
+        failure = _run_probe_kernel(cupy)
+        if failure is not None:
+            self.reason = failure
+            return
+        self.cupy, self.count = cupy, count
+
+
+def _run_probe_kernel(cupy) -> str | None:
+    """None when a tiny kernel compiles (NVRTC, CUDA headers) and runs on device 0; else why not."""
+    try:
+        with cupy.cuda.Device(0):
+            module = cupy.RawModule(code=_PROBE_SOURCE, options=("-std=c++17",), name_expressions=["accel_probe"])
+            out = cupy.zeros(32, dtype=numpy.float32)
+            module.get_function("accel_probe")((1,), (32,), (out,))
+            values = out.get()
+    except Exception as exc:
+        return (f"CuPy found a CUDA device but could not compile and run a kernel on it "
+                f"({exc.__class__.__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}); "
+                "CuPy needs NVRTC and the CUDA headers: pip install \"accel[gpu]\" (or a CUDA toolkit)")
+    if not numpy.array_equal(values, 2.0 * numpy.arange(32, dtype=numpy.float32) + 1.0):
+        return "CuPy ran a test kernel on the CUDA device but it computed wrong values"
+    return None
 
 
 _probe: _CudaProbe | None = None
@@ -138,6 +174,15 @@ def _forget_cuda_probe() -> None:
     with _probe_lock:
         _probe = None
         _cuda_devices.clear()
+
+
+def _use_cuda_module(cupy) -> None:
+    """Probe `cupy` (a CuPy stand-in, e.g. the tests' CPU emulation of CUDA devices) instead of
+    importing CuPy; `_forget_cuda_probe` undoes it."""
+    global _probe
+    with _probe_lock:
+        _cuda_devices.clear()
+        _probe = _CudaProbe(cupy)
 
 
 def cuda_unavailable_reason() -> str | None:

@@ -49,8 +49,10 @@ class Generator:
         """Samples of N(mean, stddev**2)."""
         if stddev < 0:
             raise ValueError(f"normal: stddev must be >= 0, got {stddev}")
+        # mean + stddev * z from standard_normal: NumPy's normal computes exactly this, and CuPy's
+        # Generator has no normal() at all.
         return self._draw(shape, dtype, device,
-                          lambda s, shape, dt: s.normal(mean, stddev, size=shape))
+                          lambda s, shape, dt: mean + stddev * s.standard_normal(size=shape))
 
     def uniform(self, shape, minval=0.0, maxval=1.0, dtype="float32", device=None):
         """Samples uniform in [minval, maxval)."""

@@ -196,7 +196,8 @@ class Variable(Tensor):
         source = convert(initial_value, dtype=dtype, device=device)
         data = source._data
         if data is initial_value or isinstance(initial_value, Tensor) and data is initial_value._data:
-            data = data.copy()  # a Variable owns its buffer: later in-place writes stay private
+            with source._device.activate():
+                data = data.copy()  # a Variable owns its buffer: later in-place writes stay private
         super().__init__(data, source._device)
         self.name = name
         self.trainable = bool(trainable)
@@ -229,6 +230,13 @@ class Variable(Tensor):
                     f"{self.dtype.name} (cast it with .astype first)"
                 )
             data = value._data
+        elif is_device_array(value):  # a CuPy array: NumPy cannot read it
+            source = value.device.id
+            if self._device.kind != "cuda" or source != self._device.index:
+                raise ValueError(f"Variable.{method}: value is an array on cuda:{source} but variable "
+                                 f"{self.name or ''!s} is on {self._device}")
+            with self._device.activate():
+                data = self._device.xp.asarray(value, dtype=self.dtype)
         else:
             data = self._device.send(numpy.asarray(value, dtype=self.dtype))
         if data.shape != self.shape and data.ndim != 0:
@@ -241,19 +249,22 @@ class Variable(Tensor):
     def assign(self, value) -> "Variable":
         """Write `value` (same shape and dtype, or a scalar) into the variable in place."""
         data = self._check_value(value, "assign")
-        self._data[...] = data
+        with self._device.activate():
+            self._data[...] = data
         self._version += 1
         return self
 
     def assign_add(self, delta) -> "Variable":
         data = self._check_value(delta, "assign_add")
-        self._data += data
+        with self._device.activate():
+            self._data += data
         self._version += 1
         return self
 
     def assign_sub(self, delta) -> "Variable":
         data = self._check_value(delta, "assign_sub")
-        self._data -= data
+        with self._device.activate():
+            self._data -= data
         self._version += 1
         return self
 
@@ -261,6 +272,12 @@ class Variable(Tensor):
         values = numpy.array2string(CPU.send(self._data), separator=", ", prefix="Variable(")
         return (f"Variable({self.name!r}, {values}, dtype={self.dtype.name}, "
                 f"device={self._device}, trainable={self.trainable})")
+
+
+def is_device_array(value) -> bool:
+    """Whether `value` is an array in GPU memory (CuPy's, or anything with the CUDA array
+    interface): NumPy cannot read it, so it is converted on its device."""
+    return hasattr(value, "__cuda_array_interface__") and not isinstance(value, numpy.ndarray)
 
 
 def _host_array(data, dtype):
@@ -289,13 +306,17 @@ def convert(data, dtype=None, device=None) -> Tensor:
         if device is not None:
             out = _ops.to_device(out, device)
         return out
-    if hasattr(data, "__cuda_array_interface__"):
+    if is_device_array(data):
         # A CuPy array: it lives on its own device unless another is named.
         source = get_device(f"cuda:{data.device.id}")
         dev = source if device is None else get_device(device)
-        array = data if dt is None else data.astype(dt)
+        with source.activate():
+            array = data if dt is None else data.astype(dt)
         dtypes.as_dtype(array.dtype, "data")
-        return Tensor(dev.send(array), dev)
+        if dev.kind == "cpu":
+            return Tensor(array.get(), dev)
+        with dev.activate():
+            return Tensor(dev.send(array), dev)
     dev = get_device(device)
     return Tensor(dev.send(_host_array(data, dt)), dev)
 

@@ -12,7 +12,7 @@ import numpy
 
 from . import ops
 from .autodiff.tape import GradientTape
-from .tensor import Tensor, convert
+from .tensor import Tensor, convert, is_device_array
 
 __all__ = ["check_gradients", "assert_allclose"]
 
@@ -105,5 +105,9 @@ def _gradient_function(f, xs, rng):
 def assert_allclose(actual, desired, rtol: float = 1e-7, atol: float = 0.0, err_msg: str = "") -> None:
     """numpy.testing.assert_allclose for tensors (copied to the host), arrays and numbers."""
     def host(v):
-        return v.numpy() if isinstance(v, Tensor) else numpy.asarray(v)
+        if isinstance(v, Tensor):
+            return v.numpy()
+        if is_device_array(v):  # a CuPy array: copied from its device
+            return v.get()
+        return numpy.asarray(v)
     numpy.testing.assert_allclose(host(actual), host(desired), rtol=rtol, atol=atol, err_msg=err_msg)

@@ -146,8 +146,9 @@ class GradientTape:
         rows = [[] for _ in sources]
         xp = target.device.xp
         for n, slot in enumerate(slots):
-            weight = xp.zeros(weight_shape, dtype=target.dtype)
-            weight[slot] = 1
+            with target.device.activate():
+                weight = xp.zeros(weight_shape, dtype=target.dtype)
+                weight[slot] = 1
             weight = ops.reshape(Tensor(weight, target.device), target.shape)
             last = n == len(slots) - 1
             grads = backward([target], [weight], sources, tape=self,

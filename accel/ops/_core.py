@@ -10,12 +10,13 @@ to its input's shape, once per edge.
 
 from __future__ import annotations
 
+import functools
 import numbers
 
 import numpy
 
 from ..autodiff import recording
-from ..tensor import Tensor, Variable, convert
+from ..tensor import Tensor, Variable, convert, is_device_array
 
 _state = recording._state
 _record = recording.record
@@ -36,6 +37,33 @@ def make(data, device, inputs: tuple = (), vjp=None, params=None) -> Tensor:
     if vjp is not None and _state.tapes and data.dtype.kind == "f":
         _record(out, inputs, vjp, params)
     return out
+
+
+def _first_device(args):
+    for a in args:
+        if isinstance(a, Tensor):
+            return a._device
+        if isinstance(a, (list, tuple)):
+            for b in a:
+                if isinstance(b, Tensor):
+                    return b._device
+    return None
+
+
+def on_device(op):
+    """`op` run with the device of its first tensor argument (or of the first tensor of a first
+    list argument) current: CuPy allocates and launches on the current device, so without this a
+    tensor of cuda:1 would be computed on GPU 0. On the CPU it is a plain call."""
+
+    @functools.wraps(op)
+    def run(*args, **kwargs):
+        device = _first_device(args)
+        if device is None or device.kind == "cpu":
+            return op(*args, **kwargs)
+        with device.activate():
+            return op(*args, **kwargs)
+
+    return run
 
 
 def tensor_arg(x, argument: str = "x") -> Tensor:
@@ -77,7 +105,7 @@ def _constant(value, device, like):
     if value is None:
         raise TypeError("operand: expected a tensor or a number, got None")
     dtype = None
-    if not isinstance(value, numpy.ndarray) and like.kind == "f":
+    if not isinstance(value, numpy.ndarray) and not is_device_array(value) and like.kind == "f":
         probe = numpy.asarray(value)
         if probe.dtype.kind in "fiu":
             dtype = like
@@ -134,7 +162,10 @@ def snapshot(x):
 def unchanged(x):
     """The result of an op that leaves x as it is: x itself, or a snapshot for a Variable (an op's
     result must not be the mutable variable)."""
-    return make(x._data.copy(), x._device, (x,), IDENTITY_VJPS) if isinstance(x, Variable) else x
+    if not isinstance(x, Variable):
+        return x
+    with x._device.activate():
+        return make(x._data.copy(), x._device, (x,), IDENTITY_VJPS)
 
 
 IDENTITY_VJPS = (lambda g, ans, x: g,)

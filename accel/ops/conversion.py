@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .. import dtypes
 from ..device import get_device
-from ._core import IDENTITY_VJPS, make, snapshot, tensor_arg, tensor_like, unchanged
+from ._core import IDENTITY_VJPS, make, on_device, snapshot, tensor_arg, tensor_like, unchanged
 
 __all__ = ["cast", "identity", "to_device", "stop_gradient", "tensor_like"]
 
@@ -14,6 +14,7 @@ def _cast_vjp(g, ans, x):
     return cast(g, x.dtype)
 
 
+@on_device
 def cast(x, dtype):
     """x converted to `dtype`. Differentiable between floating dtypes; integers are constants."""
     x = tensor_arg(x)
@@ -23,6 +24,7 @@ def cast(x, dtype):
     return make(x._data.astype(dt), x._device, (x,), (_cast_vjp,))
 
 
+@on_device
 def identity(x):
     """A copy of x's current value (a snapshot of a Variable); gradient passes unchanged."""
     x = tensor_arg(x)
@@ -44,6 +46,7 @@ def to_device(x, device):
     return make(data, target, (x,), (_to_device_vjp,))
 
 
+@on_device
 def stop_gradient(x):
     """x's value, with no gradient flowing back through it (a constant for every tape)."""
     x = tensor_arg(x)

@@ -11,7 +11,7 @@ import numpy
 
 from ..autodiff import recording
 from ..tensor import Tensor
-from ._core import as_array, data, make, operands, same_device, tensor_arg
+from ._core import as_array, data, make, on_device, operands, same_device, tensor_arg
 
 __all__ = [
     "add", "subtract", "multiply", "divide", "floor_divide", "mod", "negative", "power",
@@ -38,13 +38,21 @@ def _unary(name, doc, forward, vjp=None, to_float=False):
     def op(x):
         if not isinstance(x, Tensor):
             x = tensor_arg(x)
-        raw = x._data
-        if to_float and raw.dtype.kind in "biu":
-            raw = raw.astype(numpy.float32)
-        out = forward(x._device._xp, raw)
-        if out.__class__ is not _NDARRAY:
-            out = as_array(out)
-        result = Tensor(out, x._device)
+        device = x._device
+        if device.kind == "cpu":
+            raw = x._data
+            if to_float and raw.dtype.kind in "biu":
+                raw = raw.astype(numpy.float32)
+            out = forward(device._xp, raw)
+            if out.__class__ is not _NDARRAY:
+                out = as_array(out)
+        else:
+            with device.activate():  # CuPy computes on the current device
+                raw = x._data
+                if to_float and raw.dtype.kind in "biu":
+                    raw = raw.astype(numpy.float32)
+                out = forward(device._xp, raw)
+        result = Tensor(out, device)
         if vjps is not None and _recording.tapes and out.dtype.kind == "f":
             _record(result, (x,), vjps, None)
         return result
@@ -69,12 +77,17 @@ def _binary(name, doc, forward, vjp_x=None, vjp_y=None):
                 if y._device is not device and y._device != device:
                     same_device(name, (x, y))
                 yd = y._data
-            out = forward(device._xp, x._data, yd)
+            xd = x._data
         else:
             x, y, device = operands(name, x, y)
-            out = forward(device._xp, data(x), data(y))
-        if out.__class__ is not _NDARRAY:
-            out = as_array(out)
+            xd, yd = data(x), data(y)
+        if device.kind == "cpu":
+            out = forward(device._xp, xd, yd)
+            if out.__class__ is not _NDARRAY:
+                out = as_array(out)
+        else:
+            with device.activate():  # CuPy computes on the current device
+                out = forward(device._xp, xd, yd)
         result = Tensor(out, device)
         if vjps is not None and _recording.tapes and out.dtype.kind == "f":
             _record(result, (x, y), vjps, None)
@@ -183,6 +196,7 @@ _WHERE_VJPS = (None,
                lambda g, ans, c, x, y: where(c, 0, g))
 
 
+@on_device
 def where(condition, x, y):
     """x where `condition` is true, else y (broadcast together)."""
     condition = tensor_arg(condition, "condition")
@@ -199,6 +213,7 @@ _CLIP_VJPS = (lambda g, ans, x, lo, hi: where(logical_and(x >= lo, x <= hi), g, 
               lambda g, ans, x, lo, hi: where(greater(x, hi), g, 0))
 
 
+@on_device
 def clip(x, clip_value_min, clip_value_max):
     """min(max(x, lo), hi). Gradient flows to x inside [lo, hi] and to the bound that is hit."""
     x = tensor_arg(x)

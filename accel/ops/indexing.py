@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy
 
-from ..tensor import Tensor, Variable
-from ._core import make, tensor_arg
+from ..tensor import Tensor, Variable, convert, is_device_array
+from ._core import make, on_device, tensor_arg
 
 __all__ = ["getitem", "gather", "one_hot", "scatter_add"]
 
@@ -22,6 +22,13 @@ def _index_part(part, device, where: str):
             raise ValueError(f"{where}: index is on {part._device} but the tensor is on {device}")
         if part.dtype.kind not in "biu":
             raise TypeError(f"{where}: index tensors must be integer or bool, got {part.dtype.name}")
+        return part._data
+    if is_device_array(part):  # a CuPy array of indices
+        part = convert(part)
+        if part._device != device:
+            raise ValueError(f"{where}: index is on {part._device} but the tensor is on {device}")
+        if part.dtype.kind not in "biu":
+            raise TypeError(f"{where}: index arrays must be integer or bool, got {part.dtype.name}")
         return part._data
     if isinstance(part, (list, numpy.ndarray)):
         array = numpy.asarray(part)
@@ -59,6 +66,7 @@ def _index(x, index, where):
     return out.copy() if isinstance(x, Variable) and _is_basic(index) else out
 
 
+@on_device
 def getitem(x, index):
     """x[index] with NumPy's indexing rules."""
     x = tensor_arg(x)
@@ -71,6 +79,7 @@ def _scatter_vjp(g, ans, updates, index, shape):
     return getitem(g, index)
 
 
+@on_device
 def scatter_add(updates, index, shape):
     """zeros(shape) with `updates` added at `index` (repeated positions accumulate)."""
     updates = tensor_arg(updates, "updates")
@@ -88,6 +97,7 @@ def scatter_add(updates, index, shape):
     return make(out, updates._device, (updates,), (_scatter_vjp,), {"index": index, "shape": tuple(shape)})
 
 
+@on_device
 def gather(params, indices, axis: int = 0):
     """The slices of `params` at `indices` along `axis`:
     result shape = params.shape[:axis] + indices.shape + params.shape[axis+1:].
@@ -96,7 +106,14 @@ def gather(params, indices, axis: int = 0):
     if not -params.ndim <= axis < params.ndim:
         raise ValueError(f"gather: axis {axis} is out of range for params of rank {params.ndim}")
     axis %= params.ndim
-    indices = indices if isinstance(indices, Tensor) else tensor_arg(numpy.asarray(indices, dtype=numpy.int64))
+    if isinstance(indices, Tensor):
+        pass
+    elif is_device_array(indices):  # a CuPy array: its own device, its own integer dtype
+        indices = convert(indices)
+    else:
+        indices = convert(numpy.asarray(indices, dtype=numpy.int64), device=params.device)
+    if indices.device != params.device:
+        raise ValueError(f"gather: indices are on {indices.device} but params on {params.device}")
     if indices.dtype.kind not in "iu":
         raise TypeError(f"gather: indices must be integers, got {indices.dtype.name}")
     if indices.size:
@@ -108,6 +125,7 @@ def gather(params, indices, axis: int = 0):
     return getitem(params, (slice(None),) * axis + (indices,))
 
 
+@on_device
 def one_hot(indices, depth: int, on_value=1.0, off_value=0.0, axis: int = -1, dtype="float32"):
     """A new axis of length `depth` with `on_value` at each index and `off_value` elsewhere;
     an index outside [0, depth) gives an all-`off_value` row (TensorFlow's rule)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy
 
-from ._core import make, operands
+from ._core import make, on_device, operands
 from .shape import matrix_transpose, reshape, sum_to
 
 __all__ = ["matmul"]
@@ -43,6 +43,7 @@ def _matmul_vjp_b(g, ans, a, b):
 _MATMUL_VJPS = (_matmul_vjp_a, _matmul_vjp_b)
 
 
+@on_device
 def matmul(a, b):
     """Matrix product a @ b: batched over leading axes (broadcast), 1-D operands as in NumPy."""
     a, b, device = operands("matmul", a, b)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy
 
-from ._core import make, normalize_axis, operands, tensor_arg
+from ._core import make, normalize_axis, on_device, operands, tensor_arg
 from .elementwise import exp
 from .indexing import one_hot
 from .reduce import sum
@@ -43,6 +43,7 @@ def _softmax_vjp(g, ans, x, axis):
     return ans * (g - sum(g * ans, axis, keepdims=True))
 
 
+@on_device
 def softmax(logits, axis: int = -1):
     """exp(x) / sum(exp(x)) along `axis`."""
     x = _float_logits(logits, "softmax")
@@ -57,6 +58,7 @@ def _log_softmax_vjp(g, ans, x, axis):
     return g - exp(ans) * sum(g, axis, keepdims=True)
 
 
+@on_device
 def log_softmax(logits, axis: int = -1):
     """x - logsumexp(x) along `axis`."""
     x = _float_logits(logits, "log_softmax")
@@ -75,6 +77,7 @@ def _ce_vjp_logits(g, ans, labels, logits, axis):
     return expand_dims(g, axis) * (softmax(logits, axis) * total - labels)
 
 
+@on_device
 def softmax_cross_entropy_with_logits(labels, logits, axis: int = -1):
     """-sum(labels * log_softmax(logits)) along `axis`; labels are probabilities (gradients flow
     to both)."""
@@ -95,6 +98,7 @@ def _sparse_ce_vjp(g, ans, labels, logits, classes):
     return expand_dims(g, -1) * (softmax(logits, -1) - one_hot(labels, classes, dtype=logits.dtype))
 
 
+@on_device
 def sparse_softmax_cross_entropy_with_logits(labels, logits):
     """-log_softmax(logits)[..., labels]: labels are class indices in [0, classes)."""
     logits = _float_logits(logits, "sparse_softmax_cross_entropy_with_logits")

@@ -42,7 +42,8 @@ def _reduction(name, doc, forward, vjp=None, empty_ok=True):
         axes = normalize_axis(axis, x.ndim, name)
         if not empty_ok and _reduced_count(x.shape, axes) == 0:
             raise ValueError(f"{name}: cannot reduce over an empty axis (no identity element)")
-        out = forward(x._device.xp, x._data, axes, keepdims)
+        with x._device.activate():
+            out = forward(x._device.xp, x._data, axes, keepdims)
         return make(out, x._device, (x,), vjps, {"axes": axes, "keepdims": keepdims})
 
     op.__name__ = op.__qualname__ = name
@@ -134,8 +135,10 @@ def _arg_extremum(name, pick):
             raise ValueError(f"{name}: axis must be None or a single int, got {axis!r}")
         if x.size == 0:
             raise ValueError(f"{name}: the tensor is empty")
-        out = pick(x._device.xp)(x._data, axis=None if axes is None else axes[0], keepdims=keepdims)
-        return make(as_array(out).astype(numpy.int64, copy=False), x._device)
+        with x._device.activate():
+            out = pick(x._device.xp)(x._data, axis=None if axes is None else axes[0], keepdims=keepdims)
+            out = as_array(out).astype(numpy.int64, copy=False)
+        return make(out, x._device)
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Index (int64) of the {name[3:]}imum over `axis`; None: of the flattened tensor."

@@ -7,7 +7,7 @@ import functools
 
 import numpy
 
-from ._core import make, normalize_axis, same_device, snapshot, tensor_arg, unchanged
+from ._core import make, normalize_axis, on_device, same_device, snapshot, tensor_arg, unchanged
 
 __all__ = ["reshape", "transpose", "expand_dims", "squeeze", "broadcast_to", "sum_to",
            "concat", "stack", "split", "unstack", "flatten"]
@@ -31,6 +31,7 @@ def _iterable(value):
 _RESHAPE_VJPS = (lambda g, ans, x: reshape(g, x.shape),)
 
 
+@on_device
 def reshape(x, shape):
     """The elements of x in row-major order, laid out as `shape` (one entry may be -1)."""
     x = tensor_arg(x)
@@ -54,6 +55,7 @@ def _transpose_vjp(g, ans, x, perm):
     return transpose(g, tuple(numpy.argsort(perm)))
 
 
+@on_device
 def transpose(x, perm=None):
     """Axes permuted by `perm` (default: reversed)."""
     x = tensor_arg(x)
@@ -72,6 +74,7 @@ def matrix_transpose(x):
     return transpose(x, perm)
 
 
+@on_device
 def expand_dims(x, axis: int):
     """x with a new size-1 axis inserted at `axis` (negative counts from the end of the result)."""
     x = tensor_arg(x)
@@ -81,6 +84,7 @@ def expand_dims(x, axis: int):
     return make(x._device.xp.expand_dims(snapshot(x), axis), x._device, (x,), _RESHAPE_VJPS)
 
 
+@on_device
 def squeeze(x, axis=None):
     """x without size-1 axes (only those in `axis` when given; each must have size 1)."""
     x = tensor_arg(x)
@@ -94,6 +98,7 @@ def squeeze(x, axis=None):
     return make(snapshot(x).reshape(shape), x._device, (x,), _RESHAPE_VJPS)
 
 
+@on_device
 def broadcast_to(x, shape):
     """x broadcast to `shape` (NumPy rules); the gradient is summed back."""
     x = tensor_arg(x)
@@ -117,6 +122,7 @@ def _sum_to_axes(from_shape, to_shape):
         lead + i for i, n in enumerate(to_shape) if n == 1 and from_shape[lead + i] != 1)
 
 
+@on_device
 def sum_to(x, shape):
     """x summed down to `shape`, the inverse of broadcasting `shape` up to x.shape."""
     x = tensor_arg(x)
@@ -147,6 +153,7 @@ class _ConcatVJPs:
         return functools.partial(_concat_input_vjp, i)
 
 
+@on_device
 def concat(values, axis: int = 0):
     """The tensors in `values` joined along the existing `axis`."""
     values = [tensor_arg(v, "values") for v in values]
@@ -169,6 +176,7 @@ def concat(values, axis: int = 0):
     return make(out, device, tuple(values), _ConcatVJPs(), {"axis": axis, "bounds": bounds})
 
 
+@on_device
 def stack(values, axis: int = 0):
     """The equally shaped tensors in `values` joined along a new `axis`."""
     values = [tensor_arg(v, "values") for v in values]
@@ -183,6 +191,7 @@ def stack(values, axis: int = 0):
     return concat([expand_dims(v, axis) for v in values], axis)
 
 
+@on_device
 def split(x, num_or_size_splits, axis: int = 0):
     """x cut along `axis` into equal parts (an int) or parts of the given sizes (one may be -1)."""
     x = tensor_arg(x)

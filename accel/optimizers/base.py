@@ -343,7 +343,8 @@ class Optimizer:
             except TypeError:
                 # A gradient of another float dtype, or not contiguous: the kernel checked and wrote
                 # nothing. Convert those and launch again (any other error repeats and propagates).
-                group_arrays = [_contiguous(a, group.dtype) for a in group_arrays]
+                with group.device.activate():
+                    group_arrays = [_contiguous(a, group.dtype) for a in group_arrays]
                 kernels.launch(self.rule, self._variant(), group.params, slots, group_arrays, offsets, **args)
             self._segment_flags_applied(group, indices, flags)
 

@@ -77,8 +77,9 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None):
         norm_tensor = ops.full((), norm, dtype="float64", device=device)
         return [None if t is None else t * scale for t in tensors], norm_tensor
     xp = device.xp
-    norm = xp.sqrt(norm_sq)
-    scale = clip_norm / xp.maximum(norm, clip_norm) + (norm - norm)  # on the device: no sync
+    with device.activate():
+        norm = xp.sqrt(norm_sq)
+        scale = clip_norm / xp.maximum(norm, clip_norm) + (norm - norm)  # on the device: no sync
     scale_tensor = Tensor(scale, device)
     return ([None if t is None else t * ops.cast(scale_tensor, t.dtype) for t in tensors],
             Tensor(norm, device))

@@ -59,6 +59,10 @@ class FlatGroup:
         new = [v for v in variables if id(v) not in self.position]
         if not new:
             return
+        with self.device.activate():  # the copies below run on the group's device
+            self._add(new)
+
+    def _add(self, new: list) -> None:
         sizes = [int(v.size) for v in self.variables + new]
         offsets, total = [], 0
         for size in sizes:
@@ -110,7 +114,8 @@ class FlatGroup:
         for i in indices:
             var = variables[i]
             if var._data is not views[i]:
-                views[i][...] = var._data
+                with self.device.activate():
+                    views[i][...] = var._data
                 var._data = views[i]
 
     def offsets_of(self, indices) -> numpy.ndarray:

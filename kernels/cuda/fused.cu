@@ -140,6 +140,17 @@ __global__ void sum_partials(const double* partial, long long count, double* out
     if (threadIdx.x == 0) *out = lanes[0];
 }
 
+// Per-segment sums of the partials (clipnorm's per-tensor norms): segment s owns the partials
+// [first[s], first[s + 1]) and sums them in order, so every norm is the same on every run.
+__global__ void sum_partials_by_segment(const double* partial, const long long* first, long long segments,
+                                        double* out) {
+    const long long s = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+    if (s >= segments) return;
+    double acc = 0.0;
+    for (long long k = first[s]; k < first[s + 1]; ++k) acc += partial[k];
+    out[s] = acc;
+}
+
 // Bandwidth probe: a += s * b.
 __global__ void axpy(float* a, const float* b, float s, long long n) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)

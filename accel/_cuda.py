@@ -1,0 +1,266 @@
+"""The CUDA side of accel.kernels: the kernels of kernels/cuda compiled by CuPy (NVRTC) and
+launched on one device.
+
+Every launch runs with its device current (CuPy launches on the current device), checks what it
+is given as accel._cpu does (dtypes, sizes, contiguity, bounds) before anything is queued, and
+keeps the host -> device table uploads off the steady state: a layout's chunk table is uploaded
+once, and a segment table is re-uploaded only when its contents (gradient addresses, scales,
+flags) change.
+
+The compiled source starts with a hash of every header it includes, because CuPy's on-disk
+kernel cache keys on the source text and options only: an edited rule (or another accel at the
+same install path) then compiles anew instead of running a stale binary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import pathlib
+from collections import OrderedDict
+
+import numpy
+
+CHUNK = 1 << 16  # elements per block of the update kernel
+THREADS = 512
+NORM_THREADS = 256
+_TABLE_CACHE = 64  # device tables kept per device (small: a few KB each)
+
+# The kernels' template names for each (rule, variant): (RuleOff, RuleOn) (RuleOn: a segment
+# whose flag is set, AdagradDecay's decaying variables).
+RULE_TYPES = {
+    ("sgd", 0): ("accel::Sgd<false, false>",) * 2,
+    ("sgd", 1): ("accel::Sgd<true, false>",) * 2,
+    ("sgd", 3): ("accel::Sgd<true, true>",) * 2,
+    ("adagrad", 0): ("accel::Adagrad<false>", "accel::Adagrad<true>"),
+    ("rmsprop", 0): ("accel::Rmsprop<false, false>",) * 2,
+    ("rmsprop", 1): ("accel::Rmsprop<true, false>",) * 2,
+    ("rmsprop", 2): ("accel::Rmsprop<false, true>",) * 2,
+    ("rmsprop", 3): ("accel::Rmsprop<true, true>",) * 2,
+    ("adam", 0): ("accel::Adam<false>",) * 2,
+    ("adam", 1): ("accel::Adam<true>",) * 2,
+}
+STORAGE_TYPES = {"float16": "__half", "float32": "float", "float64": "double"}
+
+SEGMENT_DTYPE = numpy.dtype([("offset", "<i8"), ("grad", "<u8"), ("scale", "<f8"), ("flag", "<i8")])
+CHUNK_DTYPE = numpy.dtype([("segment", "<i8"), ("begin", "<i8"), ("end", "<i8")])
+
+
+def step_name(rule: str, variant: int, dtype: str, clip: bool, decay: bool) -> str:
+    """The name expression of one update kernel."""
+    off, on = RULE_TYPES[(rule, variant)]
+    flag = {True: "true", False: "false"}
+    return f"accel::fused_step<{off}, {on}, {STORAGE_TYPES[dtype]}, {flag[clip]}, {flag[decay]}>"
+
+
+def all_names() -> list:
+    """Every name expression the bridge can request (for compile checks)."""
+    names = [step_name(rule, variant, dtype, clip, decay) for (rule, variant) in RULE_TYPES
+             for dtype in STORAGE_TYPES for clip in (False, True) for decay in (False, True)]
+    names += [f"accel::chunk_sum_squares<{t}>" for t in STORAGE_TYPES.values()]
+    return names + ["accel::sum_partials", "accel::sum_partials_by_segment", "accel::axpy"]
+
+
+def chunk_table(lengths) -> numpy.ndarray:
+    """(segment, begin, end) for every chunk of at most CHUNK elements of every segment."""
+    lengths = numpy.asarray(lengths, dtype=numpy.int64)
+    counts = -(-lengths // CHUNK)
+    segment = numpy.repeat(numpy.arange(len(lengths)), counts)
+    first = numpy.repeat(numpy.cumsum(counts) - counts, counts)
+    begin = (numpy.arange(counts.sum()) - first) * CHUNK
+    table = numpy.empty(len(segment), CHUNK_DTYPE)
+    table["segment"], table["begin"] = segment, begin
+    table["end"] = numpy.minimum(begin + CHUNK, lengths[segment])
+    return table
+
+
+def source_with_header_hash(kernels_dir: pathlib.Path) -> str:
+    """fused.cu, preceded by a comment holding the hash of every header under kernels_dir."""
+    digest = hashlib.sha256()
+    for path in sorted(kernels_dir.rglob("*")):
+        if path.suffix in (".h", ".cuh", ".cu") and path.is_file():
+            digest.update(str(path.relative_to(kernels_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    source = (kernels_dir / "cuda" / "fused.cu").read_text()
+    return f"// accel kernel sources sha256 {digest.hexdigest()}\n{source}"
+
+
+class CudaKernels:
+    """The compiled kernels of one CUDA device (`device.xp` is CuPy or a stand-in for it)."""
+
+    def __init__(self, device, kernels_dir: pathlib.Path):
+        self.device = device
+        self.xp = device.xp
+        self.source = source_with_header_hash(kernels_dir)
+        include = [f"-I{kernels_dir}"]
+        cuda_path = self.xp.cuda.get_cuda_path()
+        if cuda_path and (pathlib.Path(cuda_path) / "include" / "cuda_fp16.h").is_file():
+            include.append(f"-I{pathlib.Path(cuda_path) / 'include'}")
+        self.options = ("-std=c++17", *include)
+        self.functions = {}
+        self._tables: OrderedDict = OrderedDict()  # bytes of a host table -> its device copy
+
+    def function(self, name: str):
+        fn = self.functions.get(name)
+        if fn is None:
+            with self.xp.cuda.Device(self.device.index):
+                module = self.xp.RawModule(code=self.source, options=self.options, name_expressions=[name])
+                fn = self.functions[name] = module.get_function(name)
+        return fn
+
+    # -- arguments ---------------------------------------------------------------------------
+    def _check_array(self, a, argument: str, dtype=None, size=None, writable=False):
+        if not isinstance(a, self.xp.ndarray):
+            raise TypeError(f"{argument}: expected an array of {self.device}, got {type(a).__name__}")
+        if a.device.id != self.device.index:
+            raise ValueError(f"{argument}: the array is on cuda:{a.device.id}, the launch on {self.device}")
+        if not a.flags.c_contiguous:
+            raise TypeError(f"{argument}: expected a C-contiguous array")
+        if dtype is not None and a.dtype != dtype:
+            raise TypeError(f"{argument}: dtype must be {numpy.dtype(dtype).name}, got {a.dtype.name}")
+        if size is not None and a.size != size:
+            raise ValueError(f"{argument}: has {a.size} elements, expected {size}")
+
+    def _table(self, host: numpy.ndarray):
+        """The device copy of a small host table, uploaded once per distinct content."""
+        key = host.tobytes()
+        table = self._tables.get(key)
+        if table is None:
+            table = self.xp.asarray(numpy.frombuffer(key, numpy.uint8))
+            self._tables[key] = table
+            if len(self._tables) > _TABLE_CACHE:
+                self._tables.popitem(last=False)
+        else:
+            self._tables.move_to_end(key)
+        return table
+
+    def _segments(self, grads, offsets, scales, flags):
+        table = numpy.zeros(len(grads), SEGMENT_DTYPE)
+        table["offset"] = offsets
+        table["grad"] = [g.data.ptr for g in grads]
+        table["scale"] = 1.0 if scales is None else scales
+        table["flag"] = 0 if flags is None else flags
+        return self._table(table)
+
+    # -- kernels ------------------------------------------------------------------------------
+    def step(self, rule, variant, params, slots, grads, offsets, scales, flags, scalars, clip, decay,
+             global_scale, norm_sq, clip_norm, slot_count, scalar_count):
+        """One fused update of every segment (see accel.kernels.launch), checked first."""
+        if (rule, variant) not in RULE_TYPES:
+            raise ValueError(f"variant: {variant} is not a variant of rule {rule!r}")
+        self._check_array(params, "params")
+        if params.ndim != 1 or params.dtype.name not in STORAGE_TYPES:
+            raise TypeError(f"params: expected a 1-D float16, float32 or float64 array, got {params.ndim}-D "
+                            f"{params.dtype.name}")
+        dtype, n = params.dtype, params.size
+        if len(slots) != slot_count:
+            raise ValueError(f"slots: rule {rule!r} with variant {variant} needs {slot_count} slot buffers, "
+                             f"got {len(slots)}")
+        for j, s in enumerate(slots):
+            self._check_array(s, f"slots[{j}]", dtype, n)
+        offsets = numpy.asarray(offsets, dtype=numpy.int64).reshape(-1)
+        if len(offsets) != len(grads):
+            raise ValueError(f"offsets: has {len(offsets)} entries, expected {len(grads)}")
+        for i, g in enumerate(grads):
+            self._check_array(g, f"grads[{i}]", dtype)
+            if offsets[i] < 0 or offsets[i] + g.size > n:
+                raise ValueError(f"grads[{i}]: {g.size} elements at offset {offsets[i]} do not fit in params "
+                                 f"of {n} elements")
+        scalars = numpy.asarray(scalars, dtype=numpy.float64).reshape(-1)
+        if len(scalars) != scalar_count:
+            raise ValueError(f"scalars: has {len(scalars)} entries, expected {scalar_count}")
+        if scales is not None:
+            scales = numpy.asarray(scales, dtype=numpy.float64).reshape(-1)
+            if len(scales) != len(grads):
+                raise ValueError(f"segment_scales: has {len(scales)} entries, expected {len(grads)}")
+        if flags is not None:
+            flags = numpy.asarray(flags).reshape(-1)
+            if len(flags) != len(grads):
+                raise ValueError(f"segment_flags: has {len(flags)} entries, expected {len(grads)}")
+        if norm_sq is not None and not isinstance(norm_sq, (float, int)):
+            self._check_array(norm_sq, "norm_sq", numpy.float64, 1)
+        elif norm_sq is not None:  # a host value: its factor joins global_scale
+            from .kernels import global_clip_scale
+
+            global_scale, norm_sq = global_scale * global_clip_scale(float(norm_sq), clip_norm), None
+        if global_scale != 1.0:  # a host factor folds into the segment scales
+            scales = (numpy.ones(len(grads)) if scales is None else scales) * global_scale
+        lengths = [g.size for g in grads]
+        chunks = chunk_table(lengths)
+        if len(chunks) == 0:
+            return
+        has_clip, has_decay = not math.isnan(clip), decay != 0.0
+        kernel = self.function(step_name(rule, variant, dtype.name, has_clip, has_decay))
+        slot_args = list(slots) + [None] * (3 - len(slots))
+        packed = [numpy.float64(v) for v in list(scalars) + [0.0] * (4 - len(scalars))]
+        with self.xp.cuda.Device(self.device.index):
+            kernel((len(chunks),), (THREADS,), (
+                params, *slot_args, self._table(chunks), self._segments(grads, offsets, scales, flags), *packed,
+                norm_sq, numpy.float64(clip_norm), numpy.float64(0.0 if math.isnan(clip) else clip),
+                numpy.float64(decay)))
+
+    def norms_sq(self, arrays):
+        """sum(x*x) of each array, in float64: a device array (one launch per dtype, no sync)."""
+        xp = self.xp
+        with xp.cuda.Device(self.device.index):
+            out = xp.zeros(len(arrays), xp.float64)
+            by_dtype = {}
+            for i, a in enumerate(arrays):
+                by_dtype.setdefault(a.dtype.name, []).append(i)
+            for dtype, picked in by_dtype.items():
+                if dtype not in STORAGE_TYPES:
+                    raise TypeError(f"arrays[{picked[0]}]: expected float16, float32 or float64, got {dtype}")
+                group = [self._contiguous(arrays[i]) for i in picked]
+                chunks = chunk_table([a.size for a in group])
+                if len(chunks) == 0:
+                    continue
+                partial = xp.empty(len(chunks), xp.float64)
+                self.function(f"accel::chunk_sum_squares<{STORAGE_TYPES[dtype]}>")((len(chunks),), (NORM_THREADS,), (
+                    self._table(chunks), self._segments(group, [0] * len(group), None, None), partial))
+                first = numpy.searchsorted(chunks["segment"], numpy.arange(len(group) + 1)).astype(numpy.int64)
+                sums = xp.empty(len(group), xp.float64)
+                blocks = -(-len(group) // NORM_THREADS)
+                self.function("accel::sum_partials_by_segment")((blocks,), (NORM_THREADS,), (
+                    partial, self._table(first), numpy.int64(len(group)), sums))
+                out[xp.asarray(numpy.asarray(picked, dtype=numpy.int64))] = sums
+            return out
+
+    def global_norm_sq(self, arrays):
+        """sum(x*x) over every array, in float64: a 0-d device array (no host synchronisation)."""
+        xp = self.xp
+        with xp.cuda.Device(self.device.index):
+            out = xp.zeros((), xp.float64)
+            by_dtype = {}
+            for a in arrays:
+                by_dtype.setdefault(a.dtype.name, []).append(self._contiguous(a))
+            partials = []
+            for dtype, group in by_dtype.items():
+                if dtype not in STORAGE_TYPES:
+                    raise TypeError(f"arrays: expected float16, float32 or float64, got {dtype}")
+                chunks = chunk_table([a.size for a in group])
+                if len(chunks) == 0:
+                    continue
+                partial = xp.empty(len(chunks), xp.float64)
+                self.function(f"accel::chunk_sum_squares<{STORAGE_TYPES[dtype]}>")((len(chunks),), (NORM_THREADS,), (
+                    self._table(chunks), self._segments(group, [0] * len(group), None, None), partial))
+                partials.append(partial)
+            if partials:
+                joined = xp.concatenate(partials) if len(partials) > 1 else partials[0]
+                self.function("accel::sum_partials")((1,), (NORM_THREADS,), (joined, numpy.int64(joined.size), out))
+            return out
+
+    def _contiguous(self, a):
+        """A C-contiguous array of `a`'s values on this device (the kernels index from data.ptr)."""
+        self._check_array_device(a)
+        return a if a.flags.c_contiguous else self.xp.ascontiguousarray(a)
+
+    def _check_array_device(self, a):
+        if not isinstance(a, self.xp.ndarray):
+            raise TypeError(f"expected an array of {self.device}, got {type(a).__name__}")
+        if a.device.id != self.device.index:
+            raise ValueError(f"the array is on cuda:{a.device.id}, the launch on {self.device}")
+
+    def axpy(self, a, b, s):
+        self._check_array(a, "a", numpy.float32)
+        self._check_array(b, "b", numpy.float32, a.size)
+        with self.xp.cuda.Device(self.device.index):
+            self.function("accel::axpy")((1024,), (256,), (a, b, numpy.float32(s), numpy.int64(a.size)))

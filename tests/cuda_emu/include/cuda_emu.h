@@ -1,0 +1,99 @@
+// The CUDA kernels of kernels/cuda, unmodified, on the CPU: what CUDA provides, for g++ (C++20).
+//
+// This checks the kernels' logic (indexing, chunk and segment tables, the vector path and its
+// scalar tail, shared-memory reductions) and the Python bridge that launches them: not warps,
+// flush-to-zero or fused multiply-adds (the CPU build and this one both compile with
+// -ffp-contract=off, so results are compared bit for bit).
+//
+// A launch runs the block's threads as std::threads that meet at a std::barrier: __syncthreads
+// waits there, and every thread waits there again after each block, so the blocks run one after
+// another and a __shared__ array (a function-local static) is the block's own. Kernel arguments
+// are read as the kernel's own parameter types from the bytes the caller packed, as
+// cuLaunchKernel does, so an argument of the wrong type is garbage here exactly as on a GPU.
+#pragma once
+#define __CUDACC_RTC__ 1  // what NVRTC defines: kernels/rules/common.h then takes its GPU branch
+
+#include <barrier>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <math.h>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "cuda_fp16.h"
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __shared__ static
+
+struct uint3 {
+    unsigned int x, y, z;
+};
+struct dim3 {
+    unsigned int x = 1, y = 1, z = 1;
+};
+struct alignas(16) uint4 {
+    unsigned int x, y, z, w;
+};
+
+inline thread_local uint3 threadIdx;
+inline thread_local uint3 blockIdx;
+inline thread_local dim3 blockDim;
+inline thread_local dim3 gridDim;
+
+namespace cuda_emu {
+inline thread_local std::barrier<>* block_barrier = nullptr;
+}
+
+inline void __syncthreads() { cuda_emu::block_barrier->arrive_and_wait(); }
+
+namespace cuda_emu {
+
+template <class P> P read_argument(void* const* args, size_t i) {
+    P value;
+    std::memcpy(&value, args[i], sizeof(P));
+    return value;
+}
+
+template <class... P, size_t... I>
+std::tuple<P...> read_arguments(void* const* args, std::index_sequence<I...>) {
+    return std::tuple<P...>(read_argument<P>(args, I)...);
+}
+
+// Runs kernel<<<grid, block>>>(args...) to completion. `args[i]` points at the bytes of argument
+// i, which are read as the kernel's i-th parameter type.
+template <class... P>
+void launch(void (*kernel)(P...), dim3 grid, dim3 block, void* const* args) {
+    const std::tuple<P...> values = read_arguments<P...>(args, std::index_sequence_for<P...>{});
+    const unsigned threads = block.x * block.y * block.z;
+    if (threads == 0 || threads > 1024) throw std::invalid_argument("block: 1 to 1024 threads");
+    std::barrier<> barrier(threads);
+    std::vector<std::thread> pool;
+    pool.reserve(threads);
+    for (unsigned t = 0; t < threads; ++t) {
+        pool.emplace_back([&, t] {
+            block_barrier = &barrier;
+            blockDim = block;
+            gridDim = grid;
+            threadIdx = uint3{t % block.x, (t / block.x) % block.y, t / (block.x * block.y)};
+            for (unsigned z = 0; z < grid.z; ++z)
+                for (unsigned y = 0; y < grid.y; ++y)
+                    for (unsigned x = 0; x < grid.x; ++x) {
+                        blockIdx = uint3{x, y, z};
+                        std::apply(kernel, values);
+                        barrier.arrive_and_wait();  // the block is done before the next starts
+                    }
+        });
+    }
+    for (std::thread& th : pool) th.join();
+}
+
+}  // namespace cuda_emu
