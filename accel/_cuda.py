@@ -182,8 +182,6 @@ class CudaKernels:
             from .kernels import global_clip_scale
 
             global_scale, norm_sq = global_scale * global_clip_scale(float(norm_sq), clip_norm), None
-        if global_scale != 1.0:  # a host factor folds into the segment scales
-            scales = (numpy.ones(len(grads)) if scales is None else scales) * global_scale
         lengths = [g.size for g in grads]
         chunks = chunk_table(lengths)
         if len(chunks) == 0:
@@ -195,7 +193,8 @@ class CudaKernels:
         with self.xp.cuda.Device(self.device.index):
             kernel((len(chunks),), (THREADS,), (
                 params, *slot_args, self._table(chunks), self._segments(grads, offsets, scales, flags), *packed,
-                norm_sq, numpy.float64(clip_norm), numpy.float64(0.0 if math.isnan(clip) else clip),
+                norm_sq, numpy.float64(clip_norm), numpy.float64(global_scale),
+                numpy.float64(0.0 if math.isnan(clip) else clip),
                 numpy.float64(decay)))
 
     def norms_sq(self, arrays):

@@ -93,15 +93,17 @@ __device__ __forceinline__ void run_chunk(T* params, T* slot0, T* slot1, T* slot
 
 // One launch of an optimizer update. `norm_sq` (nullable) is the device scalar the global-norm
 // kernel wrote: clip_by_global_norm's factor is computed here, so clipping needs no host sync.
+// `global_scale` is a host factor on every gradient; the two multiply in double, as on the CPU.
 template <class RuleOff, class RuleOn, class T, bool CLIP, bool DECAY>
 __global__ void fused_step(T* params, T* slot0, T* slot1, T* slot2, const ChunkEntry* chunks,
                            const SegmentEntry* segments, double s0, double s1, double s2, double s3,
-                           const double* norm_sq, double clip_norm, double clip_value, double decay) {
+                           const double* norm_sq, double clip_norm, double global_scale, double clip_value,
+                           double decay) {
     typedef compute_t<T> C;
     const Scalars scalars{{s0, s1, s2, s3}};
     const ChunkEntry c = chunks[blockIdx.x];
     const SegmentEntry seg = segments[c.segment];
-    const double global = norm_sq ? global_clip_scale(*norm_sq, clip_norm) : 1.0;
+    const double global = norm_sq ? global_scale * global_clip_scale(*norm_sq, clip_norm) : global_scale;
     const GradPrep<C> prep{C(global), C(clip_value), C(decay)};
     run_chunk<RuleOff, RuleOn, T, CLIP, DECAY>(params, slot0, slot1, slot2, c, seg, prep, scalars);
 }
@@ -179,7 +181,7 @@ typedef Adam<true> AdamAmsgrad;
     template __global__ void accel::fused_step<accel::instances::OFF, accel::instances::ON, T,     \
                                                CLIP, DECAY>(                                       \
         T*, T*, T*, T*, const accel::ChunkEntry*, const accel::SegmentEntry*, double, double,      \
-        double, double, const double*, double, double, double);
+        double, double, const double*, double, double, double, double);
 #define ACCEL_INSTANTIATE_ALL(OFF, ON)                          \
     ACCEL_INSTANTIATE(OFF, ON, float, false, false)             \
     ACCEL_INSTANTIATE(OFF, ON, float, true, true)               \

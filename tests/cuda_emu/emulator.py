@@ -68,6 +68,12 @@ _BUILD_DIR = pathlib.Path(os.environ.get("ACCEL_CUDA_EMU_CACHE") or
                           pathlib.Path(tempfile.gettempdir()) / f"accel-cuda-emu-{os.getuid()}")
 _build_lock = threading.Lock()
 _libraries: dict = {}  # (source, options) -> {name expression: (library, symbol)}
+_loaded: list = []  # every library loaded
+
+
+def vector_copies() -> int:
+    """16-byte vector copies (uint4) the emulated kernels have made so far, over all libraries."""
+    return sum(lib.accel_emu_vector_copies() for lib in _loaded)
 
 
 def _includes(options) -> list:
@@ -118,7 +124,8 @@ def compile_kernels(source: str, options, names) -> None:
                 f'}}\n')
         unit = ('#include "cuda_emu.h"\n#include <cstdio>\n'
                 'namespace cuda_emu { template <class... P> int arity(void (*)(P...)) { return sizeof...(P); } }\n'
-                + source + "\n" + "\n".join(launchers))
+                + source + "\n" + "\n".join(launchers)
+                + '\nextern "C" long long accel_emu_vector_copies() { return cuda_emu::vector_copies.load(); }\n')
         dirs = [str(INCLUDE)] + _includes(options)
         digest = hashlib.sha256("\0".join([unit, _header_texts(dirs), " ".join(_CXXFLAGS), CXX or ""])
                                 .encode()).hexdigest()[:24]
@@ -134,6 +141,8 @@ def compile_kernels(source: str, options, names) -> None:
                 raise EmulationError(f"the kernels do not compile for the emulator:\n{result.stderr[-6000:]}")
             os.replace(partial, library)
         lib = ctypes.CDLL(str(library))
+        lib.accel_emu_vector_copies.restype = ctypes.c_longlong
+        _loaded.append(lib)
         for i, name in enumerate(todo):
             fn = getattr(lib, f"accel_emu_launch_{i}")
             fn.restype = ctypes.c_int

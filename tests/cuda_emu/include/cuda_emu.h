@@ -13,6 +13,7 @@
 #pragma once
 #define __CUDACC_RTC__ 1  // what NVRTC defines: kernels/rules/common.h then takes its GPU branch
 
+#include <atomic>
 #include <barrier>
 #include <cmath>
 #include <cstdint>
@@ -40,8 +41,22 @@ struct uint3 {
 struct dim3 {
     unsigned int x = 1, y = 1, z = 1;
 };
+namespace cuda_emu {
+// Internal linkage: each compiled library counts its own (an inline variable would be one object
+// shared by every library loaded, GCC marks it unique).
+static std::atomic<long long> vector_copies{0};  // 16-byte copies through uint4 (the vector path)
+}
+
+// CUDA's uint4, counting its copies: a test can tell that the 16-byte vector path ran.
 struct alignas(16) uint4 {
     unsigned int x, y, z, w;
+    uint4() = default;
+    uint4(const uint4& o) : x(o.x), y(o.y), z(o.z), w(o.w) { ++cuda_emu::vector_copies; }
+    uint4& operator=(const uint4& o) {
+        x = o.x, y = o.y, z = o.z, w = o.w;
+        ++cuda_emu::vector_copies;
+        return *this;
+    }
 };
 
 inline thread_local uint3 threadIdx;
