@@ -41,9 +41,9 @@ class Generator:
         shape = _shape_arg(shape, "random")
         dt = dtypes.as_dtype(dtype)
         dev = get_device(device)
-        with dev.activate():
-            out = sample(self._stream(dev), shape, dt)
-        return make(dev.xp.asarray(out).astype(dt, copy=False), dev)
+        with dev.activate():  # CuPy draws, converts and allocates on the current device
+            out = dev.xp.asarray(sample(self._stream(dev), shape, dt)).astype(dt, copy=False)
+        return make(out, dev)
 
     def normal(self, shape, mean=0.0, stddev=1.0, dtype="float32", device=None):
         """Samples of N(mean, stddev**2)."""

@@ -20,8 +20,10 @@ class Tensor:
     """An n-dimensional array on a device. Create one with `accel.tensor` or any op."""
 
     __slots__ = ("_data", "_device", "_node", "_tapes", "__weakref__")
-    # NumPy defers to our reflected operators instead of treating a Tensor as an object array.
+    # NumPy defers to our reflected operators instead of treating a Tensor as an object array;
+    # CuPy's operators do too when our priority is higher.
     __array_ufunc__ = None
+    __array_priority__ = 1000
 
     def __init__(self, data, device: Device):
         self._data = data

@@ -424,6 +424,14 @@ _COMPARE = ["eq", "ne", "lt", "le", "gt", "ge"]
 _UNARY = ["neg", "pos", "abs", "invert"]
 
 
+def _defer(array, other) -> bool:
+    """CuPy's rule for binary operators: the other operand's reflected operator wins when it has
+    a higher __array_priority__ or opts out of ufuncs (__array_ufunc__ = None)."""
+    if getattr(type(other), "__array_ufunc__", False) is None:
+        return True
+    return getattr(other, "__array_priority__", 0) > array.__array_priority__
+
+
 def _make_ndarray_class(module):
     class ndarray:
         """An array on an emulated device: host memory behind CuPy's interface."""
@@ -532,9 +540,13 @@ def _make_ndarray_class(module):
         fn = getattr(operator, op if op not in ("and", "or") else op + "_")
 
         def forward(self, other):
+            if _defer(self, other):
+                return NotImplemented
             return module._call(op, fn, (self, other), {})
 
         def reflected(self, other):
+            if _defer(self, other):
+                return NotImplemented
             return module._call(op, fn, (other, self), {})
 
         def inplace(self, other):

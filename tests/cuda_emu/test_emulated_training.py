@@ -1,0 +1,155 @@
+"""EMULATION: accel's own API (tensors, ops, tapes, optimizers, random) on CPU-emulated CUDA
+devices: the real Optimizer.apply_gradients launches the unmodified CUDA kernels, compared with the
+same optimizer on the CPU; work on cuda:1 while cuda:0 is current stays on cuda:1."""
+
+import numpy
+import pytest
+
+import accel as ac
+
+OPTIMIZERS = {
+    "sgd": lambda **kw: ac.optimizers.SGD(0.1, **kw),
+    "momentum": lambda **kw: ac.optimizers.SGD(0.1, momentum=0.9, **kw),
+    "nesterov": lambda **kw: ac.optimizers.SGD(0.1, momentum=0.9, nesterov=True, **kw),
+    "adagrad": lambda **kw: ac.optimizers.Adagrad(0.1, **kw),
+    "adagrad_decay": lambda **kw: ac.optimizers.AdagradDecay(0.1, accumulator_decay_step=2, **kw),
+    "rmsprop": lambda **kw: ac.optimizers.RMSprop(0.01, **kw),
+    "rmsprop_centered_momentum": lambda **kw: ac.optimizers.RMSprop(0.01, momentum=0.5, centered=True, **kw),
+    "adam": lambda **kw: ac.optimizers.Adam(0.01, **kw),
+    "amsgrad": lambda **kw: ac.optimizers.Adam(0.01, amsgrad=True, **kw),
+    "adamw": lambda **kw: ac.optimizers.AdamW(0.01, **{"weight_decay": 0.1, **kw}),
+}
+CLIPS = {"none": {}, "clipvalue": {"clipvalue": 0.5}, "decay": {"weight_decay": 0.01},
+         "clipnorm": {"clipnorm": 1.0}, "global_clipnorm": {"global_clipnorm": 1.0}}
+SHAPES = [(3, 5), (7,), (70_001,), (1,)]  # one variable crosses a CUDA chunk boundary
+
+
+def _train(make, clip, device, dtype, steps=3):
+    rng = numpy.random.default_rng(3)
+    values = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
+    grads = [[rng.standard_normal(s).astype(dtype) for s in SHAPES] for _ in range(steps)]
+    variables = [ac.Variable(ac.tensor(v, device=device), name=f"v{i}") for i, v in enumerate(values)]
+    opt = make(**clip)
+    for step in grads:
+        opt.apply_gradients(zip([ac.tensor(g, device=device) for g in step], variables))
+    slots = {name: [opt.get_slot(v, name).numpy() for v in variables] for name in opt.get_slot_names()}
+    return [v.numpy() for v in variables], slots
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "float64"])
+@pytest.mark.parametrize("clip", list(CLIPS))
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_emulated_optimizer_matches_cpu(emulated_cuda, name, clip, dtype):
+    if dtype != "float32" and clip not in ("none", "global_clipnorm"):
+        pytest.skip("the flag combinations are covered in float32; the dtypes without and with a device norm")
+    cpu_values, cpu_slots = _train(OPTIMIZERS[name], CLIPS[clip], "cpu", dtype)
+    emu_values, emu_slots = _train(OPTIMIZERS[name], CLIPS[clip], "cuda:1", dtype)
+    if clip in ("clipnorm", "global_clipnorm"):
+        # The norms are summed in another order on the device: the scale differs in the last bits.
+        tol = {"float16": 2e-3, "float32": 2e-6, "float64": 1e-13}[dtype]
+        for a, b in zip(emu_values, cpu_values):
+            numpy.testing.assert_allclose(a.astype(float), b.astype(float), rtol=tol, atol=tol)
+        return
+    for a, b in zip(emu_values, cpu_values):
+        assert a.tobytes() == b.tobytes()
+    for key in cpu_slots:
+        for a, b in zip(emu_slots[key], cpu_slots[key]):
+            assert a.tobytes() == b.tobytes(), key
+
+
+def _on_device_1(t):
+    return t._data.device.id == 1 and t.device == ac.get_device("cuda:1")
+
+
+def test_work_on_cuda_1_stays_on_cuda_1(emulated_cuda):
+    """Defect: ops never made the tensor's device current, so with cuda:0 current the results of
+    cuda:1 tensors were computed on GPU 0 (here: the emulator raises, as a GPU without peer
+    access does)."""
+    assert emulated_cuda.current == 0
+    ac.set_default_device("cuda:1")
+    try:
+        x = ac.tensor([[1.0, 2.0], [3.0, -4.0]])
+        w = ac.Variable(ac.random.Generator(0).normal((2, 2)), name="w")
+        b = ac.Variable(ac.zeros((2,)), name="b")
+        labels = ac.tensor([0, 1])
+        with ac.GradientTape(persistent=True) as tape:
+            logits = ac.relu(x @ w.T + b) * 2.0 - ac.exp(-ac.abs(x))
+            probs = ac.softmax(logits)
+            loss = ac.mean(ac.sparse_softmax_cross_entropy_with_logits(labels, logits)) + ac.sum(probs[:, 0] ** 2)
+            extra = ac.sum(ac.concat([ac.reshape(w, (-1,)), ac.gather(b, [1, 0])], 0)) + ac.max(ac.transpose(x))
+        grads = tape.gradient(loss, [w, b])
+        jac = tape.jacobian(logits, w)
+        for t in (x, w, b, logits, probs, loss, extra, jac, *grads, ac.argmax(logits), ac.one_hot(labels, 3),
+                  ac.clip_by_value(logits, -1, 1), ac.where(logits > 0, logits, 0.0), ac.ones((3,)),
+                  ac.arange(4), ac.cast(logits, "float64"), ac.stop_gradient(w), w.value(), ac.tensor(w)):
+            assert _on_device_1(t)
+        for opt in (ac.optimizers.Adam(0.1, global_clipnorm=1.0), ac.optimizers.SGD(0.1, clipnorm=0.5),
+                    ac.optimizers.RMSprop(0.1, clipvalue=0.1), ac.optimizers.AdamW(0.1)):
+            opt.apply_gradients(zip(grads, [w, b]))
+            for name in opt.get_slot_names():
+                assert _on_device_1(opt.get_slot(w, name))
+        clipped, norm = ac.clip_by_global_norm(grads, 0.1)
+        assert all(_on_device_1(t) for t in clipped) and _on_device_1(norm)
+        w.assign(ac.zeros((2, 2)))
+        w.assign_add(ac.ones((2, 2)))
+        w.assign_sub(0.5)
+        assert _on_device_1(w) and (w.numpy() == 0.5).all()
+        assert emulated_cuda.current == 0
+    finally:
+        ac.set_default_device("cpu")
+
+
+def test_generator_normal_on_cuda(emulated_cuda):
+    """Defect: CuPy's Generator has no normal(); the normal initializers raised on every GPU."""
+    t = ac.random.Generator(0).normal((1000,), mean=2.0, stddev=3.0, device="cuda:0", dtype="float64")
+    values = t.numpy()
+    assert t.device == ac.get_device("cuda:0") and abs(values.mean() - 2.0) < 0.3 and abs(values.std() - 3.0) < 0.3
+    init = ac.nn.initializers.RandomNormal(stddev=0.5, seed=1)
+    assert init((3, 2), device="cuda:0").device == ac.get_device("cuda:0")
+    # The CPU stream is NumPy's normal(), value for value.
+    numpy.testing.assert_array_equal(ac.random.Generator(4).normal((5,), 1.0, 2.0, dtype="float64").numpy(),
+                                     numpy.random.Generator(numpy.random.PCG64(4)).normal(1.0, 2.0, 5))
+
+
+def test_raw_cupy_arrays_are_accepted(emulated_cuda):
+    """Defect: numpy.asarray raises on CuPy arrays, so a raw CuPy array as an operand, in
+    Variable.assign*, as gather indices or in testing.assert_allclose failed."""
+    cupy = emulated_cuda
+    with cupy.cuda.Device(1):
+        raw = cupy.asarray(numpy.array([1.0, 2.0, 3.0], numpy.float32))
+        indices = cupy.asarray(numpy.array([2, 0]))
+        raw_times_10 = raw * 10
+    x = ac.tensor([10.0, 20.0, 30.0], device="cuda:1")
+    numpy.testing.assert_array_equal((x + raw).numpy(), [11, 22, 33])
+    numpy.testing.assert_array_equal((raw * x).numpy(), [10, 40, 90])
+    v = ac.Variable(ac.zeros((3,), device="cuda:1"))
+    v.assign(raw)
+    v.assign_add(raw)
+    v.assign_sub(raw)
+    numpy.testing.assert_array_equal(v.numpy(), [1, 2, 3])
+    numpy.testing.assert_array_equal(ac.gather(x, indices).numpy(), [30, 10])
+    numpy.testing.assert_array_equal(x[indices].numpy(), [30, 10])
+    ac.testing.assert_allclose(x, raw_times_10)
+    ac.testing.assert_allclose(raw, [1, 2, 3])
+    t = ac.tensor(raw)
+    assert t.device == ac.get_device("cuda:1") and t.numpy().tolist() == [1, 2, 3]
+    with pytest.raises(ValueError, match="value is an array on cuda:1 but variable c is on cpu"):
+        ac.Variable(ac.zeros((3,)), name="c").assign(raw)
+
+
+def test_strided_gradients_train_on_both_devices(emulated_cuda):
+    """Defect: a gradient through w.T is not contiguous; clipnorm / global_clipnorm raised
+    'expected a C-contiguous array' on the CPU and computed wrong norms on CUDA."""
+    results = {}
+    for device in ("cpu", "cuda:1"):
+        x = ac.tensor([[1.0, 2.0, 3.0]], device=device, dtype="float64")
+        runs = []
+        for opt in (ac.optimizers.Adam(0.1, global_clipnorm=1.0), ac.optimizers.Adam(0.1, clipnorm=1.0)):
+            w = ac.Variable(ac.tensor([[1.0, 0.5, -1.0], [0.0, 2.0, 1.0]], device=device, dtype="float64"))
+            for _ in range(3):
+                opt.minimize(lambda w=w, x=x: ac.mean(ac.square(x @ w.T)), [w])
+            runs.append(w.numpy())
+        results[device] = runs
+    for a, b in zip(results["cpu"], results["cuda:1"]):
+        numpy.testing.assert_allclose(a, b, rtol=1e-13)
+    assert not numpy.allclose(results["cpu"][0], [[1.0, 0.5, -1.0], [0.0, 2.0, 1.0]])
