@@ -24,7 +24,7 @@ def test_cuda_image_matches_the_cupy_pin():
     apt = re.search(r"^ARG CUDA_APT=(\d+)-(\d+)$", dockerfile, re.M)
     assert apt and apt.groups() == (major, minor), "the nvcc package must be the image's CUDA version"
     (cupy,) = [r for r in _pyproject()["project"]["optional-dependencies"]["gpu"] if r.startswith("cupy")]
-    assert re.fullmatch(rf"cupy-cuda{major}x==\d+\.\d+\.\d+", cupy), (cupy, major)
+    assert re.fullmatch(rf"cupy-cuda{major}x\[ctk\]==\d+\.\d+\.\d+", cupy), (cupy, major)
 
 
 def test_images_install_the_extras_from_pyproject():

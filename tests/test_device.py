@@ -165,3 +165,52 @@ def test_import_survives_a_broken_cupy(tmp_path):
     result = _run(code, PYTHONPATH=str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "cpu ['cpu']"
+
+
+class _DriverOnlyCupy:
+    """A CuPy that imports and counts one device, but cannot compile a kernel (no NVRTC or no CUDA
+    headers beside the driver): what `pip install cupy-cuda12x` alone gives on a driver-only host."""
+
+    class cuda:
+        class runtime:
+            @staticmethod
+            def getDeviceCount():
+                return 1
+
+        class Device:
+            def __init__(self, index=0):
+                pass
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return False
+
+    @staticmethod
+    def RawModule(**kwargs):
+        raise RuntimeError("CUDA_ERROR_FILE_NOT_FOUND: libnvrtc.so.12: cannot open shared object file")
+
+
+def test_probe_needs_a_kernel_to_compile_and_run(monkeypatch, fresh_default):
+    """Defect: the probe only counted devices, so a driver-only host defaulted to cuda:0 and failed at
+    the first op."""
+    monkeypatch.setattr(device_module, "_probe", device_module._CudaProbe(_DriverOnlyCupy))
+    monkeypatch.setattr(device_module, "_cuda_devices", {})
+    assert ac.devices() == [ac.get_device("cpu")]
+    assert ac.default_device() == ac.get_device("cpu")
+    reason = device_module.cuda_unavailable_reason()
+    assert "could not compile and run a kernel" in reason and "libnvrtc" in reason and "accel[gpu]" in reason
+    with pytest.raises(ac.DeviceUnavailableError, match="could not compile and run a kernel"):
+        ac.get_device("cuda:0")
+
+
+def test_main_reports_no_driver_instead_of_driver_0():
+    """Defect: `python -m accel` printed "driver 0.0" when no driver was installed."""
+    pytest.importorskip("cupy")
+    result = subprocess.run([sys.executable, "-m", "accel"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    if any(d.kind == "cuda" for d in ac.devices()):
+        pytest.skip("a GPU with a driver is present")
+    assert "driver 0.0" not in result.stdout
+    assert "no CUDA driver" in result.stdout or "CUDA: unavailable" in result.stdout

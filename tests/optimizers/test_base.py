@@ -299,3 +299,32 @@ def test_growing_a_group_keeps_a_replaced_variable_current():
     second.apply_gradients([(_grad([1.0]), a)])      # ... now in second's: first's copy is stale
     first.apply_gradients([(_grad([0.0]), a), (_grad([0.0]), b)])  # first grows its buffer for b
     numpy.testing.assert_array_equal(a.numpy(), [-1.0])
+
+
+@pytest.mark.parametrize("clip", [{"clipnorm": 1.0}, {"global_clipnorm": 1.0}, {}])
+def test_non_contiguous_gradients_train_with_every_clip_mode(clip):
+    """Defect: the gradient of x @ w.T is not contiguous; with clipnorm / global_clipnorm the norm
+    kernel raised 'expected a C-contiguous array'."""
+    x = ac.tensor([[1.0, 2.0, 3.0]], dtype="float64")
+    w = _var([[1.0, 0.5, -1.0], [0.0, 2.0, 1.0]])
+    twin = _var([[1.0, 0.5, -1.0], [0.0, 2.0, 1.0]])
+    opt, twin_opt = optimizers.Adam(0.1, **clip), optimizers.Adam(0.1, **clip)
+    for _ in range(3):
+        opt.minimize(lambda: ac.mean(ac.square(x @ w.T)), [w])
+        with ac.GradientTape() as tape:
+            loss = ac.mean(ac.square(x @ twin.T))
+        (g,) = tape.gradient(loss, [twin])
+        twin_opt.apply_gradients([(ac.tensor(g.numpy().copy()), twin)])  # the same values, contiguous
+    numpy.testing.assert_array_equal(w.numpy(), twin.numpy())
+    assert not numpy.allclose(w.numpy(), [[1.0, 0.5, -1.0], [0.0, 2.0, 1.0]])
+
+
+def test_norm_kernels_take_strided_arrays():
+    from accel import kernels
+
+    g = numpy.arange(20, dtype=numpy.float32)
+    m = numpy.arange(12.0).reshape(3, 4)
+    views = [g[::2], g[::-1], m.T, m[:, 1]]
+    want = [float(numpy.sum(v.astype(numpy.float64) ** 2)) for v in views]
+    numpy.testing.assert_allclose(kernels.norms_sq(views), want, rtol=1e-15)
+    assert kernels.global_norm_sq(views) == pytest.approx(sum(want), rel=1e-15)

@@ -1,0 +1,63 @@
+"""Every CUDA kernel the bridge can request compiles with NVRTC through CuPy's own compile
+options (no GPU needed: NVRTC and the CUDA headers come from pip), without spills and within 64
+registers per thread, so the update kernel's 512-thread blocks fit on every SM."""
+
+import re
+
+import pytest
+
+from accel import _cuda, kernels
+
+cupy = pytest.importorskip("cupy", reason="CuPy is not installed (the test extra installs it)")
+
+
+def _nvrtc_compile(arch: str):
+    from cupy._core import core
+    from cupy.cuda import compiler
+
+    try:
+        compiler._get_nvrtc_version()
+    except Exception as exc:  # no libnvrtc
+        pytest.skip(f"NVRTC is not available ({exc})")
+    source = _cuda.source_with_header_hash(kernels.kernels_dir())
+    # What RawModule passes to NVRTC: the bridge's options, then CuPy's (cupy/_core/_compile_with_cache
+    # and cupy/cuda/compiler.py), and ptxas's report.
+    options = core.assemble_cupy_compiler_options(("-std=c++17", f"-I{kernels.kernels_dir()}"))
+    options += ("-ftz=true", f"-arch={arch}", "--device-as-default-execution-space", "-Xptxas=-v")
+    names = _cuda.all_names()
+    program = compiler._NVRTCProgram(source, "fused.cu", name_expressions=names, method="cubin")
+
+    class Log:
+        text = ""
+
+        def write(self, s):
+            Log.text += s
+
+    _, mapping = program.compile(options, log_stream=Log())
+    return names, mapping, Log.text
+
+
+@pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
+def test_every_kernel_name_compiles_with_nvrtc(arch):
+    names, mapping, report = _nvrtc_compile(arch)
+    assert len(names) >= 125 and set(mapping) == set(names)
+    entries = re.split(r"ptxas info\s+: Compiling entry function ", report)[1:]
+    found = {}
+    for entry in entries:
+        mangled = re.match(r"'(\w+)'", entry).group(1)
+        registers = int(re.search(r"Used (\d+) registers", entry).group(1))
+        spills = [int(n) for n in re.findall(r"(\d+) bytes spill (?:stores|loads)", entry)]
+        stack = int(re.search(r"(\d+) bytes stack frame", entry).group(1))
+        found[mangled] = (registers, spills, stack)
+    missing = [name for name in names if mapping[name] not in found]
+    assert not missing, missing
+    for name in names:
+        registers, spills, stack = found[mapping[name]]
+        assert set(spills) == {0} and stack == 0, f"{name} spills on {arch}"
+        assert registers <= 64, f"{name} uses {registers} registers on {arch}: 512-thread blocks do not fit"
+
+
+def test_the_variants_the_nvcc_list_omits_are_requested():
+    names = _cuda.all_names()
+    for variant in ("accel::Rmsprop<true, false>", "accel::Rmsprop<false, true>"):
+        assert sum(variant in n for n in names) == 3 * 4  # every dtype x clip x decay
