@@ -45,16 +45,24 @@ namespace cuda_emu {
 // Internal linkage: each compiled library counts its own (an inline variable would be one object
 // shared by every library loaded, GCC marks it unique).
 static std::atomic<long long> vector_copies{0};  // 16-byte copies through uint4 (the vector path)
-}
+static std::atomic<bool> misaligned{false};       // a 16-byte access that a GPU would fault on
 
-// CUDA's uint4, counting its copies: a test can tell that the 16-byte vector path ran.
+inline void vector_access(const void* a, const void* b) {
+    ++vector_copies;
+    if ((reinterpret_cast<uintptr_t>(a) | reinterpret_cast<uintptr_t>(b)) & 15u) misaligned = true;
+}
+}  // namespace cuda_emu
+
+// CUDA's uint4, counting its copies (a test can tell that the 16-byte vector path ran) and
+// checking their alignment: the CPU reads a misaligned uint4 happily, a GPU raises
+// "misaligned address".
 struct alignas(16) uint4 {
     unsigned int x, y, z, w;
     uint4() = default;
-    uint4(const uint4& o) : x(o.x), y(o.y), z(o.z), w(o.w) { ++cuda_emu::vector_copies; }
+    uint4(const uint4& o) : x(o.x), y(o.y), z(o.z), w(o.w) { cuda_emu::vector_access(this, &o); }
     uint4& operator=(const uint4& o) {
         x = o.x, y = o.y, z = o.z, w = o.w;
-        ++cuda_emu::vector_copies;
+        cuda_emu::vector_access(this, &o);
         return *this;
     }
 };
@@ -109,6 +117,8 @@ void launch(void (*kernel)(P...), dim3 grid, dim3 block, void* const* args) {
         });
     }
     for (std::thread& th : pool) th.join();
+    if (misaligned.exchange(false))
+        throw std::runtime_error("misaligned address: a 16-byte vector access was not 16-byte aligned");
 }
 
 }  // namespace cuda_emu
