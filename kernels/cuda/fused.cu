@@ -171,6 +171,8 @@ typedef Sgd<true, true> SgdNesterov;
 typedef Adagrad<false> AdagradPlain;
 typedef Adagrad<true> AdagradDecaying;
 typedef Rmsprop<false, false> RmspropPlain;
+typedef Rmsprop<true, false> RmspropCentered;
+typedef Rmsprop<false, true> RmspropMomentum;
 typedef Rmsprop<true, true> RmspropCenteredMomentum;
 typedef Adam<false> AdamPlain;
 typedef Adam<true> AdamAmsgrad;
@@ -193,6 +195,8 @@ ACCEL_INSTANTIATE_ALL(SgdMomentum, SgdMomentum)
 ACCEL_INSTANTIATE_ALL(SgdNesterov, SgdNesterov)
 ACCEL_INSTANTIATE_ALL(AdagradPlain, AdagradDecaying)
 ACCEL_INSTANTIATE_ALL(RmspropPlain, RmspropPlain)
+ACCEL_INSTANTIATE_ALL(RmspropCentered, RmspropCentered)
+ACCEL_INSTANTIATE_ALL(RmspropMomentum, RmspropMomentum)
 ACCEL_INSTANTIATE_ALL(RmspropCenteredMomentum, RmspropCenteredMomentum)
 ACCEL_INSTANTIATE_ALL(AdamPlain, AdamPlain)
 ACCEL_INSTANTIATE_ALL(AdamAmsgrad, AdamAmsgrad)
