@@ -189,7 +189,7 @@ class Variable(Tensor):
     (unless the tape was made with ``watch_accessed_variables=False``).
     """
 
-    __slots__ = ("name", "trainable", "_version")
+    __slots__ = ("name", "trainable", "_version", "_captures")
 
     def __init__(self, initial_value, trainable: bool = True, name: str | None = None,
                  dtype=None, device=None):
@@ -204,14 +204,32 @@ class Variable(Tensor):
         self.name = name
         self.trainable = bool(trainable)
         self._version = 0
+        self._captures = []  # weak references to recorded values that share our array
 
     @classmethod
     def _wrap(cls, data, device: Device, name=None, trainable=True) -> "Variable":
         """A Variable over an existing array, without copying (e.g. a view into a flat buffer)."""
         var = Tensor.__new__(cls)
         Tensor.__init__(var, data, device)
-        var.name, var.trainable, var._version = name, bool(trainable), 0
+        var.name, var.trainable, var._version, var._captures = name, bool(trainable), 0, []
         return var
+
+    def _before_write(self) -> None:
+        """Call before writing into the array in place: recorded values that share it get a copy
+        of the old value first (copy-on-write: free when nothing recorded the current value),
+        and the version moves on."""
+        captures = self._captures
+        if captures:
+            old = None
+            for ref in captures:
+                cap = ref()
+                if cap is not None and cap._data is self._data:
+                    if old is None:
+                        with self._device.activate():
+                            old = self._data.copy()
+                    cap._data = old
+            captures.clear()
+        self._version += 1
 
     def value(self) -> Tensor:
         """A snapshot of the current value (recorded on tapes like any read)."""
@@ -251,23 +269,23 @@ class Variable(Tensor):
     def assign(self, value) -> "Variable":
         """Write `value` (same shape and dtype, or a scalar) into the variable in place."""
         data = self._check_value(value, "assign")
+        self._before_write()
         with self._device.activate():
             self._data[...] = data
-        self._version += 1
         return self
 
     def assign_add(self, delta) -> "Variable":
         data = self._check_value(delta, "assign_add")
+        self._before_write()
         with self._device.activate():
             self._data += data
-        self._version += 1
         return self
 
     def assign_sub(self, delta) -> "Variable":
         data = self._check_value(delta, "assign_sub")
+        self._before_write()
         with self._device.activate():
             self._data -= data
-        self._version += 1
         return self
 
     def __repr__(self) -> str:

@@ -88,12 +88,12 @@ def backward(targets, weights, sources, tape=None, stop_ids=frozenset(), release
         key = id(tensor)
         g = grads.get(key) if key in wanted else grads.pop(key)
         node = tensor._node
-        inputs, params, vjps = node.inputs, node.params, node.vjp
+        inputs, values, params, vjps = node.inputs, node.values, node.params, node.vjp
         for i, x in enumerate(inputs):
             vjp = vjps[i]
             if vjp is None or not eligible(x):
                 continue
-            gi = vjp(g, tensor, *inputs, **params) if params else vjp(g, tensor, *inputs)
+            gi = vjp(g, tensor, *values, **params) if params else vjp(g, tensor, *values)
             if gi is None:
                 continue
             xd, gd = x._data, gi._data
@@ -111,7 +111,7 @@ def backward(targets, weights, sources, tape=None, stop_ids=frozenset(), release
                     heapq.heappush(heap, (-x_node.seq, x))
         if release and node.tapes == (tape_id,):
             tensor._node = None  # this tape alone recorded it: free its inputs now
-        del node, inputs, g, tensor
+        del node, inputs, values, g, tensor
 
     results = []
     for s in sources:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import weakref
 
 from ..tensor import Tensor, Variable
 
@@ -40,20 +41,48 @@ _next_sequence = itertools.count()
 
 
 class Node:
-    """One recorded op: ``vjp[i](g, ans, *inputs, **params)`` gives the gradient for input i.
+    """One recorded op: ``vjp[i](g, ans, *values, **params)`` gives the gradient for input i.
 
+    `inputs` are what gradients flow to; `values` are what the VJPs read: the inputs themselves,
+    except that a Variable is replaced by its value at record time (a capture, see `capture`), so
+    a later assign or optimizer step does not change this op's gradient (TensorFlow's semantics).
     `seq` numbers nodes in creation order. Every input exists before the op that reads it, so
     decreasing `seq` is a reverse topological order: the graph walk needs no separate sort.
     """
 
-    __slots__ = ("vjp", "inputs", "params", "tapes", "seq")
+    __slots__ = ("vjp", "inputs", "values", "params", "tapes", "seq")
 
-    def __init__(self, vjp, inputs, params, tapes):
+    def __init__(self, vjp, inputs, params, tapes, values=None):
         self.vjp = vjp
         self.inputs = inputs
+        self.values = inputs if values is None else values
         self.params = params
         self.tapes = tapes
         self.seq = next(_next_sequence)
+
+
+_CAPTURE_VJPS = (lambda g, ans, x: g,)
+
+
+def capture(var: Variable, tapes: tuple) -> Tensor:
+    """The value of `var` now, as a tensor that shares its array (no copy) and is recorded as a
+    read of `var` by `tapes` (so outer tapes differentiate through it: higher orders work).
+
+    Copy-on-write: the Variable keeps weak references to its live captures, and an in-place
+    write first hands them a copy of the old value (`Variable._before_write`). Captures are
+    shared by every op that reads the same version under the same tapes."""
+    captures = var._captures
+    if captures:  # the newest first: an op usually reads what the previous op read
+        cap = captures[-1]()
+        if cap is not None and cap._data is var._data and cap._tapes == tapes:
+            return cap
+    cap = Tensor(var._data, var._device)
+    cap._tapes = tapes
+    cap._node = Node(_CAPTURE_VJPS, (var,), None, tapes)
+    if len(captures) >= 8:  # drop the dead ones now and then
+        captures[:] = [r for r in captures if r() is not None]
+    captures.append(weakref.ref(cap))
+    return cap
 
 
 def watched_by(x, tape) -> bool:
@@ -82,6 +111,7 @@ def record(out: Tensor, inputs: tuple, vjp, params) -> None:
     is watched, as in TensorFlow.
     """
     ids = ()
+    has_variable = False
     for tape in _state.tapes:
         tape_id, watched = tape.id, tape.watched
         hit = False
@@ -89,13 +119,23 @@ def record(out: Tensor, inputs: tuple, vjp, params) -> None:
             if x.__class__ is Tensor:  # the common case, inlined
                 if tape_id in x._tapes or id(x) in watched:
                     hit = True
-            elif _watches(tape, x):
-                hit = True
+            else:
+                if x.__class__ is not float and isinstance(x, Variable):
+                    has_variable = True
+                if _watches(tape, x):
+                    hit = True
         if hit:
             ids += (tape_id,)
     if ids:
         out._tapes = ids
-        out._node = Node(vjp, inputs, params, ids)
+        values = None
+        if has_variable:
+            for i, x in enumerate(inputs):
+                if isinstance(x, Variable):
+                    if values is None:
+                        values = list(inputs)
+                    values[i] = capture(x, ids)
+        out._node = Node(vjp, inputs, params, ids, values and tuple(values))
 
 
 class paused:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy
 
 from ..autodiff import recording
+from ..device import CPU
 from ..tensor import Tensor
 from ._core import as_array, data, make, on_device, operands, same_device, tensor_arg
 
@@ -25,6 +26,7 @@ __all__ = [
 # _unary and _binary inline `make` (the same three steps): they are the hottest path of the
 # library, and a call less per op is ~10% of a small-tensor forward+backward.
 _NDARRAY = numpy.ndarray
+_CPU = CPU
 _PY_SCALARS = (int, float, bool)
 _recording = recording._state
 _record = recording.record
@@ -39,7 +41,7 @@ def _unary(name, doc, forward, vjp=None, to_float=False):
         if not isinstance(x, Tensor):
             x = tensor_arg(x)
         device = x._device
-        if device.kind == "cpu":
+        if device is _CPU:  # the common case: no device context to enter
             raw = x._data
             if to_float and raw.dtype.kind in "biu":
                 raw = raw.astype(numpy.float32)
@@ -81,7 +83,7 @@ def _binary(name, doc, forward, vjp_x=None, vjp_y=None):
         else:
             x, y, device = operands(name, x, y)
             xd, yd = data(x), data(y)
-        if device.kind == "cpu":
+        if device is _CPU:  # the common case: no device context to enter
             out = forward(device._xp, xd, yd)
             if out.__class__ is not _NDARRAY:
                 out = as_array(out)

@@ -326,6 +326,11 @@ class Optimizer:
             if isinstance(norm_sq, float):  # a host value: one factor for every group
                 global_scale, norm_sq = kernels.global_clip_scale(norm_sq, self.global_clipnorm), None
         segment_norms = _segment_norms_sq(arrays, grads) if self.clipnorm is not None else None
+        for var in variables:  # values recorded on a tape keep their pre-step value
+            if var._captures:
+                var._before_write()
+            else:
+                var._version += 1
         for group, positions, indices, offsets in plan.groups:
             group.rehome(indices)
             group_arrays = [arrays[p] for p in positions]
