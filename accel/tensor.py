@@ -13,7 +13,7 @@ import numpy
 from . import dtypes
 from .device import CPU, Device, get_device
 
-__all__ = ["Tensor", "Variable", "tensor", "convert"]
+__all__ = ["Tensor", "Variable", "tensor", "from_numpy", "convert"]
 
 
 class Tensor:
@@ -72,14 +72,21 @@ class Tensor:
         return CPU.send(self._data).tolist()
 
     def __array__(self, dtype=None, copy=None):
+        """NumPy's view of a CPU tensor: read-only (a tensor's value never changes through
+        NumPy). A Variable's view follows the variable's later updates; copy=True or a dtype
+        gives a copy."""
         if self._device.kind != "cpu":
             raise TypeError(
                 f"cannot convert a tensor on {self._device} to a NumPy array implicitly; "
                 "call .numpy() to copy it to the host"
             )
-        if copy:
+        if copy or (dtype is not None and numpy.dtype(dtype) != self._data.dtype):
+            if copy is False:
+                raise ValueError("a tensor cannot be viewed as another dtype without a copy")
             return numpy.array(self._data, dtype=dtype, copy=True)
-        return self._data if dtype is None else self._data.astype(dtype, copy=False)
+        view = self._data.view()
+        view.flags.writeable = False
+        return view
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
@@ -316,8 +323,10 @@ def _host_array(data, dtype):
     return array
 
 
-def convert(data, dtype=None, device=None) -> Tensor:
-    """`data` as a Tensor: shares storage when it already is one of the right dtype and device."""
+def convert(data, dtype=None, device=None, share: bool = False) -> Tensor:
+    """`data` as a Tensor. A Tensor of the right dtype and device is returned as it is; an array
+    is copied (a tensor owns its memory: the caller may write into its array later) unless
+    `share` asks for the zero-copy view that `from_numpy` documents."""
     dt = None if dtype is None else dtypes.as_dtype(dtype)
     if isinstance(data, Tensor):
         out = data
@@ -336,9 +345,30 @@ def convert(data, dtype=None, device=None) -> Tensor:
         if dev.kind == "cpu":
             return Tensor(array.get(), dev)
         with dev.activate():
-            return Tensor(dev.send(array), dev)
+            array = dev.send(array)
+            if array is data and not share:
+                array = array.copy()
+            return Tensor(array, dev)
     dev = get_device(device)
-    return Tensor(dev.send(_host_array(data, dt)), dev)
+    array = dev.send(_host_array(data, dt))
+    if array is data and not share:
+        array = array.copy()
+    return Tensor(array, dev)
+
+
+def from_numpy(array, device=None) -> Tensor:
+    """A tensor that SHARES `array`'s memory (no copy), as torch.from_numpy: writes into the
+    array show through the tensor, and the tensor must be treated as changing with it (a
+    recorded op reads it when its gradient is computed). The array keeps its dtype; a CuPy array
+    is shared the same way on its own device. Use `accel.tensor` for a tensor of its own."""
+    if isinstance(array, Tensor) or not (isinstance(array, numpy.ndarray) or is_device_array(array)):
+        raise TypeError(f"from_numpy: expected a NumPy or CuPy array, got {type(array).__name__}")
+    if device is not None:
+        target = get_device(device)
+        here = "cpu" if isinstance(array, numpy.ndarray) else f"cuda:{array.device.id}"
+        if target != get_device(here):
+            raise ValueError(f"from_numpy: the array is on {here}, not {target}; sharing needs the same device")
+    return convert(array, share=True)
 
 
 def tensor(data, dtype=None, device=None) -> Tensor:

@@ -185,3 +185,52 @@ def test_cross_device_ops_raise(monkeypatch):
     v = ac.Variable([1.0])
     with pytest.raises(ValueError, match="value is on cuda:5"):
         v.assign(b)
+
+
+# -- tensors own their memory ----------------------------------------------------------------------
+def test_tensor_copies_a_numpy_array():
+    buf = numpy.array([1.0, 2.0])
+    x = ac.tensor(buf)
+    buf[:] = [10.0, 20.0]
+    numpy.testing.assert_array_equal(x.numpy(), [1.0, 2.0])
+
+
+def test_a_recorded_numpy_operand_is_captured_by_value():
+    """Defect: ac.tensor(ndarray) shared the caller's buffer, so writing into it after a recorded
+    x * w changed d/dw."""
+    buf = numpy.array([1.0, 2.0])
+    w = ac.Variable(ac.tensor([3.0, 4.0], dtype="float64"))
+    x = ac.tensor(buf)
+    operand = numpy.array([5.0, 6.0])
+    with ac.GradientTape(persistent=True) as tape:
+        y = ac.sum(x * w)
+        z = ac.sum(w * operand)
+    buf[:] = [10.0, 20.0]
+    operand[:] = 0.0
+    numpy.testing.assert_array_equal(tape.gradient(y, w).numpy(), [1.0, 2.0])
+    numpy.testing.assert_array_equal(tape.gradient(z, w).numpy(), [5.0, 6.0])
+
+
+def test_numpy_view_of_a_tensor_is_read_only():
+    x = ac.tensor([1.0, 2.0])
+    view = numpy.asarray(x)
+    assert not view.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        view[0] = 5.0
+    numpy.testing.assert_array_equal(x.numpy(), [1.0, 2.0])
+    copied = numpy.array(x)  # an explicit copy is the caller's own
+    copied[0] = 5.0
+    assert x.numpy()[0] == 1.0
+    assert numpy.asarray(x, dtype=numpy.float64).dtype == numpy.float64
+
+
+def test_from_numpy_shares_memory_as_documented():
+    buf = numpy.array([1.0, 2.0], dtype=numpy.float32)
+    x = ac.from_numpy(buf)
+    buf[0] = 7.0
+    assert x.numpy()[0] == 7.0 and x.dtype == numpy.float32
+    with pytest.raises(TypeError, match="from_numpy: expected a NumPy or CuPy array, got list"):
+        ac.from_numpy([1.0, 2.0])
+    if not any(d.kind == "cuda" for d in ac.devices()):
+        with pytest.raises(ac.DeviceUnavailableError):
+            ac.from_numpy(buf, device="cuda")
