@@ -2,10 +2,10 @@
 launched on one device.
 
 Every launch runs with its device current (CuPy launches on the current device), checks what it
-is given as accel._cpu does (dtypes, sizes, contiguity, bounds) before anything is queued, and
-keeps the host -> device table uploads off the steady state: a layout's chunk table is uploaded
-once, and a segment table is re-uploaded only when its contents (gradient addresses, scales,
-flags) change.
+is given as accel._cpu does (dtypes, sizes, contiguity) before anything is queued, and keeps the
+host -> device table uploads off the steady state: a group's pointer table (parameter and slot
+addresses) and chunk table are uploaded once, when the set of variables changes, and the
+per-step table (gradient addresses, scales, flags) only when its contents change.
 
 The compiled source starts with a hash of every header it includes, because CuPy's on-disk
 kernel cache keys on the source text and options only: an edited rule (or another accel at the
@@ -42,7 +42,9 @@ RULE_TYPES = {
 }
 STORAGE_TYPES = {"float16": "__half", "float32": "float", "float64": "double"}
 
-SEGMENT_DTYPE = numpy.dtype([("offset", "<i8"), ("grad", "<u8"), ("scale", "<f8"), ("flag", "<i8")])
+SEGMENT_DTYPE = numpy.dtype([("param", "<u8"), ("slot0", "<u8"), ("slot1", "<u8"), ("slot2", "<u8"),
+                             ("length", "<i8")])
+STEP_DTYPE = numpy.dtype([("grad", "<u8"), ("scale", "<f8"), ("flag", "<i8")])
 CHUNK_DTYPE = numpy.dtype([("segment", "<i8"), ("begin", "<i8"), ("end", "<i8")])
 
 
@@ -133,38 +135,46 @@ class CudaKernels:
             self._tables.move_to_end(key)
         return table
 
-    def _segments(self, grads, offsets, scales, flags):
-        table = numpy.zeros(len(grads), SEGMENT_DTYPE)
-        table["offset"] = offsets
+    def _steps(self, grads, scales=None, flags=None):
+        table = numpy.zeros(len(grads), STEP_DTYPE)
         table["grad"] = [g.data.ptr for g in grads]
         table["scale"] = 1.0 if scales is None else scales
         table["flag"] = 0 if flags is None else flags
         return self._table(table)
 
-    # -- kernels ------------------------------------------------------------------------------
-    def step(self, rule, variant, params, slots, grads, offsets, scales, flags, scalars, clip, decay,
-             global_scale, norm_sq, clip_norm, slot_count, scalar_count):
-        """One fused update of every segment (see accel.kernels.launch), checked first."""
+    def table(self, rule, variant, params, slots, slot_count) -> "Table":
+        """The checked pointer table of one launch group (see Table)."""
         if (rule, variant) not in RULE_TYPES:
             raise ValueError(f"variant: {variant} is not a variant of rule {rule!r}")
-        self._check_array(params, "params")
-        if params.ndim != 1 or params.dtype.name not in STORAGE_TYPES:
-            raise TypeError(f"params: expected a 1-D float16, float32 or float64 array, got {params.ndim}-D "
-                            f"{params.dtype.name}")
-        dtype, n = params.dtype, params.size
         if len(slots) != slot_count:
-            raise ValueError(f"slots: rule {rule!r} with variant {variant} needs {slot_count} slot buffers, "
+            raise ValueError(f"slots: rule {rule!r} with variant {variant} needs {slot_count} slot lists, "
                              f"got {len(slots)}")
-        for j, s in enumerate(slots):
-            self._check_array(s, f"slots[{j}]", dtype, n)
-        offsets = numpy.asarray(offsets, dtype=numpy.int64).reshape(-1)
-        if len(offsets) != len(grads):
-            raise ValueError(f"offsets: has {len(offsets)} entries, expected {len(grads)}")
+        params = list(params)
+        slots = [list(kind) for kind in slots]
+        dtype = None
+        for i, p in enumerate(params):
+            self._check_array(p, f"params[{i}]", dtype)
+            if p.dtype.name not in STORAGE_TYPES:
+                raise TypeError(f"params[{i}]: expected float16, float32 or float64, got {p.dtype.name}")
+            dtype = p.dtype
+        for j, kind in enumerate(slots):
+            if len(kind) != len(params):
+                raise ValueError(f"slots[{j}]: has {len(kind)} arrays for {len(params)} parameters")
+            for i, a in enumerate(kind):
+                self._check_array(a, f"slots[{j}][{i}]", dtype, params[i].size)
+        return Table(self, rule, variant, dtype, params, slots)
+
+    # -- kernels ------------------------------------------------------------------------------
+    def step(self, table, grads, scales, flags, scalars, clip, decay, global_scale, norm_sq, clip_norm,
+             scalar_count):
+        """One fused update of every variable of `table` (see accel.kernels.launch), checked first."""
+        grads = list(grads)
+        if len(grads) != len(table.lengths):
+            raise ValueError(f"grads: has {len(grads)} arrays for {len(table.lengths)} parameters")
         for i, g in enumerate(grads):
-            self._check_array(g, f"grads[{i}]", dtype)
-            if offsets[i] < 0 or offsets[i] + g.size > n:
-                raise ValueError(f"grads[{i}]: {g.size} elements at offset {offsets[i]} do not fit in params "
-                                 f"of {n} elements")
+            self._check_array(g, f"grads[{i}]", table.dtype)
+            if g.size != table.lengths[i]:
+                raise ValueError(f"grads[{i}]: has {g.size} elements, params[{i}] has {table.lengths[i]}")
         scalars = numpy.asarray(scalars, dtype=numpy.float64).reshape(-1)
         if len(scalars) != scalar_count:
             raise ValueError(f"scalars: has {len(scalars)} entries, expected {scalar_count}")
@@ -182,20 +192,16 @@ class CudaKernels:
             from .kernels import global_clip_scale
 
             global_scale, norm_sq = global_scale * global_clip_scale(float(norm_sq), clip_norm), None
-        lengths = [g.size for g in grads]
-        chunks = chunk_table(lengths)
-        if len(chunks) == 0:
+        if table.chunk_count == 0:
             return
         has_clip, has_decay = not math.isnan(clip), decay != 0.0
-        kernel = self.function(step_name(rule, variant, dtype.name, has_clip, has_decay))
-        slot_args = list(slots) + [None] * (3 - len(slots))
+        kernel = self.function(step_name(table.rule, table.variant, table.dtype.name, has_clip, has_decay))
         packed = [numpy.float64(v) for v in list(scalars) + [0.0] * (4 - len(scalars))]
         with self.xp.cuda.Device(self.device.index):
-            kernel((len(chunks),), (THREADS,), (
-                params, *slot_args, self._table(chunks), self._segments(grads, offsets, scales, flags), *packed,
+            kernel((table.chunk_count,), (THREADS,), (
+                table.chunks, table.segments, self._steps(grads, scales, flags), *packed,
                 norm_sq, numpy.float64(clip_norm), numpy.float64(global_scale),
-                numpy.float64(0.0 if math.isnan(clip) else clip),
-                numpy.float64(decay)))
+                numpy.float64(0.0 if math.isnan(clip) else clip), numpy.float64(decay)))
 
     def norms_sq(self, arrays):
         """sum(x*x) of each array, in float64: a device array (one launch per dtype, no sync)."""
@@ -214,7 +220,7 @@ class CudaKernels:
                     continue
                 partial = xp.empty(len(chunks), xp.float64)
                 self.function(f"accel::chunk_sum_squares<{STORAGE_TYPES[dtype]}>")((len(chunks),), (NORM_THREADS,), (
-                    self._table(chunks), self._segments(group, [0] * len(group), None, None), partial))
+                    self._table(chunks), self._steps(group), partial))
                 first = numpy.searchsorted(chunks["segment"], numpy.arange(len(group) + 1)).astype(numpy.int64)
                 sums = xp.empty(len(group), xp.float64)
                 blocks = -(-len(group) // NORM_THREADS)
@@ -240,7 +246,7 @@ class CudaKernels:
                     continue
                 partial = xp.empty(len(chunks), xp.float64)
                 self.function(f"accel::chunk_sum_squares<{STORAGE_TYPES[dtype]}>")((len(chunks),), (NORM_THREADS,), (
-                    self._table(chunks), self._segments(group, [0] * len(group), None, None), partial))
+                    self._table(chunks), self._steps(group), partial))
                 partials.append(partial)
             if partials:
                 joined = xp.concatenate(partials) if len(partials) > 1 else partials[0]
@@ -263,3 +269,28 @@ class CudaKernels:
         self._check_array(b, "b", numpy.float32, a.size)
         with self.xp.cuda.Device(self.device.index):
             self.function("accel::axpy")((1024,), (256,), (a, b, numpy.float32(s), numpy.int64(a.size)))
+
+
+class Table:
+    """The variables of one launch group on a device: their arrays (held, so the addresses stay
+    valid), the chunk table and the pointer table, both uploaded once."""
+
+    def __init__(self, kernels, rule, variant, dtype, params, slots):
+        self.kernels, self.rule, self.variant = kernels, rule, variant
+        self.dtype = numpy.dtype(dtype if dtype is not None else numpy.float32)
+        self.params, self.slots = params, slots
+        self.lengths = [p.size for p in params]
+        host = numpy.zeros(len(params), SEGMENT_DTYPE)
+        host["param"] = [p.data.ptr for p in params]
+        for j, kind in enumerate(slots):
+            host[f"slot{j}"] = [a.data.ptr for a in kind]
+        host["length"] = self.lengths
+        chunks = chunk_table(self.lengths)
+        self.chunk_count = len(chunks)
+        xp = kernels.xp
+        with xp.cuda.Device(kernels.device.index):
+            self.segments = xp.asarray(host.view(numpy.uint8))
+            self.chunks = xp.asarray(chunks.view(numpy.uint8))
+
+    def __len__(self):
+        return len(self.lengths)

@@ -1,9 +1,10 @@
 """The one bridge from Python to the fused kernels in kernels/ (accel._cpu or CUDA via CuPy).
 
-A launch updates every variable of one (device, dtype) group: the parameters and each slot are
-one flat buffer, and each variable is a segment (offset, length) in them; gradients arrive as one
-array per segment. `launch` validates everything before any byte is written (the C++ side checks
-shapes, dtypes and bounds first), then runs ONE kernel call for the whole group.
+A launch updates every variable of one (device, dtype) group. The kernels take pointer tables
+(per variable: its parameter, gradient and slot arrays), so every variable keeps its own storage
+for life: `table` checks and holds a group's parameter and slot arrays once, and `launch` brings
+one gradient per variable each step, validates everything before any byte is written, and runs
+ONE kernel call for the whole group.
 
 Rules and their variant bits (the names kernels/rules uses):
   sgd      1 momentum, 2 nesterov (needs momentum)   slots: momentum
@@ -23,7 +24,7 @@ import numpy
 
 from . import _cpu, _cuda
 
-__all__ = ["RuleSpec", "RULES", "launch", "global_norm_sq", "norms_sq", "global_clip_scale", "kernels_dir",
+__all__ = ["RuleSpec", "RULES", "table", "launch", "global_norm_sq", "norms_sq", "global_clip_scale", "kernels_dir",
            "set_num_threads", "get_num_threads", "axpy"]
 
 
@@ -102,41 +103,50 @@ def norms_sq(arrays, device=None) -> numpy.ndarray:
     return cuda_kernels(device).norms_sq(list(arrays)).get()
 
 
-def launch(rule: str, variant: int, params, slots, grads, offsets, *, segment_scales=None,
-           segment_flags=None, scalars, clip_value=None, decay=0.0, global_scale=1.0,
-           norm_sq=None, clip_norm=0.0, device=None) -> None:
-    """One fused update of every segment of a flat group.
-
-    params, slots: flat buffers of the group (1-D, one dtype). grads: one C-contiguous array per
-    segment, of the params' dtype. offsets: int64 start of each segment. scalars: the rule's
-    scalars (RULES[rule].scalars order). clip_value: clip gradients to [-c, c] (None: off). decay:
-    weight_decay * lr (decoupled). clip_by_global_norm's factor: global_scale, times the factor
-    of norm_sq + clip_norm when norm_sq is given (a host float, or on CUDA a float64 device
-    scalar from global_norm_sq, read on the device without a host sync).
-    Everything is checked before anything is written; nothing is written on an error.
-    """
-    scalars = numpy.asarray(scalars, dtype=numpy.float64)
-    clip = math.nan if clip_value is None else float(clip_value)
-    if device is None or device.kind == "cpu":
-        if norm_sq is not None:
-            if not isinstance(norm_sq, (float, int, numpy.floating, numpy.integer)) and not (
-                    isinstance(norm_sq, numpy.ndarray) and norm_sq.size == 1):
-                raise TypeError(f"norm_sq: expected a float, got {type(norm_sq).__name__}")
-            global_scale = global_scale * global_clip_scale(float(norm_sq), clip_norm)
-        _cpu.step(rule, int(variant), params, list(slots), list(grads),
-                  numpy.asarray(offsets, dtype=numpy.int64), segment_scales, segment_flags, scalars,
-                  float(global_scale), clip, float(decay))
-        return
+def table(rule: str, variant: int, params, slots, device=None):
+    """The launch group of `params` (one array per variable, any shape, C-contiguous, one float
+    dtype) and their `slots` (one list per slot of the rule variant, in RULES order, each with
+    one array per variable shaped like it): checked once, held by the returned table (an
+    accel._cpu.Table or a CUDA pointer table on `device`). Build it again when the set of
+    variables changes; every step then brings only gradients (`launch`)."""
     spec = RULES.get(rule)
     if spec is None:
         raise ValueError(f"rule: unknown rule {rule!r}, expected one of {', '.join(RULES)}")
     if int(variant) not in spec.slots:
         raise ValueError(f"variant: {variant} is not a variant of rule {rule!r}")
+    if device is None or device.kind == "cpu":
+        return _cpu.Table(rule, int(variant), list(params), [list(kind) for kind in slots])
+    return cuda_kernels(device).table(rule, int(variant), params, slots, len(spec.slots[int(variant)]))
+
+
+def launch(table, grads, *, segment_scales=None, segment_flags=None, scalars, clip_value=None, decay=0.0,
+           global_scale=1.0, norm_sq=None, clip_norm=0.0) -> None:
+    """One fused update of every variable of `table` (see `table`) in ONE kernel launch.
+
+    grads: one C-contiguous array per variable, of its dtype and size. scalars: the rule's
+    scalars (RULES[rule].scalars order). segment_scales / segment_flags: per-variable gradient
+    scale (clipnorm) / AdagradDecay's decay flag. clip_value: clip gradients to [-c, c] (None:
+    off). decay: weight_decay * lr (decoupled). clip_by_global_norm's factor: global_scale, times
+    the factor of norm_sq + clip_norm when norm_sq is given (a host float, or on CUDA a float64
+    device scalar from global_norm_sq, read on the device without a host sync).
+    Everything is checked before anything is written; nothing is written on an error.
+    """
+    spec = RULES[table.rule]
+    scalars = numpy.asarray(scalars, dtype=numpy.float64)
+    clip = math.nan if clip_value is None else float(clip_value)
+    if isinstance(table, _cpu.Table):
+        if norm_sq is not None:
+            if not isinstance(norm_sq, (float, int, numpy.floating, numpy.integer)) and not (
+                    isinstance(norm_sq, numpy.ndarray) and norm_sq.size == 1):
+                raise TypeError(f"norm_sq: expected a float, got {type(norm_sq).__name__}")
+            global_scale = global_scale * global_clip_scale(float(norm_sq), clip_norm)
+        _cpu.step(table, list(grads), segment_scales, segment_flags, scalars, float(global_scale), clip,
+                  float(decay))
+        return
     if isinstance(norm_sq, (numpy.floating, numpy.integer)):
         norm_sq = float(norm_sq)
-    cuda_kernels(device).step(rule, int(variant), params, list(slots), list(grads), offsets, segment_scales,
-                              segment_flags, scalars, clip, float(decay), float(global_scale), norm_sq,
-                              float(clip_norm), len(spec.slots[int(variant)]), len(spec.scalars))
+    table.kernels.step(table, grads, segment_scales, segment_flags, scalars, clip, float(decay),
+                       float(global_scale), norm_sq, float(clip_norm), len(spec.scalars))
 
 
 # -- CUDA ---------------------------------------------------------------------------------------

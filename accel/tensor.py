@@ -2,8 +2,9 @@
 
 A Tensor wraps one array of its device's array module. Ops never modify a Tensor's array, so
 arrays may be shared between tensors freely. A Variable is the one mutable kind of tensor: its
-`assign*` methods write into its array in place (so optimizers can keep variables as views into
-flat buffers) and bump its version.
+`assign*` methods (and optimizer steps) write into its array in place, so the array is the
+variable's for life; before a write, values that recorded ops captured get a copy of the old
+value (copy-on-write, `_before_write`), and the version moves on.
 """
 
 from __future__ import annotations
@@ -215,7 +216,7 @@ class Variable(Tensor):
 
     @classmethod
     def _wrap(cls, data, device: Device, name=None, trainable=True) -> "Variable":
-        """A Variable over an existing array, without copying (e.g. a view into a flat buffer)."""
+        """A Variable over an existing array, without copying (an optimizer's slot)."""
         var = Tensor.__new__(cls)
         Tensor.__init__(var, data, device)
         var.name, var.trainable, var._version, var._captures = name, bool(trainable), 0, []

@@ -89,6 +89,15 @@ def _group(rule, variant, dtype, lengths, offsets, rng):
     return params, slots
 
 
+def launch_flat(rule, variant, params, slots, grads, offsets, device=None, **args):
+    """kernels.launch over variables laid out in flat buffers: each variable is the view of
+    `params` (and of each slot buffer) at its offset, as long as its gradient."""
+    views = [(int(o), int(o) + g.size) for g, o in zip(grads, offsets)]
+    table = kernels.table(rule, variant, [params[a:b] for a, b in views],
+                          [[s[a:b] for a, b in views] for s in slots], device=device)
+    kernels.launch(table, grads, **args)
+
+
 def _grads(lengths, dtype, rng):
     # Each gradient a view at offset 1 of a larger array: C-contiguous but not 16-byte aligned.
     return [rng.standard_normal(length + 1).astype(dtype)[1:] for length in lengths]
@@ -112,7 +121,7 @@ def _run_case(rule, variant, dtype, layout, steps, rng, clip_value=None, decay=0
     flags = (numpy.arange(len(lengths)) % 2).astype(numpy.uint8) if rule == "adagrad" else None
     for _ in range(steps):
         grads = _grads(lengths, dtype, rng)
-        kernels.launch(rule, variant, params, slots, grads, numpy.array(offsets), scalars=SCALARS[rule],
+        launch_flat(rule, variant, params, slots, grads, numpy.array(offsets), scalars=SCALARS[rule],
                        segment_scales=scales, segment_flags=flags, clip_value=clip_value, decay=decay,
                        global_scale=global_scale)
         # reference on the elements that belong to a segment
@@ -158,8 +167,8 @@ def test_elements_outside_segments_are_untouched():
     lengths, offsets = LAYOUTS["mixed"]
     params, slots = _group("adam", 0, "float32", lengths, offsets, rng)
     before = params.copy(), [s.copy() for s in slots]
-    kernels.launch("adam", 0, params, slots, _grads(lengths, "float32", rng), numpy.array(offsets),
-                   scalars=SCALARS["adam"])
+    launch_flat("adam", 0, params, slots, _grads(lengths, "float32", rng), numpy.array(offsets),
+                scalars=SCALARS["adam"])
     outside = _segment_index(params.size, lengths, offsets) < 0
     numpy.testing.assert_array_equal(params[outside], before[0][outside])
     for s, b in zip(slots, before[1]):
@@ -228,47 +237,62 @@ def test_set_isa_rejects_unknown():
 
 def _valid_launch():
     rng = numpy.random.default_rng(0)
-    params = rng.standard_normal(20).astype(numpy.float32)
-    slots = [numpy.zeros(20, numpy.float32), numpy.zeros(20, numpy.float32)]
+    params = [rng.standard_normal(5).astype(numpy.float32), rng.standard_normal(7).astype(numpy.float32)]
+    slots = [[numpy.zeros(5, numpy.float32), numpy.zeros(7, numpy.float32)] for _ in range(2)]
     grads = [numpy.ones(5, numpy.float32), numpy.ones(7, numpy.float32)]
-    return params, slots, grads, numpy.array([0, 10])
+    return params, slots, grads
 
 
 @pytest.mark.parametrize("mutate,error,message", [
     (lambda a: a.update(grads=[a["grads"][0], numpy.ones(7, numpy.float64)]), TypeError,
      r"grads\[1\]: dtype must match params \(float32\)"),
     (lambda a: a.update(grads=[a["grads"][0], numpy.ones(12, numpy.float32)]), ValueError,
-     r"grads\[1\]: 12 elements at offset 10 do not fit in params of 20 elements"),
-    (lambda a: a.update(offsets=numpy.array([0, -1])), ValueError, r"grads\[1\]: 7 elements at offset -1"),
-    (lambda a: a.update(offsets=numpy.array([0])), ValueError, "offsets: has 1 entries, expected 2"),
-    (lambda a: a.update(slots=a["slots"][:1]), ValueError, "slots: rule 'adam' with variant 0 needs 2 slot buffers, got 1"),
-    (lambda a: a.update(slots=[a["slots"][0], numpy.zeros(19, numpy.float32)]), ValueError,
-     r"slots\[1\]: must be float32 with 20 elements like params"),
+     r"grads\[1\]: has 12 elements, params\[1\] has 7"),
+    (lambda a: a.update(grads=a["grads"][:1]), ValueError, "grads: has 1 arrays for 2 parameters"),
     (lambda a: a.update(grads=[a["grads"][0], numpy.ones((7, 2), numpy.float32)[:, 0]]), TypeError,
      r"grads\[1\]: expected a C-contiguous array"),
     (lambda a: a.update(scalars=[1.0, 2.0]), ValueError, "scalars: has 2 entries, expected 4"),
-    (lambda a: a.update(rule="lamb"), ValueError, "rule: unknown rule 'lamb'"),
+    (lambda a: a.update(segment_scales=numpy.ones(3)), ValueError, "segment_scales: has 3 entries, expected 2"),
+])
+def test_launch_errors_leave_everything_untouched(mutate, error, message):
+    params, slots, grads = _valid_launch()
+    table = kernels.table("adam", 0, params, slots)
+    args = dict(grads=grads, scalars=SCALARS["adam"])
+    mutate(args)
+    before = [p.copy() for p in params], [[a.copy() for a in kind] for kind in slots]
+    with pytest.raises(error, match=message):
+        kernels.launch(table, args.pop("grads"), **args)
+    for p, b in zip(params, before[0]):
+        numpy.testing.assert_array_equal(p, b)
+    for kind, b in zip(slots, before[1]):
+        for a, c in zip(kind, b):
+            numpy.testing.assert_array_equal(a, c)
+
+
+@pytest.mark.parametrize("mutate,error,message", [
+    (lambda a: a.update(slots=a["slots"][:1]), ValueError, "slots: rule 'adam' with variant 0 needs 2 slot lists, got 1"),
+    (lambda a: a.update(slots=[a["slots"][0], [numpy.zeros(5, numpy.float32), numpy.zeros(6, numpy.float32)]]),
+     ValueError, r"slots\[1\]\[1\]: must be float32 with 7 elements like params\[1\]"),
+    (lambda a: a.update(slots=[a["slots"][0], a["slots"][0]]), ValueError, r"slots\[1\]\[0\]: the same memory"),
+    (lambda a: a.update(slots=[a["slots"][0], a["slots"][1][:1]]), ValueError, r"slots\[1\]: has 1 arrays for 2"),
+    (lambda a: a.update(params=[a["params"][0], a["params"][1].astype(numpy.float64)]), TypeError,
+     r"params\[1\]: dtype must match params\[0\] \(float32\)"),
+    (lambda a: a.update(rule="nonesuch"), ValueError, "rule: unknown rule 'nonesuch'"),
     (lambda a: a.update(variant=2), ValueError, "variant: 2 is not a variant of rule 'adam'"),
 ])
-def test_validation_errors_leave_everything_untouched(mutate, error, message):
-    params, slots, grads, offsets = _valid_launch()
-    args = dict(rule="adam", variant=0, params=params, slots=slots, grads=grads, offsets=offsets,
-                scalars=SCALARS["adam"])
+def test_table_errors(mutate, error, message):
+    params, slots, _ = _valid_launch()
+    args = dict(rule="adam", variant=0, params=params, slots=slots)
     mutate(args)
-    before = params.copy(), [s.copy() for s in slots]
     with pytest.raises(error, match=message):
-        kernels.launch(args.pop("rule"), args.pop("variant"), args.pop("params"), args.pop("slots"),
-                       args.pop("grads"), args.pop("offsets"), **args)
-    numpy.testing.assert_array_equal(params, before[0])
-    for s, b in zip(slots, before[1]):
-        numpy.testing.assert_array_equal(s, b)
+        kernels.table(args["rule"], args["variant"], args["params"], args["slots"])
 
 
 def test_params_must_be_writable():
-    params, slots, grads, offsets = _valid_launch()
-    params.flags.writeable = False
-    with pytest.raises(TypeError, match="params: expected a C-contiguous writable array"):
-        kernels.launch("adam", 0, params, slots, grads, offsets, scalars=SCALARS["adam"])
+    params, slots, _ = _valid_launch()
+    params[1].flags.writeable = False
+    with pytest.raises(TypeError, match=r"params\[1\]: expected a C-contiguous writable array"):
+        kernels.table("adam", 0, params, slots)
 
 
 # ---- reductions and scalars -------------------------------------------------------------------
@@ -347,8 +371,8 @@ def test_cuda_matches_cpu(rule, variant, dtype):
     gpu_grads = [cupy.asarray(g) for g in grads]
     for target_params, target_slots, target_grads, dev in ((params, slots, grads, None),
                                                            (gpu_params, gpu_slots, gpu_grads, device)):
-        kernels.launch(rule, variant, target_params, target_slots, target_grads, numpy.array(offsets),
-                       scalars=SCALARS[rule], segment_flags=flags, clip_value=2.0, decay=0.001, device=dev)
+        launch_flat(rule, variant, target_params, target_slots, target_grads, numpy.array(offsets),
+                    scalars=SCALARS[rule], segment_flags=flags, clip_value=2.0, decay=0.001, device=dev)
     rtol, atol = TOLERANCE[dtype]
     numpy.testing.assert_allclose(cupy.asnumpy(gpu_params).astype(float), params.astype(float), rtol=rtol, atol=atol)
     for a, b in zip(gpu_slots, slots):
@@ -367,10 +391,10 @@ def test_cuda_global_norm_and_device_side_clipping():
     params = numpy.zeros(70_008, numpy.float32)
     offsets = numpy.array([0, 5, 70_005])
     gpu_params = cupy.asarray(params)
-    kernels.launch("sgd", 0, gpu_params, [], [cupy.asarray(g) for g in grads], offsets, scalars=[1.0, 0.0],
-                   norm_sq=norm_sq, clip_norm=1.0, device=device)
-    kernels.launch("sgd", 0, params, [], grads, offsets, scalars=[1.0, 0.0],
-                   global_scale=kernels.global_clip_scale(want, 1.0))
+    launch_flat("sgd", 0, gpu_params, [], [cupy.asarray(g) for g in grads], offsets, scalars=[1.0, 0.0],
+                norm_sq=norm_sq, clip_norm=1.0, device=device)
+    launch_flat("sgd", 0, params, [], grads, offsets, scalars=[1.0, 0.0],
+                global_scale=kernels.global_clip_scale(want, 1.0))
     numpy.testing.assert_allclose(cupy.asnumpy(gpu_params), params, rtol=1e-5, atol=1e-7)
 
 
@@ -394,7 +418,7 @@ def test_float16_round_trips_every_bit_pattern():
     def check(isa):
         params = patterns.view(numpy.float16).copy()
         grads = [numpy.zeros(params.size, numpy.float16)]
-        kernels.launch("sgd", 0, params, [], grads, numpy.array([0]), scalars=[0.0, 0.0])
+        launch_flat("sgd", 0, params, [], grads, numpy.array([0]), scalars=[0.0, 0.0])
         nan = numpy.isnan(patterns.view(numpy.float16))
         numpy.testing.assert_array_equal(params.view(numpy.uint16)[~nan], patterns[~nan], err_msg=isa)
         assert numpy.isnan(params[nan]).all(), isa
@@ -415,7 +439,7 @@ def test_float16_stores_round_like_numpy():
 
     def check(isa):
         params = p.copy()
-        kernels.launch("sgd", 0, params, [], [g], numpy.array([0]), scalars=[lr, 0.0])
+        launch_flat("sgd", 0, params, [], [g], numpy.array([0]), scalars=[lr, 0.0])
         numpy.testing.assert_array_equal(params.view(numpy.uint16), want.view(numpy.uint16), err_msg=isa)
 
     with numpy.errstate(over="ignore"):

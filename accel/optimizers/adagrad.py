@@ -55,10 +55,12 @@ class AdagradDecay(Adagrad):
     def _scalars(self, lr, step):
         return [lr, 0.0, self.accumulator_decay_rate, self.initial_accumulator_value]
 
-    def _segment_flags(self, group, indices, step):
-        powers = group.host_slots["accumulator_decay_power"]
-        return (powers[indices] < step // self.accumulator_decay_step).astype(numpy.uint8)
+    def _segment_flags(self, variables, step):
+        powers = numpy.array([self.get_slot(v, "accumulator_decay_power")._data for v in variables],
+                             dtype=numpy.int64)
+        return (powers < step // self.accumulator_decay_step).astype(numpy.uint8)
 
-    def _segment_flags_applied(self, group, indices, flags):
-        powers = group.host_slots["accumulator_decay_power"]
-        powers[numpy.asarray(indices)[flags.astype(bool)]] += 1  # one decay per step at most
+    def _segment_flags_applied(self, variables, flags):
+        for var, flag in zip(variables, flags):
+            if flag:  # one decay per step at most
+                self.get_slot(var, "accumulator_decay_power").assign_add(1)

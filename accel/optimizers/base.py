@@ -23,22 +23,10 @@ from ..autodiff.backprop import flatten
 from ..autodiff.tape import GradientTape
 from ..tensor import Tensor, Variable
 from . import schedules as schedules_module
-from .flat import FlatGroup
+from .slots import SlotStore
 from .validation import check_pairs, check_range, check_variables, checked_gradients, is_none
 
 __all__ = ["Optimizer"]
-
-_PLAN_CACHE = 8
-
-
-class _Plan:
-    """The layout of one list of variables: which group each belongs to, at which index."""
-
-    __slots__ = ("variables", "groups")
-
-    def __init__(self, variables, groups):
-        self.variables = variables  # held, so ids in the cache key cannot be reused
-        self.groups = groups  # [(FlatGroup, [positions in the variable list], [indices in the group])]
 
 
 class Optimizer:
@@ -72,10 +60,7 @@ class Optimizer:
             None if v is None else float(v) for v in (clipnorm, clipvalue, global_clipnorm))
         self.name = name or where
         self._iterations = 0
-        self._groups: dict = {}  # (device, dtype) -> FlatGroup
-        self._plans: dict = {}
-        self._custom_slots: dict = {}  # (id(var), name) -> Variable, for custom optimizers
-        self._custom_built: dict = {}  # id(var) -> var
+        self._store = SlotStore()  # slots per variable (held weakly) and launch plans
 
     # -- hyperparameters ------------------------------------------------------------------------------
     @property
@@ -132,11 +117,11 @@ class Optimizer:
     def _scalars(self, lr: float, step: int) -> list:
         raise TypeError(f"{type(self).__name__} must define _scalars or update_step")
 
-    def _segment_flags(self, group: FlatGroup, indices, step: int):
+    def _segment_flags(self, variables, step: int):
         """Per-variable flags for this launch (AdagradDecay); must not change any state."""
         return None
 
-    def _segment_flags_applied(self, group: FlatGroup, indices, flags) -> None:
+    def _segment_flags_applied(self, variables, flags) -> None:
         """Called after the launch that used `flags` succeeded: commit what they imply."""
 
     # -- subclass interface (custom Python rules) -----------------------------------------------------
@@ -145,21 +130,13 @@ class Optimizer:
         variables = check_variables(var_list, "build")
         if self._custom():
             for var in variables:
-                self._custom_built[id(var)] = var
+                self._store.entry(var)
             return
         self._plan(variables)
 
     def add_slot(self, variable, name: str, initial_value=0.0) -> Variable:
         """For custom optimizers (in build): a slot Variable shaped like `variable`."""
-        key = (id(variable), name)
-        slot = self._custom_slots.get(key)
-        if slot is None:
-            xp = variable.device.xp
-            with variable.device.activate():
-                data = xp.full(variable.shape, initial_value, dtype=variable.dtype)
-            slot = self._custom_slots[key] = Variable._wrap(
-                data, variable.device, name=f"{variable.name or 'variable'}/{name}", trainable=False)
-        return slot
+        return self._store.add(variable, name, initial_value)
 
     def update_step(self, gradient, variable, learning_rate) -> None:
         raise TypeError(f"{type(self).__name__}: a custom optimizer must override update_step")
@@ -171,7 +148,7 @@ class Optimizer:
     def get_slot_names(self) -> list:
         """The names of the slots this optimizer keeps per variable (sorted)."""
         if self._custom():
-            return sorted({name for _, name in self._custom_slots})
+            return sorted({name for _, name, _ in self._store.owners()})
         names = list(kernels.RULES[self.rule].slots[self._variant()]) + list(self._host_slots())
         return sorted(names)
 
@@ -180,34 +157,20 @@ class Optimizer:
         known = self.get_slot_names()
         if slot_name not in known:
             raise KeyError(f"get_slot: no slot {slot_name!r}; this optimizer's slots are {known}")
-        if self._custom():
-            slot = self._custom_slots.get((id(var), slot_name))
-            if slot is None:
-                raise KeyError(f"get_slot: variable {var.name!r} has no slots yet (not built or applied)")
-            return slot
-        for group in self._groups.values():
-            if var in group:
-                return group.slot(var, slot_name)
-        raise KeyError(f"get_slot: variable {getattr(var, 'name', var)!r} has no slots yet (not built or applied)")
+        slot = self._store.get(var, slot_name)
+        if slot is None:
+            raise KeyError(f"get_slot: variable {getattr(var, 'name', var)!r} has no slots yet "
+                           "(not built or applied)")
+        return slot
 
     def variables(self) -> list:
-        """Every slot Variable this optimizer holds (per group, slot name and variable order)."""
-        if self._custom():
-            return list(self._custom_slots.values())
-        out = []
-        for group in self._groups.values():
-            for name in group.slot_names():
-                for var in group.variables:
-                    out.append(group.slot(var, name))
-        return out
+        """Every slot Variable this optimizer holds (per variable, in the order the variables were
+        first seen, then by slot name)."""
+        return [slot for _, _, slot in self._store.owners()]
 
     def slot_owners(self) -> list:
         """[(variable, slot name, slot Variable)] for every slot (checkpoints key slots by owner)."""
-        if self._custom():
-            owners = {id(v): v for v in self._custom_built.values()}
-            return [(owners.get(vid), name, slot) for (vid, name), slot in self._custom_slots.items()]
-        return [(var, name, group.slot(var, name)) for group in self._groups.values()
-                for name in group.slot_names() for var in group.variables]
+        return self._store.owners()
 
     # -- the three entry points -----------------------------------------------------------------------
     def minimize(self, loss, var_list, tape=None):
@@ -262,8 +225,8 @@ class Optimizer:
             variables = check_variables(variables, "apply_gradients")
             self._apply_custom(checked_gradients(grads, variables), variables, lr)
         else:
-            plan = self._plans.get(tuple(map(id, variables)))
-            if plan is None:  # a cached plan holds these very Variables: they were checked then
+            plan = self._store.plan(tuple(map(id, variables)))
+            if plan is None:  # a cached plan names these very Variables: they were checked then
                 check_pairs(pairs)
                 check_variables(variables, "apply_gradients")
             self._apply_fused(checked_gradients(grads, variables), variables, lr, plan)
@@ -271,7 +234,7 @@ class Optimizer:
 
     # -- internals ------------------------------------------------------------------------------------
     def _apply_custom(self, grads, variables, lr):
-        new = [v for v in variables if id(v) not in self._custom_built]
+        new = [v for v in variables if self._store.entry(v, create=False) is None]
         if new:
             self.build(new)
         if self.clipnorm is not None or self.clipvalue is not None or self.global_clipnorm is not None:
@@ -290,29 +253,21 @@ class Optimizer:
             return [clip_by_value(g, -self.clipvalue, self.clipvalue) for g in grads]
         return clip_by_global_norm(grads, self.global_clipnorm)[0]
 
-    def _plan(self, variables) -> _Plan:
+    def _plan(self, variables):
         key = tuple(map(id, variables))
-        plan = self._plans.get(key)
+        plan = self._store.plan(key)
         if plan is not None:
             return plan
-        by_group = {}
-        for position, var in enumerate(variables):
-            by_group.setdefault((var.device, var.dtype), []).append(position)
-        groups = []
-        for (device, dtype), positions in by_group.items():
-            if dtype.name not in ("float16", "float32", "float64"):
-                raise TypeError(f"{type(self).__name__}: variables of dtype {dtype.name} are not supported")
-            group = self._groups.get((device, dtype))
-            if group is None:
-                slots = {name: self._slot_initial(name) for name in kernels.RULES[self.rule].slots[self._variant()]}
-                group = self._groups[(device, dtype)] = FlatGroup(device, dtype, slots, self._host_slots())
-            group.add([variables[p] for p in positions])
-            indices = [group.position[id(variables[p])] for p in positions]
-            groups.append((group, positions, indices, group.offsets_of(indices)))
-        if len(self._plans) >= _PLAN_CACHE:
-            self._plans.pop(next(iter(self._plans)))
-        plan = self._plans[key] = _Plan(list(variables), groups)
-        return plan
+        for var in variables:
+            if var.dtype.name not in ("float16", "float32", "float64"):
+                raise TypeError(f"{type(self).__name__}: variables of dtype {var.dtype.name} are not supported")
+        slot_names = kernels.RULES[self.rule].slots[self._variant()]
+        for var in variables:
+            for name in slot_names:
+                self._store.add(var, name, self._slot_initial(name))
+            for name, initial in self._host_slots().items():
+                self._store.add(var, name, initial, host=True)
+        return self._store.make_plan(key, variables, self.rule, self._variant(), slot_names)
 
     def _apply_fused(self, grads, variables, lr, plan=None):
         plan = plan or self._plan(variables)
@@ -320,38 +275,32 @@ class Optimizer:
         scalars = self._scalars(lr, step)
         decay = (self.weight_decay or 0.0) * lr
         arrays = [g._data for g in grads]
+        for i, (a, v) in enumerate(zip(arrays, variables)):
+            if a.dtype != v._data.dtype or not a.flags.c_contiguous:  # e.g. the gradient through w.T
+                with v.device.activate():
+                    arrays[i] = _contiguous(a, v._data.dtype)
         global_scale, norm_sq = 1.0, None
         if self.global_clipnorm is not None:
             norm_sq = _global_norm_sq(arrays, grads)
             if isinstance(norm_sq, float):  # a host value: one factor for every group
                 global_scale, norm_sq = kernels.global_clip_scale(norm_sq, self.global_clipnorm), None
         segment_norms = _segment_norms_sq(arrays, grads) if self.clipnorm is not None else None
+        flags = self._segment_flags(variables, step)
         for var in variables:  # values recorded on a tape keep their pre-step value
             if var._captures:
                 var._before_write()
             else:
                 var._version += 1
-        for group, positions, indices, offsets in plan.groups:
-            group.rehome(indices)
-            group_arrays = [arrays[p] for p in positions]
+        for device, _, positions, table in plan.groups:
             scales = None
             if segment_norms is not None:
                 scales = _clipnorm_scales(segment_norms, positions, self.clipnorm)
-            flags = self._segment_flags(group, indices, step)
-            args = dict(segment_scales=scales, segment_flags=flags, scalars=scalars, clip_value=self.clipvalue,
-                        decay=decay, global_scale=global_scale,
-                        norm_sq=norm_sq if group.device.kind != "cpu" else None,
-                        clip_norm=self.global_clipnorm or 0.0, device=group.device)
-            slots = [group.slot_buffers[name] for name in group.slot_initial]
-            try:
-                kernels.launch(self.rule, self._variant(), group.params, slots, group_arrays, offsets, **args)
-            except TypeError:
-                # A gradient of another float dtype, or not contiguous: the kernel checked and wrote
-                # nothing. Convert those and launch again (any other error repeats and propagates).
-                with group.device.activate():
-                    group_arrays = [_contiguous(a, group.dtype) for a in group_arrays]
-                kernels.launch(self.rule, self._variant(), group.params, slots, group_arrays, offsets, **args)
-            self._segment_flags_applied(group, indices, flags)
+            kernels.launch(table, [arrays[p] for p in positions], segment_scales=scales,
+                           segment_flags=None if flags is None else flags[positions], scalars=scalars,
+                           clip_value=self.clipvalue, decay=decay, global_scale=global_scale,
+                           norm_sq=norm_sq if device.kind != "cpu" else None,
+                           clip_norm=self.global_clipnorm or 0.0)
+        self._segment_flags_applied(variables, flags)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(learning_rate={self._learning_rate!r}, iterations={self._iterations})"

@@ -7,11 +7,15 @@ enum class DType { f16, f32, f64 };
 enum class RuleId { sgd, sgd_momentum, sgd_nesterov, adagrad, rmsprop, rmsprop_centered,
                     rmsprop_momentum, rmsprop_centered_momentum, adam, adam_amsgrad };
 
+// One variable of a launch: its own parameter, gradient and slot arrays (pointer tables, as
+// PyTorch's _fused_adam_ takes lists of tensors: a variable keeps its storage for life).
 struct Segment {
-    long long offset, length;  // in elements, within params and each slot
-    const void* grad;          // `length` elements of the params' dtype
-    double scale;              // per-tensor gradient scale (clipnorm), usually 1
-    bool flag;                 // AdagradDecay: decay this variable's accumulator on this step
+    long long length;  // elements of the parameter, its gradient and each slot
+    void* param;
+    const void* grad;
+    void* slots[3];
+    double scale;  // per-tensor gradient scale (clipnorm), usually 1
+    bool flag;     // AdagradDecay: decay this variable's accumulator on this step
 };
 
 struct Chunk {
@@ -21,8 +25,6 @@ struct Chunk {
 struct Launch {
     RuleId rule;
     DType dtype;
-    void* params;
-    void* slots[3];
     const Segment* segments;
     const double* scalars;
     double global_scale;  // clip_by_global_norm's factor, or 1

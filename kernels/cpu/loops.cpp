@@ -30,9 +30,9 @@ void run_segment(const Launch& L, const Segment& seg, const Chunk& c) {
     using C = accel::compute_t<T>;
     const accel::GradPrep<C> prep{C(L.global_scale), C(L.clip_value), C(L.decay)};
     const auto k = Rule::template params<C>(L.scalars);
-    T* p = static_cast<T*>(L.params) + seg.offset;
+    T* p = static_cast<T*>(seg.param);
     T* s[3] = {nullptr, nullptr, nullptr};
-    for (int j = 0; j < Rule::kSlots; ++j) s[j] = static_cast<T*>(L.slots[j]) + seg.offset;
+    for (int j = 0; j < Rule::kSlots; ++j) s[j] = static_cast<T*>(seg.slots[j]);
     const T* g = static_cast<const T*>(seg.grad);
     const C scale = C(seg.scale);
 #pragma omp simd
@@ -66,9 +66,9 @@ template <class Rule, bool CLIP, bool DECAY>
 void run_half_blocks(const Launch& L, const Segment& seg, const Chunk& c) {
     const accel::GradPrep<float> prep{float(L.global_scale), float(L.clip_value), float(L.decay)};
     const auto k = Rule::template params<float>(L.scalars);
-    accel::half_t* p = static_cast<accel::half_t*>(L.params) + seg.offset;
+    accel::half_t* p = static_cast<accel::half_t*>(seg.param);
     accel::half_t* s[3] = {nullptr, nullptr, nullptr};
-    for (int j = 0; j < Rule::kSlots; ++j) s[j] = static_cast<accel::half_t*>(L.slots[j]) + seg.offset;
+    for (int j = 0; j < Rule::kSlots; ++j) s[j] = static_cast<accel::half_t*>(seg.slots[j]);
     const accel::half_t* g = static_cast<const accel::half_t*>(seg.grad);
     const float scale = float(seg.scale);
     alignas(64) float fp[kHalfBlock], fg[kHalfBlock], f0[kHalfBlock], f1[kHalfBlock], f2[kHalfBlock];

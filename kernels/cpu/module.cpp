@@ -181,34 +181,73 @@ Buffer acquire_values(nb::handle obj, long long count, char format, size_t items
     return b;
 }
 
-void step(const std::string& rule, int variant, nb::handle params, nb::list slots, nb::list grads,
-          nb::handle offsets, nb::handle segment_scales, nb::handle segment_flags, nb::handle scalars,
-          double global_scale, double clip_value, double decay) {
-    const RuleInfo info = find_rule(rule, variant);
-    Launch L{};
-    L.rule = info.id;
+// The variables of one launch group, checked once: their parameter and slot arrays (held, so the
+// pointers stay valid for the table's life) in rule order. Built when the set of variables
+// changes; every step then only brings gradients.
+struct Table {
+    RuleInfo info{};
+    std::string rule;
+    int variant = 0;
+    DType dtype = DType::f32;
+    std::vector<Buffer> buffers;     // per segment: the parameter, then its slots
+    std::vector<Segment> segments;   // pointers and lengths; grad, scale and flag are per step
 
-    Buffer pbuf = acquire(params, true, "params");
-    L.dtype = dtype_of(pbuf, "params");
-    L.params = pbuf.view.buf;
-    const long long n = pbuf.size();
-
-    if ((int)nb::len(slots) != info.slots)
-        throw nb::value_error(("slots: rule '" + rule + "' with variant " + std::to_string(variant) +
-                               " needs " + std::to_string(info.slots) + " slot buffers, got " +
-                               std::to_string(nb::len(slots))).c_str());
-    std::vector<Buffer> sbufs;
-    for (int j = 0; j < info.slots; ++j) {
-        sbufs.push_back(acquire(slots[j], true, "slots", j));
-        if (dtype_of(sbufs[j], "slots", j) != L.dtype || sbufs[j].size() != n)
-            throw nb::value_error((describe("slots", j) + ": must be " + dtype_name(L.dtype) + " with " +
-                                   std::to_string(n) + " elements like params").c_str());
-        L.slots[j] = sbufs[j].view.buf;
+    Table(const std::string& rule_name, int variant_bits, nb::list params, nb::list slots)
+        : info(find_rule(rule_name, variant_bits)), rule(rule_name), variant(variant_bits) {
+        if ((int)nb::len(slots) != info.slots)
+            throw nb::value_error(("slots: rule '" + rule + "' with variant " + std::to_string(variant) +
+                                   " needs " + std::to_string(info.slots) + " slot lists, got " +
+                                   std::to_string(nb::len(slots))).c_str());
+        const long long count = (long long)nb::len(params);
+        std::vector<nb::list> kinds;
+        for (int j = 0; j < info.slots; ++j) {
+            if (!nb::isinstance<nb::list>(slots[j]))
+                throw nb::type_error((describe("slots", j) + ": expected a list of arrays").c_str());
+            kinds.push_back(nb::borrow<nb::list>(slots[j]));
+            if ((long long)nb::len(kinds[j]) != count)
+                throw nb::value_error((describe("slots", j) + ": has " + std::to_string(nb::len(kinds[j])) +
+                                       " arrays for " + std::to_string(count) + " parameters").c_str());
+        }
+        buffers.reserve(count * (1 + info.slots));
+        segments.reserve(count);
+        for (long long s = 0; s < count; ++s) {
+            buffers.push_back(acquire(params[s], true, "params", s));
+            const Buffer& p = buffers.back();
+            const DType d = dtype_of(p, "params", s);
+            if (s == 0) dtype = d;
+            else if (d != dtype)
+                throw nb::type_error((describe("params", s) + ": dtype must match params[0] (" + dtype_name(dtype) +
+                                      ")").c_str());
+            Segment seg{p.size(), p.view.buf, nullptr, {nullptr, nullptr, nullptr}, 1.0, false};
+            for (int j = 0; j < info.slots; ++j) {
+                buffers.push_back(acquire(kinds[j][s], true, "slots[" + std::to_string(j) + "]", s));
+                const Buffer& b = buffers.back();
+                if (dtype_of(b, "slots", j) != dtype || b.size() != seg.length)
+                    throw nb::value_error(("slots[" + std::to_string(j) + "][" + std::to_string(s) + "]: must be " +
+                                           dtype_name(dtype) + " with " + std::to_string(seg.length) +
+                                           " elements like params[" + std::to_string(s) + "]").c_str());
+                for (int k = 0; k < j; ++k)  // two slots in one array would be updated twice
+                    if (seg.slots[k] == b.view.buf && seg.length > 0)
+                        throw nb::value_error(("slots[" + std::to_string(j) + "][" + std::to_string(s) +
+                                               "]: the same memory as another slot").c_str());
+                seg.slots[j] = b.view.buf;
+            }
+            segments.push_back(seg);
+        }
     }
 
-    const long long count = (long long)nb::len(grads);
-    Buffer obuf = acquire_values(offsets, count, 'q', 8, "offsets");
-    const long long* off = static_cast<const long long*>(obuf.view.buf);
+    Table(const Table&) = delete;  // holds buffer exports: never copied
+    Table& operator=(const Table&) = delete;
+
+    long long size() const { return (long long)segments.size(); }
+};
+
+void step(const Table& table, nb::list grads, nb::handle segment_scales, nb::handle segment_flags,
+          nb::handle scalars, double global_scale, double clip_value, double decay) {
+    const long long count = table.size();
+    if ((long long)nb::len(grads) != count)
+        throw nb::value_error(("grads: has " + std::to_string(nb::len(grads)) + " arrays for " +
+                               std::to_string(count) + " parameters").c_str());
     Buffer scbuf, flbuf;
     const double* scale = nullptr;
     const uint8_t* flag = nullptr;
@@ -220,26 +259,29 @@ void step(const std::string& rule, int variant, nb::handle params, nb::list slot
         flbuf = acquire_values(segment_flags, count, 'B', 1, "segment_flags");
         flag = static_cast<const uint8_t*>(flbuf.view.buf);
     }
-    Buffer kbuf = acquire_values(scalars, info.scalars, 'd', 8, "scalars");
-    L.scalars = static_cast<const double*>(kbuf.view.buf);
+    Buffer kbuf = acquire_values(scalars, table.info.scalars, 'd', 8, "scalars");
 
+    Launch L{};
+    L.rule = table.info.id;
+    L.dtype = table.dtype;
+    L.scalars = static_cast<const double*>(kbuf.view.buf);
     std::vector<Buffer> gbufs;
-    std::vector<Segment> segments;
     gbufs.reserve(count);
-    segments.reserve(count);
+    std::vector<Segment> segments(table.segments);
     long long total = 0;
     for (long long s = 0; s < count; ++s) {
         gbufs.push_back(acquire(grads[s], false, "grads", s));
         if (dtype_of(gbufs[s], "grads", s) != L.dtype)
             throw nb::type_error((describe("grads", s) + ": dtype must match params (" +
                                   dtype_name(L.dtype) + ")").c_str());
-        const long long len = gbufs[s].size();
-        if (off[s] < 0 || off[s] + len > n)
-            throw nb::value_error((describe("grads", s) + ": " + std::to_string(len) + " elements at offset " +
-                                   std::to_string(off[s]) + " do not fit in params of " + std::to_string(n) +
-                                   " elements").c_str());
-        segments.push_back({off[s], len, gbufs[s].view.buf, scale ? scale[s] : 1.0, flag ? flag[s] != 0 : false});
-        total += len;
+        if (gbufs[s].size() != segments[s].length)
+            throw nb::value_error((describe("grads", s) + ": has " + std::to_string(gbufs[s].size()) +
+                                   " elements, params[" + std::to_string(s) + "] has " +
+                                   std::to_string(segments[s].length)).c_str());
+        segments[s].grad = gbufs[s].view.buf;
+        segments[s].scale = scale ? scale[s] : 1.0;
+        segments[s].flag = flag ? flag[s] != 0 : false;
+        total += segments[s].length;
     }
     L.segments = segments.data();
     L.global_scale = global_scale;
@@ -263,7 +305,7 @@ std::vector<double> norms_sq(nb::list arrays) {
     for (long long s = 0; s < count; ++s) {
         bufs.push_back(acquire(arrays[s], false, "arrays", s));
         types.push_back(dtype_of(bufs[s], "arrays", s));
-        segments.push_back({0, bufs[s].size(), bufs[s].view.buf, 1.0, false});
+        segments.push_back({bufs[s].size(), nullptr, bufs[s].view.buf, {nullptr, nullptr, nullptr}, 1.0, false});
         total += bufs[s].size();
     }
     const std::vector<Chunk> chunks = make_chunks(segments);
@@ -295,7 +337,7 @@ void axpy(nb::handle a, nb::handle b, double s) {
         throw nb::value_error("axpy: a and b must be float32 arrays of one size");
     float* x = static_cast<float*>(abuf.view.buf);
     const float* y = static_cast<const float*>(bbuf.view.buf);
-    std::vector<Segment> segments{{0, abuf.size(), nullptr, 1.0, false}};
+    std::vector<Segment> segments{{abuf.size(), nullptr, nullptr, {nullptr, nullptr, nullptr}, 1.0, false}};
     const std::vector<Chunk> chunks = make_chunks(segments);
     const IsaLoops* loops = g_loops;
     nb::gil_scoped_release release;
@@ -343,11 +385,17 @@ NB_MODULE(_cpu, m) {
     }, nb::arg("n"), "Threads the kernels use (0: OMP_NUM_THREADS if set, else the usable cores).");
     m.def("get_num_threads", &thread_count, "Threads the kernels use.");
     m.def("set_isa", &set_isa, nb::arg("name"), "Use the loops of one instruction set (for tests).");
-    m.def("step", &step, nb::arg("rule"), nb::arg("variant"), nb::arg("params"), nb::arg("slots"),
-          nb::arg("grads"), nb::arg("offsets"), nb::arg("segment_scales").none(),
+    nb::class_<Table>(m, "Table", "The checked parameter and slot arrays of one launch group (held).")
+        .def(nb::init<const std::string&, int, nb::list, nb::list>(), nb::arg("rule"), nb::arg("variant"),
+             nb::arg("params"), nb::arg("slots"))
+        .def("__len__", &Table::size)
+        .def_ro("rule", &Table::rule)
+        .def_ro("variant", &Table::variant)
+        .def_prop_ro("dtype", [](const Table& t) { return std::string(dtype_name(t.dtype)); });
+    m.def("step", &step, nb::arg("table"), nb::arg("grads"), nb::arg("segment_scales").none(),
           nb::arg("segment_flags").none(), nb::arg("scalars"), nb::arg("global_scale"),
           nb::arg("clip_value"), nb::arg("decay"),
-          "One fused optimizer update of every segment of a flat parameter group.");
+          "One fused optimizer update of every variable of a table, from one gradient each.");
     m.def("norms_sq", &norms_sq, nb::arg("arrays"), "sum(x*x) of each array, in float64, in one pass.");
     m.def("global_norm_sq", &global_norm_sq, nb::arg("arrays"),
           "sum(x*x) over all arrays, in float64, in one pass.");

@@ -1,7 +1,7 @@
 // Multi-tensor CUDA kernels: one launch updates every parameter of a (device, dtype) group.
 //
-// Each block owns one chunk (a range of one segment, i.e. of one variable) from a table the host
-// builds once per segment layout: the apex/PyTorch "multi-tensor apply" scheme. Threads stride over
+// Each block owns one chunk (a range of one variable) from a table the host builds once per set of
+// variables: the apex/PyTorch "multi-tensor apply" scheme, over pointer tables. Threads stride over
 // the chunk with 16-byte vector loads when every pointer is 16-byte aligned, then a scalar tail.
 // The per-element math is kernels/rules (the headers accel._cpu compiles); nothing here computes.
 //
@@ -19,11 +19,19 @@ struct ChunkEntry {
     long long segment, begin, end;
 };
 
+// Where one variable's arrays are: a pointer table (PyTorch's _fused_adam_ takes lists of
+// tensors the same way), so every variable keeps its own storage. Uploaded when the set of
+// variables of a group changes.
 struct SegmentEntry {
-    long long offset;            // into params and every slot, in elements
-    unsigned long long grad;     // device address of the segment's gradient
-    double scale;                // per-tensor gradient scale (clipnorm), usually 1
-    long long flag;              // AdagradDecay: decay this variable's accumulator this step
+    unsigned long long param, slot0, slot1, slot2;  // device addresses (0: no such slot)
+    long long length;
+};
+
+// What changes every step, per variable.
+struct StepEntry {
+    unsigned long long grad;  // device address of the gradient (`length` elements)
+    double scale;             // per-tensor gradient scale (clipnorm), usually 1
+    long long flag;           // AdagradDecay: decay this variable's accumulator this step
 };
 
 template <class T> struct Vec {
@@ -48,16 +56,15 @@ struct Scalars {
 };
 
 template <class RuleOff, class RuleOn, class T, bool CLIP, bool DECAY>
-__device__ __forceinline__ void run_chunk(T* params, T* slot0, T* slot1, T* slot2, const ChunkEntry& c,
-                                          const SegmentEntry& seg, const GradPrep<compute_t<T>>& prep,
-                                          const Scalars& scalars) {
+__device__ __forceinline__ void run_chunk(const ChunkEntry& c, const SegmentEntry& seg, const StepEntry& now,
+                                          const GradPrep<compute_t<T>>& prep, const Scalars& scalars) {
     typedef compute_t<T> C;
     const auto k = RuleOff::template params<C>(scalars.s);
-    const C scale = C(seg.scale);
-    T* p = params + seg.offset;
-    T* slots[3] = {slot0 ? slot0 + seg.offset : nullptr, slot1 ? slot1 + seg.offset : nullptr,
-                   slot2 ? slot2 + seg.offset : nullptr};
-    const T* g = reinterpret_cast<const T*>(seg.grad);
+    const C scale = C(now.scale);
+    T* p = reinterpret_cast<T*>(seg.param);
+    T* slots[3] = {reinterpret_cast<T*>(seg.slot0), reinterpret_cast<T*>(seg.slot1),
+                   reinterpret_cast<T*>(seg.slot2)};
+    const T* g = reinterpret_cast<const T*>(now.grad);
 
     constexpr int W = Vec<T>::kWidth;
     bool vector_ok = aligned16(p + c.begin) && aligned16(g + c.begin);
@@ -75,7 +82,7 @@ __device__ __forceinline__ void run_chunk(T* params, T* slot0, T* slot1, T* slot
         for (int j = 0; j < RuleOff::kSlots; ++j) load16(local_slots[j], slots[j] + i);
 #pragma unroll
         for (int e = 0; e < W; ++e) {
-            if (seg.flag)
+            if (now.flag)
                 step<RuleOn, CLIP, DECAY>(lp, local_slots, e, lg[e], scale, prep, k);
             else
                 step<RuleOff, CLIP, DECAY>(lp, local_slots, e, lg[e], scale, prep, k);
@@ -84,7 +91,7 @@ __device__ __forceinline__ void run_chunk(T* params, T* slot0, T* slot1, T* slot
         for (int j = 0; j < RuleOff::kSlots; ++j) store16(slots[j] + i, local_slots[j]);
     }
     for (long long i = c.begin + vectors * W + threadIdx.x; i < c.end; i += blockDim.x) {
-        if (seg.flag)
+        if (now.flag)
             step<RuleOn, CLIP, DECAY>(p, slots, i, g[i], scale, prep, k);
         else
             step<RuleOff, CLIP, DECAY>(p, slots, i, g[i], scale, prep, k);
@@ -95,24 +102,22 @@ __device__ __forceinline__ void run_chunk(T* params, T* slot0, T* slot1, T* slot
 // kernel wrote: clip_by_global_norm's factor is computed here, so clipping needs no host sync.
 // `global_scale` is a host factor on every gradient; the two multiply in double, as on the CPU.
 template <class RuleOff, class RuleOn, class T, bool CLIP, bool DECAY>
-__global__ void fused_step(T* params, T* slot0, T* slot1, T* slot2, const ChunkEntry* chunks,
-                           const SegmentEntry* segments, double s0, double s1, double s2, double s3,
-                           const double* norm_sq, double clip_norm, double global_scale, double clip_value,
-                           double decay) {
+__global__ void fused_step(const ChunkEntry* chunks, const SegmentEntry* segments, const StepEntry* steps,
+                           double s0, double s1, double s2, double s3, const double* norm_sq, double clip_norm,
+                           double global_scale, double clip_value, double decay) {
     typedef compute_t<T> C;
     const Scalars scalars{{s0, s1, s2, s3}};
     const ChunkEntry c = chunks[blockIdx.x];
-    const SegmentEntry seg = segments[c.segment];
     const double global = norm_sq ? global_scale * global_clip_scale(*norm_sq, clip_norm) : global_scale;
     const GradPrep<C> prep{C(global), C(clip_value), C(decay)};
-    run_chunk<RuleOff, RuleOn, T, CLIP, DECAY>(params, slot0, slot1, slot2, c, seg, prep, scalars);
+    run_chunk<RuleOff, RuleOn, T, CLIP, DECAY>(c, segments[c.segment], steps[c.segment], prep, scalars);
 }
 
 // Sum of squares per chunk into partial[blockIdx.x] (float64), for clip_by_global_norm.
 template <class T>
-__global__ void chunk_sum_squares(const ChunkEntry* chunks, const SegmentEntry* segments, double* partial) {
+__global__ void chunk_sum_squares(const ChunkEntry* chunks, const StepEntry* arrays, double* partial) {
     const ChunkEntry c = chunks[blockIdx.x];
-    const T* x = reinterpret_cast<const T*>(segments[c.segment].grad);
+    const T* x = reinterpret_cast<const T*>(arrays[c.segment].grad);
     double acc = 0.0;
     for (long long i = c.begin + threadIdx.x; i < c.end; i += blockDim.x) {
         const double v = load(x[i]);
@@ -182,8 +187,8 @@ typedef Adam<true> AdamAmsgrad;
 #define ACCEL_INSTANTIATE(OFF, ON, T, CLIP, DECAY)                                                 \
     template __global__ void accel::fused_step<accel::instances::OFF, accel::instances::ON, T,     \
                                                CLIP, DECAY>(                                       \
-        T*, T*, T*, T*, const accel::ChunkEntry*, const accel::SegmentEntry*, double, double,      \
-        double, double, const double*, double, double, double, double);
+        const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, double,     \
+        double, double, double, const double*, double, double, double, double);
 #define ACCEL_INSTANTIATE_ALL(OFF, ON)                          \
     ACCEL_INSTANTIATE(OFF, ON, float, false, false)             \
     ACCEL_INSTANTIATE(OFF, ON, float, true, true)               \
@@ -200,7 +205,7 @@ ACCEL_INSTANTIATE_ALL(RmspropMomentum, RmspropMomentum)
 ACCEL_INSTANTIATE_ALL(RmspropCenteredMomentum, RmspropCenteredMomentum)
 ACCEL_INSTANTIATE_ALL(AdamPlain, AdamPlain)
 ACCEL_INSTANTIATE_ALL(AdamAmsgrad, AdamAmsgrad)
-template __global__ void accel::chunk_sum_squares<float>(const accel::ChunkEntry*, const accel::SegmentEntry*, double*);
-template __global__ void accel::chunk_sum_squares<double>(const accel::ChunkEntry*, const accel::SegmentEntry*, double*);
-template __global__ void accel::chunk_sum_squares<accel::half_t>(const accel::ChunkEntry*, const accel::SegmentEntry*, double*);
+template __global__ void accel::chunk_sum_squares<float>(const accel::ChunkEntry*, const accel::StepEntry*, double*);
+template __global__ void accel::chunk_sum_squares<double>(const accel::ChunkEntry*, const accel::StepEntry*, double*);
+template __global__ void accel::chunk_sum_squares<accel::half_t>(const accel::ChunkEntry*, const accel::StepEntry*, double*);
 #endif

@@ -42,15 +42,24 @@ def _to_device(cupy, arrays):
     return [cupy.asarray(a) for a in arrays]
 
 
+def launch_flat(rule, variant, params, slots, grads, offsets, device=None, **args):
+    """kernels.launch over variables laid out in flat buffers (each variable the view at its
+    offset, as long as its gradient): one table, one launch."""
+    views = [(int(o), int(o) + g.size) for g, o in zip(grads, offsets)]
+    table = kernels.table(rule, variant, [params[a:b] for a, b in views],
+                          [[s[a:b] for a, b in views] for s in slots], device=device)
+    kernels.launch(table, grads, **args)
+
+
 def _run_both(cupy, device, rule, variant, params, slots, grads, offsets, **args):
     host = [params.copy(), [s.copy() for s in slots]]
-    kernels.launch(rule, variant, host[0], host[1], grads, numpy.asarray(offsets), **args)
+    launch_flat(rule, variant, host[0], host[1], grads, offsets, **args)
     d_params, d_slots = cupy.asarray(params), _to_device(cupy, slots)
     d_grads = []
     for g in grads:  # keep each gradient's misalignment on the device side too
         backing = cupy.asarray(numpy.concatenate([numpy.zeros(1, g.dtype), g]))
         d_grads.append(backing[1:])
-    kernels.launch(rule, variant, d_params, d_slots, d_grads, numpy.asarray(offsets), device=device, **args)
+    launch_flat(rule, variant, d_params, d_slots, d_grads, offsets, device=device, **args)
     return host, (d_params.get(), [s.get() for s in d_slots])
 
 
@@ -92,10 +101,10 @@ def test_emulated_aligned_buffers_take_the_vector_path(emulated_cuda, dtype):
     params, slots, grads = _inputs("adam", 1, dtype, rng, lengths, offsets, grad_shift=0)
     before = emulator.vector_copies()
     host = [params.copy(), [s.copy() for s in slots]]
-    kernels.launch("adam", 1, host[0], host[1], grads, numpy.asarray(offsets), scalars=RULE_SCALARS["adam"])
+    launch_flat("adam", 1, host[0], host[1], grads, offsets, scalars=RULE_SCALARS["adam"])
     d_params, d_slots = emulated_cuda.asarray(params), _to_device(emulated_cuda, slots)
-    kernels.launch("adam", 1, d_params, d_slots, _to_device(emulated_cuda, grads), numpy.asarray(offsets),
-                   scalars=RULE_SCALARS["adam"], device=device)
+    launch_flat("adam", 1, d_params, d_slots, _to_device(emulated_cuda, grads), offsets,
+                scalars=RULE_SCALARS["adam"], device=device)
     vectors = sum(n // width for n in lengths)
     assert emulator.vector_copies() - before == vectors * 9  # loads of p, g, m, v, vhat; stores of p, m, v, vhat
     _assert_same_bits(host, (d_params.get(), [s.get() for s in d_slots]))
@@ -154,16 +163,16 @@ def test_emulated_device_side_global_clip_joins_global_scale(emulated_cuda):
     host_norm_sq = sum(float(numpy.sum(g * g)) for g in grads)
     params = numpy.zeros(70_008)
     d_params = emulated_cuda.asarray(params)
-    kernels.launch("sgd", 0, d_params, [], _to_device(emulated_cuda, grads), offsets, scalars=[1.0, 0.0],
-                   norm_sq=norm_sq, clip_norm=1.0, global_scale=0.5, device=device)
-    kernels.launch("sgd", 0, params, [], grads, offsets, scalars=[1.0, 0.0], norm_sq=host_norm_sq, clip_norm=1.0,
-                   global_scale=0.5)
+    launch_flat("sgd", 0, d_params, [], _to_device(emulated_cuda, grads), offsets, scalars=[1.0, 0.0],
+                norm_sq=norm_sq, clip_norm=1.0, global_scale=0.5, device=device)
+    launch_flat("sgd", 0, params, [], grads, offsets, scalars=[1.0, 0.0], norm_sq=host_norm_sq, clip_norm=1.0,
+                global_scale=0.5)
     numpy.testing.assert_allclose(d_params.get(), params, rtol=1e-12)
     assert numpy.abs(params).max() > 0
     # A host float for norm_sq works on CUDA too (its factor is folded in on the host).
     d_params = emulated_cuda.asarray(numpy.zeros(70_008))
-    kernels.launch("sgd", 0, d_params, [], _to_device(emulated_cuda, grads), offsets, scalars=[1.0, 0.0],
-                   norm_sq=host_norm_sq, clip_norm=1.0, global_scale=0.5, device=device)
+    launch_flat("sgd", 0, d_params, [], _to_device(emulated_cuda, grads), offsets, scalars=[1.0, 0.0],
+                norm_sq=host_norm_sq, clip_norm=1.0, global_scale=0.5, device=device)
     numpy.testing.assert_allclose(d_params.get(), params, rtol=1e-15)
 
 
@@ -174,30 +183,38 @@ def test_emulated_launch_checks_everything_before_writing(emulated_cuda):
 
     device = ac.get_device("cuda:0")
     cupy = emulated_cuda
-    params = cupy.asarray(numpy.ones(8, numpy.float32))
-    good = [cupy.zeros(8, numpy.float32), cupy.zeros(8, numpy.float32)]
+    params = [cupy.asarray(numpy.ones(8, numpy.float32))]
+    good = [[cupy.zeros(8, numpy.float32)], [cupy.zeros(8, numpy.float32)]]
+    table_cases = [
+        (dict(slots=[[cupy.zeros(7, numpy.float32)], good[1]]), ValueError, "slots[0][0]: has 7 elements"),
+        (dict(slots=[good[0], [cupy.zeros(8, numpy.float64)]]), TypeError, "slots[1][0]: dtype must be float32"),
+        (dict(slots=good[:1]), ValueError, "needs 2 slot lists"),
+        (dict(params=[numpy.ones(8, numpy.float32)]), TypeError, "params[0]: expected an array of cuda:0"),
+        (dict(variant=2), ValueError, "variant: 2 is not a variant"),
+    ]
+    for change, error, message in table_cases:
+        args = dict(rule="adam", variant=0, params=params, slots=good)
+        args.update(change)
+        with pytest.raises(error, match=message.replace("[", r"\[").replace("]", r"\]")):
+            kernels.table(args["rule"], args["variant"], args["params"], args["slots"], device=device)
+    table = kernels.table("adam", 0, params, good, device=device)
     grads = [cupy.asarray(numpy.ones(8, numpy.float32))]
-    cases = [
-        (dict(slots=[cupy.zeros(7, numpy.float32), good[1]]), ValueError, "slots[0]: has 7 elements"),
-        (dict(slots=[good[0], cupy.zeros(8, numpy.float64)]), TypeError, "slots[1]: dtype must be float32"),
-        (dict(slots=good[:1]), ValueError, "needs 2 slot buffers"),
+    launch_cases = [
         (dict(norm_sq=cupy.zeros((), numpy.float32)), TypeError, "norm_sq: dtype must be float64"),
         (dict(norm_sq="3"), TypeError, "norm_sq: expected an array"),
-        (dict(grads=[cupy.asarray(numpy.ones(9, numpy.float32))]), ValueError, "do not fit"),
+        (dict(grads=[cupy.asarray(numpy.ones(9, numpy.float32))]), ValueError, "grads[0]: has 9 elements"),
         (dict(grads=[cupy.asarray(numpy.ones(8, numpy.float64))]), TypeError, "grads[0]: dtype must be float32"),
         (dict(grads=[cupy.asarray(numpy.ones(16, numpy.float32))[::2]]), TypeError, "C-contiguous"),
         (dict(grads=[numpy.ones(8, numpy.float32)]), TypeError, "expected an array of cuda:0"),
+        (dict(grads=[]), ValueError, "grads: has 0 arrays for 1 parameters"),
         (dict(scalars=[0.1]), ValueError, "scalars: has 1 entries"),
-        (dict(variant=2), ValueError, "variant: 2 is not a variant"),
     ]
-    for change, error, message in cases:
-        args = dict(rule="adam", variant=0, params=params, slots=good, grads=grads, offsets=[0],
-                    scalars=RULE_SCALARS["adam"])
+    for change, error, message in launch_cases:
+        args = dict(grads=grads, scalars=RULE_SCALARS["adam"])
         args.update(change)
         with pytest.raises(error, match=message.replace("[", r"\[").replace("]", r"\]")):
-            kernels.launch(args.pop("rule"), args.pop("variant"), args.pop("params"), args.pop("slots"),
-                           args.pop("grads"), args.pop("offsets"), device=device, **args)
-        assert (params.get() == 1).all() and all((s.get() == 0).all() for s in good)
+            kernels.launch(table, args.pop("grads"), **args)
+        assert (params[0].get() == 1).all() and all((s[0].get() == 0).all() for s in good)
     with pytest.raises(ValueError, match="b: has 7 elements"):
         kernels.axpy(cupy.zeros(8, numpy.float32), cupy.zeros(7, numpy.float32), 1.0, device=device)
     with pytest.raises(TypeError, match="a: dtype must be float32"):
@@ -207,24 +224,27 @@ def test_emulated_launch_checks_everything_before_writing(emulated_cuda):
     assert (a.get() == 0.5).all()
 
 
-def test_emulated_tables_are_uploaded_once_per_layout(emulated_cuda):
-    """Defect: the chunk and segment tables were uploaded on every step."""
+def test_emulated_tables_are_uploaded_once_per_set_of_variables(emulated_cuda):
+    """Defect: the chunk and segment tables were uploaded on every step. Now the pointer and chunk
+    tables are uploaded when the table is made, and a step's table only when it changes."""
     import accel as ac
 
     device = ac.get_device("cuda:0")
     cupy = emulated_cuda
-    params = cupy.zeros(200, numpy.float32)
+    params = [cupy.zeros(64, numpy.float32), cupy.zeros(100, numpy.float32)]
     grads = [cupy.asarray(numpy.ones(n, numpy.float32)) for n in (64, 100)]
+    table = kernels.table("sgd", 0, params, [], device=device)
+    pointers, chunks = table.segments, table.chunks
     compiled = kernels.cuda_kernels(device)
     compiled._tables.clear()
     for _ in range(5):
-        kernels.launch("sgd", 0, params, [], grads, [0, 64], scalars=[0.1, 0.0], device=device)
-    assert len(compiled._tables) == 2  # one chunk table, one segment table
-    tables = dict(compiled._tables)
-    kernels.launch("sgd", 0, params, [], grads, [0, 64], scalars=[0.1, 0.0], device=device)
-    assert all(compiled._tables[k] is v for k, v in tables.items())
-    numpy.testing.assert_allclose(params.get(), numpy.full(200, -0.6, numpy.float32)[:200] * (
-        numpy.arange(200) < 164), rtol=1e-6)
+        kernels.launch(table, grads, scalars=[0.1, 0.0])
+    assert len(compiled._tables) == 1 and table.segments is pointers and table.chunks is chunks
+    step_table = next(iter(compiled._tables.values()))
+    kernels.launch(table, grads, scalars=[0.1, 0.0])
+    assert next(iter(compiled._tables.values())) is step_table
+    for p in params:
+        numpy.testing.assert_allclose(p.get(), -0.6, rtol=1e-6)
 
 
 def test_emulated_per_tensor_norms_take_one_launch(emulated_cuda):
@@ -260,9 +280,8 @@ def test_emulator_catches_an_array_of_another_device(emulated_cuda):
     device = ac.get_device("cuda:0")
     with emulated_cuda.cuda.Device(1):
         params = emulated_cuda.zeros(8, numpy.float32)
-    with pytest.raises(ValueError, match="params: the array is on cuda:1"):
-        kernels.launch("sgd", 0, params, [], [emulated_cuda.zeros(8, numpy.float32)], [0], scalars=[0.1, 0.0],
-                       device=device)
+    with pytest.raises(ValueError, match=r"params\[0\]: the array is on cuda:1"):
+        kernels.table("sgd", 0, [params], [], device=device)
     with pytest.raises(emulator.EmulationError, match="device 1 used while device 0 is current"):
         params + 1
     with pytest.raises(TypeError, match="Implicit conversion"):

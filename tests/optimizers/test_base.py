@@ -188,13 +188,15 @@ def test_variables_keep_working_after_joining_a_flat_buffer():
     numpy.testing.assert_array_equal(w.numpy(), [[1.0, 2.0], [3.0, 3.0]])
 
 
-def test_a_variable_shared_by_two_optimizers_is_rehomed():
+def test_a_variable_shared_by_two_optimizers_is_updated_by_both():
     w = _var([1.0, 1.0])
-    first, second = optimizers.SGD(1.0), optimizers.SGD(1.0)
+    buffer = w._data
+    first, second = optimizers.SGD(1.0), optimizers.Adam(1.0)
     first.apply_gradients([(_grad([1.0, 0.0]), w)])
-    second.apply_gradients([(_grad([0.0, 1.0]), w)])  # takes w into its own buffer
-    first.apply_gradients([(_grad([1.0, 0.0]), w)])  # must notice and write to w, not a stale copy
-    numpy.testing.assert_array_equal(w.numpy(), [-1.0, 0.0])
+    second.apply_gradients([(_grad([0.0, 1.0]), w)])
+    first.apply_gradients([(_grad([1.0, 0.0]), w)])
+    numpy.testing.assert_allclose(w.numpy(), [-1.0, 0.0], atol=1e-5)  # Adam moves by lr*(1 - ~3e-6)
+    assert w._data is buffer  # neither optimizer moved the variable's storage
 
 
 # -- clipping and weight decay through the fused path ---------------------------------------------
@@ -328,3 +330,58 @@ def test_norm_kernels_take_strided_arrays():
     want = [float(numpy.sum(v.astype(numpy.float64) ** 2)) for v in views]
     numpy.testing.assert_allclose(kernels.norms_sq(views), want, rtol=1e-15)
     assert kernels.global_norm_sq(views) == pytest.approx(sum(want), rel=1e-15)
+
+
+# -- optimizers leave users' storage alone ---------------------------------------------------------
+def test_a_numpy_alias_sees_every_update():
+    """Defect: the optimizer moved w into a flat buffer; an alias taken before silently detached."""
+    w = ac.Variable(ac.tensor([1.0, 2.0]))
+    alias = numpy.asarray(w)
+    optimizers.SGD(0.5).apply_gradients([(ac.tensor([1.0, 1.0]), w)])
+    numpy.testing.assert_array_equal(w.numpy(), [0.5, 1.5])
+    numpy.testing.assert_array_equal(alias, [0.5, 1.5])
+    assert not alias.flags.writeable
+
+
+def test_variables_added_over_time_keep_their_storage_and_slots():
+    opt = optimizers.Adam(0.1)
+    a, b = _var([1.0, 2.0], "a"), _var([3.0], "b")
+    alias_a = numpy.asarray(a)
+    opt.apply_gradients([(_grad([1.0, 1.0]), a)])
+    m_a = opt.get_slot(a, "m")
+    m_alias = numpy.asarray(m_a)
+    for _ in range(3):  # b joins; a's storage, its slot Variable and the slot's storage stay
+        opt.apply_gradients([(_grad([1.0, 1.0]), a), (_grad([1.0]), b)])
+    c = _var([[5.0]], "c")
+    opt.apply_gradients([(_grad([[1.0]]), c), (_grad([1.0, 1.0]), a)])
+    assert opt.get_slot(a, "m") is m_a
+    numpy.testing.assert_array_equal(alias_a, a.numpy())
+    numpy.testing.assert_array_equal(m_alias, m_a.numpy())
+    assert m_a.numpy()[0] > 0.0
+    twin = _var([1.0, 2.0])
+    twin_opt = optimizers.Adam(0.1)
+    for _ in range(5):
+        twin_opt.apply_gradients([(_grad([1.0, 1.0]), twin)])
+    numpy.testing.assert_array_equal(a.numpy(), twin.numpy())
+
+
+def test_the_optimizer_does_not_keep_a_dropped_model_alive():
+    import gc
+    import weakref
+
+    opt = optimizers.Adam(0.1)
+    model = ac.nn.Dense(3)
+    model(ac.ones((2, 4)))
+    keep = _var([1.0])
+    for _ in range(2):
+        with ac.GradientTape() as tape:
+            loss = ac.sum(model(ac.ones((2, 4)))) + ac.sum(keep)
+        variables = list(model.trainable_variables) + [keep]
+        opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    refs = [weakref.ref(model)] + [weakref.ref(v) for v in model.trainable_variables]
+    slot_refs = [weakref.ref(opt.get_slot(v, "m")) for v in model.trainable_variables]
+    del model, variables, tape, loss
+    gc.collect()
+    assert all(r() is None for r in refs + slot_refs)
+    assert [v for v, _, _ in opt.slot_owners()] == [keep, keep]
+    opt.apply_gradients([(_grad([1.0]), keep)])  # the optimizer goes on with what is left

@@ -1,0 +1,135 @@
+"""An optimizer's per-variable state (Keras's model): slot Variables of each variable's own, and
+the launch plans that point the fused kernels at them.
+
+Nothing here touches a user's storage: a Variable keeps its array for life, and the kernels take
+pointer tables (per variable: parameter, gradient and slot addresses). Variables are held weakly:
+when one is collected, its slots and every plan that names it go, so an optimizer never keeps a
+dropped model (or its memory) alive.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy
+
+from .. import kernels
+from ..device import CPU
+from ..tensor import Variable
+
+_PLAN_CACHE = 8
+
+
+class VariableSlots:
+    """The slots of one variable: name -> slot Variable (device slots shaped like the variable;
+    host slots are one int64 on the CPU)."""
+
+    __slots__ = ("ref", "slots", "__weakref__")
+
+    def __init__(self, ref):
+        self.ref = ref
+        self.slots: dict = {}
+
+
+class Plan:
+    """How one list of variables is launched: per (device, dtype) group, the positions of its
+    variables in the list and the kernel table holding their arrays."""
+
+    __slots__ = ("groups",)
+
+    def __init__(self, groups):
+        self.groups = groups  # [(device, dtype, positions, table or None)]
+
+
+class SlotStore:
+    """Slots and plans of one optimizer, keyed by variable identity and held weakly."""
+
+    def __init__(self):
+        self._entries: dict = {}  # id(variable) -> VariableSlots
+        self._plans: dict = {}  # tuple of ids -> Plan
+        self._plan_members: dict = {}  # id(variable) -> keys of the plans that name it
+
+    # -- entries ------------------------------------------------------------------------------
+    def _forget(self, key):
+        self._entries.pop(key, None)
+        for plan_key in self._plan_members.pop(key, ()):
+            self._plans.pop(plan_key, None)
+
+    def entry(self, variable, create: bool = True):
+        key = id(variable)
+        entry = self._entries.get(key)
+        if entry is not None and entry.ref() is variable:
+            return entry
+        if not create:
+            return None
+        store = weakref.ref(self)
+
+        def collected(_, key=key):
+            owner = store()
+            if owner is not None:
+                owner._forget(key)
+
+        entry = self._entries[key] = VariableSlots(weakref.ref(variable, collected))
+        return entry
+
+    def add(self, variable, name: str, initial, host: bool = False) -> Variable:
+        """The slot `name` of `variable`, created filled with `initial` if it does not exist."""
+        entry = self.entry(variable)
+        slot = entry.slots.get(name)
+        if slot is None:
+            label = f"{variable.name or 'variable'}/{name}"
+            if host:
+                slot = Variable._wrap(numpy.full((), initial, numpy.int64), CPU, name=label, trainable=False)
+            else:
+                device = variable.device
+                with device.activate():
+                    data = device.xp.full(variable.shape, initial, dtype=variable.dtype)
+                slot = Variable._wrap(data, device, name=label, trainable=False)
+            entry.slots[name] = slot
+        return slot
+
+    def get(self, variable, name: str):
+        entry = self.entry(variable, create=False)
+        return None if entry is None else entry.slots.get(name)
+
+    def has(self, variable) -> bool:
+        entry = self.entry(variable, create=False)
+        return entry is not None and bool(entry.slots)
+
+    def owners(self) -> list:
+        """[(variable, slot name, slot Variable)] in creation order, slot names sorted."""
+        out = []
+        for entry in self._entries.values():
+            var = entry.ref()
+            if var is not None:
+                out += [(var, name, entry.slots[name]) for name in sorted(entry.slots)]
+        return out
+
+    # -- plans ----------------------------------------------------------------------------------
+    def plan(self, key):
+        return self._plans.get(key)
+
+    def make_plan(self, key, variables, rule, variant, slot_names) -> Plan:
+        """Group `variables` by (device, dtype) and build each group's kernel table (slots must
+        exist). Cached under `key` until one of the variables is collected."""
+        by_group = {}
+        for position, var in enumerate(variables):
+            by_group.setdefault((var.device, var.dtype), []).append(position)
+        groups = []
+        for (device, dtype), positions in by_group.items():
+            params = [variables[p]._data for p in positions]
+            slots = [[self.get(variables[p], name)._data for p in positions] for name in slot_names]
+            groups.append((device, dtype, positions, kernels.table(rule, variant, params, slots, device)))
+        if len(self._plans) >= _PLAN_CACHE:
+            self._drop_plan(next(iter(self._plans)))
+        plan = self._plans[key] = Plan(groups)
+        for var_id in key:
+            self._plan_members.setdefault(var_id, []).append(key)
+        return plan
+
+    def _drop_plan(self, key):
+        self._plans.pop(key, None)
+        for var_id in key:
+            keys = self._plan_members.get(var_id)
+            if keys is not None and key in keys:
+                keys.remove(key)
