@@ -229,7 +229,8 @@ class Optimizer:
             if plan is None:  # a cached plan names these very Variables: they were checked then
                 check_pairs(pairs)
                 check_variables(variables, "apply_gradients")
-            self._apply_fused(checked_gradients(grads, variables), variables, lr, plan)
+            self._apply_fused(checked_gradients(grads, variables, floats_known=plan is not None), variables, lr,
+                              plan)
         self._iterations += 1
 
     # -- internals ------------------------------------------------------------------------------------
@@ -275,10 +276,6 @@ class Optimizer:
         scalars = self._scalars(lr, step)
         decay = (self.weight_decay or 0.0) * lr
         arrays = [g._data for g in grads]
-        for i, (a, v) in enumerate(zip(arrays, variables)):
-            if a.dtype != v._data.dtype or not a.flags.c_contiguous:  # e.g. the gradient through w.T
-                with v.device.activate():
-                    arrays[i] = _contiguous(a, v._data.dtype)
         global_scale, norm_sq = 1.0, None
         if self.global_clipnorm is not None:
             norm_sq = _global_norm_sq(arrays, grads)
@@ -291,15 +288,22 @@ class Optimizer:
                 var._before_write()
             else:
                 var._version += 1
-        for device, _, positions, table in plan.groups:
-            scales = None
-            if segment_norms is not None:
-                scales = _clipnorm_scales(segment_norms, positions, self.clipnorm)
-            kernels.launch(table, [arrays[p] for p in positions], segment_scales=scales,
-                           segment_flags=None if flags is None else flags[positions], scalars=scalars,
-                           clip_value=self.clipvalue, decay=decay, global_scale=global_scale,
-                           norm_sq=norm_sq if device.kind != "cpu" else None,
-                           clip_norm=self.global_clipnorm or 0.0)
+        for device, dtype, positions, table in plan.groups:
+            group_arrays = [arrays[p] for p in positions]
+            args = dict(segment_scales=None if segment_norms is None else _clipnorm_scales(
+                            segment_norms, positions, self.clipnorm),
+                        segment_flags=None if flags is None else flags[positions], scalars=scalars,
+                        clip_value=self.clipvalue, decay=decay, global_scale=global_scale,
+                        norm_sq=norm_sq if device.kind != "cpu" else None, clip_norm=self.global_clipnorm or 0.0)
+            try:
+                kernels.launch(table, group_arrays, **args)
+            except TypeError:
+                # A gradient of another float dtype, or not contiguous (the gradient through w.T):
+                # the kernel checked and wrote nothing. Convert those and launch again (any other
+                # error repeats and propagates).
+                with device.activate():
+                    group_arrays = [_contiguous(a, dtype) for a in group_arrays]
+                kernels.launch(table, group_arrays, **args)
         self._segment_flags_applied(variables, flags)
 
     def __repr__(self) -> str:

@@ -40,22 +40,29 @@ def check_pairs(pairs) -> None:
             raise TypeError(f"apply_gradients: entry {i} must be a (gradient, variable) pair")
 
 
-def checked_gradients(grads, variables) -> list:
+def checked_gradients(grads, variables, floats_known: bool = False) -> list:
     """The gradients as tensors, after checking each against its variable (shape, device,
-    floating dtype). The common case costs a few attribute reads per variable."""
-    out = []
-    for g, v in zip(grads, variables):
+    floating dtype). `floats_known`: the variables are known to be floating point (a cached
+    launch plan checked them). The common case (a tensor of the variable's own dtype, shape and
+    device) costs a few attribute reads per variable."""
+    out = None
+    for i, (g, v) in enumerate(zip(grads, variables)):
         if g.__class__ is not Tensor:
             if not isinstance(v, Variable):
                 raise TypeError(f"apply_gradients: expected Variables, got {type(v).__name__}")
             if not isinstance(g, Tensor):
                 g = convert(g, dtype=v.dtype, device=v.device)
+                if out is None:
+                    out = list(grads)
+                out[i] = g
         gd, vd = g._data, v._data
-        if gd.shape != vd.shape or (g._device is not v._device and g._device != v._device) \
+        if gd.dtype is vd.dtype and g._device is v._device and floats_known:
+            if gd.shape != vd.shape:
+                _explain_gradient_mismatch(g, v)
+        elif gd.shape != vd.shape or (g._device is not v._device and g._device != v._device) \
                 or gd.dtype.kind != "f" or vd.dtype.kind != "f":
             _explain_gradient_mismatch(g, v)
-        out.append(g)
-    return out
+    return list(grads) if out is None else out
 
 
 def _explain_gradient_mismatch(grad, var) -> None:
