@@ -4,7 +4,8 @@ A Tensor wraps one array of its device's array module. Ops never modify a Tensor
 arrays may be shared between tensors freely. A Variable is the one mutable kind of tensor: its
 `assign*` methods (and optimizer steps) write into its array in place, so the array is the
 variable's for life; before a write, values that recorded ops captured get a copy of the old
-value (copy-on-write, `_before_write`), and the version moves on.
+value (copy-on-write, `_before_write`). This replaces a version counter: nothing needs to
+compare versions, because no recorded value can go stale.
 """
 
 from __future__ import annotations
@@ -197,7 +198,7 @@ class Variable(Tensor):
     (unless the tape was made with ``watch_accessed_variables=False``).
     """
 
-    __slots__ = ("name", "trainable", "_version", "_captures")
+    __slots__ = ("name", "trainable", "_captures")
 
     def __init__(self, initial_value, trainable: bool = True, name: str | None = None,
                  dtype=None, device=None):
@@ -211,7 +212,6 @@ class Variable(Tensor):
         super().__init__(data, source._device)
         self.name = name
         self.trainable = bool(trainable)
-        self._version = 0
         self._captures = []  # weak references to recorded values that share our array
 
     @classmethod
@@ -219,13 +219,12 @@ class Variable(Tensor):
         """A Variable over an existing array, without copying (an optimizer's slot)."""
         var = Tensor.__new__(cls)
         Tensor.__init__(var, data, device)
-        var.name, var.trainable, var._version, var._captures = name, bool(trainable), 0, []
+        var.name, var.trainable, var._captures = name, bool(trainable), []
         return var
 
     def _before_write(self) -> None:
         """Call before writing into the array in place: recorded values that share it get a copy
-        of the old value first (copy-on-write: free when nothing recorded the current value),
-        and the version moves on."""
+        of the old value first (copy-on-write: free when nothing recorded the current value)."""
         captures = self._captures
         if captures:
             old = None
@@ -237,7 +236,6 @@ class Variable(Tensor):
                             old = self._data.copy()
                     cap._data = old
             captures.clear()
-        self._version += 1
 
     def value(self) -> Tensor:
         """A snapshot of the current value (recorded on tapes like any read)."""

@@ -62,6 +62,19 @@ class Node:
 
 
 _CAPTURE_VJPS = (lambda g, ans, x: g,)
+_live_lock = threading.Lock()
+_live = [0]  # captures alive in the process: optimizers skip their copy-on-write pass at 0
+
+
+def _capture_collected(_ref) -> None:
+    with _live_lock:
+        _live[0] -= 1
+
+
+def live_captures() -> int:
+    """How many recorded Variable values are alive (0 in the usual steady state: a
+    non-persistent tape frees its nodes during the gradient walk)."""
+    return _live[0]
 
 
 def capture(var: Variable, tapes: tuple) -> Tensor:
@@ -81,7 +94,9 @@ def capture(var: Variable, tapes: tuple) -> Tensor:
     cap._node = Node(_CAPTURE_VJPS, (var,), None, tapes)
     if len(captures) >= 8:  # drop the dead ones now and then
         captures[:] = [r for r in captures if r() is not None]
-    captures.append(weakref.ref(cap))
+    captures.append(weakref.ref(cap, _capture_collected))
+    with _live_lock:
+        _live[0] += 1
     return cap
 
 

@@ -20,6 +20,7 @@ import numpy
 
 from .. import kernels
 from ..autodiff.backprop import flatten
+from ..autodiff.recording import live_captures
 from ..autodiff.tape import GradientTape
 from ..tensor import Tensor, Variable
 from . import schedules as schedules_module
@@ -201,6 +202,9 @@ class Optimizer:
     def apply_gradients(self, grads_and_vars) -> None:
         """Clip, decay and update each variable from its gradient; then iterations += 1."""
         pairs = list(grads_and_vars)
+        if self._apply_planned(pairs):
+            self._iterations += 1
+            return
         if not pairs:
             raise ValueError("No variables provided.")
         if pairs[0].__class__ not in (tuple, list):
@@ -234,6 +238,31 @@ class Optimizer:
         self._iterations += 1
 
     # -- internals ------------------------------------------------------------------------------------
+    def _apply_planned(self, pairs) -> bool:
+        """The steady state in one pass: these very variables have a cached plan (so they were
+        checked then) and every gradient is a tensor of its variable's dtype, device and shape.
+        False (nothing done) for anything else: the general path checks and explains."""
+        if self.rule is None or self._custom():
+            return False
+        try:
+            variables = [v for _, v in pairs]
+            plan = self._store.plan(tuple(map(id, variables)))
+            if plan is None:
+                return False
+            grads, arrays = [], []
+            for g, v in pairs:
+                if g.__class__ is not Tensor:
+                    return False
+                gd, vd = g._data, v._data
+                if gd.dtype is not vd.dtype or g._device is not v._device or gd.shape != vd.shape:
+                    return False
+                grads.append(g)
+                arrays.append(gd)
+        except (TypeError, ValueError, AttributeError):  # not (gradient, Variable) pairs
+            return False
+        self._apply_fused(grads, variables, self._lr_at(self._iterations), plan, arrays)
+        return True
+
     def _apply_custom(self, grads, variables, lr):
         new = [v for v in variables if self._store.entry(v, create=False) is None]
         if new:
@@ -270,12 +299,13 @@ class Optimizer:
                 self._store.add(var, name, initial, host=True)
         return self._store.make_plan(key, variables, self.rule, self._variant(), slot_names)
 
-    def _apply_fused(self, grads, variables, lr, plan=None):
+    def _apply_fused(self, grads, variables, lr, plan=None, arrays=None):
         plan = plan or self._plan(variables)
         step = self._iterations + 1
         scalars = self._scalars(lr, step)
         decay = (self.weight_decay or 0.0) * lr
-        arrays = [g._data for g in grads]
+        if arrays is None:
+            arrays = [g._data for g in grads]
         global_scale, norm_sq = 1.0, None
         if self.global_clipnorm is not None:
             norm_sq = _global_norm_sq(arrays, grads)
@@ -283,11 +313,10 @@ class Optimizer:
                 global_scale, norm_sq = kernels.global_clip_scale(norm_sq, self.global_clipnorm), None
         segment_norms = _segment_norms_sq(arrays, grads) if self.clipnorm is not None else None
         flags = self._segment_flags(variables, step)
-        for var in variables:  # values recorded on a tape keep their pre-step value
-            if var._captures:
-                var._before_write()
-            else:
-                var._version += 1
+        if live_captures():  # values recorded on a tape keep their pre-step value
+            for var in variables:
+                if var._captures:
+                    var._before_write()
         for device, dtype, positions, table in plan.groups:
             group_arrays = [arrays[p] for p in positions]
             args = dict(segment_scales=None if segment_norms is None else _clipnorm_scales(
