@@ -21,25 +21,16 @@ from collections import OrderedDict
 
 import numpy
 
+from . import _cpu
+
 CHUNK = 1 << 16  # elements per block of the update kernel
 THREADS = 512
 NORM_THREADS = 256
 _TABLE_CACHE = 64  # device tables kept per device (small: a few KB each)
 
-# The kernels' template names for each (rule, variant): (RuleOff, RuleOn) (RuleOn: a segment
-# whose flag is set, AdagradDecay's decaying variables).
-RULE_TYPES = {
-    ("sgd", 0): ("accel::Sgd<false, false>",) * 2,
-    ("sgd", 1): ("accel::Sgd<true, false>",) * 2,
-    ("sgd", 3): ("accel::Sgd<true, true>",) * 2,
-    ("adagrad", 0): ("accel::Adagrad<false>", "accel::Adagrad<true>"),
-    ("rmsprop", 0): ("accel::Rmsprop<false, false>",) * 2,
-    ("rmsprop", 1): ("accel::Rmsprop<true, false>",) * 2,
-    ("rmsprop", 2): ("accel::Rmsprop<false, true>",) * 2,
-    ("rmsprop", 3): ("accel::Rmsprop<true, true>",) * 2,
-    ("adam", 0): ("accel::Adam<false>",) * 2,
-    ("adam", 1): ("accel::Adam<true>",) * 2,
-}
+# Each kernel's rule types (kernels/rules/registry.h): (for unflagged variables, for flagged ones:
+# AdagradDecay's decaying variables).
+RULE_TYPES = {r["id"]: (r["off"], r["on"]) for r in _cpu.rules()}
 STORAGE_TYPES = {"float16": "__half", "float32": "float", "float64": "double"}
 
 SEGMENT_DTYPE = numpy.dtype([("param", "<u8"), ("slot0", "<u8"), ("slot1", "<u8"), ("slot2", "<u8"),
@@ -48,16 +39,16 @@ STEP_DTYPE = numpy.dtype([("grad", "<u8"), ("scale", "<f8"), ("flag", "<i8")])
 CHUNK_DTYPE = numpy.dtype([("segment", "<i8"), ("begin", "<i8"), ("end", "<i8")])
 
 
-def step_name(rule: str, variant: int, dtype: str, clip: bool, decay: bool) -> str:
+def step_name(rule: str, dtype: str, clip: bool, decay: bool) -> str:
     """The name expression of one update kernel."""
-    off, on = RULE_TYPES[(rule, variant)]
+    off, on = RULE_TYPES[rule]
     flag = {True: "true", False: "false"}
     return f"accel::fused_step<{off}, {on}, {STORAGE_TYPES[dtype]}, {flag[clip]}, {flag[decay]}>"
 
 
 def all_names() -> list:
     """Every name expression the bridge can request (for compile checks)."""
-    names = [step_name(rule, variant, dtype, clip, decay) for (rule, variant) in RULE_TYPES
+    names = [step_name(rule, dtype, clip, decay) for rule in RULE_TYPES
              for dtype in STORAGE_TYPES for clip in (False, True) for decay in (False, True)]
     names += [f"accel::chunk_sum_squares<{t}>" for t in STORAGE_TYPES.values()]
     return names + ["accel::sum_partials", "accel::sum_partials_by_segment", "accel::axpy"]
@@ -142,13 +133,12 @@ class CudaKernels:
         table["flag"] = 0 if flags is None else flags
         return self._table(table)
 
-    def table(self, rule, variant, params, slots, slot_count) -> "Table":
+    def table(self, rule, params, slots, slot_count) -> "Table":
         """The checked pointer table of one launch group (see Table)."""
-        if (rule, variant) not in RULE_TYPES:
-            raise ValueError(f"variant: {variant} is not a variant of rule {rule!r}")
+        if rule not in RULE_TYPES:
+            raise ValueError(f"rule: unknown rule {rule!r}")
         if len(slots) != slot_count:
-            raise ValueError(f"slots: rule {rule!r} with variant {variant} needs {slot_count} slot lists, "
-                             f"got {len(slots)}")
+            raise ValueError(f"slots: rule {rule!r} needs {slot_count} slot lists, got {len(slots)}")
         params = list(params)
         slots = [list(kind) for kind in slots]
         dtype = None
@@ -162,7 +152,7 @@ class CudaKernels:
                 raise ValueError(f"slots[{j}]: has {len(kind)} arrays for {len(params)} parameters")
             for i, a in enumerate(kind):
                 self._check_array(a, f"slots[{j}][{i}]", dtype, params[i].size)
-        return Table(self, rule, variant, dtype, params, slots)
+        return Table(self, rule, dtype, params, slots)
 
     # -- kernels ------------------------------------------------------------------------------
     def step(self, table, grads, scales, flags, scalars, clip, decay, global_scale, norm_sq, clip_norm,
@@ -195,7 +185,7 @@ class CudaKernels:
         if table.chunk_count == 0:
             return
         has_clip, has_decay = not math.isnan(clip), decay != 0.0
-        kernel = self.function(step_name(table.rule, table.variant, table.dtype.name, has_clip, has_decay))
+        kernel = self.function(step_name(table.rule, table.dtype.name, has_clip, has_decay))
         packed = [numpy.float64(v) for v in list(scalars) + [0.0] * (4 - len(scalars))]
         with self.xp.cuda.Device(self.device.index):
             kernel((table.chunk_count,), (THREADS,), (
@@ -275,8 +265,8 @@ class Table:
     """The variables of one launch group on a device: their arrays (held, so the addresses stay
     valid), the chunk table and the pointer table, both uploaded once."""
 
-    def __init__(self, kernels, rule, variant, dtype, params, slots):
-        self.kernels, self.rule, self.variant = kernels, rule, variant
+    def __init__(self, kernels, rule, dtype, params, slots):
+        self.kernels, self.rule = kernels, rule
         self.dtype = numpy.dtype(dtype if dtype is not None else numpy.float32)
         self.params, self.slots = params, slots
         self.lengths = [p.size for p in params]

@@ -6,11 +6,9 @@ for life: `table` checks and holds a group's parameter and slot arrays once, and
 one gradient per variable each step, validates everything before any byte is written, and runs
 ONE kernel call for the whole group.
 
-Rules and their variant bits (the names kernels/rules uses):
-  sgd      1 momentum, 2 nesterov (needs momentum)   slots: momentum
-  adagrad  (decay is a per-segment flag)             slots: accumulator
-  rmsprop  1 centered, 2 momentum                    slots: rms, momentum, mg
-  adam     1 amsgrad                                 slots: m, v, vhat
+The kernels are the lines of kernels/rules/registry.h, read from accel._cpu.rules(): `RULES`
+maps each kernel id ("adam", "adam_amsgrad", ...) to its family, named variant flags, slots and
+scalars; `kernel_id(family, *flags)` finds one.
 """
 
 from __future__ import annotations
@@ -24,25 +22,33 @@ import numpy
 
 from . import _cpu, _cuda
 
-__all__ = ["RuleSpec", "RULES", "table", "launch", "global_norm_sq", "norms_sq", "global_clip_scale", "kernels_dir",
-           "set_num_threads", "get_num_threads", "axpy"]
+__all__ = ["RuleSpec", "RULES", "kernel_id", "table", "launch", "global_norm_sq", "norms_sq", "global_clip_scale",
+           "kernels_dir", "set_num_threads", "get_num_threads", "axpy"]
 
 
 @dataclass(frozen=True)
 class RuleSpec:
-    """A rule's scalars (in kernel order) and which slots each variant keeps (in kernel order)."""
+    """One fused kernel (a line of kernels/rules/registry.h)."""
 
-    scalars: tuple
-    slots: dict  # variant -> tuple of slot names
+    family: str  # the optimizer family ("sgd", "adam", ...)
+    flags: frozenset  # the variant's named flags ("momentum", "nesterov", "amsgrad", ...)
+    slots: tuple  # slot names, in the rule's order
+    scalars: tuple  # per-step scalars, in the rule's order
+    cuda_types: tuple  # (rule type of unflagged variables, of flagged ones), as CUDA names them
 
 
-RULES = {
-    "sgd": RuleSpec(("lr", "momentum"), {0: (), 1: ("momentum",), 3: ("momentum",)}),
-    "adagrad": RuleSpec(("lr", "epsilon", "decay_rate", "floor"), {0: ("accumulator",)}),
-    "rmsprop": RuleSpec(("lr", "rho", "momentum", "epsilon"), {
-        0: ("rms",), 1: ("rms", "mg"), 2: ("rms", "momentum"), 3: ("rms", "momentum", "mg")}),
-    "adam": RuleSpec(("alpha", "beta_1", "beta_2", "epsilon"), {0: ("m", "v"), 1: ("m", "v", "vhat")}),
-}
+RULES = {r["id"]: RuleSpec(r["family"], frozenset(r["flags"].split()), tuple(r["slots"].split()),
+                           tuple(r["scalars"].split()), (r["off"], r["on"])) for r in _cpu.rules()}
+_BY_FLAGS = {(spec.family, spec.flags): rule for rule, spec in RULES.items()}
+
+
+def kernel_id(family: str, *flags: str) -> str:
+    """The kernel of `family` with exactly these variant flags ("adam", "amsgrad" -> "adam_amsgrad")."""
+    rule = _BY_FLAGS.get((family, frozenset(flags)))
+    if rule is None:
+        known = sorted(" + ".join([spec.family, *sorted(spec.flags)]) for spec in RULES.values())
+        raise ValueError(f"no fused kernel for {' + '.join([family, *flags])}; the registry has: {', '.join(known)}")
+    return rule
 
 
 def kernels_dir() -> pathlib.Path:
@@ -103,20 +109,18 @@ def norms_sq(arrays, device=None) -> numpy.ndarray:
     return cuda_kernels(device).norms_sq(list(arrays)).get()
 
 
-def table(rule: str, variant: int, params, slots, device=None):
-    """The launch group of `params` (one array per variable, any shape, C-contiguous, one float
-    dtype) and their `slots` (one list per slot of the rule variant, in RULES order, each with
-    one array per variable shaped like it): checked once, held by the returned table (an
-    accel._cpu.Table or a CUDA pointer table on `device`). Build it again when the set of
-    variables changes; every step then brings only gradients (`launch`)."""
+def table(rule: str, params, slots, device=None):
+    """The launch group of kernel `rule` (a RULES id) over `params` (one array per variable, any
+    shape, C-contiguous, one float dtype) and their `slots` (one list per slot of the rule, in
+    RULES[rule].slots order, each with one array per variable shaped like it): checked once, held
+    by the returned table (an accel._cpu.Table or a CUDA pointer table on `device`). Build it
+    again when the set of variables changes; every step then brings only gradients (`launch`)."""
     spec = RULES.get(rule)
     if spec is None:
         raise ValueError(f"rule: unknown rule {rule!r}, expected one of {', '.join(RULES)}")
-    if int(variant) not in spec.slots:
-        raise ValueError(f"variant: {variant} is not a variant of rule {rule!r}")
     if device is None or device.kind == "cpu":
-        return _cpu.Table(rule, int(variant), list(params), [list(kind) for kind in slots])
-    return cuda_kernels(device).table(rule, int(variant), params, slots, len(spec.slots[int(variant)]))
+        return _cpu.Table(rule, list(params), [list(kind) for kind in slots])
+    return cuda_kernels(device).table(rule, params, slots, len(spec.slots))
 
 
 def launch(table, grads, *, segment_scales=None, segment_flags=None, scalars, clip_value=None, decay=0.0,

@@ -22,13 +22,17 @@ WORKLOADS = {
     "tiny": {"one 2^12 tensor": [(1 << 12,)], "50 tensors of 100": [(100,)] * 50},
 }
 
-# Bytes one step must move per parameter at 4-byte storage (read parameter, gradient and each
-# slot; write parameter and each slot): 4 * (2 + 2 * slots + 1).
-SLOTS = {"sgd": 0, "momentum": 1, "adagrad": 1, "rmsprop": 1, "adam": 2, "adamw": 2}
+def slot_count(optimizer) -> int:
+    """Slots per parameter of an accel optimizer's fused kernel (kernels/rules/registry.h)."""
+    from accel import kernels
+
+    return len(kernels.RULES[optimizer._kernel()].slots)
 
 
-def bytes_per_param(optimizer: str, itemsize: int) -> int:
-    return itemsize * (3 + 2 * SLOTS[optimizer])
+def bytes_per_param(slots: int, itemsize: int) -> int:
+    """Bytes one step must move per parameter: read parameter, gradient and each slot; write
+    parameter and each slot: itemsize * (3 + 2 * slots)."""
+    return itemsize * (3 + 2 * slots)
 
 
 def arrays(shapes, dtype="float32", seed=0):

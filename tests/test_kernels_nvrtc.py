@@ -57,7 +57,7 @@ def test_every_kernel_name_compiles_with_nvrtc(arch):
         assert registers <= 64, f"{name} uses {registers} registers on {arch}: 512-thread blocks do not fit"
 
 
-def test_the_variants_the_nvcc_list_omits_are_requested():
+def test_every_registry_line_is_requested_in_every_form():
     names = _cuda.all_names()
-    for variant in ("accel::Rmsprop<true, false>", "accel::Rmsprop<false, true>"):
-        assert sum(variant in n for n in names) == 3 * 4  # every dtype x clip x decay
+    for off, on in _cuda.RULE_TYPES.values():
+        assert sum(n.startswith(f"accel::fused_step<{off}, {on}, ") for n in names) == 3 * 4  # dtypes x clip x decay

@@ -25,8 +25,8 @@ class Adam(Optimizer):
         self.epsilon = check_range("epsilon", epsilon, low=0, where=where)
         self.amsgrad = bool(amsgrad)
 
-    def _variant(self) -> int:
-        return 1 if self.amsgrad else 0
+    def _variant(self) -> tuple:
+        return ("amsgrad",) if self.amsgrad else ()
 
     def _scalars(self, lr, step):
         alpha = lr * math.sqrt(1 - self.beta_2 ** step) / (1 - self.beta_1 ** step)

@@ -106,8 +106,12 @@ class Optimizer:
         return config
 
     # -- subclass interface (fused rules) -----------------------------------------------------------
-    def _variant(self) -> int:
-        return 0
+    def _variant(self) -> tuple:
+        """The named flags of this configuration's kernel (kernels/rules/registry.h)."""
+        return ()
+
+    def _kernel(self) -> str:
+        return kernels.kernel_id(self.rule, *self._variant())
 
     def _slot_initial(self, name: str) -> float:
         return 0.0
@@ -150,7 +154,7 @@ class Optimizer:
         """The names of the slots this optimizer keeps per variable (sorted)."""
         if self._custom():
             return sorted({name for _, name, _ in self._store.owners()})
-        names = list(kernels.RULES[self.rule].slots[self._variant()]) + list(self._host_slots())
+        names = list(kernels.RULES[self._kernel()].slots) + list(self._host_slots())
         return sorted(names)
 
     def get_slot(self, var, slot_name: str) -> Variable:
@@ -291,13 +295,14 @@ class Optimizer:
         for var in variables:
             if var.dtype.name not in ("float16", "float32", "float64"):
                 raise TypeError(f"{type(self).__name__}: variables of dtype {var.dtype.name} are not supported")
-        slot_names = kernels.RULES[self.rule].slots[self._variant()]
+        kernel = self._kernel()
+        slot_names = kernels.RULES[kernel].slots
         for var in variables:
             for name in slot_names:
                 self._store.add(var, name, self._slot_initial(name))
             for name, initial in self._host_slots().items():
                 self._store.add(var, name, initial, host=True)
-        return self._store.make_plan(key, variables, self.rule, self._variant(), slot_names)
+        return self._store.make_plan(key, variables, kernel, slot_names)
 
     def _apply_fused(self, grads, variables, lr, plan=None, arrays=None):
         plan = plan or self._plan(variables)

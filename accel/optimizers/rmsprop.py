@@ -21,8 +21,8 @@ class RMSprop(Optimizer):
         self.epsilon = check_range("epsilon", epsilon, low=0, where="RMSprop")
         self.centered = bool(centered)
 
-    def _variant(self) -> int:
-        return (1 if self.centered else 0) | (2 if self.momentum > 0 else 0)
+    def _variant(self) -> tuple:
+        return ("centered",) * self.centered + ("momentum",) * (self.momentum > 0)
 
     def _scalars(self, lr, step):
         return [lr, self.rho, self.momentum, self.epsilon]

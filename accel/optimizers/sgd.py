@@ -18,10 +18,10 @@ class SGD(Optimizer):
         self.momentum = check_range("momentum", momentum, low=0, high=1, where="SGD")
         self.nesterov = bool(nesterov)
 
-    def _variant(self) -> int:
+    def _variant(self) -> tuple:
         if self.momentum == 0:
-            return 0
-        return 3 if self.nesterov else 1
+            return ()
+        return ("momentum", "nesterov") if self.nesterov else ("momentum",)
 
     def _scalars(self, lr, step):
         return [lr, self.momentum]

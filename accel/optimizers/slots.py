@@ -109,7 +109,7 @@ class SlotStore:
     def plan(self, key):
         return self._plans.get(key)
 
-    def make_plan(self, key, variables, rule, variant, slot_names) -> Plan:
+    def make_plan(self, key, variables, rule, slot_names) -> Plan:
         """Group `variables` by (device, dtype) and build each group's kernel table (slots must
         exist). Cached under `key` until one of the variables is collected."""
         by_group = {}
@@ -119,7 +119,7 @@ class SlotStore:
         for (device, dtype), positions in by_group.items():
             params = [variables[p]._data for p in positions]
             slots = [[self.get(variables[p], name)._data for p in positions] for name in slot_names]
-            groups.append((device, dtype, positions, kernels.table(rule, variant, params, slots, device)))
+            groups.append((device, dtype, positions, kernels.table(rule, params, slots, device)))
         if len(self._plans) >= _PLAN_CACHE:
             self._drop_plan(next(iter(self._plans)))
         plan = self._plans[key] = Plan(groups)

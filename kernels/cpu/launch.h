@@ -1,11 +1,15 @@
 // What one fused launch is, shared by the binding (module.cpp) and the per-ISA loops (loops.cpp).
 #pragma once
+#include "rules/registry.h"
 
 namespace accel_cpu {
 
 enum class DType { f16, f32, f64 };
-enum class RuleId { sgd, sgd_momentum, sgd_nesterov, adagrad, rmsprop, rmsprop_centered,
-                    rmsprop_momentum, rmsprop_centered_momentum, adam, adam_amsgrad };
+
+// One id per line of kernels/rules/registry.h.
+#define ACCEL_RULE_ID(id, family, flags, Off, On, slots, scalars) id,
+enum class RuleId { ACCEL_RULES(ACCEL_RULE_ID) };
+#undef ACCEL_RULE_ID
 
 // One variable of a launch: its own parameter, gradient and slot arrays (pointer tables, as
 // PyTorch's _fused_adam_ takes lists of tensors: a variable keeps its storage for life).

@@ -5,11 +5,8 @@
 #include <type_traits>
 
 #include "cpu/launch.h"
-#include "rules/adagrad.h"
-#include "rules/adam.h"
 #include "rules/apply.h"
-#include "rules/rmsprop.h"
-#include "rules/sgd.h"
+#include "rules/registry.h"
 
 #ifndef ACCEL_ISA
 #error "compile loops.cpp with -DACCEL_ISA=<namespace>"
@@ -114,20 +111,14 @@ template <class Rule> void run_dtype(const Launch& L, const Segment& seg, const 
 void run_chunk(const Launch& L, const Chunk& c) {
     using namespace accel;
     const Segment& seg = L.segments[c.segment];
-    switch (L.rule) {
-        case RuleId::sgd: run_dtype<Sgd<false, false>>(L, seg, c); break;
-        case RuleId::sgd_momentum: run_dtype<Sgd<true, false>>(L, seg, c); break;
-        case RuleId::sgd_nesterov: run_dtype<Sgd<true, true>>(L, seg, c); break;
-        case RuleId::adagrad:  // the decay decision is per variable
-            if (seg.flag) run_dtype<Adagrad<true>>(L, seg, c);
-            else run_dtype<Adagrad<false>>(L, seg, c);
-            break;
-        case RuleId::rmsprop: run_dtype<Rmsprop<false, false>>(L, seg, c); break;
-        case RuleId::rmsprop_centered: run_dtype<Rmsprop<true, false>>(L, seg, c); break;
-        case RuleId::rmsprop_momentum: run_dtype<Rmsprop<false, true>>(L, seg, c); break;
-        case RuleId::rmsprop_centered_momentum: run_dtype<Rmsprop<true, true>>(L, seg, c); break;
-        case RuleId::adam: run_dtype<Adam<false>>(L, seg, c); break;
-        case RuleId::adam_amsgrad: run_dtype<Adam<true>>(L, seg, c); break;
+    switch (L.rule) {  // one case per registry line; a flagged variable runs the rule's On form
+#define ACCEL_RULE_CASE(id, family, flags, Off, On, slots, scalars) \
+    case RuleId::id:                                               \
+        if (seg.flag) run_dtype<On>(L, seg, c);                    \
+        else run_dtype<Off>(L, seg, c);                            \
+        break;
+        ACCEL_RULES(ACCEL_RULE_CASE)
+#undef ACCEL_RULE_CASE
     }
 }
 

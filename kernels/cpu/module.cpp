@@ -144,27 +144,37 @@ struct RuleInfo {
     int scalars;
 };
 
-// rule name + variant bits -> the instantiation. Bits: sgd 1 momentum, 2 nesterov;
-// rmsprop 1 centered, 2 momentum; adam 1 amsgrad; adagrad none (decay is per segment).
-RuleInfo find_rule(const std::string& rule, int variant) {
-    if (rule == "sgd") {
-        if (variant == 0) return {RuleId::sgd, 0, 2};
-        if (variant == 1) return {RuleId::sgd_momentum, 1, 2};
-        if (variant == 3) return {RuleId::sgd_nesterov, 1, 2};
-    } else if (rule == "adagrad") {
-        if (variant == 0) return {RuleId::adagrad, 1, 4};
-    } else if (rule == "rmsprop") {
-        if (variant == 0) return {RuleId::rmsprop, 1, 4};
-        if (variant == 1) return {RuleId::rmsprop_centered, 2, 4};
-        if (variant == 2) return {RuleId::rmsprop_momentum, 2, 4};
-        if (variant == 3) return {RuleId::rmsprop_centered_momentum, 3, 4};
-    } else if (rule == "adam") {
-        if (variant == 0) return {RuleId::adam, 2, 4};
-        if (variant == 1) return {RuleId::adam_amsgrad, 3, 4};
-    } else {
-        throw nb::value_error(("rule: unknown rule '" + rule + "', expected sgd, adagrad, rmsprop or adam").c_str());
+// The kernel named `rule` (an id of kernels/rules/registry.h).
+RuleInfo find_rule(const std::string& rule) {
+#define ACCEL_RULE_INFO(id, family, flags, Off, On, slots, scalars) \
+    if (rule == #id) return {RuleId::id, accel::Off::kSlots, accel::Off::kScalars};
+    ACCEL_RULES(ACCEL_RULE_INFO)
+#undef ACCEL_RULE_INFO
+    std::string known;
+#define ACCEL_RULE_NAME(id, family, flags, Off, On, slots, scalars) known += std::string(known.empty() ? "" : ", ") + #id;
+    ACCEL_RULES(ACCEL_RULE_NAME)
+#undef ACCEL_RULE_NAME
+    throw nb::value_error(("rule: unknown rule '" + rule + "', expected one of " + known).c_str());
+}
+
+// The registry for Python: every kernel with its family, flags, slots, scalars and rule types.
+nb::list rules() {
+    nb::list out;
+#define ACCEL_RULE_DICT(id, family, flags, Off, On, slots, scalars) \
+    {                                                             \
+        nb::dict d;                                               \
+        d["id"] = std::string(#id);                               \
+        d["family"] = std::string(family);                        \
+        d["flags"] = std::string(flags);                          \
+        d["slots"] = std::string(slots);                          \
+        d["scalars"] = std::string(scalars);                      \
+        d["off"] = std::string("accel::" #Off);                   \
+        d["on"] = std::string("accel::" #On);                     \
+        out.append(d);                                            \
     }
-    throw nb::value_error(("variant: " + std::to_string(variant) + " is not a variant of rule '" + rule + "'").c_str());
+    ACCEL_RULES(ACCEL_RULE_DICT)
+#undef ACCEL_RULE_DICT
+    return out;
 }
 
 // Reads a 1-D array of `count` values of one element type (int64 offsets, float64 scales, ...).
@@ -187,17 +197,15 @@ Buffer acquire_values(nb::handle obj, long long count, char format, size_t items
 struct Table {
     RuleInfo info{};
     std::string rule;
-    int variant = 0;
     DType dtype = DType::f32;
     std::vector<Buffer> buffers;     // per segment: the parameter, then its slots
     std::vector<Segment> segments;   // pointers and lengths; grad, scale and flag are per step
 
-    Table(const std::string& rule_name, int variant_bits, nb::list params, nb::list slots)
-        : info(find_rule(rule_name, variant_bits)), rule(rule_name), variant(variant_bits) {
+    Table(const std::string& rule_name, nb::list params, nb::list slots)
+        : info(find_rule(rule_name)), rule(rule_name) {
         if ((int)nb::len(slots) != info.slots)
-            throw nb::value_error(("slots: rule '" + rule + "' with variant " + std::to_string(variant) +
-                                   " needs " + std::to_string(info.slots) + " slot lists, got " +
-                                   std::to_string(nb::len(slots))).c_str());
+            throw nb::value_error(("slots: rule '" + rule + "' needs " + std::to_string(info.slots) +
+                                   " slot lists, got " + std::to_string(nb::len(slots))).c_str());
         const long long count = (long long)nb::len(params);
         std::vector<nb::list> kinds;
         for (int j = 0; j < info.slots; ++j) {
@@ -378,6 +386,7 @@ NB_MODULE(_cpu, m) {
     g_loops = supported_isas().back();  // the widest instruction set this CPU runs
     pthread_atfork(nullptr, nullptr, accel_cpu::reset_pool_in_child);
     m.doc() = "accel's compiled CPU kernels (fused optimizer updates over kernels/rules)";
+    m.def("rules", &rules, "The fused kernels of kernels/rules/registry.h: id, family, flags, slots, scalars, types.");
     m.def("build_info", &build_info, "How accel._cpu was built and runs: threads, ISA, compiler.");
     m.def("set_num_threads", [](int n) {
         if (n < 0) throw nb::value_error("set_num_threads: n must be >= 0 (0 = the default)");
@@ -386,11 +395,10 @@ NB_MODULE(_cpu, m) {
     m.def("get_num_threads", &thread_count, "Threads the kernels use.");
     m.def("set_isa", &set_isa, nb::arg("name"), "Use the loops of one instruction set (for tests).");
     nb::class_<Table>(m, "Table", "The checked parameter and slot arrays of one launch group (held).")
-        .def(nb::init<const std::string&, int, nb::list, nb::list>(), nb::arg("rule"), nb::arg("variant"),
-             nb::arg("params"), nb::arg("slots"))
+        .def(nb::init<const std::string&, nb::list, nb::list>(), nb::arg("rule"), nb::arg("params"),
+             nb::arg("slots"))
         .def("__len__", &Table::size)
         .def_ro("rule", &Table::rule)
-        .def_ro("variant", &Table::variant)
         .def_prop_ro("dtype", [](const Table& t) { return std::string(dtype_name(t.dtype)); });
     m.def("step", &step, nb::arg("table"), nb::arg("grads"), nb::arg("segment_scales").none(),
           nb::arg("segment_flags").none(), nb::arg("scalars"), nb::arg("global_scale"),

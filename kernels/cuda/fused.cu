@@ -7,11 +7,8 @@
 //
 // Compiled at run time by CuPy (RawModule + name_expressions, NVRTC) and, in CI, by nvcc with
 // ACCEL_EXPLICIT_INSTANTIATION to check registers and spills for sm_80 and sm_90.
-#include "rules/adagrad.h"
-#include "rules/adam.h"
 #include "rules/apply.h"
-#include "rules/rmsprop.h"
-#include "rules/sgd.h"
+#include "rules/registry.h"
 
 namespace accel {
 
@@ -167,44 +164,20 @@ __global__ void axpy(float* a, const float* b, float s, long long n) {
 }  // namespace accel
 
 #ifdef ACCEL_EXPLICIT_INSTANTIATION
-// For nvcc's offline compile check (registers, spills); at run time CuPy instantiates by name.
-namespace accel {
-namespace instances {
-typedef Sgd<false, false> SgdPlain;
-typedef Sgd<true, false> SgdMomentum;
-typedef Sgd<true, true> SgdNesterov;
-typedef Adagrad<false> AdagradPlain;
-typedef Adagrad<true> AdagradDecaying;
-typedef Rmsprop<false, false> RmspropPlain;
-typedef Rmsprop<true, false> RmspropCentered;
-typedef Rmsprop<false, true> RmspropMomentum;
-typedef Rmsprop<true, true> RmspropCenteredMomentum;
-typedef Adam<false> AdamPlain;
-typedef Adam<true> AdamAmsgrad;
-}  // namespace instances
-}  // namespace accel
-
-#define ACCEL_INSTANTIATE(OFF, ON, T, CLIP, DECAY)                                                 \
-    template __global__ void accel::fused_step<accel::instances::OFF, accel::instances::ON, T,     \
-                                               CLIP, DECAY>(                                       \
-        const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, double,     \
+// For nvcc's offline compile check (registers, spills): every registry line in every storage
+// type, without and with clipping and decay. At run time CuPy instantiates by name.
+#define ACCEL_INSTANTIATE(OFF, ON, T, CLIP, DECAY)                                                   \
+    template __global__ void accel::fused_step<accel::OFF, accel::ON, T, CLIP, DECAY>(               \
+        const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, double,       \
         double, double, double, const double*, double, double, double, double);
-#define ACCEL_INSTANTIATE_ALL(OFF, ON)                          \
-    ACCEL_INSTANTIATE(OFF, ON, float, false, false)             \
-    ACCEL_INSTANTIATE(OFF, ON, float, true, true)               \
-    ACCEL_INSTANTIATE(OFF, ON, double, false, false)            \
-    ACCEL_INSTANTIATE(OFF, ON, accel::half_t, false, false)
+#define ACCEL_INSTANTIATE_ALL(id, family, flags, OFF, ON, slots, scalars) \
+    ACCEL_INSTANTIATE(OFF, ON, float, false, false)                       \
+    ACCEL_INSTANTIATE(OFF, ON, float, true, true)                         \
+    ACCEL_INSTANTIATE(OFF, ON, double, false, false)                      \
+    ACCEL_INSTANTIATE(OFF, ON, accel::half_t, false, false)               \
+    ACCEL_INSTANTIATE(OFF, ON, accel::half_t, true, true)
 
-ACCEL_INSTANTIATE_ALL(SgdPlain, SgdPlain)
-ACCEL_INSTANTIATE_ALL(SgdMomentum, SgdMomentum)
-ACCEL_INSTANTIATE_ALL(SgdNesterov, SgdNesterov)
-ACCEL_INSTANTIATE_ALL(AdagradPlain, AdagradDecaying)
-ACCEL_INSTANTIATE_ALL(RmspropPlain, RmspropPlain)
-ACCEL_INSTANTIATE_ALL(RmspropCentered, RmspropCentered)
-ACCEL_INSTANTIATE_ALL(RmspropMomentum, RmspropMomentum)
-ACCEL_INSTANTIATE_ALL(RmspropCenteredMomentum, RmspropCenteredMomentum)
-ACCEL_INSTANTIATE_ALL(AdamPlain, AdamPlain)
-ACCEL_INSTANTIATE_ALL(AdamAmsgrad, AdamAmsgrad)
+ACCEL_RULES(ACCEL_INSTANTIATE_ALL)
 template __global__ void accel::chunk_sum_squares<float>(const accel::ChunkEntry*, const accel::StepEntry*, double*);
 template __global__ void accel::chunk_sum_squares<double>(const accel::ChunkEntry*, const accel::StepEntry*, double*);
 template __global__ void accel::chunk_sum_squares<accel::half_t>(const accel::ChunkEntry*, const accel::StepEntry*, double*);
