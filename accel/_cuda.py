@@ -186,7 +186,7 @@ class CudaKernels:
             return
         has_clip, has_decay = not math.isnan(clip), decay != 0.0
         kernel = self.function(step_name(table.rule, table.dtype.name, has_clip, has_decay))
-        packed = [numpy.float64(v) for v in list(scalars) + [0.0] * (4 - len(scalars))]
+        packed = [numpy.float64(v) for v in list(scalars) + [0.0] * (8 - len(scalars))]
         with self.xp.cuda.Device(self.device.index):
             kernel((table.chunk_count,), (THREADS,), (
                 table.chunks, table.segments, self._steps(grads, scales, flags), *packed,

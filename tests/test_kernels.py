@@ -364,13 +364,13 @@ def test_cuda_kernels_compile_without_spills(arch, tmp_path):
          f"-I{kernels.kernels_dir()}", str(source), "-o", str(tmp_path / "fused.cubin")],
         capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    report = result.stderr
-    entries = re.findall(r"Compiling entry function '(\w+)'", report)
-    spills = [int(n) for n in re.findall(r"(\d+) bytes spill stores", report)]
-    registers = [int(n) for n in re.findall(r"Used (\d+) registers", report)]
-    assert len(entries) >= 30 and len(spills) == len(entries) == len(registers)
-    assert set(spills) == {0}, report
-    assert max(registers) <= 128
+    # One block per entry function (a called function, e.g. pow's, may add its own properties).
+    entries = re.split(r"ptxas info\s+: Compiling entry function ", result.stderr)[1:]
+    assert len(entries) >= 30
+    for entry in entries:
+        name = re.match(r"'(\w+)'", entry).group(1)
+        assert set(int(n) for n in re.findall(r"(\d+) bytes spill (?:stores|loads)", entry)) == {0}, name
+        assert int(re.search(r"Used (\d+) registers", entry).group(1)) <= 64, name
 
 
 def _cuda_device():

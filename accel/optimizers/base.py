@@ -39,6 +39,7 @@ class Optimizer:
     """
 
     rule: str | None = None  # the fused kernel family; None for custom update_step optimizers
+    _scratch_slots: tuple = ()  # kernel slots that are working memory, not state (not saved or listed)
     _defaults: dict = {}
 
     def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
@@ -154,8 +155,8 @@ class Optimizer:
         """The names of the slots this optimizer keeps per variable (sorted)."""
         if self._custom():
             return sorted({name for _, name, _ in self._store.owners()})
-        names = list(kernels.RULES[self._kernel()].slots) + list(self._host_slots())
-        return sorted(names)
+        names = [n for n in kernels.RULES[self._kernel()].slots if n not in self._scratch_slots]
+        return sorted(names + list(self._host_slots()))
 
     def get_slot(self, var, slot_name: str) -> Variable:
         """The slot `slot_name` of `var`; KeyError naming the known slots otherwise."""
@@ -171,11 +172,11 @@ class Optimizer:
     def variables(self) -> list:
         """Every slot Variable this optimizer holds (per variable, in the order the variables were
         first seen, then by slot name)."""
-        return [slot for _, _, slot in self._store.owners()]
+        return [slot for _, _, slot in self.slot_owners()]
 
     def slot_owners(self) -> list:
         """[(variable, slot name, slot Variable)] for every slot (checkpoints key slots by owner)."""
-        return self._store.owners()
+        return [entry for entry in self._store.owners() if entry[1] not in self._scratch_slots]
 
     # -- the three entry points -----------------------------------------------------------------------
     def minimize(self, loss, var_list, tape=None):

@@ -39,6 +39,16 @@ __device__ __forceinline__ bool aligned16(const void* p) {
     return (reinterpret_cast<unsigned long long>(p) & 15ull) == 0;
 }
 
+// A rule that holds many values per element (LAMB's moments kernel) opts out of the 16-byte
+// vector path with `static constexpr bool kScalarLoads = true;`: W elements of every array in
+// registers would exceed the 64-register budget; coalesced scalar loads still stream.
+template <class Rule, class = void> struct vector_loads {
+    static constexpr bool value = true;
+};
+template <class Rule> struct vector_loads<Rule, decltype(void(Rule::kScalarLoads))> {
+    static constexpr bool value = !Rule::kScalarLoads;
+};
+
 template <class T> __device__ __forceinline__ void load16(T* dst, const T* src) {
     *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
 }
@@ -49,7 +59,7 @@ template <class T> __device__ __forceinline__ void store16(T* dst, const T* src)
 
 // The scalars of a launch (kernel arguments: no device memory read).
 struct Scalars {
-    double s[4];
+    double s[8];
 };
 
 template <class RuleOff, class RuleOn, class T, bool CLIP, bool DECAY>
@@ -64,7 +74,7 @@ __device__ __forceinline__ void run_chunk(const ChunkEntry& c, const SegmentEntr
     const T* g = reinterpret_cast<const T*>(now.grad);
 
     constexpr int W = Vec<T>::kWidth;
-    bool vector_ok = aligned16(p + c.begin) && aligned16(g + c.begin);
+    bool vector_ok = vector_loads<RuleOff>::value && aligned16(p + c.begin) && aligned16(g + c.begin);
     for (int j = 0; j < RuleOff::kSlots; ++j) vector_ok = vector_ok && aligned16(slots[j] + c.begin);
     const long long n = c.end - c.begin;
     const long long vectors = vector_ok ? n / W : 0;
@@ -98,12 +108,15 @@ __device__ __forceinline__ void run_chunk(const ChunkEntry& c, const SegmentEntr
 // One launch of an optimizer update. `norm_sq` (nullable) is the device scalar the global-norm
 // kernel wrote: clip_by_global_norm's factor is computed here, so clipping needs no host sync.
 // `global_scale` is a host factor on every gradient; the two multiply in double, as on the CPU.
+// 512 threads, and two blocks per SM: at most 64 registers per thread (the compile checks report
+// any spill this would cause).
 template <class RuleOff, class RuleOn, class T, bool CLIP, bool DECAY>
-__global__ void fused_step(const ChunkEntry* chunks, const SegmentEntry* segments, const StepEntry* steps,
-                           double s0, double s1, double s2, double s3, const double* norm_sq, double clip_norm,
-                           double global_scale, double clip_value, double decay) {
+__global__ void __launch_bounds__(512, 2) fused_step(const ChunkEntry* chunks, const SegmentEntry* segments, const StepEntry* steps,
+                           double s0, double s1, double s2, double s3, double s4, double s5, double s6, double s7,
+                           const double* norm_sq, double clip_norm, double global_scale, double clip_value,
+                           double decay) {
     typedef compute_t<T> C;
-    const Scalars scalars{{s0, s1, s2, s3}};
+    const Scalars scalars{{s0, s1, s2, s3, s4, s5, s6, s7}};
     const ChunkEntry c = chunks[blockIdx.x];
     const double global = norm_sq ? global_scale * global_clip_scale(*norm_sq, clip_norm) : global_scale;
     const GradPrep<C> prep{C(global), C(clip_value), C(decay)};
@@ -167,9 +180,10 @@ __global__ void axpy(float* a, const float* b, float s, long long n) {
 // For nvcc's offline compile check (registers, spills): every registry line in every storage
 // type, without and with clipping and decay. At run time CuPy instantiates by name.
 #define ACCEL_INSTANTIATE(OFF, ON, T, CLIP, DECAY)                                                   \
-    template __global__ void accel::fused_step<accel::OFF, accel::ON, T, CLIP, DECAY>(               \
+    template __global__ void __launch_bounds__(512, 2) accel::fused_step<accel::OFF, accel::ON, T, CLIP, DECAY>( \
         const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, double,       \
-        double, double, double, const double*, double, double, double, double);
+        double, double, double, double, double, double, double, const double*, double, double,       \
+        double, double);
 #define ACCEL_INSTANTIATE_ALL(id, family, flags, OFF, ON, slots, scalars) \
     ACCEL_INSTANTIATE(OFF, ON, float, false, false)                       \
     ACCEL_INSTANTIATE(OFF, ON, float, true, true)                         \

@@ -107,5 +107,10 @@ ACCEL_HD float root(float x) { return sqrtf(x); }
 ACCEL_HD double root(double x) { return sqrt(x); }
 template <class C> ACCEL_HD C larger(C a, C b) { return a > b ? a : b; }
 template <class C> ACCEL_HD C smaller(C a, C b) { return a < b ? a : b; }
+template <class C> ACCEL_HD C magnitude(C x) { return x < C(0) ? -x : x; }
+// -1, 0 or 1, and NaN for NaN (Keras's ops.sign).
+template <class C> ACCEL_HD C sign_of(C x) { return x != x ? x : C(x > C(0)) - C(x < C(0)); }
+ACCEL_HD float power(float x, float y) { return powf(x, y); }
+ACCEL_HD double power(double x, double y) { return pow(x, y); }
 
 }  // namespace accel

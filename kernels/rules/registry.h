@@ -13,8 +13,14 @@
 //   slots    the slot names, space-separated, in the rule's slot order
 //   scalars  the per-step scalars, space-separated, in the rule's order
 #pragma once
+#include "adadelta.h"
 #include "adagrad.h"
 #include "adam.h"
+#include "adamax.h"
+#include "ftrl.h"
+#include "lamb.h"
+#include "lion.h"
+#include "nadam.h"
 #include "rmsprop.h"
 #include "sgd.h"
 
@@ -45,7 +51,13 @@ using AdamAmsgrad = Adam<true>;
     X(rmsprop_centered_momentum, "rmsprop", "centered momentum", RmspropCenteredMomentum,                     \
       RmspropCenteredMomentum, "rms momentum mg", "lr rho momentum epsilon")                                 \
     X(adam, "adam", "", AdamPlain, AdamPlain, "m v", "alpha beta_1 beta_2 epsilon")                           \
-    X(adam_amsgrad, "adam", "amsgrad", AdamAmsgrad, AdamAmsgrad, "m v vhat", "alpha beta_1 beta_2 epsilon")
+    X(adam_amsgrad, "adam", "amsgrad", AdamAmsgrad, AdamAmsgrad, "m v vhat", "alpha beta_1 beta_2 epsilon")     \
+    X(adadelta, "adadelta", "", Adadelta, Adadelta, "accumulated_grad accumulated_delta_var", "lr rho epsilon") \
+    X(adamax, "adamax", "", Adamax, Adamax, "momentum norm", "lr_t beta_1 beta_2 epsilon")                     \
+    X(nadam, "nadam", "", Nadam, Nadam, "momentum velocity", "a b e beta_1 beta_2")                            \
+    X(ftrl, "ftrl", "", Ftrl, Ftrl, "accumulator linear", "lr learning_rate_power l1 l2r l2_shrinkage")        \
+    X(lion, "lion", "", Lion, Lion, "momentum", "lr beta_1 beta_2")                                            \
+    X(lamb, "lamb", "", LambMoments, LambMoments, "momentum velocity r", "c1 c2 beta_1 beta_2 epsilon")
 
 namespace accel {
 // Words in a space-separated list: the registry's names must match each rule's counts.
@@ -63,8 +75,8 @@ constexpr int count_words(const char* s) {
 #define ACCEL_CHECK_RULE(id, family, flags, Off, On, slots, scalars)                              \
     static_assert(Off::kSlots == count_words(slots) && On::kSlots == Off::kSlots,                \
                   #id ": the slot names do not match the rule's slot count");                    \
-    static_assert(Off::kScalars == count_words(scalars) && Off::kScalars <= 4,                   \
-                  #id ": the scalar names do not match the rule's scalar count (at most 4)");
+    static_assert(Off::kScalars == count_words(scalars) && Off::kScalars <= 8,                   \
+                  #id ": the scalar names do not match the rule's scalar count (at most 8)");
 ACCEL_RULES(ACCEL_CHECK_RULE)
 #undef ACCEL_CHECK_RULE
 }  // namespace accel

@@ -15,7 +15,9 @@ from accel import _cuda, kernels
 
 RULE_SCALARS = {
     "sgd": [0.1, 0.9], "adagrad": [0.1, 1e-7, 0.9, 0.1], "rmsprop": [0.01, 0.9, 0.5, 1e-7],
-    "adam": [0.01, 0.9, 0.999, 1e-7],
+    "adam": [0.01, 0.9, 0.999, 1e-7], "adadelta": [0.5, 0.9, 1e-6], "adamax": [0.01, 0.9, 0.999, 1e-7],
+    "nadam": [0.01, 0.02, 1e-7, 0.9, 0.999], "ftrl": [0.3, -0.5, 0.01, 0.05, 0.02], "lion": [0.01, 0.9, 0.99],
+    "lamb": [1.1, 1.01, 0.9, 0.999, 1e-7],
 }
 CASES = list(kernels.RULES)
 DTYPES = ["float16", "float32", "float64"]

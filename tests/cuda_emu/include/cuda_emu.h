@@ -34,6 +34,7 @@
 #define __host__
 #define __forceinline__ inline
 #define __shared__ static
+#define __launch_bounds__(...)
 
 struct uint3 {
     unsigned int x, y, z;

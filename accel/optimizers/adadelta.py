@@ -1,0 +1,23 @@
+"""Adadelta (Keras 3 form; kernels/rules/adadelta.h).
+
+    ag = rho * ag + (1 - rho) * g * g
+    d  = -sqrt(ad + epsilon) * g / sqrt(ag + epsilon)
+    ad = rho * ad + (1 - rho) * d * d
+    var += lr * d
+"""
+
+from .base import Optimizer
+from .validation import check_range
+
+
+class Adadelta(Optimizer):
+    rule = "adadelta"
+    _defaults = {"rho": 0.95, "epsilon": 1e-7}
+
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.rho = check_range("rho", rho, low=0, high=1, where="Adadelta")
+        self.epsilon = check_range("epsilon", epsilon, low=0, where="Adadelta")
+
+    def _scalars(self, lr, step):
+        return [lr, self.rho, self.epsilon]

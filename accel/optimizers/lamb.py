@@ -1,0 +1,47 @@
+"""LAMB, layer-wise adaptive moments (Keras 3 form; kernels/rules/lamb.h).
+
+    m += (g - m) * (1 - beta_1);  v += (g * g - v) * (1 - beta_2)
+    r = (m / (1 - beta_1^t)) / (sqrt(v / (1 - beta_2^t)) + epsilon)
+    ratio = ||var|| / ||r||, or 1 if either norm is 0  (per variable; after weight decay)
+    var -= ratio * lr * r
+
+Two launches per (device, dtype) group: the moments kernel (decay, clipping, m, v, and r into a
+scratch buffer), then the per-variable norms of var and r (the norm kernels, one pass each) and
+the SGD kernel with the ratios as per-variable scales. On a GPU the ratios pass through the host:
+one synchronisation per step.
+"""
+
+import numpy
+
+from .. import kernels
+from .base import Optimizer
+from .validation import check_range
+
+
+class Lamb(Optimizer):
+    rule = "lamb"
+    _defaults = {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}
+    _scratch_slots = ("r",)
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta_1 = check_range("beta_1", beta_1, low=0, high=1, high_open=True, where="Lamb")
+        self.beta_2 = check_range("beta_2", beta_2, low=0, high=1, high_open=True, where="Lamb")
+        self.epsilon = check_range("epsilon", epsilon, low=0, where="Lamb")
+
+    def _scalars(self, lr, step):
+        return [1.0 / (1.0 - self.beta_1 ** step), 1.0 / (1.0 - self.beta_2 ** step), self.beta_1, self.beta_2,
+                self.epsilon]
+
+    def _apply_fused(self, grads, variables, lr, plan=None, arrays=None):
+        plan = plan or self._plan(variables)
+        super()._apply_fused(grads, variables, lr, plan, arrays)
+        for device, _, positions, _ in plan.groups:
+            params = [variables[p]._data for p in positions]
+            updates = [self._store.get(variables[p], "r")._data for p in positions]
+            var_norms = numpy.sqrt(kernels.norms_sq(params, device))
+            r_norms = numpy.sqrt(kernels.norms_sq(updates, device))
+            positive = (var_norms > 0) & (r_norms > 0)
+            ratios = numpy.where(positive, var_norms / numpy.where(positive, r_norms, 1.0), 1.0)
+            table = kernels.table("sgd", params, [], device)
+            kernels.launch(table, updates, segment_scales=ratios, scalars=[lr, 0.0])

@@ -1,0 +1,22 @@
+"""Lion, evolved sign momentum (Keras 3 form; kernels/rules/lion.h).
+
+    var -= lr * sign(beta_1 * m + (1 - beta_1) * g)
+    m = beta_2 * m + (1 - beta_2) * g
+"""
+
+from .base import Optimizer
+from .validation import check_range
+
+
+class Lion(Optimizer):
+    rule = "lion"
+    _defaults = {"beta_1": 0.9, "beta_2": 0.99}
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        # Keras: beta_1 in (0, 1] (0 is rejected, 1 allowed).
+        self.beta_1 = check_range("beta_1", beta_1, low=0, high=1, low_open=True, where="Lion")
+        self.beta_2 = check_range("beta_2", beta_2, low=0, high=1, where="Lion")
+
+    def _scalars(self, lr, step):
+        return [lr, self.beta_1, self.beta_2]
