@@ -20,6 +20,13 @@ OPTIMIZERS = {
     "rmsprop": (lambda: ac.optimizers.RMSprop(LR), "RMSprop", {}),
     "adam": (lambda: ac.optimizers.Adam(LR), "Adam", {}),
     "adamw": (lambda: ac.optimizers.AdamW(LR), "AdamW", {}),
+    "adadelta": (lambda: ac.optimizers.Adadelta(LR), "Adadelta", {}),
+    "adamax": (lambda: ac.optimizers.Adamax(LR), "Adamax", {}),
+    # PyTorch's mu_t uses 0.96^(t * momentum_decay); Keras's (and accel's) is momentum_decay = 1.
+    "nadam": (lambda: ac.optimizers.Nadam(LR), "NAdam", {"momentum_decay": 1.0}),
+    "ftrl": (lambda: ac.optimizers.Ftrl(LR), None, {}),  # None: PyTorch has no such optimizer
+    "lion": (lambda: ac.optimizers.Lion(LR), None, {}),
+    "lamb": (lambda: ac.optimizers.Lamb(LR), None, {}),
 }
 TORCH_FUSED = {"sgd", "momentum", "adagrad", "adam", "adamw"}  # torch 2.13 has fused CPU kernels for these
 DTYPES = ["float32", "float16"]
@@ -60,6 +67,8 @@ def test_accel(benchmark, name, dtype, workload, bench_device):
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
 def test_torch(benchmark, name, dtype, flavour, workload, bench_device, torch_module):
     torch = torch_module
+    if OPTIMIZERS[name][1] is None:
+        pytest.skip(f"torch has no {name}")
     if flavour == "fused" and name not in TORCH_FUSED:
         pytest.skip(f"torch has no fused {name}")
     _group(benchmark, name, dtype, workload, bench_device)
