@@ -319,10 +319,11 @@ class Optimizer:
                 global_scale, norm_sq = kernels.global_clip_scale(norm_sq, self.global_clipnorm), None
         segment_norms = _segment_norms_sq(arrays, grads) if self.clipnorm is not None else None
         flags = self._segment_flags(variables, step)
-        if live_captures():  # values recorded on a tape keep their pre-step value
+        if live_captures():  # values recorded on a tape keep their pre-step value (slots too)
             for var in variables:
-                if var._captures:
-                    var._before_write()
+                var._before_write()
+                for slot in self._store.entry(var).slots.values():
+                    slot._before_write()
         for device, dtype, positions, table in plan.groups:
             group_arrays = [arrays[p] for p in positions]
             args = dict(segment_scales=None if segment_norms is None else _clipnorm_scales(

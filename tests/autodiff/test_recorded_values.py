@@ -112,3 +112,18 @@ def test_checkpoint_restore_after_the_forward_pass(tmp_path):
     ckpt.restore(path)
     numpy.testing.assert_array_equal(w.numpy(), [1.0, 2.0])
     numpy.testing.assert_array_equal(tape.gradient(loss, w).numpy(), [14.0, 14.0])
+
+
+def test_a_recorded_slot_keeps_its_value_through_a_step():
+    w = ac.Variable(ac.tensor([1.0, 2.0], dtype="float64"))
+    opt = ac.optimizers.Adam(0.1)
+    opt.apply_gradients([(ac.tensor([1.0, 1.0], dtype="float64"), w)])
+    m = opt.get_slot(w, "m")
+    m.trainable = True
+    with ac.GradientTape(persistent=True) as tape:
+        tape.watch(m)
+        loss = ac.sum(m * m)
+    before = m.numpy()
+    opt.apply_gradients([(ac.tensor([1.0, 1.0], dtype="float64"), w)])
+    assert not numpy.array_equal(m.numpy(), before)
+    numpy.testing.assert_array_equal(tape.gradient(loss, m).numpy(), 2 * before)
