@@ -193,29 +193,40 @@ class CudaKernels:
                 norm_sq, numpy.float64(clip_norm), numpy.float64(global_scale),
                 numpy.float64(0.0 if math.isnan(clip) else clip), numpy.float64(decay)))
 
+    def _by_dtype(self, arrays):
+        """{dtype: [positions]} of `arrays`, checked (on this device, a float dtype)."""
+        by_dtype = {}
+        for i, a in enumerate(arrays):
+            self._check_array_device(a)
+            if a.dtype.name not in STORAGE_TYPES:
+                raise TypeError(f"arrays[{i}]: expected float16, float32 or float64, got {a.dtype.name}")
+            by_dtype.setdefault(a.dtype.name, []).append(i)
+        return by_dtype
+
+    def _partials(self, group, dtype):
+        """Per-chunk sums of squares of `group` (one dtype) and the chunk table, or None if empty."""
+        group = [a if a.flags.c_contiguous else self.xp.ascontiguousarray(a) for a in group]
+        chunks = chunk_table([a.size for a in group])
+        if len(chunks) == 0:
+            return None, chunks
+        partial = self.xp.empty(len(chunks), self.xp.float64)
+        self.function(f"accel::chunk_sum_squares<{STORAGE_TYPES[dtype]}>")((len(chunks),), (NORM_THREADS,), (
+            self._table(chunks), self._steps(group), partial))
+        return partial, chunks
+
     def norms_sq(self, arrays):
-        """sum(x*x) of each array, in float64: a device array (one launch per dtype, no sync)."""
+        """sum(x*x) of each array, in float64: a device array (two launches per dtype, no sync)."""
         xp = self.xp
         with xp.cuda.Device(self.device.index):
             out = xp.zeros(len(arrays), xp.float64)
-            by_dtype = {}
-            for i, a in enumerate(arrays):
-                by_dtype.setdefault(a.dtype.name, []).append(i)
-            for dtype, picked in by_dtype.items():
-                if dtype not in STORAGE_TYPES:
-                    raise TypeError(f"arrays[{picked[0]}]: expected float16, float32 or float64, got {dtype}")
-                group = [self._contiguous(arrays[i]) for i in picked]
-                chunks = chunk_table([a.size for a in group])
-                if len(chunks) == 0:
+            for dtype, picked in self._by_dtype(arrays).items():
+                partial, chunks = self._partials([arrays[i] for i in picked], dtype)
+                if partial is None:
                     continue
-                partial = xp.empty(len(chunks), xp.float64)
-                self.function(f"accel::chunk_sum_squares<{STORAGE_TYPES[dtype]}>")((len(chunks),), (NORM_THREADS,), (
-                    self._table(chunks), self._steps(group), partial))
-                first = numpy.searchsorted(chunks["segment"], numpy.arange(len(group) + 1)).astype(numpy.int64)
-                sums = xp.empty(len(group), xp.float64)
-                blocks = -(-len(group) // NORM_THREADS)
-                self.function("accel::sum_partials_by_segment")((blocks,), (NORM_THREADS,), (
-                    partial, self._table(first), numpy.int64(len(group)), sums))
+                first = numpy.searchsorted(chunks["segment"], numpy.arange(len(picked) + 1)).astype(numpy.int64)
+                sums = xp.empty(len(picked), xp.float64)
+                self.function("accel::sum_partials_by_segment")((-(-len(picked) // NORM_THREADS),), (NORM_THREADS,), (
+                    partial, self._table(first), numpy.int64(len(picked)), sums))
                 out[xp.asarray(numpy.asarray(picked, dtype=numpy.int64))] = sums
             return out
 
@@ -224,29 +235,15 @@ class CudaKernels:
         xp = self.xp
         with xp.cuda.Device(self.device.index):
             out = xp.zeros((), xp.float64)
-            by_dtype = {}
-            for a in arrays:
-                by_dtype.setdefault(a.dtype.name, []).append(self._contiguous(a))
             partials = []
-            for dtype, group in by_dtype.items():
-                if dtype not in STORAGE_TYPES:
-                    raise TypeError(f"arrays: expected float16, float32 or float64, got {dtype}")
-                chunks = chunk_table([a.size for a in group])
-                if len(chunks) == 0:
-                    continue
-                partial = xp.empty(len(chunks), xp.float64)
-                self.function(f"accel::chunk_sum_squares<{STORAGE_TYPES[dtype]}>")((len(chunks),), (NORM_THREADS,), (
-                    self._table(chunks), self._steps(group), partial))
-                partials.append(partial)
+            for dtype, picked in self._by_dtype(arrays).items():
+                partial, _ = self._partials([arrays[i] for i in picked], dtype)
+                if partial is not None:
+                    partials.append(partial)
             if partials:
                 joined = xp.concatenate(partials) if len(partials) > 1 else partials[0]
                 self.function("accel::sum_partials")((1,), (NORM_THREADS,), (joined, numpy.int64(joined.size), out))
             return out
-
-    def _contiguous(self, a):
-        """A C-contiguous array of `a`'s values on this device (the kernels index from data.ptr)."""
-        self._check_array_device(a)
-        return a if a.flags.c_contiguous else self.xp.ascontiguousarray(a)
 
     def _check_array_device(self, a):
         if not isinstance(a, self.xp.ndarray):

@@ -11,6 +11,19 @@
 
 namespace accel {
 
+// The first and second moments of Adam-style rules (Adam, Nadam, LAMB), updated in their slots:
+//   m += (g - m) * (1 - beta_1);  v += (g * g - v) * (1 - beta_2)
+template <class T, class C>
+ACCEL_HD void update_moments(T* m_slot, T* v_slot, long long i, C g, C one_minus_beta1, C one_minus_beta2, C& m,
+                             C& v) {
+    m = load(m_slot[i]);
+    v = load(v_slot[i]);
+    m += (g - m) * one_minus_beta1;
+    v += (g * g - v) * one_minus_beta2;
+    m_slot[i] = store<T>(m);
+    v_slot[i] = store<T>(v);
+}
+
 template <class C> struct AdamParams {
     C alpha, one_minus_beta1, one_minus_beta2, epsilon;
 };
@@ -25,12 +38,8 @@ template <bool AMSGRAD> struct Adam {
 
     template <class T, class C>
     static ACCEL_HD void update(C& var, T* const* slot, long long i, C g, const AdamParams<C>& k) {
-        C m = load(slot[0][i]);
-        C v = load(slot[1][i]);
-        m += (g - m) * k.one_minus_beta1;
-        v += (g * g - v) * k.one_minus_beta2;
-        slot[0][i] = store<T>(m);
-        slot[1][i] = store<T>(v);
+        C m, v;
+        update_moments(slot[0], slot[1], i, g, k.one_minus_beta1, k.one_minus_beta2, m, v);
         if (AMSGRAD) {
             v = larger(load(slot[2][i]), v);
             slot[2][i] = store<T>(v);

@@ -9,7 +9,7 @@
 // var is not changed here beyond the weight decay that runs before every rule, so ||var|| is
 // the decayed one.
 #pragma once
-#include "common.h"
+#include "adam.h"
 
 namespace accel {
 
@@ -28,12 +28,8 @@ struct LambMoments {
 
     template <class T, class C>
     static ACCEL_HD void update(C& var, T* const* slot, long long i, C g, const LambParams<C>& k) {
-        C m = load(slot[0][i]);
-        C v = load(slot[1][i]);
-        m += (g - m) * k.one_minus_beta1;
-        v += (g * g - v) * k.one_minus_beta2;
-        slot[0][i] = store<T>(m);
-        slot[1][i] = store<T>(v);
+        C m, v;
+        update_moments(slot[0], slot[1], i, g, k.one_minus_beta1, k.one_minus_beta2, m, v);
         slot[2][i] = store<T>(m * k.c1 / (root(v * k.c2) + k.epsilon));
         (void)var;
     }

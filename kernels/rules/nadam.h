@@ -9,7 +9,7 @@
 //   v += (g * g - v) * (1 - beta_2)
 //   var -= (a * m + b * g) / (sqrt(v) + e)
 #pragma once
-#include "common.h"
+#include "adam.h"
 
 namespace accel {
 
@@ -27,12 +27,8 @@ struct Nadam {
 
     template <class T, class C>
     static ACCEL_HD void update(C& var, T* const* slot, long long i, C g, const NadamParams<C>& k) {
-        C m = load(slot[0][i]);
-        C v = load(slot[1][i]);
-        m += (g - m) * k.one_minus_beta1;
-        v += (g * g - v) * k.one_minus_beta2;
-        slot[0][i] = store<T>(m);
-        slot[1][i] = store<T>(v);
+        C m, v;
+        update_moments(slot[0], slot[1], i, g, k.one_minus_beta1, k.one_minus_beta2, m, v);
         var -= (k.a * m + k.b * g) / (root(v) + k.e);
     }
 };

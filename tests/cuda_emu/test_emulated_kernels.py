@@ -271,7 +271,9 @@ def test_compiled_source_changes_with_any_header(tmp_path):
     assert _cuda.source_with_header_hash(copy) == original
     assert original.endswith((kernels.kernels_dir() / "cuda" / "fused.cu").read_text())
     rule = copy / "rules" / "adam.h"
-    rule.write_text(rule.read_text().replace("m += (g - m) * k.one_minus_beta1;", "m += (g - m) * k.one_minus_beta1 * 1;"))
+    edited = rule.read_text().replace("m += (g - m) * one_minus_beta1;", "m += (g - m) * one_minus_beta1 * 1;")
+    assert edited != rule.read_text()
+    rule.write_text(edited)
     assert _cuda.source_with_header_hash(copy) != original
 
 

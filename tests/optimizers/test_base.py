@@ -1,5 +1,5 @@
 """Optimizer base behaviour (semantics.md section 3): entry points, errors, slots, clipping,
-weight decay, custom optimizers, flat-buffer bookkeeping."""
+weight decay, custom optimizers, slot bookkeeping and storage."""
 
 
 import numpy
