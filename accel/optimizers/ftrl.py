@@ -31,6 +31,9 @@ class Ftrl(Optimizer):
             "l2_shrinkage_regularization_strength", l2_shrinkage_regularization_strength, low=0, where="Ftrl")
         self.beta = check_range("beta", beta, where="Ftrl")
 
+    def _variant(self) -> tuple:
+        return ("sqrt",) if self.learning_rate_power == -0.5 else ()  # n^0.5 as a vectorised sqrt
+
     def _slot_initial(self, name):
         return self.initial_accumulator_value if name == "accumulator" else 0.0
 

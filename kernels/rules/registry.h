@@ -36,6 +36,8 @@ using RmspropMomentum = Rmsprop<false, true>;
 using RmspropCenteredMomentum = Rmsprop<true, true>;
 using AdamPlain = Adam<false>;
 using AdamAmsgrad = Adam<true>;
+using FtrlPower = Ftrl<false>;
+using FtrlSqrt = Ftrl<true>;
 }  // namespace accel
 
 #define ACCEL_RULES(X)                                                                                       \
@@ -55,7 +57,9 @@ using AdamAmsgrad = Adam<true>;
     X(adadelta, "adadelta", "", Adadelta, Adadelta, "accumulated_grad accumulated_delta_var", "lr rho epsilon") \
     X(adamax, "adamax", "", Adamax, Adamax, "momentum norm", "lr_t beta_1 beta_2 epsilon")                     \
     X(nadam, "nadam", "", Nadam, Nadam, "momentum velocity", "a b e beta_1 beta_2")                            \
-    X(ftrl, "ftrl", "", Ftrl, Ftrl, "accumulator linear", "lr learning_rate_power l1 l2r l2_shrinkage")        \
+    X(ftrl, "ftrl", "", FtrlPower, FtrlPower, "accumulator linear", "lr learning_rate_power l1 l2r l2_shrinkage") \
+    X(ftrl_sqrt, "ftrl", "sqrt", FtrlSqrt, FtrlSqrt, "accumulator linear",                                      \
+      "lr learning_rate_power l1 l2r l2_shrinkage")                                                           \
     X(lion, "lion", "", Lion, Lion, "momentum", "lr beta_1 beta_2")                                            \
     X(lamb, "lamb", "", LambMoments, LambMoments, "momentum velocity r", "c1 c2 beta_1 beta_2 epsilon")
 
