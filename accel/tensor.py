@@ -244,6 +244,8 @@ class Variable(Tensor):
     read_value = value
 
     def _check_value(self, value, method: str):
+        if value is None:
+            raise TypeError(f"Variable.{method}: value must be a tensor, an array or a number, got None")
         if isinstance(value, Tensor):
             if value._device != self._device:
                 raise ValueError(

@@ -234,3 +234,16 @@ def test_from_numpy_shares_memory_as_documented():
     if not any(d.kind == "cuda" for d in ac.devices()):
         with pytest.raises(ac.DeviceUnavailableError):
             ac.from_numpy(buf, device="cuda")
+
+
+@pytest.mark.parametrize("method", ["assign", "assign_add", "assign_sub"])
+def test_assigning_none_raises_and_changes_nothing(method):
+    v = ac.Variable(ac.tensor([1.0, 2.0]))
+    with pytest.raises(TypeError, match=f"Variable.{method}: value must be a tensor, an array or a number, got None"):
+        getattr(v, method)(None)
+    assert v.numpy().tolist() == [1.0, 2.0]
+
+
+def test_full_of_none_raises():
+    with pytest.raises(TypeError, match="full: fill_value must be a number, got None"):
+        ac.full((2,), None)

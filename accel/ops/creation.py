@@ -22,6 +22,8 @@ def _place(device):
 def full(shape, fill_value, dtype=None, device=None) -> Tensor:
     """A tensor of `shape` filled with `fill_value` (dtype defaults to that of the value:
     float32 for Python floats, int64 for ints, bool for bools)."""
+    if fill_value is None or isinstance(fill_value, (str, bytes)):
+        raise TypeError(f"full: fill_value must be a number, got {fill_value!r}")
     shape = _shape_arg(shape, "full")
     if any(n < 0 for n in shape):
         raise ValueError(f"full: shape must not have negative dimensions, got {shape}")

@@ -212,13 +212,8 @@ class Optimizer:
             return
         if not pairs:
             raise ValueError("No variables provided.")
-        if pairs[0].__class__ not in (tuple, list):
-            check_pairs(pairs)
-        try:
-            grads, variables = zip(*pairs)
-        except (TypeError, ValueError):
-            check_pairs(pairs)
-            raise
+        check_pairs(pairs)  # the steady state (_apply_planned) only takes well-formed pairs
+        grads, variables = zip(*pairs)
         if any(map(is_none, grads)):
             check_variables(variables, "apply_gradients")
             present = [(g, v) for g, v in pairs if g is not None]
@@ -236,7 +231,6 @@ class Optimizer:
         else:
             plan = self._store.plan(tuple(map(id, variables)))
             if plan is None:  # a cached plan names these very Variables: they were checked then
-                check_pairs(pairs)
                 check_variables(variables, "apply_gradients")
             self._apply_fused(checked_gradients(grads, variables, floats_known=plan is not None), variables, lr,
                               plan)

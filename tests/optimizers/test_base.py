@@ -385,3 +385,13 @@ def test_the_optimizer_does_not_keep_a_dropped_model_alive():
     assert all(r() is None for r in refs + slot_refs)
     assert [v for v, _, _ in opt.slot_owners()] == [keep, keep]
     opt.apply_gradients([(_grad([1.0]), keep)])  # the optimizer goes on with what is left
+
+
+def test_malformed_pairs_raise_even_after_a_cached_step():
+    """Hardening: the pair check depended on the plan cache."""
+    g, a, b = _grad([1.0]), _var([1.0]), _var([2.0])
+    opt = optimizers.SGD(0.1)
+    opt.apply_gradients([(g, a), (g, b)])
+    with pytest.raises(TypeError, match="entry 0 must be a \\(gradient, variable\\) pair"):
+        opt.apply_gradients([(g, a, "x"), (g, b)])
+    assert a.numpy().tolist() == [0.9] and opt.iterations == 1
