@@ -6,10 +6,12 @@
 The file is a NumPy .npz archive of plain numeric arrays plus a JSON manifest (names, shapes,
 dtypes): no pickles are written or read. Saving writes a temporary file beside the target,
 fsyncs it and renames it into place, so a crash never leaves a torn checkpoint under the name.
-Restoring reads and checks the whole file first (zip CRCs, manifest against arrays, names, shapes
-and dtypes against the objects); any difference raises CheckpointError listing all of them, and
-nothing is assigned. Values are assigned onto each variable's own device, whatever device saved
-them.
+Restoring reads and checks the whole file first (zip CRCs; every member stored as accel writes it
+and holding exactly what its header declares, so a crafted size is refused before anything is
+allocated; manifest against arrays; names, shapes, dtypes and values such as a negative step
+count against the objects; each optimizer's class and kernel, recorded at save); any difference
+raises CheckpointError listing all of them, and nothing is assigned. Values are assigned onto
+each variable's own device, whatever device saved them.
 
 Names: object `k` is saved under "k"; list items under "k/0", "k/1", ...; dict items under
 "k/<key>"; objects with a `_checkpoint_items()` method (layers) under "k/<item>"; an optimizer's
@@ -87,8 +89,9 @@ class Checkpoint:
             array = var.numpy() if var is not None else value
             arrays[name] = array
             manifest[name] = {"shape": list(array.shape), "dtype": array.dtype.name}
+        optimizers = {key: _optimizer_kind(obj) for key, obj in self._objects.items() if isinstance(obj, Optimizer)}
         arrays[_MANIFEST] = numpy.frombuffer(
-            json.dumps({"format": _FORMAT, "entries": manifest}).encode(), dtype=numpy.uint8)
+            json.dumps({"format": _FORMAT, "entries": manifest, "optimizers": optimizers}).encode(), dtype=numpy.uint8)
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=".ckpt-", suffix=".tmp", dir=directory)
@@ -107,22 +110,27 @@ class Checkpoint:
 
     def restore(self, path) -> "Checkpoint":
         """Assign every saved value back, after checking that the file matches the objects."""
-        stored = _read(os.fspath(path))
+        stored, kinds = _read(os.fspath(path))
         variables = self._variables()
         path_of = {id(v): p for p, v in variables.items()}
         expected = {p: (tuple(v.shape), v.dtype.name) for p, v in variables.items()}
         optimizer_work = []
+        problems = []
         for key, obj in self._objects.items():
             if not isinstance(obj, Optimizer):
                 continue
+            saved_kind = kinds.get(key)
+            if saved_kind is not None and saved_kind != _optimizer_kind(obj):
+                problems.append(f"{key}: the checkpoint holds a {saved_kind}, the object is a {_optimizer_kind(obj)}")
             expected[f"{key}/iterations"] = ((), "int64")
             owners = {}
             prefix = f"{key}/slots/"
+            slot_names = set(obj.get_slot_names())
             for name in stored:
                 if name.startswith(prefix):
                     owner_path, _, slot = name[len(prefix):].rpartition("/")
                     owner = variables.get(owner_path)
-                    if owner is None:
+                    if owner is None or slot not in slot_names:
                         continue  # reported below as unexpected
                     owners[id(owner)] = owner
                     expected[name] = _slot_meta(obj, slot, owner)
@@ -131,7 +139,6 @@ class Checkpoint:
                     expected.setdefault(f"{prefix}{path_of[id(owner)]}/{slot_name}",
                                         _slot_meta(obj, slot_name, owner))
             optimizer_work.append((key, obj, list(owners.values())))
-        problems = []
         for name in sorted(set(expected) - set(stored)):
             problems.append(f"missing from the checkpoint: {name}")
         for name in sorted(set(stored) - set(expected)):
@@ -142,6 +149,8 @@ class Checkpoint:
             if tuple(array.shape) != shape or array.dtype.name != dtype:
                 problems.append(f"{name}: checkpoint has {tuple(array.shape)} {array.dtype.name}, "
                                 f"the object has {shape} {dtype}")
+            elif dtype == "int64" and (name.endswith("/iterations") or "/slots/" in name) and int(array.min()) < 0:
+                problems.append(f"{name}: must be >= 0, the checkpoint has {int(array.min())}")
         if problems:
             raise CheckpointError(f"checkpoint {path!s} does not match the objects; nothing was restored:\n  "
                                   + "\n  ".join(problems))
@@ -157,6 +166,12 @@ class Checkpoint:
                 if name in stored:
                     slot.assign(stored[name])
         return self
+
+
+def _optimizer_kind(optimizer) -> str:
+    """What a checkpoint records of an optimizer: its class and its fused kernel, if any."""
+    kernel = optimizer._kernel() if optimizer.rule is not None else "custom"
+    return f"{type(optimizer).__name__} ({kernel})"
 
 
 def _slot_meta(optimizer, slot_name, owner) -> tuple:
@@ -185,32 +200,65 @@ def _walk(obj, path: str, found: dict) -> None:
                         "lists or dicts of them, layers, or optimizers")
 
 
-def _read(path: str) -> dict:
-    """Every array of the checkpoint at `path`, checked against its manifest."""
+def _check_sizes(handle, size_on_disk: int) -> None:
+    """Every member of the archive stored uncompressed, holding exactly the bytes its .npy header
+    declares, within the file: a crafted header cannot make the reader allocate more than the file
+    holds."""
+    with zipfile.ZipFile(handle) as archive:
+        for info in archive.infolist():
+            if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size \
+                    or info.file_size > size_on_disk:
+                raise ValueError(f"member {info.filename!r} is not stored as accel writes it")
+            with archive.open(info) as member:
+                version = numpy.lib.format.read_magic(member)
+                if version == (1, 0):
+                    shape, _, dtype = numpy.lib.format.read_array_header_1_0(member)
+                else:
+                    shape, _, dtype = numpy.lib.format.read_array_header_2_0(member)
+                if dtype.hasobject:
+                    raise ValueError(f"member {info.filename!r} holds Python objects")
+                declared = int(numpy.prod(shape, dtype=object)) * dtype.itemsize
+                if declared != info.file_size - member.tell():
+                    raise ValueError(f"member {info.filename!r} declares {declared} bytes but holds "
+                                     f"{info.file_size - member.tell()}")
+
+
+def _read(path: str) -> tuple:
+    """(every array of the checkpoint at `path`, checked against its manifest; the optimizer kinds
+    it records). Anything wrong with the file is a CheckpointError."""
     try:
+        size_on_disk = os.path.getsize(path)
         with open(path, "rb") as handle:  # ours to close, even when numpy.load fails midway
+            _check_sizes(handle, size_on_disk)
+            handle.seek(0)
             with numpy.load(handle, allow_pickle=False) as archive:
                 arrays = {name: archive[name] for name in archive.files}
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as exc:
+    except Exception as exc:  # zip, header, CRC, size or format trouble: the file is bad
         raise CheckpointError(f"checkpoint {path!s} is unreadable or corrupt ({type(exc).__name__}: {exc})") from None
     raw = arrays.pop(_MANIFEST, None)
     if raw is None:
         raise CheckpointError(f"checkpoint {path!s} has no accel manifest (not an accel checkpoint?)")
     try:
         manifest = json.loads(raw.tobytes().decode())
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("entries"), dict):
+            raise ValueError("the manifest is not an object with an 'entries' object")
         entries = manifest["entries"]
-    except (ValueError, KeyError, UnicodeDecodeError) as exc:
+        kinds = manifest.get("optimizers") or {}
+        if not isinstance(kinds, dict):
+            raise ValueError("'optimizers' is not an object")
+    except (ValueError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"checkpoint {path!s} has a corrupt manifest ({exc})") from None
     if manifest.get("format") != _FORMAT:
         raise CheckpointError(f"checkpoint {path!s} has format {manifest.get('format')!r}; this accel reads {_FORMAT}")
     if set(entries) != set(arrays):
         raise CheckpointError(f"checkpoint {path!s} is corrupt: its manifest and arrays disagree")
     for name, meta in entries.items():
-        if list(arrays[name].shape) != meta["shape"] or arrays[name].dtype.name != meta["dtype"]:
+        if not isinstance(meta, dict) or list(arrays[name].shape) != meta.get("shape") \
+                or arrays[name].dtype.name != meta.get("dtype"):
             raise CheckpointError(f"checkpoint {path!s} is corrupt: {name} does not match its manifest")
-    return arrays
+    return arrays, kinds
 
 
 def _fsync_directory(directory: str) -> None:

@@ -161,3 +161,97 @@ def test_an_optimizer_without_its_variables_cannot_be_saved(tmp_path):
         ac.Checkpoint(optimizer=opt).save(tmp_path / "c.npz")
     assert not list(tmp_path.iterdir())
     ac.Checkpoint(optimizer=ac.optimizers.Adam()).save(tmp_path / "fresh.npz")  # no slots yet: fine
+
+
+# -- hardening: every bad file is a CheckpointError, raised before anything is assigned ------------
+def _rewrite(path, change):
+    """Load a checkpoint's arrays (manifest included), let `change` edit them, save them back."""
+    with numpy.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    change(arrays)
+    with open(path, "wb") as out:
+        numpy.savez(out, **arrays)
+
+
+def _manifest(arrays):
+    import json
+
+    return json.loads(arrays["__accel_checkpoint__"].tobytes().decode())
+
+
+def _set_manifest(arrays, manifest):
+    import json
+
+    arrays["__accel_checkpoint__"] = numpy.frombuffer(json.dumps(manifest).encode(), dtype=numpy.uint8)
+
+
+def _trained(tmp_path, opt):
+    w = ac.Variable(ac.tensor([1.0, 2.0]), name="w")
+    opt.apply_gradients([(ac.tensor([0.1, 0.1]), w)])
+    path = ac.Checkpoint(w=w, opt=opt).save(tmp_path / "ckpt.npz")
+    return w, path
+
+
+def test_negative_iterations_are_refused_before_anything_is_assigned(tmp_path):
+    w, path = _trained(tmp_path, ac.optimizers.Adam(0.1))
+    _rewrite(path, lambda a: a.update({"opt/iterations": numpy.asarray(-5, dtype=numpy.int64)}))
+    fresh = ac.Variable(ac.tensor([7.0, 7.0]), name="w")
+    opt = ac.optimizers.Adam(0.1)
+    with pytest.raises(ac.CheckpointError, match="opt/iterations: must be >= 0, the checkpoint has -5"):
+        ac.Checkpoint(w=fresh, opt=opt).restore(path)
+    assert fresh.numpy().tolist() == [7.0, 7.0] and opt.iterations == 0
+
+
+def test_another_optimizer_kind_is_refused(tmp_path):
+    _, path = _trained(tmp_path, ac.optimizers.Adam(0.1))
+    fresh = ac.Variable(ac.tensor([7.0, 7.0]), name="w")
+    with pytest.raises(ac.CheckpointError) as info:
+        ac.Checkpoint(w=fresh, opt=ac.optimizers.SGD(0.1, momentum=0.9)).restore(path)
+    message = str(info.value)
+    assert "holds a Adam (adam), the object is a SGD (sgd_momentum)" in message
+    assert "not in the objects being restored: opt/slots/w/m" in message
+    assert fresh.numpy().tolist() == [7.0, 7.0]
+
+
+@pytest.mark.parametrize("change", [
+    lambda a: _set_manifest(a, ["entries"]),
+    lambda a: _set_manifest(a, None),
+    lambda a: _set_manifest(a, {**_manifest(a), "entries": {k: {"dtype": "float32"} for k in _manifest(a)["entries"]}}),
+    lambda a: _set_manifest(a, {**_manifest(a), "optimizers": [1]}),
+])
+def test_malformed_manifests_are_checkpoint_errors(tmp_path, change):
+    w, path = _trained(tmp_path, ac.optimizers.SGD(0.1))
+    _rewrite(path, change)
+    with pytest.raises(ac.CheckpointError, match="corrupt"):
+        ac.Checkpoint(w=w, opt=ac.optimizers.SGD(0.1)).restore(path)
+
+
+def test_a_header_declaring_more_than_the_file_holds_is_refused_before_allocating(tmp_path):
+    """A crafted member (valid zip, valid CRC) whose .npy header claims 2**40 float32 elements."""
+    import zipfile
+
+    w, path = _trained(tmp_path, ac.optimizers.SGD(0.1))
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    header = numpy.lib.format.header_data_from_array_1_0(numpy.zeros(2, numpy.float32))
+    header["shape"] = (2 ** 40,)
+    import io
+
+    crafted = io.BytesIO()
+    numpy.lib.format.write_array_header_1_0(crafted, header)
+    members["w.npy"] = crafted.getvalue() + b"\0" * 8
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(ac.CheckpointError, match="declares 4398046511104 bytes but holds 8"):
+        ac.Checkpoint(w=w, opt=ac.optimizers.SGD(0.1)).restore(path)
+
+
+def test_a_flipped_compression_flag_is_a_checkpoint_error(tmp_path):
+    w, path = _trained(tmp_path, ac.optimizers.SGD(0.1))
+    data = bytearray(open(path, "rb").read())
+    central = data.find(b"PK\x01\x02")
+    data[central + 10] = 99  # the central directory's compression method: unsupported
+    open(path, "wb").write(bytes(data))
+    with pytest.raises(ac.CheckpointError):
+        ac.Checkpoint(w=w, opt=ac.optimizers.SGD(0.1)).restore(path)
