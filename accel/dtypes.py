@@ -25,6 +25,8 @@ def as_dtype(dtype, argument: str = "dtype") -> numpy.dtype:
 
     Raises TypeError naming `argument` and the supported dtypes otherwise.
     """
+    if dtype is None:  # numpy.dtype(None) is float64: never a silent default
+        raise TypeError(f"{argument}: a dtype is required, got None")
     found = _BY_KEY.get(dtype)
     if found is None:
         try:

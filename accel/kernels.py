@@ -64,6 +64,8 @@ def kernels_dir() -> pathlib.Path:
 
 def set_num_threads(n: int) -> None:
     """Threads the CPU kernels use (0: the default, OMP_NUM_THREADS if set, else the usable cores)."""
+    if isinstance(n, bool) or not isinstance(n, (int, numpy.integer)):
+        raise TypeError(f"set_num_threads: n must be an int, got {n!r}")
     _cpu.set_num_threads(int(n))
 
 

@@ -7,6 +7,8 @@ device kind, not identical to the CPU stream).
 
 from __future__ import annotations
 
+import math
+
 import numpy
 
 from . import dtypes
@@ -47,8 +49,10 @@ class Generator:
 
     def normal(self, shape, mean=0.0, stddev=1.0, dtype="float32", device=None):
         """Samples of N(mean, stddev**2)."""
-        if stddev < 0:
-            raise ValueError(f"normal: stddev must be >= 0, got {stddev}")
+        if not (isinstance(stddev, (int, float)) and stddev >= 0 and math.isfinite(stddev)):
+            raise ValueError(f"normal: stddev must be a finite number >= 0, got {stddev!r}")
+        if not (isinstance(mean, (int, float)) and math.isfinite(mean)):
+            raise ValueError(f"normal: mean must be a finite number, got {mean!r}")
         # mean + stddev * z from standard_normal: NumPy's normal computes exactly this, and CuPy's
         # Generator has no normal() at all.
         return self._draw(shape, dtype, device,

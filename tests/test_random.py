@@ -37,7 +37,7 @@ def test_module_level_functions_and_seed():
 
 
 def test_random_errors():
-    with pytest.raises(ValueError, match="stddev must be >= 0"):
+    with pytest.raises(ValueError, match="stddev must be a finite number >= 0"):
         ac.random.normal((2,), stddev=-1.0)
     with pytest.raises(ValueError, match=r"uniform: maxval \(0.0\) must be greater than minval \(1.0\)"):
         ac.random.uniform((2,), 1.0, 0.0)

@@ -135,6 +135,8 @@ def normalize_axis(axis, ndim: int, op: str):
     """`axis` (None, an int or a sequence of ints) as None or a sorted tuple of non-negative axes."""
     if axis is None:
         return None
+    if isinstance(axis, (bool, numpy.bool_)):
+        raise TypeError(f"{op}: axis must be an int or a sequence of ints, got {axis!r}")
     if isinstance(axis, (int, numpy.integer)):
         axes = (axis,)
     elif isinstance(axis, (list, tuple)):
@@ -143,7 +145,7 @@ def normalize_axis(axis, ndim: int, op: str):
         raise TypeError(f"{op}: axis must be an int or a sequence of ints, got {axis!r}")
     out = []
     for a in axes:
-        if not isinstance(a, (int, numpy.integer)):
+        if not isinstance(a, (int, numpy.integer)) or isinstance(a, (bool, numpy.bool_)):
             raise TypeError(f"{op}: axis must be an int or a sequence of ints, got {axis!r}")
         if not -ndim <= a < max(ndim, 1):
             raise ValueError(f"{op}: axis {a} is out of range for a tensor of rank {ndim}")

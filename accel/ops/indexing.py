@@ -111,7 +111,10 @@ def gather(params, indices, axis: int = 0):
     elif is_device_array(indices):  # a CuPy array: its own device, its own integer dtype
         indices = convert(indices)
     else:
-        indices = convert(numpy.asarray(indices, dtype=numpy.int64), device=params.device)
+        raw = numpy.asarray(indices)
+        if raw.size and raw.dtype.kind not in "iu":
+            raise TypeError(f"gather: indices must be integers, got {raw.dtype.name} values")
+        indices = convert(raw.astype(numpy.int64), device=params.device)
     if indices.device != params.device:
         raise ValueError(f"gather: indices are on {indices.device} but params on {params.device}")
     if indices.dtype.kind not in "iu":
@@ -134,6 +137,8 @@ def one_hot(indices, depth: int, on_value=1.0, off_value=0.0, axis: int = -1, dt
     indices = tensor_arg(indices, "indices")
     if indices.dtype.kind not in "iu":
         raise TypeError(f"one_hot: indices must be integers, got {indices.dtype.name}")
+    if isinstance(depth, bool) or not isinstance(depth, (int, numpy.integer)):
+        raise TypeError(f"one_hot: depth must be an int, got {depth!r}")
     if depth < 0:
         raise ValueError(f"one_hot: depth must be >= 0, got {depth}")
     dt = dtypes.as_dtype(dtype)

@@ -19,6 +19,8 @@ __all__ = ["softmax", "log_softmax", "softmax_cross_entropy_with_logits",
 
 
 def _log_softmax_array(xp, x, axis):
+    if x.shape[axis] == 0:  # nothing to normalise: the empty result (PyTorch's answer)
+        return x.copy()
     shift = xp.max(x, axis=axis, keepdims=True)
     shifted = x - xp.where(xp.isfinite(shift), shift, 0)
     return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))

@@ -133,8 +133,8 @@ def _arg_extremum(name, pick):
         axes = normalize_axis(axis, x.ndim, name)
         if axes is not None and len(axes) != 1:
             raise ValueError(f"{name}: axis must be None or a single int, got {axis!r}")
-        if x.size == 0:
-            raise ValueError(f"{name}: the tensor is empty")
+        if x.size == 0 and (axes is None or x.shape[axes[0]] == 0):
+            raise ValueError(f"{name}: the tensor is empty along the reduced axis")
         with x._device.activate():
             out = pick(x._device.xp)(x._data, axis=None if axes is None else axes[0], keepdims=keepdims)
             out = as_array(out).astype(numpy.int64, copy=False)

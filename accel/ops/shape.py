@@ -61,6 +61,9 @@ def transpose(x, perm=None):
     x = tensor_arg(x)
     if perm is None:
         perm = tuple(range(x.ndim))[::-1]
+    if isinstance(perm, (str, bytes)) or not all(
+            isinstance(p, (int, numpy.integer)) and not isinstance(p, bool) for p in perm):
+        raise TypeError(f"transpose: perm must be a sequence of ints, got {perm!r}")
     perm = tuple(int(p) % max(x.ndim, 1) if -x.ndim <= p < x.ndim else p for p in perm)
     if sorted(perm) != list(range(x.ndim)):
         raise ValueError(f"transpose: perm {perm} is not a permutation of the {x.ndim} axes")
@@ -78,6 +81,8 @@ def matrix_transpose(x):
 def expand_dims(x, axis: int):
     """x with a new size-1 axis inserted at `axis` (negative counts from the end of the result)."""
     x = tensor_arg(x)
+    if isinstance(axis, bool) or not isinstance(axis, (int, numpy.integer)):
+        raise TypeError(f"expand_dims: axis must be an int, got {axis!r}")
     if not -x.ndim - 1 <= axis <= x.ndim:
         raise ValueError(f"expand_dims: axis {axis} is out of range for a tensor of rank {x.ndim}")
     axis %= x.ndim + 1
@@ -217,6 +222,8 @@ def split(x, num_or_size_splits, axis: int = 0):
 def unstack(x, axis: int = 0):
     """The slices of x along `axis`, each without that axis."""
     x = tensor_arg(x)
+    if x.ndim == 0:
+        raise ValueError("unstack: a 0-d tensor has no axis to unstack")
     (axis,) = normalize_axis(axis, x.ndim, "unstack")
     return [_ops.getitem(x, (slice(None),) * axis + (i,)) for i in range(x.shape[axis])]
 

@@ -72,7 +72,9 @@ class Optimizer:
 
     @iterations.setter
     def iterations(self, value: int) -> None:
-        if int(value) < 0:
+        if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)):
+            raise TypeError(f"iterations must be an int, got {value!r}")
+        if value < 0:
             raise ValueError(f"iterations must be >= 0, got {value}")
         self._iterations = int(value)
 

@@ -9,10 +9,18 @@ __all__ = ["LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay",
            "InverseTimeDecay", "CosineDecay", "CosineDecayRestarts", "serialize", "deserialize"]
 
 
-def _positive(value, name: str, where: str):
-    if not value > 0:
-        raise ValueError(f"{where}: {name} must be > 0, got {value}")
+def _real(value, name: str, where: str, low=None, low_open=False):
+    """`value` if it is a finite real number (>= low, or > low when low_open); else an error
+    naming it, at construction rather than steps later."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{where}: {name} must be a finite number, got {value!r}")
+    if low is not None and not (value > low if low_open else value >= low):
+        raise ValueError(f"{where}: {name} must be {'>' if low_open else '>='} {low}, got {value}")
     return value
+
+
+def _positive(value, name: str, where: str):
+    return _real(value, name, where, low=0, low_open=True)
 
 
 class LearningRateSchedule:
@@ -38,7 +46,10 @@ class _StepDecay(LearningRateSchedule):
     floored when staircase."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
-        _positive(decay_steps, "decay_steps", type(self).__name__)
+        where = type(self).__name__
+        _real(initial_learning_rate, "initial_learning_rate", where, low=0)
+        _positive(decay_steps, "decay_steps", where)
+        _real(decay_rate, "decay_rate", where, low=0)  # a negative rate gives complex rates later
         self._config = dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
                             decay_rate=decay_rate, staircase=staircase)
 
@@ -82,6 +93,9 @@ class PolynomialDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False):
         _positive(decay_steps, "decay_steps", "PolynomialDecay")
+        _real(initial_learning_rate, "initial_learning_rate", "PolynomialDecay", low=0)
+        _real(end_learning_rate, "end_learning_rate", "PolynomialDecay", low=0)
+        _positive(power, "power", "PolynomialDecay")  # power <= 0 divides by zero at the end
         self._config = dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
                             end_learning_rate=end_learning_rate, power=power, cycle=cycle)
 
@@ -114,6 +128,10 @@ class CosineDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, warmup_target=None, warmup_steps=0):
         _positive(decay_steps, "decay_steps", "CosineDecay")
+        _real(initial_learning_rate, "initial_learning_rate", "CosineDecay", low=0)
+        _real(alpha, "alpha", "CosineDecay", low=0)
+        if warmup_target is not None:
+            _real(warmup_target, "warmup_target", "CosineDecay", low=0)
         if warmup_steps < 0:
             raise ValueError(f"CosineDecay: warmup_steps must be >= 0, got {warmup_steps}")
         self._config = dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
@@ -136,6 +154,9 @@ class CosineDecayRestarts(LearningRateSchedule):
     def __init__(self, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0):
         _positive(first_decay_steps, "first_decay_steps", "CosineDecayRestarts")
         _positive(t_mul, "t_mul", "CosineDecayRestarts")
+        _real(initial_learning_rate, "initial_learning_rate", "CosineDecayRestarts", low=0)
+        _real(m_mul, "m_mul", "CosineDecayRestarts", low=0)
+        _real(alpha, "alpha", "CosineDecayRestarts", low=0)
         self._config = dict(initial_learning_rate=initial_learning_rate, first_decay_steps=first_decay_steps,
                             t_mul=t_mul, m_mul=m_mul, alpha=alpha)
 
@@ -163,6 +184,9 @@ def serialize(schedule: LearningRateSchedule) -> dict:
 
 
 def deserialize(config: dict) -> LearningRateSchedule:
+    if not isinstance(config, dict) or "class_name" not in config or not isinstance(config.get("config"), dict):
+        raise TypeError(f"deserialize: expected {{'class_name': ..., 'config': {{...}}}} (from serialize), "
+                        f"got {config!r}")
     try:
         cls = _SCHEDULES[config["class_name"]]
     except KeyError:

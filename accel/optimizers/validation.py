@@ -15,8 +15,8 @@ __all__ = ["check_range", "check_pairs", "checked_gradients", "check_variables"]
 
 def check_range(name: str, value, low=None, high=None, low_open=False, high_open=False, where=""):
     """`value` as a float, or ValueError naming the hyperparameter and the allowed range."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
-        raise ValueError(f"{where}: {name} must be a real number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{where}: {name} must be a finite real number, got {value!r}")
     ok = True
     if low is not None:
         ok &= value > low if low_open else value >= low
@@ -51,7 +51,11 @@ def checked_gradients(grads, variables, floats_known: bool = False) -> list:
             if not isinstance(v, Variable):
                 raise TypeError(f"apply_gradients: expected Variables, got {type(v).__name__}")
             if not isinstance(g, Tensor):
-                g = convert(g, dtype=v.dtype, device=v.device)
+                try:
+                    g = convert(g, dtype=v.dtype, device=v.device)
+                except (TypeError, ValueError) as exc:
+                    raise TypeError(f"apply_gradients: the gradient for {v.name!r} is not a tensor or a "
+                                    f"numeric array ({exc})") from None
                 if out is None:
                     out = list(grads)
                 out[i] = g

@@ -33,7 +33,7 @@ def _grad(values, dtype="float64"):
     (lambda: optimizers.AdagradDecay(accumulator_decay_rate=0.0), r"AdagradDecay: accumulator_decay_rate must be in \(0, 1\)"),
     (lambda: optimizers.SGD(clipnorm=1.0, clipvalue=1.0), "only one of clipnorm, clipvalue and global_clipnorm"),
     (lambda: optimizers.SGD(global_clipnorm=0.0), r"SGD: global_clipnorm must be > 0, got 0.0"),
-    (lambda: optimizers.Adam(learning_rate="fast"), r"Adam: learning_rate must be a real number, got 'fast'"),
+    (lambda: optimizers.Adam(learning_rate="fast"), r"Adam: learning_rate must be a finite real number, got 'fast'"),
 ])
 def test_hyperparameter_validation(make, message):
     with pytest.raises(ValueError, match=message):
