@@ -5,6 +5,8 @@ import math
 import re
 import shutil
 import subprocess
+import sys
+import textwrap
 
 import numpy
 import pytest
@@ -468,3 +470,37 @@ def test_float16_stores_round_like_numpy():
 
     with numpy.errstate(over="ignore"):
         _every_isa(check)
+
+
+def test_extreme_sizes_and_lengths_are_errors_not_crashes():
+    """Hardening: the C++ checks run in a child process, so a crash fails this test, not the run.
+    (The old interface took offsets; 2**63 - 1 overflowed its bounds check. Tables take one array
+    per variable, so every length is an array's own; these are the remaining edges.)"""
+    code = textwrap.dedent("""
+        import numpy, accel._cpu as c
+        from accel import kernels
+        p = [numpy.zeros(16, numpy.float32)]
+        t = kernels.table("sgd", p, [])
+        cases = [
+            lambda: kernels.launch(t, [numpy.ones(1, numpy.float32)], scalars=[.1, 0]),
+            lambda: kernels.launch(t, [numpy.ones(2 ** 20, numpy.float32)], scalars=[.1, 0]),
+            lambda: kernels.launch(t, [numpy.ones(16, numpy.float32)] * 2, scalars=[.1, 0]),
+            lambda: kernels.launch(t, [numpy.ones(16, numpy.float32)], scalars=[.1] * 9),
+            lambda: kernels.launch(t, [numpy.ones(16, numpy.float32)], scalars=[.1, 0], segment_scales=numpy.ones(2 ** 20)),
+            lambda: kernels.launch(t, [numpy.ones(16, numpy.float32)], scalars=[.1, 0], segment_flags=numpy.ones(3, numpy.uint8)),
+            lambda: kernels.table("adam", p, [[numpy.zeros(2 ** 20, numpy.float32)], [numpy.zeros(16, numpy.float32)]]),
+            lambda: kernels.table("adam", p * 3, [[numpy.zeros(16, numpy.float32)]] * 2),
+            lambda: c.Table("sgd", [numpy.zeros(0, numpy.float32)] * 1000, []),
+            lambda: kernels.table("sgd", p * 2, []),
+        ]
+        for case in cases:
+            try:
+                case()
+                print("ok")
+            except (ValueError, TypeError) as exc:
+                print(type(exc).__name__)
+        assert (p[0] == 0).all()
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["ValueError"] * 8 + ["ok", "ValueError"], result.stdout

@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -242,6 +243,15 @@ struct Table {
             }
             segments.push_back(seg);
         }
+        // A parameter listed twice would be updated twice, by two threads at once.
+        std::vector<std::pair<const void*, long long>> starts;
+        for (long long s = 0; s < count; ++s)
+            if (segments[s].length > 0) starts.push_back({segments[s].param, s});
+        std::sort(starts.begin(), starts.end());
+        for (size_t k = 1; k < starts.size(); ++k)
+            if (starts[k].first == starts[k - 1].first)
+                throw nb::value_error((describe("params", starts[k].second) + ": the same memory as params[" +
+                                       std::to_string(starts[k - 1].second) + "]").c_str());
     }
 
     Table(const Table&) = delete;  // holds buffer exports: never copied
