@@ -85,3 +85,14 @@ def test_argmax_of_an_empty_tensor_along_a_non_empty_axis():
         ac.argmax(ac.zeros((0, 1)), 0)
     with pytest.raises(ValueError, match="argmax: the tensor is empty"):
         ac.argmax(ac.zeros((0,)))
+
+
+def test_mean_of_nothing_is_nan_without_a_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert numpy.isnan(ac.mean(ac.zeros((0,))).item())
+        out = ac.mean(ac.zeros((2, 0)), axis=1, keepdims=True)
+        assert out.shape == (2, 1) and numpy.isnan(out.numpy()).all()
+        assert ac.mean(ac.zeros((0, 3), dtype="int64"), axis=0).dtype == numpy.float32

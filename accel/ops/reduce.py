@@ -57,6 +57,9 @@ def _sum_vjp(g, ans, x, axes, keepdims):
 
 def _mean_forward(xp, x, axes, keepdims):
     dtype = None if x.dtype.kind == "f" else numpy.float32
+    if _reduced_count(x.shape, axes) == 0:  # NaN, as TensorFlow and PyTorch give, without NumPy's warning
+        shape = tuple(x.sum(axis=axes, keepdims=keepdims).shape)
+        return xp.full(shape, numpy.nan, dtype=dtype or x.dtype)
     return xp.mean(x, axis=axes, keepdims=keepdims, dtype=dtype)
 
 
