@@ -14,6 +14,7 @@ A custom optimizer overrides `update_step` instead (Keras style) and declares sl
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy
@@ -36,6 +37,9 @@ class Optimizer:
     learning_rate: a float or a schedule (any callable of the step). weight_decay: decoupled
     weight decay, var -= var * weight_decay * lr before the update. clipnorm / clipvalue /
     global_clipnorm: at most one; clip each gradient's norm, its values, or the global norm.
+    skip_nonfinite: when any gradient element is inf or NaN (its global norm is not finite), skip
+    the whole step: no variable or slot changes, `iterations` stays, `skipped_steps` counts it.
+    Off by default, as in TensorFlow, where such a step is applied and its NaNs stay.
     """
 
     rule: str | None = None  # the fused kernel family; None for custom update_step optimizers
@@ -43,7 +47,7 @@ class Optimizer:
     _defaults: dict = {}
 
     def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None, name=None):
+                 global_clipnorm=None, name=None, skip_nonfinite=False):
         where = type(self).__name__
         if callable(learning_rate):
             self._learning_rate = learning_rate
@@ -61,6 +65,10 @@ class Optimizer:
         self.clipnorm, self.clipvalue, self.global_clipnorm = (
             None if v is None else float(v) for v in (clipnorm, clipvalue, global_clipnorm))
         self.name = name or where
+        if not isinstance(skip_nonfinite, bool):
+            raise TypeError(f"{where}: skip_nonfinite must be True or False, got {skip_nonfinite!r}")
+        self.skip_nonfinite = skip_nonfinite
+        self.skipped_steps = 0  # steps skipped for non-finite gradients (skip_nonfinite)
         self._iterations = 0
         self._store = SlotStore()  # slots per variable (held weakly) and launch plans
 
@@ -104,7 +112,7 @@ class Optimizer:
             lr = repr(lr)
         config = {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                   "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
-                  "global_clipnorm": self.global_clipnorm}
+                  "global_clipnorm": self.global_clipnorm, "skip_nonfinite": self.skip_nonfinite}
         config.update({key: getattr(self, key) for key in self._defaults})
         return config
 
@@ -209,8 +217,9 @@ class Optimizer:
     def apply_gradients(self, grads_and_vars) -> None:
         """Clip, decay and update each variable from its gradient; then iterations += 1."""
         pairs = list(grads_and_vars)
-        if self._apply_planned(pairs):
-            self._iterations += 1
+        applied = self._apply_planned(pairs)
+        if applied is not None:
+            self._iterations += applied
             return
         if not pairs:
             raise ValueError("No variables provided.")
@@ -229,51 +238,64 @@ class Optimizer:
         lr = self._lr_at(self._iterations)
         if self._custom():
             variables = check_variables(variables, "apply_gradients")
-            self._apply_custom(checked_gradients(grads, variables), variables, lr)
+            applied = self._apply_custom(checked_gradients(grads, variables), variables, lr)
         else:
             plan = self._store.plan(tuple(map(id, variables)))
             if plan is None:  # a cached plan names these very Variables: they were checked then
                 check_variables(variables, "apply_gradients")
-            self._apply_fused(checked_gradients(grads, variables, floats_known=plan is not None), variables, lr,
-                              plan)
-        self._iterations += 1
+            applied = self._apply_fused(checked_gradients(grads, variables, floats_known=plan is not None), variables,
+                                        lr, plan)
+        self._iterations += applied
 
     # -- internals ------------------------------------------------------------------------------------
-    def _apply_planned(self, pairs) -> bool:
+    def _apply_planned(self, pairs):
         """The steady state in one pass: these very variables have a cached plan (so they were
         checked then) and every gradient is a tensor of its variable's dtype, device and shape.
-        False (nothing done) for anything else: the general path checks and explains."""
+        Returns whether the step was applied, or None (nothing done) for anything else: the
+        general path checks and explains."""
         if self.rule is None or self._custom():
-            return False
+            return None
         try:
             variables = [v for _, v in pairs]
             plan = self._store.plan(tuple(map(id, variables)))
             if plan is None:
-                return False
+                return None
             grads, arrays = [], []
             for g, v in pairs:
                 if g.__class__ is not Tensor:
-                    return False
+                    return None
                 gd, vd = g._data, v._data
                 if gd.dtype is not vd.dtype or g._device is not v._device or gd.shape != vd.shape:
-                    return False
+                    return None
                 grads.append(g)
                 arrays.append(gd)
         except (TypeError, ValueError, AttributeError):  # not (gradient, Variable) pairs
-            return False
-        self._apply_fused(grads, variables, self._lr_at(self._iterations), plan, arrays)
-        return True
+            return None
+        return self._apply_fused(grads, variables, self._lr_at(self._iterations), plan, arrays)
+
+    def _finite(self, arrays, grads, norm_sq=None) -> bool:
+        """skip_nonfinite's test: whether the global norm of the gradients is finite (one read
+        pass; the global-norm clipping pass when there is one). On a GPU this reads one scalar."""
+        if norm_sq is None:
+            norm_sq = _global_norm_sq(arrays, grads)
+        if math.isfinite(float(norm_sq)):
+            return True
+        self.skipped_steps += 1
+        return False
 
     def _apply_custom(self, grads, variables, lr):
         new = [v for v in variables if self._store.entry(v, create=False) is None]
         if new:
             self.build(new)
+        if self.skip_nonfinite and not self._finite([g._data for g in grads], grads):
+            return False
         if self.clipnorm is not None or self.clipvalue is not None or self.global_clipnorm is not None:
             grads = self._clip_with_ops(grads)
         for g, v in zip(grads, variables):
             if self.weight_decay:
                 v.assign_sub(v * (self.weight_decay * lr))
             self.update_step(g, v, lr)
+        return True
 
     def _clip_with_ops(self, grads):
         from .clip import clip_by_global_norm, clip_by_norm, clip_by_value
@@ -311,8 +333,12 @@ class Optimizer:
         global_scale, norm_sq = 1.0, None
         if self.global_clipnorm is not None:
             norm_sq = _global_norm_sq(arrays, grads)
+            if self.skip_nonfinite and not self._finite(arrays, grads, norm_sq):
+                return False
             if isinstance(norm_sq, float):  # a host value: one factor for every group
                 global_scale, norm_sq = kernels.global_clip_scale(norm_sq, self.global_clipnorm), None
+        elif self.skip_nonfinite and not self._finite(arrays, grads):
+            return False
         segment_norms = _segment_norms_sq(arrays, grads) if self.clipnorm is not None else None
         flags = self._segment_flags(variables, step)
         if live_captures():  # values recorded on a tape keep their pre-step value (slots too)
@@ -337,6 +363,7 @@ class Optimizer:
                     group_arrays = [_contiguous(a, dtype) for a in group_arrays]
                 kernels.launch(table, group_arrays, **args)
         self._segment_flags_applied(variables, flags)
+        return True
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(learning_rate={self._learning_rate!r}, iterations={self._iterations})"

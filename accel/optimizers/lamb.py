@@ -35,7 +35,8 @@ class Lamb(Optimizer):
 
     def _apply_fused(self, grads, variables, lr, plan=None, arrays=None):
         plan = plan or self._plan(variables)
-        super()._apply_fused(grads, variables, lr, plan, arrays)
+        if not super()._apply_fused(grads, variables, lr, plan, arrays):
+            return False  # skipped (skip_nonfinite)
         for device, _, positions, _ in plan.groups:
             params = [variables[p]._data for p in positions]
             updates = [self._store.get(variables[p], "r")._data for p in positions]
@@ -45,3 +46,4 @@ class Lamb(Optimizer):
             ratios = numpy.where(positive, var_norms / numpy.where(positive, r_norms, 1.0), 1.0)
             table = kernels.table("sgd", params, [], device)
             kernels.launch(table, updates, segment_scales=ratios, scalars=[lr, 0.0])
+        return True

@@ -162,3 +162,14 @@ def test_strided_gradients_train_on_both_devices(emulated_cuda):
     for a, b in zip(results["cpu"], results["cuda:1"]):
         numpy.testing.assert_allclose(a, b, rtol=1e-13)
     assert not numpy.allclose(results["cpu"][0], [[1.0, 0.5, -1.0], [0.0, 2.0, 1.0]])
+
+
+@pytest.mark.parametrize("clip", [{}, {"global_clipnorm": 1.0}])
+def test_emulated_skip_nonfinite(emulated_cuda, clip):
+    w = ac.Variable(ac.tensor([1.0, 2.0], device="cuda:1"))
+    opt = ac.optimizers.Adam(0.1, skip_nonfinite=True, **clip)
+    opt.apply_gradients([(ac.tensor([0.1, 0.1], device="cuda:1"), w)])
+    before = w.numpy()
+    opt.apply_gradients([(ac.tensor([numpy.nan, 0.1], device="cuda:1"), w)])
+    assert opt.skipped_steps == 1 and opt.iterations == 1
+    numpy.testing.assert_array_equal(w.numpy(), before)

@@ -395,3 +395,45 @@ def test_malformed_pairs_raise_even_after_a_cached_step():
     with pytest.raises(TypeError, match="entry 0 must be a \\(gradient, variable\\) pair"):
         opt.apply_gradients([(g, a, "x"), (g, b)])
     assert a.numpy().tolist() == [0.9] and opt.iterations == 1
+
+
+# -- non-finite gradients ----------------------------------------------------------------------------
+@pytest.mark.parametrize("make", [
+    lambda **kw: optimizers.Adam(0.1, **kw), lambda **kw: optimizers.SGD(0.1, momentum=0.9, **kw),
+    lambda **kw: optimizers.Adam(0.1, global_clipnorm=1.0, **kw), lambda **kw: optimizers.Lamb(0.1, **kw),
+    lambda **kw: optimizers.RMSprop(0.1, clipnorm=1.0, **kw),
+])
+@pytest.mark.parametrize("bad", [numpy.nan, numpy.inf, -numpy.inf])
+def test_skip_nonfinite_skips_the_whole_step(make, bad):
+    a, b = _var([1.0, 2.0], "a"), _var([3.0], "b")
+    opt = make(skip_nonfinite=True)
+    opt.apply_gradients([(_grad([0.1, 0.1]), a), (_grad([0.1]), b)])
+    state = [a.numpy(), b.numpy()] + [s.numpy() for s in opt.variables()]
+    opt.apply_gradients([(_grad([0.1, bad]), a), (_grad([0.1]), b)])  # one bad element anywhere
+    assert opt.iterations == 1 and opt.skipped_steps == 1
+    for before, now in zip(state, [a.numpy(), b.numpy()] + [s.numpy() for s in opt.variables()]):
+        numpy.testing.assert_array_equal(before, now)
+    opt.apply_gradients([(_grad([0.1, 0.1]), a), (_grad([0.1]), b)])
+    assert opt.iterations == 2 and opt.skipped_steps == 1 and numpy.isfinite(a.numpy()).all()
+
+
+def test_by_default_a_nonfinite_gradient_is_applied_as_in_tensorflow():
+    w = _var([1.0, 2.0])
+    opt = optimizers.Adam(0.1)
+    opt.apply_gradients([(_grad([0.1, numpy.nan]), w)])
+    assert opt.iterations == 1 and opt.skipped_steps == 0
+    assert w.numpy()[0] != 1.0 and numpy.isnan(w.numpy()[1])
+
+
+def test_skip_nonfinite_for_custom_optimizers_and_its_validation():
+    class Plain(optimizers.Optimizer):
+        def update_step(self, gradient, variable, learning_rate):
+            variable.assign_sub(learning_rate * gradient)
+
+    w = _var([1.0])
+    opt = Plain(0.5, skip_nonfinite=True)
+    opt.apply_gradients([(_grad([numpy.inf]), w)])
+    assert w.numpy().tolist() == [1.0] and opt.iterations == 0 and opt.skipped_steps == 1
+    assert opt.get_config()["skip_nonfinite"] is True
+    with pytest.raises(TypeError, match="skip_nonfinite must be True or False"):
+        optimizers.SGD(0.1, skip_nonfinite=1)
