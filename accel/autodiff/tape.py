@@ -52,8 +52,8 @@ class GradientTape:
     def watch(self, tensor) -> None:
         """Differentiate with respect to `tensor` (a tensor, Variable, or nested list of them)."""
         for t in flatten(tensor):
-            if not isinstance(t, Tensor):
-                raise TypeError(f"watch: expected tensors or Variables, got {type(t).__name__}")
+            if not isinstance(t, Tensor):  # TensorFlow: ValueError
+                raise ValueError(f"watch: expected tensors or Variables, got {type(t).__name__}")
             self.watched.setdefault(id(t), t)
 
     def watched_variables(self) -> tuple:
@@ -127,8 +127,9 @@ class GradientTape:
         unconnected = check_unconnected(unconnected_gradients)
         if not isinstance(target, Tensor) or not isinstance(source, Tensor):
             raise TypeError("batch_jacobian: target and source must be tensors")
-        if target.ndim < 1 or source.ndim < 1:
-            raise ValueError("batch_jacobian: target and source must have a batch dimension")
+        if target.ndim < 2 or source.ndim < 2:
+            raise ValueError(f"batch_jacobian: target and source must have rank at least 2 (a batch dimension "
+                             f"and the example's), got {target.ndim} and {source.ndim}")
         if target.shape[0] != source.shape[0]:
             raise ValueError(
                 f"batch_jacobian: the first dimensions must match, got target {tuple(target.shape)} "

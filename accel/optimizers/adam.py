@@ -36,5 +36,7 @@ class Adam(Optimizer):
 class AdamW(Adam):
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, **kwargs):
+        if weight_decay is None:  # Keras: AdamW needs its decay (Adam is the optimizer without it)
+            raise ValueError("AdamW: weight_decay must be a float, got None (use Adam for no weight decay)")
         super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
                          amsgrad=amsgrad, weight_decay=weight_decay, **kwargs)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import numpy
+
 from .. import kernels, ops
 from ..autodiff import recording
 from ..tensor import Tensor, convert
@@ -24,19 +26,29 @@ def _positive(value, argument: str, where: str) -> float:
 
 
 def clip_by_value(t, clip_value_min, clip_value_max):
-    """min(max(t, clip_value_min), clip_value_max)."""
+    """min(max(t, clip_value_min), clip_value_max), of t's shape (bounds broadcast to it; bounds
+    that would make the result bigger than t are an error, as in TensorFlow)."""
     if not isinstance(clip_value_min, Tensor) and not isinstance(clip_value_max, Tensor):
         if clip_value_min > clip_value_max:
             raise ValueError(f"clip_by_value: clip_value_min ({clip_value_min}) must be <= "
                              f"clip_value_max ({clip_value_max})")
-    return ops.clip(t, clip_value_min, clip_value_max)
+    out = ops.clip(t, clip_value_min, clip_value_max)
+    shape = tuple(t.shape) if isinstance(t, Tensor) else tuple(numpy.shape(t))
+    if tuple(out.shape) != shape:
+        raise ValueError(f"clip_by_value: the bounds would broadcast t of shape {shape} to "
+                         f"{tuple(out.shape)}; the result must have t's shape")
+    return out
 
 
 def clip_by_norm(t, clip_norm, axes=None):
-    """t * clip_norm / max(||t||, clip_norm), the L2 norm taken over `axes` (default: all)."""
+    """t * clip_norm / max(||t||, clip_norm), the L2 norm taken over `axes` (default: all).
+    TensorFlow's safe form: a zero norm never enters sqrt, so the gradient at t = 0 is the
+    identity, not NaN."""
     clip_norm = _positive(clip_norm, "clip_norm", "clip_by_norm")
     t = t if isinstance(t, Tensor) else convert(t)
-    norm = ops.sqrt(ops.sum(ops.square(t), axis=axes, keepdims=True))
+    l2sum = ops.sum(ops.square(t), axis=axes, keepdims=True)
+    positive = l2sum > 0
+    norm = ops.where(positive, ops.sqrt(ops.where(positive, l2sum, 1.0)), l2sum)
     return t * clip_norm / ops.maximum(norm, clip_norm)
 
 
