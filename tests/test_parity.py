@@ -41,3 +41,84 @@ def test_watching_a_numpy_array_is_a_value_error():
     with ac.GradientTape() as tape:
         with pytest.raises(ValueError, match="watch: expected tensors or Variables, got ndarray"):
             tape.watch(numpy.ones(3))
+
+
+def test_custom_gradient_with_variables_follows_tensorflows_protocol():
+    w = ac.Variable(ac.ones((2, 4), dtype="float64"), name="w")
+
+    @ac.custom_gradient
+    def f(x):
+        def grad(dy, variables=None):
+            return ac.matmul(dy, ac.transpose(w)), [ac.matmul(ac.transpose(x), dy)]
+        return ac.matmul(x, w), grad
+
+    x = ac.ones((3, 2), dtype="float64")
+    with ac.GradientTape() as tape:
+        tape.watch(x)
+        y = ac.sum(f(x))
+    gx, gw = tape.gradient(y, [x, w])
+    numpy.testing.assert_array_equal(gw.numpy(), numpy.full((2, 4), 3.0))
+    numpy.testing.assert_array_equal(gx.numpy(), numpy.full((3, 2), 4.0))
+
+    @ac.custom_gradient
+    def g(x):
+        return ac.matmul(x, w), lambda dy: ac.matmul(dy, ac.transpose(w))
+
+    with pytest.raises(TypeError, match="must accept a keyword argument `variables`"):
+        g(x)
+
+
+def test_custom_gradient_on_a_method_and_with_plain_numbers():
+    class Layer:
+        scale = 3.0
+
+        @ac.custom_gradient
+        def __call__(self, x):
+            return x * self.scale, lambda dy: dy * self.scale
+
+    x = ac.tensor(2.0, dtype="float64")
+    with ac.GradientTape() as tape:
+        tape.watch(x)
+        y = Layer()(x)
+    assert y.item() == 6.0 and tape.gradient(y, x).item() == 3.0
+
+    @ac.custom_gradient
+    def constant_gradient(x):
+        return x * 2.0, lambda dy: 2.0  # a Python number as the gradient
+
+    with ac.GradientTape() as tape:
+        tape.watch(x)
+        y = constant_gradient(x)
+    g = tape.gradient(y, x)
+    assert g.item() == 2.0 and g.dtype == numpy.float64
+
+
+def test_variables_read_by_comparisons_are_watched():
+    xs = [ac.Variable(ac.tensor(v)) for v in (1.0, 2.0, 3.0)]
+    with ac.GradientTape() as tape:
+        top = max(xs)  # compares, then returns one of them (TF: [None, None, 1.0])
+    grads = tape.gradient(top, xs)
+    assert grads[0] is None and grads[1] is None and grads[2].item() == 1.0
+    assert len(tape.watched_variables()) == 3
+
+
+@pytest.mark.parametrize("lr,want", [(lambda: 0.25, 0.25), (lambda step: 0.5 / (step + 1), 0.5),
+                                     (ac.tensor(0.25, dtype="float64"), 0.25)])
+def test_learning_rate_callables_and_tensors(lr, want):
+    w = ac.Variable(ac.tensor([1.0], dtype="float64"))
+    opt = ac.optimizers.SGD(lr)
+    opt.apply_gradients([(ac.tensor([1.0], dtype="float64"), w)])
+    assert w.numpy()[0] == pytest.approx(1.0 - want)
+    assert isinstance(opt.get_config()["learning_rate"], (float, str))
+
+
+def test_a_variable_learning_rate_is_read_at_each_step():
+    lr = ac.Variable(ac.tensor(0.5, dtype="float64"))
+    w = ac.Variable(ac.tensor([1.0], dtype="float64"))
+    opt = ac.optimizers.SGD(lr)
+    opt.apply_gradients([(ac.tensor([1.0], dtype="float64"), w)])
+    lr.assign(0.25)
+    opt.apply_gradients([(ac.tensor([1.0], dtype="float64"), w)])
+    assert w.numpy()[0] == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="a tensor learning_rate must be a 0-d float tensor"):
+        ac.optimizers.SGD(ac.tensor([0.1, 0.2]))

@@ -119,6 +119,15 @@ def _watches(tape, x) -> bool:
     return isinstance(x, Tensor) and (tape.id in x._tapes or id(x) in tape.watched)
 
 
+def watch_reads(inputs) -> None:
+    """TensorFlow's rule for an op that records nothing (a comparison, argmax, an integer
+    result): reading a trainable float Variable still watches it on every active tape."""
+    for x in inputs:
+        if x.__class__ is not Tensor and isinstance(x, Variable):
+            for tape in _state.tapes:
+                _watches(tape, x)
+
+
 def record(out: Tensor, inputs: tuple, vjp, params) -> None:
     """Attach a node to `out` for every active tape that watches one of `inputs`.
 
@@ -151,6 +160,32 @@ def record(out: Tensor, inputs: tuple, vjp, params) -> None:
                         values = list(inputs)
                     values[i] = capture(x, ids)
         out._node = Node(vjp, inputs, params, ids, values and tuple(values))
+
+
+class _VariableWatcher:
+    """A pseudo-tape that only notes the Variables read (custom_gradient's VariableWatcher)."""
+
+    def __init__(self):
+        self.id = new_tape_id()
+        self.watched: dict = {}
+        self.watch_accessed_variables = True
+
+
+class watching_variables:
+    """Run with no tape recording but every Variable read noted: `with watching_variables() as
+    accessed:` gives the Variables read inside, in order."""
+
+    def __enter__(self):
+        self._saved = list(_state.tapes)
+        self._watcher = _VariableWatcher()
+        _state.tapes[:] = [self._watcher]
+        self._accessed = []
+        return self._accessed
+
+    def __exit__(self, *exc):
+        _state.tapes[:] = self._saved
+        self._accessed.extend(v for v in self._watcher.watched.values() if isinstance(v, Variable))
+        return False
 
 
 class paused:

@@ -34,8 +34,11 @@ def make(data, device, inputs: tuple = (), vjp=None, params=None) -> Tensor:
     if data.__class__ is not numpy.ndarray:
         data = as_array(data)
     out = Tensor(data, device)
-    if vjp is not None and _state.tapes and data.dtype.kind == "f":
-        _record(out, inputs, vjp, params)
+    if _state.tapes:
+        if vjp is not None and data.dtype.kind == "f":
+            _record(out, inputs, vjp, params)
+        else:
+            recording.watch_reads(inputs)
     return out
 
 

@@ -30,6 +30,7 @@ _CPU = CPU
 _PY_SCALARS = (int, float, bool)
 _recording = recording._state
 _record = recording.record
+_watch_reads = recording.watch_reads
 
 
 def _unary(name, doc, forward, vjp=None, to_float=False):
@@ -55,8 +56,11 @@ def _unary(name, doc, forward, vjp=None, to_float=False):
                     raw = raw.astype(numpy.float32)
                 out = forward(device._xp, raw)
         result = Tensor(out, device)
-        if vjps is not None and _recording.tapes and out.dtype.kind == "f":
-            _record(result, (x,), vjps, None)
+        if _recording.tapes:
+            if vjps is not None and out.dtype.kind == "f":
+                _record(result, (x,), vjps, None)
+            else:
+                _watch_reads((x,))
         return result
 
     op.__name__ = op.__qualname__ = name
@@ -91,8 +95,11 @@ def _binary(name, doc, forward, vjp_x=None, vjp_y=None):
             with device.activate():  # CuPy computes on the current device
                 out = forward(device._xp, xd, yd)
         result = Tensor(out, device)
-        if vjps is not None and _recording.tapes and out.dtype.kind == "f":
-            _record(result, (x, y), vjps, None)
+        if _recording.tapes:
+            if vjps is not None and out.dtype.kind == "f":
+                _record(result, (x, y), vjps, None)
+            else:
+                _watch_reads((x, y))
         return result
 
     op.__name__ = op.__qualname__ = name

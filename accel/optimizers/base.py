@@ -14,6 +14,7 @@ A custom optimizer overrides `update_step` instead (Keras style) and declares sl
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 
@@ -49,10 +50,7 @@ class Optimizer:
     def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, name=None, skip_nonfinite=False):
         where = type(self).__name__
-        if callable(learning_rate):
-            self._learning_rate = learning_rate
-        else:
-            self._learning_rate = check_range("learning_rate", learning_rate, low=0, where=where)
+        self.learning_rate = learning_rate
         self.weight_decay = None if weight_decay is None else check_range(
             "weight_decay", weight_decay, low=0, where=where)
         clips = {k: v for k, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
@@ -93,21 +91,39 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value) -> None:
-        self._learning_rate = value if callable(value) else check_range(
-            "learning_rate", value, low=0, where=type(self).__name__)
+        """A float; a schedule (called with the step); a callable of no arguments (Keras) or of
+        the step; or a 0-d float tensor or Variable (read at each step)."""
+        where = type(self).__name__
+        self._lr_takes_step = True
+        if isinstance(value, Tensor):
+            if value.ndim != 0 or value.dtype.kind != "f":
+                raise ValueError(f"{where}: a tensor learning_rate must be a 0-d float tensor, got shape "
+                                 f"{tuple(value.shape)} {value.dtype.name}")
+            check_range("learning_rate", float(value.item()), low=0, where=where)
+        elif callable(value):
+            self._lr_takes_step = _takes_an_argument(value)
+        else:
+            value = check_range("learning_rate", value, low=0, where=where)
+        self._learning_rate = value
 
     def _lr_at(self, step: int) -> float:
         lr = self._learning_rate
-        if callable(lr):
-            lr = float(lr(step))
-            if not lr >= 0:
-                raise ValueError(f"{type(self).__name__}: the learning-rate schedule gave {lr} at step {step}")
+        if isinstance(lr, Tensor):
+            lr = float(lr.item())
+        elif callable(lr):
+            lr = float(lr(step) if self._lr_takes_step else lr())
+        else:
+            return lr
+        if not (lr >= 0 and math.isfinite(lr)):
+            raise ValueError(f"{type(self).__name__}: the learning rate is {lr} at step {step}")
         return lr
 
     def get_config(self) -> dict:
         lr = self._learning_rate
         if isinstance(lr, schedules_module.LearningRateSchedule):
             lr = schedules_module.serialize(lr)
+        elif isinstance(lr, Tensor):
+            lr = float(lr.item())
         elif callable(lr):
             lr = repr(lr)
         config = {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
@@ -367,6 +383,20 @@ class Optimizer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(learning_rate={self._learning_rate!r}, iterations={self._iterations})"
+
+
+def _takes_an_argument(fn) -> bool:
+    """Whether a learning-rate callable takes the step: schedules do; Keras calls any other
+    callable with no arguments, so one that can be called without arguments is."""
+    if isinstance(fn, schedules_module.LearningRateSchedule):
+        return True
+    try:
+        inspect.signature(fn).bind()
+        return False
+    except TypeError:
+        return True
+    except ValueError:  # no signature to read (some builtins): the step, as accel always did
+        return True
 
 
 def _global_norm_sq(arrays, grads):
