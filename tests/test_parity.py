@@ -122,3 +122,46 @@ def test_a_variable_learning_rate_is_read_at_each_step():
     assert w.numpy()[0] == pytest.approx(0.25)
     with pytest.raises(ValueError, match="a tensor learning_rate must be a 0-d float tensor"):
         ac.optimizers.SGD(ac.tensor([0.1, 0.2]))
+
+
+@pytest.mark.parametrize("clip", [{}, {"clipnorm": 0.5}, {"global_clipnorm": 0.5}, {"clipvalue": 0.05},
+                                  {"weight_decay": 0.1}])
+@pytest.mark.parametrize("make", [lambda **kw: ac.optimizers.Adam(0.1, **kw),
+                                  lambda **kw: ac.optimizers.SGD(0.1, momentum=0.9, **kw),
+                                  lambda **kw: ac.optimizers.Lamb(0.1, **kw)])
+def test_loss_scale_factor_divides_the_gradients_first(make, clip):
+    """Keras: gradients are divided by loss_scale_factor before clipping and the update."""
+    rng = numpy.random.default_rng(3)
+    grads = [[rng.standard_normal(4), rng.standard_normal(2)] for _ in range(3)]
+    results = []
+    for factor in (None, 1024.0):
+        ws = [ac.Variable(ac.tensor(v, dtype="float64")) for v in ([1.0, 2.0, 3.0, 4.0], [5.0, 6.0])]
+        opt = make(loss_scale_factor=factor, **clip)
+        for step in grads:
+            scaled = [g * (factor or 1.0) for g in step]
+            opt.apply_gradients(zip([ac.tensor(g, dtype="float64") for g in scaled], ws))
+        results.append([w.numpy() for w in ws])
+    for a, b in zip(*results):
+        numpy.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert make(loss_scale_factor=8.0).scale_loss(ac.tensor(2.0)).item() == 16.0
+
+
+def test_loss_scale_factor_on_a_custom_optimizer_and_its_validation():
+    class Plain(ac.optimizers.Optimizer):
+        def update_step(self, gradient, variable, learning_rate):
+            variable.assign_sub(learning_rate * gradient)
+
+    w = ac.Variable(ac.tensor([1.0], dtype="float64"))
+    Plain(0.5, loss_scale_factor=4.0).apply_gradients([(ac.tensor([4.0], dtype="float64"), w)])
+    assert w.numpy().tolist() == [0.5]
+    with pytest.raises(ValueError, match="loss_scale_factor must be > 0"):
+        ac.optimizers.SGD(0.1, loss_scale_factor=0.0)
+
+
+def test_apply_takes_gradients_and_variables_as_two_lists():
+    w = ac.Variable(ac.tensor([1.0], dtype="float64"))
+    opt = ac.optimizers.SGD(0.5)
+    opt.apply([ac.tensor([1.0], dtype="float64")], [w])
+    assert w.numpy().tolist() == [0.5] and opt.iterations == 1
+    with pytest.raises(ValueError, match="apply: 2 gradients for 1 variables"):
+        opt.apply([ac.tensor([1.0]), ac.tensor([1.0])], [w])

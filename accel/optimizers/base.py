@@ -41,6 +41,8 @@ class Optimizer:
     skip_nonfinite: when any gradient element is inf or NaN (its global norm is not finite), skip
     the whole step: no variable or slot changes, `iterations` stays, `skipped_steps` counts it.
     Off by default, as in TensorFlow, where such a step is applied and its NaNs stay.
+    loss_scale_factor: static loss scaling (Keras): gradients are divided by it before clipping
+    and the update (folded into the fused launch: no extra pass); `scale_loss(loss)` multiplies.
     """
 
     rule: str | None = None  # the fused kernel family; None for custom update_step optimizers
@@ -48,7 +50,7 @@ class Optimizer:
     _defaults: dict = {}
 
     def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None, name=None, skip_nonfinite=False):
+                 global_clipnorm=None, name=None, skip_nonfinite=False, loss_scale_factor=None):
         where = type(self).__name__
         self.learning_rate = learning_rate
         self.weight_decay = None if weight_decay is None else check_range(
@@ -66,6 +68,8 @@ class Optimizer:
         if not isinstance(skip_nonfinite, bool):
             raise TypeError(f"{where}: skip_nonfinite must be True or False, got {skip_nonfinite!r}")
         self.skip_nonfinite = skip_nonfinite
+        self.loss_scale_factor = None if loss_scale_factor is None else check_range(
+            "loss_scale_factor", loss_scale_factor, low=0, low_open=True, where=where)
         self.skipped_steps = 0  # steps skipped for non-finite gradients (skip_nonfinite)
         self._iterations = 0
         self._store = SlotStore()  # slots per variable (held weakly) and launch plans
@@ -128,7 +132,8 @@ class Optimizer:
             lr = repr(lr)
         config = {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                   "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
-                  "global_clipnorm": self.global_clipnorm, "skip_nonfinite": self.skip_nonfinite}
+                  "global_clipnorm": self.global_clipnorm, "skip_nonfinite": self.skip_nonfinite,
+                  "loss_scale_factor": self.loss_scale_factor}
         config.update({key: getattr(self, key) for key in self._defaults})
         return config
 
@@ -203,6 +208,20 @@ class Optimizer:
     def slot_owners(self) -> list:
         """[(variable, slot name, slot Variable)] for every slot (checkpoints key slots by owner)."""
         return [entry for entry in self._store.owners() if entry[1] not in self._scratch_slots]
+
+    def scale_loss(self, loss):
+        """loss * loss_scale_factor (the loss itself without one): differentiate the scaled loss,
+        and apply_gradients divides the gradients back."""
+        return loss if self.loss_scale_factor is None else loss * self.loss_scale_factor
+
+    def apply(self, grads, trainable_variables=None):
+        """Keras's form of apply_gradients: gradients and variables as two lists."""
+        if trainable_variables is None:
+            raise ValueError("apply: pass the trainable_variables the gradients belong to")
+        grads, variables = list(grads), list(trainable_variables)
+        if len(grads) != len(variables):
+            raise ValueError(f"apply: {len(grads)} gradients for {len(variables)} variables")
+        return self.apply_gradients(list(zip(grads, variables)))
 
     # -- the three entry points -----------------------------------------------------------------------
     def minimize(self, loss, var_list, tape=None):
@@ -305,6 +324,8 @@ class Optimizer:
             self.build(new)
         if self.skip_nonfinite and not self._finite([g._data for g in grads], grads):
             return False
+        if self.loss_scale_factor is not None:
+            grads = [g / self.loss_scale_factor for g in grads]
         if self.clipnorm is not None or self.clipvalue is not None or self.global_clipnorm is not None:
             grads = self._clip_with_ops(grads)
         for g, v in zip(grads, variables):
@@ -346,13 +367,17 @@ class Optimizer:
         decay = (self.weight_decay or 0.0) * lr
         if arrays is None:
             arrays = [g._data for g in grads]
-        global_scale, norm_sq = 1.0, None
-        if self.global_clipnorm is not None:
+        # Static loss scaling folds into the launch: the gradients are g / f, so every clipping
+        # bound applies to the raw gradients at f times its value, and the global scale is 1 / f.
+        f = self.loss_scale_factor or 1.0
+        global_scale, norm_sq = 1.0 / f, None
+        global_clip = None if self.global_clipnorm is None else self.global_clipnorm * f
+        if global_clip is not None:
             norm_sq = _global_norm_sq(arrays, grads)
             if self.skip_nonfinite and not self._finite(arrays, grads, norm_sq):
                 return False
             if isinstance(norm_sq, float):  # a host value: one factor for every group
-                global_scale, norm_sq = kernels.global_clip_scale(norm_sq, self.global_clipnorm), None
+                global_scale, norm_sq = global_scale * kernels.global_clip_scale(norm_sq, global_clip), None
         elif self.skip_nonfinite and not self._finite(arrays, grads):
             return False
         segment_norms = _segment_norms_sq(arrays, grads) if self.clipnorm is not None else None
@@ -365,10 +390,10 @@ class Optimizer:
         for device, dtype, positions, table in plan.groups:
             group_arrays = [arrays[p] for p in positions]
             args = dict(segment_scales=None if segment_norms is None else _clipnorm_scales(
-                            segment_norms, positions, self.clipnorm),
+                            segment_norms, positions, self.clipnorm * f),
                         segment_flags=None if flags is None else flags[positions], scalars=scalars,
                         clip_value=self.clipvalue, decay=decay, global_scale=global_scale,
-                        norm_sq=norm_sq if device.kind != "cpu" else None, clip_norm=self.global_clipnorm or 0.0)
+                        norm_sq=norm_sq if device.kind != "cpu" else None, clip_norm=global_clip or 0.0)
             try:
                 kernels.launch(table, group_arrays, **args)
             except TypeError:
