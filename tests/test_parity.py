@@ -165,3 +165,46 @@ def test_apply_takes_gradients_and_variables_as_two_lists():
     assert w.numpy().tolist() == [0.5] and opt.iterations == 1
     with pytest.raises(ValueError, match="apply: 2 gradients for 1 variables"):
         opt.apply([ac.tensor([1.0]), ac.tensor([1.0])], [w])
+
+
+ALL_OPTIMIZERS = [
+    lambda: ac.optimizers.SGD(0.1, momentum=0.9, nesterov=True, clipnorm=1.0),
+    lambda: ac.optimizers.Adam(ac.optimizers.schedules.CosineDecay(1e-3, 100, warmup_target=1e-2, warmup_steps=5,
+                                                                   name="warm_cosine")),
+    lambda: ac.optimizers.AdamW(weight_decay=0.01, amsgrad=True), lambda: ac.optimizers.RMSprop(centered=True),
+    lambda: ac.optimizers.Adagrad(), lambda: ac.optimizers.AdagradDecay(accumulator_decay_step=7),
+    lambda: ac.optimizers.Adadelta(), lambda: ac.optimizers.Adamax(), lambda: ac.optimizers.Nadam(),
+    lambda: ac.optimizers.Ftrl(l1_regularization_strength=0.1), lambda: ac.optimizers.Lion(),
+    lambda: ac.optimizers.Lamb(loss_scale_factor=128.0),
+]
+
+
+@pytest.mark.parametrize("make", ALL_OPTIMIZERS)
+def test_config_round_trips(make):
+    opt = make()
+    config = opt.get_config()
+    assert type(opt).from_config(config).get_config() == config
+    again = ac.optimizers.deserialize(ac.optimizers.serialize(opt))
+    assert type(again) is type(opt) and again.get_config() == config
+
+
+def test_keras_written_configs_and_get():
+    keras_adam = {"name": "adam", "learning_rate": 0.001, "weight_decay": None, "clipnorm": None,
+                  "global_clipnorm": None, "clipvalue": None, "use_ema": False, "ema_momentum": 0.99,
+                  "ema_overwrite_frequency": None, "loss_scale_factor": None, "gradient_accumulation_steps": None,
+                  "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07, "amsgrad": False}
+    opt = ac.optimizers.Adam.from_config(keras_adam)
+    assert (opt.beta_1, opt.epsilon, opt.name) == (0.9, 1e-7, "adam")
+    with pytest.raises(ValueError, match="use_ema=True is not supported by accel yet"):
+        ac.optimizers.Adam.from_config({**keras_adam, "use_ema": True})
+    keras_schedule = {"module": "keras.optimizers.schedules", "class_name": "ExponentialDecay", "config": {
+        "initial_learning_rate": 0.1, "decay_steps": 10, "decay_rate": 0.5, "staircase": False,
+        "name": "ExponentialDecay"}, "registered_name": None}
+    schedule = ac.optimizers.schedules.deserialize(keras_schedule)
+    assert schedule(10) == pytest.approx(0.05)
+    assert isinstance(ac.optimizers.get("Adam"), ac.optimizers.Adam)
+    assert ac.optimizers.get("sgd").learning_rate == 0.01
+    assert ac.optimizers.get(opt) is opt
+    assert isinstance(ac.optimizers.get({"class_name": "Lion", "config": {"learning_rate": 0.1}}), ac.optimizers.Lion)
+    with pytest.raises(ValueError, match="get: unknown optimizer 'adamz'"):
+        ac.optimizers.get("adamz")

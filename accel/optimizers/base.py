@@ -137,6 +137,29 @@ class Optimizer:
         config.update({key: getattr(self, key) for key in self._defaults})
         return config
 
+    # Keras config keys accel accepts only at their default (their features are not built yet): a
+    # config Keras itself wrote restores when it does not use them, and says so when it does.
+    _KERAS_DEFAULTS = {"use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
+                       "gradient_accumulation_steps": None, "is_legacy_optimizer": False}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        """The optimizer `get_config()` (accel's, or a Keras optimizer's) describes."""
+        if not isinstance(config, dict):
+            raise TypeError(f"{cls.__name__}.from_config: expected a dict, got {type(config).__name__}")
+        config = dict(config)
+        for key, default in cls._KERAS_DEFAULTS.items():
+            if key in config:
+                value = config.pop(key)
+                if value != default:
+                    raise ValueError(f"{cls.__name__}.from_config: {key}={value!r} is not supported by accel yet")
+        lr = config.get("learning_rate")
+        if isinstance(lr, dict):
+            config["learning_rate"] = schedules_module.deserialize(lr)
+        elif isinstance(lr, str):
+            raise ValueError(f"{cls.__name__}.from_config: the learning rate was a callable ({lr}); pass it again")
+        return cls(**config)
+
     # -- subclass interface (fused rules) -----------------------------------------------------------
     def _variant(self) -> tuple:
         """The named flags of this configuration's kernel (kernels/rules/registry.h)."""

@@ -45,13 +45,13 @@ class _StepDecay(LearningRateSchedule):
     """Shared by ExponentialDecay and InverseTimeDecay: both decay in p = step / decay_steps,
     floored when staircase."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
         where = type(self).__name__
         _real(initial_learning_rate, "initial_learning_rate", where, low=0)
         _positive(decay_steps, "decay_steps", where)
         _real(decay_rate, "decay_rate", where, low=0)  # a negative rate gives complex rates later
         self._config = dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
-                            decay_rate=decay_rate, staircase=staircase)
+                            decay_rate=decay_rate, staircase=staircase, name=name)
 
     def _progress(self, step) -> float:
         p = step / self._config["decay_steps"]
@@ -70,14 +70,14 @@ class PiecewiseConstantDecay(LearningRateSchedule):
     """values[0] for step <= boundaries[0], values[i] for boundaries[i-1] < step <= boundaries[i],
     values[-1] after the last boundary."""
 
-    def __init__(self, boundaries, values):
+    def __init__(self, boundaries, values, name=None):
         boundaries, values = list(boundaries), list(values)
         if len(boundaries) != len(values) - 1:
             raise ValueError(f"PiecewiseConstantDecay: len(boundaries) must be len(values) - 1, got "
                              f"{len(boundaries)} boundaries and {len(values)} values")
         if any(a >= b for a, b in zip(boundaries, boundaries[1:])):
             raise ValueError("PiecewiseConstantDecay: boundaries must be strictly increasing")
-        self._config = dict(boundaries=boundaries, values=values)
+        self._config = dict(boundaries=boundaries, values=values, name=name)
 
     def __call__(self, step):
         boundaries, values = self._config["boundaries"], self._config["values"]
@@ -91,13 +91,14 @@ class PolynomialDecay(LearningRateSchedule):
     """(initial - end) * (1 - s / decay_steps) ** power + end with s = min(step, decay_steps);
     with cycle, decay_steps grows to the next multiple of itself past the step instead."""
 
-    def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False):
+    def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False,
+                 name=None):
         _positive(decay_steps, "decay_steps", "PolynomialDecay")
         _real(initial_learning_rate, "initial_learning_rate", "PolynomialDecay", low=0)
         _real(end_learning_rate, "end_learning_rate", "PolynomialDecay", low=0)
         _positive(power, "power", "PolynomialDecay")  # power <= 0 divides by zero at the end
         self._config = dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
-                            end_learning_rate=end_learning_rate, power=power, cycle=cycle)
+                            end_learning_rate=end_learning_rate, power=power, cycle=cycle, name=name)
 
     def __call__(self, step):
         c = self._config
@@ -126,7 +127,8 @@ class CosineDecay(LearningRateSchedule):
     """Cosine from initial (or, with warmup, from warmup_target after a linear warmup of
     warmup_steps) down to alpha times it over decay_steps."""
 
-    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, warmup_target=None, warmup_steps=0):
+    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, warmup_target=None, warmup_steps=0,
+                 name=None):
         _positive(decay_steps, "decay_steps", "CosineDecay")
         _real(initial_learning_rate, "initial_learning_rate", "CosineDecay", low=0)
         _real(alpha, "alpha", "CosineDecay", low=0)
@@ -135,7 +137,7 @@ class CosineDecay(LearningRateSchedule):
         if warmup_steps < 0:
             raise ValueError(f"CosineDecay: warmup_steps must be >= 0, got {warmup_steps}")
         self._config = dict(initial_learning_rate=initial_learning_rate, decay_steps=decay_steps,
-                            alpha=alpha, warmup_target=warmup_target, warmup_steps=warmup_steps)
+                            alpha=alpha, warmup_target=warmup_target, warmup_steps=warmup_steps, name=name)
 
     def __call__(self, step):
         c = self._config
@@ -151,14 +153,14 @@ class CosineDecay(LearningRateSchedule):
 class CosineDecayRestarts(LearningRateSchedule):
     """Cosine decay with warm restarts (SGDR): periods grow by t_mul, peaks shrink by m_mul."""
 
-    def __init__(self, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0):
+    def __init__(self, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0, name=None):
         _positive(first_decay_steps, "first_decay_steps", "CosineDecayRestarts")
         _positive(t_mul, "t_mul", "CosineDecayRestarts")
         _real(initial_learning_rate, "initial_learning_rate", "CosineDecayRestarts", low=0)
         _real(m_mul, "m_mul", "CosineDecayRestarts", low=0)
         _real(alpha, "alpha", "CosineDecayRestarts", low=0)
         self._config = dict(initial_learning_rate=initial_learning_rate, first_decay_steps=first_decay_steps,
-                            t_mul=t_mul, m_mul=m_mul, alpha=alpha)
+                            t_mul=t_mul, m_mul=m_mul, alpha=alpha, name=name)
 
     def __call__(self, step):
         c = self._config
@@ -184,6 +186,7 @@ def serialize(schedule: LearningRateSchedule) -> dict:
 
 
 def deserialize(config: dict) -> LearningRateSchedule:
+    """The schedule `serialize` (or Keras's serialize, which nests the same dict) describes."""
     if not isinstance(config, dict) or "class_name" not in config or not isinstance(config.get("config"), dict):
         raise TypeError(f"deserialize: expected {{'class_name': ..., 'config': {{...}}}} (from serialize), "
                         f"got {config!r}")
@@ -192,4 +195,5 @@ def deserialize(config: dict) -> LearningRateSchedule:
     except KeyError:
         raise ValueError(f"deserialize: unknown schedule {config.get('class_name')!r}; known: "
                          f"{', '.join(sorted(_SCHEDULES))}") from None
-    return cls.from_config(config["config"])
+    inner = {k: v for k, v in config["config"].items() if k != "dtype"}  # Keras writes a dtype
+    return cls.from_config(inner)
