@@ -57,7 +57,8 @@ def test_defaults_match_the_reference():
 def test_get_config_serialises_schedules():
     config = optimizers.Adam(optimizers.schedules.CosineDecay(1e-3, 100)).get_config()
     assert config["learning_rate"] == {"class_name": "CosineDecay", "config": {
-        "initial_learning_rate": 1e-3, "decay_steps": 100, "alpha": 0.0, "warmup_target": None, "warmup_steps": 0}}
+        "initial_learning_rate": 1e-3, "decay_steps": 100, "alpha": 0.0, "warmup_target": None, "warmup_steps": 0,
+        "name": None}}
 
 
 # -- entry points ------------------------------------------------------------------------------------
