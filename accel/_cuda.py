@@ -35,7 +35,7 @@ STORAGE_TYPES = {"float16": "__half", "float32": "float", "float64": "double"}
 
 SEGMENT_DTYPE = numpy.dtype([("param", "<u8"), ("slot0", "<u8"), ("slot1", "<u8"), ("slot2", "<u8"),
                              ("length", "<i8")])
-STEP_DTYPE = numpy.dtype([("grad", "<u8"), ("scale", "<f8"), ("flag", "<i8")])
+STEP_DTYPE = numpy.dtype([("grad", "<u8"), ("scale", "<f8"), ("flag", "<i8"), ("decay", "<f8")])
 CHUNK_DTYPE = numpy.dtype([("segment", "<i8"), ("begin", "<i8"), ("end", "<i8")])
 
 
@@ -126,11 +126,12 @@ class CudaKernels:
             self._tables.move_to_end(key)
         return table
 
-    def _steps(self, grads, scales=None, flags=None):
+    def _steps(self, grads, scales=None, flags=None, decays=None, decay=0.0):
         table = numpy.zeros(len(grads), STEP_DTYPE)
         table["grad"] = [g.data.ptr for g in grads]
         table["scale"] = 1.0 if scales is None else scales
         table["flag"] = 0 if flags is None else flags
+        table["decay"] = decay if decays is None else numpy.where(decays != 0, decay, 0.0)
         return self._table(table)
 
     def table(self, rule, params, slots, slot_count) -> "Table":
@@ -155,7 +156,7 @@ class CudaKernels:
         return Table(self, rule, dtype, params, slots)
 
     # -- kernels ------------------------------------------------------------------------------
-    def step(self, table, grads, scales, flags, scalars, clip, decay, global_scale, norm_sq, clip_norm,
+    def step(self, table, grads, scales, flags, decays, scalars, clip, decay, global_scale, norm_sq, clip_norm,
              scalar_count):
         """One fused update of every variable of `table` (see accel.kernels.launch), checked first."""
         grads = list(grads)
@@ -176,6 +177,10 @@ class CudaKernels:
             flags = numpy.asarray(flags).reshape(-1)
             if len(flags) != len(grads):
                 raise ValueError(f"segment_flags: has {len(flags)} entries, expected {len(grads)}")
+        if decays is not None:
+            decays = numpy.asarray(decays).reshape(-1)
+            if len(decays) != len(grads):
+                raise ValueError(f"segment_decays: has {len(decays)} entries, expected {len(grads)}")
         if norm_sq is not None and not isinstance(norm_sq, (float, int)):
             self._check_array(norm_sq, "norm_sq", numpy.float64, 1)
         elif norm_sq is not None:  # a host value: its factor joins global_scale
@@ -189,9 +194,9 @@ class CudaKernels:
         packed = [numpy.float64(v) for v in list(scalars) + [0.0] * (8 - len(scalars))]
         with self.xp.cuda.Device(self.device.index):
             kernel((table.chunk_count,), (THREADS,), (
-                table.chunks, table.segments, self._steps(grads, scales, flags), *packed,
+                table.chunks, table.segments, self._steps(grads, scales, flags, decays, decay), *packed,
                 norm_sq, numpy.float64(clip_norm), numpy.float64(global_scale),
-                numpy.float64(0.0 if math.isnan(clip) else clip), numpy.float64(decay)))
+                numpy.float64(0.0 if math.isnan(clip) else clip)))
 
     def _by_dtype(self, arrays):
         """{dtype: [positions]} of `arrays`, checked (on this device, a float dtype)."""

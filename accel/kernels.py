@@ -125,16 +125,18 @@ def table(rule: str, params, slots, device=None):
     return cuda_kernels(device).table(rule, params, slots, len(spec.slots))
 
 
-def launch(table, grads, *, segment_scales=None, segment_flags=None, scalars, clip_value=None, decay=0.0,
-           global_scale=1.0, norm_sq=None, clip_norm=0.0) -> None:
+def launch(table, grads, *, segment_scales=None, segment_flags=None, segment_decays=None, scalars, clip_value=None,
+           decay=0.0, global_scale=1.0, norm_sq=None, clip_norm=0.0) -> None:
     """One fused update of every variable of `table` (see `table`) in ONE kernel launch.
 
     grads: one C-contiguous array per variable, of its dtype and size. scalars: the rule's
     scalars (RULES[rule].scalars order). segment_scales / segment_flags: per-variable gradient
-    scale (clipnorm) / AdagradDecay's decay flag. clip_value: clip gradients to [-c, c] (None:
-    off). decay: weight_decay * lr (decoupled). clip_by_global_norm's factor: global_scale, times
-    the factor of norm_sq + clip_norm when norm_sq is given (a host float, or on CUDA a float64
-    device scalar from global_norm_sq, read on the device without a host sync).
+    scale (clipnorm) / AdagradDecay's decay flag. segment_decays: uint8 per variable, 0 where
+    weight decay does not apply (exclude_from_weight_decay; None: everywhere). clip_value: clip
+    gradients to [-c, c] (None: off). decay: weight_decay * lr (decoupled). clip_by_global_norm's
+    factor: global_scale, times the factor of norm_sq + clip_norm when norm_sq is given (a host
+    float, or on CUDA a float64 device scalar from global_norm_sq, read on the device without a
+    host sync).
     Everything is checked before anything is written; nothing is written on an error.
     """
     spec = RULES[table.rule]
@@ -146,12 +148,12 @@ def launch(table, grads, *, segment_scales=None, segment_flags=None, scalars, cl
                     isinstance(norm_sq, numpy.ndarray) and norm_sq.size == 1):
                 raise TypeError(f"norm_sq: expected a float, got {type(norm_sq).__name__}")
             global_scale = global_scale * global_clip_scale(float(norm_sq), clip_norm)
-        _cpu.step(table, list(grads), segment_scales, segment_flags, scalars, float(global_scale), clip,
-                  float(decay))
+        _cpu.step(table, list(grads), segment_scales, segment_flags, segment_decays, scalars, float(global_scale),
+                  clip, float(decay))
         return
     if isinstance(norm_sq, (numpy.floating, numpy.integer)):
         norm_sq = float(norm_sq)
-    table.kernels.step(table, grads, segment_scales, segment_flags, scalars, clip, float(decay),
+    table.kernels.step(table, grads, segment_scales, segment_flags, segment_decays, scalars, clip, float(decay),
                        float(global_scale), norm_sq, float(clip_norm), len(spec.scalars))
 
 

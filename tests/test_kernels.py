@@ -372,7 +372,8 @@ def test_cuda_kernels_compile_without_spills(arch, tmp_path):
     for entry in entries:
         name = re.match(r"'(\w+)'", entry).group(1)
         assert set(int(n) for n in re.findall(r"(\d+) bytes spill (?:stores|loads)", entry)) == {0}, name
-        assert int(re.search(r"Used (\d+) registers", entry).group(1)) <= 64, name
+        budget = 128 if "dLb" in name else 64  # float64 storage ("d" before the bool flags): one block per SM
+        assert int(re.search(r"Used (\d+) registers", entry).group(1)) <= budget, name
 
 
 def _cuda_device():

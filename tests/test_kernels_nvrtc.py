@@ -54,7 +54,9 @@ def test_every_kernel_name_compiles_with_nvrtc(arch):
     for name in names:
         registers, spills, stack = found[mapping[name]]
         assert set(spills) == {0} and stack == 0, f"{name} spills on {arch}"
-        assert registers <= 64, f"{name} uses {registers} registers on {arch}: 512-thread blocks do not fit"
+        # Two 512-thread blocks per SM for 16/32-bit storage; float64 may use up to 128 (one block).
+        budget = 128 if "double" in name else 64
+        assert registers <= budget, f"{name} uses {registers} registers on {arch} (budget {budget})"
 
 
 def test_every_registry_line_is_requested_in_every_form():

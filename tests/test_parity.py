@@ -208,3 +208,42 @@ def test_keras_written_configs_and_get():
     assert isinstance(ac.optimizers.get({"class_name": "Lion", "config": {"learning_rate": 0.1}}), ac.optimizers.Lion)
     with pytest.raises(ValueError, match="get: unknown optimizer 'adamz'"):
         ac.optimizers.get("adamz")
+
+
+@pytest.mark.parametrize("make", [lambda: ac.optimizers.SGD(0.5, weight_decay=0.5),
+                                  lambda: ac.optimizers.AdamW(0.5, weight_decay=0.5)])
+def test_exclude_from_weight_decay(make):
+    """semantics.md section 8's worked example, with accel's names (no ':0' suffix)."""
+    names = ("kernel", "bias", "my_bias")
+    values = {}
+    for case in ("none", "names", "list"):
+        vs = [ac.Variable(ac.tensor(1.0, dtype="float64"), name=n) for n in names]
+        opt = make()
+        if case == "names":
+            opt.exclude_from_weight_decay(var_names=["^b.as"])
+        if case == "list":
+            opt.exclude_from_weight_decay(var_names=["^b.as"])
+            opt.exclude_from_weight_decay(var_list=[vs[0]])  # replaces the names
+        opt.apply_gradients([(ac.tensor(0.0, dtype="float64"), v) for v in vs])
+        values[case] = [v.numpy().item() for v in vs]
+    decayed = values["none"][0]
+    assert decayed < 1.0 and values["none"] == [decayed] * 3
+    assert values["names"] == [decayed, 1.0, decayed]
+    assert values["list"] == [1.0, decayed, decayed]
+
+
+def test_exclusion_after_build_and_for_custom_optimizers():
+    class Plain(ac.optimizers.Optimizer):
+        def update_step(self, gradient, variable, learning_rate):
+            variable.assign_sub(learning_rate * gradient)
+
+    for opt in (ac.optimizers.SGD(0.5, weight_decay=0.5), Plain(0.5, weight_decay=0.5)):
+        w, b = ac.Variable(ac.tensor(1.0, dtype="float64"), name="w"), ac.Variable(ac.tensor(1.0, dtype="float64"),
+                                                                                    name="b")
+        z = ac.tensor(0.0, dtype="float64")
+        opt.apply_gradients([(z, w), (z, b)])
+        opt.exclude_from_weight_decay(var_list=[b])
+        opt.apply_gradients([(z, w), (z, b)])
+        assert (w.numpy().item(), b.numpy().item()) == (0.5625, 0.75)
+    with pytest.raises(TypeError, match="var_names must be a list of strings"):
+        ac.optimizers.SGD(0.1).exclude_from_weight_decay(var_names="bias")

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 import warnings
+import weakref
 
 import numpy
 
@@ -73,6 +75,8 @@ class Optimizer:
         self.skipped_steps = 0  # steps skipped for non-finite gradients (skip_nonfinite)
         self._iterations = 0
         self._store = SlotStore()  # slots per variable (held weakly) and launch plans
+        self._excluded = None  # exclude_from_weight_decay: ({id: weakref}, compiled name pattern)
+        self._exclusion_generation = 0
 
     # -- hyperparameters ------------------------------------------------------------------------------
     @property
@@ -232,6 +236,40 @@ class Optimizer:
         """[(variable, slot name, slot Variable)] for every slot (checkpoints key slots by owner)."""
         return [entry for entry in self._store.owners() if entry[1] not in self._scratch_slots]
 
+    def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
+        """No weight decay for the variables of `var_list` nor for those whose name `re.search`es
+        `"|".join(var_names)` (Keras). Each call replaces the earlier exclusions; it also works
+        after the optimizer has been built."""
+        refs = {}
+        for var in check_variables(flatten(var_list) if var_list is not None else [], "exclude_from_weight_decay"):
+            refs[id(var)] = weakref.ref(var)
+        if var_names is not None and (isinstance(var_names, str) or not all(isinstance(n, str) for n in var_names)):
+            raise TypeError(f"exclude_from_weight_decay: var_names must be a list of strings, got {var_names!r}")
+        pattern = re.compile("|".join(var_names)) if var_names else None
+        self._excluded = (refs, pattern) if refs or pattern is not None else None
+        self._exclusion_generation += 1
+
+    def _decays(self, var) -> bool:
+        """Whether weight decay applies to `var`."""
+        if self._excluded is None:
+            return True
+        refs, pattern = self._excluded
+        ref = refs.get(id(var))
+        if ref is not None and ref() is var:
+            return False
+        return not (pattern is not None and var.name is not None and pattern.search(var.name))
+
+    def _decay_masks(self, plan, variables):
+        """Per group of `plan`, the uint8 mask of variables that decay (None: all of them)."""
+        if self._excluded is None or not self.weight_decay:
+            return None
+        cached = plan.decays
+        if cached is None or cached[0] != self._exclusion_generation:
+            masks = [numpy.array([self._decays(variables[p]) for p in positions], dtype=numpy.uint8)
+                     for _, _, positions, _ in plan.groups]
+            plan.decays = cached = (self._exclusion_generation, masks)
+        return cached[1]
+
     def scale_loss(self, loss):
         """loss * loss_scale_factor (the loss itself without one): differentiate the scaled loss,
         and apply_gradients divides the gradients back."""
@@ -352,7 +390,7 @@ class Optimizer:
         if self.clipnorm is not None or self.clipvalue is not None or self.global_clipnorm is not None:
             grads = self._clip_with_ops(grads)
         for g, v in zip(grads, variables):
-            if self.weight_decay:
+            if self.weight_decay and self._decays(v):
                 v.assign_sub(v * (self.weight_decay * lr))
             self.update_step(g, v, lr)
         return True
@@ -410,11 +448,13 @@ class Optimizer:
                 var._before_write()
                 for slot in self._store.entry(var).slots.values():
                     slot._before_write()
-        for device, dtype, positions, table in plan.groups:
+        decay_masks = self._decay_masks(plan, variables)
+        for index, (device, dtype, positions, table) in enumerate(plan.groups):
             group_arrays = [arrays[p] for p in positions]
             args = dict(segment_scales=None if segment_norms is None else _clipnorm_scales(
                             segment_norms, positions, self.clipnorm * f),
-                        segment_flags=None if flags is None else flags[positions], scalars=scalars,
+                        segment_flags=None if flags is None else flags[positions],
+                        segment_decays=None if decay_masks is None else decay_masks[index], scalars=scalars,
                         clip_value=self.clipvalue, decay=decay, global_scale=global_scale,
                         norm_sq=norm_sq if device.kind != "cpu" else None, clip_norm=global_clip or 0.0)
             try:

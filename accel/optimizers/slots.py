@@ -35,10 +35,11 @@ class Plan:
     """How one list of variables is launched: per (device, dtype) group, the positions of its
     variables in the list and the kernel table holding their arrays."""
 
-    __slots__ = ("groups",)
+    __slots__ = ("groups", "decays")
 
     def __init__(self, groups):
         self.groups = groups  # [(device, dtype, positions, table or None)]
+        self.decays = None  # (exclusion generation, per-group uint8 masks): weight decay per variable
 
 
 class SlotStore:

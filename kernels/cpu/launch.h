@@ -20,6 +20,7 @@ struct Segment {
     void* slots[3];
     double scale;  // per-tensor gradient scale (clipnorm), usually 1
     bool flag;     // AdagradDecay: decay this variable's accumulator on this step
+    bool decays;   // weight decay applies to this variable (exclude_from_weight_decay: false)
 };
 
 struct Chunk {

@@ -25,7 +25,7 @@ namespace ACCEL_ISA {
 template <class Rule, bool CLIP, bool DECAY, class T>
 void run_segment(const Launch& L, const Segment& seg, const Chunk& c) {
     using C = accel::compute_t<T>;
-    const accel::GradPrep<C> prep{C(L.global_scale), C(L.clip_value), C(L.decay)};
+    const accel::GradPrep<C> prep{C(L.global_scale), C(L.clip_value), C(seg.decays ? L.decay : 0.0)};
     const auto k = Rule::template params<C>(L.scalars);
     T* p = static_cast<T*>(seg.param);
     T* s[3] = {nullptr, nullptr, nullptr};
@@ -61,7 +61,7 @@ inline void floats_to_halves(const float* src, accel::half_t* dst, int n) {
 
 template <class Rule, bool CLIP, bool DECAY>
 void run_half_blocks(const Launch& L, const Segment& seg, const Chunk& c) {
-    const accel::GradPrep<float> prep{float(L.global_scale), float(L.clip_value), float(L.decay)};
+    const accel::GradPrep<float> prep{float(L.global_scale), float(L.clip_value), float(seg.decays ? L.decay : 0.0)};
     const auto k = Rule::template params<float>(L.scalars);
     accel::half_t* p = static_cast<accel::half_t*>(seg.param);
     accel::half_t* s[3] = {nullptr, nullptr, nullptr};

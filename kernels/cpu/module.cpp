@@ -227,7 +227,7 @@ struct Table {
             else if (d != dtype)
                 throw nb::type_error((describe("params", s) + ": dtype must match params[0] (" + dtype_name(dtype) +
                                       ")").c_str());
-            Segment seg{p.size(), p.view.buf, nullptr, {nullptr, nullptr, nullptr}, 1.0, false};
+            Segment seg{p.size(), p.view.buf, nullptr, {nullptr, nullptr, nullptr}, 1.0, false, true};
             for (int j = 0; j < info.slots; ++j) {
                 buffers.push_back(acquire(kinds[j][s], true, "slots[" + std::to_string(j) + "]", s));
                 const Buffer& b = buffers.back();
@@ -261,7 +261,7 @@ struct Table {
 };
 
 void step(const Table& table, nb::list grads, nb::handle segment_scales, nb::handle segment_flags,
-          nb::handle scalars, double global_scale, double clip_value, double decay) {
+          nb::handle segment_decays, nb::handle scalars, double global_scale, double clip_value, double decay) {
     const long long count = table.size();
     if ((long long)nb::len(grads) != count)
         throw nb::value_error(("grads: has " + std::to_string(nb::len(grads)) + " arrays for " +
@@ -276,6 +276,12 @@ void step(const Table& table, nb::list grads, nb::handle segment_scales, nb::han
     if (!segment_flags.is_none()) {
         flbuf = acquire_values(segment_flags, count, 'B', 1, "segment_flags");
         flag = static_cast<const uint8_t*>(flbuf.view.buf);
+    }
+    Buffer debuf;
+    const uint8_t* decays = nullptr;
+    if (!segment_decays.is_none()) {
+        debuf = acquire_values(segment_decays, count, 'B', 1, "segment_decays");
+        decays = static_cast<const uint8_t*>(debuf.view.buf);
     }
     Buffer kbuf = acquire_values(scalars, table.info.scalars, 'd', 8, "scalars");
 
@@ -299,6 +305,7 @@ void step(const Table& table, nb::list grads, nb::handle segment_scales, nb::han
         segments[s].grad = gbufs[s].view.buf;
         segments[s].scale = scale ? scale[s] : 1.0;
         segments[s].flag = flag ? flag[s] != 0 : false;
+        segments[s].decays = decays ? decays[s] != 0 : true;
         total += segments[s].length;
     }
     L.segments = segments.data();
@@ -323,7 +330,7 @@ std::vector<double> norms_sq(nb::list arrays) {
     for (long long s = 0; s < count; ++s) {
         bufs.push_back(acquire(arrays[s], false, "arrays", s));
         types.push_back(dtype_of(bufs[s], "arrays", s));
-        segments.push_back({bufs[s].size(), nullptr, bufs[s].view.buf, {nullptr, nullptr, nullptr}, 1.0, false});
+        segments.push_back({bufs[s].size(), nullptr, bufs[s].view.buf, {nullptr, nullptr, nullptr}, 1.0, false, false});
         total += bufs[s].size();
     }
     const std::vector<Chunk> chunks = make_chunks(segments);
@@ -355,7 +362,7 @@ void axpy(nb::handle a, nb::handle b, double s) {
         throw nb::value_error("axpy: a and b must be float32 arrays of one size");
     float* x = static_cast<float*>(abuf.view.buf);
     const float* y = static_cast<const float*>(bbuf.view.buf);
-    std::vector<Segment> segments{{abuf.size(), nullptr, nullptr, {nullptr, nullptr, nullptr}, 1.0, false}};
+    std::vector<Segment> segments{{abuf.size(), nullptr, nullptr, {nullptr, nullptr, nullptr}, 1.0, false, false}};
     const std::vector<Chunk> chunks = make_chunks(segments);
     const IsaLoops* loops = g_loops;
     nb::gil_scoped_release release;
@@ -411,7 +418,7 @@ NB_MODULE(_cpu, m) {
         .def_ro("rule", &Table::rule)
         .def_prop_ro("dtype", [](const Table& t) { return std::string(dtype_name(t.dtype)); });
     m.def("step", &step, nb::arg("table"), nb::arg("grads"), nb::arg("segment_scales").none(),
-          nb::arg("segment_flags").none(), nb::arg("scalars"), nb::arg("global_scale"),
+          nb::arg("segment_flags").none(), nb::arg("segment_decays").none(), nb::arg("scalars"), nb::arg("global_scale"),
           nb::arg("clip_value"), nb::arg("decay"),
           "One fused optimizer update of every variable of a table, from one gradient each.");
     m.def("norms_sq", &norms_sq, nb::arg("arrays"), "sum(x*x) of each array, in float64, in one pass.");

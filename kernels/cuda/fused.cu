@@ -29,6 +29,7 @@ struct StepEntry {
     unsigned long long grad;  // device address of the gradient (`length` elements)
     double scale;             // per-tensor gradient scale (clipnorm), usually 1
     long long flag;           // AdagradDecay: decay this variable's accumulator this step
+    double decay;             // weight_decay * lr for this variable (0: excluded from weight decay)
 };
 
 template <class T> struct Vec {
@@ -108,18 +109,22 @@ __device__ __forceinline__ void run_chunk(const ChunkEntry& c, const SegmentEntr
 // One launch of an optimizer update. `norm_sq` (nullable) is the device scalar the global-norm
 // kernel wrote: clip_by_global_norm's factor is computed here, so clipping needs no host sync.
 // `global_scale` is a host factor on every gradient; the two multiply in double, as on the CPU.
-// 512 threads, and two blocks per SM: at most 64 registers per thread (the compile checks report
-// any spill this would cause).
+// 512 threads, and two blocks per SM for 16/32-bit storage: at most 64 registers per thread.
+// Float64 storage (twice the registers per value) gets one block per SM: up to 128 registers, so
+// the double forms never spill (the compile checks report any spill).
+template <class T> struct min_blocks {
+    static constexpr int value = sizeof(T) == 8 ? 1 : 2;
+};
+
 template <class RuleOff, class RuleOn, class T, bool CLIP, bool DECAY>
-__global__ void __launch_bounds__(512, 2) fused_step(const ChunkEntry* chunks, const SegmentEntry* segments, const StepEntry* steps,
+__global__ void __launch_bounds__(512, min_blocks<T>::value) fused_step(const ChunkEntry* chunks, const SegmentEntry* segments, const StepEntry* steps,
                            double s0, double s1, double s2, double s3, double s4, double s5, double s6, double s7,
-                           const double* norm_sq, double clip_norm, double global_scale, double clip_value,
-                           double decay) {
+                           const double* norm_sq, double clip_norm, double global_scale, double clip_value) {
     typedef compute_t<T> C;
     const Scalars scalars{{s0, s1, s2, s3, s4, s5, s6, s7}};
     const ChunkEntry c = chunks[blockIdx.x];
     const double global = norm_sq ? global_scale * global_clip_scale(*norm_sq, clip_norm) : global_scale;
-    const GradPrep<C> prep{C(global), C(clip_value), C(decay)};
+    const GradPrep<C> prep{C(global), C(clip_value), C(steps[c.segment].decay)};
     run_chunk<RuleOff, RuleOn, T, CLIP, DECAY>(c, segments[c.segment], steps[c.segment], prep, scalars);
 }
 
@@ -180,10 +185,11 @@ __global__ void axpy(float* a, const float* b, float s, long long n) {
 // For nvcc's offline compile check (registers, spills): every registry line in every storage
 // type, without and with clipping and decay. At run time CuPy instantiates by name.
 #define ACCEL_INSTANTIATE(OFF, ON, T, CLIP, DECAY)                                                   \
-    template __global__ void __launch_bounds__(512, 2) accel::fused_step<accel::OFF, accel::ON, T, CLIP, DECAY>( \
+    template __global__ void __launch_bounds__(512, accel::min_blocks<T>::value)                    \
+        accel::fused_step<accel::OFF, accel::ON, T, CLIP, DECAY>(                                    \
         const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, double,       \
         double, double, double, double, double, double, double, const double*, double, double,       \
-        double, double);
+        double);
 #define ACCEL_INSTANTIATE_ALL(id, family, flags, OFF, ON, slots, scalars) \
     ACCEL_INSTANTIATE(OFF, ON, float, false, false)                       \
     ACCEL_INSTANTIATE(OFF, ON, float, true, true)                         \

@@ -173,3 +173,17 @@ def test_emulated_skip_nonfinite(emulated_cuda, clip):
     opt.apply_gradients([(ac.tensor([numpy.nan, 0.1], device="cuda:1"), w)])
     assert opt.skipped_steps == 1 and opt.iterations == 1
     numpy.testing.assert_array_equal(w.numpy(), before)
+
+
+def test_emulated_exclude_from_weight_decay(emulated_cuda):
+    results = []
+    for device in ("cpu", "cuda:1"):
+        vs = [ac.Variable(ac.tensor([1.0, 2.0], device=device), name=n) for n in ("kernel", "bias")]
+        opt = ac.optimizers.AdamW(0.1, weight_decay=0.5)
+        opt.exclude_from_weight_decay(var_names=["bias"])
+        for _ in range(2):
+            opt.apply_gradients([(ac.tensor([0.1, 0.2], device=device), v) for v in vs])
+        results.append([v.numpy() for v in vs])
+    for a, b in zip(*results):
+        assert a.tobytes() == b.tobytes()
+    assert not numpy.array_equal(results[0][0], results[0][1])
