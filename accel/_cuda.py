@@ -101,12 +101,14 @@ class CudaKernels:
         return fn
 
     # -- arguments ---------------------------------------------------------------------------
-    def _check_array(self, a, argument: str, dtype=None, size=None, writable=False):
+    def _check_array(self, a, argument: str, dtype=None, size=None, contiguous=True):
+        """An array of this device (of `dtype`, `size` elements, C-contiguous, as asked), else an
+        error naming `argument`."""
         if not isinstance(a, self.xp.ndarray):
             raise TypeError(f"{argument}: expected an array of {self.device}, got {type(a).__name__}")
         if a.device.id != self.device.index:
             raise ValueError(f"{argument}: the array is on cuda:{a.device.id}, the launch on {self.device}")
-        if not a.flags.c_contiguous:
+        if contiguous and not a.flags.c_contiguous:
             raise TypeError(f"{argument}: expected a C-contiguous array")
         if dtype is not None and a.dtype != dtype:
             raise TypeError(f"{argument}: dtype must be {numpy.dtype(dtype).name}, got {a.dtype.name}")
@@ -184,9 +186,7 @@ class CudaKernels:
         if norm_sq is not None and not isinstance(norm_sq, (float, int)):
             self._check_array(norm_sq, "norm_sq", numpy.float64, 1)
         elif norm_sq is not None:  # a host value: its factor joins global_scale
-            from .kernels import global_clip_scale
-
-            global_scale, norm_sq = global_scale * global_clip_scale(float(norm_sq), clip_norm), None
+            global_scale, norm_sq = global_scale * _cpu.global_clip_scale(float(norm_sq), clip_norm), None
         if table.chunk_count == 0:
             return
         has_clip, has_decay = not math.isnan(clip), decay != 0.0
@@ -202,7 +202,7 @@ class CudaKernels:
         """{dtype: [positions]} of `arrays`, checked (on this device, a float dtype)."""
         by_dtype = {}
         for i, a in enumerate(arrays):
-            self._check_array_device(a)
+            self._check_array(a, f"arrays[{i}]", contiguous=False)  # strided ones are copied
             if a.dtype.name not in STORAGE_TYPES:
                 raise TypeError(f"arrays[{i}]: expected float16, float32 or float64, got {a.dtype.name}")
             by_dtype.setdefault(a.dtype.name, []).append(i)
@@ -249,12 +249,6 @@ class CudaKernels:
                 joined = xp.concatenate(partials) if len(partials) > 1 else partials[0]
                 self.function("accel::sum_partials")((1,), (NORM_THREADS,), (joined, numpy.int64(joined.size), out))
             return out
-
-    def _check_array_device(self, a):
-        if not isinstance(a, self.xp.ndarray):
-            raise TypeError(f"expected an array of {self.device}, got {type(a).__name__}")
-        if a.device.id != self.device.index:
-            raise ValueError(f"the array is on cuda:{a.device.id}, the launch on {self.device}")
 
     def axpy(self, a, b, s):
         self._check_array(a, "a", numpy.float32)

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import zlib
 
 import numpy
 import pytest
@@ -163,7 +164,7 @@ def _run_case(rule, variant, dtype, layout, steps, rng, clip_value=None, decay=0
 @pytest.mark.parametrize("rule,variant", CASES, ids=[f"{r}-{v}" for r, v in CASES])
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 def test_rules_match_reference(rule, variant, dtype, layout):
-    rng = numpy.random.default_rng(hash((rule, variant, dtype, layout)) % 2**32)
+    rng = numpy.random.default_rng(zlib.crc32(f"{rule}-{variant}-{dtype}-{layout}".encode()))  # not hash(): salted
     steps = 1 + len(layout) % 5  # 1 to 5 steps across layouts
     params, slots, ref_p, ref_slots, inside = _run_case(rule, variant, dtype, layout, steps, rng)
     rtol, atol = TOLERANCE[dtype]

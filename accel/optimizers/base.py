@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import inspect
 import math
-import re
 import warnings
-import weakref
 
 import numpy
 
@@ -28,7 +26,9 @@ from ..autodiff.recording import live_captures
 from ..autodiff.tape import GradientTape
 from ..tensor import Tensor, Variable
 from . import schedules as schedules_module
+from .gradient_norms import clipnorm_scales, global_norm_sq, launchable, segment_norms_sq
 from .slots import SlotStore
+from .weight_decay import DecayExclusions
 from .validation import check_pairs, check_range, check_variables, checked_gradients, is_none
 
 __all__ = ["Optimizer"]
@@ -75,8 +75,7 @@ class Optimizer:
         self.skipped_steps = 0  # steps skipped for non-finite gradients (skip_nonfinite)
         self._iterations = 0
         self._store = SlotStore()  # slots per variable (held weakly) and launch plans
-        self._excluded = None  # exclude_from_weight_decay: ({id: weakref}, compiled name pattern)
-        self._exclusion_generation = 0
+        self._exclusions = DecayExclusions()  # exclude_from_weight_decay
 
     # -- hyperparameters ------------------------------------------------------------------------------
     @property
@@ -240,35 +239,7 @@ class Optimizer:
         """No weight decay for the variables of `var_list` nor for those whose name `re.search`es
         `"|".join(var_names)` (Keras). Each call replaces the earlier exclusions; it also works
         after the optimizer has been built."""
-        refs = {}
-        for var in check_variables(flatten(var_list) if var_list is not None else [], "exclude_from_weight_decay"):
-            refs[id(var)] = weakref.ref(var)
-        if var_names is not None and (isinstance(var_names, str) or not all(isinstance(n, str) for n in var_names)):
-            raise TypeError(f"exclude_from_weight_decay: var_names must be a list of strings, got {var_names!r}")
-        pattern = re.compile("|".join(var_names)) if var_names else None
-        self._excluded = (refs, pattern) if refs or pattern is not None else None
-        self._exclusion_generation += 1
-
-    def _decays(self, var) -> bool:
-        """Whether weight decay applies to `var`."""
-        if self._excluded is None:
-            return True
-        refs, pattern = self._excluded
-        ref = refs.get(id(var))
-        if ref is not None and ref() is var:
-            return False
-        return not (pattern is not None and var.name is not None and pattern.search(var.name))
-
-    def _decay_masks(self, plan, variables):
-        """Per group of `plan`, the uint8 mask of variables that decay (None: all of them)."""
-        if self._excluded is None or not self.weight_decay:
-            return None
-        cached = plan.decays
-        if cached is None or cached[0] != self._exclusion_generation:
-            masks = [numpy.array([self._decays(variables[p]) for p in positions], dtype=numpy.uint8)
-                     for _, _, positions, _ in plan.groups]
-            plan.decays = cached = (self._exclusion_generation, masks)
-        return cached[1]
+        self._exclusions.set(var_list, var_names)
 
     def scale_loss(self, loss):
         """loss * loss_scale_factor (the loss itself without one): differentiate the scaled loss,
@@ -373,7 +344,7 @@ class Optimizer:
         """skip_nonfinite's test: whether the global norm of the gradients is finite (one read
         pass; the global-norm clipping pass when there is one). On a GPU this reads one scalar."""
         if norm_sq is None:
-            norm_sq = _global_norm_sq(arrays, grads)
+            norm_sq = global_norm_sq(arrays, grads)
         if math.isfinite(float(norm_sq)):
             return True
         self.skipped_steps += 1
@@ -390,7 +361,7 @@ class Optimizer:
         if self.clipnorm is not None or self.clipvalue is not None or self.global_clipnorm is not None:
             grads = self._clip_with_ops(grads)
         for g, v in zip(grads, variables):
-            if self.weight_decay and self._decays(v):
+            if self.weight_decay and self._exclusions.applies(v):
                 v.assign_sub(v * (self.weight_decay * lr))
             self.update_step(g, v, lr)
         return True
@@ -434,24 +405,24 @@ class Optimizer:
         global_scale, norm_sq = 1.0 / f, None
         global_clip = None if self.global_clipnorm is None else self.global_clipnorm * f
         if global_clip is not None:
-            norm_sq = _global_norm_sq(arrays, grads)
+            norm_sq = global_norm_sq(arrays, grads)
             if self.skip_nonfinite and not self._finite(arrays, grads, norm_sq):
                 return False
             if isinstance(norm_sq, float):  # a host value: one factor for every group
                 global_scale, norm_sq = global_scale * kernels.global_clip_scale(norm_sq, global_clip), None
         elif self.skip_nonfinite and not self._finite(arrays, grads):
             return False
-        segment_norms = _segment_norms_sq(arrays, grads) if self.clipnorm is not None else None
+        segment_norms = segment_norms_sq(arrays, grads) if self.clipnorm is not None else None
         flags = self._segment_flags(variables, step)
         if live_captures():  # values recorded on a tape keep their pre-step value (slots too)
             for var in variables:
                 var._before_write()
                 for slot in self._store.entry(var).slots.values():
                     slot._before_write()
-        decay_masks = self._decay_masks(plan, variables)
+        decay_masks = self._exclusions.masks(plan, variables) if decay else None
         for index, (device, dtype, positions, table) in enumerate(plan.groups):
             group_arrays = [arrays[p] for p in positions]
-            args = dict(segment_scales=None if segment_norms is None else _clipnorm_scales(
+            args = dict(segment_scales=None if segment_norms is None else clipnorm_scales(
                             segment_norms, positions, self.clipnorm * f),
                         segment_flags=None if flags is None else flags[positions],
                         segment_decays=None if decay_masks is None else decay_masks[index], scalars=scalars,
@@ -464,7 +435,7 @@ class Optimizer:
                 # the kernel checked and wrote nothing. Convert those and launch again (any other
                 # error repeats and propagates).
                 with device.activate():
-                    group_arrays = [_contiguous(a, dtype) for a in group_arrays]
+                    group_arrays = [launchable(a, dtype) for a in group_arrays]
                 kernels.launch(table, group_arrays, **args)
         self._segment_flags_applied(variables, flags)
         return True
@@ -485,39 +456,3 @@ def _takes_an_argument(fn) -> bool:
         return True
     except ValueError:  # no signature to read (some builtins): the step, as accel always did
         return True
-
-
-def _global_norm_sq(arrays, grads):
-    """Squared global norm over every gradient: a host float, or a device scalar when all the
-    gradients sit on one GPU (then no synchronisation happens). Gradients on several devices are
-    summed on the host."""
-    devices = {g.device for g in grads}
-    if len(devices) == 1:
-        return kernels.global_norm_sq(arrays, next(iter(devices)))
-    total = 0.0
-    for device in devices:
-        total += float(kernels.global_norm_sq([a for a, g in zip(arrays, grads) if g.device == device], device))
-    return total
-
-
-def _segment_norms_sq(arrays, grads) -> numpy.ndarray:
-    """||g||^2 of every gradient (one pass on the CPU), as a host array."""
-    out = numpy.empty(len(arrays))
-    devices = {g.device for g in grads}
-    for device in devices:
-        picked = [i for i, g in enumerate(grads) if g.device == device]
-        out[picked] = kernels.norms_sq([arrays[i] for i in picked], device)
-    return out
-
-
-def _clipnorm_scales(norms_sq, positions, clipnorm) -> numpy.ndarray:
-    norms = numpy.sqrt(norms_sq[positions])
-    return clipnorm / numpy.maximum(norms, clipnorm)
-
-
-def _contiguous(array, dtype):
-    if array.dtype != dtype:
-        array = array.astype(dtype)
-    if not array.flags.c_contiguous:
-        array = array.copy()
-    return array
