@@ -34,7 +34,8 @@ RULE_TYPES = {r["id"]: (r["off"], r["on"]) for r in _cpu.rules()}
 STORAGE_TYPES = {"float16": "__half", "float32": "float", "float64": "double"}
 
 SEGMENT_DTYPE = numpy.dtype([("param", "<u8"), ("slot0", "<u8"), ("slot1", "<u8"), ("slot2", "<u8"),
-                             ("length", "<i8")])
+                             ("length", "<i8"), ("accumulator", "<u8"), ("average", "<u8")])
+ACCUMULATION = {None: 0, "add": 1, "mean": 2, "accumulated": 3}  # accel.kernels.ACCUMULATION
 STEP_DTYPE = numpy.dtype([("grad", "<u8"), ("scale", "<f8"), ("flag", "<i8"), ("decay", "<f8")])
 CHUNK_DTYPE = numpy.dtype([("segment", "<i8"), ("begin", "<i8"), ("end", "<i8")])
 
@@ -50,7 +51,8 @@ def all_names() -> list:
     """Every name expression the bridge can request (for compile checks)."""
     names = [step_name(rule, dtype, clip, decay) for rule in RULE_TYPES
              for dtype in STORAGE_TYPES for clip in (False, True) for decay in (False, True)]
-    names += [f"accel::chunk_sum_squares<{t}>" for t in STORAGE_TYPES.values()]
+    names += [f"accel::{kernel}<{t}>" for kernel in ("accumulate_step", "chunk_sum_squares")
+              for t in STORAGE_TYPES.values()]
     return names + ["accel::sum_partials", "accel::sum_partials_by_segment", "accel::axpy"]
 
 
@@ -136,7 +138,7 @@ class CudaKernels:
         table["decay"] = decay if decays is None else numpy.where(decays != 0, decay, 0.0)
         return self._table(table)
 
-    def table(self, rule, params, slots, slot_count) -> "Table":
+    def table(self, rule, params, slots, slot_count, accumulators=None, averages=None) -> "Table":
         """The checked pointer table of one launch group (see Table)."""
         if rule not in RULE_TYPES:
             raise ValueError(f"rule: unknown rule {rule!r}")
@@ -155,12 +157,32 @@ class CudaKernels:
                 raise ValueError(f"slots[{j}]: has {len(kind)} arrays for {len(params)} parameters")
             for i, a in enumerate(kind):
                 self._check_array(a, f"slots[{j}][{i}]", dtype, params[i].size)
-        return Table(self, rule, dtype, params, slots)
+        extras = {}
+        for argument, arrays in (("accumulators", accumulators), ("averages", averages)):
+            if arrays is None:
+                continue
+            arrays = extras[argument] = list(arrays)
+            if len(arrays) != len(params):
+                raise ValueError(f"{argument}: expected a list of {len(params)} arrays, one per parameter")
+            for i, a in enumerate(arrays):
+                self._check_array(a, f"{argument}[{i}]", dtype, params[i].size)
+        return Table(self, rule, dtype, params, slots, **extras)
 
     # -- kernels ------------------------------------------------------------------------------
     def step(self, table, grads, scales, flags, decays, scalars, clip, decay, global_scale, norm_sq, clip_norm,
-             scalar_count):
+             scalar_count, accumulation=None, grad_scale=1.0, accumulation_steps=1.0, ema_momentum=None,
+             ema_overwrite=False):
         """One fused update of every variable of `table` (see accel.kernels.launch), checked first."""
+        mode = ACCUMULATION[accumulation]
+        if mode and table.accumulators is None:
+            raise ValueError("accumulation: this table has no accumulators")
+        if mode >= 2 and not accumulation_steps >= 1:
+            raise ValueError(f"accumulation_steps: must be >= 1, got {accumulation_steps}")
+        if ema_momentum is not None:
+            if table.averages is None:
+                raise ValueError("ema_momentum: this table has no averages")
+            if not 0 <= ema_momentum <= 1:
+                raise ValueError(f"ema_momentum: must be in [0, 1], got {ema_momentum}")
         grads = list(grads)
         if len(grads) != len(table.lengths):
             raise ValueError(f"grads: has {len(grads)} arrays for {len(table.lengths)} parameters")
@@ -189,6 +211,14 @@ class CudaKernels:
             global_scale, norm_sq = global_scale * _cpu.global_clip_scale(float(norm_sq), clip_norm), None
         if table.chunk_count == 0:
             return
+        ema = (numpy.int64(ema_momentum is not None), numpy.float64(ema_momentum or 0.0),
+               numpy.int64(ema_momentum is not None and bool(ema_overwrite)))
+        if mode == 1:  # a call between updates: the rule does not run
+            kernel = self.function(f"accel::accumulate_step<{STORAGE_TYPES[table.dtype.name]}>")
+            with self.xp.cuda.Device(self.device.index):
+                kernel((table.chunk_count,), (THREADS,), (
+                    table.chunks, table.segments, self._steps(grads), numpy.float64(grad_scale), *ema))
+            return
         has_clip, has_decay = not math.isnan(clip), decay != 0.0
         kernel = self.function(step_name(table.rule, table.dtype.name, has_clip, has_decay))
         packed = [numpy.float64(v) for v in list(scalars) + [0.0] * (8 - len(scalars))]
@@ -196,7 +226,8 @@ class CudaKernels:
             kernel((table.chunk_count,), (THREADS,), (
                 table.chunks, table.segments, self._steps(grads, scales, flags, decays, decay), *packed,
                 norm_sq, numpy.float64(clip_norm), numpy.float64(global_scale),
-                numpy.float64(0.0 if math.isnan(clip) else clip)))
+                numpy.float64(0.0 if math.isnan(clip) else clip), numpy.int64(mode), numpy.float64(grad_scale),
+                numpy.float64(accumulation_steps), *ema))
 
     def _by_dtype(self, arrays):
         """{dtype: [positions]} of `arrays`, checked (on this device, a float dtype)."""
@@ -261,15 +292,19 @@ class Table:
     """The variables of one launch group on a device: their arrays (held, so the addresses stay
     valid), the chunk table and the pointer table, both uploaded once."""
 
-    def __init__(self, kernels, rule, dtype, params, slots):
+    def __init__(self, kernels, rule, dtype, params, slots, accumulators=None, averages=None):
         self.kernels, self.rule = kernels, rule
         self.dtype = numpy.dtype(dtype if dtype is not None else numpy.float32)
         self.params, self.slots = params, slots
+        self.accumulators, self.averages = accumulators, averages
         self.lengths = [p.size for p in params]
         host = numpy.zeros(len(params), SEGMENT_DTYPE)
         host["param"] = [p.data.ptr for p in params]
         for j, kind in enumerate(slots):
             host[f"slot{j}"] = [a.data.ptr for a in kind]
+        for field, arrays in (("accumulator", accumulators), ("average", averages)):
+            if arrays is not None:
+                host[field] = [a.data.ptr for a in arrays]
         host["length"] = self.lengths
         chunks = chunk_table(self.lengths)
         self.chunk_count = len(chunks)

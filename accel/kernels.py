@@ -111,22 +111,30 @@ def norms_sq(arrays, device=None) -> numpy.ndarray:
     return cuda_kernels(device).norms_sq(list(arrays)).get()
 
 
-def table(rule: str, params, slots, device=None):
+def table(rule: str, params, slots, device=None, accumulators=None, averages=None):
     """The launch group of kernel `rule` (a RULES id) over `params` (one array per variable, any
     shape, C-contiguous, one float dtype) and their `slots` (one list per slot of the rule, in
     RULES[rule].slots order, each with one array per variable shaped like it): checked once, held
     by the returned table (an accel._cpu.Table or a CUDA pointer table on `device`). Build it
-    again when the set of variables changes; every step then brings only gradients (`launch`)."""
+    again when the set of variables changes; every step then brings only gradients (`launch`).
+    accumulators / averages: one array per variable (like its parameter) for gradient
+    accumulation / EMA, or None when the optimizer has none."""
     spec = RULES.get(rule)
     if spec is None:
         raise ValueError(f"rule: unknown rule {rule!r}, expected one of {', '.join(RULES)}")
+    extras = {key: None if arrays is None else list(arrays)
+              for key, arrays in (("accumulators", accumulators), ("averages", averages))}
     if device is None or device.kind == "cpu":
-        return _cpu.Table(rule, list(params), [list(kind) for kind in slots])
-    return cuda_kernels(device).table(rule, params, slots, len(spec.slots))
+        return _cpu.Table(rule, list(params), [list(kind) for kind in slots], **extras)
+    return cuda_kernels(device).table(rule, params, slots, len(spec.slots), **extras)
 
 
-def launch(table, grads, *, segment_scales=None, segment_flags=None, segment_decays=None, scalars, clip_value=None,
-           decay=0.0, global_scale=1.0, norm_sq=None, clip_norm=0.0) -> None:
+ACCUMULATION = {None: 0, "add": 1, "mean": 2, "accumulated": 3}  # kernels/cpu/launch.h's modes
+
+
+def launch(table, grads, *, segment_scales=None, segment_flags=None, segment_decays=None, scalars=None, clip_value=None,
+           decay=0.0, global_scale=1.0, norm_sq=None, clip_norm=0.0, accumulation=None, grad_scale=1.0,
+           accumulation_steps=1, ema_momentum=None, ema_overwrite=False) -> None:
     """One fused update of every variable of `table` (see `table`) in ONE kernel launch.
 
     grads: one C-contiguous array per variable, of its dtype and size. scalars: the rule's
@@ -137,9 +145,22 @@ def launch(table, grads, *, segment_scales=None, segment_flags=None, segment_dec
     factor: global_scale, times the factor of norm_sq + clip_norm when norm_sq is given (a host
     float, or on CUDA a float64 device scalar from global_norm_sq, read on the device without a
     host sync).
+    Gradient accumulation (a table with accumulators; kernels/rules/apply.h): accumulation="add"
+    only adds each gradient * grad_scale to its accumulator (no update; scalars, clipping and decay
+    unused); "mean" updates from (gradient * grad_scale + accumulator) / accumulation_steps and
+    zeroes the accumulator; "accumulated" the same from the accumulator alone (the gradients were
+    added already; grads are then the accumulators, unread). ema_momentum (a table with averages):
+    after the update, average = momentum * average + (1 - momentum) * var, then var = average if
+    ema_overwrite; an "add" launch updates the averages too.
     Everything is checked before anything is written; nothing is written on an error.
     """
+    if accumulation not in ACCUMULATION:
+        raise ValueError(f"accumulation: expected None, 'add', 'mean' or 'accumulated', got {accumulation!r}")
     spec = RULES[table.rule]
+    if scalars is None:
+        if accumulation != "add":
+            raise TypeError("launch: scalars are required (all but accumulation='add' launches run the rule)")
+        scalars = numpy.zeros(len(spec.scalars))
     scalars = numpy.asarray(scalars, dtype=numpy.float64)
     clip = math.nan if clip_value is None else float(clip_value)
     if isinstance(table, _cpu.Table):
@@ -149,12 +170,15 @@ def launch(table, grads, *, segment_scales=None, segment_flags=None, segment_dec
                 raise TypeError(f"norm_sq: expected a float, got {type(norm_sq).__name__}")
             global_scale = global_scale * global_clip_scale(float(norm_sq), clip_norm)
         _cpu.step(table, list(grads), segment_scales, segment_flags, segment_decays, scalars, float(global_scale),
-                  clip, float(decay))
+                  clip, float(decay), ACCUMULATION[accumulation], float(grad_scale), float(accumulation_steps),
+                  math.nan if ema_momentum is None else float(ema_momentum), bool(ema_overwrite))
         return
     if isinstance(norm_sq, (numpy.floating, numpy.integer)):
         norm_sq = float(norm_sq)
     table.kernels.step(table, grads, segment_scales, segment_flags, segment_decays, scalars, clip, float(decay),
-                       float(global_scale), norm_sq, float(clip_norm), len(spec.scalars))
+                       float(global_scale), norm_sq, float(clip_norm), len(spec.scalars), accumulation,
+                       float(grad_scale), float(accumulation_steps),
+                       None if ema_momentum is None else float(ema_momentum), bool(ema_overwrite))
 
 
 # -- CUDA ---------------------------------------------------------------------------------------

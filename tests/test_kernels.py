@@ -506,3 +506,106 @@ def test_extreme_sizes_and_lengths_are_errors_not_crashes():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["ValueError"] * 8 + ["ok", "ValueError"], result.stdout
+
+
+# ---- gradient accumulation and EMA in the launch (kernels/rules/apply.h) --------------------------
+def _extras_launch(dtype="float32", n=3000):
+    rng = numpy.random.default_rng(5)
+    params = [rng.standard_normal(n).astype(dtype), rng.standard_normal(7).astype(dtype)]
+    slots = [[numpy.zeros_like(p) for p in params] for _ in range(2)]
+    accumulators = [rng.standard_normal(p.size).astype(dtype) for p in params]
+    averages = [p.copy() for p in params]
+    grads = [rng.standard_normal(p.size).astype(dtype) for p in params]
+    table = kernels.table("adam", params, slots, accumulators=accumulators, averages=averages)
+    return table, params, slots, accumulators, averages, grads
+
+
+def test_accumulation_modes_and_ema_follow_their_formulas():
+    table, params, slots, accs, avgs, grads = _extras_launch("float64")
+    p0, acc0, avg0 = [p.copy() for p in params], [a.copy() for a in accs], [a.copy() for a in avgs]
+    kernels.launch(table, grads, accumulation="add", grad_scale=0.5, ema_momentum=0.75)
+    for p, q, a, a0, g, m, m0 in zip(params, p0, accs, acc0, grads, avgs, avg0):
+        numpy.testing.assert_array_equal(p, q)  # no update
+        numpy.testing.assert_array_equal(a, a0 + g * 0.5)
+        numpy.testing.assert_array_equal(m, 0.75 * m0 + (1 - 0.75) * p)
+    # "mean" on the next call = "accumulated" after adding that call's gradient first
+    other = _extras_launch("float64")
+    kernels.launch(other[0], other[5], accumulation="add", grad_scale=0.5, ema_momentum=0.75)
+    kernels.launch(table, grads, scalars=SCALARS["adam"], accumulation="mean", grad_scale=0.5, accumulation_steps=3,
+                   ema_momentum=0.5, ema_overwrite=True)
+    kernels.launch(other[0], other[5], accumulation="add", grad_scale=0.5)
+    kernels.launch(other[0], other[3], scalars=SCALARS["adam"], accumulation="accumulated", accumulation_steps=3,
+                   ema_momentum=0.5, ema_overwrite=True)
+    for mine, theirs in zip([params, accs, avgs, *slots], [other[1], other[3], other[4], *other[2]]):
+        for a, b in zip(mine, theirs):
+            numpy.testing.assert_array_equal(a, b)
+    for a, m, p in zip(accs, avgs, params):
+        assert not a.any()  # restarted
+        numpy.testing.assert_array_equal(p, m)  # overwritten by the average
+
+
+def test_extras_give_identical_results_on_every_instruction_set_and_thread_count():
+    def run():
+        out = []
+        for dtype in ("float16", "float32", "float64"):
+            table, params, slots, accs, avgs, grads = _extras_launch(dtype, n=70_001)
+            kernels.launch(table, grads, accumulation="add", ema_momentum=0.0)
+            kernels.launch(table, grads, scalars=SCALARS["adam"], accumulation="mean", accumulation_steps=2,
+                           ema_momentum=0.9, clip_value=0.5, decay=0.01)
+            out += params + accs + avgs + [s for kind in slots for s in kind]
+        return out
+
+    chosen = accel._cpu.build_info()["isa"]
+    results = []
+    try:
+        for isa in accel._cpu.build_info()["supported_isas"]:
+            accel._cpu.set_isa(isa)
+            for threads in (1, 2):
+                kernels.set_num_threads(threads)
+                results.append(run())
+    finally:
+        accel._cpu.set_isa(chosen)
+        kernels.set_num_threads(0)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("args,error,message", [
+    ({"accumulation": "sum"}, ValueError, "accumulation: expected None, 'add', 'mean' or 'accumulated'"),
+    ({"accumulation": "mean", "accumulation_steps": 0}, ValueError, "accumulation_steps: must be >= 1"),
+    ({"ema_momentum": 1.5}, ValueError, r"ema_momentum: must be in \[0, 1\]"),
+    ({"scalars": None}, TypeError, "launch: scalars are required"),
+])
+def test_extras_launch_errors_leave_everything_untouched(args, error, message):
+    table, params, slots, accs, avgs, grads = _extras_launch()
+    before = [a.copy() for a in params + accs + avgs]
+    with pytest.raises(error, match=message):
+        kernels.launch(table, grads, **{"scalars": SCALARS["adam"], **args})
+    for a, b in zip(params + accs + avgs, before):
+        numpy.testing.assert_array_equal(a, b)
+
+
+def test_a_table_without_accumulators_or_averages_refuses_those_launches():
+    params, slots, grads = _valid_launch()
+    table = kernels.table("adam", params, slots)
+    with pytest.raises(ValueError, match="accumulation: this table has no accumulators"):
+        kernels.launch(table, grads, accumulation="add")
+    with pytest.raises(ValueError, match="ema_momentum: this table has no averages"):
+        kernels.launch(table, grads, scalars=SCALARS["adam"], ema_momentum=0.5)
+
+
+@pytest.mark.parametrize("extras,error,message", [
+    (lambda p: {"accumulators": [numpy.zeros_like(p[0])]}, ValueError,
+     "accumulators: expected a list of 2 arrays, one per parameter"),
+    (lambda p: {"averages": [numpy.zeros_like(p[0]), numpy.zeros(6, numpy.float32)]}, ValueError,
+     r"averages\[1\]: must be float32 with 7 elements"),
+    (lambda p: {"averages": [p[0], numpy.zeros_like(p[1])]}, ValueError,
+     r"averages\[0\]: the same memory as the parameter or another slot"),
+    (lambda p: {"accumulators": [numpy.zeros_like(p[0])] * 2, "averages": None}, ValueError,
+     r"accumulators\[1\]: must be float32 with 7 elements"),
+])
+def test_table_extras_errors(extras, error, message):
+    params, slots, _ = _valid_launch()
+    with pytest.raises(error, match=message):
+        kernels.table("adam", params, slots, **extras(params))

@@ -21,6 +21,16 @@ struct Segment {
     double scale;  // per-tensor gradient scale (clipnorm), usually 1
     bool flag;     // AdagradDecay: decay this variable's accumulator on this step
     bool decays;   // weight decay applies to this variable (exclude_from_weight_decay: false)
+    void* accumulator;  // gradient_accumulation_steps: the accumulated gradient (nullptr: none)
+    void* average;      // use_ema: the variable's moving average (nullptr: none)
+};
+
+// What a launch does with the accumulators (kernels/rules/apply.h).
+enum class Accumulation : int {
+    none = 0,         // the rule on the gradient
+    add = 1,          // acc += gradient * grad_scale; no update (a call between updates)
+    mean = 2,         // the rule on (gradient * grad_scale + acc) / steps; acc = 0
+    accumulated = 3,  // the rule on acc / steps (the gradient was added already); acc = 0
 };
 
 struct Chunk {
@@ -35,6 +45,12 @@ struct Launch {
     double global_scale;  // clip_by_global_norm's factor, or 1
     double clip_value;    // NaN: no clipvalue
     double decay;         // weight_decay * lr; 0: none
+    Accumulation accumulation;
+    double grad_scale;          // on each gradient before it is accumulated (1 / loss_scale_factor)
+    double accumulation_steps;  // S: the divisor of the mean
+    bool ema;                   // update each segment's average after the update
+    double ema_momentum;
+    bool ema_overwrite;         // then var = average
 };
 
 // The loops of one instruction set (loops.cpp is compiled once per ISA, into its namespace).

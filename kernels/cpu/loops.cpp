@@ -37,6 +37,56 @@ void run_segment(const Launch& L, const Segment& seg, const Chunk& c) {
         accel::step<Rule, CLIP, DECAY>(p, s, i, g[i], scale, prep, k);
 }
 
+// A call between updates: acc += gradient * grad_scale, then the averages (EMA runs every call).
+template <class T> void run_accumulate(const Launch& L, const Segment& seg, const Chunk& c) {
+    using C = accel::compute_t<T>;
+    T* p = static_cast<T*>(seg.param);
+    const T* g = static_cast<const T*>(seg.grad);
+    T* acc = static_cast<T*>(seg.accumulator);
+    T* avg = static_cast<T*>(seg.average);
+    const C grad_scale = C(L.grad_scale), momentum = C(L.ema_momentum);
+    const bool overwrite = L.ema_overwrite;
+#pragma omp simd
+    for (long long i = c.begin; i < c.end; ++i) accel::accumulate(acc[i], accel::load(g[i]) * grad_scale);
+    if (L.ema) {
+#pragma omp simd
+        for (long long i = c.begin; i < c.end; ++i) accel::moving_average(p[i], avg[i], momentum, overwrite);
+    }
+}
+
+// Before the rule on the S-th call: the accumulator takes the mean the rule reads as its gradient.
+template <class T> void form_means(const Launch& L, const Segment& seg, long long begin, long long end) {
+    using C = accel::compute_t<T>;
+    const T* g = static_cast<const T*>(seg.grad);
+    T* acc = static_cast<T*>(seg.accumulator);
+    const C grad_scale = C(L.grad_scale), steps = C(L.accumulation_steps);
+    if (L.accumulation == Accumulation::mean) {
+#pragma omp simd
+        for (long long i = begin; i < end; ++i) acc[i] = accel::accumulated_mean(accel::load(g[i]) * grad_scale, acc[i], steps);
+    } else {
+#pragma omp simd
+        for (long long i = begin; i < end; ++i) acc[i] = accel::accumulated_mean(C(0), acc[i], steps);
+    }
+}
+
+// After the rule: the accumulator restarts, and the averages follow the stored parameters.
+template <class T> void after_update(const Launch& L, const Segment& seg, long long begin, long long end) {
+    using C = accel::compute_t<T>;
+    T* p = static_cast<T*>(seg.param);
+    T* acc = static_cast<T*>(seg.accumulator);
+    T* avg = static_cast<T*>(seg.average);
+    if (L.accumulation != Accumulation::none) {
+#pragma omp simd
+        for (long long i = begin; i < end; ++i) acc[i] = accel::store<T>(C(0));
+    }
+    if (L.ema) {
+        const C momentum = C(L.ema_momentum);
+        const bool overwrite = L.ema_overwrite;
+#pragma omp simd
+        for (long long i = begin; i < end; ++i) accel::moving_average(p[i], avg[i], momentum, overwrite);
+    }
+}
+
 #if ACCEL_F16C
 // Half storage on CPUs with F16C: blocks are converted to float with 8-lane hardware conversions,
 // the rule runs on the float copies (vectorised like the float32 loop), and the results are
@@ -100,17 +150,46 @@ template <class Rule, class T> void run_flags(const Launch& L, const Segment& se
     else run_segment<Rule, false, false, T>(L, seg, c);
 }
 
+// With gradient accumulation or EMA a chunk runs in blocks that stay in L1: the mean into the
+// accumulator, the rule reading it as the gradient, then the accumulator's reset and the averages.
+// Memory is still streamed once, and the rule's loops are the plain ones.
+constexpr long long kExtrasBlock = 1024;
+
+template <class Rule, class T> void run_extras(const Launch& L, const Segment& seg, const Chunk& c) {
+    Segment now = seg;
+    if (L.accumulation != Accumulation::none) now.grad = seg.accumulator;  // holds the mean
+    for (long long b = c.begin; b < c.end; b += kExtrasBlock) {
+        const Chunk block{c.segment, b, b + kExtrasBlock < c.end ? b + kExtrasBlock : c.end};
+        if (L.accumulation != Accumulation::none) form_means<T>(L, seg, block.begin, block.end);
+        run_flags<Rule, T>(L, now, block);
+        after_update<T>(L, seg, block.begin, block.end);
+    }
+}
+
+template <class Rule, class T> void run_typed(const Launch& L, const Segment& seg, const Chunk& c) {
+    if (L.accumulation != Accumulation::none || L.ema) run_extras<Rule, T>(L, seg, c);
+    else run_flags<Rule, T>(L, seg, c);
+}
+
 template <class Rule> void run_dtype(const Launch& L, const Segment& seg, const Chunk& c) {
     switch (L.dtype) {
-        case DType::f16: run_flags<Rule, accel::half_t>(L, seg, c); break;
-        case DType::f32: run_flags<Rule, float>(L, seg, c); break;
-        case DType::f64: run_flags<Rule, double>(L, seg, c); break;
+        case DType::f16: run_typed<Rule, accel::half_t>(L, seg, c); break;
+        case DType::f32: run_typed<Rule, float>(L, seg, c); break;
+        case DType::f64: run_typed<Rule, double>(L, seg, c); break;
     }
 }
 
 void run_chunk(const Launch& L, const Chunk& c) {
     using namespace accel;
     const Segment& seg = L.segments[c.segment];
+    if (L.accumulation == Accumulation::add) {  // a call between updates: the rule does not run
+        switch (L.dtype) {
+            case DType::f16: run_accumulate<half_t>(L, seg, c); break;
+            case DType::f32: run_accumulate<float>(L, seg, c); break;
+            case DType::f64: run_accumulate<double>(L, seg, c); break;
+        }
+        return;
+    }
     switch (L.rule) {  // one case per registry line; a flagged variable runs the rule's On form
 #define ACCEL_RULE_CASE(id, family, flags, Off, On, slots, scalars) \
     case RuleId::id:                                               \

@@ -202,7 +202,11 @@ struct Table {
     std::vector<Buffer> buffers;     // per segment: the parameter, then its slots
     std::vector<Segment> segments;   // pointers and lengths; grad, scale and flag are per step
 
-    Table(const std::string& rule_name, nb::list params, nb::list slots)
+    bool accumulates = false;  // every segment has a gradient accumulator
+    bool averages = false;     // every segment has an EMA average
+
+    Table(const std::string& rule_name, nb::list params, nb::list slots, nb::handle accumulator_arrays,
+          nb::handle average_arrays)
         : info(find_rule(rule_name)), rule(rule_name) {
         if ((int)nb::len(slots) != info.slots)
             throw nb::value_error(("slots: rule '" + rule + "' needs " + std::to_string(info.slots) +
@@ -217,7 +221,17 @@ struct Table {
                 throw nb::value_error((describe("slots", j) + ": has " + std::to_string(nb::len(kinds[j])) +
                                        " arrays for " + std::to_string(count) + " parameters").c_str());
         }
-        buffers.reserve(count * (1 + info.slots));
+        const nb::handle extras[2] = {accumulator_arrays, average_arrays};
+        const char* extra_names[2] = {"accumulators", "averages"};
+        for (int x = 0; x < 2; ++x) {
+            if (extras[x].is_none()) continue;
+            if (!nb::isinstance<nb::list>(extras[x]) || (long long)nb::len(extras[x]) != count)
+                throw nb::value_error((std::string(extra_names[x]) + ": expected a list of " + std::to_string(count) +
+                                       " arrays, one per parameter").c_str());
+        }
+        accumulates = !accumulator_arrays.is_none();
+        averages = !average_arrays.is_none();
+        buffers.reserve(count * (3 + info.slots));
         segments.reserve(count);
         for (long long s = 0; s < count; ++s) {
             buffers.push_back(acquire(params[s], true, "params", s));
@@ -241,6 +255,22 @@ struct Table {
                                                "]: the same memory as another slot").c_str());
                 seg.slots[j] = b.view.buf;
             }
+            for (int x = 0; x < 2; ++x) {  // the accumulator and the average: slots the rule does not see
+                if (extras[x].is_none()) continue;
+                buffers.push_back(acquire(nb::borrow<nb::list>(extras[x])[s], true, extra_names[x], s));
+                const Buffer& b = buffers.back();
+                if (dtype_of(b, extra_names[x], s) != dtype || b.size() != seg.length)
+                    throw nb::value_error((describe(extra_names[x], s) + ": must be " + dtype_name(dtype) + " with " +
+                                           std::to_string(seg.length) + " elements like params[" + std::to_string(s) +
+                                           "]").c_str());
+                bool shared = b.view.buf == seg.param;
+                for (int j = 0; j < info.slots; ++j) shared = shared || b.view.buf == seg.slots[j];
+                if (x == 1) shared = shared || b.view.buf == seg.accumulator;
+                if (shared && seg.length > 0)
+                    throw nb::value_error((describe(extra_names[x], s) + ": the same memory as the parameter or "
+                                           "another slot").c_str());
+                (x == 0 ? seg.accumulator : seg.average) = b.view.buf;
+            }
             segments.push_back(seg);
         }
         // A parameter listed twice would be updated twice, by two threads at once.
@@ -261,8 +291,20 @@ struct Table {
 };
 
 void step(const Table& table, nb::list grads, nb::handle segment_scales, nb::handle segment_flags,
-          nb::handle segment_decays, nb::handle scalars, double global_scale, double clip_value, double decay) {
+          nb::handle segment_decays, nb::handle scalars, double global_scale, double clip_value, double decay,
+          int accumulation, double grad_scale, double accumulation_steps, double ema_momentum, bool ema_overwrite) {
     const long long count = table.size();
+    if (accumulation < 0 || accumulation > 3)
+        throw nb::value_error(("accumulation: expected 0 (none), 1 (add), 2 (mean) or 3 (accumulated), got " +
+                               std::to_string(accumulation)).c_str());
+    if (accumulation != 0 && !table.accumulates)
+        throw nb::value_error("accumulation: this table has no accumulators");
+    if (accumulation >= 2 && !(accumulation_steps >= 1))
+        throw nb::value_error(("accumulation_steps: must be >= 1, got " + std::to_string(accumulation_steps)).c_str());
+    const bool ema = !std::isnan(ema_momentum);
+    if (ema && !table.averages) throw nb::value_error("ema_momentum: this table has no averages");
+    if (ema && !(ema_momentum >= 0 && ema_momentum <= 1))
+        throw nb::value_error(("ema_momentum: must be in [0, 1], got " + std::to_string(ema_momentum)).c_str());
     if ((long long)nb::len(grads) != count)
         throw nb::value_error(("grads: has " + std::to_string(nb::len(grads)) + " arrays for " +
                                std::to_string(count) + " parameters").c_str());
@@ -312,6 +354,12 @@ void step(const Table& table, nb::list grads, nb::handle segment_scales, nb::han
     L.global_scale = global_scale;
     L.clip_value = clip_value;
     L.decay = decay;
+    L.accumulation = static_cast<Accumulation>(accumulation);
+    L.grad_scale = grad_scale;
+    L.accumulation_steps = accumulation_steps;
+    L.ema = ema;
+    L.ema_momentum = ema ? ema_momentum : 0.0;
+    L.ema_overwrite = ema && ema_overwrite;
 
     const std::vector<Chunk> chunks = make_chunks(segments);
     const IsaLoops* loops = g_loops;
@@ -412,14 +460,18 @@ NB_MODULE(_cpu, m) {
     m.def("get_num_threads", &thread_count, "Threads the kernels use.");
     m.def("set_isa", &set_isa, nb::arg("name"), "Use the loops of one instruction set (for tests).");
     nb::class_<Table>(m, "Table", "The checked parameter and slot arrays of one launch group (held).")
-        .def(nb::init<const std::string&, nb::list, nb::list>(), nb::arg("rule"), nb::arg("params"),
-             nb::arg("slots"))
+        .def(nb::init<const std::string&, nb::list, nb::list, nb::handle, nb::handle>(), nb::arg("rule"),
+             nb::arg("params"), nb::arg("slots"), nb::arg("accumulators").none() = nb::none(),
+             nb::arg("averages").none() = nb::none())
+        .def_ro("accumulates", &Table::accumulates)
+        .def_ro("averages", &Table::averages)
         .def("__len__", &Table::size)
         .def_ro("rule", &Table::rule)
         .def_prop_ro("dtype", [](const Table& t) { return std::string(dtype_name(t.dtype)); });
     m.def("step", &step, nb::arg("table"), nb::arg("grads"), nb::arg("segment_scales").none(),
           nb::arg("segment_flags").none(), nb::arg("segment_decays").none(), nb::arg("scalars"), nb::arg("global_scale"),
-          nb::arg("clip_value"), nb::arg("decay"),
+          nb::arg("clip_value"), nb::arg("decay"), nb::arg("accumulation") = 0, nb::arg("grad_scale") = 1.0,
+          nb::arg("accumulation_steps") = 1.0, nb::arg("ema_momentum") = NAN, nb::arg("ema_overwrite") = false,
           "One fused optimizer update of every variable of a table, from one gradient each.");
     m.def("norms_sq", &norms_sq, nb::arg("arrays"), "sum(x*x) of each array, in float64, in one pass.");
     m.def("global_norm_sq", &global_norm_sq, nb::arg("arrays"),

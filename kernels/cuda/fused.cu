@@ -22,6 +22,16 @@ struct ChunkEntry {
 struct SegmentEntry {
     unsigned long long param, slot0, slot1, slot2;  // device addresses (0: no such slot)
     long long length;
+    unsigned long long accumulator, average;  // gradient_accumulation_steps / use_ema (0: none)
+};
+
+// Gradient accumulation and EMA of one launch (kernels/rules/apply.h; the modes of
+// kernels/cpu/launch.h's Accumulation: 0 none, 1 add, 2 mean, 3 accumulated).
+struct Extras {
+    long long accumulation;
+    double grad_scale, steps;  // the gradient's factor before it is accumulated; S
+    long long ema, overwrite;
+    double momentum;
 };
 
 // What changes every step, per variable.
@@ -63,9 +73,29 @@ struct Scalars {
     double s[8];
 };
 
+// One element's update with the launch's extras: the rule reads the mean of the accumulated
+// gradients when there is one (stored in T, as the CPU loops form it), then the accumulator
+// restarts and the average follows the stored parameter. `e` indexes p and the slots (a thread's
+// registers in the vector path); `index` is the element's place in the accumulator and average.
+template <class RuleOff, class RuleOn, class T, bool CLIP, bool DECAY, class K>
+__device__ __forceinline__ void update_element(T* p, T* const* slots, long long e, T grad, bool flag,
+                                               compute_t<T> scale, const GradPrep<compute_t<T>>& prep, const K& k,
+                                               const Extras& x, T* acc, T* avg, long long index) {
+    typedef compute_t<T> C;
+    if (x.accumulation == 2) grad = accumulated_mean(load(grad) * C(x.grad_scale), acc[index], C(x.steps));
+    else if (x.accumulation == 3) grad = accumulated_mean(C(0), acc[index], C(x.steps));
+    if (flag)
+        step<RuleOn, CLIP, DECAY>(p, slots, e, grad, scale, prep, k);
+    else
+        step<RuleOff, CLIP, DECAY>(p, slots, e, grad, scale, prep, k);
+    if (x.accumulation != 0) acc[index] = store<T>(C(0));
+    if (x.ema) moving_average(p[e], avg[index], C(x.momentum), x.overwrite != 0);
+}
+
 template <class RuleOff, class RuleOn, class T, bool CLIP, bool DECAY>
 __device__ __forceinline__ void run_chunk(const ChunkEntry& c, const SegmentEntry& seg, const StepEntry& now,
-                                          const GradPrep<compute_t<T>>& prep, const Scalars& scalars) {
+                                          const GradPrep<compute_t<T>>& prep, const Scalars& scalars,
+                                          const Extras& x) {
     typedef compute_t<T> C;
     const auto k = RuleOff::template params<C>(scalars.s);
     const C scale = C(now.scale);
@@ -73,6 +103,10 @@ __device__ __forceinline__ void run_chunk(const ChunkEntry& c, const SegmentEntr
     T* slots[3] = {reinterpret_cast<T*>(seg.slot0), reinterpret_cast<T*>(seg.slot1),
                    reinterpret_cast<T*>(seg.slot2)};
     const T* g = reinterpret_cast<const T*>(now.grad);
+    T* acc = reinterpret_cast<T*>(seg.accumulator);
+    T* avg = reinterpret_cast<T*>(seg.average);
+    const bool plain = x.accumulation == 0 && !x.ema;
+    const bool flag = now.flag != 0;
 
     constexpr int W = Vec<T>::kWidth;
     bool vector_ok = vector_loads<RuleOff>::value && aligned16(p + c.begin) && aligned16(g + c.begin);
@@ -88,22 +122,24 @@ __device__ __forceinline__ void run_chunk(const ChunkEntry& c, const SegmentEntr
         load16(lp, p + i);
         load16(lg, g + i);
         for (int j = 0; j < RuleOff::kSlots; ++j) load16(local_slots[j], slots[j] + i);
+        if (plain) {
 #pragma unroll
-        for (int e = 0; e < W; ++e) {
-            if (now.flag)
-                step<RuleOn, CLIP, DECAY>(lp, local_slots, e, lg[e], scale, prep, k);
-            else
-                step<RuleOff, CLIP, DECAY>(lp, local_slots, e, lg[e], scale, prep, k);
+            for (int e = 0; e < W; ++e) {
+                if (flag)
+                    step<RuleOn, CLIP, DECAY>(lp, local_slots, e, lg[e], scale, prep, k);
+                else
+                    step<RuleOff, CLIP, DECAY>(lp, local_slots, e, lg[e], scale, prep, k);
+            }
+        } else {
+            for (int e = 0; e < W; ++e)
+                update_element<RuleOff, RuleOn, T, CLIP, DECAY>(lp, local_slots, e, lg[e], flag, scale, prep, k, x,
+                                                                acc, avg, i + e);
         }
         store16(p + i, lp);
         for (int j = 0; j < RuleOff::kSlots; ++j) store16(slots[j] + i, local_slots[j]);
     }
-    for (long long i = c.begin + vectors * W + threadIdx.x; i < c.end; i += blockDim.x) {
-        if (now.flag)
-            step<RuleOn, CLIP, DECAY>(p, slots, i, g[i], scale, prep, k);
-        else
-            step<RuleOff, CLIP, DECAY>(p, slots, i, g[i], scale, prep, k);
-    }
+    for (long long i = c.begin + vectors * W + threadIdx.x; i < c.end; i += blockDim.x)
+        update_element<RuleOff, RuleOn, T, CLIP, DECAY>(p, slots, i, g[i], flag, scale, prep, k, x, acc, avg, i);
 }
 
 // One launch of an optimizer update. `norm_sq` (nullable) is the device scalar the global-norm
@@ -119,13 +155,35 @@ template <class T> struct min_blocks {
 template <class RuleOff, class RuleOn, class T, bool CLIP, bool DECAY>
 __global__ void __launch_bounds__(512, min_blocks<T>::value) fused_step(const ChunkEntry* chunks, const SegmentEntry* segments, const StepEntry* steps,
                            double s0, double s1, double s2, double s3, double s4, double s5, double s6, double s7,
-                           const double* norm_sq, double clip_norm, double global_scale, double clip_value) {
+                           const double* norm_sq, double clip_norm, double global_scale, double clip_value,
+                           long long accumulation, double grad_scale, double accumulation_steps, long long ema,
+                           double ema_momentum, long long ema_overwrite) {
     typedef compute_t<T> C;
     const Scalars scalars{{s0, s1, s2, s3, s4, s5, s6, s7}};
+    const Extras x{accumulation, grad_scale, accumulation_steps, ema, ema_overwrite, ema_momentum};
     const ChunkEntry c = chunks[blockIdx.x];
     const double global = norm_sq ? global_scale * global_clip_scale(*norm_sq, clip_norm) : global_scale;
     const GradPrep<C> prep{C(global), C(clip_value), C(steps[c.segment].decay)};
-    run_chunk<RuleOff, RuleOn, T, CLIP, DECAY>(c, segments[c.segment], steps[c.segment], prep, scalars);
+    run_chunk<RuleOff, RuleOn, T, CLIP, DECAY>(c, segments[c.segment], steps[c.segment], prep, scalars, x);
+}
+
+// A call between updates (gradient_accumulation_steps): acc += gradient * grad_scale, and with
+// EMA the averages; the rule does not run, so one kernel serves every optimizer.
+template <class T>
+__global__ void __launch_bounds__(512) accumulate_step(const ChunkEntry* chunks, const SegmentEntry* segments,
+                                                       const StepEntry* steps, double grad_scale, long long ema,
+                                                       double ema_momentum, long long ema_overwrite) {
+    typedef compute_t<T> C;
+    const ChunkEntry c = chunks[blockIdx.x];
+    const SegmentEntry& seg = segments[c.segment];
+    T* p = reinterpret_cast<T*>(seg.param);
+    const T* g = reinterpret_cast<const T*>(steps[c.segment].grad);
+    T* acc = reinterpret_cast<T*>(seg.accumulator);
+    T* avg = reinterpret_cast<T*>(seg.average);
+    for (long long i = c.begin + threadIdx.x; i < c.end; i += blockDim.x) {
+        accumulate(acc[i], load(g[i]) * C(grad_scale));
+        if (ema) moving_average(p[i], avg[i], C(ema_momentum), ema_overwrite != 0);
+    }
 }
 
 // Sum of squares per chunk into partial[blockIdx.x] (float64), for clip_by_global_norm.
@@ -189,7 +247,7 @@ __global__ void axpy(float* a, const float* b, float s, long long n) {
         accel::fused_step<accel::OFF, accel::ON, T, CLIP, DECAY>(                                    \
         const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, double,       \
         double, double, double, double, double, double, double, const double*, double, double,       \
-        double);
+        double, long long, double, double, long long, double, long long);
 #define ACCEL_INSTANTIATE_ALL(id, family, flags, OFF, ON, slots, scalars) \
     ACCEL_INSTANTIATE(OFF, ON, float, false, false)                       \
     ACCEL_INSTANTIATE(OFF, ON, float, true, true)                         \
@@ -198,6 +256,9 @@ __global__ void axpy(float* a, const float* b, float s, long long n) {
     ACCEL_INSTANTIATE(OFF, ON, accel::half_t, true, true)
 
 ACCEL_RULES(ACCEL_INSTANTIATE_ALL)
+template __global__ void __launch_bounds__(512) accel::accumulate_step<float>(const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, double, long long, double, long long);
+template __global__ void __launch_bounds__(512) accel::accumulate_step<double>(const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, double, long long, double, long long);
+template __global__ void __launch_bounds__(512) accel::accumulate_step<accel::half_t>(const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, double, long long, double, long long);
 template __global__ void accel::chunk_sum_squares<float>(const accel::ChunkEntry*, const accel::StepEntry*, double*);
 template __global__ void accel::chunk_sum_squares<double>(const accel::ChunkEntry*, const accel::StepEntry*, double*);
 template __global__ void accel::chunk_sum_squares<accel::half_t>(const accel::ChunkEntry*, const accel::StepEntry*, double*);

@@ -5,6 +5,13 @@
 //   DECAY: var -= var * weight_decay * lr            (decoupled weight decay, Keras/AdamW)
 //   the rule's update of var (and of its slots)
 //
+// and, when the optimizer has them (Keras's gradient_accumulation_steps and use_ema):
+//
+//   ACCUMULATE (a call that only accumulates):  acc += gradient * grad_scale
+//   MEAN (the S-th call):  gradient = (gradient * grad_scale + acc) / S;  then the above;  acc = 0
+//   EMA (after the update): average = momentum * average + (1 - momentum) * var
+//                           overwrite (every ema_overwrite_frequency steps): var = average
+//
 // var is loaded once and stored once, in the compute type in between: 16-bit storage is rounded
 // once per step, and a loop may hand the rule float copies of half storage (the F16C block path
 // of kernels/cpu/loops.cpp) with bit-identical results.
@@ -39,6 +46,23 @@ ACCEL_HD void step(T* p, T* const* slot, long long i, G grad, C segment_scale, c
     if (DECAY) var -= var * prep.decay;
     Rule::update(var, slot, i, g, k);
     p[i] = store<T>(var);
+}
+
+// Gradient accumulation: a call that does not update adds its (unscaled) gradient.
+template <class T, class C> ACCEL_HD void accumulate(T& acc, C g) { acc = store<T>(load(acc) + g); }
+
+// The update call's gradient: the mean of the S accumulated gradients, as Keras forms it,
+// (g + acc) / S in the variable's dtype (a division, so S = 3 gives Keras's bits). The loops
+// restart the accumulator at 0 after the rule has read the mean.
+template <class T, class C> ACCEL_HD T accumulated_mean(C g, T acc, C steps) { return store<T>((g + load(acc)) / steps); }
+
+// The exponential moving average of a variable after its update (Keras's use_ema; momentum is 0
+// on the first step, so the average starts at the variable). With `overwrite` the variable takes
+// the stored average.
+template <class T, class C> ACCEL_HD void moving_average(T& var, T& average, C momentum, bool overwrite) {
+    const C a = momentum * load(average) + (C(1) - momentum) * load(var);
+    average = store<T>(a);
+    if (overwrite) var = average;
 }
 
 }  // namespace accel

@@ -226,6 +226,36 @@ def test_emulated_launch_checks_everything_before_writing(emulated_cuda):
     assert (a.get() == 0.5).all()
 
 
+def test_emulated_extras_are_checked_before_writing(emulated_cuda):
+    """Gradient accumulation and EMA on the device: the tables' extra arrays and the launch's
+    modes are checked as on the CPU."""
+    import accel as ac
+
+    device = ac.get_device("cuda:0")
+    cupy = emulated_cuda
+    params = [cupy.asarray(numpy.ones(8, numpy.float32))]
+    slots = [[cupy.zeros(8, numpy.float32)], [cupy.zeros(8, numpy.float32)]]
+    with pytest.raises(ValueError, match=r"accumulators\[0\]: has 7 elements"):
+        kernels.table("adam", params, slots, device=device, accumulators=[cupy.zeros(7, numpy.float32)])
+    with pytest.raises(ValueError, match="averages: expected a list of 1 arrays"):
+        kernels.table("adam", params, slots, device=device, averages=[])
+    plain = kernels.table("adam", params, slots, device=device)
+    grads = [cupy.asarray(numpy.ones(8, numpy.float32))]
+    with pytest.raises(ValueError, match="accumulation: this table has no accumulators"):
+        kernels.launch(plain, grads, accumulation="add")
+    with pytest.raises(ValueError, match="ema_momentum: this table has no averages"):
+        kernels.launch(plain, grads, scalars=RULE_SCALARS["adam"], ema_momentum=0.5)
+    full = kernels.table("adam", params, slots, device=device, accumulators=[cupy.zeros(8, numpy.float32)],
+                         averages=[cupy.zeros(8, numpy.float32)])
+    with pytest.raises(ValueError, match=r"ema_momentum: must be in \[0, 1\]"):
+        kernels.launch(full, grads, scalars=RULE_SCALARS["adam"], ema_momentum=-0.5)
+    with pytest.raises(ValueError, match="accumulation_steps: must be >= 1"):
+        kernels.launch(full, grads, scalars=RULE_SCALARS["adam"], accumulation="mean", accumulation_steps=0.5)
+    assert (params[0].get() == 1).all() and (full.accumulators[0].get() == 0).all()
+    kernels.launch(full, grads, accumulation="add", grad_scale=2.0, ema_momentum=0.0)
+    assert (full.accumulators[0].get() == 2).all() and (full.averages[0].get() == 1).all()
+
+
 def test_emulated_tables_are_uploaded_once_per_set_of_variables(emulated_cuda):
     """Defect: the chunk and segment tables were uploaded on every step. Now the pointer and chunk
     tables are uploaded when the table is made, and a step's table only when it changes."""
