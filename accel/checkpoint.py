@@ -15,7 +15,8 @@ each variable's own device, whatever device saved them.
 
 Names: object `k` is saved under "k"; list items under "k/0", "k/1", ...; dict items under
 "k/<key>"; objects with a `_checkpoint_items()` method (layers) under "k/<item>"; an optimizer's
-step count under "k/iterations" and its slots under "k/slots/<owner's path>/<slot>", the owner
+apply count under "k/iterations" (`raw_iterations`: the updates, unless it accumulates gradients
+over several calls) and its slots under "k/slots/<owner's path>/<slot>", the owner
 named by its path elsewhere in the same checkpoint (saving an optimizer without the variables it
 trains is an error: its slots could not be matched on restore).
 """
@@ -69,7 +70,7 @@ class Checkpoint:
         entries = {path: (var, None) for path, var in variables.items()}
         for key, obj in self._objects.items():
             if isinstance(obj, Optimizer):
-                entries[f"{key}/iterations"] = (None, numpy.asarray(obj.iterations, dtype=numpy.int64))
+                entries[f"{key}/iterations"] = (None, numpy.asarray(obj.raw_iterations, dtype=numpy.int64))
                 for owner, name, slot in obj.slot_owners():
                     owner_path = path_of.get(id(owner)) if owner is not None else None
                     if owner_path is None:  # its slots could never be matched on restore
@@ -160,7 +161,7 @@ class Checkpoint:
         for key, optimizer, owners in optimizer_work:
             if owners:
                 optimizer.build(owners)
-            optimizer.iterations = int(stored[f"{key}/iterations"])
+            optimizer.raw_iterations = int(stored[f"{key}/iterations"])
             for owner, slot_name, slot in optimizer.slot_owners():
                 name = f"{key}/slots/{path_of.get(id(owner))}/{slot_name}"
                 if name in stored:

@@ -196,12 +196,18 @@ class Variable(Tensor):
 
     Usable wherever a Tensor is. Reading a trainable Variable inside a `GradientTape` watches it
     (unless the tape was made with ``watch_accessed_variables=False``).
+
+    constraint: a callable an optimizer applies after each update, as Keras and TensorFlow do:
+    the variable takes ``constraint(variable)`` (e.g. ``lambda w: accel.maximum(w, 0.0)``).
     """
 
-    __slots__ = ("name", "trainable", "_captures")
+    __slots__ = ("name", "trainable", "_captures", "_constraint")
+    _any_constraint = False  # whether any Variable was given one: optimizers skip the check until then
 
     def __init__(self, initial_value, trainable: bool = True, name: str | None = None,
-                 dtype=None, device=None):
+                 dtype=None, device=None, constraint=None):
+        if constraint is not None and not callable(constraint):
+            raise TypeError(f"Variable: constraint must be a callable (variable -> tensor) or None, got {constraint!r}")
         if callable(initial_value):
             initial_value = initial_value()
         source = convert(initial_value, dtype=dtype, device=device)
@@ -213,14 +219,28 @@ class Variable(Tensor):
         self.name = name
         self.trainable = bool(trainable)
         self._captures = []  # weak references to recorded values that share our array
+        self.constraint = constraint
 
     @classmethod
     def _wrap(cls, data, device: Device, name=None, trainable=True) -> "Variable":
         """A Variable over an existing array, without copying (an optimizer's slot)."""
         var = Tensor.__new__(cls)
         Tensor.__init__(var, data, device)
-        var.name, var.trainable, var._captures = name, bool(trainable), []
+        var.name, var.trainable, var._captures, var._constraint = name, bool(trainable), [], None
         return var
+
+    @property
+    def constraint(self):
+        """The callable applied after each optimizer update (None: none)."""
+        return self._constraint
+
+    @constraint.setter
+    def constraint(self, value) -> None:
+        if value is not None and not callable(value):
+            raise TypeError(f"Variable.constraint must be a callable (variable -> tensor) or None, got {value!r}")
+        if value is not None:
+            Variable._any_constraint = True
+        self._constraint = value
 
     def _before_write(self) -> None:
         """Call before writing into the array in place: recorded values that share it get a copy

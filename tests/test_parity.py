@@ -195,8 +195,11 @@ def test_keras_written_configs_and_get():
                   "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07, "amsgrad": False}
     opt = ac.optimizers.Adam.from_config(keras_adam)
     assert (opt.beta_1, opt.epsilon, opt.name) == (0.9, 1e-7, "adam")
-    with pytest.raises(ValueError, match="use_ema=True is not supported by accel yet"):
-        ac.optimizers.Adam.from_config({**keras_adam, "use_ema": True})
+    ema = ac.optimizers.Adam.from_config({**keras_adam, "use_ema": True, "gradient_accumulation_steps": 4})
+    assert (ema.use_ema, ema.ema_momentum, ema.gradient_accumulation_steps) == (True, 0.99, 4)
+    assert ema.get_slot_names() == ["average", "gradient_accumulator", "m", "v"]
+    with pytest.raises(ValueError, match="is_legacy_optimizer=True is not supported"):
+        ac.optimizers.Adam.from_config({**keras_adam, "is_legacy_optimizer": True})
     keras_schedule = {"module": "keras.optimizers.schedules", "class_name": "ExponentialDecay", "config": {
         "initial_learning_rate": 0.1, "decay_steps": 10, "decay_rate": 0.5, "staircase": False,
         "name": "ExponentialDecay"}, "registered_name": None}

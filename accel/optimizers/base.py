@@ -26,6 +26,8 @@ from ..autodiff.recording import live_captures
 from ..autodiff.tape import GradientTape
 from ..tensor import Tensor, Variable
 from . import schedules as schedules_module
+from .accumulation import ACCUMULATOR, check_steps
+from .ema import AVERAGE, MovingAverage
 from .gradient_norms import clipnorm_scales, global_norm_sq, launchable, segment_norms_sq
 from .slots import SlotStore
 from .weight_decay import DecayExclusions
@@ -45,6 +47,11 @@ class Optimizer:
     Off by default, as in TensorFlow, where such a step is applied and its NaNs stay.
     loss_scale_factor: static loss scaling (Keras): gradients are divided by it before clipping
     and the update (folded into the fused launch: no extra pass); `scale_loss(loss)` multiplies.
+    use_ema / ema_momentum / ema_overwrite_frequency: keep an exponential moving average of every
+    variable (slot "average"), overwrite the variables with it every n steps, and
+    `finalize_variable_values` (Keras). gradient_accumulation_steps=S: update every S-th call with
+    the mean of the S gradients (slot "gradient_accumulator"); `iterations` counts updates and
+    `raw_iterations` calls. Both run inside the fused launch.
     """
 
     rule: str | None = None  # the fused kernel family; None for custom update_step optimizers
@@ -52,7 +59,8 @@ class Optimizer:
     _defaults: dict = {}
 
     def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None, name=None, skip_nonfinite=False, loss_scale_factor=None):
+                 global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+                 loss_scale_factor=None, gradient_accumulation_steps=None, name=None, skip_nonfinite=False):
         where = type(self).__name__
         self.learning_rate = learning_rate
         self.weight_decay = None if weight_decay is None else check_range(
@@ -72,6 +80,13 @@ class Optimizer:
         self.skip_nonfinite = skip_nonfinite
         self.loss_scale_factor = None if loss_scale_factor is None else check_range(
             "loss_scale_factor", loss_scale_factor, low=0, low_open=True, where=where)
+        if not isinstance(use_ema, bool):
+            raise TypeError(f"{where}: use_ema must be True or False, got {use_ema!r}")
+        self.use_ema = use_ema
+        # Keras validates (and uses) the EMA settings only with use_ema=True.
+        self._ema = MovingAverage(ema_momentum, ema_overwrite_frequency, where) if use_ema else None
+        self.ema_momentum, self.ema_overwrite_frequency = ema_momentum, ema_overwrite_frequency
+        self.gradient_accumulation_steps = check_steps(gradient_accumulation_steps, where)
         self.skipped_steps = 0  # steps skipped for non-finite gradients (skip_nonfinite)
         self._iterations = 0
         self._store = SlotStore()  # slots per variable (held weakly) and launch plans
@@ -80,16 +95,24 @@ class Optimizer:
     # -- hyperparameters ------------------------------------------------------------------------------
     @property
     def iterations(self) -> int:
-        """The number of steps applied."""
-        return self._iterations
+        """The number of updates applied (with gradient accumulation: raw_iterations // S)."""
+        steps = self.gradient_accumulation_steps
+        return self._iterations // steps if steps else self._iterations
 
     @iterations.setter
     def iterations(self, value: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)):
-            raise TypeError(f"iterations must be an int, got {value!r}")
-        if value < 0:
-            raise ValueError(f"iterations must be >= 0, got {value}")
-        self._iterations = int(value)
+        """Sets the update count (with gradient accumulation, at the start of a cycle)."""
+        self.raw_iterations = _check_count("iterations", value) * (self.gradient_accumulation_steps or 1)
+
+    @property
+    def raw_iterations(self) -> int:
+        """apply_gradients calls applied (Keras's `_iterations`): the step a schedule sees. The
+        same as `iterations` without gradient accumulation."""
+        return self._iterations
+
+    @raw_iterations.setter
+    def raw_iterations(self, value: int) -> None:
+        self._iterations = _check_count("raw_iterations", value)
 
     @property
     def learning_rate(self) -> float:
@@ -134,16 +157,17 @@ class Optimizer:
         elif callable(lr):
             lr = repr(lr)
         config = {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
-                  "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
-                  "global_clipnorm": self.global_clipnorm, "skip_nonfinite": self.skip_nonfinite,
-                  "loss_scale_factor": self.loss_scale_factor}
+                  "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
+                  "use_ema": self.use_ema, "ema_momentum": self.ema_momentum,
+                  "ema_overwrite_frequency": self.ema_overwrite_frequency,
+                  "loss_scale_factor": self.loss_scale_factor,
+                  "gradient_accumulation_steps": self.gradient_accumulation_steps,
+                  "skip_nonfinite": self.skip_nonfinite}
         config.update({key: getattr(self, key) for key in self._defaults})
         return config
 
-    # Keras config keys accel accepts only at their default (their features are not built yet): a
-    # config Keras itself wrote restores when it does not use them, and says so when it does.
-    _KERAS_DEFAULTS = {"use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
-                       "gradient_accumulation_steps": None, "is_legacy_optimizer": False}
+    # Keras config keys accel accepts only at their default (tf.keras 2.11+ wrote this one).
+    _KERAS_DEFAULTS = {"is_legacy_optimizer": False}
 
     @classmethod
     def from_config(cls, config: dict):
@@ -155,7 +179,8 @@ class Optimizer:
             if key in config:
                 value = config.pop(key)
                 if value != default:
-                    raise ValueError(f"{cls.__name__}.from_config: {key}={value!r} is not supported by accel yet")
+                    raise ValueError(f"{cls.__name__}.from_config: {key}={value!r} is not supported "
+                                     "(a legacy tf.keras optimizer)")
         lr = config.get("learning_rate")
         if isinstance(lr, dict):
             config["learning_rate"] = schedules_module.deserialize(lr)
@@ -213,7 +238,15 @@ class Optimizer:
         if self._custom():
             return sorted({name for _, name, _ in self._store.owners()})
         names = [n for n in kernels.RULES[self._kernel()].slots if n not in self._scratch_slots]
-        return sorted(names + list(self._host_slots()))
+        return sorted(names + list(self._host_slots()) + self._extra_slots())
+
+    def _extra_slots(self) -> list:
+        """The slots of EMA and gradient accumulation, when on (no rule reads them)."""
+        return [AVERAGE] * self.use_ema + [ACCUMULATOR] * bool(self.gradient_accumulation_steps)
+
+    def _add_extra_slots(self, var) -> None:
+        for name in self._extra_slots():  # an average starts at the variable (Keras: at its first step)
+            self._store.add(var, name, None if name == AVERAGE else 0.0)
 
     def get_slot(self, var, slot_name: str) -> Variable:
         """The slot `slot_name` of `var`; KeyError naming the known slots otherwise."""
@@ -226,10 +259,46 @@ class Optimizer:
                            "(not built or applied)")
         return slot
 
+    @property
     def variables(self) -> list:
         """Every slot Variable this optimizer holds (per variable, in the order the variables were
-        first seen, then by slot name)."""
+        first seen, then by slot name), as Keras's `optimizer.variables` list. The step count is
+        not among them: it is the int `iterations` (and `raw_iterations`)."""
         return [slot for _, _, slot in self.slot_owners()]
+
+    def get_weights(self) -> list:
+        """The optimizer's state as NumPy arrays: [raw_iterations (int64, 0-d), then each of
+        `variables`] (tf.keras's layout: the step count first)."""
+        return [numpy.asarray(self._iterations, dtype=numpy.int64)] + [slot.numpy() for slot in self.variables]
+
+    def set_weights(self, weights) -> None:
+        """Restore what `get_weights` returned (for the same variables, built: slots exist). Every
+        array is checked (count, shapes, a lossless dtype) before anything is assigned."""
+        slots = self.variables
+        if not slots:
+            raise ValueError("set_weights: this optimizer has not been built yet; call "
+                             "optimizer.build(trainable_variables) first")
+        weights = list(weights)
+        if len(weights) != len(slots) + 1:
+            raise ValueError(f"set_weights: expected {len(slots) + 1} arrays (the step count, then "
+                             f"{len(slots)} slots), got {len(weights)}")
+        count = numpy.asarray(weights[0])
+        if count.shape != () or count.dtype.kind not in "iu" or int(count) < 0:
+            raise ValueError(f"set_weights: weights[0] must be the step count, a non-negative integer scalar; "
+                             f"got {count.dtype.name} of shape {count.shape}")
+        arrays = []
+        for i, (slot, weight) in enumerate(zip(slots, weights[1:]), start=1):
+            array = weight.numpy() if isinstance(weight, Tensor) else numpy.asarray(weight)
+            if array.shape != tuple(slot.shape):
+                raise ValueError(f"set_weights: weights[{i}] ({slot.name}) has shape {array.shape}, "
+                                 f"expected {tuple(slot.shape)}")
+            if not numpy.can_cast(array.dtype, slot.dtype, casting="safe"):
+                raise TypeError(f"set_weights: weights[{i}] ({slot.name}) is {array.dtype.name}; it cannot "
+                                f"become {slot.dtype.name} without losing information")
+            arrays.append(array)
+        for slot, array in zip(slots, arrays):
+            slot.assign(array.astype(slot.dtype))
+        self._iterations = int(count)
 
     def slot_owners(self) -> list:
         """[(variable, slot name, slot Variable)] for every slot (checkpoints key slots by owner)."""
@@ -287,6 +356,8 @@ class Optimizer:
         applied = self._apply_planned(pairs)
         if applied is not None:
             self._iterations += applied
+            if applied and Variable._any_constraint:
+                _apply_constraints([v for _, v in pairs])
             return
         if not pairs:
             raise ValueError("No variables provided.")
@@ -301,6 +372,10 @@ class Optimizer:
             missing = ", ".join(repr(v.name) for g, v in pairs if g is None)
             warnings.warn(f"Gradients do not exist for variables [{missing}] when minimizing the loss; "
                           "they are skipped.", stacklevel=2)
+            if self.use_ema:  # their averages still follow them (Keras averages every built variable)
+                for g, v in pairs:
+                    if g is None:
+                        self._store.add(v, AVERAGE, None)
             grads, variables = zip(*present)
         lr = self._lr_at(self._iterations)
         if self._custom():
@@ -313,6 +388,8 @@ class Optimizer:
             applied = self._apply_fused(checked_gradients(grads, variables, floats_known=plan is not None), variables,
                                         lr, plan)
         self._iterations += applied
+        if applied and Variable._any_constraint:
+            _apply_constraints(variables)
 
     # -- internals ------------------------------------------------------------------------------------
     def _apply_planned(self, pairs):
@@ -354,17 +431,41 @@ class Optimizer:
         new = [v for v in variables if self._store.entry(v, create=False) is None]
         if new:
             self.build(new)
+        for var in variables:
+            self._add_extra_slots(var)
         if self.skip_nonfinite and not self._finite([g._data for g in grads], grads):
             return False
         if self.loss_scale_factor is not None:
             grads = [g / self.loss_scale_factor for g in grads]
+        steps, iterations = self.gradient_accumulation_steps, self.iterations
+        if steps:
+            accumulators = [self._store.get(v, ACCUMULATOR) for v in variables]
+            if (self._iterations + 1) % steps:  # a call between updates
+                for g, acc in zip(grads, accumulators):
+                    acc.assign_add(g.astype(acc.dtype))
+                self._average_with_ops(iterations)
+                return True
+            grads = [(g.astype(acc.dtype) + acc) / steps for g, acc in zip(grads, accumulators)]
         if self.clipnorm is not None or self.clipvalue is not None or self.global_clipnorm is not None:
             grads = self._clip_with_ops(grads)
         for g, v in zip(grads, variables):
             if self.weight_decay and self._exclusions.applies(v):
                 v.assign_sub(v * (self.weight_decay * lr))
             self.update_step(g, v, lr)
+        if steps:  # every accumulator restarts (Keras), also those without a gradient this call
+            for _, acc in self._store.holding(ACCUMULATOR):
+                acc.assign(0.0)
+        self._average_with_ops(iterations)
         return True
+
+    def _average_with_ops(self, iterations, skip=()) -> None:
+        """EMA of every variable with an average (but those in `skip`: their launch did it)."""
+        if self._ema is None:
+            return
+        momentum, overwrite = self._ema.momentum_at(iterations), self._ema.overwrites_at(iterations)
+        for var, average in self._store.holding(AVERAGE):
+            if id(var) not in skip:
+                MovingAverage.update(var, average, momentum, overwrite)
 
     def _clip_with_ops(self, grads):
         from .clip import clip_by_global_norm, clip_by_norm, clip_by_value
@@ -390,58 +491,147 @@ class Optimizer:
                 self._store.add(var, name, self._slot_initial(name))
             for name, initial in self._host_slots().items():
                 self._store.add(var, name, initial, host=True)
-        return self._store.make_plan(key, variables, kernel, slot_names)
+            self._add_extra_slots(var)
+        return self._store.make_plan(key, variables, kernel, slot_names,
+                                     accumulator=ACCUMULATOR if self.gradient_accumulation_steps else None,
+                                     average=AVERAGE if self.use_ema else None)
+
+    # A rule whose update needs a second launch after the main one (LAMB) sets this and defines
+    # _second_launch(plan, variables, lr, ema): the EMA then runs in that launch.
+    _two_launches = False
 
     def _apply_fused(self, grads, variables, lr, plan=None, arrays=None):
+        """One fused launch per (device, dtype) group (an accumulating call, or an update); returns
+        False when skip_nonfinite skipped the call."""
         plan = plan or self._plan(variables)
-        step = self._iterations + 1
-        scalars = self._scalars(lr, step)
-        decay = (self.weight_decay or 0.0) * lr
         if arrays is None:
             arrays = [g._data for g in grads]
+        steps, iterations = self.gradient_accumulation_steps, self.iterations
+        f = self.loss_scale_factor or 1.0
+        ema = {} if self._ema is None else dict(ema_momentum=self._ema.momentum_at(iterations),
+                                                ema_overwrite=self._ema.overwrites_at(iterations))
+        if steps and self.skip_nonfinite and not self._finite(arrays, grads):
+            return False
+        if steps and (self._iterations + 1) % steps:  # a call between updates: accumulate (and EMA)
+            self._copy_on_write(variables)
+            self._launch_all(plan, arrays, accumulation="add", grad_scale=1.0 / f, **ema)
+            self._after_update(variables, iterations, updated=False)
+            return True
+
+        scalars = self._scalars(lr, iterations + 1)
+        decay = (self.weight_decay or 0.0) * lr
         # Static loss scaling folds into the launch: the gradients are g / f, so every clipping
         # bound applies to the raw gradients at f times its value, and the global scale is 1 / f.
-        f = self.loss_scale_factor or 1.0
-        global_scale, norm_sq = 1.0 / f, None
-        global_clip = None if self.global_clipnorm is None else self.global_clipnorm * f
+        # With accumulation the rule reads the mean (g / f + acc) / S; a norm clip must see that
+        # mean, so this gradient is added first and the accumulators (S times the mean) measured.
+        args = dict(scalars=scalars, clip_value=self.clipvalue, decay=decay, global_scale=1.0 / f)
+        norm_arrays, bound = arrays, f
+        if steps:
+            args.update(accumulation="mean", grad_scale=1.0 / f, accumulation_steps=steps, global_scale=1.0)
+            if self.clipnorm is not None or self.global_clipnorm is not None:
+                self._copy_on_write(variables)
+                self._launch_all(plan, arrays, accumulation="add", grad_scale=1.0 / f)
+                arrays = norm_arrays = [self._store.get(v, ACCUMULATOR)._data for v in variables]
+                args["accumulation"], bound = "accumulated", steps
+        global_clip = None if self.global_clipnorm is None else self.global_clipnorm * bound
+        norm_sq = None
         if global_clip is not None:
-            norm_sq = global_norm_sq(arrays, grads)
-            if self.skip_nonfinite and not self._finite(arrays, grads, norm_sq):
+            norm_sq = global_norm_sq(norm_arrays, variables)
+            if self.skip_nonfinite and not steps and not self._finite(arrays, grads, norm_sq):
                 return False
             if isinstance(norm_sq, float):  # a host value: one factor for every group
-                global_scale, norm_sq = global_scale * kernels.global_clip_scale(norm_sq, global_clip), None
-        elif self.skip_nonfinite and not self._finite(arrays, grads):
+                args["global_scale"] *= kernels.global_clip_scale(norm_sq, global_clip)
+                norm_sq = None
+        elif self.skip_nonfinite and not steps and not self._finite(arrays, grads):
             return False
-        segment_norms = segment_norms_sq(arrays, grads) if self.clipnorm is not None else None
-        flags = self._segment_flags(variables, step)
-        if live_captures():  # values recorded on a tape keep their pre-step value (slots too)
+        segment_norms = segment_norms_sq(norm_arrays, variables) if self.clipnorm is not None else None
+        flags = self._segment_flags(variables, iterations + 1)
+        self._copy_on_write(variables)
+        decay_masks = self._exclusions.masks(plan, variables) if decay else None
+        if not self._two_launches:
+            args.update(ema)
+
+        def per_group(index, positions):
+            return dict(segment_scales=None if segment_norms is None else clipnorm_scales(
+                            segment_norms, positions, self.clipnorm * bound),
+                        segment_flags=None if flags is None else flags[positions],
+                        segment_decays=None if decay_masks is None else decay_masks[index])
+
+        self._launch_all(plan, arrays, per_group, norm_sq=norm_sq, clip_norm=global_clip or 0.0, **args)
+        self._segment_flags_applied(variables, flags)
+        if self._two_launches:
+            self._second_launch(plan, variables, lr, ema)
+        self._after_update(variables, iterations, updated=True)
+        return True
+
+    def _copy_on_write(self, variables) -> None:
+        """Values recorded on a tape keep their pre-step value (slots too)."""
+        if live_captures():
             for var in variables:
                 var._before_write()
                 for slot in self._store.entry(var).slots.values():
                     slot._before_write()
-        decay_masks = self._exclusions.masks(plan, variables) if decay else None
+
+    def _launch_all(self, plan, arrays, per_group=None, norm_sq=None, **args) -> None:
+        """One launch per (device, dtype) group of `plan`, with the gradients `arrays`."""
         for index, (device, dtype, positions, table) in enumerate(plan.groups):
+            group_args = dict(args, **per_group(index, positions)) if per_group else args
             group_arrays = [arrays[p] for p in positions]
-            args = dict(segment_scales=None if segment_norms is None else clipnorm_scales(
-                            segment_norms, positions, self.clipnorm * f),
-                        segment_flags=None if flags is None else flags[positions],
-                        segment_decays=None if decay_masks is None else decay_masks[index], scalars=scalars,
-                        clip_value=self.clipvalue, decay=decay, global_scale=global_scale,
-                        norm_sq=norm_sq if device.kind != "cpu" else None, clip_norm=global_clip or 0.0)
+            group_norm = norm_sq if device.kind != "cpu" else None
             try:
-                kernels.launch(table, group_arrays, **args)
+                kernels.launch(table, group_arrays, norm_sq=group_norm, **group_args)
             except TypeError:
                 # A gradient of another float dtype, or not contiguous (the gradient through w.T):
                 # the kernel checked and wrote nothing. Convert those and launch again (any other
                 # error repeats and propagates).
                 with device.activate():
                     group_arrays = [launchable(a, dtype) for a in group_arrays]
-                kernels.launch(table, group_arrays, **args)
-        self._segment_flags_applied(variables, flags)
-        return True
+                kernels.launch(table, group_arrays, norm_sq=group_norm, **group_args)
+
+    def _after_update(self, variables, iterations, updated: bool) -> None:
+        """What Keras does for every variable it was built with, not only this call's: EMA, and on
+        an update the accumulators' restart. Nothing to do when the call had them all."""
+        if len(self._store) <= len(variables):
+            return
+        launched = set(map(id, variables))
+        self._average_with_ops(iterations, skip=launched)
+        if updated and self.gradient_accumulation_steps:
+            for var, acc in self._store.holding(ACCUMULATOR):
+                if id(var) not in launched:
+                    acc.assign(0.0)
+
+    def finalize_variable_values(self, var_list) -> None:
+        """Keras: with use_ema, every variable of `var_list` takes its moving average (at the end
+        of training); without EMA, nothing changes."""
+        variables = check_variables(flatten(var_list), "finalize_variable_values")
+        if not self.use_ema:
+            return
+        pairs = [(var, self._store.get(var, AVERAGE)) for var in variables]
+        for var, average in pairs:
+            if average is not None:
+                var.assign(average)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(learning_rate={self._learning_rate!r}, iterations={self._iterations})"
+
+
+def _check_count(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return int(value)
+
+
+def _apply_constraints(variables) -> None:
+    """Keras: after an applied call, each variable with a constraint takes constraint(variable)."""
+    for var in variables:
+        if var._constraint is not None:
+            value = var._constraint(var)
+            try:
+                var.assign(value)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"the constraint of variable {var.name!r} returned an unusable value: {exc}") from exc
 
 
 def _takes_an_argument(fn) -> bool:

@@ -15,6 +15,7 @@ import numpy
 
 from .. import kernels
 from .base import Optimizer
+from .ema import AVERAGE
 from .validation import check_range
 
 
@@ -33,10 +34,10 @@ class Lamb(Optimizer):
         return [1.0 / (1.0 - self.beta_1 ** step), 1.0 / (1.0 - self.beta_2 ** step), self.beta_1, self.beta_2,
                 self.epsilon]
 
-    def _apply_fused(self, grads, variables, lr, plan=None, arrays=None):
-        plan = plan or self._plan(variables)
-        if not super()._apply_fused(grads, variables, lr, plan, arrays):
-            return False  # skipped (skip_nonfinite)
+    _two_launches = True
+
+    def _second_launch(self, plan, variables, lr, ema):
+        """var -= ratio * lr * r with the trust ratios (and the EMA, when on, after it)."""
         for device, _, positions, _ in plan.groups:
             params = [variables[p]._data for p in positions]
             updates = [self._store.get(variables[p], "r")._data for p in positions]
@@ -44,6 +45,6 @@ class Lamb(Optimizer):
             r_norms = numpy.sqrt(kernels.norms_sq(updates, device))
             positive = (var_norms > 0) & (r_norms > 0)
             ratios = numpy.where(positive, var_norms / numpy.where(positive, r_norms, 1.0), 1.0)
-            table = kernels.table("sgd", params, [], device)
-            kernels.launch(table, updates, segment_scales=ratios, scalars=[lr, 0.0])
-        return True
+            averages = [self._store.get(variables[p], AVERAGE)._data for p in positions] if ema else None
+            table = kernels.table("sgd", params, [], device, averages=averages)
+            kernels.launch(table, updates, segment_scales=ratios, scalars=[lr, 0.0], **ema)

@@ -74,7 +74,8 @@ class SlotStore:
         return entry
 
     def add(self, variable, name: str, initial, host: bool = False) -> Variable:
-        """The slot `name` of `variable`, created filled with `initial` if it does not exist."""
+        """The slot `name` of `variable`, created filled with `initial` (a number, or None for a
+        copy of the variable's value) if it does not exist."""
         entry = self.entry(variable)
         slot = entry.slots.get(name)
         if slot is None:
@@ -84,7 +85,8 @@ class SlotStore:
             else:
                 device = variable.device
                 with device.activate():
-                    data = device.xp.full(variable.shape, initial, dtype=variable.dtype)
+                    data = variable._data.copy() if initial is None else device.xp.full(
+                        variable.shape, initial, dtype=variable.dtype)
                 slot = Variable._wrap(data, device, name=label, trainable=False)
             entry.slots[name] = slot
         return slot
@@ -92,6 +94,18 @@ class SlotStore:
     def get(self, variable, name: str):
         entry = self.entry(variable, create=False)
         return None if entry is None else entry.slots.get(name)
+
+    def holding(self, name: str) -> list:
+        """[(variable, slot)] of every live variable that has the slot `name`."""
+        out = []
+        for entry in self._entries.values():
+            var, slot = entry.ref(), entry.slots.get(name)
+            if var is not None and slot is not None:
+                out.append((var, slot))
+        return out
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def has(self, variable) -> bool:
         entry = self.entry(variable, create=False)
@@ -110,9 +124,10 @@ class SlotStore:
     def plan(self, key):
         return self._plans.get(key)
 
-    def make_plan(self, key, variables, rule, slot_names) -> Plan:
+    def make_plan(self, key, variables, rule, slot_names, accumulator=None, average=None) -> Plan:
         """Group `variables` by (device, dtype) and build each group's kernel table (slots must
-        exist). Cached under `key` until one of the variables is collected."""
+        exist; `accumulator` / `average`: the names of the gradient-accumulation and EMA slots,
+        if any). Cached under `key` until one of the variables is collected."""
         by_group = {}
         for position, var in enumerate(variables):
             by_group.setdefault((var.device, var.dtype), []).append(position)
@@ -120,7 +135,9 @@ class SlotStore:
         for (device, dtype), positions in by_group.items():
             params = [variables[p]._data for p in positions]
             slots = [[self.get(variables[p], name)._data for p in positions] for name in slot_names]
-            groups.append((device, dtype, positions, kernels.table(rule, params, slots, device)))
+            extras = {arg: None if name is None else [self.get(variables[p], name)._data for p in positions]
+                      for arg, name in (("accumulators", accumulator), ("averages", average))}
+            groups.append((device, dtype, positions, kernels.table(rule, params, slots, device, **extras)))
         if len(self._plans) >= _PLAN_CACHE:
             self._drop_plan(next(iter(self._plans)))
         plan = self._plans[key] = Plan(groups)

@@ -59,11 +59,48 @@ def test_emulated_optimizer_matches_cpu(emulated_cuda, name, clip, dtype):
         for a, b in zip(emu_values, cpu_values):
             numpy.testing.assert_allclose(a.astype(float), b.astype(float), rtol=tol, atol=tol)
         return
+    _assert_same_bits(emu_values, cpu_values, emu_slots, cpu_slots)
+
+
+def _assert_same_bits(emu_values, cpu_values, emu_slots, cpu_slots):
     for a, b in zip(emu_values, cpu_values):
         assert a.tobytes() == b.tobytes()
     for key in cpu_slots:
         for a, b in zip(emu_slots[key], cpu_slots[key]):
             assert a.tobytes() == b.tobytes(), key
+
+
+# Keras's use_ema and gradient_accumulation_steps: the accumulating launch (accumulate_step) and
+# the update launch with the mean and the averages, four calls so both kinds run twice.
+EXTRAS = {"ema": {"use_ema": True, "ema_momentum": 0.9, "ema_overwrite_frequency": 3},
+          "accumulation": {"gradient_accumulation_steps": 2},
+          "both": {"use_ema": True, "ema_momentum": 0.5, "gradient_accumulation_steps": 2, "clipvalue": 0.5}}
+EXTRA_CASES = [(name, extra, "float32") for name in OPTIMIZERS for extra in EXTRAS] + [
+    ("adam", "both", dtype) for dtype in ("float16", "float64")] + [("lion", "both", "float16")]
+
+
+@pytest.mark.parametrize("name,extra,dtype", EXTRA_CASES, ids=["-".join(c) for c in EXTRA_CASES])
+def test_emulated_ema_and_accumulation_match_cpu(emulated_cuda, name, extra, dtype):
+    cpu_values, cpu_slots = _train(OPTIMIZERS[name], EXTRAS[extra], "cpu", dtype, steps=4)
+    emu_values, emu_slots = _train(OPTIMIZERS[name], EXTRAS[extra], "cuda:1", dtype, steps=4)
+    assert {"average", "gradient_accumulator"} & set(cpu_slots)
+    if name == "lamb":  # the trust ratios' norms are summed in another order on the device
+        for a, b in zip(emu_values + emu_slots.get("average", []), cpu_values + cpu_slots.get("average", [])):
+            numpy.testing.assert_allclose(a.astype(float), b.astype(float), rtol=2e-6, atol=2e-6)
+        return
+    _assert_same_bits(emu_values, cpu_values, emu_slots, cpu_slots)
+
+
+def test_emulated_accumulation_with_clipnorm_measures_the_mean(emulated_cuda):
+    """A norm clip with accumulation adds the gradient first and measures the accumulators (on the
+    device, without a host sync for the global norm)."""
+    for clip in ({"clipnorm": 0.5}, {"global_clipnorm": 0.5}):
+        make = OPTIMIZERS["adam"]
+        extra = dict(clip, gradient_accumulation_steps=3, use_ema=True)
+        cpu_values, cpu_slots = _train(make, extra, "cpu", "float64", steps=6)
+        emu_values, emu_slots = _train(make, extra, "cuda:1", "float64", steps=6)
+        for a, b in zip(emu_values + emu_slots["average"], cpu_values + cpu_slots["average"]):
+            numpy.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-14)
 
 
 def _on_device_1(t):

@@ -153,7 +153,7 @@ def test_slots_are_lazy_shaped_like_the_variable_and_initialised():
     numpy.testing.assert_array_equal(acc.numpy(), numpy.full((2, 3), 0.25))
     with pytest.raises(KeyError, match=r"no slot 'm'; this optimizer's slots are \['accumulator'\]"):
         opt.get_slot(w, "m")
-    assert [v.name for v in opt.variables()] == ["w/accumulator"]
+    assert [v.name for v in opt.variables] == ["w/accumulator"]
 
 
 def test_slot_variables_follow_updates():
@@ -409,10 +409,10 @@ def test_skip_nonfinite_skips_the_whole_step(make, bad):
     a, b = _var([1.0, 2.0], "a"), _var([3.0], "b")
     opt = make(skip_nonfinite=True)
     opt.apply_gradients([(_grad([0.1, 0.1]), a), (_grad([0.1]), b)])
-    state = [a.numpy(), b.numpy()] + [s.numpy() for s in opt.variables()]
+    state = [a.numpy(), b.numpy()] + [s.numpy() for s in opt.variables]
     opt.apply_gradients([(_grad([0.1, bad]), a), (_grad([0.1]), b)])  # one bad element anywhere
     assert opt.iterations == 1 and opt.skipped_steps == 1
-    for before, now in zip(state, [a.numpy(), b.numpy()] + [s.numpy() for s in opt.variables()]):
+    for before, now in zip(state, [a.numpy(), b.numpy()] + [s.numpy() for s in opt.variables]):
         numpy.testing.assert_array_equal(before, now)
     opt.apply_gradients([(_grad([0.1, 0.1]), a), (_grad([0.1]), b)])
     assert opt.iterations == 2 and opt.skipped_steps == 1 and numpy.isfinite(a.numpy()).all()
