@@ -27,8 +27,15 @@ OPTIMIZERS = {
     "ftrl": (lambda: ac.optimizers.Ftrl(LR), None, {}),  # None: PyTorch has no such optimizer
     "lion": (lambda: ac.optimizers.Lion(LR), None, {}),
     "lamb": (lambda: ac.optimizers.Lamb(LR), None, {}),
+    # Keras's EMA and gradient accumulation on the fused path, beside plain Adam. PyTorch's peers:
+    # fused Adam then torch._foreach_lerp_ of the averages (what AveragedModel's EMA does), and
+    # foreach adds into accumulators then fused Adam on their mean.
+    "adam+ema": (lambda: ac.optimizers.Adam(LR, use_ema=True), "Adam", {}),
+    "adam+accumulation": (lambda: ac.optimizers.Adam(LR, gradient_accumulation_steps=ACCUMULATION), "Adam", {}),
 }
-TORCH_FUSED = {"sgd", "momentum", "adagrad", "adam", "adamw"}  # torch 2.13 has fused CPU kernels for these
+ACCUMULATION = 2  # a timed "step" of adam+accumulation is this many calls: one update
+# torch 2.13 has fused CPU kernels for these
+TORCH_FUSED = {"sgd", "momentum", "adagrad", "adam", "adamw", "adam+ema", "adam+accumulation"}
 DTYPES = ["float32", "float16"]
 
 
@@ -38,7 +45,13 @@ def _group(benchmark, name, dtype, workload, device):
 
 def _record(benchmark, name, dtype, shapes):
     slots = slot_count(OPTIMIZERS[name][0]())
-    benchmark.extra_info["bytes"] = bytes_per_param(slots, numpy.dtype(dtype).itemsize) * elements(shapes)
+    itemsize = numpy.dtype(dtype).itemsize
+    per_param = bytes_per_param(slots, itemsize)
+    if name == "adam+ema":  # the average: read and written
+        per_param += 2 * itemsize
+    elif name == "adam+accumulation":  # each call reads the gradient and the accumulator, writes it
+        per_param += (3 * ACCUMULATION - 1) * itemsize
+    benchmark.extra_info["bytes"] = per_param * elements(shapes)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -54,8 +67,11 @@ def test_accel(benchmark, name, dtype, workload, bench_device):
     opt.apply_gradients(pairs)  # creates the slots outside the timing
     device = ac.get_device(bench_device)
 
+    calls = ACCUMULATION if name == "adam+accumulation" else 1
+
     def step():
-        opt.apply_gradients(pairs)
+        for _ in range(calls):
+            opt.apply_gradients(pairs)
         device.synchronize()
 
     _record(benchmark, name, dtype, shapes)
@@ -87,13 +103,41 @@ def test_torch(benchmark, name, dtype, flavour, workload, bench_device, torch_mo
     except (RuntimeError, TypeError) as exc:  # e.g. no fused float16 kernel on this device
         pytest.skip(f"torch {cls} {flavour} unavailable here: {exc}")
 
-    def step():
-        opt.step()
-        if device != "cpu":
-            torch.cuda.synchronize()
+    step = _torch_step(torch, name, opt, params, device)
 
     _record(benchmark, name, dtype, shapes)
     benchmark(step)
+
+
+def _torch_step(torch, name, opt, params, device):
+    """One timed step of `opt` as a PyTorch user writes it (with EMA / gradient accumulation)."""
+    sync = torch.cuda.synchronize if device != "cpu" else (lambda: None)
+    if name == "adam+ema":
+        averages = [p.detach().clone() for p in params]
+        weights = [p.detach() for p in params]
+
+        def step():
+            opt.step()
+            torch._foreach_lerp_(averages, weights, 1 - 0.99)
+            sync()
+    elif name == "adam+accumulation":
+        grads = [p.grad for p in params]
+        accumulators = [torch.zeros_like(g) for g in grads]
+        for p, acc in zip(params, accumulators):
+            p.grad = acc  # the step reads the mean formed in place
+
+        def step():
+            for _ in range(ACCUMULATION):
+                torch._foreach_add_(accumulators, grads)
+            torch._foreach_div_(accumulators, float(ACCUMULATION))
+            opt.step()
+            torch._foreach_zero_(accumulators)
+            sync()
+    else:
+        def step():
+            opt.step()
+            sync()
+    return step
 
 
 @pytest.mark.parametrize("name", ["sgd", "adam"])
