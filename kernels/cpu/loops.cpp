@@ -37,56 +37,6 @@ void run_segment(const Launch& L, const Segment& seg, const Chunk& c) {
         accel::step<Rule, CLIP, DECAY>(p, s, i, g[i], scale, prep, k);
 }
 
-// A call between updates: acc += gradient * grad_scale, then the averages (EMA runs every call).
-template <class T> void run_accumulate(const Launch& L, const Segment& seg, const Chunk& c) {
-    using C = accel::compute_t<T>;
-    T* p = static_cast<T*>(seg.param);
-    const T* g = static_cast<const T*>(seg.grad);
-    T* acc = static_cast<T*>(seg.accumulator);
-    T* avg = static_cast<T*>(seg.average);
-    const C grad_scale = C(L.grad_scale), momentum = C(L.ema_momentum);
-    const bool overwrite = L.ema_overwrite;
-#pragma omp simd
-    for (long long i = c.begin; i < c.end; ++i) accel::accumulate(acc[i], accel::load(g[i]) * grad_scale);
-    if (L.ema) {
-#pragma omp simd
-        for (long long i = c.begin; i < c.end; ++i) accel::moving_average(p[i], avg[i], momentum, overwrite);
-    }
-}
-
-// Before the rule on the S-th call: the accumulator takes the mean the rule reads as its gradient.
-template <class T> void form_means(const Launch& L, const Segment& seg, long long begin, long long end) {
-    using C = accel::compute_t<T>;
-    const T* g = static_cast<const T*>(seg.grad);
-    T* acc = static_cast<T*>(seg.accumulator);
-    const C grad_scale = C(L.grad_scale), steps = C(L.accumulation_steps);
-    if (L.accumulation == Accumulation::mean) {
-#pragma omp simd
-        for (long long i = begin; i < end; ++i) acc[i] = accel::accumulated_mean(accel::load(g[i]) * grad_scale, acc[i], steps);
-    } else {
-#pragma omp simd
-        for (long long i = begin; i < end; ++i) acc[i] = accel::accumulated_mean(C(0), acc[i], steps);
-    }
-}
-
-// After the rule: the accumulator restarts, and the averages follow the stored parameters.
-template <class T> void after_update(const Launch& L, const Segment& seg, long long begin, long long end) {
-    using C = accel::compute_t<T>;
-    T* p = static_cast<T*>(seg.param);
-    T* acc = static_cast<T*>(seg.accumulator);
-    T* avg = static_cast<T*>(seg.average);
-    if (L.accumulation != Accumulation::none) {
-#pragma omp simd
-        for (long long i = begin; i < end; ++i) acc[i] = accel::store<T>(C(0));
-    }
-    if (L.ema) {
-        const C momentum = C(L.ema_momentum);
-        const bool overwrite = L.ema_overwrite;
-#pragma omp simd
-        for (long long i = begin; i < end; ++i) accel::moving_average(p[i], avg[i], momentum, overwrite);
-    }
-}
-
 #if ACCEL_F16C
 // Half storage on CPUs with F16C: blocks are converted to float with 8-lane hardware conversions,
 // the rule runs on the float copies (vectorised like the float32 loop), and the results are
@@ -150,19 +100,105 @@ template <class Rule, class T> void run_flags(const Launch& L, const Segment& se
     else run_segment<Rule, false, false, T>(L, seg, c);
 }
 
+// ---- gradient accumulation and EMA (kernels/rules/apply.h), over elements [0, n) -------------
+template <class T, class C> void add_gradients(T* acc, const T* g, C grad_scale, long long n) {
+#pragma omp simd
+    for (long long i = 0; i < n; ++i) accel::accumulate(acc[i], accel::load(g[i]) * grad_scale);
+}
+
+// The mean the rule reads, into the accumulator: (g * grad_scale + acc) / steps, or acc / steps
+// when g is null (the gradient was added already).
+template <class T, class C> void form_means(T* acc, const T* g, C grad_scale, C steps, long long n) {
+    if (g) {
+#pragma omp simd
+        for (long long i = 0; i < n; ++i) acc[i] = accel::accumulated_mean(accel::load(g[i]) * grad_scale, acc[i], steps);
+    } else {
+#pragma omp simd
+        for (long long i = 0; i < n; ++i) acc[i] = accel::accumulated_mean(C(0), acc[i], steps);
+    }
+}
+
+template <class T> void restart(T* acc, long long n) {
+    using C = accel::compute_t<T>;
+#pragma omp simd
+    for (long long i = 0; i < n; ++i) acc[i] = accel::store<T>(C(0));
+}
+
+template <class T, class C> void average(T* p, T* avg, C momentum, bool overwrite, long long n) {
+#pragma omp simd
+    for (long long i = 0; i < n; ++i) accel::moving_average(p[i], avg[i], momentum, overwrite);
+}
+
+#if ACCEL_F16C
+// Half storage: the same loops on float copies of blocks, converted by F16C (float results round
+// to nearest even on the way back, exactly as store<half_t> rounds them in the baseline build).
+inline void add_gradients(accel::half_t* acc, const accel::half_t* g, float grad_scale, long long n) {
+    alignas(64) float fa[kHalfBlock], fg[kHalfBlock];
+    for (long long b = 0; b < n; b += kHalfBlock) {
+        const int m = int(n - b < kHalfBlock ? n - b : kHalfBlock);
+        halves_to_floats(acc + b, fa, m);
+        halves_to_floats(g + b, fg, m);
+        add_gradients<float, float>(fa, fg, grad_scale, m);
+        floats_to_halves(fa, acc + b, m);
+    }
+}
+
+inline void form_means(accel::half_t* acc, const accel::half_t* g, float grad_scale, float steps, long long n) {
+    alignas(64) float fa[kHalfBlock], fg[kHalfBlock];
+    for (long long b = 0; b < n; b += kHalfBlock) {
+        const int m = int(n - b < kHalfBlock ? n - b : kHalfBlock);
+        halves_to_floats(acc + b, fa, m);
+        if (g) halves_to_floats(g + b, fg, m);
+        form_means<float, float>(fa, g ? fg : nullptr, grad_scale, steps, m);
+        floats_to_halves(fa, acc + b, m);
+    }
+}
+
+inline void average(accel::half_t* p, accel::half_t* avg, float momentum, bool overwrite, long long n) {
+    alignas(64) float fp[kHalfBlock], fv[kHalfBlock];
+    for (long long b = 0; b < n; b += kHalfBlock) {
+        const int m = int(n - b < kHalfBlock ? n - b : kHalfBlock);
+        halves_to_floats(p + b, fp, m);
+        halves_to_floats(avg + b, fv, m);
+        average<float, float>(fp, fv, momentum, overwrite, m);
+        floats_to_halves(fv, avg + b, m);
+        if (overwrite) floats_to_halves(fp, p + b, m);  // otherwise p is unchanged
+    }
+}
+#endif
+
+// A call between updates: acc += gradient * grad_scale, then the averages (EMA runs every call).
+template <class T> void run_accumulate(const Launch& L, const Segment& seg, const Chunk& c) {
+    using C = accel::compute_t<T>;
+    const long long b = c.begin, n = c.end - c.begin;
+    add_gradients(static_cast<T*>(seg.accumulator) + b, static_cast<const T*>(seg.grad) + b, C(L.grad_scale), n);
+    if (L.ema)
+        average(static_cast<T*>(seg.param) + b, static_cast<T*>(seg.average) + b, C(L.ema_momentum), L.ema_overwrite,
+                n);
+}
+
 // With gradient accumulation or EMA a chunk runs in blocks that stay in L1: the mean into the
-// accumulator, the rule reading it as the gradient, then the accumulator's reset and the averages.
-// Memory is still streamed once, and the rule's loops are the plain ones.
+// accumulator, the rule reading it as the gradient, then the accumulator's restart and the
+// averages. Memory is still streamed once, and the rule's loops are the plain ones.
 constexpr long long kExtrasBlock = 1024;
 
 template <class Rule, class T> void run_extras(const Launch& L, const Segment& seg, const Chunk& c) {
+    using C = accel::compute_t<T>;
+    const bool accumulating = L.accumulation != Accumulation::none;
+    T* p = static_cast<T*>(seg.param);
+    T* acc = static_cast<T*>(seg.accumulator);
+    T* avg = static_cast<T*>(seg.average);
+    const T* g = L.accumulation == Accumulation::mean ? static_cast<const T*>(seg.grad) : nullptr;
+    const C grad_scale = C(L.grad_scale), steps = C(L.accumulation_steps), momentum = C(L.ema_momentum);
     Segment now = seg;
-    if (L.accumulation != Accumulation::none) now.grad = seg.accumulator;  // holds the mean
+    if (accumulating) now.grad = seg.accumulator;  // holds the mean when the rule runs
     for (long long b = c.begin; b < c.end; b += kExtrasBlock) {
         const Chunk block{c.segment, b, b + kExtrasBlock < c.end ? b + kExtrasBlock : c.end};
-        if (L.accumulation != Accumulation::none) form_means<T>(L, seg, block.begin, block.end);
+        const long long n = block.end - b;
+        if (accumulating) form_means(acc + b, g ? g + b : nullptr, grad_scale, steps, n);
         run_flags<Rule, T>(L, now, block);
-        after_update<T>(L, seg, block.begin, block.end);
+        if (accumulating) restart(acc + b, n);
+        if (L.ema) average(p + b, avg + b, momentum, L.ema_overwrite, n);
     }
 }
 
