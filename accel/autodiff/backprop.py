@@ -51,21 +51,21 @@ def backward(targets, weights, sources, tape=None, stop_ids=frozenset(), release
     `stop_ids`: ids of tensors backprop does not pass through. `release`: drop nodes owned only
     by `tape` once used.
     """
+    # A tensor takes part when it is floating point and (with a tape) the tape recorded or watches
+    # it; this test is inlined in the loop below, the hottest code of every backward pass.
     if tape is None:
-        def eligible(x):
-            return isinstance(x, Tensor) and x._data.dtype.kind == "f"
-        tape_id = None
+        tape_id, watched = None, None
     else:
         tape_id, watched = tape.id, tape.watched
 
-        def eligible(x):
-            return (isinstance(x, Tensor) and x._data.dtype.kind == "f"
-                    and (tape_id in x._tapes or id(x) in watched))
+    def eligible(x):
+        return (isinstance(x, Tensor) and x._data.dtype.kind == "f"
+                and (tape_id is None or tape_id in x._tapes or id(x) in watched))
 
     def node_of(t):
         """t's node if the walk passes through it here, else None (t is then a leaf)."""
         node = t._node
-        if node is None or id(t) in stop_ids or (tape_id is not None and tape_id not in node.tapes):
+        if node is None or (stop_ids and id(t) in stop_ids) or (tape_id is not None and tape_id not in node.tapes):
             return None
         return node
 
@@ -83,32 +83,41 @@ def backward(targets, weights, sources, tape=None, stop_ids=frozenset(), release
 
     # Leaves never enter the heap; their gradients stay in `grads`, as do those of sources.
     wanted = {id(s) for s in sources}
+    heappop, heappush, sum_to, cast = heapq.heappop, heapq.heappush, ops.sum_to, ops.cast
     while heap:
-        tensor = heapq.heappop(heap)[1]
+        tensor = heappop(heap)[1]
         key = id(tensor)
         g = grads.get(key) if key in wanted else grads.pop(key)
         node = tensor._node
         inputs, values, params, vjps = node.inputs, node.values, node.params, node.vjp
         for i, x in enumerate(inputs):
             vjp = vjps[i]
-            if vjp is None or not eligible(x):
+            if vjp is None:
+                continue
+            if x.__class__ is not Tensor and not isinstance(x, Tensor):
+                continue  # a constant operand
+            xd = x._data
+            if xd.dtype.kind != "f":
+                continue
+            xk = id(x)
+            if tape_id is not None and tape_id not in x._tapes and xk not in watched:
                 continue
             gi = vjp(g, tensor, *values, **params) if params else vjp(g, tensor, *values)
             if gi is None:
                 continue
-            xd, gd = x._data, gi._data
+            gd = gi._data
             if gd.shape != xd.shape:
-                gi = ops.sum_to(gi, xd.shape)
+                gi = sum_to(gi, xd.shape)
             if gd.dtype is not xd.dtype and gd.dtype != xd.dtype:
-                gi = ops.cast(gi, xd.dtype)
-            xk = id(x)
+                gi = cast(gi, xd.dtype)
             previous = grads.get(xk)
             grads[xk] = gi if previous is None else previous + gi
             if xk not in queued:
                 queued.add(xk)
-                x_node = node_of(x)
-                if x_node is not None:
-                    heapq.heappush(heap, (-x_node.seq, x))
+                x_node = x._node
+                if x_node is not None and not (stop_ids and xk in stop_ids) and (
+                        tape_id is None or tape_id in x_node.tapes):
+                    heappush(heap, (-x_node.seq, x))
         if release and node.tapes == (tape_id,):
             tensor._node = None  # this tape alone recorded it: free its inputs now
         del node, inputs, values, g, tensor

@@ -159,10 +159,18 @@ abs = _unary("abs", "|x|; its gradient at 0 is 0.", lambda xp, x: xp.abs(x),  # 
              lambda g, ans, x: g * sign(x))
 sign = _unary("sign", "-1, 0 or 1; its gradient is 0.", lambda xp, x: xp.sign(x),
               lambda g, ans, x: g * 0)
+# sin's and cos's VJPs are one fused op each (one op in backward instead of two), with their own
+# VJPs so every order is exact.
+sin_grad = _binary("sin_grad", "g * cos(x): the VJP of sin.", lambda xp, g, x: g * xp.cos(x),
+                   lambda gg, ans, g, x: sin_grad(gg, x),
+                   lambda gg, ans, g, x: cos_grad(gg * g, x))
+cos_grad = _binary("cos_grad", "-g * sin(x): the VJP of cos.", lambda xp, g, x: -g * xp.sin(x),
+                   lambda gg, ans, g, x: cos_grad(gg, x),
+                   lambda gg, ans, g, x: -sin_grad(gg * g, x))
 sin = _unary("sin", "Sine.", lambda xp, x: xp.sin(x),
-             lambda g, ans, x: g * cos(x), to_float=True)
+             lambda g, ans, x: sin_grad(g, x), to_float=True)
 cos = _unary("cos", "Cosine.", lambda xp, x: xp.cos(x),
-             lambda g, ans, x: -g * sin(x), to_float=True)
+             lambda g, ans, x: cos_grad(g, x), to_float=True)
 # The VJPs of tanh and sigmoid are single fused ops of (g, y) with their own VJPs, as
 # TensorFlow's TanhGrad/SigmoidGrad: one op in backward instead of three, and exact at any order.
 tanh_grad = _binary("tanh_grad", "g * (1 - y*y): the VJP of tanh in terms of its output y.",
@@ -185,24 +193,57 @@ def _sigmoid_forward(xp, x):
 
 sigmoid = _unary("sigmoid", "1 / (1 + e ** -x), computed without overflow.", _sigmoid_forward,
                  lambda g, ans, x: sigmoid_grad(g, ans), to_float=True)
+# TensorFlow's ReluGrad: g * (x > 0), a multiply (branch-free; NumPy's where with a mask of
+# random signs costs ~10x more). Its VJP wrt x is zero almost everywhere.
+relu_grad = _binary("relu_grad", "g * (x > 0): the VJP of relu.", lambda xp, g, x: g * (x > 0),
+                    lambda gg, ans, g, x: relu_grad(gg, x))
 relu = _unary("relu", "max(x, 0); its gradient at 0 is 0.", lambda xp, x: xp.maximum(x, 0),
-              lambda g, ans, x: where(greater(x, 0), g, 0))
+              lambda g, ans, x: relu_grad(g, x))
 softplus = _unary("softplus", "log(1 + e ** x), computed without overflow.",
                   lambda xp, x: xp.logaddexp(0, x),
                   lambda g, ans, x: g * sigmoid(x), to_float=True)
 
 # -- selection ----------------------------------------------------------------------------------
+_SAME_WIDTH_INT = {2: numpy.int16, 4: numpy.int32, 8: numpy.int64}
+
+
+def _select_forward(keep_true: bool):
+    """where(mask, g, 0) (keep_true) or where(mask, 0, g), exactly (an inf or NaN gradient that is
+    not selected gives 0, as TensorFlow's select). On the CPU without branches: the gradient's bits
+    AND a mask of all ones or zeros (NumPy's where branches per element: ~10x slower on the masks
+    of random signs that selection VJPs see)."""
+
+    def forward(xp, mask, g):
+        if xp is not numpy:
+            return xp.where(mask, g, 0) if keep_true else xp.where(mask, 0, g)
+        g = numpy.asarray(g)
+        ints = _SAME_WIDTH_INT[g.dtype.itemsize]
+        bits = numpy.asarray(mask).astype(ints)
+        if keep_true:
+            numpy.negative(bits, out=bits)  # True -> all ones, False -> 0
+        else:
+            bits -= 1  # True -> 0, False -> all ones
+        return numpy.bitwise_and(g.view(ints), bits).view(g.dtype)
+
+    return forward
+
+
+select_grad = _binary("select_grad", "where(mask, g, 0): the VJP of selections.", _select_forward(True), None,
+                      lambda gg, ans, mask, g: select_grad(mask, gg))
+deselect_grad = _binary("deselect_grad", "where(mask, 0, g): the VJP of selections.", _select_forward(False), None,
+                        lambda gg, ans, mask, g: deselect_grad(mask, gg))
+
 # Ties send the whole gradient to x (TensorFlow's convention).
 maximum = _binary("maximum", "Elementwise max(x, y).", lambda xp, x, y: xp.maximum(x, y),
-                  lambda g, ans, x, y: where(greater_equal(x, y), g, 0),
-                  lambda g, ans, x, y: where(greater_equal(x, y), 0, g))
+                  lambda g, ans, x, y: select_grad(greater_equal(x, y), g),
+                  lambda g, ans, x, y: deselect_grad(greater_equal(x, y), g))
 minimum = _binary("minimum", "Elementwise min(x, y).", lambda xp, x, y: xp.minimum(x, y),
-                  lambda g, ans, x, y: where(less_equal(x, y), g, 0),
-                  lambda g, ans, x, y: where(less_equal(x, y), 0, g))
+                  lambda g, ans, x, y: select_grad(less_equal(x, y), g),
+                  lambda g, ans, x, y: deselect_grad(less_equal(x, y), g))
 
 _WHERE_VJPS = (None,
-               lambda g, ans, c, x, y: where(c, g, 0),
-               lambda g, ans, c, x, y: where(c, 0, g))
+               lambda g, ans, c, x, y: select_grad(c, g),
+               lambda g, ans, c, x, y: deselect_grad(c, g))
 
 
 @on_device
@@ -217,9 +258,9 @@ def where(condition, x, y):
     return make(out, device, (condition, x, y), _WHERE_VJPS)
 
 
-_CLIP_VJPS = (lambda g, ans, x, lo, hi: where(logical_and(x >= lo, x <= hi), g, 0),
-              lambda g, ans, x, lo, hi: where(less(x, lo), g, 0),
-              lambda g, ans, x, lo, hi: where(greater(x, hi), g, 0))
+_CLIP_VJPS = (lambda g, ans, x, lo, hi: select_grad(logical_and(x >= lo, x <= hi), g),
+              lambda g, ans, x, lo, hi: select_grad(less(x, lo), g),
+              lambda g, ans, x, lo, hi: select_grad(greater(x, hi), g))
 
 
 @on_device

@@ -29,12 +29,16 @@ def _promoted_grad(g, a, b):
 # dL/dA = dL/dC @ B^T and dL/dB = A^T @ dL/dC on the promoted operands; batch axes that were
 # broadcast are summed here (back to the promoted shape) so 1-D operands get back their shape.
 def _matmul_vjp_a(g, ans, a, b):
+    if a.ndim == 2 and b.ndim == 2:  # the common case: nothing promoted or broadcast
+        return matmul(g, matrix_transpose(b))
     a2, b2 = _as_matrix(a, True), _as_matrix(b, False)
     grad = matmul(_promoted_grad(g, a, b), matrix_transpose(b2))
     return reshape(sum_to(grad, a2.shape), a.shape)
 
 
 def _matmul_vjp_b(g, ans, a, b):
+    if a.ndim == 2 and b.ndim == 2:
+        return matmul(matrix_transpose(a), g)
     a2, b2 = _as_matrix(a, True), _as_matrix(b, False)
     grad = matmul(matrix_transpose(a2), _promoted_grad(g, a, b))
     return reshape(sum_to(grad, b2.shape), b.shape)

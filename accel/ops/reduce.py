@@ -10,9 +10,9 @@ import builtins
 
 import numpy
 
-from ._core import as_array, make, normalize_axis, tensor_arg
-from .elementwise import equal, exp, logical_and, where
-from .shape import broadcast_to, reshape
+from ._core import as_array, make, normalize_axis, on_device, tensor_arg
+from .elementwise import equal, exp, logical_and, select_grad, where
+from .shape import reshape
 
 __all__ = ["sum", "mean", "max", "min", "prod", "logsumexp", "argmax", "argmin",
            "reduce_any", "reduce_all", "count_nonzero"]
@@ -51,8 +51,31 @@ def _reduction(name, doc, forward, vjp=None, empty_ok=True):
     return op
 
 
+def _spread_vjp(gg, ans, g, kept, shape):
+    return reshape(sum(gg, tuple(i for i, (k, n) in enumerate(zip(kept, shape)) if k != n), keepdims=True),
+                   g.shape)
+
+
+_SPREAD_VJPS = (_spread_vjp,)
+_MATERIALIZE = 1 << 16  # below this many elements a copy is cheaper than NumPy's broadcast_to
+
+
+@on_device
+def _spread(g, kept, shape):
+    """A reduction's gradient g (shaped like its output) spread over the reduced input's `shape`
+    in one op: g reshaped to `kept` (the shape with reduced axes of size 1) and broadcast. The
+    VJP of sum, whose own VJP sums back."""
+    xp, data = g._device.xp, g._data.reshape(kept)
+    if numpy.prod(shape) <= _MATERIALIZE:
+        out = xp.empty(shape, data.dtype)
+        out[...] = data
+    else:
+        out = xp.broadcast_to(data, shape)
+    return make(out, g._device, (g,), _SPREAD_VJPS, {"kept": kept, "shape": shape})
+
+
 def _sum_vjp(g, ans, x, axes, keepdims):
-    return broadcast_to(_unreduce(g, x, axes, keepdims), x.shape)
+    return _spread(g, _kept_shape(x.shape, axes), tuple(x.shape))
 
 
 def _mean_forward(xp, x, axes, keepdims):
@@ -71,7 +94,7 @@ def _extremum_vjp(g, ans, x, axes, keepdims):
     # Ties share the gradient equally (TensorFlow's convention).
     hit = equal(x, _unreduce(ans, x, axes, keepdims))
     count = sum(hit, axes, keepdims=True)
-    return where(hit, _unreduce(g, x, axes, keepdims) / count, 0)
+    return select_grad(hit, _unreduce(g, x, axes, keepdims) / count)
 
 
 def _prod_vjp(g, ans, x, axes, keepdims):

@@ -70,11 +70,16 @@ def transpose(x, perm=None):
     return make(snapshot(x).transpose(perm), x._device, (x,), (_transpose_vjp,), {"perm": perm})
 
 
+_MATRIX_TRANSPOSE_VJPS = (lambda g, ans, x: matrix_transpose(g),)
+
+
+@on_device
 def matrix_transpose(x):
-    """x with its last two axes swapped."""
-    perm = list(range(x.ndim))
-    perm[-2], perm[-1] = perm[-1], perm[-2]
-    return transpose(x, perm)
+    """x with its last two axes swapped (a view; its own inverse, so its VJP is itself)."""
+    x = tensor_arg(x)
+    if x.ndim < 2:
+        raise ValueError(f"matrix_transpose: x must have at least 2 dimensions, got shape {tuple(x.shape)}")
+    return make(snapshot(x).swapaxes(-1, -2), x._device, (x,), _MATRIX_TRANSPOSE_VJPS)
 
 
 @on_device

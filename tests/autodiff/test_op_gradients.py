@@ -5,7 +5,7 @@ import numpy
 import pytest
 
 import accel as ac
-from accel.ops import elementwise
+from accel.ops import elementwise, nn
 from accel.testing import check_gradients
 
 R = numpy.random.default_rng(42)
@@ -51,11 +51,16 @@ CASES = [
     ("sign_times_x", lambda x: ac.sign(x) * x, [away_from_zero(4)], False),
     ("sin", ac.sin, [any_(3)], True),
     ("cos", ac.cos, [any_(3)], True),
+    ("sin_grad", elementwise.sin_grad, [any_(3), any_(3)], True),
+    ("cos_grad", elementwise.cos_grad, [any_(2, 3), any_(3)], True),
     ("tanh", ac.tanh, [any_(3)], True),
     ("tanh_grad", elementwise.tanh_grad, [any_(3), any_(3) * 0.5], True),
     ("sigmoid_grad", elementwise.sigmoid_grad, [any_(3), R.uniform(0.1, 0.9, 3)], True),
     ("sigmoid", ac.sigmoid, [any_(5) * 3], True),
     ("relu", ac.relu, [away_from_zero(6)], True),
+    ("relu_grad", elementwise.relu_grad, [any_(2, 3), away_from_zero(3)], True),
+    ("select_grad", lambda g: elementwise.select_grad(ac.tensor([[True], [False]]), g), [any_(2, 3)], True),
+    ("deselect_grad", lambda g: elementwise.deselect_grad(ac.tensor([True, False, True]), g), [any_(2, 3)], True),
     ("softplus", ac.softplus, [any_(4) * 3], True),
     ("maximum", ac.maximum, [any_(3, 4), any_(4) + 0.05], True),
     ("minimum", ac.minimum, [any_(3, 1), any_(1, 4) + 0.05], True),
@@ -77,6 +82,8 @@ CASES = [
     ("matmul_vectors", ac.matmul, [any_(3), any_(3)], True),
     ("reshape", lambda x: ac.reshape(x, (3, -1)) * ac.tensor([1.0, 2.0], dtype="float64"), [any_(2, 3)], True),
     ("transpose", lambda x: ac.transpose(x, (2, 0, 1)), [any_(2, 3, 4)], True),
+    ("matrix_transpose", lambda x: ac.matrix_transpose(x) * ac.tensor([1.0, 2.0], dtype="float64"), [any_(3, 2, 4)],
+     True),
     ("expand_squeeze", lambda x: ac.squeeze(ac.expand_dims(x, 1)) * ac.expand_dims(x, 0), [any_(3)], True),
     ("broadcast_to", lambda x: ac.broadcast_to(x, (2, 3, 4)), [any_(3, 1)], True),
     ("sum_to", lambda x: ac.sum_to(x, (1, 4)), [any_(3, 4)], True),
@@ -95,6 +102,10 @@ CASES = [
      [R.dirichlet(numpy.ones(4), 3), any_(3, 4)], True),
     ("sparse_softmax_ce", lambda lg: ac.sparse_softmax_cross_entropy_with_logits(ac.tensor([2, 0, 3]), lg),
      [any_(3, 4)], True),
+    ("sparse_ce_grad", lambda g, lg: nn.sparse_ce_grad(g, lg, ac.tensor([[2, 0, 3], [1, 1, 0]])),
+     [any_(2, 3), any_(2, 3, 4)], True),
+    ("log_softmax_grad", lambda g, x: nn.log_softmax_grad(g, ac.log_softmax(x, axis=0), 0), [any_(3, 2), any_(3, 2)],
+     True),
 ]
 
 
@@ -112,11 +123,12 @@ def test_cases_cover_every_differentiable_op():
     tested = " ".join(name for name, *_ in CASES)
     differentiable = ["add", "subtract", "multiply", "divide", "mod", "negative", "power", "exp",
                       "log", "log1p", "expm1", "sqrt", "rsqrt", "square", "abs", "sign", "sin",
-                      "cos", "tanh", "tanh_grad", "sigmoid", "sigmoid_grad", "relu", "softplus", "maximum", "minimum", "where",
+                      "cos", "sin_grad", "cos_grad", "tanh", "tanh_grad", "sigmoid", "sigmoid_grad", "relu",
+                      "relu_grad", "select_grad", "deselect_grad", "softplus", "maximum", "minimum", "where",
                       "clip", "sum", "mean", "max", "min", "prod", "logsumexp", "matmul", "reshape",
-                      "transpose", "expand", "squeeze", "broadcast_to", "sum_to", "concat", "stack",
+                      "transpose", "matrix_transpose", "expand", "squeeze", "broadcast_to", "sum_to", "concat", "stack",
                       "split", "unstack", "getitem", "gather", "identity", "softmax",
-                      "log_softmax", "softmax_ce", "sparse_softmax_ce"]
+                      "log_softmax", "softmax_ce", "sparse_softmax_ce", "sparse_ce_grad", "log_softmax_grad"]
     assert [op for op in differentiable if op not in tested] == []
 
 
@@ -124,3 +136,33 @@ def test_cast_gradient():
     # A float32 round trip keeps ~7 digits, so the finite difference needs a larger step.
     check_gradients(lambda x: ac.cast(ac.cast(x, "float32"), "float64") ** 2, [any_(3)],
                     eps=1e-3, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_selection_vjps_select_exactly_as_tensorflow(dtype):
+    """where / maximum / minimum / clip VJPs are TensorFlow's select: a gradient that is not
+    selected gives 0 even when it is inf or NaN (bit masks on the CPU, no branches)."""
+    g = ac.tensor([numpy.inf, numpy.nan, -2.5, -0.0, 1.0], dtype=dtype)
+    mask = ac.tensor([False, False, True, True, False])
+    picked = elementwise.select_grad(mask, g).numpy()
+    dropped = elementwise.deselect_grad(mask, g).numpy()
+    assert picked.dtype == dropped.dtype == numpy.dtype(dtype)
+    assert picked.tolist() == [0.0, 0.0, -2.5, 0.0, 0.0] and numpy.signbit(picked[3])
+    assert dropped[0] == numpy.inf and numpy.isnan(dropped[1]) and dropped[2:].tolist() == [0.0, 0.0, 1.0]
+    x = ac.tensor([1.0, 2.0, 3.0], dtype=dtype)
+    with ac.GradientTape() as tape:
+        tape.watch(x)
+        y = ac.maximum(x, 2.0)
+    (gx,) = tape.gradient(y, [x], output_gradients=ac.tensor([numpy.inf, numpy.nan, 1.0], dtype=dtype))
+    assert gx.numpy().tolist()[0] == 0.0 and numpy.isnan(gx.numpy()[1]) and gx.numpy()[2] == 1.0
+
+
+def test_relu_gradient_is_tensorflows_relu_grad():
+    """ReluGrad multiplies by (x > 0): an inf upstream gradient at x <= 0 gives NaN in TensorFlow
+    too; finite gradients are exact."""
+    x = ac.tensor([-1.0, 0.0, 2.0], dtype="float64")
+    with ac.GradientTape() as tape:
+        tape.watch(x)
+        y = ac.relu(x)
+    (gx,) = tape.gradient(y, [x], output_gradients=ac.tensor([3.0, 4.0, 5.0], dtype="float64"))
+    assert gx.numpy().tolist() == [0.0, 0.0, 5.0]

@@ -20,6 +20,8 @@ def test_report_runs_and_writes_table_and_png(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = (tmp_path / "report.md").read_text()
     for section in ("# accel benchmark report", "### optimizer step", "### autodiff", "### training step",
+                    "### autodiff interleaved", "### per-op overhead interleaved",
+                    "| case | accel forward | torch forward | accel ÷ torch forward | accel forward+backward |",
                     "### limits (probes)", "| case | accel | % of limit |"):
         assert section in report, section
     assert "torch fused" in report and "(bandwidth)" in report
