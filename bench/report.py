@@ -49,7 +49,8 @@ def label(bench: dict) -> str:
     name, params = bench["name"].split("[")[0], bench.get("params") or {}
     if name == "test_torch":
         return f"torch {params['flavour']}"
-    if name.endswith("_accel") or name in ("test_accel", "test_adam_interleaved"):
+    if name.endswith("_accel") or name in ("test_accel", "test_adam_interleaved", "test_autodiff_interleaved",
+                                           "test_op_overhead_interleaved"):
         return "accel"
     if name.endswith("_torch"):
         return "torch"
@@ -97,6 +98,30 @@ def percent_of_limit(bench: dict, device_limits: dict):
     return None, None
 
 
+def interleaved_table(question: str, cases: dict, chart: dict) -> list:
+    """accel beside torch, run in strict alternation: median (IQR) of each, and the ratio; the
+    per-op table has a forward and a forward+backward pair per case."""
+    lines = [f"### {question}", ""]
+    kinds = ["forward", "forward+backward"] if question.startswith("per-op") else [None]
+    head, rule = "| case |", "|---|"
+    for kind in kinds:
+        suffix = f" {kind}" if kind else ""
+        head += f" accel{suffix} | torch{suffix} | accel ÷ torch{suffix} |"
+        rule += "---|---|---|"
+    lines += [head, rule]
+    for case in sorted(cases):
+        info = cases[case]["accel"]["extra_info"]
+        cells = [case]
+        for kind in kinds:
+            ours, theirs = ("accel", "torch") if kind is None else (f"accel {kind}", f"torch {kind}")
+            ratio = info["median_s"][ours] / info["median_s"][theirs]
+            cells += [f"{fmt_time(info['median_s'][ours])} (IQR {fmt_time(info['iqr_s'][ours])})",
+                      f"{fmt_time(info['median_s'][theirs])} (IQR {fmt_time(info['iqr_s'][theirs])})", f"{ratio:.2f}"]
+            chart.setdefault(question if kind is None else f"{question} {kind}", []).append((case, "torch", ratio))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def tables(data: dict) -> tuple[str, dict]:
     """The markdown tables, and per question the (case, peer, ratio) triples for the chart."""
     benchmarks = [b for b in data["benchmarks"] if b.get("group")]
@@ -123,6 +148,9 @@ def tables(data: dict) -> tuple[str, dict]:
                              f"| {100 * info['fraction_of_probe_bandwidth']:.0f}% |")
                 chart.setdefault(question, []).append((case, "torch fused", info["accel_over_torch_fused"]))
             lines.append("")
+            continue
+        if question.startswith(("autodiff interleaved", "per-op overhead interleaved")):
+            lines += interleaved_table(question, cases, chart)
             continue
         lines += [f"### {question}", "",
                   "| case | accel | % of limit | " + " | ".join(f"{p} (accel ÷ {p})" for p in peers) + " |",

@@ -6,6 +6,9 @@
     (target: ratio <= 1.1).
 """
 
+import functools
+import os
+
 import numpy
 import pytest
 
@@ -31,19 +34,18 @@ def test_chain_accel(benchmark):
     assert grad.shape == (16,)
 
 
+def _torch_chain(torch, x):
+    x = x.detach().requires_grad_()
+    y = x
+    for _ in range(CHAIN_BLOCKS):
+        y = torch.tanh(torch.sin(y) * 1.5 + 0.5)
+    y.sum().backward()
+    return x.grad
+
+
 @pytest.mark.benchmark(group="autodiff: 20-op chain, 16 elements, forward+backward")
 def test_chain_torch(benchmark, torch_module):
-    torch = torch_module
-
-    def chain(x):
-        x = x.detach().requires_grad_()
-        y = x
-        for _ in range(CHAIN_BLOCKS):
-            y = torch.tanh(torch.sin(y) * 1.5 + 0.5)
-        y.sum().backward()
-        return x.grad
-
-    grad = benchmark(chain, torch.linspace(-1, 1, 16))
+    grad = benchmark(_torch_chain, torch_module, torch_module.linspace(-1, 1, 16))
     assert grad.shape == (16,)
 
 
@@ -109,3 +111,121 @@ def test_mlp_torch(benchmark, torch_module, bench_device):
 
     grads = benchmark(step)
     assert [tuple(g.shape) for g in grads] == [tuple(p.shape) for p in params]
+
+
+# ---- each library in its own process, taking turns (the figures to trust) ----------------------
+def make_step(library: str, case: str):
+    """The step of `case` for "accel" or "torch" (built in a benchmark process of its own)."""
+    if library == "torch":
+        import torch
+
+        torch.set_num_threads(os.cpu_count() or 1)
+    if case == "20-op chain, 16 elements":
+        if library == "accel":
+            x = ac.tensor(numpy.linspace(-1, 1, 16), dtype="float32", device="cpu")
+            return lambda: _accel_chain(x)
+        return functools.partial(_torch_chain, torch, torch.linspace(-1, 1, 16))
+    weights, biases, x_np, labels_np = _mlp_data()
+    if library == "accel":
+        params = [ac.Variable(w, device="cpu") for w in weights] + [ac.Variable(b, device="cpu") for b in biases]
+        x, labels = ac.tensor(x_np, device="cpu"), ac.tensor(labels_np, device="cpu")
+
+        def loss():
+            return ac.mean(ac.sparse_softmax_cross_entropy_with_logits(labels, mlp_logits(params, x, ac.relu)))
+
+        if case == "MLP forward+backward":
+            def accel_backward():
+                with ac.GradientTape() as tape:
+                    value = loss()
+                return tape.gradient(value, params)
+
+            return accel_backward
+        opt = ac.optimizers.Adam(1e-3)
+        return lambda: opt.minimize(loss, params)
+    tparams = [torch.tensor(p, requires_grad=True) for p in weights + biases]
+    tx, tlabels = torch.tensor(x_np), torch.tensor(labels_np)
+    topt = torch.optim.Adam(tparams, lr=1e-3, fused=True)
+
+    def torch_step():
+        for p in tparams:
+            p.grad = None
+        torch.nn.functional.cross_entropy(mlp_logits(tparams, tx, torch.relu), tlabels).backward()
+        if case != "MLP forward+backward":
+            topt.step()
+        return [p.grad for p in tparams]
+
+    return torch_step
+
+
+AUTODIFF_CASES = ["20-op chain, 16 elements", "MLP forward+backward", "MLP training step (Adam)"]
+
+
+@pytest.mark.parametrize("case", AUTODIFF_CASES)
+def test_autodiff_interleaved(benchmark, case, torch_module, bench_size):
+    """accel and PyTorch each in a process of its own, taking turns block after block (neither
+    runs beside the other's spinning BLAS/OpenMP threads; drift hits both alike); medians and
+    IQRs go to extra_info."""
+    from workloads import alternated_processes
+
+    benchmark.group = f"autodiff interleaved: {case} [cpu]"
+    steps = 200 if "chain" in case else 20
+    blocks = 2 if bench_size == "tiny" else 15
+    stats = alternated_processes({lib: functools.partial(make_step, lib, case) for lib in ("accel", "torch")},
+                                 blocks, steps)
+    benchmark.extra_info.update({"median_s": {k: v[0] for k, v in stats.items()},
+                                 "iqr_s": {k: v[1] for k, v in stats.items()},
+                                 "accel_over_torch": stats["accel"][0] / stats["torch"][0]})
+    ours = make_step("accel", case)
+    benchmark.pedantic(ours, rounds=3, iterations=1)
+
+
+# ---- per-op overhead: forward and forward+backward, a tiny and a large tensor, beside PyTorch ----
+OPS = {  # name: (accel op, torch op, arity)
+    "add": (ac.add, lambda t, a, b: a + b, 2),
+    "multiply": (ac.multiply, lambda t, a, b: a * b, 2),
+    "exp": (ac.exp, lambda t, a: t.exp(a), 1),
+    "tanh": (ac.tanh, lambda t, a: t.tanh(a), 1),
+    "relu": (ac.relu, lambda t, a: t.relu(a), 1),
+    "maximum": (ac.maximum, lambda t, a, b: t.maximum(a, b), 2),
+    "sum": (ac.sum, lambda t, a: a.sum(), 1),
+    "matmul": (ac.matmul, lambda t, a, b: a @ b, 2),
+}
+SIZES = {"tiny": (4, 4), "large": (512, 512)}
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("op", list(OPS))
+def test_op_overhead_interleaved(benchmark, op, size, torch_module, bench_size):
+    """One op forward, and forward + backward (sum of the output, gradients of every input), for
+    accel and PyTorch in strict alternation in this process (float32, CPU; for the large size
+    PyTorch computes with its threads, NumPy with one)."""
+    from workloads import interleaved
+
+    torch = torch_module
+    benchmark.group = f"per-op overhead interleaved: {op} {size} {'x'.join(map(str, SIZES[size]))} [cpu]"
+    fn, tfn, arity = OPS[op]
+    rng = numpy.random.default_rng(0)
+    values = [rng.standard_normal(SIZES[size]).astype(numpy.float32) for _ in range(arity)]
+    inputs = [ac.tensor(v, device="cpu") for v in values]
+    tinputs = [torch.tensor(v, requires_grad=True) for v in values]
+
+    def accel_backward():
+        with ac.GradientTape() as tape:
+            tape.watch(inputs)
+            out = ac.sum(fn(*inputs))
+        return tape.gradient(out, inputs)
+
+    def torch_backward():
+        for t in tinputs:
+            t.grad = None
+        tfn(torch, *tinputs).sum().backward()
+        return [t.grad for t in tinputs]
+
+    functions = {"accel forward": lambda: fn(*inputs), "torch forward": lambda: tfn(torch, *tinputs),
+                 "accel forward+backward": accel_backward, "torch forward+backward": torch_backward}
+    for f in functions.values():
+        f()
+    stats = interleaved(functions, (2000 if size == "tiny" else 40) // (20 if bench_size == "tiny" else 1), spread=True)
+    benchmark.extra_info.update({"median_s": {k: v[0] for k, v in stats.items()},
+                                 "iqr_s": {k: v[1] for k, v in stats.items()}})
+    benchmark.pedantic(accel_backward, rounds=3, iterations=1)

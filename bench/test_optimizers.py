@@ -10,7 +10,7 @@ import numpy
 import pytest
 
 import accel as ac
-from workloads import arrays, bytes_per_param, elements, slot_count
+from workloads import arrays, bytes_per_param, elements, interleaved, slot_count
 
 LR = 1e-3
 OPTIMIZERS = {
@@ -199,20 +199,6 @@ def test_jax_optax(benchmark, name, workload):
     benchmark(run)
 
 
-def _interleaved(functions: dict, rounds: int) -> dict:
-    """Median time of each function when they run in alternation, round after round, so that
-    drift in the machine's memory bandwidth (shared hosts) hits all of them alike."""
-    import time
-
-    times = {name: [] for name in functions}
-    for _ in range(rounds):
-        for name, fn in functions.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: float(numpy.median(t)) for name, t in times.items()}
-
-
 def test_adam_interleaved(benchmark, workload, torch_module):
     """Adam float32 on the CPU: ours, torch fused and the bandwidth probe over the same bytes, in
     alternation; the ratios go to extra_info (the robust figures on a noisy machine)."""
@@ -237,7 +223,7 @@ def test_adam_interleaved(benchmark, workload, torch_module):
         opt.apply_gradients(pairs)
 
     rounds = 30 if elements(shapes) > 1_000_000 else 1000
-    medians = _interleaved({"accel": ours, "torch_fused": topt.step, "probe": lambda: kernels.axpy(a, b, 1e-3)},
+    medians = interleaved({"accel": ours, "torch_fused": topt.step, "probe": lambda: kernels.axpy(a, b, 1e-3)},
                            rounds)
     benchmark.extra_info.update({
         "median_s": medians, "accel_over_torch_fused": medians["accel"] / medians["torch_fused"],

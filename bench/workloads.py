@@ -42,3 +42,69 @@ def arrays(shapes, dtype="float32", seed=0):
 
 def elements(shapes) -> int:
     return int(sum(numpy.prod(s) for s in shapes))
+
+
+def interleaved(functions: dict, rounds: int, spread: bool = False) -> dict:
+    """Median time of each function when they run in alternation, round after round, so that
+    drift in the machine (memory bandwidth on shared hosts, another library's idle threads) hits
+    all of them alike. With `spread`: {name: (median, interquartile range)}."""
+    import time
+
+    times = {name: [] for name in functions}
+    for _ in range(rounds):
+        for name, fn in functions.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    if not spread:
+        return {name: float(numpy.median(t)) for name, t in times.items()}
+    return {name: (float(numpy.median(t)), float(numpy.subtract(*numpy.percentile(t, [75, 25]))))
+            for name, t in times.items()}
+
+
+def _worker(connection, factory):
+    """A benchmark process: build the step, then time `n` calls whenever asked."""
+    import time
+
+    step = factory()
+    step()  # warm up
+    while True:
+        n = connection.recv()
+        if n is None:
+            return
+        times = []
+        for _ in range(n):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
+        connection.send(times)
+
+
+def alternated_processes(factories: dict, blocks: int, steps: int) -> dict:
+    """{name: (median, interquartile range)} of each step, every library in a process of its own
+    (no library's idle threads spin beside another's work), the processes taking turns block after
+    block (so drift in the machine hits all alike). `factories`: name -> a picklable zero-argument
+    callable returning the step (e.g. functools.partial of a module-level function)."""
+    import multiprocessing
+    import time
+
+    context = multiprocessing.get_context("spawn")
+    workers = {}
+    for name, factory in factories.items():
+        ours, theirs = context.Pipe()
+        process = context.Process(target=_worker, args=(theirs, factory), daemon=True)
+        process.start()
+        workers[name] = (process, ours)
+    times = {name: [] for name in factories}
+    try:
+        for _ in range(blocks):
+            for name, (_, connection) in workers.items():
+                connection.send(steps)
+                times[name] += connection.recv()[1:]  # the first call of a block wakes the threads
+                time.sleep(0.02)  # let its threads park before the other library runs
+    finally:
+        for process, connection in workers.values():
+            connection.send(None)
+            process.join(timeout=10)
+    return {name: (float(numpy.median(t)), float(numpy.subtract(*numpy.percentile(t, [75, 25]))))
+            for name, t in times.items()}
