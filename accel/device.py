@@ -20,9 +20,12 @@ import numpy
 
 __all__ = [
     "Device",
+    "CPUDevice",
+    "CUDADevice",
     "DeviceUnavailableError",
     "devices",
     "get_device",
+    "array_device",
     "device",
     "set_default_device",
     "default_device",
@@ -34,15 +37,31 @@ class DeviceUnavailableError(RuntimeError):
 
 
 class Device:
-    """One place arrays can live: ``Device("cpu")`` or ``Device("cuda", n)``.
+    """One place arrays can live: ``Device("cpu")`` or ``Device("cuda", n)`` (a CPUDevice or a
+    CUDADevice). Obtain devices with `get_device`; two Device objects for the same place compare
+    equal.
 
-    Obtain devices with `get_device`; two Device objects for the same place compare equal.
+    Everything that differs between kinds of device lives in the subclasses, so the rest of accel
+    asks the device and never tests its kind: the array module (`xp`), transfers (`send`),
+    whether ops must run inside `activate()` (`contextual`) and NumPy can read its arrays
+    (`host_readable`), synchronisation, random streams, the fused-kernel launcher (`kernels`) and
+    memory information. A new kind of device (e.g. ROCm through CuPy) is one subclass.
     """
 
-    __slots__ = ("kind", "index", "_xp")
+    __slots__ = ("index", "_xp")
+    kind: str = ""
+    contextual = False  # ops must run with the device current (CuPy computes on the current one)
+    host_readable = False  # NumPy can read its arrays in place
 
-    def __init__(self, kind: str, index: int = 0, xp=None):
-        self.kind = kind
+    def __new__(cls, kind: str = "", index: int = 0, xp=None):
+        if cls is Device:  # Device("cpu") / Device("cuda", n): the subclass of that kind
+            kinds = {sub.kind: sub for sub in (CPUDevice, CUDADevice)}
+            if kind not in kinds:
+                raise ValueError(f"Device: unknown kind {kind!r}, expected one of {', '.join(kinds)}")
+            cls = kinds[kind]
+        return object.__new__(cls)
+
+    def __init__(self, kind: str = "", index: int = 0, xp=None):
         self.index = index
         self._xp = xp
 
@@ -53,29 +72,32 @@ class Device:
 
     @property
     def name(self) -> str:
-        return "cpu" if self.kind == "cpu" else f"cuda:{self.index}"
+        return f"{self.kind}:{self.index}"
 
     def send(self, array):
         """Return `array` as an array of this device (a no-op when it already lives here)."""
-        if self.kind == "cpu":
-            if isinstance(array, numpy.ndarray):
-                return array
-            get = getattr(array, "get", None)  # a CuPy array: copy device -> host
-            return get() if get is not None else numpy.asarray(array)
-        with self._xp.cuda.Device(self.index):
-            return self._xp.asarray(array)
+        raise NotImplementedError
 
     def synchronize(self) -> None:
-        """Wait until all work queued on this device has finished (a no-op on the CPU)."""
-        if self.kind == "cuda":
-            self._xp.cuda.Device(self.index).synchronize()
+        """Wait until all work queued on this device has finished."""
 
     def activate(self):
-        """A context in which CuPy allocates and launches on this device (CuPy works on the
-        current device: every op on a CUDA tensor runs inside its device's context)."""
-        if self.kind == "cuda":
-            return self._xp.cuda.Device(self.index)
+        """A context in which work on this device's arrays runs (CuPy works on the current
+        device: every op on a CUDA tensor runs inside its device's context)."""
         return _NO_CONTEXT
+
+    def random_stream(self, seed):
+        """A new random number generator on this device (`Generator` draws from it)."""
+        raise NotImplementedError
+
+    @property
+    def kernels(self):
+        """The fused optimizer kernels of this device (accel.kernels launches through it)."""
+        raise NotImplementedError
+
+    def memory_info(self) -> tuple:
+        """(free bytes, total bytes) of this device's memory."""
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"Device('{self.name}')"
@@ -91,6 +113,70 @@ class Device:
 
     def __reduce__(self):
         return (get_device, (self.name,))
+
+
+class CPUDevice(Device):
+    """The host: NumPy arrays, the kernels of accel._cpu."""
+
+    __slots__ = ()
+    kind = "cpu"
+    host_readable = True
+
+    @property
+    def name(self) -> str:
+        return "cpu"
+
+    def send(self, array):
+        if isinstance(array, numpy.ndarray):
+            return array
+        get = getattr(array, "get", None)  # a CuPy array: copy device -> host
+        return get() if get is not None else numpy.asarray(array)
+
+    def random_stream(self, seed):
+        return numpy.random.Generator(numpy.random.PCG64(seed))
+
+    @property
+    def kernels(self):
+        from . import _host  # the compiled extension, loaded when first launched
+
+        return _host.KERNELS
+
+    def memory_info(self) -> tuple:
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        return os.sysconf("SC_AVPHYS_PAGES") * size, pages * size
+
+
+class CUDADevice(Device):
+    """An NVIDIA GPU through CuPy (or the tests' CPU emulation of it)."""
+
+    __slots__ = ()
+    kind = "cuda"
+    contextual = True
+
+    def send(self, array):
+        with self._xp.cuda.Device(self.index):
+            return self._xp.asarray(array)
+
+    def synchronize(self) -> None:
+        self._xp.cuda.Device(self.index).synchronize()
+
+    def activate(self):
+        return self._xp.cuda.Device(self.index)
+
+    def random_stream(self, seed):
+        with self.activate():
+            return self._xp.random.default_rng(seed)
+
+    @property
+    def kernels(self):
+        from . import kernels  # compiled for this device on first use
+
+        return kernels.cuda_kernels(self)
+
+    def memory_info(self) -> tuple:
+        with self.activate():
+            free, total = self._xp.cuda.runtime.memGetInfo()
+        return int(free), int(total)
 
 
 _NO_CONTEXT = contextlib.nullcontext()
@@ -183,6 +269,14 @@ def _use_cuda_module(cupy) -> None:
     with _probe_lock:
         _cuda_devices.clear()
         _probe = _CudaProbe(cupy)
+
+
+def array_device(array) -> Device:
+    """The device an array lives on: the CPU for NumPy arrays (and anything NumPy reads), the
+    CUDA device of a CuPy array (anything with the CUDA array interface and a `device`)."""
+    if hasattr(array, "__cuda_array_interface__") and not isinstance(array, numpy.ndarray):
+        return get_device(f"cuda:{array.device.id}")
+    return CPU
 
 
 def cuda_unavailable_reason() -> str | None:

@@ -40,5 +40,6 @@ def as_dtype(dtype, argument: str = "dtype") -> numpy.dtype:
 
 
 def is_floating(dtype) -> bool:
-    """Whether values of `dtype` are differentiable (floating point)."""
+    """Whether values of `dtype` are differentiable (floating point). THE predicate: every check
+    in accel asks it, so a new floating dtype (bfloat16 through ml_dtypes) is added here."""
     return dtype.kind == "f"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy
 
 from . import _cpu, _cuda
+from .device import CPU, array_device
 
 __all__ = ["RuleSpec", "RULES", "kernel_id", "table", "launch", "global_norm_sq", "norms_sq", "global_clip_scale",
            "kernels_dir", "set_num_threads", "get_num_threads", "axpy"]
@@ -81,34 +82,19 @@ def global_clip_scale(norm_sq: float, clip_norm: float) -> float:
 
 def axpy(a, b, s: float, device=None) -> None:
     """a += s * b in place (float32): the bandwidth probe the benchmarks compare against."""
-    if isinstance(a, numpy.ndarray):
-        _cpu.axpy(a, b, s)
-        return
-    if device is None:
-        from .device import get_device
-
-        device = get_device(f"cuda:{a.device.id}")
-    cuda_kernels(device).axpy(a, b, s)
-
-
-def _host_contiguous(array):
-    return array if array.flags.c_contiguous else numpy.ascontiguousarray(array)
+    (device or array_device(a)).kernels.axpy(a, b, s)
 
 
 def global_norm_sq(arrays, device=None):
     """sum(x*x) over every array (any shape or strides), in float64, in one pass. CPU: a Python
     float. CUDA: a 0-d float64 device array (no host synchronisation)."""
-    if device is None or device.kind == "cpu":
-        return _cpu.global_norm_sq([_host_contiguous(a) for a in arrays])
-    return cuda_kernels(device).global_norm_sq(list(arrays))
+    return (device or CPU).kernels.global_norm_sq(list(arrays))
 
 
 def norms_sq(arrays, device=None) -> numpy.ndarray:
     """sum(x*x) of each array (any shape or strides), in float64, as a host array: one pass on the
     CPU; one launch per dtype and one copy to the host on CUDA."""
-    if device is None or device.kind == "cpu":
-        return numpy.asarray(_cpu.norms_sq([_host_contiguous(a) for a in arrays]), dtype=numpy.float64)
-    return cuda_kernels(device).norms_sq(list(arrays)).get()
+    return numpy.asarray(CPU.send((device or CPU).kernels.norms_sq(list(arrays))), dtype=numpy.float64)
 
 
 def table(rule: str, params, slots, device=None, accumulators=None, averages=None):
@@ -124,12 +110,10 @@ def table(rule: str, params, slots, device=None, accumulators=None, averages=Non
         raise ValueError(f"rule: unknown rule {rule!r}, expected one of {', '.join(RULES)}")
     extras = {key: None if arrays is None else list(arrays)
               for key, arrays in (("accumulators", accumulators), ("averages", averages))}
-    if device is None or device.kind == "cpu":
-        return _cpu.Table(rule, list(params), [list(kind) for kind in slots], **extras)
-    return cuda_kernels(device).table(rule, params, slots, len(spec.slots), **extras)
+    return (device or CPU).kernels.table(rule, params, slots, len(spec.slots), **extras)
 
 
-ACCUMULATION = {None: 0, "add": 1, "mean": 2, "accumulated": 3}  # kernels/cpu/launch.h's modes
+ACCUMULATION = ("add", "mean", "accumulated")  # kernels/cpu/launch.h's modes, beside None
 
 
 def launch(table, grads, *, segment_scales=None, segment_flags=None, segment_decays=None, scalars=None, clip_value=None,
@@ -154,7 +138,7 @@ def launch(table, grads, *, segment_scales=None, segment_flags=None, segment_dec
     ema_overwrite; an "add" launch updates the averages too.
     Everything is checked before anything is written; nothing is written on an error.
     """
-    if accumulation not in ACCUMULATION:
+    if accumulation is not None and accumulation not in ACCUMULATION:
         raise ValueError(f"accumulation: expected None, 'add', 'mean' or 'accumulated', got {accumulation!r}")
     spec = RULES[table.rule]
     if scalars is None:
@@ -163,19 +147,11 @@ def launch(table, grads, *, segment_scales=None, segment_flags=None, segment_dec
         scalars = numpy.zeros(len(spec.scalars))
     scalars = numpy.asarray(scalars, dtype=numpy.float64)
     clip = math.nan if clip_value is None else float(clip_value)
-    if isinstance(table, _cpu.Table):
-        if norm_sq is not None:
-            if not isinstance(norm_sq, (float, int, numpy.floating, numpy.integer)) and not (
-                    isinstance(norm_sq, numpy.ndarray) and norm_sq.size == 1):
-                raise TypeError(f"norm_sq: expected a float, got {type(norm_sq).__name__}")
-            global_scale = global_scale * global_clip_scale(float(norm_sq), clip_norm)
-        _cpu.step(table, list(grads), segment_scales, segment_flags, segment_decays, scalars, float(global_scale),
-                  clip, float(decay), ACCUMULATION[accumulation], float(grad_scale), float(accumulation_steps),
-                  math.nan if ema_momentum is None else float(ema_momentum), bool(ema_overwrite))
-        return
     if isinstance(norm_sq, (numpy.floating, numpy.integer)):
         norm_sq = float(norm_sq)
-    table.kernels.step(table, grads, segment_scales, segment_flags, segment_decays, scalars, clip, float(decay),
+    # A CUDA table knows its device's kernels; accel._cpu's tables are the CPU's.
+    launcher = getattr(table, "kernels", None) or CPU.kernels
+    launcher.step(table, grads, segment_scales, segment_flags, segment_decays, scalars, clip, float(decay),
                        float(global_scale), norm_sq, float(clip_norm), len(spec.scalars), accumulation,
                        float(grad_scale), float(accumulation_steps),
                        None if ema_momentum is None else float(ema_momentum), bool(ema_overwrite))

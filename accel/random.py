@@ -31,11 +31,7 @@ class Generator:
     def _stream(self, device):
         stream = self._streams.get(device)
         if stream is None:
-            if device.kind == "cpu":
-                stream = numpy.random.Generator(numpy.random.PCG64(self.seed))
-            else:
-                with device.activate():
-                    stream = device.xp.random.default_rng(self.seed)
+            stream = device.random_stream(self.seed)
             self._streams[device] = stream
         return stream
 

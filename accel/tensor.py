@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy
 
 from . import dtypes
-from .device import CPU, Device, get_device
+from .device import CPU, Device, array_device, get_device
 
 __all__ = ["Tensor", "Variable", "tensor", "from_numpy", "convert"]
 
@@ -77,7 +77,7 @@ class Tensor:
         """NumPy's view of a CPU tensor: read-only (a tensor's value never changes through
         NumPy). A Variable's view follows the variable's later updates; copy=True or a dtype
         gives a copy."""
-        if self._device.kind != "cpu":
+        if not self._device.host_readable:
             raise TypeError(
                 f"cannot convert a tensor on {self._device} to a NumPy array implicitly; "
                 "call .numpy() to copy it to the host"
@@ -280,7 +280,7 @@ class Variable(Tensor):
             data = value._data
         elif is_device_array(value):  # a CuPy array: NumPy cannot read it
             source = value.device.id
-            if self._device.kind != "cuda" or source != self._device.index:
+            if array_device(value) != self._device:
                 raise ValueError(f"Variable.{method}: value is an array on cuda:{source} but variable "
                                  f"{self.name or ''!s} is on {self._device}")
             with self._device.activate():
@@ -363,8 +363,6 @@ def convert(data, dtype=None, device=None, share: bool = False) -> Tensor:
         with source.activate():
             array = data if dt is None else data.astype(dt)
         dtypes.as_dtype(array.dtype, "data")
-        if dev.kind == "cpu":
-            return Tensor(array.get(), dev)
         with dev.activate():
             array = dev.send(array)
             if array is data and not share:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy
 
+from .dtypes import is_floating
 from . import ops
 from .autodiff.tape import GradientTape
 from .tensor import Tensor, convert, is_device_array
@@ -34,7 +35,7 @@ def _first_order(f, xs, rng):
     """The gradient function of F(x) = sum(u * f(x)) for a fixed random u, as a function of xs."""
     outs = _outputs(f(*xs))
     weights = [convert(rng.standard_normal(o.shape), dtype="float64", device=o.device)
-               if isinstance(o, Tensor) and o.dtype.kind == "f" else None for o in outs]
+               if isinstance(o, Tensor) and is_floating(o.dtype) else None for o in outs]
     return weights
 
 
@@ -50,12 +51,12 @@ def check_gradients(f, inputs, eps: float = 1e-6, atol: float = 1e-6, rtol: floa
         raise ValueError(f"check_gradients: order must be 1 or 2, got {order}")
     rng = numpy.random.default_rng(seed)
     xs = [convert(x) for x in inputs]
-    xs = [ops.cast(x, "float64") if x.dtype.kind == "f" else x for x in xs]
+    xs = [ops.cast(x, "float64") if is_floating(x.dtype) else x for x in xs]
     if order == 2:
         grad_f = _gradient_function(f, xs, rng)
         return check_gradients(grad_f, xs, eps=eps, atol=atol, rtol=rtol, order=1, seed=seed + 1)
 
-    differentiable = [i for i, x in enumerate(xs) if x.dtype.kind == "f"]
+    differentiable = [i for i, x in enumerate(xs) if is_floating(x.dtype)]
     weights = _first_order(f, xs, rng)
     direction = {i: rng.standard_normal(xs[i].shape) for i in differentiable}
     norm = numpy.sqrt(sum(float(numpy.sum(d * d)) for d in direction.values())) or 1.0
@@ -88,7 +89,7 @@ def check_gradients(f, inputs, eps: float = 1e-6, atol: float = 1e-6, rtol: floa
 def _gradient_function(f, xs, rng):
     """x -> the gradients of sum(u * f(x)) (u fixed), computed under a nested tape."""
     weights = _first_order(f, xs, rng)
-    differentiable = [i for i, x in enumerate(xs) if x.dtype.kind == "f"]
+    differentiable = [i for i, x in enumerate(xs) if is_floating(x.dtype)]
 
     def grad_f(*args):
         with GradientTape() as inner:

@@ -214,3 +214,31 @@ def test_main_reports_no_driver_instead_of_driver_0():
         pytest.skip("a GPU with a driver is present")
     assert "driver 0.0" not in result.stdout
     assert "no CUDA driver" in result.stdout or "CUDA: unavailable" in result.stdout
+
+
+# ---- devices are classes: what differs between kinds lives in them -------------------------------
+def test_device_kinds_are_classes():
+    cpu = ac.get_device("cpu")
+    assert isinstance(cpu, device_module.CPUDevice) and type(device_module.Device("cpu")) is device_module.CPUDevice
+    assert cpu.host_readable and not cpu.contextual and cpu.kind == "cpu"
+    assert device_module.CUDADevice.contextual and not device_module.CUDADevice.host_readable
+    with pytest.raises(ValueError, match="Device: unknown kind 'tpu', expected one of cpu, cuda"):
+        device_module.Device("tpu")
+    free, total = cpu.memory_info()
+    assert 0 < free <= total
+    stream = cpu.random_stream(3)
+    assert stream.standard_normal() == numpy.random.Generator(numpy.random.PCG64(3)).standard_normal()
+    assert device_module.array_device(numpy.zeros(2)) is cpu
+    assert cpu.kernels.norms_sq([numpy.ones(3, numpy.float32)]).tolist() == [3.0]
+
+
+def test_no_module_outside_device_py_tests_a_device_kind():
+    """Other modules ask the device (its methods and attributes), never compare its kind."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(device_module.__file__).parent
+    pattern = re.compile(r"""\.kind\s*[!=]=\s*["'](cpu|cuda)["']|is _?CPU\b""")
+    offenders = [f"{path.relative_to(root)}:{n}" for path in root.rglob("*.py") if path.name != "device.py"
+                 for n, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
+    assert offenders == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 
+from ..dtypes import is_floating
 from ..tensor import Tensor
 from .. import ops
 
@@ -59,7 +60,7 @@ def backward(targets, weights, sources, tape=None, stop_ids=frozenset(), release
         tape_id, watched = tape.id, tape.watched
 
     def eligible(x):
-        return (isinstance(x, Tensor) and x._data.dtype.kind == "f"
+        return (isinstance(x, Tensor) and is_floating(x._data.dtype)
                 and (tape_id is None or tape_id in x._tapes or id(x) in watched))
 
     def node_of(t):
@@ -97,7 +98,7 @@ def backward(targets, weights, sources, tape=None, stop_ids=frozenset(), release
             if x.__class__ is not Tensor and not isinstance(x, Tensor):
                 continue  # a constant operand
             xd = x._data
-            if xd.dtype.kind != "f":
+            if not is_floating(xd.dtype):
                 continue
             xk = id(x)
             if tape_id is not None and tape_id not in x._tapes and xk not in watched:
@@ -125,7 +126,7 @@ def backward(targets, weights, sources, tape=None, stop_ids=frozenset(), release
     results = []
     for s in sources:
         g = grads.get(id(s))
-        if g is None and unconnected == "zero" and s._data.dtype.kind == "f":
+        if g is None and unconnected == "zero" and is_floating(s._data.dtype):
             g = ops.zeros_like(s)
         results.append(g)
     return results
@@ -160,8 +161,6 @@ def target_weights(ys, grad_ys, where: str, argument: str):
 
 def _ones_like(y):
     device = y._device
-    if device.kind == "cpu":
-        return Tensor(device.xp.ones(y._data.shape, y._data.dtype), device)
     with device.activate():
         return Tensor(device.xp.ones(y._data.shape, y._data.dtype), device)
 

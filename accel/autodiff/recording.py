@@ -14,6 +14,7 @@ import itertools
 import threading
 import weakref
 
+from ..dtypes import is_floating
 from ..tensor import Tensor, Variable
 
 __all__ = ["Node", "active_tapes", "record", "watched_by", "paused"]
@@ -112,7 +113,7 @@ def _watches(tape, x) -> bool:
     if isinstance(x, Variable):
         if id(x) in tape.watched:
             return True
-        if tape.watch_accessed_variables and x.trainable and x._data.dtype.kind == "f":
+        if tape.watch_accessed_variables and x.trainable and is_floating(x._data.dtype):
             tape.watched[id(x)] = x
             return True
         return False

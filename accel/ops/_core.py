@@ -15,6 +15,7 @@ import numbers
 
 import numpy
 
+from ..dtypes import is_floating
 from ..autodiff import recording
 from ..tensor import Tensor, Variable, convert, is_device_array
 
@@ -35,7 +36,7 @@ def make(data, device, inputs: tuple = (), vjp=None, params=None) -> Tensor:
         data = as_array(data)
     out = Tensor(data, device)
     if _state.tapes:
-        if vjp is not None and data.dtype.kind == "f":
+        if vjp is not None and is_floating(data.dtype):
             _record(out, inputs, vjp, params)
         else:
             recording.watch_reads(inputs)
@@ -56,12 +57,13 @@ def _first_device(args):
 def on_device(op):
     """`op` run with the device of its first tensor argument (or of the first tensor of a first
     list argument) current: CuPy allocates and launches on the current device, so without this a
-    tensor of cuda:1 would be computed on GPU 0. On the CPU it is a plain call."""
+    tensor of cuda:1 would be computed on GPU 0. On a device that is not `contextual` (the CPU) it
+    is a plain call."""
 
     @functools.wraps(op)
     def run(*args, **kwargs):
         device = _first_device(args)
-        if device is None or device.kind == "cpu":
+        if device is None or not device.contextual:
             return op(*args, **kwargs)
         with device.activate():
             return op(*args, **kwargs)
@@ -108,7 +110,7 @@ def _constant(value, device, like):
     if value is None:
         raise TypeError("operand: expected a tensor or a number, got None")
     dtype = None
-    if not isinstance(value, numpy.ndarray) and not is_device_array(value) and like.kind == "f":
+    if not isinstance(value, numpy.ndarray) and not is_device_array(value) and is_floating(like):
         probe = numpy.asarray(value)
         if probe.dtype.kind in "fiu":
             dtype = like

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy
 
+from ..dtypes import is_floating
 from ..autodiff import recording
-from ..device import CPU
 from ..tensor import Tensor
 from ._core import as_array, data, make, on_device, operands, same_device, tensor_arg
 
@@ -26,7 +26,6 @@ __all__ = [
 # _unary and _binary inline `make` (the same three steps): they are the hottest path of the
 # library, and a call less per op is ~10% of a small-tensor forward+backward.
 _NDARRAY = numpy.ndarray
-_CPU = CPU
 _PY_SCALARS = (int, float, bool)
 _recording = recording._state
 _record = recording.record
@@ -42,7 +41,7 @@ def _unary(name, doc, forward, vjp=None, to_float=False):
         if not isinstance(x, Tensor):
             x = tensor_arg(x)
         device = x._device
-        if device is _CPU:  # the common case: no device context to enter
+        if not device.contextual:  # the CPU: no device context to enter
             raw = x._data
             if to_float and raw.dtype.kind in "biu":
                 raw = raw.astype(numpy.float32)
@@ -57,7 +56,7 @@ def _unary(name, doc, forward, vjp=None, to_float=False):
                 out = forward(device._xp, raw)
         result = Tensor(out, device)
         if _recording.tapes:
-            if vjps is not None and out.dtype.kind == "f":
+            if vjps is not None and is_floating(out.dtype):
                 _record(result, (x,), vjps, None)
             else:
                 _watch_reads((x,))
@@ -87,7 +86,7 @@ def _binary(name, doc, forward, vjp_x=None, vjp_y=None):
         else:
             x, y, device = operands(name, x, y)
             xd, yd = data(x), data(y)
-        if device is _CPU:  # the common case: no device context to enter
+        if not device.contextual:  # the CPU: no device context to enter
             out = forward(device._xp, xd, yd)
             if out.__class__ is not _NDARRAY:
                 out = as_array(out)
@@ -96,7 +95,7 @@ def _binary(name, doc, forward, vjp_x=None, vjp_y=None):
                 out = forward(device._xp, xd, yd)
         result = Tensor(out, device)
         if _recording.tapes:
-            if vjps is not None and out.dtype.kind == "f":
+            if vjps is not None and is_floating(out.dtype):
                 _record(result, (x, y), vjps, None)
             else:
                 _watch_reads((x, y))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy
 
+from ..dtypes import is_floating
 from ._core import make, normalize_axis, on_device, operands, tensor_arg
 from .elementwise import exp
 from .indexing import one_hot
@@ -35,7 +36,7 @@ def _single_axis(x, axis, op):
 
 def _float_logits(logits, op):
     logits = tensor_arg(logits, "logits")
-    if logits.dtype.kind != "f":
+    if not is_floating(logits.dtype):
         raise TypeError(f"{op}: logits must be floating point, got {logits.dtype.name}")
     if logits.ndim == 0:
         raise ValueError(f"{op}: logits must have at least 1 dimension")

@@ -10,6 +10,7 @@ import builtins
 
 import numpy
 
+from ..dtypes import is_floating
 from ._core import as_array, make, normalize_axis, on_device, tensor_arg
 from .elementwise import equal, exp, logical_and, select_grad, where
 from .shape import reshape
@@ -79,7 +80,7 @@ def _sum_vjp(g, ans, x, axes, keepdims):
 
 
 def _mean_forward(xp, x, axes, keepdims):
-    dtype = None if x.dtype.kind == "f" else numpy.float32
+    dtype = None if is_floating(x.dtype) else numpy.float32
     if _reduced_count(x.shape, axes) == 0:  # NaN, as TensorFlow and PyTorch give, without NumPy's warning
         shape = tuple(x.sum(axis=axes, keepdims=keepdims).shape)
         return xp.full(shape, numpy.nan, dtype=dtype or x.dtype)
@@ -111,7 +112,7 @@ def _prod_vjp(g, ans, x, axes, keepdims):
 
 
 def _logsumexp_forward(xp, x, axes, keepdims):
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         x = x.astype(numpy.float32)
     shift = xp.max(x, axis=axes, keepdims=True) if x.size else xp.zeros(_kept_shape(x.shape, axes), x.dtype)
     shift = xp.where(xp.isfinite(shift), shift, 0)  # all -inf (or inf) rows: no shift

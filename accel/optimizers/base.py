@@ -20,6 +20,7 @@ import warnings
 
 import numpy
 
+from ..dtypes import is_floating
 from .. import kernels
 from ..autodiff.backprop import flatten
 from ..autodiff.recording import live_captures
@@ -126,7 +127,7 @@ class Optimizer:
         where = type(self).__name__
         self._lr_takes_step = True
         if isinstance(value, Tensor):
-            if value.ndim != 0 or value.dtype.kind != "f":
+            if value.ndim != 0 or not is_floating(value.dtype):
                 raise ValueError(f"{where}: a tensor learning_rate must be a 0-d float tensor, got shape "
                                  f"{tuple(value.shape)} {value.dtype.name}")
             check_range("learning_rate", float(value.item()), low=0, where=where)
@@ -577,16 +578,15 @@ class Optimizer:
         for index, (device, dtype, positions, table) in enumerate(plan.groups):
             group_args = dict(args, **per_group(index, positions)) if per_group else args
             group_arrays = [arrays[p] for p in positions]
-            group_norm = norm_sq if device.kind != "cpu" else None
-            try:
-                kernels.launch(table, group_arrays, norm_sq=group_norm, **group_args)
+            try:  # norm_sq: a device scalar only when every gradient is on that one GPU
+                kernels.launch(table, group_arrays, norm_sq=norm_sq, **group_args)
             except TypeError:
                 # A gradient of another float dtype, or not contiguous (the gradient through w.T):
                 # the kernel checked and wrote nothing. Convert those and launch again (any other
                 # error repeats and propagates).
                 with device.activate():
                     group_arrays = [launchable(a, dtype) for a in group_arrays]
-                kernels.launch(table, group_arrays, norm_sq=group_norm, **group_args)
+                kernels.launch(table, group_arrays, norm_sq=norm_sq, **group_args)
 
     def _after_update(self, variables, iterations, updated: bool) -> None:
         """What Keras does for every variable it was built with, not only this call's: EMA, and on

@@ -11,6 +11,7 @@ import math
 
 import numpy
 
+from ..dtypes import is_floating
 from .. import kernels, ops
 from ..autodiff import recording
 from ..tensor import Tensor, convert
@@ -74,7 +75,7 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None):
         if use_norm is None:
             total = None
             for t in present:
-                term = ops.sum(ops.square(ops.cast(t, "float64") if t.dtype.kind == "f" else t))
+                term = ops.sum(ops.square(ops.cast(t, "float64") if is_floating(t.dtype) else t))
                 total = term if total is None else total + term
             norm = ops.sqrt(total)
         else:
@@ -83,7 +84,7 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None):
         scale = clip_norm * ops.minimum(1.0 / norm, 1.0 / clip_norm) + (norm - norm)
         return [None if t is None else t * ops.cast(scale, t.dtype) for t in tensors], norm
     norm_sq = kernels.global_norm_sq([t._data for t in present], device)
-    if device.kind == "cpu":
+    if isinstance(norm_sq, float):  # the CPU's norm is a host value; a GPU's stays on the device
         norm = math.sqrt(norm_sq)
         scale = kernels.global_clip_scale(norm_sq, clip_norm)
         norm_tensor = ops.full((), norm, dtype="float64", device=device)

@@ -8,6 +8,7 @@ import math
 import numbers
 import operator
 
+from ..dtypes import is_floating
 from ..tensor import Tensor, Variable, convert
 
 __all__ = ["check_range", "check_pairs", "checked_gradients", "check_variables"]
@@ -64,7 +65,7 @@ def checked_gradients(grads, variables, floats_known: bool = False) -> list:
             if gd.shape != vd.shape:
                 _explain_gradient_mismatch(g, v)
         elif gd.shape != vd.shape or (g._device is not v._device and g._device != v._device) \
-                or gd.dtype.kind != "f" or vd.dtype.kind != "f":
+                or not is_floating(gd.dtype) or not is_floating(vd.dtype):
             _explain_gradient_mismatch(g, v)
     return list(grads) if out is None else out
 

@@ -388,6 +388,10 @@ class _Runtime:
     def runtimeGetVersion(self):
         return 12090
 
+    def memGetInfo(self):  # (free, total) of the current device; the host's memory here
+        size = os.sysconf("SC_PAGE_SIZE")
+        return os.sysconf("SC_AVPHYS_PAGES") * size, os.sysconf("SC_PHYS_PAGES") * size
+
     def getDeviceProperties(self, index):
         return {"name": b"Emulated CUDA device (CPU)", "totalGlobalMem": 0, "major": 9, "minor": 0}
 

@@ -338,3 +338,19 @@ def test_emulator_reads_arguments_as_the_kernel_parameter_types(emulated_cuda):
 def test_emulator_kernel_sources_are_the_shipped_ones():
     assert pathlib.Path(emulator.INCLUDE / "cuda_emu.h").is_file()
     assert "fused_step" in (kernels.kernels_dir() / "cuda" / "fused.cu").read_text()
+
+
+def test_emulated_cuda_device_class(emulated_cuda):
+    """A CUDADevice owns what differs from the CPU: activation, transfers, random streams, its
+    kernels and memory information."""
+    import accel as ac
+    from accel.device import CUDADevice, array_device
+
+    dev = ac.get_device("cuda:1")
+    assert isinstance(dev, CUDADevice) and dev.contextual and not dev.host_readable
+    array = dev.send(numpy.arange(3.0))
+    assert array_device(array) is dev and array.device.id == 1
+    assert dev.random_stream(5).random((2,)).shape == (2,)
+    assert dev.kernels is kernels.cuda_kernels(dev)
+    free, total = dev.memory_info()
+    assert 0 < free <= total
