@@ -27,7 +27,15 @@ def test_distributions(device):
     assert r.dtype == ac.int64 and set(r.numpy().tolist()) == {3, 4, 5}
 
 
-def test_module_level_functions_and_seed():
+@pytest.fixture
+def restore_default_generator():
+    """set_seed replaces the process's default generator: give the next test the one it had."""
+    saved = ac.random.default_generator
+    yield
+    ac.random.default_generator = saved
+
+
+def test_module_level_functions_and_seed(restore_default_generator):
     ac.random.set_seed(3)
     a = ac.random.normal((5,))
     ac.random.set_seed(3)

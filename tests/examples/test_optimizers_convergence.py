@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # CI runs them; a developer can skip them with -m 'not slow'
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 pytest.importorskip("matplotlib")

@@ -12,6 +12,8 @@ import pytest
 
 import accel as ac
 
+pytestmark = pytest.mark.slow  # CI runs them; a developer can skip them with -m 'not slow'
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "examples" / "train_digits.py"
 
