@@ -40,18 +40,18 @@ STEP_DTYPE = numpy.dtype([("grad", "<u8"), ("scale", "<f8"), ("flag", "<i8"), ("
 CHUNK_DTYPE = numpy.dtype([("segment", "<i8"), ("begin", "<i8"), ("end", "<i8")])
 
 
-def step_name(rule: str, dtype: str, clip: bool, decay: bool) -> str:
+def update_name(rule: str, dtype: str, clip: bool, decay: bool) -> str:
     """The name expression of one update kernel."""
     off, on = RULE_TYPES[rule]
     flag = {True: "true", False: "false"}
-    return f"accel::fused_step<{off}, {on}, {STORAGE_TYPES[dtype]}, {flag[clip]}, {flag[decay]}>"
+    return f"accel::fused_update<{off}, {on}, {STORAGE_TYPES[dtype]}, {flag[clip]}, {flag[decay]}>"
 
 
 def all_names() -> list:
     """Every name expression the bridge can request (for compile checks)."""
-    names = [step_name(rule, dtype, clip, decay) for rule in RULE_TYPES
+    names = [update_name(rule, dtype, clip, decay) for rule in RULE_TYPES
              for dtype in STORAGE_TYPES for clip in (False, True) for decay in (False, True)]
-    names += [f"accel::{kernel}<{t}>" for kernel in ("accumulate_step", "chunk_sum_squares")
+    names += [f"accel::{kernel}<{t}>" for kernel in ("accumulate_only", "chunk_sum_squares")
               for t in STORAGE_TYPES.values()]
     return names + ["accel::sum_partials", "accel::sum_partials_by_segment", "accel::axpy"]
 
@@ -169,7 +169,7 @@ class CudaKernels:
         return Table(self, rule, dtype, params, slots, **extras)
 
     # -- kernels ------------------------------------------------------------------------------
-    def step(self, table, grads, scales, flags, decays, scalars, clip, decay, global_scale, norm_sq, clip_norm,
+    def launch(self, table, grads, scales, flags, decays, scalars, clip, decay, global_scale, norm_sq, clip_norm,
              scalar_count, accumulation=None, grad_scale=1.0, accumulation_steps=1.0, ema_momentum=None,
              ema_overwrite=False):
         """One fused update of every variable of `table` (see accel.kernels.launch), checked first."""
@@ -214,13 +214,13 @@ class CudaKernels:
         ema = (numpy.int64(ema_momentum is not None), numpy.float64(ema_momentum or 0.0),
                numpy.int64(ema_momentum is not None and bool(ema_overwrite)))
         if mode == 1:  # a call between updates: the rule does not run
-            kernel = self.function(f"accel::accumulate_step<{STORAGE_TYPES[table.dtype.name]}>")
+            kernel = self.function(f"accel::accumulate_only<{STORAGE_TYPES[table.dtype.name]}>")
             with self.xp.cuda.Device(self.device.index):
                 kernel((table.chunk_count,), (THREADS,), (
                     table.chunks, table.segments, self._steps(grads), numpy.float64(grad_scale), *ema))
             return
         has_clip, has_decay = not math.isnan(clip), decay != 0.0
-        kernel = self.function(step_name(table.rule, table.dtype.name, has_clip, has_decay))
+        kernel = self.function(update_name(table.rule, table.dtype.name, has_clip, has_decay))
         packed = [numpy.float64(v) for v in list(scalars) + [0.0] * (8 - len(scalars))]
         with self.xp.cuda.Device(self.device.index):
             kernel((table.chunk_count,), (THREADS,), (

@@ -25,7 +25,7 @@ class HostKernels:
         return _cpu.Table(rule, list(params), [list(kind) for kind in slots], accumulators=accumulators,
                           averages=averages)
 
-    def step(self, table, grads, scales, flags, decays, scalars, clip, decay, global_scale, norm_sq, clip_norm,
+    def launch(self, table, grads, scales, flags, decays, scalars, clip, decay, global_scale, norm_sq, clip_norm,
              scalar_count, accumulation=None, grad_scale=1.0, accumulation_steps=1.0, ema_momentum=None,
              ema_overwrite=False):
         """One fused update of every variable of `table` (see accel.kernels.launch)."""
@@ -34,7 +34,7 @@ class HostKernels:
                     isinstance(norm_sq, numpy.ndarray) and norm_sq.size == 1):
                 raise TypeError(f"norm_sq: expected a float, got {type(norm_sq).__name__}")
             global_scale = global_scale * _cpu.global_clip_scale(float(norm_sq), clip_norm)
-        _cpu.step(table, list(grads), scales, flags, decays, scalars, float(global_scale), clip, float(decay),
+        _cpu.launch(table, list(grads), scales, flags, decays, scalars, float(global_scale), clip, float(decay),
                   _ACCUMULATION[accumulation], float(grad_scale), float(accumulation_steps),
                   math.nan if ema_momentum is None else float(ema_momentum), bool(ema_overwrite))
 

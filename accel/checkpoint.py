@@ -171,13 +171,12 @@ class Checkpoint:
 
 def _optimizer_kind(optimizer) -> str:
     """What a checkpoint records of an optimizer: its class and its fused kernel, if any."""
-    kernel = optimizer._kernel() if optimizer.rule is not None else "custom"
-    return f"{type(optimizer).__name__} ({kernel})"
+    return f"{type(optimizer).__name__} ({optimizer.kernel or 'custom'})"
 
 
 def _slot_meta(optimizer, slot_name, owner) -> tuple:
     """(shape, dtype) a slot has: like its owner, or one int64 per variable for host slots."""
-    if slot_name in optimizer._host_slots():
+    if slot_name in optimizer.host_slots():
         return (), "int64"
     return tuple(owner.shape), owner.dtype.name
 

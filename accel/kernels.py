@@ -151,7 +151,7 @@ def launch(table, grads, *, segment_scales=None, segment_flags=None, segment_dec
         norm_sq = float(norm_sq)
     # A CUDA table knows its device's kernels; accel._cpu's tables are the CPU's.
     launcher = getattr(table, "kernels", None) or CPU.kernels
-    launcher.step(table, grads, segment_scales, segment_flags, segment_decays, scalars, clip, float(decay),
+    launcher.launch(table, grads, segment_scales, segment_flags, segment_decays, scalars, clip, float(decay),
                        float(global_scale), norm_sq, float(clip_norm), len(spec.scalars), accumulation,
                        float(grad_scale), float(accumulation_steps),
                        None if ema_momentum is None else float(ema_momentum), bool(ema_overwrite))

@@ -14,7 +14,7 @@ import numpy
 from . import dtypes
 from .device import get_device
 from .ops._core import make
-from .ops.shape import _shape_arg
+from .ops._core import shape_arg
 
 __all__ = ["Generator", "set_seed", "normal", "uniform", "randint", "default_generator"]
 
@@ -36,7 +36,7 @@ class Generator:
         return stream
 
     def _draw(self, shape, dtype, device, sample):
-        shape = _shape_arg(shape, "random")
+        shape = shape_arg(shape, "random")
         dt = dtypes.as_dtype(dtype)
         dev = get_device(device)
         with dev.activate():  # CuPy draws, converts and allocates on the current device

@@ -130,8 +130,8 @@ class Tensor:
         return _ops.to_device(self, "cpu")
 
     # -- operators --------------------------------------------------------------------------------
-    # + - (binary) * / ** @ unary - and [] are bound straight to their ops by accel.ops (no
-    # wrapper frame on the hottest path); the rest are here.
+    # + - (binary) * / ** @ unary - and [] are their ops themselves, bound by `bind_operators` at
+    # the end of this module (no wrapper frame on the hottest path); the rest are here.
     def __rsub__(self, other): return _ops.subtract(other, self)
     def __rtruediv__(self, other): return _ops.divide(other, self)
     def __floordiv__(self, other): return _ops.floor_divide(self, other)
@@ -400,5 +400,22 @@ def tensor(data, dtype=None, device=None) -> Tensor:
     return _ops.identity(out) if isinstance(out, Variable) else out  # a snapshot, not an alias
 
 
-from . import ops as _ops  # noqa: E402  (ops build on Tensor; Tensor's operators call ops)
+_ops = None  # accel.ops, which builds on Tensor: it registers itself with bind_operators
+
+
+def bind_operators(ops) -> None:
+    """The hook accel.ops calls once it is built: Tensor's methods call ops through it, and the
+    hottest operators ARE their ops (no wrapper frame per call). Addition and multiplication are
+    exactly commutative in IEEE arithmetic, so their reflected forms share the op. The rest of the
+    operator table is in the class body."""
+    global _ops
+    _ops = ops
+    Tensor.__add__ = Tensor.__radd__ = ops.add
+    Tensor.__mul__ = Tensor.__rmul__ = ops.multiply
+    Tensor.__sub__ = ops.subtract
+    Tensor.__truediv__ = ops.divide
+    Tensor.__pow__ = ops.power
+    Tensor.__matmul__ = ops.matmul
+    Tensor.__neg__ = ops.negative
+    Tensor.__getitem__ = ops.getitem
 

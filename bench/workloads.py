@@ -26,7 +26,7 @@ def slot_count(optimizer) -> int:
     """Slots per parameter of an accel optimizer's fused kernel (kernels/rules/registry.h)."""
     from accel import kernels
 
-    return len(kernels.RULES[optimizer._kernel()].slots)
+    return len(kernels.RULES[optimizer.kernel].slots)
 
 
 def bytes_per_param(slots: int, itemsize: int) -> int:

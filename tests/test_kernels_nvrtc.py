@@ -62,4 +62,4 @@ def test_every_kernel_name_compiles_with_nvrtc(arch):
 def test_every_registry_line_is_requested_in_every_form():
     names = _cuda.all_names()
     for off, on in _cuda.RULE_TYPES.values():
-        assert sum(n.startswith(f"accel::fused_step<{off}, {on}, ") for n in names) == 3 * 4  # dtypes x clip x decay
+        assert sum(n.startswith(f"accel::fused_update<{off}, {on}, ") for n in names) == 3 * 4  # dtypes x clip x decay

@@ -31,11 +31,11 @@ class _Recording(threading.local):
         self.tapes: list = []  # tapes recording now in this thread, outermost first
 
 
-_state = _Recording()
+state = _Recording()
 
 
 def active_tapes() -> list:
-    return _state.tapes
+    return state.tapes
 
 
 _next_sequence = itertools.count()
@@ -125,7 +125,7 @@ def watch_reads(inputs) -> None:
     result): reading a trainable float Variable still watches it on every active tape."""
     for x in inputs:
         if x.__class__ is not Tensor and isinstance(x, Variable):
-            for tape in _state.tapes:
+            for tape in state.tapes:
                 _watches(tape, x)
 
 
@@ -137,7 +137,7 @@ def record(out: Tensor, inputs: tuple, vjp, params) -> None:
     """
     ids = ()
     has_variable = False
-    for tape in _state.tapes:
+    for tape in state.tapes:
         tape_id, watched = tape.id, tape.watched
         hit = False
         for x in inputs:
@@ -177,14 +177,14 @@ class watching_variables:
     accessed:` gives the Variables read inside, in order."""
 
     def __enter__(self):
-        self._saved = list(_state.tapes)
+        self._saved = list(state.tapes)
         self._watcher = _VariableWatcher()
-        _state.tapes[:] = [self._watcher]
+        state.tapes[:] = [self._watcher]
         self._accessed = []
         return self._accessed
 
     def __exit__(self, *exc):
-        _state.tapes[:] = self._saved
+        state.tapes[:] = self._saved
         self._accessed.extend(v for v in self._watcher.watched.values() if isinstance(v, Variable))
         return False
 
@@ -197,13 +197,13 @@ class paused:
         self._saved = None
 
     def __enter__(self):
-        self._saved = list(_state.tapes)
+        self._saved = list(state.tapes)
         if self._only is None:
-            _state.tapes[:] = []
+            state.tapes[:] = []
         else:
-            _state.tapes[:] = [t for t in _state.tapes if t not in self._only]
+            state.tapes[:] = [t for t in state.tapes if t not in self._only]
         return self
 
     def __exit__(self, *exc):
-        _state.tapes[:] = self._saved
+        state.tapes[:] = self._saved
         return False

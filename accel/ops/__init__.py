@@ -1,5 +1,9 @@
 """accel's ops: one module per family, each op's forward beside its VJP."""
 
+import sys as _sys
+
+from .. import tensor as _tensor
+
 from .conversion import cast, identity, stop_gradient, tensor_like, to_device
 from .creation import arange, eye, full, full_like, linspace, ones, ones_like, zeros, zeros_like
 from .elementwise import (
@@ -10,7 +14,7 @@ from .elementwise import (
 )
 from .indexing import gather, getitem, one_hot, scatter_add
 from .linalg import matmul
-from .nn import (
+from .classification import (
     log_softmax, softmax, softmax_cross_entropy_with_logits,
     sparse_softmax_cross_entropy_with_logits,
 )
@@ -22,29 +26,14 @@ from .shape import (
     sum_to, transpose, unstack,
 )
 
-from . import conversion, creation, elementwise, indexing, linalg, nn, reduce, shape  # noqa: E402
+from . import classification, conversion, creation, elementwise, indexing, linalg, reduce, shape  # noqa: E402
 
 __all__ = sorted(
     set(conversion.__all__) | set(creation.__all__) | set(elementwise.__all__)
-    | set(indexing.__all__) | set(linalg.__all__) | set(nn.__all__) | set(reduce.__all__)
+    | set(indexing.__all__) | set(linalg.__all__) | set(classification.__all__) | set(reduce.__all__)
     | set(shape.__all__) | {"matrix_transpose"}
 )
 
 
-def _bind_hot_operators():
-    """Point Tensor's hottest operators at their ops directly (no wrapper frame per call).
-    Addition and multiplication are exactly commutative in IEEE arithmetic, so the reflected
-    forms can share the op."""
-    from ..tensor import Tensor
-
-    Tensor.__add__ = Tensor.__radd__ = add
-    Tensor.__mul__ = Tensor.__rmul__ = multiply
-    Tensor.__sub__ = subtract
-    Tensor.__truediv__ = divide
-    Tensor.__pow__ = power
-    Tensor.__matmul__ = matmul
-    Tensor.__neg__ = negative
-    Tensor.__getitem__ = getitem
-
-
-_bind_hot_operators()
+# Tensor's operators and methods call the ops: register them (tensor.py holds the table).
+_tensor.bind_operators(_sys.modules[__name__])

@@ -19,7 +19,7 @@ from ..dtypes import is_floating
 from ..autodiff import recording
 from ..tensor import Tensor, Variable, convert, is_device_array
 
-_state = recording._state
+_state = recording.state
 _record = recording.record
 
 
@@ -134,6 +134,19 @@ def operands(op: str, x, y):
 def data(x):
     """The raw array of a Tensor, or a Python scalar as it is."""
     return x._data if isinstance(x, Tensor) else x
+
+
+def shape_arg(shape, op: str) -> tuple:
+    """`shape` (an int or a sequence of ints) as a tuple of ints, or TypeError naming `op`."""
+    if isinstance(shape, (int, numpy.integer)):
+        return (int(shape),)
+    try:
+        entries = list(shape) if not isinstance(shape, str) else None
+    except TypeError:
+        entries = None
+    if entries is None or not all(isinstance(n, (int, numpy.integer)) for n in entries):
+        raise TypeError(f"{op}: shape must be an int or a sequence of ints, got {shape!r}")
+    return tuple(int(n) for n in entries)
 
 
 def normalize_axis(axis, ndim: int, op: str):

@@ -9,7 +9,7 @@ from .. import dtypes
 from ..device import get_device
 from ..tensor import Tensor
 from ._core import make, tensor_arg
-from .shape import _shape_arg
+from ._core import shape_arg
 
 __all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "full_like", "arange", "linspace", "eye"]
 
@@ -24,7 +24,7 @@ def full(shape, fill_value, dtype=None, device=None) -> Tensor:
     float32 for Python floats, int64 for ints, bool for bools)."""
     if fill_value is None or isinstance(fill_value, (str, bytes)):
         raise TypeError(f"full: fill_value must be a number, got {fill_value!r}")
-    shape = _shape_arg(shape, "full")
+    shape = shape_arg(shape, "full")
     if any(n < 0 for n in shape):
         raise ValueError(f"full: shape must not have negative dimensions, got {shape}")
     dt = dtypes.as_dtype(type(fill_value) if dtype is None and isinstance(fill_value, (bool, int, float))

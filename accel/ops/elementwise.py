@@ -27,7 +27,7 @@ __all__ = [
 # library, and a call less per op is ~10% of a small-tensor forward+backward.
 _NDARRAY = numpy.ndarray
 _PY_SCALARS = (int, float, bool)
-_recording = recording._state
+_recording = recording.state
 _record = recording.record
 _watch_reads = recording.watch_reads
 

@@ -7,25 +7,10 @@ import functools
 
 import numpy
 
-from ._core import make, normalize_axis, on_device, same_device, snapshot, tensor_arg, unchanged
+from ._core import make, normalize_axis, on_device, same_device, shape_arg, snapshot, tensor_arg, unchanged
 
 __all__ = ["reshape", "transpose", "expand_dims", "squeeze", "broadcast_to", "sum_to",
            "concat", "stack", "split", "unstack", "flatten"]
-
-
-def _shape_arg(shape, op: str) -> tuple:
-    if isinstance(shape, (int, numpy.integer)):
-        return (int(shape),)
-    if isinstance(shape, str) or not all(isinstance(n, (int, numpy.integer)) for n in _iterable(shape)):
-        raise TypeError(f"{op}: shape must be an int or a sequence of ints, got {shape!r}")
-    return tuple(int(n) for n in shape)
-
-
-def _iterable(value):
-    try:
-        return iter(value)
-    except TypeError:
-        return iter([None])
 
 
 _RESHAPE_VJPS = (lambda g, ans, x: reshape(g, x.shape),)
@@ -35,7 +20,7 @@ _RESHAPE_VJPS = (lambda g, ans, x: reshape(g, x.shape),)
 def reshape(x, shape):
     """The elements of x in row-major order, laid out as `shape` (one entry may be -1)."""
     x = tensor_arg(x)
-    shape = _shape_arg(shape, "reshape")
+    shape = shape_arg(shape, "reshape")
     try:
         out = snapshot(x).reshape(shape)
     except ValueError:
@@ -112,7 +97,7 @@ def squeeze(x, axis=None):
 def broadcast_to(x, shape):
     """x broadcast to `shape` (NumPy rules); the gradient is summed back."""
     x = tensor_arg(x)
-    shape = _shape_arg(shape, "broadcast_to")
+    shape = shape_arg(shape, "broadcast_to")
     if tuple(x.shape) == shape:
         return unchanged(x)
     try:

@@ -49,7 +49,7 @@ class AdagradDecay(Adagrad):
                          epsilon=0.0, **kwargs)
         self.accumulator_decay_step = accumulator_decay_step
 
-    def _host_slots(self):
+    def host_slots(self):
         return {"accumulator_decay_power": 0}
 
     def _scalars(self, lr, step):

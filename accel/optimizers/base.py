@@ -194,13 +194,18 @@ class Optimizer:
         """The named flags of this configuration's kernel (kernels/rules/registry.h)."""
         return ()
 
-    def _kernel(self) -> str:
-        return kernels.kernel_id(self.rule, *self._variant())
+    @property
+    def kernel(self) -> str | None:
+        """The fused kernel this configuration launches (a line of kernels/rules/registry.h), or
+        None for a custom optimizer (update_step)."""
+        return None if self.rule is None or self._custom() else kernels.kernel_id(self.rule, *self._variant())
 
     def _slot_initial(self, name: str) -> float:
         return 0.0
 
-    def _host_slots(self) -> dict:
+    def host_slots(self) -> dict:
+        """Slots kept on the host, one int64 per variable: name -> initial value (AdagradDecay's
+        step of each variable's last decay); the others are shaped like their variable."""
         return {}
 
     def _scalars(self, lr: float, step: int) -> list:
@@ -238,8 +243,8 @@ class Optimizer:
         """The names of the slots this optimizer keeps per variable (sorted)."""
         if self._custom():
             return sorted({name for _, name, _ in self._store.owners()})
-        names = [n for n in kernels.RULES[self._kernel()].slots if n not in self._scratch_slots]
-        return sorted(names + list(self._host_slots()) + self._extra_slots())
+        names = [n for n in kernels.RULES[self.kernel].slots if n not in self._scratch_slots]
+        return sorted(names + list(self.host_slots()) + self._extra_slots())
 
     def _extra_slots(self) -> list:
         """The slots of EMA and gradient accumulation, when on (no rule reads them)."""
@@ -485,12 +490,12 @@ class Optimizer:
         for var in variables:
             if var.dtype.name not in ("float16", "float32", "float64"):
                 raise TypeError(f"{type(self).__name__}: variables of dtype {var.dtype.name} are not supported")
-        kernel = self._kernel()
+        kernel = self.kernel
         slot_names = kernels.RULES[kernel].slots
         for var in variables:
             for name in slot_names:
                 self._store.add(var, name, self._slot_initial(name))
-            for name, initial in self._host_slots().items():
+            for name, initial in self.host_slots().items():
                 self._store.add(var, name, initial, host=True)
             self._add_extra_slots(var)
         return self._store.make_plan(key, variables, kernel, slot_names,

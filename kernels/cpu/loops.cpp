@@ -34,7 +34,7 @@ void run_segment(const Launch& L, const Segment& seg, const Chunk& c) {
     const C scale = C(seg.scale);
 #pragma omp simd
     for (long long i = c.begin; i < c.end; ++i)
-        accel::step<Rule, CLIP, DECAY>(p, s, i, g[i], scale, prep, k);
+        accel::apply_update<Rule, CLIP, DECAY>(p, s, i, g[i], scale, prep, k);
 }
 
 #if ACCEL_F16C
@@ -76,7 +76,7 @@ void run_half_blocks(const Launch& L, const Segment& seg, const Chunk& c) {
         halves_to_floats(g + b, fg, n);
         for (int j = 0; j < Rule::kSlots; ++j) halves_to_floats(s[j] + b, fs[j], n);
 #pragma omp simd
-        for (int e = 0; e < n; ++e) accel::step<Rule, CLIP, DECAY>(fp, fs, e, fg[e], scale, prep, k);
+        for (int e = 0; e < n; ++e) accel::apply_update<Rule, CLIP, DECAY>(fp, fs, e, fg[e], scale, prep, k);
         floats_to_halves(fp, p + b, n);
         for (int j = 0; j < Rule::kSlots; ++j) floats_to_halves(fs[j], s[j] + b, n);
     }

@@ -290,7 +290,7 @@ struct Table {
     long long size() const { return (long long)segments.size(); }
 };
 
-void step(const Table& table, nb::list grads, nb::handle segment_scales, nb::handle segment_flags,
+void launch(const Table& table, nb::list grads, nb::handle segment_scales, nb::handle segment_flags,
           nb::handle segment_decays, nb::handle scalars, double global_scale, double clip_value, double decay,
           int accumulation, double grad_scale, double accumulation_steps, double ema_momentum, bool ema_overwrite) {
     const long long count = table.size();
@@ -468,7 +468,7 @@ NB_MODULE(_cpu, m) {
         .def("__len__", &Table::size)
         .def_ro("rule", &Table::rule)
         .def_prop_ro("dtype", [](const Table& t) { return std::string(dtype_name(t.dtype)); });
-    m.def("step", &step, nb::arg("table"), nb::arg("grads"), nb::arg("segment_scales").none(),
+    m.def("launch", &launch, nb::arg("table"), nb::arg("grads"), nb::arg("segment_scales").none(),
           nb::arg("segment_flags").none(), nb::arg("segment_decays").none(), nb::arg("scalars"), nb::arg("global_scale"),
           nb::arg("clip_value"), nb::arg("decay"), nb::arg("accumulation") = 0, nb::arg("grad_scale") = 1.0,
           nb::arg("accumulation_steps") = 1.0, nb::arg("ema_momentum") = NAN, nb::arg("ema_overwrite") = false,

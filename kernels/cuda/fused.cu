@@ -78,16 +78,16 @@ struct Scalars {
 // restarts and the average follows the stored parameter. `e` indexes p and the slots (a thread's
 // registers in the vector path); `index` is the element's place in the accumulator and average.
 template <class RuleOff, class RuleOn, class T, bool CLIP, bool DECAY, class K>
-__device__ __forceinline__ void update_element(T* p, T* const* slots, long long e, T grad, bool flag,
+__device__ __forceinline__ void update_with_extras(T* p, T* const* slots, long long e, T grad, bool flag,
                                                compute_t<T> scale, const GradPrep<compute_t<T>>& prep, const K& k,
                                                const Extras& x, T* acc, T* avg, long long index) {
     typedef compute_t<T> C;
     if (x.accumulation == 2) grad = accumulated_mean(load(grad) * C(x.grad_scale), acc[index], C(x.steps));
     else if (x.accumulation == 3) grad = accumulated_mean(C(0), acc[index], C(x.steps));
     if (flag)
-        step<RuleOn, CLIP, DECAY>(p, slots, e, grad, scale, prep, k);
+        apply_update<RuleOn, CLIP, DECAY>(p, slots, e, grad, scale, prep, k);
     else
-        step<RuleOff, CLIP, DECAY>(p, slots, e, grad, scale, prep, k);
+        apply_update<RuleOff, CLIP, DECAY>(p, slots, e, grad, scale, prep, k);
     if (x.accumulation != 0) acc[index] = store<T>(C(0));
     if (x.ema) moving_average(p[e], avg[index], C(x.momentum), x.overwrite != 0);
 }
@@ -126,20 +126,20 @@ __device__ __forceinline__ void run_chunk(const ChunkEntry& c, const SegmentEntr
 #pragma unroll
             for (int e = 0; e < W; ++e) {
                 if (flag)
-                    step<RuleOn, CLIP, DECAY>(lp, local_slots, e, lg[e], scale, prep, k);
+                    apply_update<RuleOn, CLIP, DECAY>(lp, local_slots, e, lg[e], scale, prep, k);
                 else
-                    step<RuleOff, CLIP, DECAY>(lp, local_slots, e, lg[e], scale, prep, k);
+                    apply_update<RuleOff, CLIP, DECAY>(lp, local_slots, e, lg[e], scale, prep, k);
             }
         } else {
             for (int e = 0; e < W; ++e)
-                update_element<RuleOff, RuleOn, T, CLIP, DECAY>(lp, local_slots, e, lg[e], flag, scale, prep, k, x,
+                update_with_extras<RuleOff, RuleOn, T, CLIP, DECAY>(lp, local_slots, e, lg[e], flag, scale, prep, k, x,
                                                                 acc, avg, i + e);
         }
         store16(p + i, lp);
         for (int j = 0; j < RuleOff::kSlots; ++j) store16(slots[j] + i, local_slots[j]);
     }
     for (long long i = c.begin + vectors * W + threadIdx.x; i < c.end; i += blockDim.x)
-        update_element<RuleOff, RuleOn, T, CLIP, DECAY>(p, slots, i, g[i], flag, scale, prep, k, x, acc, avg, i);
+        update_with_extras<RuleOff, RuleOn, T, CLIP, DECAY>(p, slots, i, g[i], flag, scale, prep, k, x, acc, avg, i);
 }
 
 // One launch of an optimizer update. `norm_sq` (nullable) is the device scalar the global-norm
@@ -153,7 +153,7 @@ template <class T> struct min_blocks {
 };
 
 template <class RuleOff, class RuleOn, class T, bool CLIP, bool DECAY>
-__global__ void __launch_bounds__(512, min_blocks<T>::value) fused_step(const ChunkEntry* chunks, const SegmentEntry* segments, const StepEntry* steps,
+__global__ void __launch_bounds__(512, min_blocks<T>::value) fused_update(const ChunkEntry* chunks, const SegmentEntry* segments, const StepEntry* steps,
                            double s0, double s1, double s2, double s3, double s4, double s5, double s6, double s7,
                            const double* norm_sq, double clip_norm, double global_scale, double clip_value,
                            long long accumulation, double grad_scale, double accumulation_steps, long long ema,
@@ -170,7 +170,7 @@ __global__ void __launch_bounds__(512, min_blocks<T>::value) fused_step(const Ch
 // A call between updates (gradient_accumulation_steps): acc += gradient * grad_scale, and with
 // EMA the averages; the rule does not run, so one kernel serves every optimizer.
 template <class T>
-__global__ void __launch_bounds__(512) accumulate_step(const ChunkEntry* chunks, const SegmentEntry* segments,
+__global__ void __launch_bounds__(512) accumulate_only(const ChunkEntry* chunks, const SegmentEntry* segments,
                                                        const StepEntry* steps, double grad_scale, long long ema,
                                                        double ema_momentum, long long ema_overwrite) {
     typedef compute_t<T> C;
@@ -244,7 +244,7 @@ __global__ void axpy(float* a, const float* b, float s, long long n) {
 // type, without and with clipping and decay. At run time CuPy instantiates by name.
 #define ACCEL_INSTANTIATE(OFF, ON, T, CLIP, DECAY)                                                   \
     template __global__ void __launch_bounds__(512, accel::min_blocks<T>::value)                    \
-        accel::fused_step<accel::OFF, accel::ON, T, CLIP, DECAY>(                                    \
+        accel::fused_update<accel::OFF, accel::ON, T, CLIP, DECAY>(                                    \
         const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, double,       \
         double, double, double, double, double, double, double, const double*, double, double,       \
         double, long long, double, double, long long, double, long long);
@@ -256,9 +256,9 @@ __global__ void axpy(float* a, const float* b, float s, long long n) {
     ACCEL_INSTANTIATE(OFF, ON, accel::half_t, true, true)
 
 ACCEL_RULES(ACCEL_INSTANTIATE_ALL)
-template __global__ void __launch_bounds__(512) accel::accumulate_step<float>(const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, double, long long, double, long long);
-template __global__ void __launch_bounds__(512) accel::accumulate_step<double>(const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, double, long long, double, long long);
-template __global__ void __launch_bounds__(512) accel::accumulate_step<accel::half_t>(const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, double, long long, double, long long);
+template __global__ void __launch_bounds__(512) accel::accumulate_only<float>(const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, double, long long, double, long long);
+template __global__ void __launch_bounds__(512) accel::accumulate_only<double>(const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, double, long long, double, long long);
+template __global__ void __launch_bounds__(512) accel::accumulate_only<accel::half_t>(const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, double, long long, double, long long);
 template __global__ void accel::chunk_sum_squares<float>(const accel::ChunkEntry*, const accel::StepEntry*, double*);
 template __global__ void accel::chunk_sum_squares<double>(const accel::ChunkEntry*, const accel::StepEntry*, double*);
 template __global__ void accel::chunk_sum_squares<accel::half_t>(const accel::ChunkEntry*, const accel::StepEntry*, double*);

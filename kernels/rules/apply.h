@@ -1,4 +1,4 @@
-// The per-element step every optimizer shares, around its rule:
+// The per-element update every optimizer shares (apply_update), around its rule:
 //
 //   g = gradient * segment_scale * global_scale     (clipnorm per tensor; clip_by_global_norm)
 //   CLIP:  g = min(max(g, -clip_value), clip_value)  (clipvalue)
@@ -16,7 +16,7 @@
 // once per step, and a loop may hand the rule float copies of half storage (the F16C block path
 // of kernels/cpu/loops.cpp) with bit-identical results.
 //
-// The loops in kernels/cpu and kernels/cuda call `step` and contain no math of their own.
+// The loops in kernels/cpu and kernels/cuda call `apply_update` and contain no math of their own.
 #pragma once
 #include "common.h"
 
@@ -38,7 +38,7 @@ ACCEL_HD double global_clip_scale(double norm_sq, double clip_norm) {
 }
 
 template <class Rule, bool CLIP, bool DECAY, class T, class G, class C>
-ACCEL_HD void step(T* p, T* const* slot, long long i, G grad, C segment_scale, const GradPrep<C>& prep,
+ACCEL_HD void apply_update(T* p, T* const* slot, long long i, G grad, C segment_scale, const GradPrep<C>& prep,
                    const decltype(Rule::template params<C>(nullptr))& k) {
     C g = load(grad) * segment_scale * prep.global_scale;
     if (CLIP) g = smaller(larger(g, -prep.clip_value), prep.clip_value);

@@ -5,7 +5,7 @@ import numpy
 import pytest
 
 import accel as ac
-from accel.ops import elementwise, nn
+from accel.ops import classification, elementwise
 from accel.testing import check_gradients
 
 R = numpy.random.default_rng(42)
@@ -108,9 +108,9 @@ CASES = [
      [R.dirichlet(numpy.ones(4), 3), any_(3, 4)], True),
     ("sparse_softmax_cross_entropy_with_logits", lambda lg: ac.sparse_softmax_cross_entropy_with_logits(ac.tensor([2, 0, 3]), lg),
      [any_(3, 4)], True),
-    ("sparse_ce_grad", lambda g, lg: nn.sparse_ce_grad(g, lg, ac.tensor([[2, 0, 3], [1, 1, 0]])),
+    ("sparse_ce_grad", lambda g, lg: classification.sparse_ce_grad(g, lg, ac.tensor([[2, 0, 3], [1, 1, 0]])),
      [any_(2, 3), any_(2, 3, 4)], True),
-    ("log_softmax_grad", lambda g, x: nn.log_softmax_grad(g, ac.log_softmax(x, axis=0), 0), [any_(3, 2), any_(3, 2)],
+    ("log_softmax_grad", lambda g, x: classification.log_softmax_grad(g, ac.log_softmax(x, axis=0), 0), [any_(3, 2), any_(3, 2)],
      True),
 ]
 
@@ -139,7 +139,7 @@ def _ops_under_test():
     """Every public op, and every fused gradient op (a VJP written as one op: `*_grad`)."""
     from accel import ops
 
-    fused = {name for module in (elementwise, nn) for name in dir(module)
+    fused = {name for module in (elementwise, classification) for name in dir(module)
              if name.endswith("_grad") and callable(getattr(module, name))}
     return (set(ops.__all__) - NOT_CHECKED_HERE) | fused
 

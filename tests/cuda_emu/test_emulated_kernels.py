@@ -337,7 +337,7 @@ def test_emulator_reads_arguments_as_the_kernel_parameter_types(emulated_cuda):
 
 def test_emulator_kernel_sources_are_the_shipped_ones():
     assert pathlib.Path(emulator.INCLUDE / "cuda_emu.h").is_file()
-    assert "fused_step" in (kernels.kernels_dir() / "cuda" / "fused.cu").read_text()
+    assert "fused_update" in (kernels.kernels_dir() / "cuda" / "fused.cu").read_text()
 
 
 def test_emulated_cuda_device_class(emulated_cuda):

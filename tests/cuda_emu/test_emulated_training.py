@@ -70,7 +70,7 @@ def _assert_same_bits(emu_values, cpu_values, emu_slots, cpu_slots):
             assert a.tobytes() == b.tobytes(), key
 
 
-# Keras's use_ema and gradient_accumulation_steps: the accumulating launch (accumulate_step) and
+# Keras's use_ema and gradient_accumulation_steps: the accumulating launch (accumulate_only) and
 # the update launch with the mean and the averages, four calls so both kinds run twice.
 EXTRAS = {"ema": {"use_ema": True, "ema_momentum": 0.9, "ema_overwrite_frequency": 3},
           "accumulation": {"gradient_accumulation_steps": 2},

@@ -1,4 +1,5 @@
-"""Neural-network ops: softmax, log_softmax and the cross-entropies, stable for large logits.
+"""Classification ops: softmax, log_softmax and the cross-entropies, stable for large logits.
+(accel.nn holds layers; these are the ops its losses use.)
 
 Forwards shift by the row maximum, so no exp overflows. The VJPs of log_softmax and of the sparse
 cross-entropy are one fused op each (TensorFlow computes them in one kernel too): a backward pass
