@@ -41,7 +41,7 @@ def report() -> str:
     info = accel._cpu.build_info()
     lines.append(f"accel._cpu: {info['threads']} threads (thread pool), instruction set {info['isa']} "
                  f"(supported: {', '.join(info['supported_isas'])}), built with {info['compiler']}")
-    lines.append(f"kernel sources: {kernels.kernels_dir()}")
+    lines.append(f"kernel sources: {kernels.sources_dir()}")
     cache = os.environ.get("CUPY_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cupy", "kernel_cache")
     lines.append(f"CUDA kernel cache (CuPy): {cache}")
     return "\n".join(lines)

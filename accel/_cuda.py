@@ -1,4 +1,4 @@
-"""The CUDA side of accel.kernels: the kernels of kernels/cuda compiled by CuPy (NVRTC) and
+"""The CUDA side of accel.kernels: the kernels of csrc/cuda compiled by CuPy (NVRTC) and
 launched on one device.
 
 Every launch runs with its device current (CuPy launches on the current device), checks what it
@@ -28,7 +28,7 @@ THREADS = 512
 NORM_THREADS = 256
 _TABLE_CACHE = 64  # device tables kept per device (small: a few KB each)
 
-# Each kernel's rule types (kernels/rules/registry.h): (for unflagged variables, for flagged ones:
+# Each kernel's rule types (csrc/rules/registry.h): (for unflagged variables, for flagged ones:
 # AdagradDecay's decaying variables).
 RULE_TYPES = {r["id"]: (r["off"], r["on"]) for r in _cpu.rules()}
 STORAGE_TYPES = {"float16": "__half", "float32": "float", "float64": "double"}
@@ -69,24 +69,24 @@ def chunk_table(lengths) -> numpy.ndarray:
     return table
 
 
-def source_with_header_hash(kernels_dir: pathlib.Path) -> str:
-    """fused.cu, preceded by a comment holding the hash of every header under kernels_dir."""
+def source_with_header_hash(sources_dir: pathlib.Path) -> str:
+    """fused.cu, preceded by a comment holding the hash of every header under sources_dir."""
     digest = hashlib.sha256()
-    for path in sorted(kernels_dir.rglob("*")):
+    for path in sorted(sources_dir.rglob("*")):
         if path.suffix in (".h", ".cuh", ".cu") and path.is_file():
-            digest.update(str(path.relative_to(kernels_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
-    source = (kernels_dir / "cuda" / "fused.cu").read_text()
+            digest.update(str(path.relative_to(sources_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    source = (sources_dir / "cuda" / "fused.cu").read_text()
     return f"// accel kernel sources sha256 {digest.hexdigest()}\n{source}"
 
 
 class CudaKernels:
     """The compiled kernels of one CUDA device (`device.xp` is CuPy or a stand-in for it)."""
 
-    def __init__(self, device, kernels_dir: pathlib.Path):
+    def __init__(self, device, sources_dir: pathlib.Path):
         self.device = device
         self.xp = device.xp
-        self.source = source_with_header_hash(kernels_dir)
-        include = [f"-I{kernels_dir}"]
+        self.source = source_with_header_hash(sources_dir)
+        include = [f"-I{sources_dir}"]
         cuda_path = self.xp.cuda.get_cuda_path()
         if cuda_path and (pathlib.Path(cuda_path) / "include" / "cuda_fp16.h").is_file():
             include.append(f"-I{pathlib.Path(cuda_path) / 'include'}")

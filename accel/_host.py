@@ -1,4 +1,4 @@
-"""The CPU side of accel.kernels: accel._cpu (the compiled loops of kernels/cpu) behind the
+"""The CPU side of accel.kernels: accel._cpu (the compiled loops of csrc/cpu) behind the
 interface the CUDA side has (accel._cuda.CudaKernels), so accel.kernels asks a device for its
 launcher and never tests which kind it is."""
 
@@ -10,7 +10,7 @@ import numpy
 
 from . import _cpu
 
-_ACCUMULATION = {None: 0, "add": 1, "mean": 2, "accumulated": 3}  # kernels/cpu/launch.h's modes
+_ACCUMULATION = {None: 0, "add": 1, "mean": 2, "accumulated": 3}  # csrc/cpu/launch.h's modes
 
 
 def _contiguous(array):

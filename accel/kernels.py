@@ -1,4 +1,4 @@
-"""The one bridge from Python to the fused kernels in kernels/ (accel._cpu or CUDA via CuPy).
+"""The one bridge from Python to the fused kernels in csrc/ (accel._cpu or CUDA via CuPy).
 
 A launch updates every variable of one (device, dtype) group. The kernels take pointer tables
 (per variable: its parameter, gradient and slot arrays), so every variable keeps its own storage
@@ -6,7 +6,7 @@ for life: `table` checks and holds a group's parameter and slot arrays once, and
 one gradient per variable each step, validates everything before any byte is written, and runs
 ONE kernel call for the whole group.
 
-The kernels are the lines of kernels/rules/registry.h, read from accel._cpu.rules(): `RULES`
+The kernels are the lines of csrc/rules/registry.h, read from accel._cpu.rules(): `RULES`
 maps each kernel id ("adam", "adam_amsgrad", ...) to its family, named variant flags, slots and
 scalars; `kernel_id(family, *flags)` finds one.
 """
@@ -24,12 +24,12 @@ from . import _cpu, _cuda
 from .device import CPU, array_device
 
 __all__ = ["RuleSpec", "RULES", "kernel_id", "table", "launch", "global_norm_sq", "norms_sq", "global_clip_scale",
-           "kernels_dir", "set_num_threads", "get_num_threads", "axpy"]
+           "sources_dir", "set_num_threads", "get_num_threads", "axpy"]
 
 
 @dataclass(frozen=True)
 class RuleSpec:
-    """One fused kernel (a line of kernels/rules/registry.h)."""
+    """One fused kernel (a line of csrc/rules/registry.h)."""
 
     family: str  # the optimizer family ("sgd", "adam", ...)
     flags: frozenset  # the variant's named flags ("momentum", "nesterov", "amsgrad", ...)
@@ -52,15 +52,15 @@ def kernel_id(family: str, *flags: str) -> str:
     return rule
 
 
-def kernels_dir() -> pathlib.Path:
+def sources_dir() -> pathlib.Path:
     """Where the kernel sources are: inside the installed package (wheels) or the source tree
     (editable installs)."""
     here = pathlib.Path(__file__).resolve().parent
-    for candidate in (here / "_kernels", here.parent / "kernels"):
+    for candidate in (here / "_csrc", here.parent / "csrc"):
         if (candidate / "rules" / "apply.h").is_file():
             return candidate
-    raise FileNotFoundError(f"accel's kernel sources are missing (looked in {here / '_kernels'} and "
-                            f"{here.parent / 'kernels'}); reinstall accel")
+    raise FileNotFoundError(f"accel's kernel sources are missing (looked in {here / '_csrc'} and "
+                            f"{here.parent / 'csrc'}); reinstall accel")
 
 
 def set_num_threads(n: int) -> None:
@@ -76,7 +76,7 @@ def get_num_threads() -> int:
 
 def global_clip_scale(norm_sq: float, clip_norm: float) -> float:
     """clip_by_global_norm's factor clip / max(norm, clip); NaN for an inf/NaN norm (TF).
-    The same C++ function (kernels/rules/apply.h) the CUDA kernels evaluate on the device."""
+    The same C++ function (csrc/rules/apply.h) the CUDA kernels evaluate on the device."""
     return _cpu.global_clip_scale(float(norm_sq), float(clip_norm))
 
 
@@ -113,7 +113,7 @@ def table(rule: str, params, slots, device=None, accumulators=None, averages=Non
     return (device or CPU).kernels.table(rule, params, slots, len(spec.slots), **extras)
 
 
-ACCUMULATION = ("add", "mean", "accumulated")  # kernels/cpu/launch.h's modes, beside None
+ACCUMULATION = ("add", "mean", "accumulated")  # csrc/cpu/launch.h's modes, beside None
 
 
 def launch(table, grads, *, segment_scales=None, segment_flags=None, segment_decays=None, scalars=None, clip_value=None,
@@ -129,7 +129,7 @@ def launch(table, grads, *, segment_scales=None, segment_flags=None, segment_dec
     factor: global_scale, times the factor of norm_sq + clip_norm when norm_sq is given (a host
     float, or on CUDA a float64 device scalar from global_norm_sq, read on the device without a
     host sync).
-    Gradient accumulation (a table with accumulators; kernels/rules/apply.h): accumulation="add"
+    Gradient accumulation (a table with accumulators; csrc/rules/apply.h): accumulation="add"
     only adds each gradient * grad_scale to its accumulator (no update; scalars, clipping and decay
     unused); "mean" updates from (gradient * grad_scale + accumulator) / accumulation_steps and
     zeroes the accumulator; "accumulated" the same from the accumulator alone (the gradients were
@@ -170,5 +170,5 @@ def cuda_kernels(device) -> "_cuda.CudaKernels":
         with _cuda_lock:
             kernels = _cuda_kernels.get(key)
             if kernels is None:
-                kernels = _cuda_kernels[key] = _cuda.CudaKernels(device, kernels_dir())
+                kernels = _cuda_kernels[key] = _cuda.CudaKernels(device, sources_dir())
     return kernels

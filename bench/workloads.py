@@ -23,7 +23,7 @@ WORKLOADS = {
 }
 
 def slot_count(optimizer) -> int:
-    """Slots per parameter of an accel optimizer's fused kernel (kernels/rules/registry.h)."""
+    """Slots per parameter of an accel optimizer's fused kernel (csrc/rules/registry.h)."""
     from accel import kernels
 
     return len(kernels.RULES[optimizer.kernel].slots)

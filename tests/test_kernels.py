@@ -1,4 +1,4 @@
-"""The fused kernels (accel.kernels, accel._cpu, kernels/cuda) against a float64 NumPy reference
+"""The fused kernels (accel.kernels, accel._cpu, csrc/cuda) against a float64 NumPy reference
 written here from shared/reference/semantics.md section 4."""
 
 import math
@@ -312,7 +312,7 @@ def test_kernel_ids_come_from_the_registry():
     assert kernels.RULES["rmsprop_centered"].slots == ("rms", "mg")
     with pytest.raises(ValueError, match="no fused kernel for adam \\+ nesterov"):
         kernels.kernel_id("adam", "nesterov")
-    registry = (kernels.kernels_dir() / "rules" / "registry.h").read_text()
+    registry = (kernels.sources_dir() / "rules" / "registry.h").read_text()
     assert all(f"X({rule}," in registry for rule in kernels.RULES)
 
 
@@ -350,7 +350,7 @@ def test_axpy_probe():
 
 
 def test_kernel_sources_are_found():
-    root = kernels.kernels_dir()
+    root = kernels.sources_dir()
     assert (root / "rules" / "adam.h").is_file() and (root / "cuda" / "fused.cu").is_file()
 
 
@@ -362,10 +362,10 @@ NVCC = shutil.which("nvcc")
 @pytest.mark.skipif(NVCC is None, reason="nvcc is not installed")
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
 def test_cuda_kernels_compile_without_spills(arch, tmp_path):
-    source = kernels.kernels_dir() / "cuda" / "fused.cu"
+    source = kernels.sources_dir() / "cuda" / "fused.cu"
     result = subprocess.run(
         [NVCC, "-std=c++17", f"-arch={arch}", "-cubin", "-Xptxas", "-v", "-DACCEL_EXPLICIT_INSTANTIATION",
-         f"-I{kernels.kernels_dir()}", str(source), "-o", str(tmp_path / "fused.cubin")],
+         f"-I{kernels.sources_dir()}", str(source), "-o", str(tmp_path / "fused.cubin")],
         capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     # One block per entry function (a called function, e.g. pow's, may add its own properties).
@@ -509,7 +509,7 @@ def test_extreme_sizes_and_lengths_are_errors_not_crashes():
     assert result.stdout.split() == ["ValueError"] * 8 + ["ok", "ValueError"], result.stdout
 
 
-# ---- gradient accumulation and EMA in the launch (kernels/rules/apply.h) --------------------------
+# ---- gradient accumulation and EMA in the launch (csrc/rules/apply.h) --------------------------
 def _extras_launch(dtype="float32", n=3000):
     rng = numpy.random.default_rng(5)
     params = [rng.standard_normal(n).astype(dtype), rng.standard_normal(7).astype(dtype)]

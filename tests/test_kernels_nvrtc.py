@@ -19,10 +19,10 @@ def _nvrtc_compile(arch: str):
         compiler._get_nvrtc_version()
     except Exception as exc:  # no libnvrtc
         pytest.skip(f"NVRTC is not available ({exc})")
-    source = _cuda.source_with_header_hash(kernels.kernels_dir())
+    source = _cuda.source_with_header_hash(kernels.sources_dir())
     # What RawModule passes to NVRTC: the bridge's options, then CuPy's (cupy/_core/_compile_with_cache
     # and cupy/cuda/compiler.py), and ptxas's report.
-    options = core.assemble_cupy_compiler_options(("-std=c++17", f"-I{kernels.kernels_dir()}"))
+    options = core.assemble_cupy_compiler_options(("-std=c++17", f"-I{kernels.sources_dir()}"))
     options += ("-ftz=true", f"-arch={arch}", "--device-as-default-execution-space", "-Xptxas=-v")
     names = _cuda.all_names()
     program = compiler._NVRTCProgram(source, "fused.cu", name_expressions=names, method="cubin")

@@ -4,7 +4,7 @@ Apply calls are counted raw (`raw_iterations`); a call k (from 0) with (k + 1) %
 adds its gradient (divided by loss_scale_factor) to the variable's accumulator. The S-th call
 updates with the mean (g + acc) / S (then clipping, weight decay and the rule, as one step) and
 restarts every accumulator at 0. `iterations` counts updates: raw_iterations // S. Both kinds of
-call are one fused launch per (device, dtype) group (kernels/rules/apply.h).
+call are one fused launch per (device, dtype) group (csrc/rules/apply.h).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Adadelta (Keras 3 form; kernels/rules/adadelta.h).
+"""Adadelta (Keras 3 form; csrc/rules/adadelta.h).
 
     ag = rho * ag + (1 - rho) * g * g
     d  = -sqrt(ad + epsilon) * g / sqrt(ag + epsilon)

@@ -1,4 +1,4 @@
-"""Adagrad and AdagradDecay (kernels/rules/adagrad.h).
+"""Adagrad and AdagradDecay (csrc/rules/adagrad.h).
 
 Adagrad:       acc += g * g;  var -= lr * g / sqrt(acc + epsilon)
 AdagradDecay (DeepRec's adagrad_decay.py): at step t, if t // accumulator_decay_step exceeds the

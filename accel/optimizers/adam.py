@@ -1,4 +1,4 @@
-"""Adam, AMSGrad and AdamW (TF1 / Keras 3 form with "epsilon hat"; kernels/rules/adam.h).
+"""Adam, AMSGrad and AdamW (TF1 / Keras 3 form with "epsilon hat"; csrc/rules/adam.h).
 
     alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)      (here, in float64, once per step)
     m += (g - m) * (1 - beta_1);  v += (g * g - v) * (1 - beta_2)

@@ -1,4 +1,4 @@
-"""Adamax, Adam with the infinity norm (Keras 3 form; kernels/rules/adamax.h).
+"""Adamax, Adam with the infinity norm (Keras 3 form; csrc/rules/adamax.h).
 
     m += (g - m) * (1 - beta_1)
     u = max(beta_2 * u, |g|)

@@ -1,6 +1,6 @@
 """Optimizer: slots, minimize / compute_gradients / apply_gradients (semantics.md section 3).
 
-Built-in optimizers name a fused kernel rule (kernels/rules): `apply_gradients` validates every
+Built-in optimizers name a fused kernel rule (csrc/rules): `apply_gradients` validates every
 gradient, then makes ONE kernel launch per (device, dtype) group of variables for clipping, weight
 decay and the update together; per-step scalars (learning rate, bias corrections) are computed
 here on the host in float64.
@@ -191,12 +191,12 @@ class Optimizer:
 
     # -- subclass interface (fused rules) -----------------------------------------------------------
     def _variant(self) -> tuple:
-        """The named flags of this configuration's kernel (kernels/rules/registry.h)."""
+        """The named flags of this configuration's kernel (csrc/rules/registry.h)."""
         return ()
 
     @property
     def kernel(self) -> str | None:
-        """The fused kernel this configuration launches (a line of kernels/rules/registry.h), or
+        """The fused kernel this configuration launches (a line of csrc/rules/registry.h), or
         None for a custom optimizer (update_step)."""
         return None if self.rule is None or self._custom() else kernels.kernel_id(self.rule, *self._variant())
 

@@ -6,7 +6,7 @@ After each apply call, for every variable the optimizer holds an average of:
     average = momentum * average + (1 - momentum) * var
     every ema_overwrite_frequency steps ((iterations + 1) % frequency == 0): var = average
 
-The variables of the call are averaged inside the fused launch (kernels/rules/apply.h); this
+The variables of the call are averaged inside the fused launch (csrc/rules/apply.h); this
 module holds the settings and does the same for the others (no gradient this call), with the
 same formula in the variable's dtype.
 """

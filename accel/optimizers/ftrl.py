@@ -1,4 +1,4 @@
-"""FTRL-proximal (Keras 3 form; kernels/rules/ftrl.h). p = learning_rate_power, n = accumulator,
+"""FTRL-proximal (Keras 3 form; csrc/rules/ftrl.h). p = learning_rate_power, n = accumulator,
 z = linear, l2r = l2 + beta / (2 * lr):
 
     gs = g + 2 * l2_shrinkage * var

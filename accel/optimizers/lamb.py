@@ -1,4 +1,4 @@
-"""LAMB, layer-wise adaptive moments (Keras 3 form; kernels/rules/lamb.h).
+"""LAMB, layer-wise adaptive moments (Keras 3 form; csrc/rules/lamb.h).
 
     m += (g - m) * (1 - beta_1);  v += (g * g - v) * (1 - beta_2)
     r = (m / (1 - beta_1^t)) / (sqrt(v / (1 - beta_2^t)) + epsilon)

@@ -1,4 +1,4 @@
-"""Lion, evolved sign momentum (Keras 3 form; kernels/rules/lion.h).
+"""Lion, evolved sign momentum (Keras 3 form; csrc/rules/lion.h).
 
     var -= lr * sign(beta_1 * m + (1 - beta_1) * g)
     m = beta_2 * m + (1 - beta_2) * g

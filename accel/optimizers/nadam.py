@@ -1,4 +1,4 @@
-"""Nadam, Adam with Nesterov momentum (Keras 3 form; kernels/rules/nadam.h).
+"""Nadam, Adam with Nesterov momentum (Keras 3 form; csrc/rules/nadam.h).
 
 Once per step, before any variable: u_product *= u_t with u_t = beta_1 * (1 - 0.5 * 0.96^t)
 (the running product starts at 1; it is a function of the step, so it needs no state of its

@@ -1,4 +1,4 @@
-"""RMSprop, plain, centered and with momentum (Keras 3 form; kernels/rules/rmsprop.h).
+"""RMSprop, plain, centered and with momentum (Keras 3 form; csrc/rules/rmsprop.h).
 
     rms = rho * rms + (1 - rho) * g * g
     centered: mg = rho * mg + (1 - rho) * g;  d = rms - mg * mg + epsilon;   else: d = rms + epsilon

@@ -1,4 +1,4 @@
-"""SGD with optional momentum and Nesterov momentum (Keras 3 form; kernels/rules/sgd.h).
+"""SGD with optional momentum and Nesterov momentum (Keras 3 form; csrc/rules/sgd.h).
 
     momentum == 0:  var -= lr * g
     else:           m = momentum * m - lr * g

@@ -26,7 +26,7 @@ def emulated_module():
         pytest.skip("the CUDA emulation needs a C++20 compiler with <barrier> (g++ 11 or newer)")
     module = emulator.EmulatedCuda(device_count=2)
     probe_device = device_module.Device("cuda", 0, module)
-    compiled = _cuda.CudaKernels(probe_device, kernels.kernels_dir())
+    compiled = _cuda.CudaKernels(probe_device, kernels.sources_dir())
     emulator.compile_kernels(compiled.source, compiled.options, _cuda.all_names())
     return module
 

@@ -3,7 +3,7 @@
 `EmulatedCuda(device_count)` is a module-like object with CuPy's names: arrays that live on an
 emulated device (host memory, with `.data.ptr`, `.device.id`, `.get()`), the current device
 (`cuda.Device(i)`), array functions, `random`, and `RawModule` / `get_function` whose kernels are
-the unmodified `kernels/cuda` sources compiled by g++ against `include/cuda_emu.h`.
+the unmodified `csrc/cuda` sources compiled by g++ against `include/cuda_emu.h`.
 
 It is strict where CuPy on a GPU without peer access is strict, so accel's mistakes show:
 - an operation on an array of another device than the current one raises (on a GPU it raises,

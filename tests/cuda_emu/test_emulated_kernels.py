@@ -1,4 +1,4 @@
-"""EMULATION: the unmodified CUDA kernels (kernels/cuda/fused.cu), compiled by g++ against a CUDA
+"""EMULATION: the unmodified CUDA kernels (csrc/cuda/fused.cu), compiled by g++ against a CUDA
 shim and launched through the real bridge (accel.kernels -> accel._cuda) on CPU-emulated devices,
 against accel._cpu bit for bit. This checks the kernels' logic and the bridge, not warps, FTZ or
 FMA (both builds compile without contraction)."""
@@ -295,11 +295,11 @@ def test_emulated_per_tensor_norms_take_one_launch(emulated_cuda):
 def test_compiled_source_changes_with_any_header(tmp_path):
     """Defect: CuPy's kernel cache keys on the source text and options, not on the headers that
     -I pulls in: an edited rule ran the old binary on the GPU."""
-    copy = tmp_path / "kernels"
-    shutil.copytree(kernels.kernels_dir(), copy)
-    original = _cuda.source_with_header_hash(kernels.kernels_dir())
+    copy = tmp_path / "csrc"
+    shutil.copytree(kernels.sources_dir(), copy)
+    original = _cuda.source_with_header_hash(kernels.sources_dir())
     assert _cuda.source_with_header_hash(copy) == original
-    assert original.endswith((kernels.kernels_dir() / "cuda" / "fused.cu").read_text())
+    assert original.endswith((kernels.sources_dir() / "cuda" / "fused.cu").read_text())
     rule = copy / "rules" / "adam.h"
     edited = rule.read_text().replace("m += (g - m) * one_minus_beta1;", "m += (g - m) * one_minus_beta1 * 1;")
     assert edited != rule.read_text()
@@ -337,7 +337,7 @@ def test_emulator_reads_arguments_as_the_kernel_parameter_types(emulated_cuda):
 
 def test_emulator_kernel_sources_are_the_shipped_ones():
     assert pathlib.Path(emulator.INCLUDE / "cuda_emu.h").is_file()
-    assert "fused_update" in (kernels.kernels_dir() / "cuda" / "fused.cu").read_text()
+    assert "fused_update" in (kernels.sources_dir() / "cuda" / "fused.cu").read_text()
 
 
 def test_emulated_cuda_device_class(emulated_cuda):

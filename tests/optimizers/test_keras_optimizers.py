@@ -1,5 +1,5 @@
 """The rest of Keras 3's optimizers (semantics.md section 7): Adadelta, Adamax, Nadam, Ftrl, Lion
-and Lamb, each one registry line of kernels/rules/registry.h.
+and Lamb, each one registry line of csrc/rules/registry.h.
 
 Checked against the worked values of the reference (Keras 3.15 on TensorFlow, float64 variables;
 Keras rounds its hyperparameters to float32 first and accel does not, so those agree to ~1e-7),

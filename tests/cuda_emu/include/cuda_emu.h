@@ -1,4 +1,4 @@
-// The CUDA kernels of kernels/cuda, unmodified, on the CPU: what CUDA provides, for g++ (C++20).
+// The CUDA kernels of csrc/cuda, unmodified, on the CPU: what CUDA provides, for g++ (C++20).
 //
 // This checks the kernels' logic (indexing, chunk and segment tables, the vector path and its
 // scalar tail, shared-memory reductions) and the Python bridge that launches them: not warps,
@@ -11,7 +11,7 @@
 // are read as the kernel's own parameter types from the bytes the caller packed, as
 // cuLaunchKernel does, so an argument of the wrong type is garbage here exactly as on a GPU.
 #pragma once
-#define __CUDACC_RTC__ 1  // what NVRTC defines: kernels/rules/common.h then takes its GPU branch
+#define __CUDACC_RTC__ 1  // what NVRTC defines: csrc/rules/common.h then takes its GPU branch
 
 #include <atomic>
 #include <barrier>

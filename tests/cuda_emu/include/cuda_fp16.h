@@ -1,7 +1,7 @@
 // Stand-in for CUDA's <cuda_fp16.h> under the CPU emulation of the CUDA kernels (cuda_emu.h).
 //
 // __half is two bytes of IEEE binary16, converted with the compiler's own _Float16: an
-// implementation independent of kernels/rules/common.h's host conversions, so the bit-for-bit
+// implementation independent of csrc/rules/common.h's host conversions, so the bit-for-bit
 // comparison with accel._cpu checks those too. Both round to nearest even, as __float2half_rn does.
 #pragma once
 #include <cstdint>

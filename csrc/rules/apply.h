@@ -14,9 +14,9 @@
 //
 // var is loaded once and stored once, in the compute type in between: 16-bit storage is rounded
 // once per step, and a loop may hand the rule float copies of half storage (the F16C block path
-// of kernels/cpu/loops.cpp) with bit-identical results.
+// of csrc/cpu/loops.cpp) with bit-identical results.
 //
-// The loops in kernels/cpu and kernels/cuda call `apply_update` and contain no math of their own.
+// The loops in csrc/cpu and csrc/cuda call `apply_update` and contain no math of their own.
 #pragma once
 #include "common.h"
 

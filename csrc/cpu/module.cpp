@@ -4,7 +4,7 @@
 // one contiguous buffer; gradients arrive as one array per segment (a variable). This file
 // validates the arguments (all of them, before anything is written), splits the work into chunks
 // and runs them on a small thread pool with the GIL released. The loops are in loops.cpp, compiled
-// once per instruction set; the math is in kernels/rules (the headers the CUDA kernels compile).
+// once per instruction set; the math is in csrc/rules (the headers the CUDA kernels compile).
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
@@ -145,7 +145,7 @@ struct RuleInfo {
     int scalars;
 };
 
-// The kernel named `rule` (an id of kernels/rules/registry.h).
+// The kernel named `rule` (an id of csrc/rules/registry.h).
 RuleInfo find_rule(const std::string& rule) {
 #define ACCEL_RULE_INFO(id, family, flags, Off, On, slots, scalars) \
     if (rule == #id) return {RuleId::id, accel::Off::kSlots, accel::Off::kScalars};
@@ -450,8 +450,8 @@ void set_isa(const std::string& name) {
 NB_MODULE(_cpu, m) {
     g_loops = supported_isas().back();  // the widest instruction set this CPU runs
     pthread_atfork(nullptr, nullptr, accel_cpu::reset_pool_in_child);
-    m.doc() = "accel's compiled CPU kernels (fused optimizer updates over kernels/rules)";
-    m.def("rules", &rules, "The fused kernels of kernels/rules/registry.h: id, family, flags, slots, scalars, types.");
+    m.doc() = "accel's compiled CPU kernels (fused optimizer updates over csrc/rules)";
+    m.def("rules", &rules, "The fused kernels of csrc/rules/registry.h: id, family, flags, slots, scalars, types.");
     m.def("build_info", &build_info, "How accel._cpu was built and runs: threads, ISA, compiler.");
     m.def("set_num_threads", [](int n) {
         if (n < 0) throw nb::value_error("set_num_threads: n must be >= 0 (0 = the default)");

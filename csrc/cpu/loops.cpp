@@ -1,6 +1,6 @@
 // The per-element loops of accel._cpu for one instruction set. CMake compiles this file once per
 // ISA (baseline, AVX2, AVX-512 on x86-64) with ACCEL_ISA naming the namespace; module.cpp picks
-// the best the CPU supports at import. The loops only iterate: the math is kernels/rules.
+// the best the CPU supports at import. The loops only iterate: the math is csrc/rules.
 #include <cmath>
 #include <type_traits>
 
@@ -100,7 +100,7 @@ template <class Rule, class T> void run_flags(const Launch& L, const Segment& se
     else run_segment<Rule, false, false, T>(L, seg, c);
 }
 
-// ---- gradient accumulation and EMA (kernels/rules/apply.h), over elements [0, n) -------------
+// ---- gradient accumulation and EMA (csrc/rules/apply.h), over elements [0, n) -------------
 template <class T, class C> void add_gradients(T* acc, const T* g, C grad_scale, long long n) {
 #pragma omp simd
     for (long long i = 0; i < n; ++i) accel::accumulate(acc[i], accel::load(g[i]) * grad_scale);

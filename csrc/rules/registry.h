@@ -1,5 +1,5 @@
-// THE list of fused update kernels: one line per rule variant. The CPU loops (kernels/cpu), the
-// module's rule table and `accel._cpu.rules()`, the CUDA explicit instantiations (kernels/cuda)
+// THE list of fused update kernels: one line per rule variant. The CPU loops (csrc/cpu), the
+// module's rule table and `accel._cpu.rules()`, the CUDA explicit instantiations (csrc/cuda)
 // and Python's tables (accel.kernels.RULES, the CUDA name expressions) all come from it.
 //
 // Adding an optimizer: a header with its rule struct (formula over the code), its include and

@@ -3,7 +3,7 @@
 // Each block owns one chunk (a range of one variable) from a table the host builds once per set of
 // variables: the apex/PyTorch "multi-tensor apply" scheme, over pointer tables. Threads stride over
 // the chunk with 16-byte vector loads when every pointer is 16-byte aligned, then a scalar tail.
-// The per-element math is kernels/rules (the headers accel._cpu compiles); nothing here computes.
+// The per-element math is csrc/rules (the headers accel._cpu compiles); nothing here computes.
 //
 // Compiled at run time by CuPy (RawModule + name_expressions, NVRTC) and, in CI, by nvcc with
 // ACCEL_EXPLICIT_INSTANTIATION to check registers and spills for sm_80 and sm_90.
@@ -25,8 +25,8 @@ struct SegmentEntry {
     unsigned long long accumulator, average;  // gradient_accumulation_steps / use_ema (0: none)
 };
 
-// Gradient accumulation and EMA of one launch (kernels/rules/apply.h; the modes of
-// kernels/cpu/launch.h's Accumulation: 0 none, 1 add, 2 mean, 3 accumulated).
+// Gradient accumulation and EMA of one launch (csrc/rules/apply.h; the modes of
+// csrc/cpu/launch.h's Accumulation: 0 none, 1 add, 2 mean, 3 accumulated).
 struct Extras {
     long long accumulation;
     double grad_scale, steps;  // the gradient's factor before it is accumulated; S

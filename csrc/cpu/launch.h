@@ -6,7 +6,7 @@ namespace accel_cpu {
 
 enum class DType { f16, f32, f64 };
 
-// One id per line of kernels/rules/registry.h.
+// One id per line of csrc/rules/registry.h.
 #define ACCEL_RULE_ID(id, family, flags, Off, On, slots, scalars) id,
 enum class RuleId { ACCEL_RULES(ACCEL_RULE_ID) };
 #undef ACCEL_RULE_ID
@@ -25,7 +25,7 @@ struct Segment {
     void* average;      // use_ema: the variable's moving average (nullptr: none)
 };
 
-// What a launch does with the accumulators (kernels/rules/apply.h).
+// What a launch does with the accumulators (csrc/rules/apply.h).
 enum class Accumulation : int {
     none = 0,         // the rule on the gradient
     add = 1,          // acc += gradient * grad_scale; no update (a call between updates)
