@@ -1,6 +1,6 @@
 """accel: tensors on CPU (NumPy) and NVIDIA GPUs (CuPy) with tape-based autodiff.
 
-This module only re-exports the public API; see shared ARCHITECTURE.md for the layout.
+This module only re-exports the public API; docs/architecture.md describes the layout.
 """
 
 from . import dtypes, random

@@ -17,11 +17,13 @@ from __future__ import annotations
 import hashlib
 import math
 import pathlib
+import threading
 from collections import OrderedDict
 
 import numpy
 
 from . import _cpu
+from ._sources import sources_dir
 
 CHUNK = 1 << 16  # elements per block of the update kernel
 THREADS = 512
@@ -315,3 +317,19 @@ class Table:
 
     def __len__(self):
         return len(self.lengths)
+
+
+_lock = threading.Lock()
+_by_device: dict = {}
+
+
+def kernels_for(device) -> CudaKernels:
+    """The compiled kernels of a CUDA device, made once per device (and array module)."""
+    key = (device, id(device.xp))
+    kernels = _by_device.get(key)
+    if kernels is None:
+        with _lock:
+            kernels = _by_device.get(key)
+            if kernels is None:
+                kernels = _by_device[key] = CudaKernels(device, sources_dir())
+    return kernels

@@ -169,9 +169,9 @@ class CUDADevice(Device):
 
     @property
     def kernels(self):
-        from . import kernels  # compiled for this device on first use
+        from . import _cuda  # compiled for this device on first use
 
-        return kernels.cuda_kernels(self)
+        return _cuda.kernels_for(self)
 
     def memory_info(self) -> tuple:
         with self.activate():

@@ -14,13 +14,12 @@ scalars; `kernel_id(family, *flags)` finds one.
 from __future__ import annotations
 
 import math
-import pathlib
-import threading
 from dataclasses import dataclass
 
 import numpy
 
 from . import _cpu, _cuda
+from ._sources import sources_dir
 from .device import CPU, array_device
 
 __all__ = ["RuleSpec", "RULES", "kernel_id", "table", "launch", "global_norm_sq", "norms_sq", "global_clip_scale",
@@ -50,17 +49,6 @@ def kernel_id(family: str, *flags: str) -> str:
         known = sorted(" + ".join([spec.family, *sorted(spec.flags)]) for spec in RULES.values())
         raise ValueError(f"no fused kernel for {' + '.join([family, *flags])}; the registry has: {', '.join(known)}")
     return rule
-
-
-def sources_dir() -> pathlib.Path:
-    """Where the kernel sources are: inside the installed package (wheels) or the source tree
-    (editable installs)."""
-    here = pathlib.Path(__file__).resolve().parent
-    for candidate in (here / "_csrc", here.parent / "csrc"):
-        if (candidate / "rules" / "apply.h").is_file():
-            return candidate
-    raise FileNotFoundError(f"accel's kernel sources are missing (looked in {here / '_csrc'} and "
-                            f"{here.parent / 'csrc'}); reinstall accel")
 
 
 def set_num_threads(n: int) -> None:
@@ -157,18 +145,6 @@ def launch(table, grads, *, segment_scales=None, segment_flags=None, segment_dec
                        None if ema_momentum is None else float(ema_momentum), bool(ema_overwrite))
 
 
-# -- CUDA ---------------------------------------------------------------------------------------
-_cuda_lock = threading.Lock()
-_cuda_kernels: dict = {}
-
-
 def cuda_kernels(device) -> "_cuda.CudaKernels":
-    """The compiled kernels of a CUDA device (compiled on first use of each kernel)."""
-    key = (device, id(device.xp))
-    kernels = _cuda_kernels.get(key)
-    if kernels is None:
-        with _cuda_lock:
-            kernels = _cuda_kernels.get(key)
-            if kernels is None:
-                kernels = _cuda_kernels[key] = _cuda.CudaKernels(device, sources_dir())
-    return kernels
+    """The compiled kernels of a CUDA device (its `kernels`; compiled on first use of each)."""
+    return device.kernels

@@ -1,5 +1,5 @@
 """The fused kernels (accel.kernels, accel._cpu, csrc/cuda) against a float64 NumPy reference
-written here from shared/reference/semantics.md section 4."""
+written here from docs/semantics.md section 4."""
 
 import math
 import re

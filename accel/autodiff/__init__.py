@@ -1,2 +1,2 @@
-"""Tape-based reverse-mode autodiff: recording.py (what ops call), backprop.py (the walk),
-tape.py (GradientTape), custom.py (custom_gradient)."""
+"""Tape-based reverse-mode autodiff: tape.py (GradientTape), backprop.py (the graph walk,
+gradients()), custom.py (custom_gradient). What ops record for the tapes is accel/recording.py."""

@@ -26,7 +26,7 @@ from ..dtypes import is_floating
 from ..tensor import Tensor, convert
 from ..ops._core import make
 from ..ops.creation import zeros_like
-from . import recording
+from .. import recording
 
 __all__ = ["custom_gradient"]
 

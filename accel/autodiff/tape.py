@@ -1,6 +1,6 @@
 """GradientTape: records ops on watched tensors and differentiates through them (TF semantics).
 
-See shared/reference/semantics.md section 1. A tape watches tensors explicitly (`watch`) and,
+See docs/semantics.md section 1. A tape watches tensors explicitly (`watch`) and,
 unless `watch_accessed_variables=False`, every trainable Variable an op reads while it records.
 """
 
@@ -10,7 +10,7 @@ import contextlib
 
 from .. import ops
 from ..tensor import Tensor, Variable
-from . import recording
+from .. import recording
 from .backprop import backward, check_unconnected, flatten, pack, target_weights
 
 __all__ = ["GradientTape"]

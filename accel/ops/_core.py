@@ -16,7 +16,7 @@ import numbers
 import numpy
 
 from ..dtypes import is_floating
-from ..autodiff import recording
+from .. import recording
 from ..tensor import Tensor, Variable, convert, is_device_array
 
 _state = recording.state

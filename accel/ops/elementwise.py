@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy
 
 from ..dtypes import is_floating
-from ..autodiff import recording
+from .. import recording
 from ..tensor import Tensor
 from ._core import as_array, data, make, on_device, operands, same_device, tensor_arg
 

@@ -23,7 +23,7 @@ import numpy
 from ..dtypes import is_floating
 from .. import kernels
 from ..autodiff.backprop import flatten
-from ..autodiff.recording import live_captures
+from ..recording import live_captures
 from ..autodiff.tape import GradientTape
 from ..tensor import Tensor, Variable
 from . import schedules as schedules_module

@@ -13,7 +13,7 @@ import numpy
 
 from ..dtypes import is_floating
 from .. import kernels, ops
-from ..autodiff import recording
+from .. import recording
 from ..tensor import Tensor, convert
 
 __all__ = ["clip_by_value", "clip_by_norm", "clip_by_global_norm"]

@@ -1,4 +1,4 @@
-"""accel.gradients and stop_gradient against shared/reference/semantics.md section 2."""
+"""accel.gradients and stop_gradient against docs/semantics.md section 2."""
 
 import numpy
 import pytest

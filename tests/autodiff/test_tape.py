@@ -1,4 +1,4 @@
-"""GradientTape against shared/reference/semantics.md section 1 (exact worked values)."""
+"""GradientTape against docs/semantics.md section 1 (exact worked values)."""
 
 import gc
 import sys

@@ -1,4 +1,4 @@
-"""Every worked value of shared/reference/semantics.md sections 3-5, with those exact numbers."""
+"""Every worked value of docs/semantics.md sections 3-5, with those exact numbers."""
 
 import math
 

@@ -14,8 +14,8 @@ import itertools
 import threading
 import weakref
 
-from ..dtypes import is_floating
-from ..tensor import Tensor, Variable
+from .dtypes import is_floating
+from .tensor import Tensor, Variable
 
 __all__ = ["Node", "active_tapes", "record", "watched_by", "paused"]
 
