@@ -100,6 +100,8 @@ class Checkpoint:
             with os.fdopen(handle, "wb") as out:
                 numpy.savez(out, **arrays)
                 out.flush()
+                # mkstemp makes the file 0600; a checkpoint gets the mode any new file would get
+                os.fchmod(out.fileno(), 0o666 & ~_umask())
                 os.fsync(out.fileno())
             os.replace(temporary, path)
         except BaseException:
@@ -167,6 +169,12 @@ class Checkpoint:
                 if name in stored:
                     slot.assign(stored[name])
         return self
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
 
 
 def _optimizer_kind(optimizer) -> str:

@@ -5,11 +5,13 @@ learning rates 1e-3, 1e-2 and 1e-1, for at most 2000 iterations each. A run has 
 an update no longer changes x (float32) and has exploded when the gradient is not finite. Prints
 the outcome of every run and saves the parameter paths over the loss curve as a PNG.
 
-    python examples/optimizers_convergence.py --out paths.png
+    python examples/optimizers_convergence.py            # writes accel_examples/optimizers_convergence/
+    python examples/optimizers_convergence.py --out runs/paths
 """
 
 import argparse
 import math
+import os
 
 import numpy
 
@@ -47,7 +49,8 @@ def convergence_test(optimizer, start=2.0, max_iters=2000):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="optimizer_paths.png", help="where to save the PNG")
+    parser.add_argument("--out", default=os.path.join("accel_examples", "optimizers_convergence"),
+                        help="the folder for the PNG (created; default under the working directory)")
     parser.add_argument("--max-iters", type=int, default=2000)
     args = parser.parse_args(argv)
 
@@ -61,8 +64,10 @@ def main(argv=None):
                     "exploded": f"gradient exploded at iteration {iteration}",
                     "did not converge": f"did not converge in {iteration} iterations"}[outcome]
             print(f"{name}, learning rate {lr:g}: {when}; x = {path[-1]:.6g}")
-    plot(results, args.out)
-    print(f"saved {args.out}")
+    os.makedirs(args.out, exist_ok=True)
+    out = os.path.join(args.out, "optimizer_paths.png")
+    plot(results, out)
+    print(f"saved {out}")
     return results
 
 

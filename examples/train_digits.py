@@ -6,7 +6,7 @@ learning-rate schedule and global-norm clipping; a progress bar with loss and ac
 checkpoint after every epoch (continue an interrupted run with --resume); a PNG of the curves;
 the final test accuracy.
 
-    python examples/train_digits.py                      # default device
+    python examples/train_digits.py                      # default device; writes accel_examples/train_digits/
     python examples/train_digits.py --device cpu --epochs 30 --plot curves.png
     python examples/train_digits.py --resume             # continue from the last checkpoint
 """
@@ -82,17 +82,22 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: accel's default)")
-    parser.add_argument("--checkpoint", default="digits_checkpoint.npz", help="checkpoint file")
+    parser.add_argument("--out", default=os.path.join("accel_examples", "train_digits"),
+                        help="the folder for the checkpoint and the PNG (created; default under the working directory)")
+    parser.add_argument("--checkpoint", default="digits_checkpoint.npz", help="checkpoint file (in --out)")
     parser.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     parser.add_argument("--stop-after", type=int, default=None,
                         help="stop after this many epochs of this run (to simulate an interruption)")
-    parser.add_argument("--plot", default="digits_curves.png", help="PNG of the loss and accuracy curves")
+    parser.add_argument("--plot", default="digits_curves.png", help="PNG of the loss and accuracy curves (in --out)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    args.checkpoint = os.path.join(args.out, args.checkpoint)
+    args.plot = args.plot and os.path.join(args.out, args.plot)
     from tqdm import tqdm
 
     device = ac.get_device(args.device)

@@ -255,3 +255,16 @@ def test_a_flipped_compression_flag_is_a_checkpoint_error(tmp_path):
     open(path, "wb").write(bytes(data))
     with pytest.raises(ac.CheckpointError):
         ac.Checkpoint(w=w, opt=ac.optimizers.SGD(0.1)).restore(path)
+
+
+def test_a_checkpoint_file_gets_the_users_umask(tmp_path):
+    """mkstemp creates 0600 files; a saved checkpoint has the mode any new file would have."""
+    import os
+    import stat
+
+    old = os.umask(0o027)
+    try:
+        path = ac.Checkpoint(v=ac.Variable(ac.tensor([1.0]))).save(tmp_path / "c.npz")
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
+    finally:
+        os.umask(old)

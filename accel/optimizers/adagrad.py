@@ -14,6 +14,16 @@ from .validation import check_range
 
 
 class Adagrad(Optimizer):
+    """Adagrad: acc += g * g; var -= lr * g / sqrt(acc + epsilon).
+
+    learning_rate: float, tensor, schedule or callable (default 0.001). initial_accumulator_value:
+    the accumulator's starting value (>= 0). epsilon: added under the square root (>= 0).
+
+    Every optimizer also takes weight_decay, clipnorm / clipvalue / global_clipnorm, use_ema,
+    ema_momentum, ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name
+    and skip_nonfinite: see `accel.optimizers.Optimizer`.
+    """
+
     rule = "adagrad"
     _defaults = {"initial_accumulator_value": 0.1, "epsilon": 1e-7}
 
@@ -31,6 +41,19 @@ class Adagrad(Optimizer):
 
 
 class AdagradDecay(Adagrad):
+    """Adagrad whose accumulators decay (DeepRec's AdagradDecay): every accumulator_decay_step steps
+    acc = max(acc * accumulator_decay_rate, initial_accumulator_value), then acc += g * g and
+    var -= lr * g / sqrt(acc).
+
+    learning_rate: float, tensor, schedule or callable. initial_accumulator_value: the accumulator's
+    starting value and floor (> 0). accumulator_decay_step: steps between decays (int >= 1).
+    accumulator_decay_rate: the factor of each decay, in (0, 1).
+
+    Every optimizer also takes weight_decay, clipnorm / clipvalue / global_clipnorm, use_ema,
+    ema_momentum, ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name
+    and skip_nonfinite: see `accel.optimizers.Optimizer`.
+    """
+
     _defaults = {"initial_accumulator_value": 0.1, "accumulator_decay_step": 100000,
                  "accumulator_decay_rate": 0.9}
 

@@ -14,6 +14,18 @@ from .validation import check_range
 
 
 class Adam(Optimizer):
+    """Adam (Keras / TF1 form with "epsilon hat": var -= alpha * m / (sqrt(v) + epsilon), alpha =
+    lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)).
+
+    learning_rate: float, tensor, schedule or callable (default 0.001). beta_1, beta_2: decay rates
+    of the first and second moment estimates, in [0, 1). epsilon: added to sqrt(v) (>= 0).
+    amsgrad: use the running maximum of v (AMSGrad).
+
+    Every optimizer also takes weight_decay, clipnorm / clipvalue / global_clipnorm, use_ema,
+    ema_momentum, ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name
+    and skip_nonfinite: see `accel.optimizers.Optimizer`.
+    """
+
     rule = "adam"
     _defaults = {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "amsgrad": False}
 
@@ -34,6 +46,16 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
+    """Adam with decoupled weight decay: var -= var * weight_decay * lr before each Adam update.
+
+    learning_rate, beta_1, beta_2, epsilon, amsgrad: as `Adam`. weight_decay: the decay rate
+    (default 0.004; required, >= 0).
+
+    Every optimizer also takes weight_decay, clipnorm / clipvalue / global_clipnorm, use_ema,
+    ema_momentum, ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name
+    and skip_nonfinite: see `accel.optimizers.Optimizer`.
+    """
+
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, **kwargs):
         if weight_decay is None:  # Keras: AdamW needs its decay (Adam is the optimizer without it)

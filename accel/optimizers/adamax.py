@@ -10,6 +10,17 @@ from .validation import check_range
 
 
 class Adamax(Optimizer):
+    """Adamax, Adam with the infinity norm: m += (g - m) * (1 - beta_1); u = max(beta_2 * u, |g|);
+    var -= lr * m / ((1 - beta_1^t) * (u + epsilon)).
+
+    learning_rate: float, tensor, schedule or callable (default 0.001). beta_1, beta_2: decay rates
+    of the moment and of the weighted infinity norm, in [0, 1]. epsilon: >= 0.
+
+    Every optimizer also takes weight_decay, clipnorm / clipvalue / global_clipnorm, use_ema,
+    ema_momentum, ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name
+    and skip_nonfinite: see `accel.optimizers.Optimizer`.
+    """
+
     rule = "adamax"
     _defaults = {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}
 

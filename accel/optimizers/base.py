@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
+import sys
 import warnings
 
 import numpy
@@ -377,7 +379,7 @@ class Optimizer:
                 raise ValueError(f"No gradients provided for any variable: [{names}]")
             missing = ", ".join(repr(v.name) for g, v in pairs if g is None)
             warnings.warn(f"Gradients do not exist for variables [{missing}] when minimizing the loss; "
-                          "they are skipped.", stacklevel=2)
+                          "they are skipped.", stacklevel=_user_stacklevel())
             if self.use_ema:  # their averages still follow them (Keras averages every built variable)
                 for g, v in pairs:
                     if g is None:
@@ -618,6 +620,16 @@ class Optimizer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(learning_rate={self._learning_rate!r}, iterations={self._iterations})"
+
+
+def _user_stacklevel() -> int:
+    """The warnings.warn stacklevel, from its caller, of the first frame outside accel: a warning
+    points at the user's line whether they called apply_gradients, apply or minimize."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(2), 2  # stacklevel 1 is the function that warns
+    while frame is not None and frame.f_code.co_filename.startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _check_count(name: str, value) -> int:

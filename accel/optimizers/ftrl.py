@@ -12,6 +12,20 @@ from .validation import check_range
 
 
 class Ftrl(Optimizer):
+    """FTRL-proximal (Keras's form), for sparse linear models.
+
+    learning_rate: > 0 (float, tensor, schedule or callable; default 0.001). learning_rate_power:
+    <= 0, how the per-coordinate rate falls with the accumulated squared gradient (-0.5: sqrt).
+    initial_accumulator_value: >= 0. l1_regularization_strength, l2_regularization_strength:
+    >= 0 (L1 makes coordinates exactly 0). l2_shrinkage_regularization_strength: >= 0, L2 on the
+    weights in the gradient (magnitude shrinkage). beta: added to the denominator as in the paper
+    (beta / (2 * lr) joins the L2 term; default 0).
+
+    Every optimizer also takes weight_decay, clipnorm / clipvalue / global_clipnorm, use_ema,
+    ema_momentum, ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name
+    and skip_nonfinite: see `accel.optimizers.Optimizer`.
+    """
+
     rule = "ftrl"
     _defaults = {"learning_rate_power": -0.5, "initial_accumulator_value": 0.1, "l1_regularization_strength": 0.0,
                  "l2_regularization_strength": 0.0, "l2_shrinkage_regularization_strength": 0.0, "beta": 0.0}

@@ -20,6 +20,17 @@ from .validation import check_range
 
 
 class Lamb(Optimizer):
+    """LAMB, layer-wise adaptive moments: Adam's bias-corrected step r, scaled per variable by the
+    trust ratio ||var|| / ||r|| (1 if either is 0): var -= ratio * lr * r.
+
+    learning_rate: float, tensor, schedule or callable (default 0.001). beta_1, beta_2: decay rates
+    of the moments, in [0, 1). epsilon: added to the root of the second moment (>= 0).
+
+    Every optimizer also takes weight_decay, clipnorm / clipvalue / global_clipnorm, use_ema,
+    ema_momentum, ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name
+    and skip_nonfinite: see `accel.optimizers.Optimizer`.
+    """
+
     rule = "lamb"
     _defaults = {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}
     _scratch_slots = ("r",)

@@ -9,6 +9,18 @@ from .validation import check_range
 
 
 class Lion(Optimizer):
+    """Lion, evolved sign momentum: var -= lr * sign(beta_1 * m + (1 - beta_1) * g), then
+    m = beta_2 * m + (1 - beta_2) * g.
+
+    learning_rate: float, tensor, schedule or callable (default 0.001; Lion wants ~3-10x smaller
+    rates than Adam). beta_1: the interpolation of the update, in (0, 1]. beta_2: the momentum's
+    decay, in [0, 1].
+
+    Every optimizer also takes weight_decay, clipnorm / clipvalue / global_clipnorm, use_ema,
+    ema_momentum, ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name
+    and skip_nonfinite: see `accel.optimizers.Optimizer`.
+    """
+
     rule = "lion"
     _defaults = {"beta_1": 0.9, "beta_2": 0.99}
 

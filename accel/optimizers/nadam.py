@@ -21,6 +21,17 @@ def _u(beta_1: float, t: int) -> float:
 
 
 class Nadam(Optimizer):
+    """Nadam, Adam with Nesterov momentum (Keras's form, with its momentum schedule
+    u_t = beta_1 * (1 - 0.5 * 0.96^t)).
+
+    learning_rate: float, tensor, schedule or callable (default 0.001). beta_1, beta_2: decay rates
+    of the first and second moments, in [0, 1]. epsilon: added to sqrt(v_hat) (>= 0).
+
+    Every optimizer also takes weight_decay, clipnorm / clipvalue / global_clipnorm, use_ema,
+    ema_momentum, ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name
+    and skip_nonfinite: see `accel.optimizers.Optimizer`.
+    """
+
     rule = "nadam"
     _defaults = {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}
 

@@ -11,6 +11,18 @@ from .validation import check_range
 
 
 class RMSprop(Optimizer):
+    """RMSprop: rms = rho * rms + (1 - rho) * g * g; var -= lr * g / sqrt(rms + epsilon).
+
+    learning_rate: float, tensor, schedule or callable (default 0.001). rho: the decay of the
+    moving average of squared gradients, in [0, 1). momentum: in [0, 1]; with momentum the steps
+    accumulate (mom = momentum * mom + step). epsilon: added to the denominator (>= 0).
+    centered: divide by the centered second moment (rms - mg^2), Graves's variant.
+
+    Every optimizer also takes weight_decay, clipnorm / clipvalue / global_clipnorm, use_ema,
+    ema_momentum, ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name
+    and skip_nonfinite: see `accel.optimizers.Optimizer`.
+    """
+
     rule = "rmsprop"
     _defaults = {"rho": 0.9, "momentum": 0.0, "epsilon": 1e-7, "centered": False}
 

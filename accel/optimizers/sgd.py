@@ -10,6 +10,17 @@ from .validation import check_range
 
 
 class SGD(Optimizer):
+    """Gradient descent with optional (Nesterov) momentum, Keras's form.
+
+    learning_rate: a float, a 0-d tensor, a schedule or a callable (default 0.01).
+    momentum: in [0, 1]; 0 is plain SGD (var -= lr * g), else m = momentum * m - lr * g and
+        var += m. nesterov: var += momentum * m - lr * g instead.
+
+    Every optimizer also takes weight_decay, clipnorm / clipvalue / global_clipnorm, use_ema,
+    ema_momentum, ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name
+    and skip_nonfinite: see `accel.optimizers.Optimizer`.
+    """
+
     rule = "sgd"
     _defaults = {"momentum": 0.0, "nesterov": False}
 

@@ -15,9 +15,10 @@ pytest.importorskip("matplotlib")
 
 
 def test_optimizers_convergence_example(tmp_path):
-    out = tmp_path / "paths.png"
-    result = subprocess.run([sys.executable, str(ROOT / "examples" / "optimizers_convergence.py"), "--out", str(out)],
-                            capture_output=True, text=True, timeout=300)
+    # By default the example writes into a folder of its own under the working directory.
+    out = tmp_path / "accel_examples" / "optimizers_convergence" / "optimizer_paths.png"
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / "optimizers_convergence.py")],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(": ", 1) for line in result.stdout.splitlines() if ", learning rate" in line)
     assert len(lines) == 9

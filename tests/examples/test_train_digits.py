@@ -23,7 +23,7 @@ pytest.importorskip("matplotlib")
 
 
 def _run(tmp_path, *args):
-    result = subprocess.run([sys.executable, str(SCRIPT), "--no-progress", *args], capture_output=True,
+    result = subprocess.run([sys.executable, str(SCRIPT), "--no-progress", "--out", str(tmp_path), *args], capture_output=True,
                             text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -45,7 +45,7 @@ def test_resume_matches_an_uninterrupted_run(tmp_path):
     first = _run(tmp_path, "--epochs", "6", "--stop-after", "3", "--checkpoint", "resumed.npz", "--plot", "")
     assert "epoch 3:" in first and "epoch 4:" not in first
     second = _run(tmp_path, "--epochs", "6", "--resume", "--checkpoint", "resumed.npz", "--plot", "")
-    assert "resumed from resumed.npz after epoch 3" in second and "epoch 4:" in second
+    assert f"resumed from {tmp_path / 'resumed.npz'} after epoch 3" in second and "epoch 4:" in second
     assert _accuracy(straight) == _accuracy(second)
     with numpy.load(tmp_path / "straight.npz") as a, numpy.load(tmp_path / "resumed.npz") as b:
         assert set(a.files) == set(b.files)

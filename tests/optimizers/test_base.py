@@ -438,3 +438,28 @@ def test_skip_nonfinite_for_custom_optimizers_and_its_validation():
     assert opt.get_config()["skip_nonfinite"] is True
     with pytest.raises(TypeError, match="skip_nonfinite must be True or False"):
         optimizers.SGD(0.1, skip_nonfinite=1)
+
+
+def test_the_missing_gradient_warning_points_at_the_users_line():
+    a, b = ac.Variable(ac.tensor([1.0]), name="a"), ac.Variable(ac.tensor([1.0]), name="b")
+    opt = ac.optimizers.SGD(0.1)
+    for call in (lambda: opt.apply_gradients([(ac.tensor([1.0]), a), (None, b)]),
+                 lambda: opt.apply([ac.tensor([1.0]), None], [a, b]),
+                 lambda: opt.minimize(lambda: ac.sum(a * 2.0), [a, b])):
+        with pytest.warns(UserWarning, match="Gradients do not exist") as record:
+            call()
+        assert record[0].filename == __file__
+
+
+def test_every_optimizer_documents_every_argument():
+    """help(ac.optimizers.Adam) explains each of its arguments, and points at the common ones."""
+    import inspect
+
+    for name in ac.optimizers.__all__:
+        cls = getattr(ac.optimizers, name)
+        if not (isinstance(cls, type) and issubclass(cls, ac.optimizers.Optimizer)) or cls is ac.optimizers.Optimizer:
+            continue
+        doc = inspect.getdoc(cls) or ""
+        arguments = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs")]
+        assert [a for a in arguments if a not in doc] == [], name
+        assert "accel.optimizers.Optimizer" in doc, name
