@@ -22,9 +22,8 @@ class Tensor:
     """An n-dimensional array on a device. Create one with `accel.tensor` or any op."""
 
     __slots__ = ("_data", "_device", "_node", "_tapes", "__weakref__")
-    # NumPy defers to our reflected operators instead of treating a Tensor as an object array;
-    # CuPy's operators do too when our priority is higher.
-    __array_ufunc__ = None
+    # CuPy's operators defer to ours when our priority is higher; NumPy's ufuncs and functions come
+    # to __array_ufunc__ / __array_function__ below.
     __array_priority__ = 1000
 
     def __init__(self, data, device: Device):
@@ -90,6 +89,31 @@ class Tensor:
         view.flags.writeable = False
         return view
 
+    # -- NumPy's protocols and DLPack (accel.ops.numpy_protocol) --------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """numpy.exp(t), ndarray + t, ...: the accel op (a tensor, recorded on tapes)."""
+        return _ops.numpy_protocol.ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        """numpy.sum(t, axis=0), numpy.concatenate([t, u]), ...: the accel op where there is one."""
+        return _ops.numpy_protocol.function(func, args, kwargs)
+
+    def __dlpack__(self, *args, **kwargs):
+        """The DLPack capsule of this tensor's memory (zero-copy: the consumer shares it)."""
+        return self._data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self._data.__dlpack_device__()
+
+    def __format__(self, spec: str) -> str:
+        """A 0-d tensor formats as its value (f"{loss:.3f}"); others only without a spec."""
+        if self._data.ndim == 0:
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError(f"unsupported format string {spec!r} for a tensor of shape {tuple(self.shape)}; "
+                            "format its elements (t.tolist()) or a 0-d tensor")
+        return str(self)
+
     def __bool__(self) -> bool:
         if self._data.size != 1:
             raise ValueError(
@@ -149,8 +173,8 @@ class Tensor:
     def __ror__(self, other): return _ops.logical_or(other, self)
     def __xor__(self, other): return _ops.logical_xor(self, other)
     def __rxor__(self, other): return _ops.logical_xor(other, self)
-    def __eq__(self, other): return _ops.equal(self, other)
-    def __ne__(self, other): return _ops.not_equal(self, other)
+    def __eq__(self, other): return False if other is None else _ops.equal(self, other)  # t == None: False
+    def __ne__(self, other): return True if other is None else _ops.not_equal(self, other)
     def __lt__(self, other): return _ops.less(self, other)
     def __le__(self, other): return _ops.less_equal(self, other)
     def __gt__(self, other): return _ops.greater(self, other)
@@ -388,6 +412,25 @@ def from_numpy(array, device=None) -> Tensor:
         if target != get_device(here):
             raise ValueError(f"from_numpy: the array is on {here}, not {target}; sharing needs the same device")
     return convert(array, share=True)
+
+
+def from_dlpack(x, device=None) -> Tensor:
+    """A tensor that SHARES the memory of `x`, any object with `__dlpack__` (a PyTorch, JAX, CuPy or
+    NumPy array), zero-copy, on the device it lives on (CPU or a CUDA device): as `from_numpy`,
+    writes through either side show in the other."""
+    if not hasattr(x, "__dlpack__") or not hasattr(x, "__dlpack_device__"):
+        raise TypeError(f"from_dlpack: expected an object with __dlpack__ and __dlpack_device__, got "
+                        f"{type(x).__name__}")
+    kind, index = x.__dlpack_device__()
+    if int(kind) == 1:  # kDLCPU
+        array = numpy.from_dlpack(x)
+    elif int(kind) == 2:  # kDLCUDA
+        cuda = get_device(f"cuda:{int(index)}")
+        with cuda.activate():
+            array = cuda.xp.from_dlpack(x)
+    else:
+        raise ValueError(f"from_dlpack: DLPack device type {int(kind)} is not one accel runs on (CPU or CUDA)")
+    return from_numpy(array, device=device)
 
 
 def tensor(data, dtype=None, device=None) -> Tensor:

@@ -26,7 +26,7 @@ from .shape import (
     sum_to, transpose, unstack,
 )
 
-from . import classification, conversion, creation, elementwise, indexing, linalg, reduce, shape  # noqa: E402
+from . import classification, conversion, creation, elementwise, indexing, linalg, numpy_protocol, reduce, shape  # noqa: E402
 
 __all__ = sorted(
     set(conversion.__all__) | set(creation.__all__) | set(elementwise.__all__)
