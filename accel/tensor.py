@@ -287,7 +287,10 @@ class Variable(Tensor):
 
     read_value = value
 
-    def _check_value(self, value, method: str):
+    def _check_value(self, value, method: str, shape=None):
+        """`value` as an array of this variable's dtype and device, shaped like the variable (or
+        `shape`, the elements being written) or a scalar."""
+        shape = self.shape if shape is None else tuple(shape)
         if value is None:
             raise TypeError(f"Variable.{method}: value must be a tensor, an array or a number, got None")
         if isinstance(value, Tensor):
@@ -311,12 +314,56 @@ class Variable(Tensor):
                 data = self._device.xp.asarray(value, dtype=self.dtype)
         else:
             data = self._device.send(numpy.asarray(value, dtype=self.dtype))
-        if data.shape != self.shape and data.ndim != 0:
+        if data.shape != shape and data.ndim != 0:
             raise ValueError(
                 f"Variable.{method}: value has shape {tuple(data.shape)}, expected "
-                f"{tuple(self.shape)} (or a scalar)"
+                f"{tuple(shape)} (or a scalar)"
             )
         return data
+
+    # -- writing some elements (TensorFlow's sliced assignment and scatter_nd_*) ---------------------
+    def __getitem__(self, index):
+        """v[index]: its value there (recorded like any read), which can also be assigned to:
+        `v[1:].assign(x)`, `v[0, :2].assign_add(d)` write into those elements of v."""
+        return VariableSlice._wrap(_ops.getitem(self, index), self, index)
+
+    def _write_at(self, index, value, method: str) -> "Variable":
+        index = _ops.indexing.normalize_index(index, self._device, f"Variable.{method}")
+        data = self._check_value(value, method, self._data[index].shape)  # v[index] was read: it is valid
+        self._before_write()
+        with self._device.activate():
+            if method == "assign":
+                self._data[index] = data
+            elif method == "assign_add":
+                self._data[index] += data
+            else:
+                self._data[index] -= data
+        return self
+
+    def scatter_nd_update(self, indices, updates) -> "Variable":
+        """Write `updates` at the rows of `indices` (TensorFlow's Variable.scatter_nd_update:
+        indices shape [..., depth], updates indices.shape[:-1] + shape[depth:]), in place."""
+        return self._scatter_nd(indices, updates, "scatter_nd_update")
+
+    def scatter_nd_add(self, indices, updates) -> "Variable":
+        """Add `updates` at the rows of `indices` in place (repeated indices add up)."""
+        return self._scatter_nd(indices, updates, "scatter_nd_add")
+
+    def _scatter_nd(self, indices, updates, method: str) -> "Variable":
+        index = _ops.indexing.nd_index(indices, self, f"Variable.{method}")
+        expected = tuple(index[0].shape) + tuple(self.shape[len(index):])
+        data = self._check_value(updates, method, expected)
+        self._before_write()
+        with self._device.activate():
+            if method == "scatter_nd_update":
+                self._data[index] = data
+            elif hasattr(self._device.xp.add, "at"):
+                self._device.xp.add.at(self._data, index, data)
+            else:  # older CuPy
+                import cupyx
+
+                cupyx.scatter_add(self._data, index, data)
+        return self
 
     def assign(self, value) -> "Variable":
         """Write `value` (same shape and dtype, or a scalar) into the variable in place."""
@@ -344,6 +391,30 @@ class Variable(Tensor):
         values = numpy.array2string(CPU.send(self._data), separator=", ", prefix="Variable(")
         return (f"Variable({self.name!r}, {values}, dtype={self.dtype.name}, "
                 f"device={self._device}, trainable={self.trainable})")
+
+
+class VariableSlice(Tensor):
+    """`variable[index]`: the value of those elements (a tensor like any other, recorded on tapes),
+    plus `assign`, `assign_add` and `assign_sub`, which write into the variable's elements there
+    and return the variable (TensorFlow's sliced assignment)."""
+
+    __slots__ = ("_variable", "_index")
+
+    @classmethod
+    def _wrap(cls, value: Tensor, variable: "Variable", index) -> "VariableSlice":
+        out = Tensor.__new__(cls)
+        out._data, out._device, out._node, out._tapes = value._data, value._device, value._node, value._tapes
+        out._variable, out._index = variable, index
+        return out
+
+    def assign(self, value) -> "Variable":
+        return self._variable._write_at(self._index, value, "assign")
+
+    def assign_add(self, delta) -> "Variable":
+        return self._variable._write_at(self._index, delta, "assign_add")
+
+    def assign_sub(self, delta) -> "Variable":
+        return self._variable._write_at(self._index, delta, "assign_sub")
 
 
 def is_device_array(value) -> bool:

@@ -12,7 +12,9 @@ from .elementwise import (
     logical_xor, maximum, minimum, mod, multiply, negative, not_equal, power, relu, rsqrt,
     sigmoid, sign, sin, softplus, sqrt, square, subtract, tanh, where,
 )
-from .indexing import gather, getitem, one_hot, scatter_add
+from .indexing import (
+    gather, gather_nd, getitem, one_hot, scatter_add, tensor_scatter_nd_add, tensor_scatter_nd_update,
+)
 from .linalg import matmul
 from .classification import (
     log_softmax, softmax, softmax_cross_entropy_with_logits,

@@ -13,7 +13,8 @@ import numpy
 from ..tensor import Tensor, Variable, convert, is_device_array
 from ._core import make, on_device, tensor_arg
 
-__all__ = ["getitem", "gather", "one_hot", "scatter_add"]
+__all__ = ["getitem", "gather", "gather_nd", "one_hot", "scatter_add", "tensor_scatter_nd_update",
+           "tensor_scatter_nd_add"]
 
 
 def _index_part(part, device, where: str):
@@ -42,7 +43,8 @@ def _index_part(part, device, where: str):
     raise TypeError(f"{where}: unsupported index {part!r}")
 
 
-def _normalize_index(index, device, where="getitem"):
+def normalize_index(index, device, where="getitem"):
+    """`index` as the array module of `device` takes it (index tensors and arrays on it)."""
     if isinstance(index, tuple):
         return tuple(_index_part(p, device, where) for p in index)
     return _index_part(index, device, where)
@@ -70,7 +72,7 @@ def _index(x, index, where):
 def getitem(x, index):
     """x[index] with NumPy's indexing rules."""
     x = tensor_arg(x)
-    index = _normalize_index(index, x._device)
+    index = normalize_index(index, x._device)
     out = _index(x, index, "getitem")
     return make(out, x._device, (x,), (_getitem_vjp,), {"index": index})
 
@@ -84,7 +86,7 @@ def scatter_add(updates, index, shape):
     """zeros(shape) with `updates` added at `index` (repeated positions accumulate)."""
     updates = tensor_arg(updates, "updates")
     xp = updates._device.xp
-    index = _normalize_index(index, updates._device, "scatter_add")
+    index = normalize_index(index, updates._device, "scatter_add")
     out = xp.zeros(tuple(shape), dtype=updates.dtype)
     if _is_basic(index):
         out[index] = updates._data
@@ -148,3 +150,101 @@ def one_hot(indices, depth: int, on_value=1.0, off_value=0.0, axis: int = -1, dt
     if axis != -1:
         out = xp.moveaxis(out, -1, axis)
     return make(out, indices._device)
+
+
+def nd_index(indices, params, where: str) -> tuple:
+    """TensorFlow's `indices` (integers, shape [..., depth]: each row the first `depth`
+    coordinates of one element or slice of `params`) as a NumPy index tuple, checked."""
+    raw = indices._data if isinstance(indices, Tensor) else None
+    if raw is None:
+        raw = numpy.asarray(indices)
+        if raw.size and raw.dtype.kind not in "iu":
+            raise TypeError(f"{where}: indices must be integers, got {raw.dtype.name} values")
+        raw = params.device.send(raw.astype(numpy.int64))
+    elif indices.device != params.device:
+        raise ValueError(f"{where}: indices are on {indices.device} but the tensor on {params.device}")
+    elif raw.dtype.kind not in "iu":
+        raise TypeError(f"{where}: indices must be integers, got {raw.dtype.name}")
+    if raw.ndim == 0 or not 1 <= raw.shape[-1] <= params.ndim:
+        raise ValueError(f"{where}: indices must have shape [..., depth] with 1 <= depth <= {params.ndim} "
+                         f"(the tensor's rank), got shape {tuple(raw.shape)}")
+    depth = raw.shape[-1]
+    if raw.size:
+        for axis in range(depth):
+            column = raw[..., axis]
+            lo, hi = int(column.min()), int(column.max())
+            if lo < 0 or hi >= params.shape[axis]:
+                raise IndexError(f"{where}: indices[..., {axis}] must be in [0, {params.shape[axis]}), got values "
+                                 f"in [{lo}, {hi}]")
+    return tuple(raw[..., axis] for axis in range(depth))
+
+
+@on_device
+def gather_nd(params, indices):
+    """TensorFlow's gather_nd: the elements (or slices) of `params` at the rows of `indices`
+    (shape [..., depth]); result shape indices.shape[:-1] + params.shape[depth:]."""
+    params = tensor_arg(params, "params")
+    return getitem(params, nd_index(indices, params, "gather_nd"))
+
+
+def _checked_updates(tensor, index, updates, where):
+    updates = updates if isinstance(updates, Tensor) else convert(updates, dtype=tensor.dtype, device=tensor.device)
+    expected = tuple(index[0].shape) + tuple(tensor.shape[len(index):])
+    if updates.device != tensor.device:
+        raise ValueError(f"{where}: updates are on {updates.device} but the tensor on {tensor.device}")
+    if tuple(updates.shape) != expected:
+        raise ValueError(f"{where}: updates must have shape indices.shape[:-1] + tensor.shape[depth:] = "
+                         f"{expected}, got {tuple(updates.shape)}")
+    if updates.dtype != tensor.dtype:
+        raise TypeError(f"{where}: updates have dtype {updates.dtype.name}, the tensor {tensor.dtype.name}")
+    return updates
+
+
+def _zeroed_vjp(g, ans, x, index):
+    return _zeroed_at(g, index)
+
+
+@on_device
+def _zeroed_at(x, index):
+    """x with zeros at `index`: the gradient of a tensor whose elements there were overwritten
+    (its own VJP, so every order is exact)."""
+    out = x._data.copy()
+    out[index] = 0
+    return make(out, x._device, (x,), (_zeroed_vjp,), {"index": index})
+
+
+# The value at an updated position comes from `updates`: the tensor's gradient is 0 there.
+_SCATTER_UPDATE_VJPS = (lambda g, ans, tensor, updates, index: _zeroed_at(g, index),
+                        lambda g, ans, tensor, updates, index: getitem(g, index))
+_SCATTER_ADD_VJPS = (lambda g, ans, tensor, updates, index: g,
+                     lambda g, ans, tensor, updates, index: getitem(g, index))
+
+
+@on_device
+def tensor_scatter_nd_update(tensor, indices, updates):
+    """TensorFlow's tensor_scatter_nd_update: a copy of `tensor` with `updates` written at the
+    rows of `indices` (shape [..., depth]; updates shape indices.shape[:-1] + tensor.shape[depth:];
+    for a repeated index the last update wins). Differentiable in tensor and updates."""
+    tensor = tensor_arg(tensor, "tensor")
+    index = nd_index(indices, tensor, "tensor_scatter_nd_update")
+    updates = _checked_updates(tensor, index, updates, "tensor_scatter_nd_update")
+    out = tensor._data.copy()
+    out[index] = updates._data
+    return make(out, tensor._device, (tensor, updates), _SCATTER_UPDATE_VJPS, {"index": index})
+
+
+@on_device
+def tensor_scatter_nd_add(tensor, indices, updates):
+    """TensorFlow's tensor_scatter_nd_add: a copy of `tensor` with `updates` added at the rows of
+    `indices` (repeated indices add up). Differentiable in tensor and updates."""
+    tensor = tensor_arg(tensor, "tensor")
+    index = nd_index(indices, tensor, "tensor_scatter_nd_add")
+    updates = _checked_updates(tensor, index, updates, "tensor_scatter_nd_add")
+    xp, out = tensor._device.xp, tensor._data.copy()
+    if hasattr(xp.add, "at"):
+        xp.add.at(out, index, updates._data)
+    else:  # older CuPy
+        import cupyx
+
+        cupyx.scatter_add(out, index, updates._data)
+    return make(out, tensor._device, (tensor, updates), _SCATTER_ADD_VJPS, {"index": index})

@@ -52,3 +52,72 @@ def test_one_hot(device):
 def test_scatter_add_accumulates_repeats(device):
     out = ac.scatter_add(ac.tensor([1.0, 2.0, 3.0], device=device), numpy.array([0, 2, 0]), (3,))
     numpy.testing.assert_array_equal(out.numpy(), [4.0, 0.0, 2.0])
+
+
+# ---- TensorFlow's scatter_nd / gather_nd and sliced assignment on Variables -----------------------
+def test_tensor_scatter_nd_update_and_add_follow_tensorflow():
+    t = ac.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], dtype="float64")
+    updated = ac.tensor_scatter_nd_update(t, [[2], [0]], [[9.0, 9.0], [7.0, 7.0]])
+    assert updated.numpy().tolist() == [[7.0, 7.0], [3.0, 4.0], [9.0, 9.0]]
+    assert t.numpy().tolist() == [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]  # a new tensor; t unchanged
+    added = ac.tensor_scatter_nd_add(t, [[0, 1], [0, 1], [2, 0]], [1.0, 1.0, 10.0])
+    assert added.numpy().tolist() == [[1.0, 4.0], [3.0, 4.0], [15.0, 6.0]]  # repeated rows add up
+    assert ac.gather_nd(t, [[2, 1], [0, 0]]).numpy().tolist() == [6.0, 1.0]
+    assert ac.gather_nd(t, [[1]]).numpy().tolist() == [[3.0, 4.0]]
+    x = ac.tensor([1.0, 2.0, 3.0], dtype="float64")
+    u = ac.tensor([5.0], dtype="float64")
+    with ac.GradientTape() as tape:
+        tape.watch([x, u])
+        y = ac.sum(ac.tensor_scatter_nd_update(x, [[1]], u) * ac.tensor([1.0, 2.0, 3.0], dtype="float64"))
+    gx, gu = tape.gradient(y, [x, u])
+    assert gx.numpy().tolist() == [1.0, 0.0, 3.0] and gu.numpy().tolist() == [2.0]  # TF's gradients
+
+
+@pytest.mark.parametrize("call,error,message", [
+    (lambda t: ac.tensor_scatter_nd_update(t, [[3]], [[1.0, 1.0]]), IndexError, r"indices\[\.\.\., 0\] must be in \[0, 3\)"),
+    (lambda t: ac.tensor_scatter_nd_update(t, [[0]], [1.0, 1.0, 1.0]), ValueError,
+     r"updates must have shape indices.shape\[:-1\] \+ tensor.shape\[depth:\] = \(1, 2\)"),
+    (lambda t: ac.tensor_scatter_nd_add(t, [0.5], [1.0]), TypeError, "indices must be integers"),
+    (lambda t: ac.gather_nd(t, [[0, 0, 0]]), ValueError, r"indices must have shape \[\.\.\., depth\] with 1 <= depth <= 2"),
+    (lambda t: ac.tensor_scatter_nd_update(t, [[0]], ac.tensor([[1, 1]])), TypeError, "updates have dtype int64"),
+])
+def test_scatter_nd_errors_name_the_problem(call, error, message):
+    with pytest.raises(error, match=message):
+        call(ac.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))
+
+
+def test_sliced_assignment_on_variables():
+    v = ac.Variable(ac.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), name="v")
+    row = v[0]
+    assert isinstance(row, ac.Tensor) and row.numpy().tolist() == [1.0, 2.0, 3.0]
+    assert v[0, 1:].assign([9.0, 8.0]) is v
+    assert v.numpy().tolist() == [[1.0, 9.0, 8.0], [4.0, 5.0, 6.0]]
+    assert row.numpy().tolist() == [1.0, 2.0, 3.0]  # a value read before stays what it was
+    v[:, 0].assign_add(10.0)
+    v[1].assign_sub(ac.tensor([1.0, 1.0, 1.0]))
+    assert v.numpy().tolist() == [[11.0, 9.0, 8.0], [13.0, 4.0, 5.0]]
+    before = v.numpy()
+    with pytest.raises(ValueError, match=r"Variable.assign: value has shape \(3,\), expected \(2,\)"):
+        v[0, 1:].assign([1.0, 2.0, 3.0])
+    with pytest.raises(IndexError, match=r"getitem: index 5 is out of bounds .*\(tensor shape \(2, 3\)\)"):
+        v[5].assign(1.0)  # the read fails first, as in TensorFlow
+    numpy.testing.assert_array_equal(v.numpy(), before)
+
+
+def test_variable_scatter_nd_update_and_add_in_place():
+    v = ac.Variable(ac.zeros((3, 2)))
+    data = v._data
+    v.scatter_nd_update([[2], [0]], [[1.0, 2.0], [3.0, 4.0]])
+    v.scatter_nd_add([[1, 1], [1, 1]], [5.0, 5.0])
+    assert v.numpy().tolist() == [[3.0, 4.0], [0.0, 10.0], [1.0, 2.0]] and v._data is data  # in place
+    with pytest.raises(ValueError, match="Variable.scatter_nd_update: value has shape"):
+        v.scatter_nd_update([[0]], [1.0, 2.0, 3.0])
+    assert v.numpy().tolist() == [[3.0, 4.0], [0.0, 10.0], [1.0, 2.0]]
+
+
+def test_a_recorded_read_keeps_its_value_across_a_sliced_assignment():
+    v = ac.Variable(ac.tensor([1.0, 2.0], dtype="float64"))
+    with ac.GradientTape() as tape:
+        y = ac.sum(v * v)
+    v[0].assign(100.0)  # after the read: the tape must differentiate at the value it read
+    assert tape.gradient(y, v).numpy().tolist() == [2.0, 4.0]
