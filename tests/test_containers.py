@@ -53,3 +53,68 @@ def test_dependency_listing_reads_pyproject(tmp_path):
 def test_readme_has_a_gpu_section():
     readme = (ROOT / "README.md").read_text()
     assert "## Running on a GPU" in readme and "--gpus all" in readme and "pytest -m gpu" in readme
+
+
+# ---- the images' file steps, replayed (no Docker engine here) -----------------------------------
+def _instructions(dockerfile: str):
+    """(INSTRUCTION, arguments) of each line, continuations joined, comments dropped."""
+    text = re.sub(r"\\\n", " ", dockerfile)
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            yield word.upper(), rest.strip()
+
+
+@pytest.mark.parametrize("name", ["Dockerfile.cpu", "Dockerfile.cuda"])
+def test_dockerfile_file_steps_work_from_a_fresh_clone(name, tmp_path):
+    """COPY, WORKDIR and the RUN commands that touch the copied files, replayed in a scratch
+    image root from the files git tracks: a COPY of a file that is not there, or a RUN that
+    names a path the COPY did not bring, fails here as it would in `docker build`. Package
+    managers (apt, pip) and user administration are not replayed; the files they read are
+    checked."""
+    import shutil
+    import subprocess
+    import sys
+
+    try:
+        tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    clone = tmp_path / "clone"
+    for path in tracked.stdout.split():
+        if (ROOT / path).is_file():
+            (clone / path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / path, clone / path)
+    image = tmp_path / "image"
+    workdir = image
+    for instruction, args in _instructions((ROOT / "docker" / name).read_text()):
+        if instruction == "WORKDIR":
+            workdir = image / args.lstrip("/")
+            workdir.mkdir(parents=True, exist_ok=True)
+        elif instruction == "COPY":
+            parts = [a for a in args.split() if not a.startswith("--")]
+            sources, destination = parts[:-1], parts[-1]
+            for source in sources:
+                src = clone / source
+                assert src.exists(), f"{name}: COPY {source}: not in the repository"
+                target = workdir / destination
+                if src.is_dir():
+                    shutil.copytree(src, target, dirs_exist_ok=True)
+                else:
+                    (target if destination.endswith("/") or destination in (".", "./") else target.parent).mkdir(
+                        parents=True, exist_ok=True)
+                    shutil.copy2(src, target / src.name if target.is_dir() else target)
+        elif instruction == "RUN":
+            for command in re.split(r"\s*&&\s*", args):
+                words = command.split()
+                if words[:1] == ["python"] and len(words) > 1:  # runs a copied script: it must be there
+                    script = workdir / words[1]
+                    assert script.is_file(), f"{name}: RUN {command}: {words[1]} was not copied"
+                    arguments = words[2:words.index(">")] if ">" in words else words[2:]
+                    result = subprocess.run([sys.executable, str(script), *arguments], cwd=workdir,
+                                            capture_output=True, text=True)
+                    assert result.returncode == 0, f"{name}: RUN {command}: {result.stderr}"
+                elif words[:2] == ["pip", "install"] and ("." in words or "-e" in words):
+                    assert (workdir / "pyproject.toml").is_file(), f"{name}: RUN {command}: no project here"
+                    assert (workdir / "csrc").is_dir() and (workdir / "accel").is_dir(), f"{name}: sources missing"
