@@ -45,6 +45,29 @@ def _blas() -> list:
 def pytest_addoption(parser):
     parser.addoption("--bench-size", choices=["full", "quick", "tiny"], default="full",
                      help="workload sizes for accel's benchmarks")
+    parser.addoption("--excluded-peers", default=None,
+                     help="write the peers left out (their first step did not match accel's) to this JSON file")
+
+
+_EXCLUDED: list = []
+
+
+def pytest_runtest_logreport(report):
+    """Remember every peer the step check left out (bench/test_optimizers.py), with its reason."""
+    if report.skipped and report.when == "setup" or not report.skipped:
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    if "not timed" in reason:
+        _EXCLUDED.append({"test": report.nodeid.split("::")[-1], "reason": reason.removeprefix("Skipped: ")})
+
+
+def pytest_sessionfinish(session):
+    path = session.config.getoption("--excluded-peers")
+    if path:
+        import json
+
+        with open(path, "w") as out:
+            json.dump(_EXCLUDED, out, indent=1)
 
 
 def pytest_generate_tests(metafunc):

@@ -35,8 +35,9 @@ PEER_ORDER = ["torch fused", "torch foreach", "torch for-loop", "torch", "numpy"
 
 
 def run_suite(size: str, json_path: str) -> list:
-    command = [sys.executable, "-m", "pytest", str(HERE), "-q", "-p", "no:cacheprovider",
-               f"--bench-size={size}", f"--benchmark-json={json_path}", *SETTINGS[size]]
+    command = [sys.executable, "-m", "pytest", str(HERE), "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+               f"--bench-size={size}", f"--benchmark-json={json_path}",
+               f"--excluded-peers={json_path}.excluded", *SETTINGS[size]]
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     result = subprocess.run(command, cwd=HERE.parent, env=env)
     if result.returncode != 0:
@@ -232,6 +233,19 @@ def chart_png(chart: dict, out: pathlib.Path) -> None:
     plt.close(fig)
 
 
+def excluded_section(excluded: list) -> str:
+    """The peers left out of the ratios: before it is timed, each peer's first step is checked
+    against accel's (bench/test_optimizers.py); one that changed nothing or stepped elsewhere
+    did not do the same work."""
+    if not excluded:
+        return ""
+    lines = ["### peers left out", "",
+             "Each peer's first step is compared with accel's before it is timed; these did not do the "
+             "same work, so they have no ratio above.", "", "| benchmark | why |", "|---|---|"]
+    lines += [f"| {e['test']} | {e['reason']} |" for e in excluded]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     size = parser.add_mutually_exclusive_group()
@@ -252,10 +266,12 @@ def main(argv=None):
             json_path = os.path.join(tmp, "results.json")
             command = run_suite(size, json_path)
             data = json.loads(pathlib.Path(json_path).read_text())
+            excluded = pathlib.Path(json_path + ".excluded")
+            data["excluded_peers"] = json.loads(excluded.read_text()) if excluded.exists() else []
         command = ["python", "bench/report.py"] + (["--size", size] if size != "full" else [])
         data["accel_command"] = " ".join(command)
     body, chart = tables(data)
-    text = header(data, command) + body
+    text = header(data, command) + body + excluded_section(data.get("excluded_peers", []))
     (out / "report.md").write_text(text)
     for bench in data.get("benchmarks", []):  # the statistics stay; every round's raw time would
         bench.get("stats", {}).pop("data", None)  # make the file megabytes

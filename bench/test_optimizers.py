@@ -16,12 +16,13 @@ LR = 1e-3
 OPTIMIZERS = {
     "sgd": (lambda: ac.optimizers.SGD(LR), "SGD", {}),
     "momentum": (lambda: ac.optimizers.SGD(LR, momentum=0.9), "SGD", {"momentum": 0.9}),
-    "adagrad": (lambda: ac.optimizers.Adagrad(LR), "Adagrad", {}),
-    "rmsprop": (lambda: ac.optimizers.RMSprop(LR), "RMSprop", {}),
+    # Peers configured as Keras's defaults (each peer's first step is checked against accel's).
+    "adagrad": (lambda: ac.optimizers.Adagrad(LR), "Adagrad", {"initial_accumulator_value": 0.1, "eps": 1e-7}),
+    "rmsprop": (lambda: ac.optimizers.RMSprop(LR), "RMSprop", {"alpha": 0.9, "eps": 1e-7}),
     "adam": (lambda: ac.optimizers.Adam(LR), "Adam", {}),
     "adamw": (lambda: ac.optimizers.AdamW(LR), "AdamW", {}),
-    "adadelta": (lambda: ac.optimizers.Adadelta(LR), "Adadelta", {}),
-    "adamax": (lambda: ac.optimizers.Adamax(LR), "Adamax", {}),
+    "adadelta": (lambda: ac.optimizers.Adadelta(LR), "Adadelta", {"rho": 0.95, "eps": 1e-7}),
+    "adamax": (lambda: ac.optimizers.Adamax(LR), "Adamax", {"eps": 1e-7}),
     # PyTorch's mu_t uses 0.96^(t * momentum_decay); Keras's (and accel's) is momentum_decay = 1.
     "nadam": (lambda: ac.optimizers.Nadam(LR), "NAdam", {"momentum_decay": 1.0}),
     "ftrl": (lambda: ac.optimizers.Ftrl(LR), None, {}),  # None: PyTorch has no such optimizer
@@ -103,10 +104,37 @@ def test_torch(benchmark, name, dtype, flavour, workload, bench_device, torch_mo
     except (RuntimeError, TypeError) as exc:  # e.g. no fused float16 kernel on this device
         pytest.skip(f"torch {cls} {flavour} unavailable here: {exc}")
 
+    _check_the_peer_did_the_step(name, dtype, shapes, [p.detach().cpu().numpy() for p in params],
+                                 f"torch {cls} {flavour}")
     step = _torch_step(torch, name, opt, params, device)
 
     _record(benchmark, name, dtype, shapes)
     benchmark(step)
+
+
+_ACCEL_FIRST_STEP: dict = {}
+
+
+def _check_the_peer_did_the_step(name, dtype, shapes, after, peer):
+    """A peer is timed only if its first step moved the parameters as accel's first step does
+    (to 5% in float32, 25% in float16, relative to the step's size): a peer that changes nothing
+    or computes something else is left out of the ratios, with the reason in the skip."""
+    key = (name, dtype, tuple(map(tuple, shapes)))
+    if key not in _ACCEL_FIRST_STEP:
+        variables = [ac.Variable(a, device="cpu") for a in arrays(shapes, dtype, seed=1)]
+        opt, grads = OPTIMIZERS[name][0](), [ac.tensor(a, device="cpu") for a in arrays(shapes, dtype)]
+        for _ in range(ACCUMULATION if name == "adam+accumulation" else 1):  # then one update
+            opt.apply_gradients(zip(grads, variables))
+        _ACCEL_FIRST_STEP[key] = [v.numpy() for v in variables]
+    start = arrays(shapes, dtype, seed=1)
+    ours = numpy.concatenate([(a - s).astype(numpy.float64).ravel() for a, s in zip(_ACCEL_FIRST_STEP[key], start)])
+    theirs = numpy.concatenate([(a - s).astype(numpy.float64).ravel() for a, s in zip(after, start)])
+    changed = int(numpy.count_nonzero(theirs))
+    if changed == 0:
+        pytest.skip(f"{peer} ({dtype}) changed none of {theirs.size} parameters in a step: not timed")
+    error = numpy.linalg.norm(theirs - ours) / max(numpy.linalg.norm(ours), 1e-30)
+    if error > (0.25 if dtype == "float16" else 0.05):
+        pytest.skip(f"{peer} ({dtype}) stepped {error:.0%} away from accel's step: not the same work, not timed")
 
 
 def _torch_step(torch, name, opt, params, device):
