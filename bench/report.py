@@ -154,8 +154,8 @@ def tables(data: dict) -> tuple[str, dict]:
             lines += interleaved_table(question, cases, chart)
             continue
         lines += [f"### {question}", "",
-                  "| case | accel | % of limit | " + " | ".join(f"{p} (accel ÷ {p})" for p in peers) + " |",
-                  "|---|---|---|" + "---|" * len(peers)]
+                  "| case | accel (median, IQR) | % of limit | " + " | ".join(f"{p} (accel ÷ {p})" for p in peers)
+                  + " |", "|---|---|---|" + "---|" * len(peers)]
         for case in sorted(cases):
             row = cases[case]
             ours = row.get("accel")
@@ -164,7 +164,9 @@ def tables(data: dict) -> tuple[str, dict]:
             median = ours["stats"]["median"]
             _, _, device = split_group(ours["group"])
             pct, kind = percent_of_limit(ours, device_limits.get(device, {}))
-            cells = [case, fmt_time(median), f"{pct:.0f}% ({kind})" if pct is not None else "—"]
+            spread = ours["stats"].get("iqr")
+            cells = [case, fmt_time(median) + (f" ({fmt_time(spread)})" if spread is not None else ""),
+                     f"{pct:.0f}% ({kind})" if pct is not None else "—"]
             for peer in peers:
                 if peer in row:
                     ratio = median / row[peer]["stats"]["median"]
@@ -201,7 +203,8 @@ def header(data: dict, command) -> str:
         f"({info.get('torch_threads')} threads), BLAS: {blas or 'unknown'}",
         f"- OpenBLAS variables during the run: {info.get('openblas_env') or 'none'}",
         "",
-        "Ratios are accel ÷ peer (median times): below 1 means accel is faster. % of limit: accel's",
+        "Ratios are accel ÷ peer (median times; accel's interquartile range beside its median): below 1",
+        "means accel is faster. % of limit: accel's",
         "bytes moved (or FLOPs) per second at its median against the best round of the device's probe.",
         "On a shared machine memory bandwidth drifts by 2x over seconds; the interleaved table, which",
         "alternates accel, torch and the probe round by round, gives the ratios to trust there.", "",
