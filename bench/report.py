@@ -213,26 +213,47 @@ def header(data: dict, command) -> str:
 
 
 def chart_png(chart: dict, out: pathlib.Path) -> None:
+    """One heatmap per question: a row per case, a column per peer, each cell the ratio accel ÷
+    peer (printed in it), coloured on a log scale centred at 1: green where accel is faster, red
+    where it is slower, blank where that peer did not run."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy
+    from matplotlib.colors import LogNorm
 
     questions = sorted(chart)
-    heights = [max(2.0, 0.22 * len(chart[q]) + 1.0) for q in questions]
-    fig, axes = plt.subplots(len(questions), 1, figsize=(10, sum(heights)),
-                             gridspec_kw={"height_ratios": heights}, squeeze=False)
-    colours = {p: f"C{i}" for i, p in enumerate(PEER_ORDER)}
-    for ax, question in zip(axes[:, 0], questions):
+    layouts = []
+    for question in questions:
         rows = chart[question]
-        ax.barh(range(len(rows)), [r[2] for r in rows], color=[colours.get(r[1], "C9") for r in rows])
-        ax.set_yticks(range(len(rows)), [f"{case} vs {peer}" for case, peer, _ in rows], fontsize=6)
-        ax.axvline(1.0, color="black", linewidth=0.8)
-        ax.set_xscale("log")
-        ax.invert_yaxis()
-        ax.set_title(f"{question}: accel ÷ peer (left of 1 = accel faster)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
+        cases = sorted({case for case, _, _ in rows})
+        peers = [p for p in PEER_ORDER if any(peer == p for _, peer, _ in rows)]
+        peers += sorted({peer for _, peer, _ in rows} - set(peers))
+        grid = numpy.full((len(cases), len(peers)), numpy.nan)
+        for case, peer, ratio in rows:
+            grid[cases.index(case), peers.index(peer)] = ratio
+        layouts.append((question, cases, peers, grid))
+    heights = [0.26 * len(cases) + 1.2 for _, cases, _, _ in layouts]
+    fig, axes = plt.subplots(len(layouts), 1, figsize=(11, sum(heights) + 0.8),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    norm = LogNorm(vmin=1 / 8, vmax=8)
+    for ax, (question, cases, peers, grid) in zip(axes[:, 0], layouts):
+        image = ax.imshow(numpy.clip(grid, 1 / 8, 8), cmap="RdYlGn_r", norm=norm, aspect="auto")
+        for (r, c), ratio in numpy.ndenumerate(grid):
+            if numpy.isfinite(ratio):
+                ax.text(c, r, f"{ratio:.2f}", ha="center", va="center", fontsize=7)
+        ax.set_xticks(range(len(peers)), peers, fontsize=8)
+        ax.xaxis.tick_top()
+        ax.set_yticks(range(len(cases)), cases, fontsize=7)
+        ax.set_xlabel("peer", fontsize=8)
+        ax.set_title(f"{question}: accel time ÷ peer time (below 1 = accel faster)", fontsize=10, pad=18)
+    bar = fig.colorbar(image, ax=axes[:, 0].tolist(), orientation="horizontal", fraction=0.02, pad=0.02,
+                       label="accel ÷ peer (log scale; green: accel faster, red: slower)")
+    ticks = [1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8]
+    bar.set_ticks(ticks, labels=["1/8", "1/4", "1/2", "1", "2", "4", "8"])
+    bar.minorticks_off()
+    fig.savefig(out, dpi=100, bbox_inches="tight")
     plt.close(fig)
 
 
