@@ -23,6 +23,7 @@ from collections import OrderedDict
 import numpy
 
 from . import _cpu
+from ._host import ACCUMULATION
 from ._sources import sources_dir
 
 CHUNK = 1 << 16  # elements per block of the update kernel
@@ -37,7 +38,6 @@ STORAGE_TYPES = {"float16": "__half", "float32": "float", "float64": "double"}
 
 SEGMENT_DTYPE = numpy.dtype([("param", "<u8"), ("slot0", "<u8"), ("slot1", "<u8"), ("slot2", "<u8"),
                              ("length", "<i8"), ("accumulator", "<u8"), ("average", "<u8")])
-ACCUMULATION = {None: 0, "add": 1, "mean": 2, "accumulated": 3}  # accel.kernels.ACCUMULATION
 STEP_DTYPE = numpy.dtype([("grad", "<u8"), ("scale", "<f8"), ("flag", "<i8"), ("decay", "<f8")])
 CHUNK_DTYPE = numpy.dtype([("segment", "<i8"), ("begin", "<i8"), ("end", "<i8")])
 

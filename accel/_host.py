@@ -10,7 +10,8 @@ import numpy
 
 from . import _cpu
 
-_ACCUMULATION = {None: 0, "add": 1, "mean": 2, "accumulated": 3}  # csrc/cpu/launch.h's modes
+# What a launch does with the accumulators: csrc/cpu/launch.h's Accumulation (CUDA: the same numbers).
+ACCUMULATION = {None: 0, "add": 1, "mean": 2, "accumulated": 3}
 
 
 def _contiguous(array):
@@ -35,7 +36,7 @@ class HostKernels:
                 raise TypeError(f"norm_sq: expected a float, got {type(norm_sq).__name__}")
             global_scale = global_scale * _cpu.global_clip_scale(float(norm_sq), clip_norm)
         _cpu.launch(table, list(grads), scales, flags, decays, scalars, float(global_scale), clip, float(decay),
-                  _ACCUMULATION[accumulation], float(grad_scale), float(accumulation_steps),
+                  ACCUMULATION[accumulation], float(grad_scale), float(accumulation_steps),
                   math.nan if ema_momentum is None else float(ema_momentum), bool(ema_overwrite))
 
     def global_norm_sq(self, arrays) -> float:

@@ -12,6 +12,7 @@ this thread, the device given to `set_default_device`, the `ACCEL_DEVICE` enviro
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import os
 import threading
@@ -36,7 +37,7 @@ class DeviceUnavailableError(RuntimeError):
     """A device was asked for explicitly but cannot be used; the message says why."""
 
 
-class Device:
+class Device(abc.ABC):
     """One place arrays can live: ``Device("cpu")`` or ``Device("cuda", n)`` (a CPUDevice or a
     CUDADevice). Obtain devices with `get_device`; two Device objects for the same place compare
     equal.
@@ -74,10 +75,11 @@ class Device:
     def name(self) -> str:
         return f"{self.kind}:{self.index}"
 
+    @abc.abstractmethod
     def send(self, array):
         """Return `array` as an array of this device (a no-op when it already lives here)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def synchronize(self) -> None:
         """Wait until all work queued on this device has finished."""
 
@@ -86,18 +88,18 @@ class Device:
         device: every op on a CUDA tensor runs inside its device's context)."""
         return _NO_CONTEXT
 
+    @abc.abstractmethod
     def random_stream(self, seed):
         """A new random number generator on this device (`Generator` draws from it)."""
-        raise NotImplementedError
 
     @property
+    @abc.abstractmethod
     def kernels(self):
         """The fused optimizer kernels of this device (accel.kernels launches through it)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def memory_info(self) -> tuple:
         """(free bytes, total bytes) of this device's memory."""
-        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"Device('{self.name}')"
@@ -131,6 +133,9 @@ class CPUDevice(Device):
             return array
         get = getattr(array, "get", None)  # a CuPy array: copy device -> host
         return get() if get is not None else numpy.asarray(array)
+
+    def synchronize(self) -> None:  # NumPy computes before it returns
+        pass
 
     def random_stream(self, seed):
         return numpy.random.Generator(numpy.random.PCG64(seed))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy
 
 from . import _cpu, _cuda
+from ._host import ACCUMULATION
 from ._sources import sources_dir
 from .device import CPU, array_device
 
@@ -101,7 +102,6 @@ def table(rule: str, params, slots, device=None, accumulators=None, averages=Non
     return (device or CPU).kernels.table(rule, params, slots, len(spec.slots), **extras)
 
 
-ACCUMULATION = ("add", "mean", "accumulated")  # csrc/cpu/launch.h's modes, beside None
 
 
 def launch(table, grads, *, segment_scales=None, segment_flags=None, segment_decays=None, scalars=None, clip_value=None,
@@ -126,7 +126,7 @@ def launch(table, grads, *, segment_scales=None, segment_flags=None, segment_dec
     ema_overwrite; an "add" launch updates the averages too.
     Everything is checked before anything is written; nothing is written on an error.
     """
-    if accumulation is not None and accumulation not in ACCUMULATION:
+    if accumulation not in ACCUMULATION:
         raise ValueError(f"accumulation: expected None, 'add', 'mean' or 'accumulated', got {accumulation!r}")
     spec = RULES[table.rule]
     if scalars is None:
