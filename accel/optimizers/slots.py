@@ -14,6 +14,7 @@ import weakref
 import numpy
 
 from .. import kernels
+from . import placement
 from ..device import CPU
 from ..tensor import Variable
 
@@ -24,11 +25,12 @@ class VariableSlots:
     """The slots of one variable: name -> slot Variable (device slots shaped like the variable;
     host slots are one int64 on the CPU)."""
 
-    __slots__ = ("ref", "slots", "__weakref__")
+    __slots__ = ("ref", "slots", "streams", "__weakref__")
 
     def __init__(self, ref):
         self.ref = ref
         self.slots: dict = {}
+        self.streams = 0  # device slots created so far: the next one's place (placement.py)
 
 
 class Plan:
@@ -40,6 +42,24 @@ class Plan:
     def __init__(self, groups):
         self.groups = groups  # [(device, dtype, positions, table or None)]
         self.decays = None  # (exclusion generation, per-group uint8 masks): weight decay per variable
+
+
+def _slot_array(variable, index: int, initial):
+    """The array of slot `index` (1, 2, ...) of `variable`, filled with `initial` (None: a copy of
+    the variable). Host memory is placed so the fused step streams at the memory limit
+    (placement.py); device memory comes from its pool (CuPy's, 512-byte aligned; GPUs hash
+    addresses across their memory channels, and a placement sweep needs a GPU to be measured)."""
+    device = variable.device
+    source = variable._data
+    if not device.host_readable:
+        with device.activate():
+            return source.copy() if initial is None else device.xp.full(variable.shape, initial, dtype=variable.dtype)
+    data = placement.staggered_empty(source.shape, source.dtype, source, index)
+    if initial is None:
+        numpy.copyto(data, source)
+    else:
+        data.fill(initial)
+    return data
 
 
 class SlotStore:
@@ -83,11 +103,9 @@ class SlotStore:
             if host:
                 slot = Variable._wrap(numpy.full((), initial, numpy.int64), CPU, name=label, trainable=False)
             else:
-                device = variable.device
-                with device.activate():
-                    data = variable._data.copy() if initial is None else device.xp.full(
-                        variable.shape, initial, dtype=variable.dtype)
-                slot = Variable._wrap(data, device, name=label, trainable=False)
+                entry.streams += 1
+                data = _slot_array(variable, entry.streams, initial)
+                slot = Variable._wrap(data, variable.device, name=label, trainable=False)
             entry.slots[name] = slot
         return slot
 
