@@ -35,6 +35,7 @@ enum class Accumulation : int {
 
 struct Chunk {
     long long segment, begin, end;  // elements [begin, end) of one segment
+    long long stream_end = 0;  // a block of a longer chunk: where that chunk ends (software prefetch may reach it)
 };
 
 struct Launch {

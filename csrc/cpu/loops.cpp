@@ -22,6 +22,47 @@
 namespace accel_cpu {
 namespace ACCEL_ISA {
 
+// ---- software prefetch ----------------------------------------------------------------------
+// A step streams 3 to 6 arrays at once. A core's hardware prefetchers keep too few lines in flight
+// for that many streams and stop at every 4 KB page boundary: asking for each stream's line
+// kPrefetchBytes ahead made Adam on 2^25 float32 11% faster at 1 thread and 10% at 2 on a Xeon
+// (AVX-512), 0.84x PyTorch's fused step instead of 0.95x (bench/placement.py). Distances from 1 to
+// 4 KB and blocks from 128 to 512 bytes measured alike. Loops run in blocks of kPrefetchBlock
+// bytes and ask for the lines of the block kPrefetchBytes ahead, never past the chunk's end.
+// Prefetches never fault and change no value.
+constexpr long long kLine = 64;
+constexpr long long kPrefetchBytes = 2048;
+constexpr long long kPrefetchBlock = 512;
+
+template <class T> inline void prefetch_ahead(const T* x, long long from, long long to) {
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+    // An asm statement: GCC 12 dropped __builtin_prefetch from most rules' loops (0 of Adam's).
+    for (long long i = from; i < to; i += kLine / (long long)sizeof(T))
+        __asm__ volatile("prefetcht0 %0" : : "m"(*reinterpret_cast<const char*>(x + i)));
+#elif defined(__GNUC__) || defined(__clang__)
+    for (long long i = from; i < to; i += kLine / (long long)sizeof(T)) __builtin_prefetch(x + i, 0, 3);
+#else
+    (void)x, (void)from, (void)to;
+#endif
+}
+
+template <class T> constexpr long long prefetch_distance() { return kPrefetchBytes / (long long)sizeof(T); }
+template <class T> constexpr long long prefetch_block() { return kPrefetchBlock / (long long)sizeof(T); }
+
+// Where prefetching may reach for a chunk: its end, or the end of the chunk a block belongs to.
+inline long long stream_end(const Chunk& c) { return c.stream_end > c.end ? c.stream_end : c.end; }
+
+// Elements [b, e) of a block: the same elements kPrefetchBytes ahead in each stream.
+template <int kSlots, class T>
+inline void prefetch_streams(const T* p, const T* g, T* const* s, long long b, long long e, long long end) {
+    constexpr long long ahead = prefetch_distance<T>();
+    if (b + ahead >= end) return;
+    const long long to = e + ahead < end ? e + ahead : end;
+    prefetch_ahead(p, b + ahead, to);
+    prefetch_ahead(g, b + ahead, to);
+    for (int j = 0; j < kSlots; ++j) prefetch_ahead(s[j], b + ahead, to);
+}
+
 template <class Rule, bool CLIP, bool DECAY, class T>
 void run_segment(const Launch& L, const Segment& seg, const Chunk& c) {
     using C = accel::compute_t<T>;
@@ -32,9 +73,14 @@ void run_segment(const Launch& L, const Segment& seg, const Chunk& c) {
     for (int j = 0; j < Rule::kSlots; ++j) s[j] = static_cast<T*>(seg.slots[j]);
     const T* g = static_cast<const T*>(seg.grad);
     const C scale = C(seg.scale);
+    constexpr long long block = prefetch_block<T>();
+    const long long end = stream_end(c);
+    for (long long b = c.begin; b < c.end; b += block) {
+        const long long e = b + block < c.end ? b + block : c.end;
+        prefetch_streams<Rule::kSlots>(p, g, s, b, e, end);
 #pragma omp simd
-    for (long long i = c.begin; i < c.end; ++i)
-        accel::apply_update<Rule, CLIP, DECAY>(p, s, i, g[i], scale, prep, k);
+        for (long long i = b; i < e; ++i) accel::apply_update<Rule, CLIP, DECAY>(p, s, i, g[i], scale, prep, k);
+    }
 }
 
 #if ACCEL_F16C
@@ -70,8 +116,10 @@ void run_half_blocks(const Launch& L, const Segment& seg, const Chunk& c) {
     const float scale = float(seg.scale);
     alignas(64) float fp[kHalfBlock], fg[kHalfBlock], f0[kHalfBlock], f1[kHalfBlock], f2[kHalfBlock];
     float* fs[3] = {f0, f1, f2};
+    const long long end = stream_end(c);
     for (long long b = c.begin; b < c.end; b += kHalfBlock) {
         const int n = int(c.end - b < kHalfBlock ? c.end - b : kHalfBlock);
+        prefetch_streams<Rule::kSlots>(p, g, s, b, b + n, end);
         halves_to_floats(p + b, fp, n);
         halves_to_floats(g + b, fg, n);
         for (int j = 0; j < Rule::kSlots; ++j) halves_to_floats(s[j] + b, fs[j], n);
@@ -192,9 +240,17 @@ template <class Rule, class T> void run_extras(const Launch& L, const Segment& s
     const C grad_scale = C(L.grad_scale), steps = C(L.accumulation_steps), momentum = C(L.ema_momentum);
     Segment now = seg;
     if (accumulating) now.grad = seg.accumulator;  // holds the mean when the rule runs
+    const long long end = stream_end(c);
+    constexpr long long ahead = prefetch_distance<T>();
     for (long long b = c.begin; b < c.end; b += kExtrasBlock) {
-        const Chunk block{c.segment, b, b + kExtrasBlock < c.end ? b + kExtrasBlock : c.end};
+        const Chunk block{c.segment, b, b + kExtrasBlock < c.end ? b + kExtrasBlock : c.end, end};
         const long long n = block.end - b;
+        if (b + ahead < end) {  // the streams the rule's loop does not prefetch
+            const long long to = block.end + ahead < end ? block.end + ahead : end;
+            if (accumulating) prefetch_ahead(acc, b + ahead, to);
+            if (g) prefetch_ahead(g, b + ahead, to);
+            if (L.ema) prefetch_ahead(avg, b + ahead, to);
+        }
         if (accumulating) form_means(acc + b, g ? g + b : nullptr, grad_scale, steps, n);
         run_flags<Rule, T>(L, now, block);
         if (accumulating) restart(acc + b, n);
@@ -255,9 +311,18 @@ double sum_squares(DType dtype, const void* x, long long begin, long long end) {
     }
 }
 
+// The bandwidth probe streams the way the rules do, software prefetch included.
 void axpy(float* a, const float* b, float s, long long begin, long long end) {
+    constexpr long long block = prefetch_block<float>(), ahead = prefetch_distance<float>();
+    for (long long lo = begin; lo < end; lo += block) {
+        const long long hi = lo + block < end ? lo + block : end;
+        if (lo + ahead < end) {
+            prefetch_ahead(a, lo + ahead, hi + ahead < end ? hi + ahead : end);
+            prefetch_ahead(b, lo + ahead, hi + ahead < end ? hi + ahead : end);
+        }
 #pragma omp simd
-    for (long long i = begin; i < end; ++i) a[i] += s * b[i];
+        for (long long i = lo; i < hi; ++i) a[i] += s * b[i];
+    }
 }
 
 }  // namespace ACCEL_ISA
