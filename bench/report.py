@@ -50,8 +50,8 @@ def label(bench: dict) -> str:
     name, params = bench["name"].split("[")[0], bench.get("params") or {}
     if name == "test_torch":
         return f"torch {params['flavour']}"
-    if name.endswith("_accel") or name in ("test_accel", "test_adam_interleaved", "test_autodiff_interleaved",
-                                           "test_op_overhead_interleaved"):
+    if name.endswith("_accel") or name in ("test_accel", "test_adam_processes", "test_autodiff_interleaved",
+                                           "test_op_overhead_interleaved", "test_placement_sweep"):
         return "accel"
     if name.endswith("_torch"):
         return "torch"
@@ -79,6 +79,8 @@ def limits(benchmarks: list) -> dict:
             _, _, device = split_group(b["group"])
             amount = b["extra_info"]["bytes" if kind == "bandwidth" else "flops"]
             out.setdefault(device, {})[kind] = amount / b["stats"]["min"]
+            if "threads" in b["extra_info"]:
+                out[device]["threads"] = b["extra_info"]["threads"]
     return out
 
 
@@ -137,18 +139,32 @@ def tables(data: dict) -> tuple[str, dict]:
     for question in sorted(questions):
         cases = questions[question]
         peers = [p for p in PEER_ORDER if any(p in row for row in cases.values())]
-        if question.startswith("adam float32 interleaved"):
+        if question.startswith("adam float32, each library in its own process"):
             lines += [f"### {question}", "",
-                      "| case | accel | torch fused | accel ÷ torch fused | % of probe bandwidth |",
+                      "| case | accel (IQR) | torch fused (IQR) | accel ÷ torch fused | % of probe bandwidth |",
                       "|---|---|---|---|---|"]
             for case, row in cases.items():
                 info = row["accel"]["extra_info"]
-                medians = info["median_s"]
-                lines.append(f"| {case} | {fmt_time(medians['accel'])} | {fmt_time(medians['torch_fused'])} "
+                medians, iqr = info["median_s"], info.get("iqr_s", {})
+                spread = {k: f" ({fmt_time(iqr[k])})" if k in iqr else "" for k in medians}
+                lines.append(f"| {case} | {fmt_time(medians['accel'])}{spread['accel']} "
+                             f"| {fmt_time(medians['torch_fused'])}{spread['torch_fused']} "
                              f"| {info['accel_over_torch_fused']:.2f} "
                              f"| {100 * info['fraction_of_probe_bandwidth']:.0f}% |")
                 chart.setdefault(question, []).append((case, "torch fused", info["accel_over_torch_fused"]))
             lines.append("")
+            continue
+        if question.startswith("placement sweep"):
+            import placement
+
+            data = next(iter(cases.values()))["accel"]["extra_info"]["placement"]
+            lines += [f"### {question}", "", placement.table(data)]
+            cells = chart.setdefault("placement: accel's own allocation", [])
+            for summary in placement.summarise(data):
+                case = f"{summary['optimizer']}, {summary['threads']} thread(s)"
+                cells.append((case, "best placement", summary["own_over_best"]))
+                if "own_over_torch_own" in summary:
+                    cells.append((case, "torch fused", summary["own_over_torch_own"]))
             continue
         if question.startswith(("autodiff interleaved", "per-op overhead interleaved")):
             lines += interleaved_table(question, cases, chart)
@@ -180,6 +196,8 @@ def tables(data: dict) -> tuple[str, dict]:
         lines += ["### limits (probes)", "", "| device | memory bandwidth | matmul float32 |", "|---|---|---|"]
         for device, lim in sorted(device_limits.items()):
             bw = f"{lim['bandwidth'] / 1e9:.1f} GB/s" if "bandwidth" in lim else "—"
+            if "threads" in lim:
+                bw += f" ({lim['threads']} threads, as the kernels above)"
             fl = f"{lim['flops'] / 1e9:.1f} GFLOP/s" if "flops" in lim else "—"
             lines.append(f"| {device} | {bw} | {fl} |")
         lines.append("")
@@ -206,8 +224,9 @@ def header(data: dict, command) -> str:
         "Ratios are accel ÷ peer (median times; accel's interquartile range beside its median): below 1",
         "means accel is faster. % of limit: accel's",
         "bytes moved (or FLOPs) per second at its median against the best round of the device's probe.",
-        "On a shared machine memory bandwidth drifts by 2x over seconds; the interleaved table, which",
-        "alternates accel, torch and the probe round by round, gives the ratios to trust there.", "",
+        "On a shared machine memory bandwidth drifts by 2x over seconds; the tables that run each",
+        "library in its own process, taking turns block by block (the Adam, autodiff and placement",
+        "tables), give the ratios to trust there.", "",
     ]
     return "\n".join(lines)
 

@@ -10,7 +10,7 @@ import numpy
 import pytest
 
 import accel as ac
-from workloads import arrays, bytes_per_param, elements, interleaved, slot_count
+from workloads import arrays, bytes_per_param, elements, slot_count
 
 LR = 1e-3
 OPTIMIZERS = {
@@ -227,34 +227,25 @@ def test_jax_optax(benchmark, name, workload):
     benchmark(run)
 
 
-def test_adam_interleaved(benchmark, workload, torch_module):
-    """Adam float32 on the CPU: ours, torch fused and the bandwidth probe over the same bytes, in
-    alternation; the ratios go to extra_info (the robust figures on a noisy machine)."""
-    from accel import kernels
+def test_adam_processes(benchmark, workload, torch_module, bench_size):
+    """Adam float32 on the CPU: ours, torch fused and the bandwidth probe over the same bytes, each
+    in a process of its own, taking turns block after block (no library's idle threads spin beside
+    another's work; drift hits all alike); the ratios go to extra_info."""
+    import functools
 
-    torch = torch_module
-    benchmark.group = f"adam float32 interleaved: {workload[0]} [cpu]"
+    from workloads import adam_step, alternated_processes
+
+    benchmark.group = f"adam float32, each library in its own process: {workload[0]} [cpu]"
     shapes = workload[1]
-    variables = [ac.Variable(a, device="cpu") for a in arrays(shapes, seed=1)]
-    pairs = list(zip([ac.tensor(a, device="cpu") for a in arrays(shapes)], variables))
-    opt = ac.optimizers.Adam(LR)
-    opt.apply_gradients(pairs)
-    params = [torch.tensor(a).requires_grad_() for a in arrays(shapes, seed=1)]
-    for p, g in zip(params, arrays(shapes)):
-        p.grad = torch.tensor(g)
-    topt = torch.optim.Adam(params, lr=LR, fused=True)
-    topt.step()
-    n = bytes_per_param(2, 4) * elements(shapes) // 12  # Adam: 2 slots
-    a, b = numpy.zeros(n, numpy.float32), numpy.ones(n, numpy.float32)
-
-    def ours():
-        opt.apply_gradients(pairs)
-
-    rounds = 30 if elements(shapes) > 1_000_000 else 1000
-    medians = interleaved({"accel": ours, "torch_fused": topt.step, "probe": lambda: kernels.axpy(a, b, 1e-3)},
-                           rounds)
+    big = elements(shapes) > 1_000_000
+    stats = alternated_processes({kind: functools.partial(adam_step, kind, shapes)
+                                  for kind in ("accel", "torch_fused", "probe")},
+                                 blocks=2 if bench_size == "tiny" else 10, steps=5 if big else 200)
+    medians = {kind: median for kind, (median, _) in stats.items()}
     benchmark.extra_info.update({
-        "median_s": medians, "accel_over_torch_fused": medians["accel"] / medians["torch_fused"],
+        "median_s": medians, "iqr_s": {kind: iqr for kind, (_, iqr) in stats.items()},
+        "accel_over_torch_fused": medians["accel"] / medians["torch_fused"],
         "fraction_of_probe_bandwidth": medians["probe"] / medians["accel"],
         "bytes": bytes_per_param(2, 4) * elements(shapes)})
+    ours = adam_step("accel", shapes)
     benchmark.pedantic(ours, rounds=5, iterations=1)

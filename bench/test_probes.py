@@ -21,7 +21,8 @@ def test_bandwidth_probe(benchmark, bench_device, bench_size):
         kernels.axpy(a, b, 1e-3)
         device.synchronize()
 
-    benchmark.extra_info.update({"bytes": 12 * n, "limit": "bandwidth"})
+    # the kernels' thread count: the optimizer steps it is the limit of run at the same count
+    benchmark.extra_info.update({"bytes": 12 * n, "limit": "bandwidth", "threads": kernels.get_num_threads()})
     benchmark(run)
 
 

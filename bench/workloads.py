@@ -108,3 +108,31 @@ def alternated_processes(factories: dict, blocks: int, steps: int) -> dict:
             process.join(timeout=10)
     return {name: (float(numpy.median(t)), float(numpy.subtract(*numpy.percentile(t, [75, 25]))))
             for name, t in times.items()}
+
+
+def adam_step(kind: str, shapes):
+    """A zero-argument Adam step (float32, CPU, lr 1e-3) over `shapes`, for a process of its own:
+    kind "accel" (apply_gradients), "torch_fused" (torch.optim.Adam(fused=True)), or "probe" (the
+    bandwidth probe a += s*b over arrays moving the same bytes as the step, 28 per parameter)."""
+    import os
+
+    if kind == "accel":
+        import accel as ac
+
+        variables = [ac.Variable(a, device="cpu") for a in arrays(shapes, seed=1)]
+        pairs = list(zip([ac.tensor(a, device="cpu") for a in arrays(shapes)], variables))
+        opt = ac.optimizers.Adam(1e-3)
+        return lambda: opt.apply_gradients(pairs)
+    if kind == "torch_fused":
+        import torch
+
+        torch.set_num_threads(os.cpu_count() or 1)
+        params = [torch.tensor(a).requires_grad_() for a in arrays(shapes, seed=1)]
+        for p, g in zip(params, arrays(shapes)):
+            p.grad = torch.tensor(g)
+        return torch.optim.Adam(params, lr=1e-3, fused=True).step
+    from accel import kernels
+
+    n = bytes_per_param(2, 4) * elements(shapes) // 12
+    a, b = numpy.zeros(n, numpy.float32), numpy.ones(n, numpy.float32)
+    return lambda: kernels.axpy(a, b, 1e-3)

@@ -24,7 +24,8 @@ def test_report_runs_and_writes_table_and_png(tmp_path):
     for section in ("# accel benchmark report", "### optimizer step", "### autodiff", "### training step",
                     "### autodiff interleaved", "### per-op overhead interleaved",
                     "| case | accel forward | torch forward | accel ÷ torch forward | accel forward+backward |",
-                    "### limits (probes)", "| case | accel (median, IQR) | % of limit |"):
+                    "### limits (probes)", "### placement sweep", "| layout | accel | % of probe | torch fused |",
+                    "own ÷ best", "| case | accel (median, IQR) | % of limit |"):
         assert section in report, section
     assert "torch fused" in report and "(bandwidth)" in report
     # torch's fused float16 SGD changes no parameter on the CPU: it is listed, not timed
