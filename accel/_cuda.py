@@ -55,7 +55,7 @@ def all_names() -> list:
              for dtype in STORAGE_TYPES for clip in (False, True) for decay in (False, True)]
     names += [f"accel::{kernel}<{t}>" for kernel in ("accumulate_only", "chunk_sum_squares")
               for t in STORAGE_TYPES.values()]
-    return names + ["accel::sum_partials", "accel::sum_partials_by_segment", "accel::axpy"]
+    return names + ["accel::sum_partials", "accel::sum_partials_by_segment", "accel::axpy", "accel::stream_probe"]
 
 
 def chunk_table(lengths) -> numpy.ndarray:
@@ -288,6 +288,21 @@ class CudaKernels:
         self._check_array(b, "b", numpy.float32, a.size)
         with self.xp.cuda.Device(self.device.index):
             self.function("accel::axpy")((1024,), (256,), (a, b, numpy.float32(s), numpy.int64(a.size)))
+
+
+    def stream_probe(self, writes, reads, s):
+        for i, w in enumerate(writes):
+            self._check_array(w, f"writes[{i}]", numpy.float32, writes[0].size)
+        for i, r in enumerate(reads):
+            self._check_array(r, f"reads[{i}]", numpy.float32, writes[0].size)
+        xp = self.xp
+        with xp.cuda.Device(self.device.index):
+            # the pointer tables are uploaded before the launch; the arrays stay referenced until it returns
+            write_table = xp.asarray(numpy.array([w.data.ptr for w in writes], numpy.uint64))
+            read_table = xp.asarray(numpy.array([r.data.ptr for r in reads] or [0], numpy.uint64))
+            self.function("accel::stream_probe")((1024,), (256,), (
+                write_table, numpy.int32(len(writes)), read_table, numpy.int32(len(reads)), numpy.float32(s),
+                numpy.int64(writes[0].size)))
 
 
 class Table:

@@ -50,5 +50,8 @@ class HostKernels:
     def axpy(self, a, b, s) -> None:
         _cpu.axpy(a, b, s)
 
+    def stream_probe(self, writes, reads, s) -> None:
+        _cpu.stream_probe(list(writes), list(reads), s)
+
 
 KERNELS = HostKernels()

@@ -24,7 +24,8 @@ from ._sources import sources_dir
 from .device import CPU, array_device
 
 __all__ = ["RuleSpec", "RULES", "kernel_id", "table", "launch", "global_norm_sq", "norms_sq", "global_clip_scale",
-           "sources_dir", "set_num_threads", "get_num_threads", "axpy"]
+           "sources_dir", "set_num_threads", "get_num_threads", "axpy", "stream_probe", "MAX_PROBE_WRITES",
+           "MAX_PROBE_READS"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,21 @@ def global_clip_scale(norm_sq: float, clip_norm: float) -> float:
 def axpy(a, b, s: float, device=None) -> None:
     """a += s * b in place (float32): the bandwidth probe the benchmarks compare against."""
     (device or array_device(a)).kernels.axpy(a, b, s)
+
+
+MAX_PROBE_WRITES, MAX_PROBE_READS = 8, 4
+
+
+def stream_probe(writes, reads, s: float, device=None) -> None:
+    """writes[w] += s * (sum of reads) for every w, in place (float32 arrays of one size): the
+    bandwidth probe of a fused step's access pattern. A step over W written streams (parameter
+    and slots, each read and written) and R read-only ones (the gradient) moves 4 * (2W + R) bytes
+    per float32 element; the benchmarks compare it with this probe at the same W and R."""
+    writes, reads = list(writes), list(reads)
+    if not 1 <= len(writes) <= MAX_PROBE_WRITES or len(reads) > MAX_PROBE_READS:
+        raise ValueError(f"stream_probe: 1 to {MAX_PROBE_WRITES} writes and at most {MAX_PROBE_READS} reads, "
+                         f"got {len(writes)} and {len(reads)}")
+    (device or array_device(writes[0])).kernels.stream_probe(writes, reads, s)
 
 
 def global_norm_sq(arrays, device=None):

@@ -35,11 +35,14 @@ PEER_ORDER = ["torch fused", "torch foreach", "torch for-loop", "torch", "numpy"
 
 
 def run_suite(size: str, json_path: str) -> list:
-    command = [sys.executable, "-m", "pytest", str(HERE), "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+    # Run from bench/ with the project's configuration: `python -m pytest` puts its working
+    # directory first on sys.path, and the checkout's accel/ would shadow an installed wheel.
+    command = [sys.executable, "-m", "pytest", str(HERE), f"--rootdir={HERE.parent}",
+               "-c", str(HERE.parent / "pyproject.toml"), "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
                f"--bench-size={size}", f"--benchmark-json={json_path}",
                f"--excluded-peers={json_path}.excluded", *SETTINGS[size]]
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-    result = subprocess.run(command, cwd=HERE.parent, env=env)
+    result = subprocess.run(command, cwd=HERE, env=env)
     if result.returncode != 0:
         raise SystemExit(f"the benchmark suite failed (exit {result.returncode})")
     return command
@@ -75,7 +78,12 @@ def limits(benchmarks: list) -> dict:
     out = {}
     for b in benchmarks:
         kind = (b.get("extra_info") or {}).get("limit")
-        if kind:
+        if kind == "streams":  # the probe of one access pattern: {(written, read): bytes/s}
+            _, _, device = split_group(b["group"])
+            info = b["extra_info"]
+            out.setdefault(device, {}).setdefault("streams", {})[(info["written"], info["read"])] = (
+                info["bytes"] / b["stats"]["min"])
+        elif kind:
             _, _, device = split_group(b["group"])
             amount = b["extra_info"]["bytes" if kind == "bandwidth" else "flops"]
             out.setdefault(device, {})[kind] = amount / b["stats"]["min"]
@@ -92,8 +100,16 @@ def fmt_time(seconds: float) -> str:
 
 
 def percent_of_limit(bench: dict, device_limits: dict):
+    """accel's % of the limit and which limit: the probe of the same access pattern when the step
+    records its streams and the device has that probe (each launch's bytes at that probe's
+    bandwidth, summed), else the a += s*b probe, else the matmul probe."""
     info = bench.get("extra_info") or {}
     median = bench["stats"]["median"]
+    patterns = device_limits.get("streams", {})
+    streams = info.get("streams")
+    if streams and all((w, r) in patterns for w, r, _ in streams):
+        floor = sum(moved / patterns[(w, r)] for w, r, moved in streams)
+        return 100 * floor / median, "same streams"
     if "bytes" in info and "bandwidth" in device_limits:
         return 100 * info["bytes"] / median / device_limits["bandwidth"], "bandwidth"
     if "flops" in info and "flops" in device_limits:
@@ -193,13 +209,22 @@ def tables(data: dict) -> tuple[str, dict]:
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     if device_limits:
-        lines += ["### limits (probes)", "", "| device | memory bandwidth | matmul float32 |", "|---|---|---|"]
+        patterns = sorted({p for lim in device_limits.values() for p in lim.get("streams", {})})
+        lines += ["### limits (probes)", "",
+                  "Bytes count every element read plus every element written once (a step over W written "
+                  "and R read-only float32 streams: 4 x (2W + R) per element). A column such as 3w1r is the probe "
+                  "`writes[w] += s * sum(reads)` over 3 written and 1 read-only streams, the limit of the steps "
+                  "with that pattern (\"same streams\" above; Adam's is 3w1r); a += s*b is 1w1r.", "",
+                  "| device | memory bandwidth (a += s*b) | " + " | ".join(f"{w}w{r}r" for w, r in patterns)
+                  + " | matmul float32 |", "|---|---|" + "---|" * len(patterns) + "---|"]
         for device, lim in sorted(device_limits.items()):
             bw = f"{lim['bandwidth'] / 1e9:.1f} GB/s" if "bandwidth" in lim else "—"
             if "threads" in lim:
                 bw += f" ({lim['threads']} threads, as the kernels above)"
+            by_pattern = [f"{lim['streams'][p] / 1e9:.1f} GB/s" if p in lim.get("streams", {}) else "—"
+                          for p in patterns]
             fl = f"{lim['flops'] / 1e9:.1f} GFLOP/s" if "flops" in lim else "—"
-            lines.append(f"| {device} | {bw} | {fl} |")
+            lines.append(f"| {device} | {bw} | " + " | ".join(by_pattern) + f" | {fl} |")
         lines.append("")
     return "\n".join(lines), chart
 
@@ -222,8 +247,9 @@ def header(data: dict, command) -> str:
         f"- OpenBLAS variables during the run: {info.get('openblas_env') or 'none'}",
         "",
         "Ratios are accel ÷ peer (median times; accel's interquartile range beside its median): below 1",
-        "means accel is faster. % of limit: accel's",
-        "bytes moved (or FLOPs) per second at its median against the best round of the device's probe.",
+        "means accel is faster. % of limit: the time the probe of the same access pattern (written and",
+        "read-only streams) needs for the step's bytes, over accel's median (or bytes / FLOPs per second",
+        "against the a += s*b / matmul probe where no such probe ran); each probe's best round counts.",
         "On a shared machine memory bandwidth drifts by 2x over seconds; the tables that run each",
         "library in its own process, taking turns block by block (the Adam, autodiff and placement",
         "tables), give the ratios to trust there.", "",

@@ -53,6 +53,13 @@ def _record(benchmark, name, dtype, shapes):
     elif name == "adam+accumulation":  # each call reads the gradient and the accumulator, writes it
         per_param += (3 * ACCUMULATION - 1) * itemsize
     benchmark.extra_info["bytes"] = per_param * elements(shapes)
+    # The access pattern of each launch a timed step makes, [written streams, read-only streams,
+    # bytes]: the report holds each against the probe of the same pattern (bench/test_probes.py).
+    written = 1 + slots + (name in ("adam+ema", "adam+accumulation"))
+    launches = [[1, 1]] * (ACCUMULATION - 1) if name == "adam+accumulation" else []
+    benchmark.extra_info["streams"] = [[w, r, itemsize * (2 * w + r) * elements(shapes)]
+                                       for w, r in launches + [[written, 1]]]
+    assert sum(b for _, _, b in benchmark.extra_info["streams"]) == benchmark.extra_info["bytes"]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -349,6 +349,40 @@ def test_axpy_probe():
     numpy.testing.assert_array_equal(a, numpy.full(100_000, 2.0, numpy.float32))
 
 
+def test_stream_probe_reads_and_writes_its_streams():
+    rng = numpy.random.default_rng(3)
+    writes = [rng.standard_normal(70_001).astype(numpy.float32) for _ in range(3)]
+    reads = [rng.standard_normal(70_001).astype(numpy.float32) for _ in range(2)]
+    expected = [w + numpy.float32(0.25) * (reads[0] + reads[1]) for w in writes]
+    kernels.stream_probe(writes, reads, 0.25)
+    for got, want in zip(writes, expected):
+        numpy.testing.assert_allclose(got, want, rtol=1e-6)
+    only = numpy.ones(10, numpy.float32)
+    kernels.stream_probe([only], [], 3.0)  # no read-only stream: the writes are unchanged
+    numpy.testing.assert_array_equal(only, numpy.ones(10, numpy.float32))
+
+
+@pytest.mark.parametrize("writes, reads, error, message", [
+    (0, 1, ValueError, "1 to 8 writes and at most 4 reads, got 0 and 1"),
+    (9, 1, ValueError, "1 to 8 writes"),
+    (1, 5, ValueError, "at most 4 reads, got 1 and 5"),
+])
+def test_stream_probe_stream_counts_are_checked(writes, reads, error, message):
+    with pytest.raises(error, match=message):
+        kernels.stream_probe([numpy.zeros(4, numpy.float32)] * writes, [numpy.zeros(4, numpy.float32)] * reads, 1.0)
+
+
+def test_stream_probe_arrays_are_checked_before_writing():
+    a = numpy.zeros(8, numpy.float32)
+    with pytest.raises(ValueError, match=r"reads\[0\]: the probe's arrays are float32 of one size"):
+        kernels.stream_probe([a], [numpy.ones(7, numpy.float32)], 1.0)
+    with pytest.raises(ValueError, match=r"writes\[1\]: the probe's arrays are float32 of one size"):
+        kernels.stream_probe([a, numpy.zeros(8, numpy.float64)], [], 1.0)
+    with pytest.raises(TypeError, match=r"writes\[0\]: expected a C-contiguous writable array"):
+        kernels.stream_probe([numpy.zeros(16, numpy.float32)[::2]], [], 1.0)
+    assert (a == 0).all()
+
+
 def test_kernel_sources_are_found():
     root = kernels.sources_dir()
     assert (root / "rules" / "adam.h").is_file() and (root / "cuda" / "fused.cu").is_file()

@@ -60,7 +60,12 @@ struct IsaLoops {
     void (*run_chunk)(const Launch&, const Chunk&);
     double (*sum_squares)(DType, const void*, long long begin, long long end);
     void (*axpy)(float* a, const float* b, float s, long long begin, long long end);
+    // The bandwidth probe of an access pattern: writes[w][i] += s * (sum of reads[r][i]).
+    void (*stream)(float* const* writes, int write_count, const float* const* reads, int read_count, float s,
+                   long long begin, long long end);
 };
+
+constexpr int kProbeMaxWrites = 8, kProbeMaxReads = 4;
 
 // Defined by loops.cpp, one per compiled instruction set.
 extern const IsaLoops loops_baseline;

@@ -325,6 +325,35 @@ void axpy(float* a, const float* b, float s, long long begin, long long end) {
     }
 }
 
+// The probe of a kernel's access pattern: every stream advances together, block by block, with
+// the rules' prefetching; the written streams are read too (read, modify, write, as slots are).
+void stream(float* const* writes, int write_count, const float* const* reads, int read_count, float s,
+            long long begin, long long end) {
+    constexpr long long block = prefetch_block<float>(), ahead = prefetch_distance<float>();
+    alignas(64) float sum[block];
+    for (long long lo = begin; lo < end; lo += block) {
+        const long long hi = lo + block < end ? lo + block : end;
+        const int n = int(hi - lo);
+        if (lo + ahead < end) {
+            const long long to = hi + ahead < end ? hi + ahead : end;
+            for (int w = 0; w < write_count; ++w) prefetch_ahead(writes[w], lo + ahead, to);
+            for (int r = 0; r < read_count; ++r) prefetch_ahead(reads[r], lo + ahead, to);
+        }
+#pragma omp simd
+        for (int e = 0; e < n; ++e) sum[e] = 0.0f;
+        for (int r = 0; r < read_count; ++r) {
+            const float* x = reads[r] + lo;
+#pragma omp simd
+            for (int e = 0; e < n; ++e) sum[e] += x[e];
+        }
+        for (int w = 0; w < write_count; ++w) {
+            float* y = writes[w] + lo;
+#pragma omp simd
+            for (int e = 0; e < n; ++e) y[e] += s * sum[e];
+        }
+    }
+}
+
 }  // namespace ACCEL_ISA
 
 #define ACCEL_STR2(x) #x
@@ -335,6 +364,6 @@ void axpy(float* a, const float* b, float s, long long begin, long long end) {
 // The table module.cpp looks up: loops_<isa>.
 extern const IsaLoops ACCEL_CAT(loops_, ACCEL_ISA);
 const IsaLoops ACCEL_CAT(loops_, ACCEL_ISA) = {ACCEL_STR(ACCEL_ISA), ACCEL_ISA::run_chunk,
-                                               ACCEL_ISA::sum_squares, ACCEL_ISA::axpy};
+                                               ACCEL_ISA::sum_squares, ACCEL_ISA::axpy, ACCEL_ISA::stream};
 
 }  // namespace accel_cpu

@@ -417,6 +417,38 @@ void axpy(nb::handle a, nb::handle b, double s) {
     for_chunks(chunks, abuf.size(), [&](long long k) { loops->axpy(x, y, float(s), chunks[k].begin, chunks[k].end); });
 }
 
+// The probe of a fused step's access pattern: writes[w] += s * sum(reads) (float32, one size),
+// so a kernel's "% of limit" compares it with the same number of read and written streams.
+void stream_probe(nb::list writes, nb::list reads, double s) {
+    const long long write_count = (long long)writes.size(), read_count = (long long)reads.size();
+    if (write_count < 1 || write_count > kProbeMaxWrites || read_count > kProbeMaxReads)
+        throw nb::value_error(("stream_probe: 1 to " + std::to_string(kProbeMaxWrites) + " writes and at most " +
+                               std::to_string(kProbeMaxReads) + " reads, got " + std::to_string(write_count) + " and " +
+                               std::to_string(read_count)).c_str());
+    std::vector<Buffer> buffers;
+    buffers.reserve(write_count + read_count);
+    float* w[kProbeMaxWrites] = {};
+    const float* r[kProbeMaxReads] = {};
+    for (long long k = 0; k < write_count + read_count; ++k) {
+        const bool written = k < write_count;
+        const std::string name = written ? "writes" : "reads";
+        const long long index = written ? k : k - write_count;
+        buffers.push_back(acquire(written ? writes[k] : reads[index], written, name, index));
+        if (dtype_of(buffers.back(), name, index) != DType::f32 || buffers.back().size() != buffers[0].size())
+            throw nb::value_error((describe(name, index) + ": the probe's arrays are float32 of one size").c_str());
+        if (written) w[k] = static_cast<float*>(buffers.back().view.buf);
+        else r[index] = static_cast<const float*>(buffers.back().view.buf);
+    }
+    const long long n = buffers[0].size();
+    std::vector<Segment> segments{{n, nullptr, nullptr, {nullptr, nullptr, nullptr}, 1.0, false, false}};
+    const std::vector<Chunk> chunks = make_chunks(segments);
+    const IsaLoops* loops = g_loops;
+    nb::gil_scoped_release release;
+    for_chunks(chunks, n, [&](long long k) {
+        loops->stream(w, int(write_count), r, int(read_count), float(s), chunks[k].begin, chunks[k].end);
+    });
+}
+
 nb::dict build_info() {
     nb::dict info;
     info["threads"] = thread_count();
@@ -479,4 +511,6 @@ NB_MODULE(_cpu, m) {
     m.def("global_clip_scale", &accel::global_clip_scale, nb::arg("norm_sq"), nb::arg("clip_norm"),
           "clip_by_global_norm's factor clip / max(norm, clip) (NaN for an inf/NaN norm).");
     m.def("axpy", &axpy, nb::arg("a"), nb::arg("b"), nb::arg("s"), "a += s * b (bandwidth probe).");
+    m.def("stream_probe", &stream_probe, nb::arg("writes"), nb::arg("reads"), nb::arg("s"),
+          "writes[w] += s * sum(reads) for every w: the bandwidth probe of a step's access pattern.");
 }

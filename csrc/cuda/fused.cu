@@ -237,6 +237,17 @@ __global__ void axpy(float* a, const float* b, float s, long long n) {
         a[i] += s * b[i];
 }
 
+// Bandwidth probe of a step's access pattern: writes[w][i] += s * (sum of reads[r][i]); the
+// written streams are read too, as a step reads and writes its parameters and slots.
+__global__ void stream_probe(float* const* writes, int write_count, const float* const* reads, int read_count,
+                             float s, long long n) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        float sum = 0.0f;
+        for (int r = 0; r < read_count; ++r) sum += reads[r][i];
+        for (int w = 0; w < write_count; ++w) writes[w][i] += s * sum;
+    }
+}
+
 }  // namespace accel
 
 #ifdef ACCEL_EXPLICIT_INSTANTIATION

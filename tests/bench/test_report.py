@@ -27,7 +27,7 @@ def test_report_runs_and_writes_table_and_png(tmp_path):
                     "### limits (probes)", "### placement sweep", "| layout | accel | % of probe | torch fused |",
                     "own ÷ best", "| case | accel (median, IQR) | % of limit |"):
         assert section in report, section
-    assert "torch fused" in report and "(bandwidth)" in report
+    assert "torch fused" in report and "(same streams)" in report and "| 3w1r |" in report
     # torch's fused float16 SGD changes no parameter on the CPU: it is listed, not timed
     assert "### peers left out" in report and "changed none of" in report
     assert "GPU: " in report

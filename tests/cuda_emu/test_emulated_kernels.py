@@ -224,6 +224,13 @@ def test_emulated_launch_checks_everything_before_writing(emulated_cuda):
     a = cupy.zeros(300_000, numpy.float32)
     kernels.axpy(a, cupy.ones(300_000, numpy.float32), 0.5, device=device)
     assert (a.get() == 0.5).all()
+    with pytest.raises(ValueError, match=r"reads\[0\]: has 7 elements"):
+        kernels.stream_probe([cupy.zeros(8, numpy.float32)], [cupy.zeros(7, numpy.float32)], 1.0, device=device)
+    writes = [cupy.full(70_001, float(w), numpy.float32) for w in range(3)]
+    reads = [cupy.full(70_001, 2.0, numpy.float32), cupy.ones(70_001, numpy.float32)]
+    kernels.stream_probe(writes, reads, 0.5, device=device)
+    for w, array in enumerate(writes):
+        assert (array.get() == w + 1.5).all()
 
 
 def test_emulated_extras_are_checked_before_writing(emulated_cuda):
