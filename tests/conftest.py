@@ -1,5 +1,8 @@
 """Shared fixtures: every device test runs on each usable device; CUDA cases carry the `gpu`
-mark and skip cleanly (with the reason) where no GPU is usable."""
+mark and skip cleanly (with the reason) where no GPU is usable. Every test runs in a directory of
+its own, so nothing it writes lands in the checkout, and a Python it starts (`python -c`,
+`python -m accel`) imports the installed accel, not the checkout's `accel/` source folder (which
+has no compiled `_cpu` when the wheel, not the tree, is installed)."""
 
 import numpy
 import pytest
@@ -17,6 +20,11 @@ def _device_params():
         reason = f"no CUDA device: {cuda_unavailable_reason()}"
         params.append(pytest.param("cuda:0", id="cuda:0", marks=[pytest.mark.gpu, pytest.mark.skip(reason=reason)]))
     return params
+
+
+@pytest.fixture(autouse=True)
+def _own_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture(params=_device_params())

@@ -34,3 +34,15 @@ print(os.WEXITSTATUS(status))
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "0", result.stderr
+
+
+def test_distribution_name_is_ours_and_the_version_is_one():
+    """`accel` on PyPI is another project: ours installs as accel-tensors and imports as accel."""
+    import pathlib
+    import re
+
+    import accel
+
+    text = (pathlib.Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()  # tomllib: 3.11+
+    assert re.search(r'^name = "([^"]+)"', text, re.M).group(1) == "accel-tensors"
+    assert re.search(r'^version = "([^"]+)"', text, re.M).group(1) == accel.__version__
