@@ -15,7 +15,7 @@ README = (ROOT / "README.md").read_text()
 def _run_quickstart(env=None):
     section = README.split("## Quickstart", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=None if env is None else {**os.environ, **env})
     assert result.returncode == 0, result.stderr
     words = result.stdout.split()
@@ -47,7 +47,7 @@ def test_setup_block_has_install_and_test_commands():
 def test_docs_code_blocks_run():
     for doc in sorted((ROOT / "docs").glob("*.md")):
         for code in re.findall(r"```python\n(.*?)```", doc.read_text(), re.S):
-            result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+            result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
             assert result.returncode == 0, f"{doc.name}:\n{code}\n{result.stderr}"
 
 
