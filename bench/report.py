@@ -157,7 +157,7 @@ def tables(data: dict) -> tuple[str, dict]:
         peers = [p for p in PEER_ORDER if any(p in row for row in cases.values())]
         if question.startswith("adam float32, each library in its own process"):
             lines += [f"### {question}", "",
-                      "| case | accel (IQR) | torch fused (IQR) | accel ÷ torch fused | % of probe bandwidth |",
+                      "| case | accel (IQR) | torch fused (IQR) | accel ÷ torch fused | % of the 3w1r probe |",
                       "|---|---|---|---|---|"]
             for case, row in cases.items():
                 info = row["accel"]["extra_info"]

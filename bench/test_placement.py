@@ -11,7 +11,7 @@ from placement import SIZES, sweep
 def test_placement_sweep(benchmark, bench_size):
     benchmark.group = "placement sweep [cpu]"
     n = SIZES[bench_size]
-    data = sweep(n, 2 if bench_size == "tiny" else 4, rounds=1 if bench_size == "tiny" else 2)
+    data = sweep(n, 2 if bench_size == "tiny" else 4, rounds=1 if bench_size == "tiny" else 3)
     benchmark.extra_info["placement"] = data
     benchmark.extra_info["bytes"] = 28 * n
     var = ac.Variable(numpy.ones(n, numpy.float32))

@@ -113,7 +113,7 @@ def alternated_processes(factories: dict, blocks: int, steps: int) -> dict:
 def adam_step(kind: str, shapes):
     """A zero-argument Adam step (float32, CPU, lr 1e-3) over `shapes`, for a process of its own:
     kind "accel" (apply_gradients), "torch_fused" (torch.optim.Adam(fused=True)), or "probe" (the
-    bandwidth probe a += s*b over arrays moving the same bytes as the step, 28 per parameter)."""
+    probe of Adam's access pattern, 3 written streams and 1 read, over as many elements)."""
     import os
 
     if kind == "accel":
@@ -133,6 +133,7 @@ def adam_step(kind: str, shapes):
         return torch.optim.Adam(params, lr=1e-3, fused=True).step
     from accel import kernels
 
-    n = bytes_per_param(2, 4) * elements(shapes) // 12
-    a, b = numpy.zeros(n, numpy.float32), numpy.ones(n, numpy.float32)
-    return lambda: kernels.axpy(a, b, 1e-3)
+    n = elements(shapes)
+    writes = [numpy.zeros(n, numpy.float32) for _ in range(3)]
+    reads = [numpy.ones(n, numpy.float32)]
+    return lambda: kernels.stream_probe(writes, reads, 1e-3)

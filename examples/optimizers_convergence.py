@@ -59,10 +59,10 @@ def main(argv=None):
         for lr in LEARNING_RATES:
             with numpy.errstate(over="ignore", invalid="ignore"):
                 outcome, iteration, path = convergence_test(make(lr), max_iters=args.max_iters)
-            results[(name, lr)] = path
             when = {"converged": f"converged in {iteration} iterations",
                     "exploded": f"gradient exploded at iteration {iteration}",
                     "did not converge": f"did not converge in {iteration} iterations"}[outcome]
+            results[(name, lr)] = (when, path)
             print(f"{name}, learning rate {lr:g}: {when}; x = {path[-1]:.6g}")
     os.makedirs(args.out, exist_ok=True)
     out = os.path.join(args.out, "optimizer_paths.png")
@@ -72,26 +72,44 @@ def main(argv=None):
 
 
 def plot(results, out):
+    """One panel per optimizer (rows) and learning rate (columns): L(x), every iterate on it
+    coloured by iteration, the start (square) and the end (star), and the outcome in the title;
+    iterates beyond the plotted range (x in [-2, 2.2]) are counted in the panel instead of drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    xs = numpy.linspace(-2.0, 2.0, 400)
-    fig, axes = plt.subplots(1, len(OPTIMIZERS), figsize=(5 * len(OPTIMIZERS), 4), sharey=True)
-    for ax, name in zip(axes, OPTIMIZERS):
-        ax.plot(xs, 2 * xs ** 4 + 3 * xs ** 3 + 2, color="black", linewidth=1, label="L(x)")
-        for lr in LEARNING_RATES:
-            path = numpy.array([p for p in results[(name, lr)] if math.isfinite(p) and abs(p) <= 2.0])
-            if path.size:
-                ax.plot(path, 2 * path ** 4 + 3 * path ** 3 + 2, marker=".", markersize=3, linewidth=0.8,
-                        label=f"lr={lr:g}")
-        ax.set_title(name)
-        ax.set_xlabel("x")
-        ax.set_ylim(-1, 40)
-        ax.legend()
-    axes[0].set_ylabel("L(x) = 2x^4 + 3x^3 + 2")
-    fig.tight_layout()
+    xs = numpy.linspace(-2.0, 2.2, 400)
+    fig, axes = plt.subplots(len(OPTIMIZERS), len(LEARNING_RATES), figsize=(4.2 * len(LEARNING_RATES),
+                             3.2 * len(OPTIMIZERS)), sharex=True, sharey=True, squeeze=False)
+    image = None
+    for row, name in enumerate(OPTIMIZERS):
+        for col, lr in enumerate(LEARNING_RATES):
+            ax = axes[row, col]
+            when, path = results[(name, lr)]
+            path = numpy.array(path, dtype=numpy.float64)
+            ax.plot(xs, loss(xs), color="black", linewidth=1)
+            shown = numpy.isfinite(path) & (path >= xs[0]) & (path <= xs[-1])
+            steps = numpy.arange(path.size)
+            image = ax.scatter(path[shown], loss(path[shown]), c=steps[shown], cmap="viridis", s=9, zorder=3,
+                               norm=matplotlib.colors.LogNorm(vmin=1, vmax=2000))
+            ax.plot(path[0], loss(path[0]), "s", color="tab:red", markersize=6, zorder=4, label="start")
+            if shown[-1]:
+                ax.plot(path[-1], loss(path[-1]), "*", color="tab:orange", markersize=12, zorder=5, label="end")
+            if not shown.all():
+                ax.text(0.03, 0.9, f"{int((~shown).sum())} iterates off the chart", transform=ax.transAxes, fontsize=8)
+            ax.set_title(f"{name}, lr={lr:g}\n{when}", fontsize=9)
+            ax.set_yscale("log")  # L > 0.9 everywhere: the start (L(2) = 58) and the minimum both show
+            ax.set_ylim(0.8, 80)
+            if row == len(OPTIMIZERS) - 1:
+                ax.set_xlabel("x")
+            if col == 0:
+                ax.set_ylabel("L(x) = 2x^4 + 3x^3 + 2")
+    axes[0, 0].legend(loc="upper center", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 0.92, 1))
+    bar = fig.colorbar(image, ax=axes.ravel().tolist(), fraction=0.02, pad=0.01)
+    bar.set_label("iteration (log scale)")
     fig.savefig(out, dpi=100)
     plt.close(fig)
 
