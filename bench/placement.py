@@ -1,8 +1,8 @@
 """The fused step with its streams (parameter, gradient, slots) at a sweep of relative placements,
-for accel's kernel and PyTorch's fused one, at 1 and 2 threads, beside a streaming probe at the
-same thread count.
+for accel's kernel and PyTorch's fused one, at 1 and 2 threads, beside the probe of the same
+access pattern (written and read-only streams, kernels.stream_probe) at the same thread count.
 
-    python bench/placement.py               # 2^25 float32 elements (about 4 minutes on 2 cores)
+    python bench/placement.py               # 2^25 float32 elements (about 7 minutes on 2 cores)
     python bench/placement.py --size quick  # 2^22
 
 A memory-bound step can run at the memory limit or far below it depending only on where its
@@ -110,13 +110,22 @@ def _torch_step(optimizer, n, layout):
     return opt.step
 
 
-def _probe(n):
-    """a += s * b over arrays moving as many bytes as Adam's step (12 bytes per element)."""
+def _probe(n, written):
+    """writes[w] += s * sum(reads) over `written` streams and one read-only stream of n float32
+    elements: the access pattern of a step with written - 1 slots."""
     from accel import kernels
 
-    size = n * 28 // 12
-    a, b = numpy.zeros(size, numpy.float32), numpy.ones(size, numpy.float32)
-    return lambda: kernels.axpy(a, b, 1e-3), 12 * size
+    writes = [numpy.zeros(n, numpy.float32) for _ in range(written)]
+    reads = [numpy.ones(n, numpy.float32)]
+    return lambda: kernels.stream_probe(writes, reads, 1e-3)
+
+
+def _streams_written(optimizer: str) -> int:
+    return 1 + OPTIMIZERS[optimizer][2]  # the parameter and each slot
+
+
+def _moved(optimizer: str, n: int) -> int:
+    return 4 * n * (2 * _streams_written(optimizer) + 1)
 
 
 def _worker(connection, library):
@@ -137,7 +146,7 @@ def _worker(connection, library):
         threads, optimizer, layout, n, steps = job
         set_threads(threads)
         if optimizer == "probe":
-            step, _ = _probe(n)
+            step = _probe(n, layout)  # layout: the number of written streams
         else:
             step = (_torch_step if library == "torch" else _accel_step)(optimizer, n, layout)
         step()
@@ -179,12 +188,14 @@ def sweep(n: int, steps: int, rounds: int = 3, threads=(1, 2), optimizers=tuple(
         time.sleep(0.02)  # let the library's threads park before the other runs
         return times
 
+    patterns = sorted({_streams_written(optimizer) for optimizer in optimizers})
     times: dict = {}
     try:
         for _ in range(rounds):
             for count in threads:
-                times.setdefault((count, "probe", None, "accel"), []).extend(
-                    run("accel", (count, "probe", None, n, steps)))
+                for written in patterns:
+                    times.setdefault((count, "probe", written, "accel"), []).extend(
+                        run("accel", (count, "probe", written, n, steps)))
                 for optimizer in optimizers:
                     for layout in layouts:
                         for library in libraries:
@@ -194,16 +205,14 @@ def sweep(n: int, steps: int, rounds: int = 3, threads=(1, 2), optimizers=tuple(
         for process, connection in workers.values():
             connection.send(None)
             process.join(timeout=30)
-    probe = {count: _probe_bytes(n) / min(times.pop((count, "probe", None, "accel"))) for count in threads}
+    # {threads: {written streams: bytes per second at the best step}}
+    probe = {count: {written: 4 * n * (2 * written + 1) / min(times.pop((count, "probe", written, "accel")))
+                     for written in patterns} for count in threads}
     results = [{"threads": count, "optimizer": optimizer, "layout": layout, "library": library,
                 "min_s": min(t), "median_s": float(numpy.median(t)), "max_s": max(t),
-                "bytes": 4 * n * (3 + 2 * OPTIMIZERS[optimizer][2])}
+                "bytes": _moved(optimizer, n)}
                for (count, optimizer, layout, library), t in times.items()]
     return {"n": n, "steps": steps * rounds, "results": results, "probe": probe}
-
-
-def _probe_bytes(n: int) -> int:
-    return 12 * (n * 28 // 12)
 
 
 def table(data: dict) -> str:
@@ -215,10 +224,13 @@ def table(data: dict) -> str:
              "rounds; accel and torch each in its own process, taking turns layout by layout. "
              "Times min / median / max.", ""]
     for threads in sorted({r["threads"] for r in rows}):
-        probe = data["probe"][threads] if threads in data["probe"] else data["probe"][str(threads)]
-        lines += [f"#### {threads} thread{'s' * (threads > 1)} (probe: {probe / 1e9:.1f} GB/s)", ""]
+        probes = _keyed(data["probe"], threads)
+        lines += [f"#### {threads} thread{'s' * (threads > 1)} (probes: "
+                  + ", ".join(f"{w}w1r {_keyed(probes, w) / 1e9:.1f} GB/s" for w in sorted(map(int, probes))) + ")", ""]
         for optimizer in [o for o in OPTIMIZERS if any(r["optimizer"] == o for r in rows)]:
-            lines += [f"{optimizer}:", "", "| layout | accel | % of probe | torch fused | accel ÷ torch |",
+            probe = _keyed(probes, _streams_written(optimizer))
+            lines += [f"{optimizer} ({_streams_written(optimizer)} written streams, 1 read):", "",
+                      "| layout | accel | % of the probe | torch fused | accel ÷ torch |",
                       "|---|---|---|---|---|"]
             picked = [r for r in rows if r["threads"] == threads and r["optimizer"] == optimizer]
             for layout in dict.fromkeys(r["layout"] for r in picked):
@@ -260,6 +272,11 @@ def summarise(data: dict) -> list:
                 summary.update(torch_own_s=picked[("torch", OWN)], own_over_torch_own=own / picked[("torch", OWN)])
             out.append(summary)
     return out
+
+
+def _keyed(mapping: dict, key):
+    """mapping[key], for a dict that may have been through JSON (its int keys then strings)."""
+    return mapping[key] if key in mapping else mapping[str(key)]
 
 
 def _ms(seconds: float) -> str:
