@@ -2,7 +2,7 @@
 for accel's kernel and PyTorch's fused one, at 1 and 2 threads, beside the probe of the same
 access pattern (written and read-only streams, kernels.stream_probe) at the same thread count.
 
-    python bench/placement.py               # 2^25 float32 elements (about 7 minutes on 2 cores)
+    python bench/placement.py               # 2^25 float32 elements (about 9 minutes on 2 cores)
     python bench/placement.py --size quick  # 2^22
 
 A memory-bound step can run at the memory limit or far below it depending only on where its
@@ -24,6 +24,8 @@ import multiprocessing
 import time
 
 import numpy
+
+from workloads import SETTLE_S
 
 HUGE_PAGE = 2 << 20
 LINE, PAGE = 64, 4096
@@ -185,7 +187,7 @@ def sweep(n: int, steps: int, rounds: int = 3, threads=(1, 2), optimizers=tuple(
     def run(library, job):
         workers[library][1].send(job)
         times = workers[library][1].recv()
-        time.sleep(0.02)  # let the library's threads park before the other runs
+        time.sleep(SETTLE_S)  # let the library's threads park before the other runs
         return times
 
     patterns = sorted({_streams_written(optimizer) for optimizer in optimizers})
