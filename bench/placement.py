@@ -25,7 +25,7 @@ import time
 
 import numpy
 
-from workloads import SETTLE_S
+from workloads import SETTLE_S, pattern_probe
 
 HUGE_PAGE = 2 << 20
 LINE, PAGE = 64, 4096
@@ -112,16 +112,6 @@ def _torch_step(optimizer, n, layout):
     return opt.step
 
 
-def _probe(n, written):
-    """writes[w] += s * sum(reads) over `written` streams and one read-only stream of n float32
-    elements: the access pattern of a step with written - 1 slots."""
-    from accel import kernels
-
-    writes = [numpy.zeros(n, numpy.float32) for _ in range(written)]
-    reads = [numpy.ones(n, numpy.float32)]
-    return lambda: kernels.stream_probe(writes, reads, 1e-3)
-
-
 def _streams_written(optimizer: str) -> int:
     return 1 + OPTIMIZERS[optimizer][2]  # the parameter and each slot
 
@@ -148,7 +138,7 @@ def _worker(connection, library):
         threads, optimizer, layout, n, steps = job
         set_threads(threads)
         if optimizer == "probe":
-            step = _probe(n, layout)  # layout: the number of written streams
+            step = pattern_probe(n, written=layout)  # layout: the number of written streams
         else:
             step = (_torch_step if library == "torch" else _accel_step)(optimizer, n, layout)
         step()

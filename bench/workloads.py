@@ -137,9 +137,14 @@ def adam_step(kind: str, shapes):
         for p, g in zip(params, arrays(shapes)):
             p.grad = torch.tensor(g)
         return torch.optim.Adam(params, lr=1e-3, fused=True).step
+    return pattern_probe(elements(shapes), written=3)
+
+
+def pattern_probe(n: int, written: int, read: int = 1):
+    """A zero-argument probe of a step's access pattern: writes[w] += s * sum(reads) over
+    `written` and `read` float32 streams of n elements (kernels.stream_probe)."""
     from accel import kernels
 
-    n = elements(shapes)
-    writes = [numpy.zeros(n, numpy.float32) for _ in range(3)]
-    reads = [numpy.ones(n, numpy.float32)]
+    writes = [numpy.zeros(n, numpy.float32) for _ in range(written)]
+    reads = [numpy.ones(n, numpy.float32) for _ in range(read)]
     return lambda: kernels.stream_probe(writes, reads, 1e-3)
