@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import dtypes, ops
 from ..tensor import Variable, convert
-from . import initializers
+from . import initializers, regularizers
 from .module import Module
 
 __all__ = ["Dense", "Sequential", "activation"]
@@ -31,11 +31,16 @@ _activation_function = activation  # Dense's `activation` argument shadows the f
 
 class Dense(Module):
     """y = activation(x @ kernel + bias). The kernel is created on the first call (its input size
-    is then known) unless `input_dim` is given."""
+    is then known) unless `input_dim` is given.
+
+    Regularizers (`accel.nn.regularizers`, a name or a callable): `kernel_regularizer(kernel)` and
+    `bias_regularizer(bias)` are recomputed whenever `losses` is read; `activity_regularizer(y)`
+    is computed on each call, divided by the batch size (Keras), and replaces the previous call's."""
 
     def __init__(self, units: int, activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", input_dim: int | None = None, seed=None, dtype="float32",
-                 device=None, name=None):
+                 device=None, name=None, kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None):
         super().__init__(name=name)
         if not isinstance(units, int) or units <= 0:
             raise ValueError(f"Dense: units must be a positive int, got {units!r}")
@@ -44,8 +49,12 @@ class Dense(Module):
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer, seed=seed)
         self.bias_initializer = initializers.get(bias_initializer, seed=seed)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self.dtype = dtypes.as_dtype(dtype)
         self.device = device
+        self._activity_loss = None
         self.kernel = None
         self.bias = None
         if input_dim is not None:
@@ -70,7 +79,23 @@ class Dense(Module):
         y = x @ self.kernel
         if self.bias is not None:
             y = y + self.bias
-        return self.activation(y) if self.activation is not None else y
+        if self.activation is not None:
+            y = self.activation(y)
+        if self.activity_regularizer is not None:
+            batch = y.shape[0] if y.ndim else 1
+            self._activity_loss = self.activity_regularizer(y) / float(batch)
+        return y
+
+    def own_losses(self) -> list:
+        """This layer's penalties (not its sub-modules'): kernel, bias, then the last activity."""
+        out = []
+        if self.kernel_regularizer is not None and self.kernel is not None:
+            out.append(self.kernel_regularizer(self.kernel))
+        if self.bias_regularizer is not None and self.bias is not None:
+            out.append(self.bias_regularizer(self.bias))
+        if self._activity_loss is not None:
+            out.append(self._activity_loss)
+        return out
 
 
 class Sequential(Module):
