@@ -7,6 +7,7 @@ import itertools
 import threading
 
 from ..tensor import Variable
+from .training import Trainer
 
 __all__ = ["Module"]
 
@@ -21,8 +22,9 @@ def _unique_name(base: str) -> str:
     return base if n == 0 else f"{base}_{n}"
 
 
-class Module:
-    """Subclass and define `call`; assign Variables and sub-Modules as attributes."""
+class Module(Trainer):
+    """Subclass and define `call`; assign Variables and sub-Modules as attributes. The Keras
+    training API (compile, fit, evaluate, predict, ...) comes from `Trainer`."""
 
     def __init__(self, name: str | None = None):
         self.name = name or _unique_name(type(self).__name__.lower())
@@ -52,6 +54,27 @@ class Module:
     def non_trainable_variables(self) -> list:
         return [v for v in self.variables if not v.trainable]
 
+    @property
+    def modules(self) -> list:
+        """This module and every sub-module (each once), in attribute order, depth first."""
+        seen, out = set(), []
+        _collect_modules(self, seen, out)
+        return out
+
+    def own_losses(self) -> list:
+        """Penalties this module adds itself (layers with regularizers override it)."""
+        return []
+
+    @property
+    def losses(self) -> list:
+        """Every regularization penalty of this module and its sub-modules (0-d tensors): weight
+        penalties computed from the current values (read it inside the tape to differentiate
+        them), activity penalties from the last call."""
+        out = []
+        for module in self.modules:
+            out += module.own_losses()
+        return out
+
 
 def _holds_variables(value) -> bool:
     if isinstance(value, (Variable, Module)):
@@ -61,6 +84,22 @@ def _holds_variables(value) -> bool:
     if isinstance(value, (list, tuple)):
         return any(_holds_variables(v) for v in value)
     return False
+
+
+def _collect_modules(value, seen: set, out: list) -> None:
+    if isinstance(value, Module):
+        if id(value) in seen:
+            return
+        seen.add(id(value))
+        out.append(value)
+        for item in vars(value).values():
+            _collect_modules(item, seen, out)
+    elif isinstance(value, dict):
+        for key in value:
+            _collect_modules(value[key], seen, out)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _collect_modules(item, seen, out)
 
 
 def _collect(value, seen: set, out: list) -> None:

@@ -224,3 +224,37 @@ def test_emulated_exclude_from_weight_decay(emulated_cuda):
     for a, b in zip(*results):
         assert a.tobytes() == b.tobytes()
     assert not numpy.array_equal(results[0][0], results[0][1])
+
+
+def test_fit_on_an_emulated_gpu_matches_the_cpu_and_reads_nothing_per_batch(emulated_cuda, monkeypatch):
+    """fit's data, steps and metrics stay on the model's device: the same run as on the CPU, and
+    the host reads device values only at each epoch's end (one per logged value), never per batch."""
+    rng = numpy.random.default_rng(0)
+    x = rng.normal(size=(20, 3))
+    y = numpy.sin(x[:, :1]) + 0.1 * rng.normal(size=(20, 1))
+
+    def run(device):
+        model = ac.nn.Sequential([
+            ac.nn.Dense(4, activation="tanh", input_dim=3, seed=0, dtype="float64", device=device,
+                        kernel_regularizer=ac.nn.regularizers.L2(0.01)),
+            ac.nn.Dense(1, input_dim=4, seed=1, dtype="float64", device=device)])
+        model.compile(optimizer=ac.optimizers.Adam(0.05, global_clipnorm=1.0), loss="mse", metrics=["mae"])
+        history = model.fit(x, y, batch_size=4, epochs=3, validation_split=0.2, verbose=0)
+        return model, history
+
+    ac.random.set_seed(5)
+    cpu_model, cpu_history = run("cpu")
+    reads = []
+    array_class = emulated_cuda.ndarray
+    original_get = array_class.get
+    monkeypatch.setattr(array_class, "get", lambda self, *a, **k: reads.append(self.shape) or original_get(self, *a, **k))
+    ac.random.set_seed(5)
+    gpu_model, gpu_history = run("cuda:1")
+    monkeypatch.setattr(array_class, "get", original_get)
+    assert all(_on_device_1(v) for v in gpu_model.variables) and gpu_model.optimizer.iterations == 12
+    for a, b in zip(gpu_model.get_weights(), cpu_model.get_weights()):
+        numpy.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    for key in ("loss", "mae", "val_loss", "val_mae"):
+        numpy.testing.assert_allclose(gpu_history.history[key], cpu_history.history[key], rtol=1e-12)
+    # 4 logged values per epoch, read at its end (the global clipnorm reads no scalar either)
+    assert len(reads) == 3 * 4 and all(shape == () for shape in reads)
