@@ -54,7 +54,7 @@ def label(bench: dict) -> str:
     if name == "test_torch":
         return f"torch {params['flavour']}"
     if name.endswith("_accel") or name in ("test_accel", "test_adam_processes", "test_autodiff_interleaved",
-                                           "test_op_overhead_interleaved", "test_placement_sweep"):
+                                           "test_op_overhead_interleaved", "test_placement_sweep", "test_fit_overhead"):
         return "accel"
     if name.endswith("_torch"):
         return "torch"
@@ -181,6 +181,20 @@ def tables(data: dict) -> tuple[str, dict]:
                 cells.append((case, "best placement", summary["own_over_best"]))
                 if "own_over_torch_own" in summary:
                     cells.append((case, "torch fused", summary["own_over_torch_own"]))
+            continue
+        if question.startswith("fit overhead"):
+            lines += [f"### {question}", "", "fit and a hand-written loop doing the same work (tape, fused Adam, "
+                      "running loss and accuracy on the device), in strict alternation in one process; per step, "
+                      "median (IQR). Target: fit / loop <= 1.05.", "",
+                      "| case | fit | hand-written loop | fit ÷ loop |", "|---|---|---|---|"]
+            for case in sorted(cases):
+                info = cases[case]["accel"]["extra_info"]
+                medians, iqr = info["median_s"], info["iqr_s"]
+                lines.append(f"| {case} | {fmt_time(medians['fit'])} (IQR {fmt_time(iqr['fit'])}) "
+                             f"| {fmt_time(medians['loop'])} (IQR {fmt_time(iqr['loop'])}) "
+                             f"| {info['fit_over_loop']:.3f} |")
+                chart.setdefault(question, []).append((case, "hand-written loop", info["fit_over_loop"]))
+            lines.append("")
             continue
         if question.startswith(("autodiff interleaved", "per-op overhead interleaved")):
             lines += interleaved_table(question, cases, chart)
