@@ -44,7 +44,7 @@ class Module(Trainer):
         """Every Variable of this module and its sub-modules (no duplicates), in attribute order."""
         seen, out = set(), []
         _collect(self, seen, out)
-        return out
+        return [item for item in out if isinstance(item, Variable)]
 
     @property
     def trainable_variables(self) -> list:
@@ -58,8 +58,8 @@ class Module(Trainer):
     def modules(self) -> list:
         """This module and every sub-module (each once), in attribute order, depth first."""
         seen, out = set(), []
-        _collect_modules(self, seen, out)
-        return out
+        _collect(self, seen, out)
+        return [item for item in out if isinstance(item, Module)]
 
     def own_losses(self) -> list:
         """Penalties this module adds itself (layers with regularizers override it)."""
@@ -86,33 +86,17 @@ def _holds_variables(value) -> bool:
     return False
 
 
-def _collect_modules(value, seen: set, out: list) -> None:
-    if isinstance(value, Module):
+def _collect(value, seen: set, out: list) -> None:
+    """Appends to `out` every Variable and Module reachable from `value` (each once), in
+    attribute order, a module before what it holds."""
+    if isinstance(value, (Variable, Module)):
         if id(value) in seen:
             return
         seen.add(id(value))
         out.append(value)
-        for item in vars(value).values():
-            _collect_modules(item, seen, out)
-    elif isinstance(value, dict):
-        for key in value:
-            _collect_modules(value[key], seen, out)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            _collect_modules(item, seen, out)
-
-
-def _collect(value, seen: set, out: list) -> None:
-    if isinstance(value, Variable):
-        if id(value) not in seen:
-            seen.add(id(value))
-            out.append(value)
-    elif isinstance(value, Module):
-        if id(value) in seen:
-            return
-        seen.add(id(value))
-        for item in vars(value).values():
-            _collect(item, seen, out)
+        if isinstance(value, Module):
+            for item in vars(value).values():
+                _collect(item, seen, out)
     elif isinstance(value, dict):
         for key in value:
             _collect(value[key], seen, out)

@@ -416,22 +416,20 @@ class Trainer:
     # -- single batches ---------------------------------------------------------------------------------
     def train_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """One training step on this batch; returns this batch's loss (and metrics)."""
-        from ..callbacks.callback import as_floats
-
-        self._assert_compiled("train_on_batch")
-        batch = self._one_batch(x, y, sample_weight, "train_on_batch")
-        self.reset_metrics()
-        logs = as_floats(self.train_step(batch))
-        return logs if return_dict else _flatten(logs)
+        return self._on_batch(self.train_step, "train_on_batch", x, y, sample_weight, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss (and metrics) of this batch, no update."""
+        return self._on_batch(self.test_step, "test_on_batch", x, y, sample_weight, return_dict)
+
+    def _on_batch(self, step, who, x, y, sample_weight, return_dict):
+        """Runs `step` on one batch with fresh metrics (Keras since 2026: this batch's values)."""
         from ..callbacks.callback import as_floats
 
-        self._assert_compiled("test_on_batch")
-        batch = self._one_batch(x, y, sample_weight, "test_on_batch")
+        self._assert_compiled(who)
+        batch = self._one_batch(x, y, sample_weight, who)
         self.reset_metrics()
-        logs = as_floats(self.test_step(batch))
+        logs = as_floats(step(batch))
         return logs if return_dict else _flatten(logs)
 
     def predict_on_batch(self, x) -> numpy.ndarray:
