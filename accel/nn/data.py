@@ -21,6 +21,7 @@ import numpy
 
 from .. import ops, random
 from ..device import get_device
+from ..ops._core import make
 from ..tensor import Tensor, tensor
 
 __all__ = ["ArrayBatches", "IterableBatches", "batches_for", "split_validation", "unpack"]
@@ -81,11 +82,18 @@ class ArrayBatches:
         """One pass over the rows."""
         if self.shuffle and self.rows > 1:
             keys = random.default_generator.uniform((self.rows,), dtype="float64", device="cpu").numpy()
-            order = numpy.argsort(keys, kind="stable")
             device = self.x.device
+            # the permutation goes to the device once an epoch; rows are taken with the raw array
+            # module: these indices are valid by construction, so nothing checks them (a check
+            # would read the device), and data needs no gradient
+            order = device.send(numpy.argsort(keys, kind="stable"))
+            arrays = [None if a is None else a._data for a in (self.x, self.y, self.sample_weight)]
             for start in range(0, self.rows, self.batch_size):
-                index = tensor(order[start:start + self.batch_size], device=device)
-                yield tuple(None if a is None else ops.gather(a, index) for a in (self.x, self.y, self.sample_weight))
+                index = order[start:start + self.batch_size]
+                with device.activate():
+                    batch = tuple(None if a is None else make(device.xp.take(a, index, axis=0), device)
+                                  for a in arrays)
+                yield batch
         else:
             for start in range(0, self.rows, self.batch_size):
                 stop = min(start + self.batch_size, self.rows)
