@@ -71,6 +71,8 @@ class Checkpoint:
         for key, obj in self._objects.items():
             if isinstance(obj, Optimizer):
                 entries[f"{key}/iterations"] = (None, numpy.asarray(obj.raw_iterations, dtype=numpy.int64))
+                for name, var in obj._checkpoint_state().items():  # a wrapper's own state (loss scale)
+                    entries[f"{key}/{name}"] = (var, None)
                 for owner, name, slot in obj.slot_owners():
                     owner_path = path_of.get(id(owner)) if owner is not None else None
                     if owner_path is None:  # its slots could never be matched on restore
@@ -126,6 +128,11 @@ class Checkpoint:
             if saved_kind is not None and saved_kind != _optimizer_kind(obj):
                 problems.append(f"{key}: the checkpoint holds a {saved_kind}, the object is a {_optimizer_kind(obj)}")
             expected[f"{key}/iterations"] = ((), "int64")
+            state = obj._checkpoint_state()
+            for name, var in state.items():
+                expected[f"{key}/{name}"] = (tuple(var.shape), var.dtype.name)
+            present = {name: stored[f"{key}/{name}"] for name in state if f"{key}/{name}" in stored}
+            problems += [f"{key}/{problem}" for problem in obj._checkpoint_problems(present)]
             owners = {}
             prefix = f"{key}/slots/"
             slot_names = set(obj.get_slot_names())
@@ -164,6 +171,8 @@ class Checkpoint:
             if owners:
                 optimizer.build(owners)
             optimizer.raw_iterations = int(stored[f"{key}/iterations"])
+            for name, var in optimizer._checkpoint_state().items():
+                var.assign(stored[f"{key}/{name}"])
             for owner, slot_name, slot in optimizer.slot_owners():
                 name = f"{key}/slots/{path_of.get(id(owner))}/{slot_name}"
                 if name in stored:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from .. import dtypes, ops
+import numpy
+
+from .. import ops
+from ..mixed_precision import as_policy
 from ..tensor import Variable, convert
 from . import initializers, regularizers
 from .module import Module
@@ -35,10 +38,14 @@ class Dense(Module):
 
     Regularizers (`accel.nn.regularizers`, a name or a callable): `kernel_regularizer(kernel)` and
     `bias_regularizer(bias)` are recomputed whenever `losses` is read; `activity_regularizer(y)`
-    is computed on each call, divided by the batch size (Keras), and replaces the previous call's."""
+    is computed on each call, divided by the batch size (Keras), and replaces the previous call's.
+
+    `dtype`: a float dtype or a mixed-precision policy name ("mixed_float16": float32 variables,
+    float16 compute); None takes `accel.mixed_precision.global_policy()`. Floating-point inputs
+    are cast to the compute dtype (Keras's autocast), and so are the variables when they read."""
 
     def __init__(self, units: int, activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", input_dim: int | None = None, seed=None, dtype="float32",
+                 bias_initializer="zeros", input_dim: int | None = None, seed=None, dtype=None,
                  device=None, name=None, kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None):
         super().__init__(name=name)
@@ -52,7 +59,9 @@ class Dense(Module):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.dtype = dtypes.as_dtype(dtype)
+        self.dtype_policy = as_policy(dtype)
+        self.dtype = numpy.dtype(self.dtype_policy.variable_dtype)  # Keras: a layer's dtype is its variables'
+        self.compute_dtype = numpy.dtype(self.dtype_policy.compute_dtype)
         self.device = device
         self._activity_loss = None
         self.kernel = None
@@ -76,15 +85,21 @@ class Dense(Module):
         if x.shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"{self.name}: expected inputs with {self.kernel.shape[0]} features, got shape "
                              f"{tuple(x.shape)}")
-        y = x @ self.kernel
+        if x.dtype.kind == "f" and x.dtype != self.compute_dtype:
+            x = ops.cast(x, self.compute_dtype)
+        y = x @ self._read(self.kernel)
         if self.bias is not None:
-            y = y + self.bias
+            y = y + self._read(self.bias)
         if self.activation is not None:
             y = self.activation(y)
         if self.activity_regularizer is not None:
             batch = y.shape[0] if y.ndim else 1
             self._activity_loss = self.activity_regularizer(y) / float(batch)
         return y
+
+    def _read(self, variable):
+        """The variable in the compute dtype (a recorded cast: float32 gradients come back)."""
+        return variable if variable.dtype == self.compute_dtype else ops.cast(variable, self.compute_dtype)
 
     def own_losses(self) -> list:
         """This layer's penalties (not its sub-modules'): kernel, bias, then the last activity."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy
+
 from .. import ops
 from ..tensor import convert
 
@@ -11,12 +13,14 @@ __all__ = ["sparse_softmax_cross_entropy", "softmax_cross_entropy", "mean_square
 
 
 def sparse_softmax_cross_entropy(labels, logits):
-    """mean over the batch of -log softmax(logits)[label]; labels are class indices."""
-    return ops.mean(ops.sparse_softmax_cross_entropy_with_logits(labels, logits))
+    """mean over the batch of -log softmax(logits)[label]; labels are class indices. float16
+    logits are upcast: the loss is float32."""
+    return ops.mean(ops.sparse_softmax_cross_entropy_with_logits(labels, _loss_precision(convert(logits))))
 
 
 def softmax_cross_entropy(labels, logits, axis: int = -1):
     """mean over the batch of -sum(labels * log softmax(logits)); labels are probabilities."""
+    logits = _loss_precision(convert(logits))
     return ops.mean(ops.softmax_cross_entropy_with_logits(labels, logits, axis=axis))
 
 
@@ -56,6 +60,12 @@ def _float_targets(y_true, y_pred):
     return _same_rank(y_true, y_pred)
 
 
+def _loss_precision(y_pred):
+    """Losses compute in float32 at least: float16 predictions (mixed precision) are upcast,
+    as Keras's losses cast predictions to their float32 dtype."""
+    return ops.cast(y_pred, "float32") if y_pred.dtype == numpy.float16 else y_pred
+
+
 class Loss:
     """Base of the loss objects: subclasses define `call(y_true, y_pred)` -> per-sample losses."""
 
@@ -71,7 +81,7 @@ class Loss:
         raise TypeError(f"{type(self).__name__} must define call(y_true, y_pred)")
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        losses = self.call(y_true, y_pred)
+        losses = self.call(y_true, _loss_precision(convert(y_pred)))
         return reduce_weighted(losses, sample_weight, self.reduction)
 
     def get_config(self) -> dict:

@@ -111,14 +111,21 @@ class Trainer:
     _compiled = None
 
     # -- compile ------------------------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, auto_scale_loss=True):
         """Configures training. optimizer: a name ("sgd", "adam", "rmsprop", ... with Keras's
         defaults) or an Optimizer; loss: a name ("mse", "mae", "binary_crossentropy",
         "categorical_crossentropy", "sparse_categorical_crossentropy", ...), a Loss object or a
         callable (y_true, y_pred) -> per-sample losses; metrics: a list of names ("accuracy" /
         "acc" resolved from the shapes as Keras 3 does, "mae", "mse", ...), Metric objects or
-        callables; loss_weights: a number that multiplies the loss (models here have one output)."""
+        callables; loss_weights: a number that multiplies the loss (models here have one output);
+        auto_scale_loss: a model with a layer under the "mixed_float16" policy gets its optimizer
+        wrapped in a LossScaleOptimizer (Keras's rule), unless it is one already."""
         optimizer = optimizers_module.get(optimizer)
+        if not isinstance(auto_scale_loss, bool):
+            raise TypeError(f"compile: auto_scale_loss must be True or False, got {auto_scale_loss!r}")
+        if auto_scale_loss and not isinstance(optimizer, optimizers_module.LossScaleOptimizer) and any(
+                getattr(getattr(m, "dtype_policy", None), "name", None) == "mixed_float16" for m in self.modules):
+            optimizer = optimizers_module.LossScaleOptimizer(optimizer, name="loss_scale_optimizer")
         loss_fn = None if loss is None else losses_module.get(loss)
         if metrics is None:
             metrics = []
@@ -252,7 +259,13 @@ class Trainer:
         variables = cache.trainable(self) if cache is not None else self.trainable_variables
         if not variables:
             raise ValueError("the model has no trainable variables")
-        gradients = tape.gradient(scaled, variables)
+        if isinstance(self.optimizer, optimizers_module.LossScaleOptimizer):
+            # an overflowing scaled backward pass is expected (the step is skipped, the scale
+            # halves): no NumPy overflow warnings for it
+            with numpy.errstate(over="ignore", invalid="ignore"):
+                gradients = tape.gradient(scaled, variables)
+        else:
+            gradients = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
         return self.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
 

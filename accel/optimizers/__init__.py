@@ -11,12 +11,14 @@ from .clip import clip_by_global_norm, clip_by_norm, clip_by_value
 from .ftrl import Ftrl
 from .lamb import Lamb
 from .lion import Lion
+from .loss_scale import LossScaleOptimizer
 from .nadam import Nadam
 from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "AdagradDecay", "RMSprop", "Adam", "AdamW", "Adadelta", "Adamax",
-           "Nadam", "Ftrl", "Lion", "Lamb", "schedules", "clip_by_global_norm", "clip_by_norm", "clip_by_value",
+           "Nadam", "Ftrl", "Lion", "Lamb", "LossScaleOptimizer", "schedules", "clip_by_global_norm", "clip_by_norm",
+           "clip_by_value",
            "get", "serialize", "deserialize"]
 
 _BY_NAME = {cls.__name__.lower(): cls for cls in (SGD, Adagrad, AdagradDecay, RMSprop, Adam, AdamW, Adadelta, Adamax,
@@ -33,6 +35,8 @@ def deserialize(config: dict) -> Optimizer:
     if not isinstance(config, dict) or "class_name" not in config or not isinstance(config.get("config"), dict):
         raise TypeError(f"deserialize: expected {{'class_name': ..., 'config': {{...}}}}, got {config!r}")
     cls = _BY_NAME.get(str(config["class_name"]).lower())
+    if str(config["class_name"]).lower() == "lossscaleoptimizer":
+        cls = LossScaleOptimizer
     if cls is None:
         raise ValueError(f"deserialize: unknown optimizer {config['class_name']!r}; known: "
                          f"{', '.join(sorted(c.__name__ for c in _BY_NAME.values()))}")

@@ -312,6 +312,15 @@ class Optimizer:
         """[(variable, slot name, slot Variable)] for every slot (checkpoints key slots by owner)."""
         return [entry for entry in self._store.owners() if entry[1] not in self._scratch_slots]
 
+    def _checkpoint_state(self) -> dict:
+        """name -> Variable of state a Checkpoint saves beside the step count and the slots
+        (LossScaleOptimizer: its scale and counter)."""
+        return {}
+
+    def _checkpoint_problems(self, arrays: dict) -> list:
+        """What is wrong with the saved `_checkpoint_state` values (name -> array), if anything."""
+        return []
+
     def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
         """No weight decay for the variables of `var_list` nor for those whose name `re.search`es
         `"|".join(var_names)` (Keras). Each call replaces the earlier exclusions; it also works
