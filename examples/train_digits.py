@@ -66,7 +66,9 @@ def parse_args(argv=None):
     parser.add_argument("--l2", type=float, default=1e-4, help="L2 regularization of the kernels")
     parser.add_argument("--patience", type=int, default=8, help="EarlyStopping's patience (ReduceLROnPlateau: 3)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float64", "mixed_float16"],
+                        help="the layers' dtype policy (mixed_float16: float32 variables, float16 compute, "
+                             "and compile adds a LossScaleOptimizer)")
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: accel's default)")
     parser.add_argument("--out", default=os.path.join("accel_examples", "train_digits"),
                         help="the folder for the checkpoint and the PNG (created; default under the working directory)")

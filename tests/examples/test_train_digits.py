@@ -41,6 +41,11 @@ def test_fit_reaches_the_accuracy_bar(tmp_path):
         assert "model/layers/0/kernel" in best.files and "optimizer/iterations" in best.files
 
 
+def test_mixed_float16_reaches_the_bar(tmp_path):
+    out = _run(tmp_path, "--dtype", "mixed_float16", "--epochs", "30", "--plot", "")
+    assert _accuracy(out) >= 0.96
+
+
 def _example_module():
     spec = importlib.util.spec_from_file_location("train_digits", SCRIPT)
     module = importlib.util.module_from_spec(spec)
