@@ -54,7 +54,8 @@ def label(bench: dict) -> str:
     if name == "test_torch":
         return f"torch {params['flavour']}"
     if name.endswith("_accel") or name in ("test_accel", "test_adam_processes", "test_autodiff_interleaved",
-                                           "test_op_overhead_interleaved", "test_placement_sweep", "test_fit_overhead"):
+                                           "test_op_overhead_interleaved", "test_placement_sweep", "test_fit_overhead",
+                                           "test_loss_scaled_adam", "test_mixed_mlp_step_processes"):
         return "accel"
     if name.endswith("_torch"):
         return "torch"
@@ -196,7 +197,24 @@ def tables(data: dict) -> tuple[str, dict]:
                 chart.setdefault(question, []).append((case, "hand-written loop", info["fit_over_loop"]))
             lines.append("")
             continue
-        if question.startswith(("autodiff interleaved", "per-op overhead interleaved")):
+        if question.startswith("loss scaling"):
+            lines += [f"### {question}", "", "The same Adam step with and without a LossScaleOptimizer (scale 1: the "
+                      "same arithmetic), in strict alternation in one process; launches counted in one step of "
+                      "each. Target: scaled / plain <= 1.05 with the same update launches.", "",
+                      "| case | plain | scaled | scaled ÷ plain | update launches (plain, scaled) | norm passes |",
+                      "|---|---|---|---|---|---|"]
+            for case in sorted(cases):
+                info = cases[case]["accel"]["extra_info"]
+                medians, iqr, counts = info["median_s"], info["iqr_s"], info["launches"]
+                lines.append(f"| {case} | {fmt_time(medians['plain'])} (IQR {fmt_time(iqr['plain'])}) "
+                             f"| {fmt_time(medians['scaled'])} (IQR {fmt_time(iqr['scaled'])}) "
+                             f"| {info['scaled_over_plain']:.3f} | {counts['plain']['launch']}, "
+                             f"{counts['scaled']['launch']} | {counts['plain']['global_norm_sq']}, "
+                             f"{counts['scaled']['global_norm_sq']} |")
+                chart.setdefault(question, []).append((case, "plain Adam", info["scaled_over_plain"]))
+            lines.append("")
+            continue
+        if question.startswith(("autodiff interleaved", "per-op overhead interleaved", "mixed_float16 training")):
             lines += interleaved_table(question, cases, chart)
             continue
         lines += [f"### {question}", "",

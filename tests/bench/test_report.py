@@ -26,6 +26,8 @@ def test_report_runs_and_writes_table_and_png(tmp_path):
                     "| case | accel forward | torch forward | accel ÷ torch forward | accel forward+backward |",
                     "### limits (probes)", "### placement sweep", "| layout | accel | % of the probe | torch fused |",
                     "### fit overhead", "| case | fit | hand-written loop | fit ÷ loop |",
+                    "### loss scaling", "| case | plain | scaled | scaled ÷ plain |",
+                    "### mixed_float16 training step",
                     "own ÷ best", "| case | accel (median, IQR) | % of limit |"):
         assert section in report, section
     assert "torch fused" in report and "(same streams)" in report and "| 3w1r |" in report
