@@ -173,8 +173,16 @@ class CudaKernels:
     # -- kernels ------------------------------------------------------------------------------
     def launch(self, table, grads, scales, flags, decays, scalars, clip, decay, global_scale, norm_sq, clip_norm,
              scalar_count, accumulation=None, grad_scale=1.0, accumulation_steps=1.0, ema_momentum=None,
-             ema_overwrite=False):
+             ema_overwrite=False, skip_nonfinite=False, device_scalars=None, loss_scale=None):
         """One fused update of every variable of `table` (see accel.kernels.launch), checked first."""
+        if skip_nonfinite and (norm_sq is None or isinstance(norm_sq, (float, int))):
+            raise ValueError("skip_nonfinite: needs norm_sq as a device scalar (the launch decides on the device)")
+        if device_scalars is not None:
+            self._check_array(device_scalars, "device_scalars", numpy.float64, 9)
+        if loss_scale is not None:
+            self._check_array(loss_scale, "loss_scale", numpy.float32, 1)
+        if (skip_nonfinite or device_scalars is not None or loss_scale is not None) and accumulation is not None:
+            raise ValueError("a step decided on the device does not accumulate gradients")
         mode = ACCUMULATION[accumulation]
         if mode and table.accumulators is None:
             raise ValueError("accumulation: this table has no accumulators")
@@ -229,7 +237,8 @@ class CudaKernels:
                 table.chunks, table.segments, self._steps(grads, scales, flags, decays, decay), *packed,
                 norm_sq, numpy.float64(clip_norm), numpy.float64(global_scale),
                 numpy.float64(0.0 if math.isnan(clip) else clip), numpy.int64(mode), numpy.float64(grad_scale),
-                numpy.float64(accumulation_steps), *ema))
+                numpy.float64(accumulation_steps), *ema, numpy.int64(bool(skip_nonfinite)), device_scalars,
+                loss_scale))
 
     def _by_dtype(self, arrays):
         """{dtype: [positions]} of `arrays`, checked (on this device, a float dtype)."""

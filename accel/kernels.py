@@ -122,7 +122,8 @@ def table(rule: str, params, slots, device=None, accumulators=None, averages=Non
 
 def launch(table, grads, *, segment_scales=None, segment_flags=None, segment_decays=None, scalars=None, clip_value=None,
            decay=0.0, global_scale=1.0, norm_sq=None, clip_norm=0.0, accumulation=None, grad_scale=1.0,
-           accumulation_steps=1, ema_momentum=None, ema_overwrite=False) -> None:
+           accumulation_steps=1, ema_momentum=None, ema_overwrite=False, skip_nonfinite=False, device_scalars=None,
+           loss_scale=None) -> None:
     """One fused update of every variable of `table` (see `table`) in ONE kernel launch.
 
     grads: one C-contiguous array per variable, of its dtype and size. scalars: the rule's
@@ -140,8 +141,14 @@ def launch(table, grads, *, segment_scales=None, segment_flags=None, segment_dec
     added already; grads are then the accumulators, unread). ema_momentum (a table with averages):
     after the update, average = momentum * average + (1 - momentum) * var, then var = average if
     ema_overwrite; an "add" launch updates the averages too.
+    A step decided on the device (CUDA only; LossScaleOptimizer without a host sync):
+    skip_nonfinite writes nothing when the device scalar norm_sq is inf or NaN; device_scalars (a
+    float64 device array of 9) replaces `scalars` and multiplies the decay by its last entry;
+    loss_scale (a float32 device scalar) divides the gradients and multiplies the clip bound.
     Everything is checked before anything is written; nothing is written on an error.
     """
+    device_step = dict(skip_nonfinite=bool(skip_nonfinite), device_scalars=device_scalars, loss_scale=loss_scale) if (
+        skip_nonfinite or device_scalars is not None or loss_scale is not None) else {}
     if accumulation not in ACCUMULATION:
         raise ValueError(f"accumulation: expected None, 'add', 'mean' or 'accumulated', got {accumulation!r}")
     spec = RULES[table.rule]
@@ -155,10 +162,13 @@ def launch(table, grads, *, segment_scales=None, segment_flags=None, segment_dec
         norm_sq = float(norm_sq)
     # A CUDA table knows its device's kernels; accel._cpu's tables are the CPU's.
     launcher = getattr(table, "kernels", None) or CPU.kernels
+    if device_step and launcher is CPU.kernels:
+        raise TypeError("launch: skip_nonfinite, device_scalars and loss_scale decide a step on a CUDA device; "
+                        "on the CPU the host decides")
     launcher.launch(table, grads, segment_scales, segment_flags, segment_decays, scalars, clip, float(decay),
                        float(global_scale), norm_sq, float(clip_norm), len(spec.scalars), accumulation,
                        float(grad_scale), float(accumulation_steps),
-                       None if ema_momentum is None else float(ema_momentum), bool(ema_overwrite))
+                       None if ema_momentum is None else float(ema_momentum), bool(ema_overwrite), **device_step)
 
 
 def cuda_kernels(device) -> "_cuda.CudaKernels":

@@ -9,8 +9,10 @@ docs/semantics.md section 9).
 
 The unscaling and the finiteness test run inside the inner optimizer's fused launch: the scale
 is its gradient pre-scale (`loss_scale_factor`) and the test its `skip_nonfinite` norm pass (the
-global-clipping pass when there is one), so a scaled step costs the same launches as a plain one.
-The scale and the counter live on the host (0-d CPU Variables, checkpointed with the optimizer).
+global-clipping pass when there is one), so a scaled step costs the same update launches as a
+plain one. The scale and the counter live on the host (0-d CPU Variables, checkpointed with the
+optimizer); on a GPU they live on the device between syncs and a step reads nothing back
+(device_scaling.py).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import numpy
 
 from .. import ops
 from ..tensor import Tensor, Variable
+from ..ops._core import make
 from .base import Optimizer
+from .device_scaling import DeviceScaling, device_for
 
 __all__ = ["LossScaleOptimizer"]
 
@@ -64,9 +68,50 @@ class LossScaleOptimizer(Optimizer):
         inner_optimizer.loss_scale_factor = None  # the wrapper scales (Keras clears it too)
         self.initial_scale = float(initial_scale)
         self.dynamic_growth_steps = int(dynamic_growth_steps)
-        self.dynamic_scale = Variable(numpy.float32(initial_scale), trainable=False, name="dynamic_scale",
-                                      device="cpu")
-        self.step_counter = Variable(numpy.int64(0), trainable=False, name="step_counter", device="cpu")
+        self._scale = Variable(numpy.float32(initial_scale), trainable=False, name="dynamic_scale", device="cpu")
+        self._counter = Variable(numpy.int64(0), trainable=False, name="step_counter", device="cpu")
+        self._on_device = None  # DeviceScaling while steps are decided on a GPU
+
+    # -- the scale's state: on the host, or on a GPU between syncs ---------------------------------------
+    @property
+    def dynamic_scale(self) -> Variable:
+        """The current loss scale (a float32 CPU Variable; read from the GPU if steps run there)."""
+        self.sync()
+        return self._scale
+
+    @property
+    def step_counter(self) -> Variable:
+        """Finite steps in a row since the scale last changed (an int64 CPU Variable)."""
+        self.sync()
+        return self._counter
+
+    @property
+    def skipped_steps(self) -> int:
+        self.sync()
+        return self._skipped
+
+    @skipped_steps.setter
+    def skipped_steps(self, value: int) -> None:
+        self._skipped = value
+
+    def sync(self) -> None:
+        """Copies the state of steps decided on a GPU back to the host (three scalar reads; a no-op
+        otherwise). Reading iterations, dynamic_scale, step_counter or skipped_steps, saving a
+        checkpoint and get_weights call it."""
+        state = self._on_device
+        if state is None or state.attempted == 0:
+            return
+        scale, counter, applied = state.read()
+        self._skipped += state.attempted - (applied - state.base)
+        self.inner_optimizer._iterations = applied
+        self._scale.assign(numpy.float32(scale))
+        self._counter.assign(numpy.int64(counter))
+        state.base, state.attempted = applied, 0
+
+    def _leave_device(self) -> None:
+        """Back to host decisions (the state is synced first)."""
+        self.sync()
+        self._on_device = None
 
     # -- what the inner optimizer owns ---------------------------------------------------------------
     @property
@@ -84,19 +129,23 @@ class LossScaleOptimizer(Optimizer):
 
     @property
     def iterations(self) -> int:
+        self.sync()
         return self.inner_optimizer.iterations
 
     @iterations.setter
     def iterations(self, value) -> None:
+        self._leave_device()
         self.inner_optimizer.iterations = value
 
     @property
     def raw_iterations(self) -> int:
+        self.sync()
         return self.inner_optimizer.raw_iterations
 
     @raw_iterations.setter
     def raw_iterations(self, value) -> None:
         if "inner_optimizer" in vars(self):
+            self._leave_device()  # a restore: the device copy is made again from the host values
             self.inner_optimizer.raw_iterations = value
 
     @property
@@ -121,11 +170,13 @@ class LossScaleOptimizer(Optimizer):
     @property
     def variables(self) -> list:
         """step_counter and dynamic_scale, then the inner optimizer's (Keras's order)."""
-        return [self.step_counter, self.dynamic_scale] + self.inner_optimizer.variables
+        self.sync()
+        return [self._counter, self._scale] + self.inner_optimizer.variables
 
     def get_weights(self) -> list:
         """[step_counter, dynamic_scale] then the inner optimizer's get_weights()."""
-        return [self.step_counter.numpy(), self.dynamic_scale.numpy()] + self.inner_optimizer.get_weights()
+        self.sync()
+        return [self._counter.numpy(), self._scale.numpy()] + self.inner_optimizer.get_weights()
 
     def set_weights(self, weights) -> None:
         weights = list(weights)
@@ -137,9 +188,10 @@ class LossScaleOptimizer(Optimizer):
                              f"got {counter!r}")
         if scale.shape != () or not numpy.isfinite(scale) or float(scale) <= 0:
             raise ValueError(f"set_weights: weights[1] must be the loss scale, a finite number > 0, got {scale!r}")
+        self._leave_device()
         self.inner_optimizer.set_weights(weights[2:])  # checks its own before assigning anything
-        self.step_counter.assign(numpy.int64(counter))
-        self.dynamic_scale.assign(numpy.float32(scale))
+        self._counter.assign(numpy.int64(counter))
+        self._scale.assign(numpy.float32(scale))
 
     def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
         self.inner_optimizer.exclude_from_weight_decay(var_list, var_names)
@@ -148,8 +200,10 @@ class LossScaleOptimizer(Optimizer):
         self.inner_optimizer.finalize_variable_values(var_list)
 
     def _checkpoint_state(self) -> dict:
-        """What a Checkpoint saves beside the inner optimizer's step count and slots."""
-        return {"dynamic_scale": self.dynamic_scale, "step_counter": self.step_counter}
+        """What a Checkpoint saves (and restores into) beside the inner optimizer's step count and
+        slots; a restore first sets raw_iterations, which returns the state to the host."""
+        self.sync()
+        return {"dynamic_scale": self._scale, "step_counter": self._counter}
 
     def _checkpoint_problems(self, arrays: dict) -> list:
         problems = []
@@ -163,13 +217,21 @@ class LossScaleOptimizer(Optimizer):
     # -- scaling -------------------------------------------------------------------------------------------
     def scale_loss(self, loss):
         """loss * dynamic_scale; a float16 loss is cast to float32 first (its scaled value would
-        overflow float16)."""
-        scale = float(self.dynamic_scale.numpy())
+        overflow float16). On the GPU the steps run on, the scale is read there (no host copy)."""
         if isinstance(loss, Tensor):
             if loss.dtype == _FLOAT16:
                 loss = ops.cast(loss, "float32")
-            return loss * scale
-        return loss * scale
+            scale = self._device_scale(loss)
+            if scale is not None:
+                return loss * ops.cast(scale, loss.dtype)
+        return loss * float(self.dynamic_scale.numpy())
+
+    def _device_scale(self, like):
+        """The device scale as a 0-d tensor when steps run on `like`'s device, else None."""
+        state = self._on_device
+        if state is None or like.device != state.device:
+            return None
+        return make(state.scale, state.device)
 
     def compute_gradients(self, loss, var_list, tape=None):
         """Gradients of the scaled loss (apply_gradients divides them back), as TF's
@@ -180,14 +242,33 @@ class LossScaleOptimizer(Optimizer):
             raise ValueError("compute_gradients: a tensor loss needs the tape that recorded it (pass tape=...), "
                              "or pass a zero-argument callable")
         variables = list(var_list() if callable(var_list) else var_list)
-        weight = ops.full(tuple(loss.shape), float(self.dynamic_scale.numpy()), dtype=loss.dtype, device=loss.device)
+        scale = self._device_scale(loss)
+        if scale is None:
+            weight = ops.full(tuple(loss.shape), float(self.dynamic_scale.numpy()), dtype=loss.dtype,
+                              device=loss.device)
+        else:
+            weight = ops.broadcast_to(ops.cast(scale, loss.dtype), tuple(loss.shape))
         grads = tape.gradient(loss, variables, output_gradients=weight)
         return list(zip(grads, variables))
 
     def apply_gradients(self, grads_and_vars) -> None:
-        """Unscale, test, apply (or skip) in the inner optimizer's launch; then adjust the scale."""
+        """Unscale, test, apply (or skip) in the inner optimizer's launch; then adjust the scale.
+        On a GPU (device_scaling.py) all of it happens there, without a host copy."""
+        pairs = list(grads_and_vars)
+        device = device_for(self.inner_optimizer, pairs)
+        if device is not None:
+            if self._on_device is None or self._on_device.device is not device:
+                self._leave_device()
+                self._on_device = DeviceScaling(device, float(self._scale.numpy()), int(self._counter.numpy()),
+                                                self.inner_optimizer._iterations)
+            self._on_device.step(self, pairs)
+            return
+        self._leave_device()
+        self._apply_on_host(pairs)
+
+    def _apply_on_host(self, grads_and_vars) -> None:
         inner = self.inner_optimizer
-        scale = float(self.dynamic_scale.numpy())
+        scale = float(self._scale.numpy())
         saved = inner.loss_scale_factor, inner.skip_nonfinite, inner.skipped_steps
         inner.loss_scale_factor, inner.skip_nonfinite = scale, True
         try:
@@ -195,17 +276,17 @@ class LossScaleOptimizer(Optimizer):
             finite = inner.skipped_steps == saved[2]
         finally:
             inner.loss_scale_factor, inner.skip_nonfinite, inner.skipped_steps = saved
-        counter = int(self.step_counter.numpy())
+        counter = int(self._counter.numpy())
         if finite:
             if counter == self.dynamic_growth_steps - 1:
-                self.step_counter.assign(numpy.int64(0))
-                self.dynamic_scale.assign(numpy.float32(scale * 2.0))
+                self._counter.assign(numpy.int64(0))
+                self._scale.assign(numpy.float32(scale * 2.0))
             else:
-                self.step_counter.assign(numpy.int64(counter + 1))
+                self._counter.assign(numpy.int64(counter + 1))
         else:
-            self.skipped_steps += 1
-            self.step_counter.assign(numpy.int64(0))
-            self.dynamic_scale.assign(numpy.float32(scale * 0.5))
+            self._skipped += 1
+            self._counter.assign(numpy.int64(0))
+            self._scale.assign(numpy.float32(scale * 0.5))
 
     # -- configuration -------------------------------------------------------------------------------
     def get_config(self) -> dict:
@@ -225,5 +306,5 @@ class LossScaleOptimizer(Optimizer):
         return cls(deserialize(inner) if isinstance(inner, dict) else inner, **config)
 
     def __repr__(self) -> str:
-        return (f"LossScaleOptimizer({self.inner_optimizer!r}, dynamic_scale={float(self.dynamic_scale.numpy())}, "
-                f"step_counter={int(self.step_counter.numpy())})")
+        return (f"LossScaleOptimizer({self.inner_optimizer!r}, dynamic_scale={float(self._scale.numpy())}, "
+                f"step_counter={int(self._counter.numpy())})")

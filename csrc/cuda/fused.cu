@@ -145,6 +145,11 @@ __device__ __forceinline__ void run_chunk(const ChunkEntry& c, const SegmentEntr
 // One launch of an optimizer update. `norm_sq` (nullable) is the device scalar the global-norm
 // kernel wrote: clip_by_global_norm's factor is computed here, so clipping needs no host sync.
 // `global_scale` is a host factor on every gradient; the two multiply in double, as on the CPU.
+// A step decided on the device (dynamic loss scaling without a host sync) adds three arguments:
+// `skip_nonfinite`: the launch writes nothing when *norm_sq is inf or NaN; `device_scalars`
+// (nullable): the rule's 8 scalars, then the weight-decay factor that multiplies each segment's
+// decay, read from device memory (the row of the step the device counts); `loss_scale`
+// (nullable): the gradients are divided by *loss_scale and the global clip bound multiplied by it.
 // 512 threads, and two blocks per SM for 16/32-bit storage: at most 64 registers per thread.
 // Float64 storage (twice the registers per value) gets one block per SM: up to 128 registers, so
 // the double forms never spill (the compile checks report any spill).
@@ -157,13 +162,24 @@ __global__ void __launch_bounds__(512, min_blocks<T>::value) fused_update(const 
                            double s0, double s1, double s2, double s3, double s4, double s5, double s6, double s7,
                            const double* norm_sq, double clip_norm, double global_scale, double clip_value,
                            long long accumulation, double grad_scale, double accumulation_steps, long long ema,
-                           double ema_momentum, long long ema_overwrite) {
+                           double ema_momentum, long long ema_overwrite, long long skip_nonfinite,
+                           const double* device_scalars, const float* loss_scale) {
     typedef compute_t<T> C;
-    const Scalars scalars{{s0, s1, s2, s3, s4, s5, s6, s7}};
+    if (skip_nonfinite && norm_sq && (*norm_sq - *norm_sq) != 0.0) return;  // inf or NaN: no write at all
+    Scalars scalars{{s0, s1, s2, s3, s4, s5, s6, s7}};
+    double decay_factor = 1.0;
+    if (device_scalars) {
+        for (int j = 0; j < 8; ++j) scalars.s[j] = device_scalars[j];
+        decay_factor = device_scalars[8];
+    }
+    if (loss_scale) {
+        global_scale /= double(*loss_scale);
+        clip_norm *= double(*loss_scale);
+    }
     const Extras x{accumulation, grad_scale, accumulation_steps, ema, ema_overwrite, ema_momentum};
     const ChunkEntry c = chunks[blockIdx.x];
     const double global = norm_sq ? global_scale * global_clip_scale(*norm_sq, clip_norm) : global_scale;
-    const GradPrep<C> prep{C(global), C(clip_value), C(steps[c.segment].decay)};
+    const GradPrep<C> prep{C(global), C(clip_value), C(steps[c.segment].decay * decay_factor)};
     run_chunk<RuleOff, RuleOn, T, CLIP, DECAY>(c, segments[c.segment], steps[c.segment], prep, scalars, x);
 }
 
@@ -258,7 +274,8 @@ __global__ void stream_probe(float* const* writes, int write_count, const float*
         accel::fused_update<accel::OFF, accel::ON, T, CLIP, DECAY>(                                    \
         const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, double,       \
         double, double, double, double, double, double, double, const double*, double, double,       \
-        double, long long, double, double, long long, double, long long);
+        double, long long, double, double, long long, double, long long, long long, const double*,   \
+        const float*);
 #define ACCEL_INSTANTIATE_ALL(id, family, flags, OFF, ON, slots, scalars) \
     ACCEL_INSTANTIATE(OFF, ON, float, false, false)                       \
     ACCEL_INSTANTIATE(OFF, ON, float, true, true)                         \

@@ -279,24 +279,67 @@ def test_fit_on_an_emulated_gpu_matches_the_cpu_and_reads_nothing_per_batch(emul
 
 
 def test_loss_scaled_steps_on_an_emulated_gpu(emulated_cuda, monkeypatch):
-    """LossScaleOptimizer on a GPU: the same updates, skips and scales as on the CPU; each step
-    reads one device scalar (the finiteness of the gradients' norm) and nothing else. (Zero reads
-    needs the skip decided in the kernel and the step count kept on the device: not yet.)"""
+    """LossScaleOptimizer on a GPU decides every step there: the same updates, skips and scales as
+    on the CPU, and not one device-to-host copy per step; reading the state copies three scalars."""
     rng = numpy.random.default_rng(1)
-    grads = [rng.normal(size=(3, 70_001)).astype(numpy.float32) for _ in range(5)]
+    grads = [rng.normal(size=(3, 70_001)).astype(numpy.float32) for _ in range(7)]
     grads[2][1, 5] = numpy.inf
+    grads[5][0, 0] = numpy.nan
+    schedule = ac.optimizers.schedules.ExponentialDecay(0.01, decay_steps=2, decay_rate=0.5)
 
     def run(device):
         var = ac.Variable(ac.tensor(numpy.ones((3, 70_001), numpy.float32), device=device))
-        lso = ac.optimizers.LossScaleOptimizer(ac.optimizers.Adam(0.01), initial_scale=4.0, dynamic_growth_steps=2)
+        lso = ac.optimizers.LossScaleOptimizer(ac.optimizers.Adam(schedule, weight_decay=0.1, global_clipnorm=50.0),
+                                               initial_scale=4.0, dynamic_growth_steps=2)
         for g in grads:
-            lso.apply_gradients([(ac.tensor(g, device=device), var)])
-        return var.numpy(), lso
+            with ac.GradientTape() as tape:  # scale_loss reads the device scale: no copy either
+                tape.watch(var)
+                loss = lso.scale_loss(ac.sum(var * ac.tensor(g, device=device)))
+            lso.apply_gradients(zip(tape.gradient(loss, [var]), [var]))
+        return var, lso
 
-    cpu_values, cpu_lso = run("cpu")
+    cpu_var, cpu_lso = run("cpu")
     with _host_reads(emulated_cuda, monkeypatch) as reads:
-        gpu_values, gpu_lso = run("cuda:1")
-    assert reads == [()] * 5 + [(3, 70_001)]  # a scalar per step, then var.numpy()
-    numpy.testing.assert_allclose(gpu_values, cpu_values, rtol=1e-6, atol=1e-7)
-    assert (gpu_lso.iterations, float(gpu_lso.dynamic_scale.numpy()), gpu_lso.skipped_steps) == \
-        (cpu_lso.iterations, float(cpu_lso.dynamic_scale.numpy()), cpu_lso.skipped_steps) == (4, 8.0, 1)
+        gpu_var, gpu_lso = run("cuda:1")
+    assert reads == []
+    with _host_reads(emulated_cuda, monkeypatch) as reads:
+        state = (gpu_lso.iterations, float(gpu_lso.dynamic_scale.numpy()), gpu_lso.skipped_steps,
+                 int(gpu_lso.step_counter.numpy()))
+    assert reads == [()] * 3
+    assert state == (cpu_lso.iterations, float(cpu_lso.dynamic_scale.numpy()), cpu_lso.skipped_steps,
+                     int(cpu_lso.step_counter.numpy())) == (5, 4.0, 2, 1)
+    numpy.testing.assert_allclose(gpu_var.numpy(), cpu_var.numpy(), rtol=1e-6, atol=1e-7)
+    for name in ("m", "v"):
+        numpy.testing.assert_allclose(gpu_lso.get_slot(gpu_var, name).numpy(), cpu_lso.get_slot(cpu_var, name).numpy(),
+                                      rtol=1e-5, atol=1e-8)
+
+
+def test_mixed_fit_on_an_emulated_gpu_reads_only_at_epoch_ends(emulated_cuda, monkeypatch):
+    """fit of a mixed_float16 model on a GPU: its LossScaleOptimizer decides every step on the
+    device; the host reads the logged values at each epoch's end, and the learning rate that
+    ReduceLROnPlateau changes costs one sync of the scale's state."""
+    rng = numpy.random.default_rng(0)
+    x = rng.normal(size=(32, 3))
+    y = x @ numpy.array([[1.0], [-1.0], [2.0]])
+
+    def run(device):
+        model = ac.nn.Sequential([ac.nn.Dense(4, activation="tanh", input_dim=3, seed=0, dtype="mixed_float16",
+                                              device=device),
+                                  ac.nn.Dense(1, input_dim=4, seed=1, dtype="mixed_float16", device=device)])
+        # a scale that overflows no float16 step here: the devices' float16 matmuls round alike then
+        model.compile(optimizer=ac.optimizers.LossScaleOptimizer(ac.optimizers.Adam(0.05), initial_scale=256.0),
+                      loss="mse")
+        callback = ac.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=1e9)
+        history = model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0, callbacks=[callback])
+        return model, history
+
+    cpu_model, cpu_history = run("cpu")
+    with _host_reads(emulated_cuda, monkeypatch) as reads:
+        gpu_model, gpu_history = run("cuda:1")
+    # the loss at each epoch's end (3), and one sync (3 scalars) when the first step after a new
+    # learning rate (set at the end of epochs 2 and 3) rebuilds the table: epoch 3's first step
+    assert reads == [()] * (3 + 3)
+    assert gpu_model.optimizer.iterations == cpu_model.optimizer.iterations == 12
+    for a, b in zip(gpu_model.get_weights(), cpu_model.get_weights()):
+        numpy.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+    numpy.testing.assert_allclose(gpu_history.history["loss"], cpu_history.history["loss"], rtol=1e-3)
