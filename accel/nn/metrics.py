@@ -11,7 +11,7 @@ import numpy
 
 from .. import ops
 from ..tensor import convert
-from .losses import _same_rank
+from ..ops._core import make
 
 _FLOAT64 = numpy.dtype("float64")
 
@@ -57,26 +57,40 @@ class Mean(Metric):
     default_name = "mean"
 
     def reset_state(self) -> None:
-        self._total = None  # a 0-d float64 tensor on the values' device, made by the first update
+        self._device = None
+        self._total = None  # a 0-d float64 array on the values' device, made by the first update
         self._count = 0.0  # unweighted counts stay on the host: a plain float
-        self._weights = None  # sums of sample weights: a 0-d float64 tensor on the device
+        self._weights = None  # sums of sample weights: a 0-d float64 array on the device
 
     def update_state(self, values, sample_weight=None) -> None:
         values = convert(values)
-        if values.dtype != _FLOAT64:
-            values = ops.cast(values, _FLOAT64)
-        if sample_weight is None:
-            self._add(ops.sum(values), float(values.size))
-            return
-        weight = ops.cast(convert(sample_weight), _FLOAT64)
-        if weight.ndim > values.ndim and weight.shape[-1] == 1:
-            weight = ops.squeeze(weight, axis=-1)
-        if weight.shape != values.shape:
-            weight = ops.broadcast_to(weight, values.shape)
-        self._add(ops.sum(values * weight), ops.sum(weight))
+        device = values.device
+        with device.activate():  # sums on the device's arrays: no recording, no host copy
+            xp, data = device.xp, values._data
+            if sample_weight is None:
+                self._add(device, xp.sum(data, dtype=_FLOAT64), float(data.size))
+                return
+            weight = convert(sample_weight)
+            if weight.device != device:
+                raise ValueError(f"{self.name}: sample_weight is on {weight.device}, the values on {device}")
+            w = weight._data.astype(_FLOAT64)
+            if w.ndim > data.ndim and w.shape[-1] == 1:
+                w = w[..., 0]
+            w = xp.broadcast_to(w, data.shape)
+            self._add(device, xp.sum(data * w, dtype=_FLOAT64), xp.sum(w, dtype=_FLOAT64))
 
-    def _add(self, total, count) -> None:
-        """Adds a total and its count: a float (kept on the host) or a 0-d tensor of weights."""
+    def add_weighted(self, value, weight: float) -> None:
+        """Adds one value (a 0-d tensor, e.g. a batch's loss) with a host weight (its rows)."""
+        device = value.device
+        with device.activate():
+            self._add(device, value._data.astype(_FLOAT64) * weight, float(weight))
+
+    def _add(self, device, total, count) -> None:
+        """Adds a total (a device array) and its count: a host float, or a device array of weights."""
+        if self._device is not None and device != self._device:
+            raise ValueError(f"{self.name}: values on {device}, the metric's state is on {self._device}")
+        self._device = device
+        total = device.xp.asarray(total)  # NumPy's sums are scalars: keep 0-d arrays
         self._total = total if self._total is None else self._total + total
         if isinstance(count, float):
             self._count += count
@@ -84,13 +98,18 @@ class Mean(Metric):
             self._weights = count if self._weights is None else self._weights + count
 
     def result(self):
-        """total / count, 0 before any value or when the weights sum to 0 (Keras's divide_no_nan)."""
+        """total / count, 0 before any value or when the weights sum to 0 (Keras's divide_no_nan):
+        a 0-d float64 tensor on the values' device."""
         if self._total is None:
             return ops.zeros((), dtype=_FLOAT64)
-        if self._weights is None:
-            return self._total / self._count if self._count else ops.zeros_like(self._total)
-        count = self._weights + self._count
-        return ops.where(count == 0, 0.0, self._total / ops.where(count == 0, 1.0, count))
+        device = self._device
+        with device.activate():
+            if self._weights is None:
+                out = self._total / self._count if self._count else self._total * 0.0
+            else:
+                count = self._weights + self._count
+                out = device.xp.where(count == 0, 0.0, self._total / device.xp.where(count == 0, 1.0, count))
+            return make(device.xp.asarray(out), device)
 
 
 class MeanMetricWrapper(Mean):
@@ -107,48 +126,76 @@ class MeanMetricWrapper(Mean):
         super().update_state(self._fn(y_true, y_pred, **self._fn_kwargs), sample_weight)
 
 
-def _as_rank_of(y_true, y_pred):
-    y_true, y_pred = convert(y_true), convert(y_pred)
-    return _same_rank(y_true, y_pred)
+def _on_arrays(fn):
+    """A metric function computed on the raw arrays of the values' device: metrics need no
+    gradient, so they skip the ops' recording and checks (a few µs per op, every step of fit).
+    `fn(xp, y_true, y_pred, **kwargs)` returns one float64 value per sample."""
+
+    def metric(y_true, y_pred, **kwargs):
+        y_true, y_pred = convert(y_true), convert(y_pred)
+        if y_true.device != y_pred.device:
+            raise ValueError(f"{fn.__name__}: y_true is on {y_true.device}, y_pred on {y_pred.device}")
+        device = y_pred.device
+        with device.activate():
+            return make(fn(device.xp, y_true._data, y_pred._data, **kwargs), device)
+
+    metric.__name__, metric.__qualname__, metric.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
+    return metric
 
 
-def binary_accuracy(y_true, y_pred, threshold: float = 0.5):
+def _same_rank_arrays(xp, t, p):
+    """_same_rank on raw arrays: targets (n,) meet predictions (n, 1) as (n, 1)."""
+    if t.ndim == p.ndim + 1 and t.shape[-1] == 1:
+        return (t, p[..., None]) if p.ndim == 1 else (t[..., 0], p)
+    if p.ndim == t.ndim + 1 and p.shape[-1] == 1:
+        return (t[..., None], p) if t.ndim == 1 else (t, p[..., 0])
+    return t, p
+
+
+@_on_arrays
+def binary_accuracy(xp, y_true, y_pred, threshold: float = 0.5):
     """mean over the last axis of (y_pred > threshold) == y_true, per sample."""
-    y_true, y_pred = _as_rank_of(y_true, y_pred)
-    hit = ops.equal(ops.cast(y_true, y_pred.dtype), ops.cast(ops.greater(y_pred, threshold), y_pred.dtype))
-    return ops.mean(ops.cast(hit, "float64"), axis=-1)
+    t, p = _same_rank_arrays(xp, y_true, y_pred)
+    return xp.mean(t == (p > threshold), axis=-1, dtype=xp.float64)
 
 
-def categorical_accuracy(y_true, y_pred):
+@_on_arrays
+def categorical_accuracy(xp, y_true, y_pred):
     """argmax(y_true) == argmax(y_pred) over the last axis, per sample."""
-    y_true, y_pred = convert(y_true), convert(y_pred)
-    return ops.cast(ops.equal(ops.argmax(y_true, axis=-1), ops.argmax(y_pred, axis=-1)), "float64")
+    return (xp.argmax(y_true, axis=-1) == xp.argmax(y_pred, axis=-1)).astype(xp.float64)
 
 
-def sparse_categorical_accuracy(y_true, y_pred):
+@_on_arrays
+def sparse_categorical_accuracy(xp, y_true, y_pred):
     """y_true == argmax(y_pred) over the last axis, per sample (labels of shape (n,) or (n, 1))."""
-    y_true, y_pred = convert(y_true), convert(y_pred)
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
-        y_true = ops.squeeze(y_true, axis=-1)
-    predicted = ops.argmax(y_pred, axis=-1)
-    return ops.cast(ops.equal(ops.cast(y_true, predicted.dtype), predicted), "float64")
+        y_true = y_true[..., 0]
+    return (y_true == xp.argmax(y_pred, axis=-1)).astype(xp.float64)
 
 
-def _mse(y_true, y_pred):
-    y_true, y_pred = _as_rank_of(y_true, y_pred)
-    return ops.mean(ops.square(ops.cast(y_pred, "float64") - ops.cast(y_true, "float64")), axis=-1)
+@_on_arrays
+def _mse(xp, y_true, y_pred):
+    t, p = _same_rank_arrays(xp, y_true, y_pred)
+    return xp.mean(xp.square(p.astype(xp.float64) - t.astype(xp.float64)), axis=-1)
 
 
-def _mae(y_true, y_pred):
-    y_true, y_pred = _as_rank_of(y_true, y_pred)
-    return ops.mean(ops.abs(ops.cast(y_pred, "float64") - ops.cast(y_true, "float64")), axis=-1)
+@_on_arrays
+def _mae(xp, y_true, y_pred):
+    t, p = _same_rank_arrays(xp, y_true, y_pred)
+    return xp.mean(xp.abs(p.astype(xp.float64) - t.astype(xp.float64)), axis=-1)
+
+
+@_on_arrays
+def _equal(xp, y_true, y_pred):
+    t, p = _same_rank_arrays(xp, y_true, y_pred)
+    return (t == p).astype(xp.float64)
 
 
 class Accuracy(MeanMetricWrapper):
     """How often y_pred equals y_true exactly."""
 
     def __init__(self, name: str = "accuracy"):
-        super().__init__(lambda t, p: ops.cast(ops.equal(*_as_rank_of(t, p)), "float64"), name, "up")
+        super().__init__(_equal, name, "up")
 
 
 class BinaryAccuracy(MeanMetricWrapper):

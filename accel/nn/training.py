@@ -242,7 +242,7 @@ class Trainer:
         compiled = self._compiled
         if loss is not None:
             rows = float(x.shape[0]) if isinstance(x, Tensor) and x.ndim else 1.0
-            compiled.loss_tracker._add(ops.cast(loss, "float64") * rows, rows)  # Keras: weighted by the rows
+            compiled.loss_tracker.add_weighted(loss, rows)  # Keras: weighted by the rows
         for metric in self._resolve_metrics(y, y_pred):
             metric.update_state(y, y_pred)
         return MetricResults(self.metrics)
