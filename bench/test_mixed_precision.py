@@ -36,15 +36,15 @@ def _counting(monkeypatch):
 
 
 @pytest.mark.parametrize("clip", [None, 1.0], ids=["no clipping", "global_clipnorm"])
-@pytest.mark.parametrize("workload", ["transformer 193 tensors", "one 2^22 tensor"])
-def test_loss_scaled_adam(benchmark, workload, clip, bench_size, monkeypatch):
+@pytest.mark.parametrize("tensors", ["transformer 193 tensors", "one 2^22 tensor"])
+def test_loss_scaled_adam(benchmark, tensors, clip, bench_size, monkeypatch):
     from workloads import arrays, elements, interleaved, transformer_shapes
 
-    shapes = transformer_shapes() if workload.startswith("transformer") else [(1 << 22,)]
+    shapes = transformer_shapes() if tensors.startswith("transformer") else [(1 << 22,)]
     if bench_size == "tiny":
         shapes = shapes[:20] if len(shapes) > 1 else [(1 << 16,)]
     clipping = "" if clip is None else ", global_clipnorm"
-    benchmark.group = f"loss scaling: adam float32 {workload}{clipping}, LossScaleOptimizer vs plain [cpu]"
+    benchmark.group = f"loss scaling: adam float32 {tensors}{clipping}, LossScaleOptimizer vs plain [cpu]"
     steps = {}
     for kind in ("plain", "scaled"):
         variables = [ac.Variable(a) for a in arrays(shapes, seed=1)]
