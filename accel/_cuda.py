@@ -84,6 +84,8 @@ def source_with_header_hash(sources_dir: pathlib.Path) -> str:
 class CudaKernels:
     """The compiled kernels of one CUDA device (`device.xp` is CuPy or a stand-in for it)."""
 
+    decides_on_device = True  # launches take skip_nonfinite / device_scalars / loss_scale
+
     def __init__(self, device, sources_dir: pathlib.Path):
         self.device = device
         self.xp = device.xp

@@ -162,7 +162,7 @@ def launch(table, grads, *, segment_scales=None, segment_flags=None, segment_dec
         norm_sq = float(norm_sq)
     # A CUDA table knows its device's kernels; accel._cpu's tables are the CPU's.
     launcher = getattr(table, "kernels", None) or CPU.kernels
-    if device_step and launcher is CPU.kernels:
+    if device_step and not getattr(launcher, "decides_on_device", False):
         raise TypeError("launch: skip_nonfinite, device_scalars and loss_scale decide a step on a CUDA device; "
                         "on the CPU the host decides")
     launcher.launch(table, grads, segment_scales, segment_flags, segment_decays, scalars, clip, float(decay),
