@@ -64,36 +64,46 @@ class DeviceScaling:
             self.table = xp.zeros((0, TABLE_WIDTH), xp.float64)
         self.base = applied  # the step count when the host last knew it
         self.attempted = 0  # steps launched since then
-        self.filled = applied  # the table has rows for steps 1 .. filled (row t-1 for step t)
+        self.origin = applied  # row 0 of the table is step origin + 1 (steps before never run here)
+        self.filled = applied  # the table has rows for steps origin + 1 .. filled
         self.lr_key = None
 
     # -- the table of per-step scalars -----------------------------------------------------------------
-    def _rows(self, inner, first: int, last: int) -> numpy.ndarray:
-        """Host rows for steps first .. last: what `_apply_fused` would pass at each."""
+    def _rows(self, inner, first: int, needed: int, last: int) -> numpy.ndarray:
+        """Host rows for steps first .. last: what `_apply_fused` would pass at each. Rows past
+        `needed` are computed ahead; a learning rate that fails there (a schedule's domain, a
+        callable that refuses a step) ends the block early instead of failing a step that may
+        never run."""
         count = len(RULE_SCALARS(inner))
         rows = numpy.zeros((last - first + 1, TABLE_WIDTH), numpy.float64)
         for i, t in enumerate(range(first, last + 1)):
-            lr = inner._lr_at(t - 1)
-            rows[i, :count] = inner._scalars(lr, t)
+            try:
+                lr = inner._lr_at(t - 1)
+                rows[i, :count] = inner._scalars(lr, t)
+            except (ValueError, ArithmeticError):
+                if t <= needed:
+                    raise
+                return rows[:i]
             rows[i, 8] = (inner.weight_decay or 0.0) * lr
         return rows
 
-    def ensure_rows(self, inner, last: int) -> None:
-        """Rows up to step `last` (grown in blocks: one host-to-device copy per block)."""
-        if last <= self.filled:
+    def ensure_rows(self, inner, needed: int) -> None:
+        """Rows up to step `needed` at least (grown in blocks: one host-to-device copy per block)."""
+        if needed <= self.filled:
             return
-        upto = max(last, self.filled * 2, 256)
+        kept = self.filled - self.origin
+        rows = self._rows(inner, self.filled + 1, needed, max(needed, self.origin + 2 * kept, self.filled + 256))
         xp = self.device.xp
         with self.device.activate():
-            table = xp.empty((upto, TABLE_WIDTH), xp.float64)
-            if self.filled:
-                table[:self.filled] = self.table[:self.filled]
-            table[self.filled:upto] = xp.asarray(self._rows(inner, self.filled + 1, upto))
-        self.table, self.filled = table, upto
+            table = xp.empty((kept + len(rows), TABLE_WIDTH), xp.float64)
+            if kept:
+                table[:kept] = self.table[:kept]
+            table[kept:] = xp.asarray(rows)
+        self.table, self.filled = table, self.filled + len(rows)
 
     def refill(self, inner, applied: int) -> None:
         """After a sync: rows from step applied + 1 on are rebuilt from the current settings."""
-        self.filled = min(self.filled, applied)
+        self.filled = max(self.origin, min(self.filled, applied))
         self.ensure_rows(inner, applied + 1)
 
     # -- one step ---------------------------------------------------------------------------------------------
@@ -115,7 +125,7 @@ class DeviceScaling:
         device, xp = self.device, self.device.xp
         norm_sq = kernels.global_norm_sq(arrays, device)
         with device.activate():
-            row = self.table[self.steps]  # the row of step steps + 1, chosen on the device
+            row = self.table[self.steps - self.origin]  # the row of step steps + 1, chosen on the device
         decay_masks = inner._exclusions.masks(plan, variables) if inner.weight_decay else None
         inner._copy_on_write(variables)
         inner._launch_all(plan, arrays, (lambda index, positions: dict(

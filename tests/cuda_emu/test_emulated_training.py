@@ -291,6 +291,7 @@ def test_loss_scaled_steps_on_an_emulated_gpu(emulated_cuda, monkeypatch):
         var = ac.Variable(ac.tensor(numpy.ones((3, 70_001), numpy.float32), device=device))
         lso = ac.optimizers.LossScaleOptimizer(ac.optimizers.Adam(schedule, weight_decay=0.1, global_clipnorm=50.0),
                                                initial_scale=4.0, dynamic_growth_steps=2)
+        lso.iterations = 3  # as after a restore: the device's table starts at step 4
         for g in grads:
             with ac.GradientTape() as tape:  # scale_loss reads the device scale: no copy either
                 tape.watch(var)
@@ -307,11 +308,25 @@ def test_loss_scaled_steps_on_an_emulated_gpu(emulated_cuda, monkeypatch):
                  int(gpu_lso.step_counter.numpy()))
     assert reads == [()] * 3
     assert state == (cpu_lso.iterations, float(cpu_lso.dynamic_scale.numpy()), cpu_lso.skipped_steps,
-                     int(cpu_lso.step_counter.numpy())) == (5, 4.0, 2, 1)
+                     int(cpu_lso.step_counter.numpy())) == (3 + 5, 4.0, 2, 1)
     numpy.testing.assert_allclose(gpu_var.numpy(), cpu_var.numpy(), rtol=1e-6, atol=1e-7)
     for name in ("m", "v"):
         numpy.testing.assert_allclose(gpu_lso.get_slot(gpu_var, name).numpy(), cpu_lso.get_slot(cpu_var, name).numpy(),
                                       rtol=1e-5, atol=1e-8)
+
+
+def test_device_table_computes_ahead_without_failing_early(emulated_cuda):
+    """The GPU table holds rows for steps ahead; a learning rate that is invalid from step 8 on
+    must not fail the steps before it, and fails step 8 as on the host."""
+    var = ac.Variable(ac.tensor(numpy.ones(4, numpy.float32), device="cuda:1"))
+    lso = ac.optimizers.LossScaleOptimizer(ac.optimizers.SGD(lambda step: 0.1 if step < 7 else float("nan")),
+                                           initial_scale=2.0)
+    grad = ac.tensor(numpy.ones(4, numpy.float32), device="cuda:1")
+    for _ in range(7):
+        lso.apply_gradients([(grad, var)])
+    numpy.testing.assert_allclose(var.numpy(), 1 - 7 * 0.1 * 0.5, rtol=1e-6)  # scaled gradient 1 / scale 2
+    with pytest.raises(ValueError, match="learning rate is nan at step 7"):
+        lso.apply_gradients([(grad, var)])
 
 
 def test_mixed_fit_on_an_emulated_gpu_reads_only_at_epoch_ends(emulated_cuda, monkeypatch):
