@@ -10,7 +10,9 @@ import numbers
 import numpy
 
 from .. import ops
-from .data import batches_for, split_validation, unpack
+from ..callbacks import CallbackList
+from ..callbacks.callback import as_floats
+from .data import arrays_on_device, batches_for, split_validation, unpack
 
 __all__ = ["Loops"]
 
@@ -31,16 +33,8 @@ class _StepCache:
 
     def losses(self, model) -> list:
         if self.penalised is None:
-            self.penalised = [m for m in model.modules if type(m).own_losses is not _module_own_losses()]
-        out = []
-        for module in self.penalised:
-            out += module.own_losses()
-        return out
-
-
-def _module_own_losses():
-    from .module import Module
-    return Module.own_losses
+            self.penalised = model.penalised_modules()
+        return [loss for module in self.penalised for loss in module.own_losses()]
 
 
 def _positive_int(who: str, name: str, value, allow_none=True):
@@ -68,8 +62,6 @@ class Loops:
             validation_batch_size=None, validation_freq=1, sample_weight=None):
         """Trains for `epochs` epochs (numbered from `initial_epoch`); returns the History.
         Every argument is checked before any variable changes."""
-        from ..callbacks import CallbackList
-        from ..callbacks.callback import as_floats
 
         self._assert_compiled("fit")
         verbose = _verbosity("fit", verbose)
@@ -150,7 +142,6 @@ class Loops:
                            device=device, float_dtype=dtype, who="fit (validation_data)")
 
     def _run_evaluation(self, data, callback_list) -> dict:
-        from ..callbacks.callback import as_floats
 
         self.reset_metrics()
         callback_list.on_test_begin()
@@ -170,7 +161,6 @@ class Loops:
                  callbacks=None, return_dict=False):
         """The loss (with regularization) and metrics over the data: a float when there are no
         metrics, else [loss, *metrics] in `metrics_names` order; a dict with return_dict=True."""
-        from ..callbacks import CallbackList
 
         self._assert_compiled("evaluate")
         verbose = _verbosity("evaluate", verbose)
@@ -186,7 +176,6 @@ class Loops:
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None) -> numpy.ndarray:
         """The model's outputs for every row (batch by batch), as one NumPy array."""
-        from ..callbacks import CallbackList
 
         verbose = _verbosity("predict", verbose)
         batch_size = _positive_int("predict", "batch_size", batch_size)
@@ -219,7 +208,6 @@ class Loops:
 
     def _on_batch(self, step, who, x, y, sample_weight, return_dict):
         """Runs `step` on one batch with fresh metrics (Keras since 2026: this batch's values)."""
-        from ..callbacks.callback import as_floats
 
         self._assert_compiled(who)
         batch = self._one_batch(x, y, sample_weight, who)
@@ -232,8 +220,6 @@ class Loops:
         return self.predict_step(batch).numpy()
 
     def _one_batch(self, x, y, sample_weight, who):
-        from .data import arrays_on_device
-
         dtype, device = self._placement()
         if x is None:
             raise ValueError(f"{who}: x is required")

@@ -41,15 +41,12 @@ REDUCTIONS = ("sum_over_batch_size", "sum", "none")
 def _same_rank(y_true, y_pred):
     """Keras's squeeze_or_expand_to_same_rank: when one has one more axis and that trailing axis
     has size 1, the other gains it if it is 1-d (targets (n,) meet predictions (n, 1) as (n, 1),
-    one loss per sample), else the trailing axis is dropped."""
+    one loss per sample), else the trailing axis is dropped. Works on tensors and on raw arrays
+    (metrics use it on the device's arrays): it only indexes."""
     if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
-        if y_pred.ndim == 1:
-            return y_true, ops.expand_dims(y_pred, -1)
-        return ops.squeeze(y_true, axis=-1), y_pred
+        return (y_true, y_pred[..., None]) if y_pred.ndim == 1 else (y_true[..., 0], y_pred)
     if y_pred.ndim == y_true.ndim + 1 and y_pred.shape[-1] == 1:
-        if y_true.ndim == 1:
-            return ops.expand_dims(y_true, -1), y_pred
-        return y_true, ops.squeeze(y_pred, axis=-1)
+        return (y_true[..., None], y_pred) if y_true.ndim == 1 else (y_true, y_pred[..., 0])
     return y_true, y_pred
 
 

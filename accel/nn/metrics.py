@@ -12,6 +12,7 @@ import numpy
 from .. import ops
 from ..tensor import convert
 from ..ops._core import make
+from .losses import _same_rank
 
 _FLOAT64 = numpy.dtype("float64")
 
@@ -143,19 +144,10 @@ def _on_arrays(fn):
     return metric
 
 
-def _same_rank_arrays(xp, t, p):
-    """_same_rank on raw arrays: targets (n,) meet predictions (n, 1) as (n, 1)."""
-    if t.ndim == p.ndim + 1 and t.shape[-1] == 1:
-        return (t, p[..., None]) if p.ndim == 1 else (t[..., 0], p)
-    if p.ndim == t.ndim + 1 and p.shape[-1] == 1:
-        return (t[..., None], p) if t.ndim == 1 else (t, p[..., 0])
-    return t, p
-
-
 @_on_arrays
 def binary_accuracy(xp, y_true, y_pred, threshold: float = 0.5):
     """mean over the last axis of (y_pred > threshold) == y_true, per sample."""
-    t, p = _same_rank_arrays(xp, y_true, y_pred)
+    t, p = _same_rank(y_true, y_pred)
     return xp.mean(t == (p > threshold), axis=-1, dtype=xp.float64)
 
 
@@ -175,19 +167,19 @@ def sparse_categorical_accuracy(xp, y_true, y_pred):
 
 @_on_arrays
 def _mse(xp, y_true, y_pred):
-    t, p = _same_rank_arrays(xp, y_true, y_pred)
+    t, p = _same_rank(y_true, y_pred)
     return xp.mean(xp.square(p.astype(xp.float64) - t.astype(xp.float64)), axis=-1)
 
 
 @_on_arrays
 def _mae(xp, y_true, y_pred):
-    t, p = _same_rank_arrays(xp, y_true, y_pred)
+    t, p = _same_rank(y_true, y_pred)
     return xp.mean(xp.abs(p.astype(xp.float64) - t.astype(xp.float64)), axis=-1)
 
 
 @_on_arrays
 def _equal(xp, y_true, y_pred):
-    t, p = _same_rank_arrays(xp, y_true, y_pred)
+    t, p = _same_rank(y_true, y_pred)
     return (t == p).astype(xp.float64)
 
 

@@ -65,15 +65,16 @@ class Module(Trainer):
         """Penalties this module adds itself (layers with regularizers override it)."""
         return []
 
+    def penalised_modules(self) -> list:
+        """This module and its sub-modules that add penalties (their class overrides own_losses)."""
+        return [m for m in self.modules if type(m).own_losses is not Module.own_losses]
+
     @property
     def losses(self) -> list:
         """Every regularization penalty of this module and its sub-modules (0-d tensors): weight
         penalties computed from the current values (read it inside the tape to differentiate
         them), activity penalties from the last call."""
-        out = []
-        for module in self.modules:
-            out += module.own_losses()
-        return out
+        return [loss for module in self.penalised_modules() for loss in module.own_losses()]
 
 
 def _holds_variables(value) -> bool:

@@ -27,7 +27,7 @@ from ..tensor import Tensor, Variable
 from .base import Optimizer, _apply_constraints
 from .validation import check_pairs, check_variables, checked_gradients
 
-__all__ = ["DeviceScaling", "device_for"]
+__all__ = ["DeviceScaling", "device_for", "next_scale"]
 
 TABLE_WIDTH = 9  # the rule's 8 scalars, then weight_decay * lr
 
@@ -111,9 +111,11 @@ class DeviceScaling:
         inner = lso.inner_optimizer
         check_pairs(pairs)
         grads, variables = zip(*pairs)
-        variables = check_variables(variables, "apply_gradients")
-        grads = checked_gradients(grads, variables)
-        plan = inner._plan(variables)
+        plan = inner._store.plan(tuple(map(id, variables)))
+        if plan is None:  # a cached plan names these very Variables: they were checked then (base.py)
+            variables = check_variables(variables, "apply_gradients")
+            plan = inner._plan(variables)
+        grads = checked_gradients(grads, variables, floats_known=True)
         key = _lr_key(inner)
         if key != self.lr_key:
             if self.lr_key is not None:
@@ -133,13 +135,10 @@ class DeviceScaling:
             norm_sq=norm_sq, clip_norm=inner.global_clipnorm or 0.0, scalars=numpy.zeros(len(RULE_SCALARS(inner))),
             clip_value=inner.clipvalue, decay=1.0 if inner.weight_decay else 0.0, global_scale=1.0,
             skip_nonfinite=True, device_scalars=row, loss_scale=self.scale)
-        growth = lso.dynamic_growth_steps
         with device.activate():
             finite = xp.isfinite(norm_sq)
-            grow = xp.logical_and(finite, self.counter == growth - 1)
             self.steps += finite.astype(xp.int64)
-            counter = xp.where(finite, xp.where(grow, 0, self.counter + 1), 0).astype(xp.int64)
-            scale = xp.where(grow, self.scale * 2, xp.where(finite, self.scale, self.scale * 0.5)).astype(xp.float32)
+            counter, scale = next_scale(xp, finite, self.counter, self.scale, lso.dynamic_growth_steps)
             self.counter[...] = counter
             self.scale[...] = scale
         self.attempted += 1
@@ -149,6 +148,17 @@ class DeviceScaling:
     def read(self) -> tuple:
         """(scale, counter, applied steps) copied to the host: three scalar reads."""
         return float(self.scale.get()), int(self.counter.get()), int(self.steps.get())
+
+
+def next_scale(xp, finite, counter, scale, growth_steps: int):
+    """Keras's rule, element-wise so the host (NumPy scalars) and the device (0-d arrays) share
+    it: a finite step counts, and the growth_steps-th in a row doubles the scale and restarts the
+    count; a non-finite step halves the scale (no floor) and restarts the count.
+    Returns (counter int64, scale float32)."""
+    grow = xp.logical_and(finite, counter == growth_steps - 1)
+    counter = xp.where(finite, xp.where(grow, 0, counter + 1), 0).astype(xp.int64)
+    scale = xp.where(grow, scale * 2, xp.where(finite, scale, scale * 0.5)).astype(xp.float32)
+    return counter, scale
 
 
 def RULE_SCALARS(inner):  # noqa: N802 (a lookup, named like the table it reads)

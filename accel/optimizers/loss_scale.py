@@ -25,7 +25,7 @@ from .. import ops
 from ..tensor import Tensor, Variable
 from ..ops._core import make
 from .base import Optimizer
-from .device_scaling import DeviceScaling, device_for
+from .device_scaling import DeviceScaling, device_for, next_scale
 
 __all__ = ["LossScaleOptimizer"]
 
@@ -276,17 +276,11 @@ class LossScaleOptimizer(Optimizer):
             finite = inner.skipped_steps == saved[2]
         finally:
             inner.loss_scale_factor, inner.skip_nonfinite, inner.skipped_steps = saved
-        counter = int(self._counter.numpy())
-        if finite:
-            if counter == self.dynamic_growth_steps - 1:
-                self._counter.assign(numpy.int64(0))
-                self._scale.assign(numpy.float32(scale * 2.0))
-            else:
-                self._counter.assign(numpy.int64(counter + 1))
-        else:
-            self._skipped += 1
-            self._counter.assign(numpy.int64(0))
-            self._scale.assign(numpy.float32(scale * 0.5))
+        self._skipped += not finite
+        counter, scale = next_scale(numpy, numpy.bool_(finite), self._counter.numpy(), self._scale.numpy(),
+                                    self.dynamic_growth_steps)
+        self._counter.assign(counter)
+        self._scale.assign(scale)
 
     # -- configuration -------------------------------------------------------------------------------
     def get_config(self) -> dict:
