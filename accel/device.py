@@ -123,6 +123,7 @@ class CPUDevice(Device):
     __slots__ = ()
     kind = "cpu"
     host_readable = True
+    collectives = "mpi"  # which accel.distributed communicator reduces arrays that live here
 
     @property
     def name(self) -> str:
@@ -157,6 +158,7 @@ class CUDADevice(Device):
     __slots__ = ()
     kind = "cuda"
     contextual = True
+    collectives = "nccl"
 
     def send(self, array):
         with self._xp.cuda.Device(self.index):

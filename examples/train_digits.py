@@ -10,6 +10,15 @@ atomically); a progress bar; a PNG of the learning curves; the final test accura
 
     python examples/train_digits.py                      # default device; writes accel_examples/train_digits/
     python examples/train_digits.py --device cpu --epochs 60 --plot curves.png
+    mpiexec -n 2 python examples/train_digits.py --distributed   # data parallel: 2 workers, same global batch
+
+With --distributed (accel.distributed; `pip install -e ".[dist]"`), each worker trains on every
+size()-th training row with batch_size // size() rows a step and a DistributedOptimizer averages
+the gradients, so the workers take the steps one process would on the whole batches. The
+validation rows are held out before sharding and every worker validates on all of them (the
+callbacks then decide alike everywhere: a worker that stopped alone would leave the others
+waiting), MetricAverageCallback averages the training logs, and only rank 0 prints, saves the
+checkpoint and draws the PNG.
 """
 
 from __future__ import annotations
@@ -50,8 +59,11 @@ def build_model(seed: int, dtype="float32", device=None, inputs: int = 64, l2: f
     ])
 
 
-def compile_model(model, learning_rate: float, clip: float):
-    model.compile(optimizer=ac.optimizers.Adam(learning_rate=learning_rate, global_clipnorm=clip),
+def compile_model(model, learning_rate: float, clip: float, distributed: bool = False):
+    optimizer = ac.optimizers.Adam(learning_rate=learning_rate, global_clipnorm=clip)
+    if distributed:
+        optimizer = ac.distributed.DistributedOptimizer(optimizer)
+    model.compile(optimizer=optimizer,
                   loss=ac.nn.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
     return model
@@ -74,6 +86,8 @@ def parse_args(argv=None):
                         help="the folder for the checkpoint and the PNG (created; default under the working directory)")
     parser.add_argument("--checkpoint", default="digits_best.npz", help="best-model checkpoint file (in --out)")
     parser.add_argument("--plot", default="digits_curves.png", help="PNG of the learning curves (in --out)")
+    parser.add_argument("--distributed", action="store_true",
+                        help="data parallel over the processes mpiexec started (alone: a world of one)")
     parser.add_argument("--verbose", type=int, default=None, choices=[0, 1, 2],
                         help="0 silent, 1 a progress bar per epoch, 2 one line per epoch (default: fit's 'auto')")
     return parser.parse_args(argv)
@@ -86,23 +100,40 @@ def main(argv=None):
     started = time.perf_counter()
     ac.random.set_seed(args.seed)  # fit's shuffling draws from accel.random
     x_train, y_train, x_test, y_test = load_data(args.seed)
-    model = compile_model(build_model(args.seed, args.dtype, device, l2=args.l2), args.learning_rate, args.clip)
+    dist = ac.distributed
+    rank, workers = (dist.init().rank, dist.size()) if args.distributed else (0, 1)
+    model = compile_model(build_model(args.seed, args.dtype, device, l2=args.l2), args.learning_rate, args.clip,
+                          args.distributed)
+    if args.distributed:
+        dist.broadcast_variables(model, root=0)  # one starting point (the seeds already agree; resumed runs need it)
+    stopping = ac.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience, restore_best_weights=True)
     callbacks = [
         ac.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=3, min_lr=1e-5),
-        ac.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience, restore_best_weights=True),
-        ac.callbacks.ModelCheckpoint(os.path.join(args.out, args.checkpoint), monitor="val_loss",
-                                     save_best_only=True),
+        stopping,
     ]
-    history = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs, validation_split=0.15,
-                        callbacks=callbacks, verbose="auto" if args.verbose is None else args.verbose)
+    if rank == 0:
+        callbacks.append(ac.callbacks.ModelCheckpoint(os.path.join(args.out, args.checkpoint), monitor="val_loss",
+                                                      save_best_only=True))
+    fit_args = dict(batch_size=args.batch_size, validation_split=0.15)
+    if args.distributed:  # fit's validation_split would take each worker's own last rows: split first
+        held = len(x_train) - int(len(x_train) * 0.15)
+        x_val, y_val = x_train[held:], y_train[held:]
+        x_train, y_train = dist.shard((x_train[:held], y_train[:held]))
+        fit_args = dict(batch_size=max(1, args.batch_size // workers), validation_data=(x_val, y_val))
+        callbacks.insert(0, dist.MetricAverageCallback())
+    verbose = "auto" if args.verbose is None else args.verbose
+    history = model.fit(x_train, y_train, epochs=args.epochs, callbacks=callbacks,
+                        verbose=verbose if rank == 0 else 0, **fit_args)
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
-    best = callbacks[1].best_epoch + 1
-    print(f"{len(history.epoch)} epochs (best: {best}); test loss {loss:.4f}")
-    print(f"test accuracy: {accuracy:.4f} ({time.perf_counter() - started:.1f} s on {device})")
+    if rank != 0:
+        return accuracy
+    where = f"{workers} workers on {device}" if args.distributed else str(device)
+    print(f"{len(history.epoch)} epochs (best: {stopping.best_epoch + 1}); test loss {loss:.4f}")
+    print(f"test accuracy: {accuracy:.4f} ({time.perf_counter() - started:.1f} s, {where})")
     if args.plot:
         history.plot(os.path.join(args.out, args.plot), metrics=["loss", "accuracy", "learning_rate"],
                      title="digits MLP: fit with ReduceLROnPlateau and EarlyStopping (best weights restored)",
-                     mark_epoch=callbacks[1].best_epoch)
+                     mark_epoch=stopping.best_epoch)
     return accuracy
 
 

@@ -16,7 +16,7 @@ from ..dtypes import is_floating
 from ..tensor import Tensor
 from .. import ops
 
-__all__ = ["backward", "gradients", "flatten", "pack", "check_unconnected"]
+__all__ = ["backward", "gradients", "flatten", "pack", "check_unconnected", "check_sources"]
 
 
 def flatten(structure) -> list:
@@ -45,12 +45,14 @@ def check_unconnected(value) -> str:
 
 
 def backward(targets, weights, sources, tape=None, stop_ids=frozenset(), release=False,
-             unconnected="none"):
+             unconnected="none", on_ready=None):
     """Gradients of sum_i(sum(weights[i] * targets[i])) for each of `sources` (None if unconnected).
 
     `tape`: follow only nodes that tape recorded and tensors it watches (None: every node).
     `stop_ids`: ids of tensors backprop does not pass through. `release`: drop nodes owned only
-    by `tape` once used.
+    by `tape` once used. `on_ready(i, gradient)`: called once per source as soon as its gradient
+    is final, while the walk goes on (data parallel starts reducing it then); unconnected
+    sources are reported at the end, with None.
     """
     # A tensor takes part when it is floating point and (with a tape) the tape recorded or watches
     # it; this test is inlined in the loop below, the hottest code of every backward pass.
@@ -84,6 +86,14 @@ def backward(targets, weights, sources, tape=None, stop_ids=frozenset(), release
 
     # Leaves never enter the heap; their gradients stay in `grads`, as do those of sources.
     wanted = {id(s) for s in sources}
+    pending = _consumers(heap, wanted, node_of) if on_ready is not None else None
+    if pending is not None:
+        index_of = {}
+        for i, s in enumerate(sources):
+            index_of.setdefault(id(s), []).append(i)
+        for key in [k for k, n in pending.items() if n == 0 and k in grads]:
+            for i in index_of[key]:  # a target that no path from another target reaches
+                on_ready(i, grads[key])
     heappop, heappush, sum_to, cast = heapq.heappop, heapq.heappush, ops.sum_to, ops.cast
     while heap:
         tensor = heappop(heap)[1]
@@ -119,20 +129,61 @@ def backward(targets, weights, sources, tape=None, stop_ids=frozenset(), release
                 if x_node is not None and not (stop_ids and xk in stop_ids) and (
                         tape_id is None or tape_id in x_node.tapes):
                     heappush(heap, (-x_node.seq, x))
+        if pending is not None:
+            _report_ready(inputs, pending, grads, index_of, on_ready)
         if release and node.tapes == (tape_id,):
             tensor._node = None  # this tape alone recorded it: free its inputs now
         del node, inputs, values, g, tensor
 
     results = []
-    for s in sources:
+    for i, s in enumerate(sources):
         g = grads.get(id(s))
         if g is None and unconnected == "zero" and is_floating(s._data.dtype):
             g = ops.zeros_like(s)
         results.append(g)
+        if pending is not None and (pending[id(s)] != 0 or id(s) not in grads):
+            on_ready(i, g)  # unconnected, or reached only through nodes the walk did not need
     return results
 
 
-def _check_sources(xs, where: str):
+def _consumers(heap, wanted, node_of) -> dict:
+    """{id(source): how many edges into it the walk may follow}, for the sources in `wanted`:
+    every edge from a node reachable from the targets' nodes. A superset of the edges the walk
+    follows (it also skips integer inputs and VJPs that return None), so a count reaching zero
+    means that source's gradient is final; one that never does is reported at the end."""
+    pending = dict.fromkeys(wanted, 0)
+    seen = set()
+    stack = [entry[1]._node for entry in heap]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for x in node.inputs:
+            if not isinstance(x, Tensor):
+                continue
+            key = id(x)
+            if key in pending:
+                pending[key] += 1
+            x_node = node_of(x)
+            if x_node is not None:
+                stack.append(x_node)
+    return pending
+
+
+def _report_ready(inputs, pending, grads, index_of, on_ready) -> None:
+    """After a node's VJPs: each source among its inputs has one edge fewer to wait for."""
+    for x in inputs:
+        key = id(x)
+        count = pending.get(key)
+        if count:
+            pending[key] = count - 1
+            if count == 1 and key in grads:
+                for i in index_of[key]:
+                    on_ready(i, grads[key])
+
+
+def check_sources(xs, where: str):
     for i, x in enumerate(xs):
         if not isinstance(x, Tensor):
             raise TypeError(f"{where}: sources[{i}] must be a tensor or Variable, got {type(x).__name__}")
@@ -175,7 +226,7 @@ def gradients(ys, xs, grad_ys=None, stop_gradients=None, unconnected_gradients="
     xs_flat = flatten(xs)
     if any(y is None for y in ys):
         raise TypeError("gradients: ys must be tensors, got None")
-    _check_sources(xs_flat, "gradients")
+    check_sources(xs_flat, "gradients")
     weights = target_weights(ys, grad_ys, "gradients", "grad_ys")
     stop_ids = frozenset(id(t) for t in flatten(stop_gradients)) if stop_gradients is not None else frozenset()
     return backward(ys, weights, xs_flat, tape=None, stop_ids=stop_ids, unconnected=unconnected)

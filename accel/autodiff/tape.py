@@ -90,6 +90,11 @@ class GradientTape:
         output_gradients: one weight per target (same shape), the vector of a vector-Jacobian
         product. unconnected_gradients: "none" (None for unconnected sources) or "zero".
         """
+        return self._gradient(target, sources, output_gradients, unconnected_gradients)
+
+    def _gradient(self, target, sources, output_gradients=None, unconnected_gradients="none", on_ready=None):
+        """gradient(), also telling `on_ready(i, g)` as soon as the i-th flat source's gradient
+        is final (accel.distributed starts its all-reduce then)."""
         if target is None:
             raise TypeError("gradient: target must be a tensor or a nested structure of tensors, got None")
         unconnected = check_unconnected(unconnected_gradients)
@@ -104,7 +109,7 @@ class GradientTape:
         weights = target_weights(targets, output_gradients, "gradient", "output_gradients")
         self._start_use()
         grads = backward(targets, weights, flat_sources, tape=self, release=not self.persistent,
-                         unconnected=unconnected)
+                         unconnected=unconnected, on_ready=on_ready)
         return pack(sources, iter(grads))
 
     def jacobian(self, target, sources, unconnected_gradients="none"):

@@ -222,9 +222,9 @@ class Trainer(Loops):
             # an overflowing scaled backward pass is expected (the step is skipped, the scale
             # halves): no NumPy overflow warnings for it
             with numpy.errstate(over="ignore", invalid="ignore"):
-                gradients = tape.gradient(scaled, variables)
+                gradients = self.optimizer._tape_gradients(tape, scaled, variables)
         else:
-            gradients = tape.gradient(scaled, variables)
+            gradients = self.optimizer._tape_gradients(tape, scaled, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
         return self.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
 

@@ -367,6 +367,11 @@ class Optimizer:
         grads = tape.gradient(loss_value, variables)
         return list(zip(grads, variables))
 
+    def _tape_gradients(self, tape, loss, variables) -> list:
+        """The gradients of `loss` recorded by `tape` that this optimizer will apply (fit's step
+        asks here: accel.distributed's optimizer averages them across workers during the walk)."""
+        return tape.gradient(loss, variables)
+
     def apply_gradients(self, grads_and_vars) -> None:
         """Clip, decay and update each variable from its gradient; then iterations += 1."""
         pairs = list(grads_and_vars)

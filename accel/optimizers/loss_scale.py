@@ -50,6 +50,9 @@ class LossScaleOptimizer(Optimizer):
         if not isinstance(inner_optimizer, Optimizer) or isinstance(inner_optimizer, LossScaleOptimizer):
             raise TypeError("LossScaleOptimizer: inner_optimizer must be an accel optimizer (not another "
                             f"LossScaleOptimizer), got {type(inner_optimizer).__name__}")
+        if getattr(inner_optimizer, "_distributed", False):  # it would test each worker's own gradients
+            raise TypeError("LossScaleOptimizer: wrap the LossScaleOptimizer in the DistributedOptimizer, not the "
+                            "other way round (DistributedOptimizer(LossScaleOptimizer(opt)))")
         if not dynamic:
             raise ValueError("LossScaleOptimizer: dynamic=False is not supported; for a fixed scale give the "
                              "optimizer loss_scale_factor=... instead")
