@@ -149,10 +149,11 @@ def median_iqr(info: dict, key: str) -> str:
 
 
 def ratio_table(question: str, cases: dict, chart: dict, intro: str, columns: tuple, ratio: tuple, peer: str,
-                extra=None) -> list:
+                extra=None, chart_ratio=None) -> list:
     """Two implementations timed in one benchmark: `columns` = ((extra_info key, header), ...) in
     display order, each as median (IQR); `ratio` = (extra_info key, header); `peer`: the chart's
-    name for the second of the ratio; `extra` = (column header, cell function)."""
+    name for the second of the ratio; `extra` = (column header, cell function); `chart_ratio`:
+    the chart's accel ÷ peer from extra_info, where the table's ratio is the other way round."""
     head = "| case | " + " | ".join(label for _, label in columns) + f" | {ratio[1]} |"
     if extra:
         head += f" {extra[0]} |"
@@ -161,7 +162,7 @@ def ratio_table(question: str, cases: dict, chart: dict, intro: str, columns: tu
         info = cases[case]["accel"]["extra_info"]
         row = "| " + " | ".join([case, *(median_iqr(info, key) for key, _ in columns), f"{info[ratio[0]]:.3f}"]) + " |"
         lines.append(row + (f" {extra[1](info)} |" if extra else ""))
-        chart.setdefault(question, []).append((case, peer, info[ratio[0]]))
+        chart.setdefault(question, []).append((case, peer, chart_ratio(info) if chart_ratio else info[ratio[0]]))
     return lines + [""]
 
 
@@ -175,7 +176,8 @@ def data_parallel_table(question: str, cases: dict, chart: dict) -> list:
             (("bucketed", "bucketed"), ("per_tensor", "one collective per tensor")),
             ("per_tensor_over_bucketed", "per-tensor ÷ bucketed"), "per-tensor",
             extra=("tensors, buckets, MB",
-                   lambda info: f"{info['tensors']}, {info['buckets']}, {info['bytes'] / 1e6:.1f}"))
+                   lambda info: f"{info['tensors']}, {info['buckets']}, {info['bytes'] / 1e6:.1f}"),
+            chart_ratio=lambda info: 1 / info["per_tensor_over_bucketed"])
     if question.startswith("data parallel overlap"):
         return ratio_table(question, cases, chart, (
             "accel's training step on 2 processes with each bucket's all-reduce started during the backward walk "
@@ -196,7 +198,9 @@ def data_parallel_table(question: str, cases: dict, chart: dict) -> list:
             case, *(median_iqr(info, key) for key in ("accel 1", "accel 2", "torch 1", "torch 2")),
             f"{rate['accel 1']:,.0f}, {rate['accel 2']:,.0f}", f"{rate['torch 1']:,.0f}, {rate['torch 2']:,.0f}",
             f"{eff['accel']:.2f}", f"{eff['torch']:.2f}", f"{info['accel_over_torch_efficiency']:.2f}"]) + " |")
-        chart.setdefault(question, []).append((case, "torch DDP efficiency", info["accel_over_torch_efficiency"]))
+        # the chart's accel ÷ peer: time per sample relative to one process, torch DDP's as the peer
+        chart.setdefault(question, []).append((case, "torch DDP (1 / efficiency)",
+                                               1 / info["accel_over_torch_efficiency"]))
     return lines + [""]
 
 
@@ -324,6 +328,8 @@ def header(data: dict, command) -> str:
         f"- accel {info.get('accel')}, NumPy {info.get('numpy')}, PyTorch {info.get('torch')} "
         f"({info.get('torch_threads')} threads), BLAS: {blas or 'unknown'}",
         f"- OpenBLAS variables during the run: {info.get('openblas_env') or 'none'}",
+        *(f"- merged from a later run ({m.get('datetime')}): {m.get('benchmarks')}, `{m.get('command')}`"
+          for m in data.get("merged_runs", [])),
         "",
         "Ratios are accel ÷ peer (median times; accel's interquartile range beside its median): below 1",
         "means accel is faster. % of limit: the time the probe of the same access pattern (written and",

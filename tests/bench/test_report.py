@@ -28,6 +28,8 @@ def test_report_runs_and_writes_table_and_png(tmp_path):
                     "### fit overhead", "| case | fit | hand-written loop | fit ÷ loop |",
                     "### loss scaling", "| case | plain | scaled | scaled ÷ plain |",
                     "### mixed_float16 training step",
+                    "### data parallel all-reduce, 2 processes", "### data parallel overlap, 2 processes",
+                    "| efficiency accel | efficiency torch | accel ÷ torch efficiency |",
                     "own ÷ best", "| case | accel (median, IQR) | % of limit |"):
         assert section in report, section
     assert "torch fused" in report and "(same streams)" in report and "| 3w1r |" in report
