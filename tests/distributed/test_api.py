@@ -155,3 +155,16 @@ def test_metric_average_callback_averages_the_epoch_logs(monkeypatch):
     monkeypatch.setattr(callbacks, "current_world", lambda: TwoRanks((["loss"], [3.0])))
     with pytest.raises(ValueError, match="the workers logged different metrics"):
         callbacks.MetricAverageCallback().on_epoch_end(0, dict(logs))
+
+
+def test_a_distributed_optimizer_checkpoints_as_its_class():
+    v = ac.Variable([1.0, -2.0], name="v")
+    opt = dist.DistributedOptimizer(ac.optimizers.Adam(0.1))
+    opt.minimize(lambda: ac.sum(v * v), [v])
+    ac.Checkpoint(v=v, optimizer=opt).save("ckpt.npz")
+    w, plain = ac.Variable([0.0, 0.0], name="v"), ac.optimizers.Adam(0.1)
+    plain.build([w])
+    ac.Checkpoint(v=w, optimizer=plain).restore("ckpt.npz")
+    assert plain.iterations == 1
+    numpy.testing.assert_array_equal(w.numpy(), v.numpy())
+    numpy.testing.assert_array_equal(plain.get_slot(w, "m").numpy(), opt.get_slot(v, "m").numpy())
