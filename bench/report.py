@@ -57,7 +57,9 @@ def label(bench: dict) -> str:
                                            "test_op_overhead_interleaved", "test_placement_sweep", "test_fit_overhead",
                                            "test_loss_scaled_adam", "test_mixed_mlp_step_processes",
                                            "test_allreduce_bucketed_vs_per_tensor",
-                                           "test_overlap_with_the_backward_pass", "test_scaling_beside_torch_ddp"):
+                                           "test_overlap_with_the_backward_pass", "test_scaling_beside_torch_ddp",
+                                           "test_server_update_fused_vs_per_tensor",
+                                           "test_time_to_accuracy_async_vs_sync"):
         return "accel"
     if name.endswith("_torch"):
         return "torch"
@@ -204,6 +206,25 @@ def data_parallel_table(question: str, cases: dict, chart: dict) -> list:
     return lines + [""]
 
 
+def parameter_server_table(question: str, cases: dict, chart: dict) -> list:
+    """The two parameter-server questions (bench/test_ps.py)."""
+    if question.startswith("parameter server update"):
+        return ratio_table(question, cases, chart, (
+            "What a parameter server does per push: its shard's fused Adam update (one launch) and a per-tensor "
+            "update (one apply_gradients, so one launch, per variable), strictly alternated in one process; median "
+            "(IQR)."), (("fused", "fused"), ("per_tensor", "per tensor")), ("per_tensor_over_fused",
+                                                                             "per-tensor ÷ fused"), "per-tensor",
+            extra=("updates/s (fused, per tensor)", lambda info: "{:,.0f}, {:,.0f}".format(
+                info["updates_per_s"]["fused"], info["updates_per_s"]["per_tensor"])),
+            chart_ratio=lambda info: 1 / info["per_tensor_over_fused"])
+    return ratio_table(question, cases, chart, (
+        "Wall time from the workers' start until the servers' weights first reach 0.95 test accuracy (sampled "
+        "every 20 ms), asynchronous against synchronous rounds of the same 2 workers on a local Ray cluster "
+        "(num_cpus=2), taking turns; median (IQR) over the runs."), (("async", "asynchronous"),
+                                                                     ("sync", "synchronous")),
+        ("async_over_sync", "async ÷ sync"), "synchronous")
+
+
 def tables(data: dict) -> tuple[str, dict]:
     """The markdown tables, and per question the (case, peer, ratio) triples for the chart."""
     benchmarks = [b for b in data["benchmarks"] if b.get("group")]
@@ -261,6 +282,9 @@ def tables(data: dict) -> tuple[str, dict]:
                 extra=("update launches (plain, scaled) | norm passes", lambda info: "{}, {} | {}, {}".format(
                     info["launches"]["plain"]["launch"], info["launches"]["scaled"]["launch"],
                     info["launches"]["plain"]["global_norm_sq"], info["launches"]["scaled"]["global_norm_sq"])))
+            continue
+        if question.startswith("parameter server"):
+            lines += parameter_server_table(question, cases, chart)
             continue
         if question.startswith("data parallel"):
             lines += data_parallel_table(question, cases, chart)

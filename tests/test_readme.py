@@ -1,5 +1,6 @@
 """The README's promises: its quickstart runs as printed, and .ci/run uses its set-up commands."""
 
+import importlib.util
 import os
 import pathlib
 import re
@@ -58,6 +59,8 @@ def test_setup_block_has_install_and_test_commands():
 def test_docs_code_blocks_run():
     for doc in sorted((ROOT / "docs").glob("*.md")):
         for code in re.findall(r"```python\n(.*?)```", doc.read_text(), re.S):
+            if "distributed import ps" in code and importlib.util.find_spec("ray") is None:
+                continue  # parameter servers need Ray (the test extra has it on Linux)
             result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
             assert result.returncode == 0, f"{doc.name}:\n{code}\n{result.stderr}"
 

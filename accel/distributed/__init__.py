@@ -20,7 +20,8 @@ from .data import DistributedSampler, shard
 from .optimizer import DistributedOptimizer
 from .tape import DistributedGradientTape
 from .world import barrier, init, is_initialized, local_rank, rank, size
+from . import ps  # parameter servers on Ray (Ray itself is imported when a trainer starts)
 
 __all__ = ["init", "is_initialized", "rank", "size", "local_rank", "barrier", "all_reduce", "broadcast",
            "broadcast_variables", "DistributedGradientTape", "DistributedOptimizer", "shard", "DistributedSampler",
-           "MetricAverageCallback"]
+           "MetricAverageCallback", "ps"]
