@@ -44,7 +44,7 @@ def test_server_update_fused_vs_per_tensor(benchmark, bench_size):
 
     def per_tensor():
         for g, v, opt in zip(grads, single.variables, own):
-            opt.apply_gradients([(ac.tensor(g), v)])
+            opt.apply_gradients([(ac.from_numpy(g), v)])  # read in place, as the server does
 
     fused._apply(grads)
     per_tensor()

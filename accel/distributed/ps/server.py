@@ -130,8 +130,10 @@ class ParameterServer:
         self._after_update()
 
     def _apply(self, gradients) -> None:
-        """One fused optimizer step over this shard."""
-        pairs = [(convert(g, dtype=v.dtype, device=v.device), v) for g, v in zip(gradients, self.variables)]
+        """One fused optimizer step over this shard. The gradients are read in place (Ray hands
+        them over as read-only views of its object store; copying 43 MB of fresh arrays cost 24 ms
+        a push against the update's 6 ms)."""
+        pairs = [(convert(g, dtype=v.dtype, device=v.device, share=True), v) for g, v in zip(gradients, self.variables)]
         self.optimizer.apply_gradients(pairs)
 
     def _after_update(self) -> None:
