@@ -168,24 +168,60 @@ def ratio_table(question: str, cases: dict, chart: dict, intro: str, columns: tu
     return lines + [""]
 
 
-def data_parallel_table(question: str, cases: dict, chart: dict) -> list:
-    """The three data-parallel questions (bench/test_distributed.py), each from its extra_info."""
-    if question.startswith("data parallel all-reduce"):
-        return ratio_table(question, cases, chart, (
-            "A gradient set (float32) averaged across 2 processes in 25 MB buckets and as one collective per "
-            "tensor (the same machinery with a bucket per tensor), alternating round by round; median (IQR). "
-            "Target: bucketed >= 3x faster than per-tensor for the 193 transformer tensors."),
-            (("bucketed", "bucketed"), ("per_tensor", "one collective per tensor")),
-            ("per_tensor_over_bucketed", "per-tensor ÷ bucketed"), "per-tensor",
-            extra=("tensors, buckets, MB",
-                   lambda info: f"{info['tensors']}, {info['buckets']}, {info['bytes'] / 1e6:.1f}"),
-            chart_ratio=lambda info: 1 / info["per_tensor_over_bucketed"])
-    if question.startswith("data parallel overlap"):
-        return ratio_table(question, cases, chart, (
-            "accel's training step on 2 processes with each bucket's all-reduce started during the backward walk "
-            "(DistributedGradientTape) and with the same buckets reduced after it, alternating step by step; "
-            "median (IQR)."), (("overlap", "during the walk"), ("after", "after the walk")),
-            ("overlap_over_after", "during ÷ after"), "reduced after the walk")
+# The questions timed as two implementations in one benchmark (ratio_table), by the start of
+# their group: the intro, the columns (extra_info key, header), the ratio, the chart's peer name,
+# an extra column, and the chart's accel ÷ peer where the table's ratio runs the other way.
+RATIO_QUESTIONS = [
+    ("fit overhead", dict(
+        intro="fit and a hand-written loop doing the same work (tape, fused Adam, running loss and accuracy on "
+              "the device), in strict alternation in one process; per step, median (IQR). Target: fit / loop "
+              "<= 1.05.",
+        columns=(("fit", "fit"), ("loop", "hand-written loop")), ratio=("fit_over_loop", "fit ÷ loop"),
+        peer="hand-written loop")),
+    ("loss scaling", dict(
+        intro="The same Adam step with and without a LossScaleOptimizer (scale 1: the same arithmetic), in "
+              "strict alternation in one process; launches counted in one step of each. Target: scaled / plain "
+              "<= 1.05 with the same update launches.",
+        columns=(("plain", "plain"), ("scaled", "scaled")), ratio=("scaled_over_plain", "scaled ÷ plain"),
+        peer="plain Adam",
+        extra=("update launches (plain, scaled) | norm passes", lambda info: "{}, {} | {}, {}".format(
+            info["launches"]["plain"]["launch"], info["launches"]["scaled"]["launch"],
+            info["launches"]["plain"]["global_norm_sq"], info["launches"]["scaled"]["global_norm_sq"])))),
+    ("data parallel all-reduce", dict(
+        intro="A gradient set (float32) averaged across 2 processes in 25 MB buckets and as one collective per "
+              "tensor (the same machinery with a bucket per tensor), alternating round by round; median (IQR). "
+              "Target: bucketed >= 3x faster than per-tensor for the 193 transformer tensors.",
+        columns=(("bucketed", "bucketed"), ("per_tensor", "one collective per tensor")),
+        ratio=("per_tensor_over_bucketed", "per-tensor ÷ bucketed"), peer="per-tensor",
+        extra=("tensors, buckets, MB",
+               lambda info: f"{info['tensors']}, {info['buckets']}, {info['bytes'] / 1e6:.1f}"),
+        chart_ratio=lambda info: 1 / info["per_tensor_over_bucketed"])),
+    ("data parallel overlap", dict(
+        intro="accel's training step on 2 processes with each bucket's all-reduce started during the backward "
+              "walk (DistributedGradientTape) and with the same buckets reduced after it, alternating step by "
+              "step; median (IQR).",
+        columns=(("overlap", "during the walk"), ("after", "after the walk")),
+        ratio=("overlap_over_after", "during ÷ after"), peer="reduced after the walk")),
+    ("parameter server update", dict(
+        intro="What a parameter server does per push: its shard's fused Adam update (one launch) and a per-tensor "
+              "update (one apply_gradients, so one launch, per variable), strictly alternated in one process; "
+              "median (IQR).",
+        columns=(("fused", "fused"), ("per_tensor", "per tensor")),
+        ratio=("per_tensor_over_fused", "per-tensor ÷ fused"), peer="per-tensor",
+        extra=("updates/s (fused, per tensor)", lambda info: "{:,.0f}, {:,.0f}".format(
+            info["updates_per_s"]["fused"], info["updates_per_s"]["per_tensor"])),
+        chart_ratio=lambda info: 1 / info["per_tensor_over_fused"])),
+    ("parameter servers, time to", dict(
+        intro="Wall time from the workers' start until the servers' weights first reach 0.95 test accuracy "
+              "(sampled every 20 ms), asynchronous against synchronous rounds of the same 2 workers on a local "
+              "Ray cluster (num_cpus=2), taking turns; median (IQR) over the runs.",
+        columns=(("async", "asynchronous"), ("sync", "synchronous")), ratio=("async_over_sync", "async ÷ sync"),
+        peer="synchronous")),
+]
+
+
+def scaling_table(question: str, cases: dict, chart: dict) -> list:
+    """Data-parallel scaling from 1 to 2 processes beside torch DDP (bench/test_distributed.py)."""
     lines = [f"### {question}", "",
              "Training-step time with 128 rows per process (so 2 processes do twice the work), accel "
              "(DistributedGradientTape, fused Adam) and torch (DistributedDataParallel over gloo, fused Adam), the "
@@ -204,25 +240,6 @@ def data_parallel_table(question: str, cases: dict, chart: dict) -> list:
         chart.setdefault(question, []).append((case, "torch DDP (1 / efficiency)",
                                                1 / info["accel_over_torch_efficiency"]))
     return lines + [""]
-
-
-def parameter_server_table(question: str, cases: dict, chart: dict) -> list:
-    """The two parameter-server questions (bench/test_ps.py)."""
-    if question.startswith("parameter server update"):
-        return ratio_table(question, cases, chart, (
-            "What a parameter server does per push: its shard's fused Adam update (one launch) and a per-tensor "
-            "update (one apply_gradients, so one launch, per variable), strictly alternated in one process; median "
-            "(IQR)."), (("fused", "fused"), ("per_tensor", "per tensor")), ("per_tensor_over_fused",
-                                                                             "per-tensor ÷ fused"), "per-tensor",
-            extra=("updates/s (fused, per tensor)", lambda info: "{:,.0f}, {:,.0f}".format(
-                info["updates_per_s"]["fused"], info["updates_per_s"]["per_tensor"])),
-            chart_ratio=lambda info: 1 / info["per_tensor_over_fused"])
-    return ratio_table(question, cases, chart, (
-        "Wall time from the workers' start until the servers' weights first reach 0.95 test accuracy (sampled "
-        "every 20 ms), asynchronous against synchronous rounds of the same 2 workers on a local Ray cluster "
-        "(num_cpus=2), taking turns; median (IQR) over the runs."), (("async", "asynchronous"),
-                                                                     ("sync", "synchronous")),
-        ("async_over_sync", "async ÷ sync"), "synchronous")
 
 
 def tables(data: dict) -> tuple[str, dict]:
@@ -266,28 +283,12 @@ def tables(data: dict) -> tuple[str, dict]:
                 if "own_over_torch_own" in summary:
                     cells.append((case, "torch fused", summary["own_over_torch_own"]))
             continue
-        if question.startswith("fit overhead"):
-            lines += ratio_table(question, cases, chart, (
-                "fit and a hand-written loop doing the same work (tape, fused Adam, running loss and accuracy on "
-                "the device), in strict alternation in one process; per step, median (IQR). Target: fit / loop "
-                "<= 1.05."), (("fit", "fit"), ("loop", "hand-written loop")), ("fit_over_loop", "fit ÷ loop"),
-                "hand-written loop")
+        spec = next((spec for prefix, spec in RATIO_QUESTIONS if question.startswith(prefix)), None)
+        if spec is not None:
+            lines += ratio_table(question, cases, chart, **spec)
             continue
-        if question.startswith("loss scaling"):
-            lines += ratio_table(question, cases, chart, (
-                "The same Adam step with and without a LossScaleOptimizer (scale 1: the same arithmetic), in "
-                "strict alternation in one process; launches counted in one step of each. Target: scaled / plain "
-                "<= 1.05 with the same update launches."),
-                (("plain", "plain"), ("scaled", "scaled")), ("scaled_over_plain", "scaled ÷ plain"), "plain Adam",
-                extra=("update launches (plain, scaled) | norm passes", lambda info: "{}, {} | {}, {}".format(
-                    info["launches"]["plain"]["launch"], info["launches"]["scaled"]["launch"],
-                    info["launches"]["plain"]["global_norm_sq"], info["launches"]["scaled"]["global_norm_sq"])))
-            continue
-        if question.startswith("parameter server"):
-            lines += parameter_server_table(question, cases, chart)
-            continue
-        if question.startswith("data parallel"):
-            lines += data_parallel_table(question, cases, chart)
+        if question.startswith("data parallel scaling"):
+            lines += scaling_table(question, cases, chart)
             continue
         if question.startswith(("autodiff interleaved", "per-op overhead interleaved", "mixed_float16 training")):
             lines += interleaved_table(question, cases, chart)

@@ -4,11 +4,11 @@ A layout cuts the sources, last first (the backward pass produces the last layer
 first), into buckets of one device and dtype and at most `bucket_bytes` each (one larger source
 gets a bucket of its own). Every rank builds the same layout from the same variables, which is
 checked once per variable list: a mismatch raises on every rank instead of hanging. A step
-copies each gradient into its bucket's flat buffer as soon as it is final, pre-multiplied by
-1/size when averaging (exact for power-of-two worlds), and starts the bucket's all-reduce,
-non-blocking, once all its gradients are in; buckets start in layout order on every rank
-(collectives must be issued in the same order everywhere). `finish` waits and hands back views
-of the reduced buffers.
+takes each gradient as soon as it is final; when a bucket's last one arrives it packs them into
+the bucket's flat buffer in one pass, pre-multiplied by 1/size when averaging (exact for
+power-of-two worlds), and starts the bucket's all-reduce, non-blocking; buckets start in layout
+order on every rank (collectives must be issued in the same order everywhere). `finish` waits
+and hands back views of the reduced buffers.
 
 Each bucket also carries one presence flag per gradient (1 where this rank has one): after the
 sum a gradient is None only where no rank had one, and otherwise missing ones count as zeros

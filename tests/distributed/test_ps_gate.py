@@ -97,3 +97,48 @@ def test_without_ray_the_trainer_says_what_to_install(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", without_ray)
     with pytest.raises(ImportError, match=r"runs on Ray, which is not installed: pip install 'accel-tensors\[ps\]'"):
         ps.ParameterServerTrainer(lambda: None, None, ac.optimizers.SGD)
+
+
+def _server(**consistency):
+    import accel as ac
+    from accel.distributed.ps.server import ParameterServer
+
+    def model_fn():
+        return ac.nn.Dense(2, input_dim=3, seed=0)
+
+    return ParameterServer(0, model_fn, lambda: ac.optimizers.SGD(1.0), [0, 1], consistency)
+
+
+def test_a_server_skips_gradients_the_loss_did_not_produce():
+    import asyncio
+
+    server = _server()
+    kernel, bias = (v.numpy().copy() for v in server.variables)
+
+    async def step():
+        version, _ = await server.pull("w")
+        return await server.push("w", version, [None, numpy.ones(2, "float32")])
+
+    assert asyncio.run(step()) == "applied"
+    numpy.testing.assert_array_equal(server.variables[0].numpy(), kernel)
+    numpy.testing.assert_array_equal(server.variables[1].numpy(), bias - 1)
+
+
+def test_a_synchronous_round_averages_with_zeros_for_a_missing_gradient():
+    import asyncio
+
+    server = _server(synchronous=True)
+    kernel, bias = (v.numpy().copy() for v in server.variables)
+
+    async def round_of_two():
+        await server.join("a")
+        await server.join("b")
+        (va, _), (vb, _) = await server.pull("a"), await server.pull("b")
+        return await asyncio.gather(server.push("a", va, [numpy.ones((3, 2), "float32"), None]),
+                                    server.push("b", vb, [numpy.ones((3, 2), "float32"),
+                                                          numpy.full(2, 4.0, "float32")]))
+
+    assert asyncio.run(round_of_two()) == ["applied", "applied"]
+    assert server.gate.version == 1
+    numpy.testing.assert_array_equal(server.variables[0].numpy(), kernel - 1)  # (1 + 1) / 2
+    numpy.testing.assert_array_equal(server.variables[1].numpy(), bias - 2)  # (0 + 4) / 2

@@ -122,7 +122,10 @@ class ParameterServer:
         return APPLIED
 
     def _apply_round(self) -> None:
-        grads = [numpy.mean([g[i] for g in self.round.values()], axis=0) for i in range(len(self.variables))]
+        count, grads = len(self.round), []
+        for i in range(len(self.variables)):  # a worker without a gradient counts as zeros (as data parallel)
+            parts = [g[i] for g in self.round.values() if g[i] is not None]
+            grads.append(numpy.sum(parts, axis=0) / numpy.asarray(count, parts[0].dtype) if parts else None)
         self.gate.staleness += [0] * len(self.round)
         self.round.clear()
         self._apply(grads)
@@ -133,8 +136,10 @@ class ParameterServer:
         """One fused optimizer step over this shard. The gradients are read in place (Ray hands
         them over as read-only views of its object store; copying 43 MB of fresh arrays cost 24 ms
         a push against the update's 6 ms)."""
-        pairs = [(convert(g, dtype=v.dtype, device=v.device, share=True), v) for g, v in zip(gradients, self.variables)]
-        self.optimizer.apply_gradients(pairs)
+        pairs = [(convert(g, dtype=v.dtype, device=v.device, share=True), v)
+                 for g, v in zip(gradients, self.variables) if g is not None]  # None: the loss ignores it
+        if pairs:
+            self.optimizer.apply_gradients(pairs)
 
     def _after_update(self) -> None:
         if self.checkpoint_path and self.gate.version % self.checkpoint_every == 0:

@@ -65,7 +65,10 @@ class Worker:
             except (RayActorError, ActorUnavailableError):  # a server is restarting: try again
                 self.counts["server_errors"] += 1
                 time.sleep(0.05)
-        ray.get([s.forget.remote(self.id) for s in self.servers])  # done: no round waits for it
+        try:
+            ray.get([s.forget.remote(self.id) for s in self.servers])  # done: no round waits for it
+        except (RayActorError, ActorUnavailableError):
+            pass  # a restarted server does not know this worker anyway
         return dict(self.counts)
 
     def _gradients(self) -> list:
