@@ -1,5 +1,5 @@
-"""accel.distributed: synchronous data-parallel training across processes, on MPI (CPU arrays)
-and NCCL (GPU arrays), in Horovod's shape.
+"""accel.distributed: training across processes: synchronous data parallel on MPI (CPU arrays)
+and NCCL (GPU arrays) in Horovod's shape, and parameter servers on Ray (`accel.distributed.ps`).
 
     mpiexec -n 2 python train.py         # or run it alone: a world of one
 
