@@ -9,7 +9,7 @@ from .creation import arange, eye, full, full_like, linspace, ones, ones_like, z
 from .elementwise import (
     abs, add, clip, cos, divide, equal, exp, expm1, floor_divide, greater, greater_equal,
     isfinite, isnan, less, less_equal, log, log1p, logical_and, logical_not, logical_or,
-    logical_xor, maximum, minimum, mod, multiply, negative, not_equal, power, relu, rsqrt,
+    logical_xor, maximum, minimum, mod, multiply, negative, not_equal, pow, power, relu, rsqrt,
     sigmoid, sign, sin, softplus, sqrt, square, subtract, tanh, where,
 )
 from .indexing import (

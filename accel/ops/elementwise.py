@@ -15,7 +15,7 @@ from ..tensor import Tensor
 from ._core import as_array, data, make, on_device, operands, same_device, tensor_arg
 
 __all__ = [
-    "add", "subtract", "multiply", "divide", "floor_divide", "mod", "negative", "power",
+    "add", "subtract", "multiply", "divide", "floor_divide", "mod", "negative", "power", "pow",
     "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "square", "abs", "sign", "sin", "cos",
     "tanh", "sigmoid", "relu", "softplus", "maximum", "minimum", "where", "clip",
     "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
@@ -138,6 +138,7 @@ def _power_vjp_y(g, ans, x, y):
 power = _binary("power", "x ** y.", lambda xp, x, y: xp.power(x, y),
                 lambda g, ans, x, y: g * y * power(x, y - 1),
                 _power_vjp_y)
+pow = power  # noqa: A001  (TensorFlow's name: tf.pow)
 
 # -- transcendental ----------------------------------------------------------------------------
 exp = _unary("exp", "e ** x.", lambda xp, x: xp.exp(x),

@@ -39,6 +39,7 @@ CASES = [
     ("mod", ac.mod, [pos(4) + 3.1, pos(4) * 0.9 + 1.0], False),
     ("negative", ac.negative, [any_(3)], True),
     ("power", ac.power, [pos(2, 3), any_(3)], True),
+    ("pow", ac.pow, [pos(3), any_(3)], True),
     ("power_scalar", lambda x: x ** 3, [any_(4)], True),
     ("exp", ac.exp, [any_(3, 2)], True),
     ("log", ac.log, [pos(3)], True),
