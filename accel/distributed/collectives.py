@@ -40,7 +40,7 @@ def all_reduce(tensor, op: str = "average", name: str | None = None) -> Tensor:
     with device.activate():
         if the_world.size == 1:
             return Tensor(tensor._data.copy(), device)
-        check_same(signature([_Named(tensor, name)]), "all_reduce operands", the_world)
+        check_same([(name, tuple(tensor.shape), tensor.dtype.name)], "all_reduce operands", the_world)
         communicator = the_world.communicator(device)
         buffer = device.xp.ascontiguousarray(tensor._data, dtype=communicator.buffer_dtype(tensor.dtype)).reshape(-1)
         if buffer is tensor._data or buffer.base is tensor._data:
@@ -60,7 +60,7 @@ def broadcast(tensor, root: int = 0, name: str | None = None) -> Tensor:
     with device.activate():
         data = device.xp.ascontiguousarray(tensor._data).copy()
         if the_world.size > 1:
-            check_same(signature([_Named(tensor, name)]), "broadcast operands", the_world)
+            check_same([(name, tuple(tensor.shape), tensor.dtype.name)], "broadcast operands", the_world)
             the_world.communicator(device).broadcast(_bytes(data), root)
         return Tensor(data, device)
 
@@ -83,13 +83,6 @@ def broadcast_variables(variables, root: int = 0) -> None:
             the_world.communicator(variable.device).broadcast(_bytes(variable._data), root)
     for optimizer in optimizers:
         optimizer.raw_iterations = the_world.share(optimizer.raw_iterations, root)
-
-
-class _Named:
-    """A tensor under a user's name, for the signature check."""
-
-    def __init__(self, tensor, name):
-        self.name, self.shape, self.dtype = name, tensor.shape, tensor.dtype
 
 
 def _bytes(array):

@@ -24,12 +24,12 @@ max_staleness=0 means one gradient in flight at a time: sequential SGD.
 
 from __future__ import annotations
 
-__all__ = ["Gate", "APPLY", "DROP", "WAIT", "RETRY"]
+__all__ = ["Gate", "APPLY", "DROP", "WAIT", "RETRY", "check_bound", "feasible"]
 
 APPLY, DROP, WAIT, RETRY = "apply", "drop", "wait", "retry"
 
 
-def _check_bound(name: str, value):
+def check_bound(name: str, value):
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -46,8 +46,8 @@ class Gate:
     """Versions, gradients in flight (worker -> version pulled), and what was recorded."""
 
     def __init__(self, max_staleness: int | None = None, drop_stale: int | None = None, version: int = 0):
-        self.max_staleness = _check_bound("max_staleness", max_staleness)
-        self.drop_stale = _check_bound("drop_stale", drop_stale)
+        self.max_staleness = check_bound("max_staleness", max_staleness)
+        self.drop_stale = check_bound("drop_stale", drop_stale)
         self.version = version
         self.in_flight: dict = {}
         self.staleness: list = []  # of every applied gradient, in order

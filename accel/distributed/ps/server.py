@@ -21,15 +21,12 @@ import numpy
 
 from ...checkpoint import Checkpoint
 from ...tensor import Variable, convert
+from ..buckets import signature
 from .gate import APPLY, DROP, RETRY, WAIT, Gate
 
 __all__ = ["ParameterServer", "APPLIED", "DROPPED"]
 
 APPLIED, DROPPED = "applied", "dropped"
-
-
-def signature(variables) -> list:
-    return [(v.name, tuple(v.shape), v.dtype.name) for v in variables]
 
 
 class ParameterServer:

@@ -15,7 +15,7 @@ import time
 
 import numpy
 
-from .gate import _check_bound
+from .gate import check_bound
 from .server import ParameterServer
 from .worker import Worker
 
@@ -61,8 +61,8 @@ class ParameterServerTrainer:
                             ("checkpoint_every", checkpoint_every)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"ParameterServerTrainer: {name} must be an int >= 1, got {value!r}")
-        _check_bound("max_staleness", max_staleness)
-        _check_bound("drop_stale", drop_stale)
+        check_bound("max_staleness", max_staleness)
+        check_bound("drop_stale", drop_stale)
         if synchronous and (max_staleness is not None or drop_stale is not None):
             raise ValueError("ParameterServerTrainer: synchronous training has no staleness; leave max_staleness "
                              "and drop_stale unset")

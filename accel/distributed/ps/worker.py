@@ -13,7 +13,8 @@ import time
 import numpy
 
 from ...autodiff.tape import GradientTape
-from .server import APPLIED, signature
+from ..buckets import signature
+from .server import APPLIED
 
 __all__ = ["Worker"]
 
