@@ -1,4 +1,5 @@
-"""What the ops call while tapes record: the per-thread tape stack and the graph node.
+"""What the ops call while tapes record: the per-thread tape stack and the graph node (and the
+per-thread trace that accel.function records op calls into).
 
 An op whose output is floating point records one `Node` when at least one active tape watches
 one of its inputs. Each tape has an id that is never reused. The output of a recorded op carries
@@ -29,6 +30,10 @@ def new_tape_id() -> int:
 class _Recording(threading.local):
     def __init__(self):
         self.tapes: list = []  # tapes recording now in this thread, outermost first
+        # The accel.function trace recording op calls in this thread (None: none). An op called
+        # while it is set becomes one step of the trace; the trace clears it while the op runs, so
+        # the ops an op calls itself are not steps of their own.
+        self.trace = None
 
 
 state = _Recording()

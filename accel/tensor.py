@@ -61,15 +61,18 @@ class Tensor:
     # -- leaving accel --------------------------------------------------------------------------
     def numpy(self) -> numpy.ndarray:
         """A NumPy copy of the values (copied from the GPU for CUDA tensors)."""
+        _check_not_traced(self, "numpy()")
         return numpy.array(CPU.send(self._data), copy=True)
 
     def item(self):
         """The single value as a Python scalar; ValueError unless the tensor has one element."""
+        _check_not_traced(self, "item()")
         if self._data.size != 1:
             raise ValueError(f"item(): the tensor has {self._data.size} elements, expected 1")
         return CPU.send(self._data).item()
 
     def tolist(self):
+        _check_not_traced(self, "tolist()")
         return CPU.send(self._data).tolist()
 
     def __array__(self, dtype=None, copy=None):
@@ -115,6 +118,7 @@ class Tensor:
         return str(self)
 
     def __bool__(self) -> bool:
+        _check_not_traced(self, "a Python bool")
         if self._data.size != 1:
             raise ValueError(
                 f"the truth value of a tensor with {self._data.size} elements is ambiguous; "
@@ -215,6 +219,24 @@ class Tensor:
     def clip(self, lo, hi): return _ops.clip(self, lo, hi)
 
 
+def _check_not_traced(tensor: Tensor, use: str) -> None:
+    """Inside accel.function a tensor computed from the inputs or Variables has no fixed value:
+    the trace would freeze the one it had while tracing. TypeError instead (TensorFlow raises
+    OperatorNotAllowedInGraphError, a TypeError)."""
+    trace = _recording.state.trace if _recording is not None else None
+    if trace is None or not trace.is_traced(tensor):
+        return
+    if use == "a Python bool":
+        raise TypeError(
+            "using a traced tensor as a Python bool is not allowed inside accel.function: its value "
+            "is only known when the function runs, and accel has no AutoGraph to rewrite Python "
+            "`if` / `while`. Use accel.cond(pred, true_fn, false_fn) or accel.while_loop(cond, "
+            "body, loop_vars)")
+    raise TypeError(
+        f"{use} of a traced tensor is not allowed inside accel.function: its value is only known "
+        "when the function runs. Return it from the function, or print it with accel.print")
+
+
 class Variable(Tensor):
     """A mutable, optionally trainable tensor: model parameters and optimizer state.
 
@@ -244,6 +266,9 @@ class Variable(Tensor):
         self.trainable = bool(trainable)
         self._captures = []  # weak references to recorded values that share our array
         self.constraint = constraint
+        trace = _recording.state.trace if _recording is not None else None
+        if trace is not None:  # accel.function: created while tracing (allowed on the first trace)
+            trace.variable_created(self)
 
     @classmethod
     def _wrap(cls, data, device: Device, name=None, trainable=True) -> "Variable":
@@ -515,6 +540,12 @@ def tensor(data, dtype=None, device=None) -> Tensor:
 
 
 _ops = None  # accel.ops, which builds on Tensor: it registers itself with bind_operators
+_recording = None  # accel.recording (which imports this module), bound with the operators
+
+
+def _the_variable(variable, *args, **kwargs):
+    """What a Variable write returns while a function traces (the write itself runs later)."""
+    return variable
 
 
 def bind_operators(ops) -> None:
@@ -522,8 +553,16 @@ def bind_operators(ops) -> None:
     hottest operators ARE their ops (no wrapper frame per call). Addition and multiplication are
     exactly commutative in IEEE arithmetic, so their reflected forms share the op. The rest of the
     operator table is in the class body."""
-    global _ops
-    _ops = ops
+    global _ops, _recording
+    from . import recording
+    from .ops._core import traceable
+
+    _ops, _recording = ops, recording
+    # Inside accel.function a Variable write is an effect (recorded while tracing, run on every
+    # call) and reading elements (v[i], which can be assigned to) is one step.
+    for name in ("assign", "assign_add", "assign_sub", "_write_at", "_scatter_nd"):
+        setattr(Variable, name, traceable(getattr(Variable, name), effect=_the_variable))
+    Variable.__getitem__ = traceable(Variable.__getitem__)
     Tensor.__add__ = Tensor.__radd__ = ops.add
     Tensor.__mul__ = Tensor.__rmul__ = ops.multiply
     Tensor.__sub__ = ops.subtract

@@ -24,7 +24,7 @@ import inspect
 
 from ..dtypes import is_floating
 from ..tensor import Tensor, convert
-from ..ops._core import make
+from ..ops._core import make, traceable
 from ..ops.creation import zeros_like
 from .. import recording
 
@@ -105,6 +105,7 @@ def _as_output(value, name):
                         f"{type(value).__name__}") from None
 
 
+@traceable  # inside accel.function the whole call is one step: its node keeps the custom VJP
 def _call(f, bound, args, kwargs):
     """f(*bound, *args) with the differentiable inputs `args`; `bound` (a method's instance)
     is passed but is not an input."""

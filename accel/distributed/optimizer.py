@@ -14,6 +14,7 @@ backward pass, and `apply_gradients` reduces only gradients that did not come fr
 
 from __future__ import annotations
 
+from ..ops._core import traceable
 from ..optimizers.base import Optimizer
 from ..optimizers.validation import check_pairs, checked_gradients
 from .buckets import GradientReducer
@@ -38,6 +39,7 @@ class _Averaging:
     def _tape_gradients(self, tape, loss, variables) -> list:
         return self._mark_gradients(reduced_gradient(tape, self._reducer, loss, variables))
 
+    @traceable(effect=lambda self, grads_and_vars: None)  # accel.function: run on every call
     def apply_gradients(self, grads_and_vars) -> None:
         """Averages the gradients (unless compute_gradients or fit's step just did), then applies
         them as the wrapped optimizer does."""

@@ -1,9 +1,14 @@
-"""accel.function's family: control flow (cond, while_loop) and print, TensorFlow's tf.cond,
-tf.while_loop and tf.print. Eagerly they are plain Python over accel ops, so gradients flow
-through the branch taken and through every iteration; tracing (accel.function itself) is
-planned (issue 24)."""
+"""accel.function: TensorFlow's tf.function (trace once per input signature, replay the graph on
+raw arrays, fuse elementwise chains), with control flow (cond, while_loop) and print.
+
+Modules: spec (what shares a trace), trace (recording op calls), graph (folding, pruning and
+running a trace), fusion (elementwise chains as numexpr kernels), function (the decorator and its
+cache), control_flow, printing.
+"""
 
 from .control_flow import cond, while_loop
+from .function import ConcreteFunction, Function, function
 from .printing import print  # noqa: A004
+from .spec import TensorSpec
 
-__all__ = ["cond", "while_loop", "print"]
+__all__ = ["cond", "while_loop", "print", "function", "Function", "ConcreteFunction", "TensorSpec"]

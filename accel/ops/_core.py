@@ -54,14 +54,37 @@ def _first_device(args):
     return None
 
 
+def traceable(op=None, *, effect=None, stateful: bool = False):
+    """`op`, recorded as one step of the trace when called while accel.function traces (plain
+    `op` otherwise: one attribute read). `stateful`: each call gives new values (random draws),
+    so a replay always runs it. `effect`: the op acts on the world (prints, writes a Variable,
+    updates with an optimizer): a trace records it without running it and returns
+    `effect(*args, **kwargs)` in its place; every replay runs it (see accel/function/trace.py)."""
+    if op is None:
+        return lambda f: traceable(f, effect=effect, stateful=stateful)
+
+    @functools.wraps(op)
+    def run(*args, **kwargs):
+        trace = _state.trace
+        if trace is None:
+            return op(*args, **kwargs)
+        return trace.call(op, args, kwargs, effect=effect, stateful=stateful)
+
+    return run
+
+
 def on_device(op):
     """`op` run with the device of its first tensor argument (or of the first tensor of a first
     list argument) current: CuPy allocates and launches on the current device, so without this a
     tensor of cuda:1 would be computed on GPU 0. On a device that is not `contextual` (the CPU) it
-    is a plain call."""
+    is a plain call. Every op goes through here (or through `traceable`, or checks the trace
+    itself), so this one wrapper also makes the call one step while accel.function traces."""
 
     @functools.wraps(op)
     def run(*args, **kwargs):
+        trace = _state.trace
+        if trace is not None:
+            return trace.call(run, args, kwargs)
         device = _first_device(args)
         if device is None or not device.contextual:
             return op(*args, **kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .. import dtypes
 from ..device import get_device
-from ._core import IDENTITY_VJPS, make, on_device, snapshot, tensor_arg, tensor_like, unchanged
+from ._core import IDENTITY_VJPS, make, on_device, snapshot, tensor_arg, tensor_like, traceable, unchanged
 
 __all__ = ["cast", "identity", "to_device", "stop_gradient", "tensor_like"]
 
@@ -35,6 +35,7 @@ def _to_device_vjp(g, ans, x):
     return to_device(g, x._device)
 
 
+@traceable
 def to_device(x, device):
     """x on `device`: an explicit copy across devices, x itself when already there."""
     x = tensor_arg(x)

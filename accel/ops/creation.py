@@ -8,7 +8,7 @@ from __future__ import annotations
 from .. import dtypes
 from ..device import get_device
 from ..tensor import Tensor
-from ._core import make, tensor_arg
+from ._core import make, tensor_arg, traceable
 from ._core import shape_arg
 
 __all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "full_like", "arange", "linspace", "eye"]
@@ -19,6 +19,7 @@ def _place(device):
     return dev, dev.xp
 
 
+@traceable
 def full(shape, fill_value, dtype=None, device=None) -> Tensor:
     """A tensor of `shape` filled with `fill_value` (dtype defaults to that of the value:
     float32 for Python floats, int64 for ints, bool for bools)."""
@@ -34,28 +35,34 @@ def full(shape, fill_value, dtype=None, device=None) -> Tensor:
         return make(xp.full(shape, fill_value, dtype=dt), dev)
 
 
+@traceable
 def zeros(shape, dtype="float32", device=None) -> Tensor:
     return full(shape, 0, dtype=dtype, device=device)
 
 
+@traceable
 def ones(shape, dtype="float32", device=None) -> Tensor:
     return full(shape, 1, dtype=dtype, device=device)
 
 
+@traceable
 def full_like(x, fill_value, dtype=None, device=None) -> Tensor:
     """A tensor shaped like x, on x's device and of x's dtype unless told otherwise."""
     x = tensor_arg(x)
     return full(x.shape, fill_value, dtype=dtype or x.dtype, device=device or x.device)
 
 
+@traceable
 def zeros_like(x, dtype=None, device=None) -> Tensor:
     return full_like(x, 0, dtype=dtype, device=device)
 
 
+@traceable
 def ones_like(x, dtype=None, device=None) -> Tensor:
     return full_like(x, 1, dtype=dtype, device=device)
 
 
+@traceable
 def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:
     """Evenly spaced values in [start, stop); int64 for integer arguments, else float32."""
     if stop is None:
@@ -70,6 +77,7 @@ def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:
         return make(xp.arange(start, stop, step, dtype=dtypes.as_dtype(dtype)), dev)
 
 
+@traceable
 def linspace(start, stop, num: int, dtype="float32", device=None) -> Tensor:
     """`num` evenly spaced values from start to stop, both included."""
     if num < 0:
@@ -79,6 +87,7 @@ def linspace(start, stop, num: int, dtype="float32", device=None) -> Tensor:
         return make(xp.linspace(start, stop, num, dtype=dtypes.as_dtype(dtype)), dev)
 
 
+@traceable
 def eye(n: int, m: int | None = None, dtype="float32", device=None) -> Tensor:
     """An n x m matrix with ones on the diagonal."""
     if n < 0 or (m is not None and m < 0):

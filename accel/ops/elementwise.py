@@ -38,6 +38,8 @@ def _unary(name, doc, forward, vjp=None, to_float=False):
     vjps = None if vjp is None else (vjp,)
 
     def op(x):
+        if _recording.trace is not None:  # accel.function: this call is one step of the trace
+            return _recording.trace.call(op, (x,), {})
         if not isinstance(x, Tensor):
             x = tensor_arg(x)
         device = x._device
@@ -64,6 +66,9 @@ def _unary(name, doc, forward, vjp=None, to_float=False):
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
+    # accel.function's replay calls the forward on raw arrays (integers as float32, as above)
+    op.kernel = (lambda xp, x: forward(xp, x.astype(numpy.float32) if x.dtype.kind in "biu" else x)) if to_float \
+        else forward
     return op
 
 
@@ -73,6 +78,8 @@ def _binary(name, doc, forward, vjp_x=None, vjp_y=None):
     vjps = None if vjp_x is None and vjp_y is None else (vjp_x, vjp_y)
 
     def op(x, y):
+        if _recording.trace is not None:  # accel.function: this call is one step of the trace
+            return _recording.trace.call(op, (x, y), {})
         # Fast path: tensor with tensor, or tensor with a Python scalar (kept weakly typed).
         if isinstance(x, Tensor) and (isinstance(y, Tensor) or y.__class__ in _PY_SCALARS):
             device = x._device
@@ -103,6 +110,7 @@ def _binary(name, doc, forward, vjp_x=None, vjp_y=None):
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
+    op.kernel = forward  # accel.function's replay calls the forward on raw arrays
     return op
 
 
@@ -286,3 +294,17 @@ logical_xor = _binary("logical_xor", "x xor y.", lambda xp, x, y: xp.logical_xor
 logical_not = _unary("logical_not", "not x.", lambda xp, x: xp.logical_not(x))
 isfinite = _unary("isfinite", "Whether each element is finite.", lambda xp, x: xp.isfinite(x))
 isnan = _unary("isnan", "Whether each element is NaN.", lambda xp, x: xp.isnan(x))
+
+
+# -- numexpr forms of the forwards, for accel.function's fusion (accel/function/fusion.py) --------
+# {i} is operand i. Only integer literals appear: a float literal is double precision in numexpr
+# and would promote float32 operands. Forms equal the forwards above up to rounding.
+FUSED = {
+    add: "{0} + {1}", subtract: "{0} - {1}", multiply: "{0} * {1}", divide: "{0} / {1}",
+    negative: "-{0}", exp: "exp({0})", log: "log({0})", log1p: "log1p({0})", expm1: "expm1({0})",
+    sqrt: "sqrt({0})", square: "{0} * {0}", abs: "abs({0})", sin: "sin({0})", cos: "cos({0})",
+    tanh: "tanh({0})", sin_grad: "{0} * cos({1})", cos_grad: "-{0} * sin({1})",
+    tanh_grad: "{0} * (1 - {1} * {1})", sigmoid_grad: "{0} * {1} * (1 - {1})",
+    # NaN stays NaN and -inf gives 0, as maximum(x, 0); g * (x > 0) keeps a NaN g where x <= 0
+    relu: "where({0} > 0, {0}, where({0} <= 0, 0, {0}))", relu_grad: "{0} * where({1} > 0, 1, 0)",
+}

@@ -11,7 +11,7 @@ import builtins
 import numpy
 
 from ..dtypes import is_floating
-from ._core import as_array, make, normalize_axis, on_device, tensor_arg
+from ._core import as_array, make, normalize_axis, on_device, tensor_arg, traceable
 from .elementwise import equal, exp, logical_and, select_grad, where
 from .shape import reshape
 
@@ -49,7 +49,7 @@ def _reduction(name, doc, forward, vjp=None, empty_ok=True):
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
-    return op
+    return traceable(op)
 
 
 def _spread_vjp(gg, ans, g, kept, shape):
@@ -169,7 +169,7 @@ def _arg_extremum(name, pick):
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Index (int64) of the {name[3:]}imum over `axis`; None: of the flattened tensor."
-    return op
+    return traceable(op)
 
 
 argmax = _arg_extremum("argmax", lambda xp: xp.argmax)

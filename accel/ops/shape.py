@@ -7,7 +7,7 @@ import functools
 
 import numpy
 
-from ._core import make, normalize_axis, on_device, same_device, shape_arg, snapshot, tensor_arg, unchanged
+from ._core import make, normalize_axis, on_device, same_device, shape_arg, snapshot, tensor_arg, traceable, unchanged
 
 __all__ = ["reshape", "transpose", "expand_dims", "squeeze", "broadcast_to", "sum_to",
            "concat", "stack", "split", "unstack", "flatten"]
@@ -31,6 +31,7 @@ def reshape(x, shape):
     return make(out, x._device, (x,), _RESHAPE_VJPS)
 
 
+@traceable
 def flatten(x):
     """x as a 1-D tensor."""
     return reshape(x, (-1,))
@@ -209,6 +210,7 @@ def split(x, num_or_size_splits, axis: int = 0):
     return [_ops.getitem(x, _slice_along(axis, starts[i], starts[i + 1])) for i in range(len(sizes))]
 
 
+@traceable
 def unstack(x, axis: int = 0):
     """The slices of x along `axis`, each without that axis."""
     x = tensor_arg(x)

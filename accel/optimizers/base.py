@@ -27,6 +27,7 @@ from .. import kernels
 from ..autodiff.backprop import flatten
 from ..recording import live_captures
 from ..autodiff.tape import GradientTape
+from ..ops._core import traceable
 from ..tensor import Tensor, Variable
 from . import schedules as schedules_module
 from .accumulation import ACCUMULATOR, check_steps
@@ -372,6 +373,7 @@ class Optimizer:
         asks here: accel.distributed's optimizer averages them across workers during the walk)."""
         return tape.gradient(loss, variables)
 
+    @traceable(effect=lambda self, grads_and_vars: None)  # accel.function: run on every call
     def apply_gradients(self, grads_and_vars) -> None:
         """Clip, decay and update each variable from its gradient; then iterations += 1."""
         pairs = list(grads_and_vars)

@@ -1,0 +1,282 @@
+"""A traced function as a graph of steps, and how it runs: on raw arrays, or on tensors under tapes.
+
+Building (`Graph(trace, outputs)`):
+- folding: a pure step whose inputs are all constants is its traced value (a constant);
+- pruning: only the steps that outputs, effects and random draws need are kept;
+- kernels: a step whose op has a raw `kernel` (elementwise, matmul, reductions) and plain
+  operands runs as `kernel(xp, *arrays)`; elementwise chains become fused kernels
+  (`fusion.py`); anything else runs its op on tensors wrapped around the arrays, with no tape
+  recording.
+
+Running: with no tape recording, `run_arrays` executes the plan on raw arrays: no Tensor per
+op, no recording, no argument checks (the trace checked them for these shapes and dtypes). When
+a tape records (a function called inside `GradientTape`, or by `optimizer.minimize`),
+`run_tensors` calls every op on tensors, so the tapes record exactly what eager execution
+records: gradients and higher orders are eager's.
+"""
+
+from __future__ import annotations
+
+import numpy
+
+from .. import recording
+from ..ops._core import as_array
+from ..tensor import Tensor, Variable
+from .fusion import plan_fusion
+from .trace import Ref, Trace, not_tracing
+
+__all__ = ["Graph"]
+
+_NDARRAY = numpy.ndarray
+
+
+def _resolve(template, values):
+    if template.__class__ is Ref:
+        return values[template.slot]
+    if isinstance(template, list):
+        return [_resolve(t, values) for t in template]
+    if isinstance(template, tuple):
+        return tuple(_resolve(t, values) for t in template)
+    if isinstance(template, dict):
+        return {k: _resolve(t, values) for k, t in template.items()}
+    return template
+
+
+def _assign(template, out, values, unwrap):
+    if template is None:
+        return
+    if template.__class__ is Ref:
+        values[template.slot] = out._data if unwrap else out
+        return
+    for t, o in zip(template, out):
+        _assign(t, o, values, unwrap)
+
+
+class Graph:
+    """The steps of one trace that a call runs, with its inputs, outputs and constants."""
+
+    def __init__(self, trace: Trace, output_template, fuse: bool):
+        self.kinds, self.meta = trace.kinds, trace.meta
+        self.input_slots = [s for s, k in enumerate(trace.kinds) if k == "input"]
+        self.output_template = output_template
+        n = len(trace.kinds)
+        live = [k in ("input", "var", "read") for k in trace.kinds]
+        steps = trace.steps
+        for step in steps:
+            varies = step.kind != "pure" or any(live[i] for i in step.ins)
+            for o in step.out_slots:
+                live[o] = varies
+        # Constants: the tensors themselves (tensor mode) and their arrays (array mode).
+        self.constants = {s: trace.tensors[s] for s in range(n) if not live[s]}
+        needed = set()
+        for r in _output_refs(output_template):
+            needed.add(r)
+        kept = []
+        for index in range(len(steps) - 1, -1, -1):
+            step = steps[index]
+            keep = step.kind != "pure" or (any(o in needed for o in step.out_slots)
+                                           and any(live[o] for o in step.out_slots))
+            if keep:
+                kept.append(index)
+                needed.update(step.ins)
+        kept.reverse()
+        self.steps = [steps[i] for i in kept]
+        self.variables = {s: trace.payload[s] for s in range(n) if trace.kinds[s] == "var"}
+        # A "read" slot is a Variable's value after a step (what a VJP reads): it is copied
+        # there only if a later effect might write that Variable.
+        self.reads_after = {}
+        written_after = {}  # var slot -> position of the last effect step referencing it
+        for position, step in enumerate(self.steps):
+            if step.kind == "effect":
+                for i in step.ins:
+                    if trace.kinds[i] == "var":
+                        written_after[i] = position
+        step_position = {index: position for position, index in enumerate(kept)}
+        for s in range(n):
+            if trace.kinds[s] == "read" and s in needed:
+                var_slot, index = trace.payload[s]
+                position = step_position.get(index, -1)
+                copy = written_after.get(var_slot, -1) > position
+                self.reads_after.setdefault(position, []).append((s, var_slot, copy))
+        self.has_effects = any(step.kind == "effect" for step in self.steps)
+        self.n_slots = n
+        self.plan = self._compile(trace, fuse)
+
+    def _compile(self, trace, fuse: bool) -> list:
+        """The array-mode program: one callable(values) per kernel, fused chain or fallback op,
+        with the Variable reads that VJPs need in between."""
+        uses = {}
+        for step in self.steps:
+            for r in _refs_in((step.args, step.kwargs)):
+                uses[r] = uses.get(r, 0) + 1
+        outputs = set(_output_refs(self.output_template))
+        fused = plan_fusion(self.steps, trace, uses, outputs, fuse)
+        plan = []
+        for position, step in enumerate(self.steps):
+            if position in fused:
+                if fused[position] is not None:
+                    plan.append(fused[position])
+            else:
+                plan.append(_kernel_call(step, trace) or _op_call(step, trace))
+            for slot, var_slot, copy in self.reads_after.get(position, ()):
+                plan.append(_read_call(slot, var_slot, copy))
+        return plan
+
+    # -- running --------------------------------------------------------------------------------------
+    def run(self, inputs):
+        """The outputs for `inputs` (tensors in key order)."""
+        with not_tracing():
+            if recording.state.tapes:
+                return self.run_tensors(inputs)
+            return self.run_arrays(inputs)
+
+    def run_tensors(self, inputs):
+        values = [None] * self.n_slots
+        for s, t in zip(self.input_slots, inputs):
+            values[s] = t
+        for s, v in self.variables.items():
+            values[s] = v
+        for s, t in self.constants.items():
+            values[s] = t
+        self._reads(-1, values, tensors=True)
+        for position, step in enumerate(self.steps):
+            out = step.op(*_resolve(step.args, values), **_resolve(step.kwargs, values))
+            _assign(step.outs, out, values, unwrap=False)
+            if position in self.reads_after:
+                self._reads(position, values, tensors=True)
+        return _resolve(self.output_template, values)
+
+    def run_arrays(self, inputs):
+        values = [None] * self.n_slots
+        objects = self.variables  # slot -> Variable, for the ops that write or read them
+        for s, t in zip(self.input_slots, inputs):
+            values[s] = t._data
+            if t.__class__ is not Tensor and isinstance(t, Variable):
+                if objects is self.variables:
+                    objects = dict(objects)
+                objects[s] = t
+        for s, v in self.variables.items():
+            values[s] = v._data
+        for s, t in self.constants.items():
+            values[s] = t._data
+        self._reads(-1, values, tensors=False)
+        for run in self.plan:
+            run(values, objects)
+        return self._wrap(self.output_template, values)
+
+    def _reads(self, position, values, tensors: bool):
+        for slot, var_slot, copy in self.reads_after.get(position, ()):
+            var = self.variables[var_slot]
+            if tensors:
+                values[slot] = Tensor(var._data.copy(), var._device) if copy else var
+            else:
+                values[slot] = var._data.copy() if copy else var._data
+
+    def _wrap(self, template, values):
+        """The outputs as tensors (a Variable's own array is copied: a result never changes)."""
+        if template.__class__ is Ref:
+            s = template.slot
+            value = values[s]
+            if s in self.constants:
+                return self.constants[s]
+            if self.kinds[s] == "input":
+                return _input_tensor(value, self.meta[s][2])
+            if self.kinds[s] in ("var", "read"):
+                value = value.copy()
+            return Tensor(as_array(value), self.meta[s][2])
+        if isinstance(template, list):
+            return [self._wrap(t, values) for t in template]
+        if isinstance(template, tuple):
+            return tuple(self._wrap(t, values) for t in template)
+        if isinstance(template, dict):
+            return {k: self._wrap(t, values) for k, t in template.items()}
+        return template
+
+
+def _input_tensor(array, device):
+    return Tensor(array, device)
+
+
+def _refs_in(template):
+    if template.__class__ is Ref:
+        yield template.slot
+    elif isinstance(template, (list, tuple)):
+        for t in template:
+            yield from _refs_in(t)
+    elif isinstance(template, dict):
+        for t in template.values():
+            yield from _refs_in(t)
+
+
+def _kernel_call(step, trace):
+    """`values[out] = kernel(xp, *operands)` for an op with a raw kernel and plain operands
+    (tensors of a non-contextual device, Python numbers), else None."""
+    kernel = getattr(step.op, "kernel", None)
+    if kernel is None or step.kwargs or len(step.out_slots) != 1 or step.outs.__class__ is not Ref:
+        return None
+    slots, device = [], None
+    for arg in step.args:
+        if arg.__class__ is Ref:
+            device = trace.meta[arg.slot][2]
+            if device.contextual:
+                return None
+            slots.append(arg.slot)
+        elif arg.__class__ in (int, float, bool):
+            slots.append(None)
+        else:
+            return None
+    if device is None:
+        return None
+    xp, out, args = device.xp, step.out_slots[0], step.args
+    if len(args) == 1 and slots[0] is not None:
+        x = slots[0]
+
+        def unary(values, objects):
+            r = kernel(xp, values[x])
+            values[out] = r if r.__class__ is _NDARRAY else as_array(r)
+        return unary
+    if len(args) == 2 and None not in slots:
+        x, y = slots
+
+        def binary(values, objects):
+            r = kernel(xp, values[x], values[y])
+            values[out] = r if r.__class__ is _NDARRAY else as_array(r)
+        return binary
+
+    def general(values, objects):
+        values[out] = as_array(kernel(xp, *[values[a.slot] if a.__class__ is Ref else a for a in args]))
+    return general
+
+
+def _op_call(step, trace):
+    """The op itself on tensors wrapped around the arrays (no tape records: none is active in
+    array mode); Variables (`objects`: slot -> Variable) are passed as themselves, so writes
+    reach them and reads keep eager's semantics."""
+    meta, op, args_t, kwargs_t, outs = trace.meta, step.op, step.args, step.kwargs, step.outs
+    refs = sorted(set(_refs_in((args_t, kwargs_t))))
+
+    def call(values, objects):
+        view = {}
+        for s in refs:
+            view[s] = objects[s] if s in objects else Tensor(values[s], meta[s][2])
+        out = op(*_resolve(args_t, view), **_resolve(kwargs_t, view))
+        _assign(outs, out, values, unwrap=True)
+    return call
+
+
+def _read_call(slot, var_slot, copy):
+    def read(values, objects):
+        values[slot] = values[var_slot].copy() if copy else values[var_slot]
+    return read
+
+
+def _output_refs(template):
+    if template.__class__ is Ref:
+        yield template.slot
+    elif isinstance(template, (list, tuple)):
+        for t in template:
+            yield from _output_refs(t)
+    elif isinstance(template, dict):
+        for t in template.values():
+            yield from _output_refs(t)
+

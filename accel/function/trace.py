@@ -1,0 +1,218 @@
+"""Tracing: running a Python function once, eagerly, while every op call it makes is recorded.
+
+accel traces concretely: the function runs on real tensors (so shapes, dtypes and any Python
+logic are exactly eager's), and each op call at the top level (`accel.ops`, Tensor operators,
+tape gradients' VJP ops, custom_gradient calls, random draws) becomes one `Step`: the op, its
+arguments with tensors replaced by `Ref`s to slots, and the slots of its outputs. A slot is an
+input, a Variable (captured by reference: each replay reads its current value), a constant (a
+tensor that no traced value produced) or a step's output. Ops an op calls itself are not steps:
+the trace clears `recording.state.trace` while an op runs.
+
+Effects (print, Variable writes, optimizer updates) are recorded and NOT run while tracing: every
+call then replays the graph once, so they happen exactly once per call, and a retrace (a
+function that creates Variables is traced twice) never repeats them. Python's own side effects
+run while tracing only, as in TensorFlow.
+"""
+
+from __future__ import annotations
+
+from .. import recording
+from ..tensor import Tensor, Variable
+
+__all__ = ["Trace", "Step", "Ref", "current", "tracing", "not_tracing"]
+
+_state = recording.state
+
+
+def current():
+    """The trace recording in this thread, or None."""
+    return _state.trace
+
+
+class Ref:
+    """A reference to a slot inside a step's argument template."""
+
+    __slots__ = ("slot",)
+
+    def __init__(self, slot: int):
+        self.slot = slot
+
+    def __repr__(self):
+        return f"%{self.slot}"
+
+
+class Step:
+    """One op call: `op(*args, **kwargs)` with Refs in the templates; `outs` is the output
+    structure with Refs for tensors. kind: "pure", "stateful" (random: never folded) or
+    "effect" (print, writes: not run while tracing, always kept, in order)."""
+
+    __slots__ = ("op", "args", "kwargs", "outs", "kind", "ins", "out_slots")
+
+    def __init__(self, op, args, kwargs, kind):
+        self.op, self.args, self.kwargs, self.kind = op, args, kwargs, kind
+        self.ins = sorted({r.slot for r in _refs((args, kwargs))})
+        self.outs = None
+        self.out_slots = ()
+
+    def __repr__(self):
+        name = getattr(self.op, "__qualname__", repr(self.op))
+        return f"{self.out_slots} = {name}{self.args!r}"
+
+
+def _refs(template):
+    if isinstance(template, Ref):
+        yield template
+    elif isinstance(template, (list, tuple)):
+        for item in template:
+            yield from _refs(item)
+    elif isinstance(template, dict):
+        for item in template.values():
+            yield from _refs(item)
+
+
+class Trace:
+    """The recording of one run of a function: its slots and steps."""
+
+    def __init__(self, allow_variables: bool):
+        self.steps: list[Step] = []
+        self.kinds: list[str] = []  # per slot: "input", "var", "const", "step", "read"
+        # per slot: input index, Variable, constant array, step index, (var slot, step index)
+        self.payload: list = []
+        self.tensors: list = []  # per slot: its tensor while tracing (a folded step's value)
+        self.meta: list = []  # per slot: (shape, dtype, device)
+        self._slot_of: dict[int, int] = {}
+        self.allow_variables = allow_variables
+        self.created: list[Variable] = []
+        self.n_inputs = 0
+
+    # -- slots ----------------------------------------------------------------------------------
+    def _new_slot(self, tensor: Tensor, kind: str, payload) -> int:
+        slot = len(self.kinds)
+        self.kinds.append(kind)
+        self.payload.append(payload)
+        self.meta.append((tuple(tensor._data.shape), tensor._data.dtype, tensor._device))
+        self._slot_of[id(tensor)] = slot
+        self.tensors.append(tensor)  # alive while tracing: its id keys _slot_of
+        return slot
+
+    def add_input(self, tensor: Tensor) -> int:
+        if isinstance(tensor, Variable):
+            return self.slot_for(tensor)
+        slot = self._new_slot(tensor, "input", self.n_inputs)
+        self.n_inputs += 1
+        return slot
+
+    def slot_for(self, tensor: Tensor) -> int:
+        slot = self._slot_of.get(id(tensor))
+        if slot is not None:
+            return slot
+        if isinstance(tensor, Variable):
+            return self._new_slot(tensor, "var", tensor)
+        if tensor._node is not None:
+            raise RuntimeError(
+                "accel.function: a tensor reached a traced op without coming from one (an op that "
+                "does not go through accel's op entry points); please report this as a bug")
+        return self._new_slot(tensor, "const", tensor._data)
+
+    def is_traced(self, tensor) -> bool:
+        """Whether `tensor` depends on the function's inputs or Variables (its value is only
+        known when the graph runs)."""
+        if isinstance(tensor, Variable):
+            return True
+        slot = self._slot_of.get(id(tensor))
+        return slot is not None and self.kinds[slot] != "const"
+
+    def template(self, value):
+        if isinstance(value, Tensor):
+            return Ref(self.slot_for(value))
+        if isinstance(value, list):
+            return [self.template(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.template(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self.template(v) for k, v in value.items()}
+        return value
+
+    # -- recording ----------------------------------------------------------------------------------
+    def call(self, op, args, kwargs, effect=None, stateful: bool = False):
+        """Run `op(*args, **kwargs)` and record it as one step; an effect is recorded only, and
+        `effect(*args, **kwargs)` stands for its result."""
+        args = tuple(list(a) if _is_iterator(a) else a for a in args)  # zip(grads, vars): read once
+        step = Step(op, self.template(args), self.template(kwargs), "effect" if effect is not None else
+                    "stateful" if stateful else "pure")
+        if effect is not None:
+            self.steps.append(step)
+            return effect(*args, **kwargs)
+        else:
+            _state.trace = None
+            try:
+                out = op(*args, **kwargs)
+            finally:
+                _state.trace = self
+        index = len(self.steps)
+        slots = []
+        step.outs = self._outputs(out, index, slots)
+        step.out_slots = tuple(slots)
+        self.steps.append(step)
+        return out
+
+    def _outputs(self, out, index, slots):
+        if isinstance(out, Tensor):
+            slot = self._new_slot(out, "step", index)
+            slots.append(slot)
+            self._note_captures(out, index)
+            return Ref(slot)
+        if isinstance(out, (list, tuple)):
+            return type(out)(self._outputs(o, index, slots) for o in out)
+        return None
+
+    def _note_captures(self, out: Tensor, index: int) -> None:
+        """A recorded op holds each Variable it read as a capture (its value at that op, sharing
+        the Variable's array); VJP ops then read the capture. In the graph it is a "read" slot:
+        the Variable's value right after step `index` (copied there if a later step writes it)."""
+        node = out._node
+        if node is None or node.values is node.inputs:
+            return
+        for x, value in zip(node.inputs, node.values):
+            if value is not x and isinstance(x, Variable) and id(value) not in self._slot_of:
+                self._new_slot(value, "read", (self.slot_for(x), index))
+
+    def variable_created(self, variable: Variable) -> None:
+        if not self.allow_variables:
+            raise ValueError(
+                "accel.function only supports singleton Variables created on the first call: this "
+                f"trace creates Variable {variable.name!r} again. Create it outside the function, "
+                "or only when it does not exist yet")
+        self.created.append(variable)
+
+
+def _is_iterator(value) -> bool:
+    return hasattr(value, "__next__") and not isinstance(value, (Tensor, str, bytes))
+
+
+class tracing:
+    """`with tracing(trace):` ops record into `trace` (nested traces are saved and restored)."""
+
+    def __init__(self, trace: Trace):
+        self._trace = trace
+
+    def __enter__(self):
+        self._saved = _state.trace
+        _state.trace = self._trace
+        return self._trace
+
+    def __exit__(self, *exc):
+        _state.trace = self._saved
+        return False
+
+
+class not_tracing:
+    """Run without recording steps (replays and a nested function's own work)."""
+
+    def __enter__(self):
+        self._saved = _state.trace
+        _state.trace = None
+
+    def __exit__(self, *exc):
+        _state.trace = self._saved
+        return False

@@ -1,0 +1,282 @@
+"""Replaying traces: values and gradients equal eager ones for new inputs (nothing frozen into
+the trace), in array mode and under tapes (float64, 1e-12), with effects in order."""
+
+import numpy
+import pytest
+
+import accel as ac
+from accel import kernels
+
+
+def rng():
+    return numpy.random.default_rng(7)
+
+
+def mlp_loss(params, x, labels):
+    w1, b1, w2, b2 = params
+    hidden = ac.relu(ac.matmul(x, w1) + b1)
+    logits = ac.matmul(hidden, w2) + b2
+    return ac.mean(ac.sparse_softmax_cross_entropy_with_logits(labels, logits))
+
+
+def mlp_case(dtype="float64", seed=0):
+    r = numpy.random.default_rng(seed)
+    params = [ac.Variable(r.normal(size=(6, 5)) * 0.5, dtype=dtype), ac.Variable(r.normal(size=5) * 0.1, dtype=dtype),
+              ac.Variable(r.normal(size=(5, 3)) * 0.5, dtype=dtype), ac.Variable(r.normal(size=3) * 0.1, dtype=dtype)]
+    x = ac.tensor(r.normal(size=(4, 6)), dtype=dtype)
+    labels = ac.tensor(r.integers(0, 3, size=4))
+    return params, x, labels
+
+
+# Many ops, each replayed with inputs it was not traced with: a value frozen into the trace shows.
+OPS = {
+    "elementwise": lambda x, y: ac.exp(ac.sin(x) * y) - ac.log1p(ac.square(y)) / (1 + ac.abs(x)),
+    "tanh sigmoid softplus": lambda x, y: ac.tanh(x) * ac.sigmoid(y) + ac.softplus(x - y),
+    "selections": lambda x, y: ac.where(x > y, ac.maximum(x, 0.2), ac.minimum(y, -0.1)) + ac.clip(x, -0.5, 0.5),
+    "reductions": lambda x, y: ac.sum(x * y, axis=1) + ac.mean(x, axis=1) + ac.max(y, axis=1) + ac.logsumexp(x, axis=1),
+    "shapes": lambda x, y: ac.reshape(ac.transpose(x), (-1,))[:6] + ac.concat([x[0], y[1]], 0)[:6],
+    "matmul": lambda x, y: ac.matmul(x, ac.transpose(y)) * 0.5,
+    "softmax": lambda x, y: ac.softmax(x, axis=-1) * ac.log_softmax(y, axis=-1),
+    "stack gather": lambda x, y: ac.stack([x, y])[1] + ac.gather(x, ac.tensor([2, 0, 1]), axis=0),
+    "power": lambda x, y: ac.pow(ac.abs(x) + 1, y) + ac.sqrt(ac.square(y) + 1) + ac.rsqrt(ac.square(x) + 2),
+    "broadcast": lambda x, y: x * ac.sum(y, axis=0) + ac.expand_dims(ac.mean(y, axis=1), 1),
+}
+
+
+def pair(seed):
+    r = numpy.random.default_rng(seed)
+    return ac.tensor(r.normal(size=(3, 4))), ac.tensor(r.normal(size=(3, 4)))
+
+
+@pytest.mark.parametrize("jit_compile", [None, False])
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_replays_equal_eager_on_new_inputs(name, jit_compile):
+    op = OPS[name]
+    f = ac.function(op, jit_compile=jit_compile)
+    f(*pair(0))  # traced here
+    for seed in (1, 2, 3):
+        x, y = pair(seed)
+        expected = op(x, y).numpy()
+        got = f(x, y).numpy()
+        if jit_compile is False:
+            numpy.testing.assert_array_equal(got, expected)  # unfused: the very same kernels
+        else:
+            numpy.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-14)  # float64
+    assert f.experimental_get_tracing_count() == 1
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_gradients_through_a_function_equal_eager(name):
+    op = OPS[name]
+    f = ac.function(op)
+    f(*pair(0))
+    x, y = pair(5)
+    with ac.GradientTape(persistent=True) as tape:
+        tape.watch([x, y])
+        traced = ac.sum(ac.cos(f(x, y)))
+        eager = ac.sum(ac.cos(op(x, y)))
+    for a, b in zip(tape.gradient(traced, [x, y]), tape.gradient(eager, [x, y])):
+        numpy.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_gradients_inside_a_function_equal_eager(name):
+    op = OPS[name]
+
+    def grads(x, y):
+        with ac.GradientTape() as tape:
+            tape.watch([x, y])
+            z = ac.sum(op(x, y) ** 2)
+        return tape.gradient(z, [x, y])
+
+    f = ac.function(grads)
+    f(*pair(0))
+    for seed in (8, 9):
+        x, y = pair(seed)
+        for a, b in zip(f(x, y), grads(x, y)):
+            numpy.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_second_order_through_a_function_that_takes_a_gradient():
+    def grad_of_cube(x):
+        with ac.GradientTape() as tape:
+            tape.watch(x)
+            y = ac.sum(x ** 3 + ac.sin(x))
+        return tape.gradient(y, x)  # 3x^2 + cos x
+
+    f = ac.function(grad_of_cube)
+    x = ac.tensor([0.5, -1.25, 2.0], dtype="float64")
+    f(ac.tensor([9.0, 9.0, 9.0], dtype="float64"))
+    with ac.GradientTape() as outer:
+        outer.watch(x)
+        g = f(x)
+        total = ac.sum(g)
+    second = outer.gradient(total, x)  # 6x - sin x
+    numpy.testing.assert_allclose(g.numpy(), 3 * x.numpy() ** 2 + numpy.cos(x.numpy()), rtol=1e-14)
+    numpy.testing.assert_allclose(second.numpy(), 6 * x.numpy() - numpy.sin(x.numpy()), rtol=1e-13)
+
+
+def test_mlp_gradients_of_and_through_a_function():
+    params, x, labels = mlp_case()
+
+    def grads(x, labels):
+        with ac.GradientTape() as tape:
+            loss = mlp_loss(params, x, labels)
+        return loss, tape.gradient(loss, params)
+
+    f = ac.function(grads)
+    f(x, labels)
+    _, x2, labels2 = mlp_case(seed=3)
+    loss, got = f(x2, labels2)
+    want_loss, want = grads(x2, labels2)
+    numpy.testing.assert_allclose(loss.numpy(), want_loss.numpy(), rtol=1e-13)
+    for a, b in zip(got, want):
+        numpy.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-15)
+    g = ac.function(lambda x, labels: mlp_loss(params, x, labels))
+    g(x, labels)
+    with ac.GradientTape() as tape:
+        value = g(x2, labels2)
+    for a, b in zip(tape.gradient(value, params), want):
+        numpy.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_training_step_inside_a_function_is_one_fused_launch(monkeypatch):
+    params, x, labels = mlp_case("float32")
+    eager_params, _, _ = mlp_case("float32")
+    opt, eager_opt = ac.optimizers.Adam(0.01), ac.optimizers.Adam(0.01)
+
+    @ac.function
+    def step(x, labels):
+        with ac.GradientTape() as tape:
+            loss = mlp_loss(params, x, labels)
+        opt.apply_gradients(zip(tape.gradient(loss, params), params))
+        return loss
+
+    launches = []
+    original = kernels.launch
+    monkeypatch.setattr(kernels, "launch", lambda *a, **k: launches.append(1) or original(*a, **k))
+    for _ in range(5):
+        loss = step(x, labels)
+        with ac.GradientTape() as tape:
+            eager_loss = mlp_loss(eager_params, x, labels)
+        eager_opt.apply_gradients(zip(tape.gradient(eager_loss, eager_params), eager_params))
+        numpy.testing.assert_allclose(loss.numpy(), eager_loss.numpy(), rtol=1e-6)
+    assert len(launches) == 10  # one per step each: the traced step and the eager one
+    assert opt.iterations == 5 and step.experimental_get_tracing_count() == 1
+    for a, b in zip(params, eager_params):
+        numpy.testing.assert_allclose(a.numpy(), b.numpy(), rtol=2e-5, atol=1e-6)
+
+
+def test_minimize_inside_a_function():
+    v = ac.Variable([1.0, -2.0])
+    opt = ac.optimizers.SGD(0.1)
+
+    @ac.function
+    def step():
+        opt.minimize(lambda: ac.sum(v * v), [v])
+
+    for _ in range(3):
+        step()
+    numpy.testing.assert_allclose(v.numpy(), numpy.array([1.0, -2.0]) * 0.8 ** 3, rtol=1e-6)
+    assert opt.iterations == 3
+
+
+def test_writes_run_once_per_call_in_order():
+    v = ac.Variable(1.0)
+
+    @ac.function
+    def f(x):
+        before = v * 1.0
+        v.assign_add(x)
+        after = v * 1.0
+        v.assign(v * 2.0)
+        return before, after
+
+    before, after = f(ac.tensor(3.0))
+    assert (before.numpy(), after.numpy(), v.numpy()) == (1.0, 4.0, 8.0)
+    before, after = f(ac.tensor(1.0))
+    assert (before.numpy(), after.numpy(), v.numpy()) == (8.0, 9.0, 18.0)
+
+
+def test_a_gradient_after_a_write_uses_the_value_the_op_read():
+    w = ac.Variable([2.0, 3.0], dtype="float64")
+
+    def f(x):
+        with ac.GradientTape() as tape:
+            tape.watch(x)
+            y = ac.sum(x * w)
+        w.assign([100.0, 100.0])
+        g = tape.gradient(y, x)
+        w.assign([2.0, 3.0])
+        return g
+
+    traced = ac.function(f)
+    for _ in range(2):
+        x = ac.tensor([1.0, 1.0], dtype="float64")
+        numpy.testing.assert_array_equal(traced(x).numpy(), f(x).numpy())
+        numpy.testing.assert_array_equal(traced(x).numpy(), [2.0, 3.0])
+
+
+def test_sliced_variable_writes():
+    v = ac.Variable([0.0, 0.0, 0.0])
+
+    @ac.function
+    def f(x):
+        v[1:].assign_add(x)
+        return v[0] + 1
+
+    f(ac.tensor([1.0, 2.0]))
+    out = f(ac.tensor([1.0, 2.0]))
+    numpy.testing.assert_array_equal(v.numpy(), [0, 2, 4])
+    assert out.numpy() == 1
+
+
+def test_random_draws_are_new_on_every_call():
+    @ac.function
+    def f():
+        return ac.random.normal([4])
+
+    a, b = f().numpy(), f().numpy()
+    assert not numpy.array_equal(a, b)
+
+
+def test_custom_gradient_inside_a_function_keeps_its_gradient():
+    @ac.custom_gradient
+    def clipped_identity(x):
+        return ac.identity(x), lambda dy: ac.clip(dy, -0.5, 0.5)
+
+    def f(x):
+        with ac.GradientTape() as tape:
+            tape.watch(x)
+            y = ac.sum(clipped_identity(x) * 3.0)
+        return tape.gradient(y, x)
+
+    traced = ac.function(f)
+    x = ac.tensor([1.0, 2.0])
+    numpy.testing.assert_array_equal(traced(x).numpy(), [0.5, 0.5])
+    g = ac.function(lambda x: clipped_identity(x) * 3.0)
+    with ac.GradientTape() as tape:
+        tape.watch(x)
+        y = ac.sum(g(x))
+    numpy.testing.assert_array_equal(tape.gradient(y, x).numpy(), [0.5, 0.5])
+
+
+def test_a_failed_trace_changes_nothing():
+    v = ac.Variable(1.0)
+
+    @ac.function
+    def f(x):
+        v.assign_add(1.0)
+        return ac.matmul(x, x)  # a vector: matmul raises while tracing
+
+    with pytest.raises(ValueError, match="matmul"):
+        f(ac.tensor(2.0))
+    assert v.numpy() == 1.0 and f.experimental_get_tracing_count() == 0
+
+
+def test_outputs_never_alias_variables():
+    v = ac.Variable([1.0, 2.0])
+    f = ac.function(lambda: v)
+    out = f()
+    v.assign([5.0, 6.0])
+    numpy.testing.assert_array_equal(out.numpy(), [1, 2])
