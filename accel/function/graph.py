@@ -84,19 +84,25 @@ class Graph:
         self.variables = {s: trace.payload[s] for s in range(n) if trace.kinds[s] == "var"}
         # A "read" slot is a Variable's value after a step (what a VJP reads): it is copied
         # there only if a later effect might write that Variable.
+        # A "read" slot is a Variable's value after a step (what a VJP reads). It shares the
+        # Variable's array unless an effect that may write the Variable (any effect naming it)
+        # comes between the read and the read value's last use: then it is a copy.
         self.reads_after = {}
-        written_after = {}  # var slot -> position of the last effect step referencing it
+        writes = {}  # var slot -> positions of the effects naming it
+        last_use = {}  # slot -> position of its last use
         for position, step in enumerate(self.steps):
-            if step.kind == "effect":
-                for i in step.ins:
-                    if trace.kinds[i] == "var":
-                        written_after[i] = position
+            for i in step.ins:
+                last_use[i] = position
+                if step.kind == "effect" and trace.kinds[i] == "var":
+                    writes.setdefault(i, []).append(position)
+        for r in _output_refs(output_template):
+            last_use[r] = len(self.steps)
         step_position = {index: position for position, index in enumerate(kept)}
         for s in range(n):
             if trace.kinds[s] == "read" and s in needed:
                 var_slot, index = trace.payload[s]
                 position = step_position.get(index, -1)
-                copy = written_after.get(var_slot, -1) > position
+                copy = any(position < w < last_use.get(s, -1) for w in writes.get(var_slot, ()))
                 self.reads_after.setdefault(position, []).append((s, var_slot, copy))
         self.has_effects = any(step.kind == "effect" for step in self.steps)
         self.n_slots = n

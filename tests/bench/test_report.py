@@ -31,6 +31,7 @@ def test_report_runs_and_writes_table_and_png(tmp_path):
                     "### data parallel all-reduce, 2 processes", "### data parallel overlap, 2 processes",
                     "| efficiency accel | efficiency torch | accel ÷ torch efficiency |",
                     "### parameter server update, Adam float32", "| case | asynchronous | synchronous | async ÷ sync |",
+                    "### accel.function interleaved", "| eager ÷ function | function ÷ torch eager |",
                     "own ÷ best", "| case | accel (median, IQR) | % of limit |"):
         assert section in report, section
     assert "torch fused" in report and "(same streams)" in report and "| 3w1r |" in report
