@@ -48,17 +48,18 @@ class ConcreteFunction:
     def structured_input_signature(self):
         return self.key
 
-    def _graph_for(self, bound, tensors, shapes):
-        graph = self._graphs.get(shapes)
+    def _graph_for(self, bound, tensors, key):
+        """The graph for a call keyed `key` (exact shapes): made by tracing on first use."""
+        graph = self._graphs.get(key)
         if graph is None:
             graph = self._owner._trace_graph(bound, tensors)
-            self._graphs[shapes] = graph
+            self._graphs[key] = graph
         return graph
 
     def __call__(self, *args, **kwargs):
         """Run this trace on tensors that match its spec (TypeError otherwise)."""
         bound = self._owner._bind(args, kwargs)
-        key, tensors = call_key(bound.arguments)
+        key, tensors = call_key(bound)
         if not covers(self.key, key):
             raise TypeError(f"{self._owner.__name__}: the arguments {key!r} do not match this concrete "
                             f"function's signature {self.key!r}")
@@ -79,11 +80,16 @@ class Function:
         target = python_function if _instance is None else types.MethodType(python_function, _instance)
         self._call_target = target
         self._signature = inspect.signature(target)
+        parameters = list(self._signature.parameters.values())
+        # The common signature (positional-or-keyword parameters) binds without inspect's machinery.
+        self._names = tuple(p.name for p in parameters) if all(
+            p.kind is p.POSITIONAL_OR_KEYWORD for p in parameters) else None
         self._input_signature = None if input_signature is None else _check_signature(input_signature, self._signature)
         self._reduce_retracing = bool(reduce_retracing)
         self._jit_compile = jit_compile
         self._concrete: list[ConcreteFunction] = []
-        self._exact: dict = {}
+        self._exact: dict = {}  # call key -> the ConcreteFunction that serves it
+        self._graphs: dict = {}  # call key -> its graph (specialised to the call's shapes)
         self._tracing_count = 0
         self._recent = collections.deque(maxlen=_RETRACE_WINDOW)
         self._traced_before = False  # Variables may be created on the first trace only
@@ -122,13 +128,17 @@ class Function:
                 self._by_id[id(instance)] = bound
         return bound
 
-    def _bind(self, args, kwargs):
+    def _bind(self, args, kwargs) -> dict:
+        """{parameter: value} in the signature's order, defaults filled in."""
+        names = self._names
+        if names is not None and not kwargs and len(args) == len(names):
+            return dict(zip(names, args))
         try:
             bound = self._signature.bind(*args, **kwargs)
         except TypeError as error:
             raise TypeError(f"{self.__name__}: {error}") from None
         bound.apply_defaults()
-        return bound
+        return dict(bound.arguments)
 
     # -- calls -------------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
@@ -137,7 +147,11 @@ class Function:
         bound = self._bind(args, kwargs)
         if self._input_signature is not None:
             self._conform(bound)
-        key, tensors = call_key(bound.arguments)
+        key, tensors = call_key(bound)
+        graph = self._graphs.get(key)
+        if graph is not None:  # the steady state: a graph for exactly these shapes and values
+            self._recent.append(False)
+            return graph.run(tensors)
         concrete = self._lookup(key)
         traced = concrete is None
         if traced:
@@ -152,8 +166,9 @@ class Function:
         return result
 
     def _run(self, concrete, bound, tensors):
-        shapes = tuple((t.shape, t.dtype.str, isinstance(t, Variable)) for t in tensors)
-        graph = concrete._graph_for(bound, tensors, shapes)
+        key = call_key(bound)[0]
+        graph = concrete._graph_for(bound, tensors, key)
+        self._graphs[key] = graph
         return graph.run(tensors)
 
     def _lookup(self, key):
@@ -169,7 +184,7 @@ class Function:
         """The spec of a new trace: the call's own, or with reduce_retracing widened against the
         traces made so far (dimensions that differ become None)."""
         if self._input_signature is not None:
-            return call_key(self._bind(self._input_signature, {}).arguments)[0]
+            return call_key(self._bind(self._input_signature, {}))[0]
         if self._reduce_retracing:
             for concrete in self._concrete:
                 wider = widen(key, concrete.key)
@@ -222,12 +237,11 @@ class Function:
                 return {k: substitute(value[k]) for k in sorted(value)}
             return value
 
-        for name, value in bound.arguments.items():
+        for name, value in bound.items():
             arguments[name] = substitute(value)
         for tensor in inputs:
             trace.add_input(tensor)
-        call = self._signature.bind_partial()
-        call.arguments.update(arguments)
+        call = inspect.BoundArguments(self._signature, arguments)
         with recording.paused(), tracing(trace):
             result = self._call_target(*call.args, **call.kwargs)
         outputs = _output_template(result, trace)
@@ -237,16 +251,14 @@ class Function:
     def _conform(self, bound) -> None:
         """Check the call against input_signature and convert lists and NumPy arrays to tensors
         of the spec's dtype (TypeError naming the argument, the spec and the value otherwise)."""
-        flat = []
-        for name, value in bound.arguments.items():
-            flat.append((name, value))
+        flat = list(bound.items())
         specs = self._input_signature
         if len(flat) != len(specs):
             raise TypeError(f"{self.__name__}: input_signature has {len(specs)} specs, but the call passes "
                             f"{len(flat)} arguments ({', '.join(n for n, _ in flat)})")
         for (name, value), spec in zip(flat, specs):
             tensor = _as_spec_tensor(value, spec, name, self.__name__)
-            bound.arguments[name] = tensor
+            bound[name] = tensor
 
     def get_concrete_function(self, *args, **kwargs) -> ConcreteFunction:
         """The trace for these arguments (tensors, or TensorSpecs with None dimensions; none with
@@ -255,7 +267,7 @@ class Function:
         if self._input_signature is not None and not args and not kwargs:
             args = self._input_signature
         bound = self._bind(args, kwargs)
-        key, _ = call_key(bound.arguments)
+        key, _ = call_key(bound)
         concrete = self._lookup(key)
         if concrete is None:
             concrete = ConcreteFunction(self, key)

@@ -22,6 +22,7 @@ import numpy
 from .. import recording
 from ..ops._core import as_array
 from ..tensor import Tensor, Variable
+from .call_node import CallNode, eligible
 from .fusion import plan_fusion
 from .trace import Ref, Trace, not_tracing
 
@@ -93,7 +94,7 @@ class Graph:
         for position, step in enumerate(self.steps):
             for i in step.ins:
                 last_use[i] = position
-                if step.kind == "effect" and trace.kinds[i] == "var":
+                if step.kind == "effect" and trace.kinds[i] in ("var", "input"):
                     writes.setdefault(i, []).append(position)
         for r in _output_refs(output_template):
             last_use[r] = len(self.steps)
@@ -104,9 +105,12 @@ class Graph:
                 position = step_position.get(index, -1)
                 copy = any(position < w < last_use.get(s, -1) for w in writes.get(var_slot, ()))
                 self.reads_after.setdefault(position, []).append((s, var_slot, copy))
+        self.read_slots = {s: trace.payload[s] for s in range(n) if trace.kinds[s] == "read" and s in needed}
         self.has_effects = any(step.kind == "effect" for step in self.steps)
         self.n_slots = n
+        self.fuse = fuse
         self.plan = self._compile(trace, fuse)
+        self.call_node = CallNode(self) if eligible(self) else None
 
     def _compile(self, trace, fuse: bool) -> list:
         """The array-mode program: one callable(values) per kernel, fused chain or fallback op,
@@ -133,6 +137,8 @@ class Graph:
         """The outputs for `inputs` (tensors in key order)."""
         with not_tracing():
             if recording.state.tapes:
+                if self.call_node is not None:
+                    return self.call_node.run(inputs)
                 return self.run_tensors(inputs)
             return self.run_arrays(inputs)
 
@@ -152,7 +158,8 @@ class Graph:
                 self._reads(position, values, tensors=True)
         return _resolve(self.output_template, values)
 
-    def run_arrays(self, inputs):
+    def run_arrays(self, inputs, keep: bool = False):
+        """The outputs for `inputs`, computed on arrays; with `keep`, (every slot's array, outputs)."""
         values = [None] * self.n_slots
         objects = self.variables  # slot -> Variable, for the ops that write or read them
         for s, t in zip(self.input_slots, inputs):
@@ -168,39 +175,38 @@ class Graph:
         self._reads(-1, values, tensors=False)
         for run in self.plan:
             run(values, objects)
-        return self._wrap(self.output_template, values)
+        if keep:
+            return values, self._wrap(self.output_template, values, inputs)
+        return self._wrap(self.output_template, values, inputs)
 
     def _reads(self, position, values, tensors: bool):
         for slot, var_slot, copy in self.reads_after.get(position, ()):
-            var = self.variables[var_slot]
+            var = values[var_slot]  # the Variable (tensor mode) or its array
             if tensors:
                 values[slot] = Tensor(var._data.copy(), var._device) if copy else var
             else:
-                values[slot] = var._data.copy() if copy else var._data
+                values[slot] = var.copy() if copy else var
 
-    def _wrap(self, template, values):
-        """The outputs as tensors (a Variable's own array is copied: a result never changes)."""
+    def _wrap(self, template, values, inputs):
+        """The outputs as tensors (an input returned is the caller's tensor; a Variable's own array
+        is copied: a result never changes)."""
         if template.__class__ is Ref:
             s = template.slot
             value = values[s]
             if s in self.constants:
                 return self.constants[s]
             if self.kinds[s] == "input":
-                return _input_tensor(value, self.meta[s][2])
+                return inputs[self.input_slots.index(s)]
             if self.kinds[s] in ("var", "read"):
                 value = value.copy()
             return Tensor(as_array(value), self.meta[s][2])
         if isinstance(template, list):
-            return [self._wrap(t, values) for t in template]
+            return [self._wrap(t, values, inputs) for t in template]
         if isinstance(template, tuple):
-            return tuple(self._wrap(t, values) for t in template)
+            return tuple(self._wrap(t, values, inputs) for t in template)
         if isinstance(template, dict):
-            return {k: self._wrap(t, values) for k, t in template.items()}
+            return {k: self._wrap(t, values, inputs) for k, t in template.items()}
         return template
-
-
-def _input_tensor(array, device):
-    return Tensor(array, device)
 
 
 def _refs_in(template):
@@ -214,34 +220,46 @@ def _refs_in(template):
             yield from _refs_in(t)
 
 
+def _plain(value) -> bool:
+    """A literal argument a kernel takes as it is: no tensor inside."""
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(_plain(v) for v in value.values())
+    return value.__class__ is not Ref and not isinstance(value, Tensor)
+
+
 def _kernel_call(step, trace):
-    """`values[out] = kernel(xp, *operands)` for an op with a raw kernel and plain operands
-    (tensors of a non-contextual device, Python numbers), else None."""
+    """`values[out] = kernel(xp, *operands, **params)` for an op with a raw kernel: operands are
+    slots of one non-contextual device, or literals; else None (the op itself runs)."""
     kernel = getattr(step.op, "kernel", None)
-    if kernel is None or step.kwargs or len(step.out_slots) != 1 or step.outs.__class__ is not Ref:
+    if kernel is None or len(step.out_slots) != 1 or step.outs.__class__ is not Ref:
         return None
+    if not all(_plain(v) for v in step.kwargs.values()):
+        return None
+    views = getattr(step.op, "kernel_views", False)
     slots, device = [], None
     for arg in step.args:
         if arg.__class__ is Ref:
             device = trace.meta[arg.slot][2]
-            if device.contextual:
+            if device.contextual or views and _holds_variable(trace, arg.slot):
                 return None
             slots.append(arg.slot)
-        elif arg.__class__ in (int, float, bool):
+        elif _plain(arg):
             slots.append(None)
         else:
             return None
     if device is None:
         return None
-    xp, out, args = device.xp, step.out_slots[0], step.args
-    if len(args) == 1 and slots[0] is not None:
+    xp, out, args, kwargs = device.xp, step.out_slots[0], step.args, step.kwargs
+    if len(args) == 1 and slots[0] is not None and not kwargs:
         x = slots[0]
 
         def unary(values, objects):
             r = kernel(xp, values[x])
             values[out] = r if r.__class__ is _NDARRAY else as_array(r)
         return unary
-    if len(args) == 2 and None not in slots:
+    if len(args) == 2 and None not in slots and not kwargs:
         x, y = slots
 
         def binary(values, objects):
@@ -250,8 +268,15 @@ def _kernel_call(step, trace):
         return binary
 
     def general(values, objects):
-        values[out] = as_array(kernel(xp, *[values[a.slot] if a.__class__ is Ref else a for a in args]))
+        r = kernel(xp, *[values[a.slot] if a.__class__ is Ref else a for a in args], **kwargs)
+        values[out] = r if r.__class__ is _NDARRAY else as_array(r)
     return general
+
+
+def _holds_variable(trace, slot) -> bool:
+    """Whether a slot's array may be a Variable's own (later writes would show through a view)."""
+    kind = trace.kinds[slot]
+    return kind in ("var", "read") or kind == "input" and isinstance(trace.tensors[slot], Variable)
 
 
 def _op_call(step, trace):

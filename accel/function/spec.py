@@ -100,15 +100,34 @@ class _Unhashable:
         return id(self.value)
 
 
+_TENSOR = object()  # marks a tensor's key: (_TENSOR, shape, dtype, is a Variable, device)
+
+
+def _tensor_key(tensor: Tensor) -> tuple:
+    data = tensor._data
+    return (_TENSOR, data.shape, data.dtype.str, tensor.__class__ is not Tensor and isinstance(tensor, Variable),
+            tensor._device)
+
+
+def _key_spec(key: tuple) -> TensorSpec:
+    spec = TensorSpec(key[1], key[2])
+    spec._variable, spec._device = key[3], key[4]
+    return spec
+
+
 def spec_of(value, tensors: list):
     """The key of one argument; its tensors (NumPy arrays converted) appended to `tensors`. A
-    TensorSpec (get_concrete_function's placeholder) is its own key."""
+    tensor's key is a plain tuple (cheap to build and compare on every call); a TensorSpec
+    (get_concrete_function's placeholder, a widened trace) is its own key."""
+    if value.__class__ is Tensor:
+        tensors.append(value)
+        return _tensor_key(value)
     if isinstance(value, TensorSpec):
         return value
     if _is_tensor_like(value):
         tensor = as_tensor(value)
         tensors.append(tensor)
-        return TensorSpec.from_tensor(tensor)
+        return _tensor_key(tensor)
     if isinstance(value, list):
         return ("list",) + tuple(spec_of(v, tensors) for v in value)
     if isinstance(value, tuple):
@@ -132,6 +151,10 @@ def call_key(bound_arguments: dict) -> tuple:
 def _walk2(a, b, leaf):
     """Apply `leaf(spec_a, spec_b)` over two keys of one structure; None if the structures or
     Python values differ."""
+    if isinstance(a, tuple) and a and a[0] is _TENSOR:
+        a = _key_spec(a)
+    if isinstance(b, tuple) and b and b[0] is _TENSOR:
+        b = _key_spec(b)
     if isinstance(a, TensorSpec) or isinstance(b, TensorSpec):
         if not (isinstance(a, TensorSpec) and isinstance(b, TensorSpec)):
             return None

@@ -81,6 +81,7 @@ class Trace:
         self.tensors: list = []  # per slot: its tensor while tracing (a folded step's value)
         self.meta: list = []  # per slot: (shape, dtype, device)
         self._slot_of: dict[int, int] = {}
+        self._aliases: list = []  # tensors standing for a slot they did not create (kept alive)
         self.allow_variables = allow_variables
         self.created: list[Variable] = []
         self.n_inputs = 0
@@ -96,8 +97,8 @@ class Trace:
         return slot
 
     def add_input(self, tensor: Tensor) -> int:
-        if isinstance(tensor, Variable):
-            return self.slot_for(tensor)
+        """An argument's slot. A Variable argument is an input too (each call passes its own), read
+        and written as the Variable it is."""
         slot = self._new_slot(tensor, "input", self.n_inputs)
         self.n_inputs += 1
         return slot
@@ -113,6 +114,12 @@ class Trace:
                 "accel.function: a tensor reached a traced op without coming from one (an op that "
                 "does not go through accel's op entry points); please report this as a bug")
         return self._new_slot(tensor, "const", tensor._data)
+
+    def alias(self, tensor: Tensor, target: Tensor) -> None:
+        """From now on `tensor` means `target`'s slot (call_node.py: a forward op rerun on a tape,
+        untraced, stands for the value the forward kept)."""
+        self._slot_of[id(tensor)] = self.slot_for(target)
+        self._aliases.append(tensor)
 
     def is_traced(self, tensor) -> bool:
         """Whether `tensor` depends on the function's inputs or Variables (its value is only

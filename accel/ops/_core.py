@@ -68,7 +68,7 @@ def traceable(op=None, *, effect=None, stateful: bool = False):
         trace = _state.trace
         if trace is None:
             return op(*args, **kwargs)
-        return trace.call(op, args, kwargs, effect=effect, stateful=stateful)
+        return trace.call(run, args, kwargs, effect=effect, stateful=stateful)  # run: where .kernel lives
 
     return run
 

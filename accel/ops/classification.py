@@ -131,17 +131,24 @@ def _sparse_ce_grad_vjp_logits(gg, ans, g, logits, labels, classes):
 _SPARSE_CE_GRAD_VJPS = (_sparse_ce_grad_vjp_g, _sparse_ce_grad_vjp_logits, None)
 
 
+def _sparse_ce_grad_array(xp, g, logits, labels):
+    classes = logits.shape[-1]
+    out = xp.exp(_log_softmax_array(xp, logits, -1))
+    rows = out.reshape(-1, classes)  # a view: the one-hot subtraction writes into `out`
+    rows[xp.arange(rows.shape[0]), labels.reshape(-1).astype(numpy.int64)] -= 1
+    out *= g[..., None]
+    return out
+
+
 @on_device
 def sparse_ce_grad(g, logits, labels):
     """The VJP of sparse_softmax_cross_entropy_with_logits as one op:
     g[..., None] * (softmax(logits) - one_hot(labels)), labels already checked."""
-    xp = logits._device.xp
-    classes = logits.shape[-1]
-    out = xp.exp(_log_softmax_array(xp, logits._data, -1))
-    rows = out.reshape(-1, classes)  # a view: the one-hot subtraction writes into `out`
-    rows[xp.arange(rows.shape[0]), labels._data.reshape(-1).astype(numpy.int64)] -= 1
-    out *= g._data[..., None]
-    return make(out, logits._device, (g, logits, labels), _SPARSE_CE_GRAD_VJPS, {"classes": classes})
+    out = _sparse_ce_grad_array(logits._device.xp, g._data, logits._data, labels._data)
+    return make(out, logits._device, (g, logits, labels), _SPARSE_CE_GRAD_VJPS, {"classes": logits.shape[-1]})
+
+
+sparse_ce_grad.kernel = _sparse_ce_grad_array  # accel.function's replay on raw arrays
 
 
 def _sparse_ce_vjp(g, ans, labels, logits, classes):

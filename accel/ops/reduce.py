@@ -49,7 +49,11 @@ def _reduction(name, doc, forward, vjp=None, empty_ok=True):
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
-    return traceable(op)
+    op = traceable(op)
+    # accel.function's replay on raw arrays (the trace checked the axes and emptiness already)
+    op.kernel = lambda xp, x, axis=None, keepdims=False: as_array(
+        forward(xp, x, normalize_axis(axis, x.ndim, name), keepdims))
+    return op
 
 
 def _spread_vjp(gg, ans, g, kept, shape):
@@ -66,13 +70,20 @@ def _spread(g, kept, shape):
     """A reduction's gradient g (shaped like its output) spread over the reduced input's `shape`
     in one op: g reshaped to `kept` (the shape with reduced axes of size 1) and broadcast. The
     VJP of sum, whose own VJP sums back."""
-    xp, data = g._device.xp, g._data.reshape(kept)
+    out = _spread_kernel(g._device.xp, g._data, kept, shape)
+    return make(out, g._device, (g,), _SPREAD_VJPS, {"kept": kept, "shape": shape})
+
+
+def _spread_kernel(xp, g, kept, shape):
+    data = g.reshape(kept)
     if numpy.prod(shape) <= _MATERIALIZE:
         out = xp.empty(shape, data.dtype)
         out[...] = data
-    else:
-        out = xp.broadcast_to(data, shape)
-    return make(out, g._device, (g,), _SPREAD_VJPS, {"kept": kept, "shape": shape})
+        return out
+    return xp.broadcast_to(data, shape)
+
+
+_spread.kernel = _spread_kernel  # accel.function's replay on raw arrays
 
 
 def _sum_vjp(g, ans, x, axes, keepdims):

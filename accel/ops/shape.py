@@ -221,3 +221,20 @@ def unstack(x, axis: int = 0):
 
 
 from .. import ops as _ops  # noqa: E402  (getitem lives in ops.indexing, which imports this module)
+
+
+# accel.function's replay runs these on raw arrays; `views`: the result may share the operand's
+# memory, so the replay does not use the kernel on a Variable's array (whose later writes would
+# show through) but the op itself, which snapshots it.
+def _sum_to_kernel(xp, x, shape):
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    return xp.sum(x, axis=_sum_to_axes(x.shape, shape), keepdims=True).reshape(shape)
+
+
+reshape.kernel = lambda xp, x, shape: x.reshape(shape_arg(shape, "reshape"))
+matrix_transpose.kernel = lambda xp, x: x.swapaxes(-1, -2)
+sum_to.kernel = _sum_to_kernel
+for _op in (reshape, matrix_transpose, sum_to):
+    _op.kernel_views = True

@@ -280,3 +280,65 @@ def test_outputs_never_alias_variables():
     out = f()
     v.assign([5.0, 6.0])
     numpy.testing.assert_array_equal(out.numpy(), [1, 2])
+
+
+def test_variable_arguments_are_inputs_of_each_call():
+    @ac.function
+    def f(v, x):
+        v.assign_add(x)
+        return v * 2.0
+
+    a, b = ac.Variable([1.0, 2.0]), ac.Variable([10.0, 20.0])
+    numpy.testing.assert_array_equal(f(a, ac.tensor([1.0, 1.0])).numpy(), [4, 6])
+    numpy.testing.assert_array_equal(f(b, ac.tensor([1.0, 1.0])).numpy(), [22, 42])
+    numpy.testing.assert_array_equal(a.numpy(), [2, 3])
+    numpy.testing.assert_array_equal(b.numpy(), [11, 21])
+    assert f.experimental_get_tracing_count() == 1
+    with ac.GradientTape() as tape:
+        y = ac.sum(ac.function(lambda v: v * v)(b))
+    numpy.testing.assert_array_equal(tape.gradient(y, b).numpy(), [22, 42])
+
+
+def test_a_call_under_a_tape_is_one_node_whose_backward_is_traced_once():
+    from accel.function.call_node import _CallVJPs
+
+    w = ac.Variable([0.5, -1.5, 2.0], dtype="float64")
+
+    def chain(x, scale):
+        return ac.sum(ac.tanh(ac.sin(x * w) * scale + 0.5) ** 2)
+
+    f = ac.function(chain)
+    for seed in range(3):
+        x = ac.tensor(numpy.random.default_rng(seed).normal(size=3))
+        with ac.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            y = f(x, 1.5)
+            eager = chain(x, 1.5)
+        assert isinstance(y._node.vjp, _CallVJPs)  # the whole call: one node
+        for a, b in zip(tape.gradient(y, [x, w]), tape.gradient(eager, [x, w])):
+            numpy.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-15)
+    graph = next(iter(f._graphs.values()))
+    (backward,) = graph.call_node._backward.values()
+    assert backward.experimental_get_tracing_count() == 1
+
+
+@pytest.mark.parametrize("order", [2, 3])
+def test_higher_orders_through_a_one_node_call(order):
+    def f(x):
+        return ac.sum(ac.tanh(ac.sin(x) * 1.5 + 0.5) * ac.exp(x * 0.3))
+
+    traced = ac.function(f)
+    x = ac.tensor([0.3, -0.7, 1.1], dtype="float64")
+
+    def derivative(fn, n):
+        tapes = [ac.GradientTape() for _ in range(n)]
+        for t in tapes:
+            t.__enter__()
+            t.watch(x)
+        y = fn(x)
+        for i in range(n - 1, -1, -1):
+            tapes[i].__exit__(None, None, None)
+            y = ac.sum(tapes[i].gradient(y, x))
+        return y
+
+    numpy.testing.assert_allclose(derivative(traced, order).numpy(), derivative(f, order).numpy(), rtol=1e-11)
