@@ -52,6 +52,7 @@ class Device(abc.ABC):
     __slots__ = ("index", "_xp")
     kind: str = ""
     contextual = False  # ops must run with the device current (CuPy computes on the current one)
+    fusion = None  # how accel.function fuses elementwise chains here: "numexpr", "cuda" or None
     host_readable = False  # NumPy can read its arrays in place
 
     def __new__(cls, kind: str = "", index: int = 0, xp=None):
@@ -124,6 +125,7 @@ class CPUDevice(Device):
     kind = "cpu"
     host_readable = True
     collectives = "mpi"  # which accel.distributed communicator reduces arrays that live here
+    fusion = "numexpr"  # how accel.function fuses elementwise chains here (accel/function/fusion.py)
 
     @property
     def name(self) -> str:
@@ -159,6 +161,7 @@ class CUDADevice(Device):
     kind = "cuda"
     contextual = True
     collectives = "nccl"
+    fusion = "cuda"  # a generated kernel per chain, compiled by NVRTC (accel/function/fusion_cuda.py)
 
     def send(self, array):
         with self._xp.cuda.Device(self.index):

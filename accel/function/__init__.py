@@ -2,7 +2,8 @@
 raw arrays, fuse elementwise chains), with control flow (cond, while_loop) and print.
 
 Modules: spec (what shares a trace), trace (recording op calls), graph (folding, pruning and
-running a trace), fusion (elementwise chains as numexpr kernels), function (the decorator and its
+running a trace), call_node (a call under a tape as one node), fusion (elementwise chains as
+numexpr programs) and fusion_cuda (as generated CUDA kernels), function (the decorator and its
 cache), control_flow, printing.
 """
 

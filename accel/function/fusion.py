@@ -1,4 +1,5 @@
-"""Fusing chains of elementwise steps into one kernel (CPU: numexpr, compiled once per chain).
+"""Fusing chains of elementwise steps into one kernel: on the CPU a numexpr program, on a CUDA
+device a generated kernel (fusion_cuda.py); either compiled once per chain and cached.
 
 An elementwise op whose forward has a numexpr form (`elementwise.FUSED`) is a candidate when its
 tensor operands share one floating dtype (float32 or float64) on the CPU. A candidate's operand
@@ -21,6 +22,7 @@ from __future__ import annotations
 import numpy
 
 from ..ops.elementwise import FUSED
+from .fusion_cuda import CudaFused
 
 __all__ = ["plan_fusion", "fusable"]
 
@@ -38,18 +40,24 @@ def fusable(step, trace) -> numpy.dtype | None:
     """The dtype a step would be fused in, or None: an elementwise op with a numexpr form, plain
     operands (tensors of one float dtype on the CPU, or Python numbers) and an output of that
     dtype."""
-    if numexpr is None or step.kwargs or len(step.out_slots) != 1:
+    if step.kwargs or len(step.out_slots) != 1:
         return None
     form = FUSED.get(step.op)
     if form is None:
         return None
-    dtype = trace.meta[step.out_slots[0]][1]
+    out_shape, dtype, out_device = trace.meta[step.out_slots[0]]
     if dtype not in _KINDS:
+        return None
+    backend = getattr(out_device, "fusion", None)
+    cuda = backend == "cuda"
+    if backend is None or backend == "numexpr" and numexpr is None:
         return None
     for arg in step.args:
         if hasattr(arg, "slot"):
             shape, arg_dtype, device = trace.meta[arg.slot]
-            if arg_dtype != dtype or device.contextual:
+            if arg_dtype != dtype or device != out_device:
+                return None
+            if cuda and shape != out_shape and shape != ():  # the kernel indexes, never broadcasts
                 return None
         elif arg.__class__ not in (int, float):
             return None
@@ -79,7 +87,7 @@ class _Fused:
 
 def plan_fusion(steps, trace, uses: dict, outputs: set, fuse: bool) -> dict:
     """{position: _Fused or None}: the steps that run fused (None: inlined into a later one)."""
-    if not fuse or numexpr is None:
+    if not fuse:
         return {}
     dtypes = [fusable(step, trace) for step in steps]
     producer = {step.out_slots[0]: i for i, step in enumerate(steps) if dtypes[i] is not None}
@@ -114,7 +122,13 @@ def plan_fusion(steps, trace, uses: dict, outputs: set, fuse: bool) -> dict:
     for i, (expression, leaves, ops) in expressions.items():
         if i in inlined_into:
             plan[i] = None  # computed inside the chain that reads it
-        elif ops >= 2:  # one op alone is NumPy's own kernel (numexpr's call costs more)
+        elif ops >= 2:  # one op alone is the library's own kernel (a fused call costs more)
             unique = list(dict((name, source) for name, source in leaves).items())
-            plan[i] = _Fused(expression, unique, steps[i].out_slots[0], dtypes[i])
+            out = steps[i].out_slots[0]
+            shape, dtype, device = trace.meta[out]
+            if device.fusion == "cuda":
+                zero_d = {s for _, s in unique if s.__class__ is int and trace.meta[s][0] == ()}
+                plan[i] = CudaFused(expression, unique, out, dtype, shape, device, zero_d)
+            else:
+                plan[i] = _Fused(expression, unique, out, dtype)
     return plan
