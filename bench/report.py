@@ -155,6 +155,7 @@ def function_table(question: str, cases: dict, chart: dict) -> list:
              "| case | " + " | ".join(names)
              + " | eager ÷ function | function ÷ torch eager | function ÷ torch.compile |",
              "|---" * 8 + "|"]
+    floors = []
     for case in sorted(cases):
         info = cases[case]["accel"]["extra_info"]
         medians = info["median_s"]
@@ -164,11 +165,15 @@ def function_table(question: str, cases: dict, chart: dict) -> list:
                     else "—")
         lines.append("| " + " | ".join([case, *cells, f"{info['eager_over_function']:.2f}",
                                         f"{info['function_over_torch']:.2f}", compiled]) + " |")
+        if "accel floor" in medians:
+            floors.append(f"{case}: the floor (NumPy's BLAS for the step's matmuls + the fused Adam update, "
+                          f"nothing else) is {median_iqr(info, 'accel floor')}, "
+                          f"{medians['accel floor'] / medians['torch eager']:.2f}x PyTorch eager's step.")
         chart.setdefault(question, []).append((case, "torch eager", info["function_over_torch"]))
         chart[question].append((case, "accel eager", 1 / info["eager_over_function"]))
         if "torch.compile" in medians:
             chart[question].append((case, "torch.compile", medians["accel function"] / medians["torch.compile"]))
-    return lines + [""]
+    return lines + [""] + floors + ([""] if floors else [])
 
 
 def median_iqr(info: dict, key: str) -> str:

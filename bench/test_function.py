@@ -3,10 +3,11 @@
 Two cases, each implementation in a process of its own, taking turns block after block
 (workloads.alternated_processes): (a) the 20-op chain on 16 elements, forward + backward (target:
 function >= 5x faster than eager accel); (b) the MLP 784-256-256-10 training step with Adam at
-batch 128 (target: function <= 0.7x PyTorch eager). Every step is checked against a NumPy
-reference (the chain's gradient; the first step's loss and that the weights moved) before it is
-timed, in its own process. torch.compile runs where it compiles on the host (it needs a C++
-compiler); where it does not, its column says why.
+batch 128 (target: function <= 0.7x PyTorch eager), with accel's floor beside it: the step's
+eight matmuls in NumPy's BLAS plus the fused Adam update, which no NumPy-based step can beat.
+Every step is checked against a NumPy reference (the chain's gradient; the first step's loss and
+that the weights moved) before it is timed, in its own process. torch.compile runs where it
+compiles on the host (it needs a C++ compiler); where it does not, its column says why.
 """
 
 import functools
@@ -100,7 +101,35 @@ def _chain_step(implementation):
     return _checked(step, check)
 
 
+def _floor_step():
+    """What any NumPy-based step must spend: the step's eight matmuls (NumPy's BLAS, float32) and
+    the fused Adam update of the same variables (accel's own kernel), nothing else."""
+    import accel as ac
+
+    weights, biases, x_np, _ = _mlp_data()
+    rng = numpy.random.default_rng(1)
+    h1 = rng.standard_normal((128, 256)).astype(numpy.float32)
+    h2 = rng.standard_normal((128, 256)).astype(numpy.float32)
+    g3 = rng.standard_normal((128, 10)).astype(numpy.float32)
+    w1, w2, w3 = weights
+    params = [ac.Variable(w, device="cpu") for w in weights] + [ac.Variable(b, device="cpu") for b in biases]
+    grads = [ac.tensor(numpy.full_like(p.numpy(), 1e-3), device="cpu") for p in params]
+    opt = ac.optimizers.Adam(1e-3)
+    pairs = list(zip(grads, params))
+
+    def step():
+        x_np @ w1, h1 @ w2, h2 @ w3  # forward
+        g2 = g3 @ w3.T
+        h2.T @ g3, h1.T @ g2, g2 @ w2.T, x_np.T @ g2  # backward: weight and input gradients
+        opt.apply_gradients(pairs)
+        return opt.iterations
+
+    return _checked(step, lambda iterations: None)
+
+
 def _mlp_step(implementation):
+    if implementation == "accel floor":
+        return _floor_step()
     weights, biases, x_np, labels_np = _mlp_data()
     reference = _mlp_reference_loss()
     if implementation.startswith("accel"):
@@ -171,6 +200,8 @@ def test_function_interleaved(benchmark, case, torch_module, bench_size):
     benchmark.group = f"accel.function interleaved: {case} [cpu]"
     why_not = _compiles()
     names = [n for n in IMPLEMENTATIONS if n != "torch.compile" or why_not is None]
+    if "MLP" in case:
+        names.append("accel floor")
     steps = 200 if "chain" in case else 20
     blocks = 2 if bench_size == "tiny" else 10
     stats = alternated_processes({name: functools.partial(make_step, name, case) for name in names}, blocks, steps)
