@@ -26,7 +26,7 @@ import numpy
 from .. import recording
 from ..tensor import Tensor, Variable, convert
 from .graph import Graph
-from .spec import TensorSpec, call_key, covers, widen
+from .spec import TensorSpec, call_key, covers, readable, widen
 from .trace import Ref, Trace, current, tracing
 
 __all__ = ["function", "Function", "ConcreteFunction"]
@@ -45,8 +45,10 @@ class ConcreteFunction:
         self._graphs: dict = {}
 
     @property
-    def structured_input_signature(self):
-        return self.key
+    def structured_input_signature(self) -> dict:
+        """{argument: its spec}: TensorSpecs (None dimensions where the trace is wider) and the
+        Python values the trace was made for."""
+        return {name: readable(spec) for name, spec in self.key}
 
     def _graph_for(self, bound, tensors, key):
         """The graph for a call keyed `key` (exact shapes): made by tracing on first use."""
@@ -61,8 +63,9 @@ class ConcreteFunction:
         bound = self._owner._bind(args, kwargs)
         key, tensors = call_key(bound)
         if not covers(self.key, key):
-            raise TypeError(f"{self._owner.__name__}: the arguments {key!r} do not match this concrete "
-                            f"function's signature {self.key!r}")
+            given = {name: readable(spec) for name, spec in key}
+            raise TypeError(f"{self._owner.__name__}: the arguments {given} do not match this concrete "
+                            f"function's signature {self.structured_input_signature}")
         return self._owner._run(self, bound, tensors)
 
 

@@ -141,6 +141,26 @@ def spec_of(value, tensors: list):
     return ("py", value)
 
 
+def readable(key):
+    """A key with TensorSpecs for its tensors and plain values for its Python values: what
+    ConcreteFunction.structured_input_signature shows."""
+    if isinstance(key, TensorSpec):
+        return key
+    if isinstance(key, tuple) and key:
+        if key[0] is _TENSOR:
+            return _key_spec(key)
+        if key[0] == "py" and len(key) == 2:
+            return key[1]
+        if key[0] in ("list", "tuple"):
+            items = [readable(k) for k in key[1:]]
+            return items if key[0] == "list" else tuple(items)
+        if key[0] == "dict":
+            return {k: readable(v) for k, v in key[1:]}
+    if isinstance(key, _Unhashable):
+        return key.value
+    return key
+
+
 def call_key(bound_arguments: dict) -> tuple:
     """(key, tensors): the key of a call's bound arguments and its tensors in key order."""
     tensors: list = []

@@ -280,3 +280,15 @@ def test_bad_arguments():
 
     with pytest.raises(TypeError, match="f: missing a required argument"):
         f()
+
+
+def test_a_concrete_function_shows_its_signature():
+    @ac.function
+    def f(x, n, pair):
+        return x * n
+
+    concrete = f.get_concrete_function(ac.TensorSpec([None, 3], "float64"), 2, (1, 2))
+    signature = concrete.structured_input_signature
+    assert list(signature) == ["x", "n", "pair"]
+    assert repr(signature["x"]) == "TensorSpec(shape=[None, 3], dtype=float64)"
+    assert signature["n"] == 2 and signature["pair"] == (1, 2)
