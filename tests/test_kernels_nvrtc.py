@@ -11,7 +11,8 @@ from accel import _cuda, kernels
 cupy = pytest.importorskip("cupy", reason="CuPy is not installed (the test extra installs it)")
 
 
-def _nvrtc_compile(arch: str):
+def _compile(source: str, names, arch: str, include=()):
+    """(name -> mangled name, ptxas's report) of `source` compiled as RawModule compiles it."""
     from cupy._core import core
     from cupy.cuda import compiler
 
@@ -19,13 +20,11 @@ def _nvrtc_compile(arch: str):
         compiler._get_nvrtc_version()
     except Exception as exc:  # no libnvrtc
         pytest.skip(f"NVRTC is not available ({exc})")
-    source = _cuda.source_with_header_hash(kernels.sources_dir())
     # What RawModule passes to NVRTC: the bridge's options, then CuPy's (cupy/_core/_compile_with_cache
     # and cupy/cuda/compiler.py), and ptxas's report.
-    options = core.assemble_cupy_compiler_options(("-std=c++17", f"-I{kernels.sources_dir()}"))
+    options = core.assemble_cupy_compiler_options(("-std=c++17", *include))
     options += ("-ftz=true", f"-arch={arch}", "--device-as-default-execution-space", "-Xptxas=-v")
-    names = _cuda.all_names()
-    program = compiler._NVRTCProgram(source, "fused.cu", name_expressions=names, method="cubin")
+    program = compiler._NVRTCProgram(source, "fused.cu", name_expressions=list(names), method="cubin")
 
     class Log:
         text = ""
@@ -34,7 +33,14 @@ def _nvrtc_compile(arch: str):
             Log.text += s
 
     _, mapping = program.compile(options, log_stream=Log())
-    return names, mapping, Log.text
+    return mapping, Log.text
+
+
+def _nvrtc_compile(arch: str):
+    source = _cuda.source_with_header_hash(kernels.sources_dir())
+    names = _cuda.all_names()
+    mapping, report = _compile(source, names, arch, (f"-I{kernels.sources_dir()}",))
+    return names, mapping, report
 
 
 @pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
@@ -63,3 +69,32 @@ def test_every_registry_line_is_requested_in_every_form():
     names = _cuda.all_names()
     for off, on in _cuda.RULE_TYPES.values():
         assert sum(n.startswith(f"accel::fused_update<{off}, {on}, ") for n in names) == 3 * 4  # dtypes x clip x decay
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_fused_chain_form_compiles_with_nvrtc(dtype):
+    """accel.function's CUDA fusion (accel/function/fusion_cuda.py): each elementwise form, as the
+    kernel it generates, with an array operand, a 0-d operand and a constant."""
+    import numpy
+
+    from accel.function import fusion_cuda
+    from accel.ops.elementwise import FUSED
+
+    for op, form in FUSED.items():
+        names = ["v0", "v1"] if "{1}" in form else ["v0"]
+        expression = "(" + form.format(*names) + ") * c0"
+        code = fusion_cuda.source(expression, numpy.dtype(dtype), names, ["c0"], set(names[1:]))
+        mapping, report = _compile(code, [fusion_cuda.KERNEL_NAME], "sm_80")
+        assert fusion_cuda.KERNEL_NAME in mapping, op.__name__
+        spills = [int(n) for n in re.findall(r"(\d+) bytes spill (?:stores|loads)", report)]
+        assert spills and set(spills) == {0}, f"{op.__name__}: {report}"
+
+
+def test_fused_chain_translation():
+    import numpy
+
+    from accel.function import fusion_cuda
+
+    out = fusion_cuda.translate("where(v1 > 0, v2 * tanh(v1), abs(v3))", numpy.dtype("float32"), {"v3"})
+    assert out == "accel_where(v1[i] > 0, v2[i] * tanhf(v1[i]), fabsf(v3[0]))"
+    assert fusion_cuda.translate("exp(v0)", numpy.dtype("float64"), set()) == "exp(v0[i])"

@@ -20,7 +20,7 @@ from .. import recording
 from ..autodiff.tape import GradientTape
 from ..dtypes import is_floating
 from ..tensor import Tensor
-from .trace import Ref, current, not_tracing
+from .trace import bind, current, not_tracing, refs, resolve
 
 __all__ = ["CallNode", "eligible"]
 
@@ -28,18 +28,9 @@ __all__ = ["CallNode", "eligible"]
 def eligible(graph) -> bool:
     if any(step.kind != "pure" for step in graph.steps):
         return False
-    return all(graph.kinds[s] in ("step", "input", "const") for s in _refs(graph.output_template))
+    return all(graph.kinds[s] in ("step", "input", "const") for s in refs(graph.output_template))
 
 
-def _refs(template):
-    if template.__class__ is Ref:
-        yield template.slot
-    elif isinstance(template, (list, tuple)):
-        for t in template:
-            yield from _refs(t)
-    elif isinstance(template, dict):
-        for t in template.values():
-            yield from _refs(t)
 
 
 class CallNode:
@@ -63,7 +54,7 @@ class CallNode:
         saved = [Tensor(values[s], graph.meta[s][2]) for s in self.saved_slots]
         node_inputs = tuple(inputs) + tuple(graph.variables[s] for s in self.var_slots)
         flat, position = [], 0
-        for slot in _refs(graph.output_template):
+        for slot in refs(graph.output_template):
             flat.append((slot, position))
             position += 1
         leaves = _leaves(outputs)
@@ -161,42 +152,20 @@ def _backward(graph, node, j, inputs, saved, g):
     with GradientTape() as tape:
         tape.watch(sources)
         for step in graph.steps:
-            args = _resolve(step.args, values)
-            kwargs = _resolve(step.kwargs, values)
+            args = resolve(step.args, values)
+            kwargs = resolve(step.kwargs, values)
             if trace is not None and step.out_slots and all(s in kept for s in step.out_slots):
                 with not_tracing():
                     out = step.op(*args, **kwargs)
-                _bind(step.outs, out, values, lambda slot, t: trace.alias(t, kept[slot]))
+                bind(step.outs, out, values, lambda slot, t: trace.alias(t, kept[slot]))
             else:
                 out = step.op(*args, **kwargs)
-                _bind(step.outs, out, values, None)
-        outputs = [values[s] for s in _refs(graph.output_template)]
+                bind(step.outs, out, values)
+        outputs = [values[s] for s in refs(graph.output_template)]
     target = outputs[j]
     grads = tape.gradient(target, sources, output_gradients=g)
     it = iter(grads)
     return [next(it) if is_floating(t.dtype) else None for t in inputs]
 
 
-def _resolve(template, values):
-    if template.__class__ is Ref:
-        return values[template.slot]
-    if isinstance(template, list):
-        return [_resolve(t, values) for t in template]
-    if isinstance(template, tuple):
-        return tuple(_resolve(t, values) for t in template)
-    if isinstance(template, dict):
-        return {k: _resolve(t, values) for k, t in template.items()}
-    return template
-
-
-def _bind(template, out, values, alias):
-    if template is None:
-        return
-    if template.__class__ is Ref:
-        values[template.slot] = out
-        if alias is not None:
-            alias(template.slot, out)
-        return
-    for t, o in zip(template, out):
-        _bind(t, o, values, alias)
 

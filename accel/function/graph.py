@@ -24,33 +24,15 @@ from ..ops._core import as_array
 from ..tensor import Tensor, Variable
 from .call_node import CallNode, eligible
 from .fusion import plan_fusion
-from .trace import Ref, Trace, not_tracing
+from .trace import Ref, Trace, bind, not_tracing, refs, resolve
 
 __all__ = ["Graph"]
 
 _NDARRAY = numpy.ndarray
 
 
-def _resolve(template, values):
-    if template.__class__ is Ref:
-        return values[template.slot]
-    if isinstance(template, list):
-        return [_resolve(t, values) for t in template]
-    if isinstance(template, tuple):
-        return tuple(_resolve(t, values) for t in template)
-    if isinstance(template, dict):
-        return {k: _resolve(t, values) for k, t in template.items()}
-    return template
 
 
-def _assign(template, out, values, unwrap):
-    if template is None:
-        return
-    if template.__class__ is Ref:
-        values[template.slot] = out._data if unwrap else out
-        return
-    for t, o in zip(template, out):
-        _assign(t, o, values, unwrap)
 
 
 class Graph:
@@ -70,7 +52,7 @@ class Graph:
         # Constants: the tensors themselves (tensor mode) and their arrays (array mode).
         self.constants = {s: trace.tensors[s] for s in range(n) if not live[s]}
         needed = set()
-        for r in _output_refs(output_template):
+        for r in refs(output_template):
             needed.add(r)
         kept = []
         for index in range(len(steps) - 1, -1, -1):
@@ -96,7 +78,7 @@ class Graph:
                 last_use[i] = position
                 if step.kind == "effect" and trace.kinds[i] in ("var", "input"):
                     writes.setdefault(i, []).append(position)
-        for r in _output_refs(output_template):
+        for r in refs(output_template):
             last_use[r] = len(self.steps)
         step_position = {index: position for position, index in enumerate(kept)}
         for s in range(n):
@@ -117,9 +99,9 @@ class Graph:
         with the Variable reads that VJPs need in between."""
         uses = {}
         for step in self.steps:
-            for r in _refs_in((step.args, step.kwargs)):
+            for r in refs((step.args, step.kwargs)):
                 uses[r] = uses.get(r, 0) + 1
-        outputs = set(_output_refs(self.output_template))
+        outputs = set(refs(self.output_template))
         fused = plan_fusion(self.steps, trace, uses, outputs, fuse)
         plan = []
         for position, step in enumerate(self.steps):
@@ -152,11 +134,11 @@ class Graph:
             values[s] = t
         self._reads(-1, values, tensors=True)
         for position, step in enumerate(self.steps):
-            out = step.op(*_resolve(step.args, values), **_resolve(step.kwargs, values))
-            _assign(step.outs, out, values, unwrap=False)
+            out = step.op(*resolve(step.args, values), **resolve(step.kwargs, values))
+            bind(step.outs, out, values)
             if position in self.reads_after:
                 self._reads(position, values, tensors=True)
-        return _resolve(self.output_template, values)
+        return resolve(self.output_template, values)
 
     def run_arrays(self, inputs, keep: bool = False):
         """The outputs for `inputs`, computed on arrays; with `keep`, (every slot's array, outputs)."""
@@ -209,15 +191,6 @@ class Graph:
         return template
 
 
-def _refs_in(template):
-    if template.__class__ is Ref:
-        yield template.slot
-    elif isinstance(template, (list, tuple)):
-        for t in template:
-            yield from _refs_in(t)
-    elif isinstance(template, dict):
-        for t in template.values():
-            yield from _refs_in(t)
 
 
 def _plain(value) -> bool:
@@ -284,14 +257,14 @@ def _op_call(step, trace):
     array mode); Variables (`objects`: slot -> Variable) are passed as themselves, so writes
     reach them and reads keep eager's semantics."""
     meta, op, args_t, kwargs_t, outs = trace.meta, step.op, step.args, step.kwargs, step.outs
-    refs = sorted(set(_refs_in((args_t, kwargs_t))))
+    slots = sorted(set(refs((args_t, kwargs_t))))
 
     def call(values, objects):
         view = {}
-        for s in refs:
+        for s in slots:
             view[s] = objects[s] if s in objects else Tensor(values[s], meta[s][2])
-        out = op(*_resolve(args_t, view), **_resolve(kwargs_t, view))
-        _assign(outs, out, values, unwrap=True)
+        out = op(*resolve(args_t, view), **resolve(kwargs_t, view))
+        bind(outs, out, values, lambda slot, tensor: values.__setitem__(slot, tensor._data))
     return call
 
 
@@ -299,15 +272,4 @@ def _read_call(slot, var_slot, copy):
     def read(values, objects):
         values[slot] = values[var_slot].copy() if copy else values[var_slot]
     return read
-
-
-def _output_refs(template):
-    if template.__class__ is Ref:
-        yield template.slot
-    elif isinstance(template, (list, tuple)):
-        for t in template:
-            yield from _output_refs(t)
-    elif isinstance(template, dict):
-        for t in template.values():
-            yield from _output_refs(t)
 

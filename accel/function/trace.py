@@ -19,7 +19,7 @@ from __future__ import annotations
 from .. import recording
 from ..tensor import Tensor, Variable
 
-__all__ = ["Trace", "Step", "Ref", "current", "tracing", "not_tracing"]
+__all__ = ["Trace", "Step", "Ref", "current", "tracing", "not_tracing", "refs", "resolve", "bind"]
 
 _state = recording.state
 
@@ -50,7 +50,7 @@ class Step:
 
     def __init__(self, op, args, kwargs, kind):
         self.op, self.args, self.kwargs, self.kind = op, args, kwargs, kind
-        self.ins = sorted({r.slot for r in _refs((args, kwargs))})
+        self.ins = sorted(set(refs((args, kwargs))))
         self.outs = None
         self.out_slots = ()
 
@@ -59,15 +59,43 @@ class Step:
         return f"{self.out_slots} = {name}{self.args!r}"
 
 
-def _refs(template):
-    if isinstance(template, Ref):
-        yield template
+def refs(template):
+    """The slots a template refers to, in order (with repeats)."""
+    if template.__class__ is Ref:
+        yield template.slot
     elif isinstance(template, (list, tuple)):
         for item in template:
-            yield from _refs(item)
+            yield from refs(item)
     elif isinstance(template, dict):
         for item in template.values():
-            yield from _refs(item)
+            yield from refs(item)
+
+
+def resolve(template, values):
+    """The template with each Ref replaced by `values[slot]` (values: a list or a dict)."""
+    if template.__class__ is Ref:
+        return values[template.slot]
+    if isinstance(template, list):
+        return [resolve(t, values) for t in template]
+    if isinstance(template, tuple):
+        return tuple(resolve(t, values) for t in template)
+    if isinstance(template, dict):
+        return {k: resolve(t, values) for k, t in template.items()}
+    return template
+
+
+def bind(template, out, values, each=None) -> None:
+    """Store a step's output `out` into `values` at the template's slots; `each(slot, tensor)` is
+    told of every one."""
+    if template is None:
+        return
+    if template.__class__ is Ref:
+        values[template.slot] = out
+        if each is not None:
+            each(template.slot, out)
+        return
+    for t, o in zip(template, out):
+        bind(t, o, values, each)
 
 
 class Trace:
