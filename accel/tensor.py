@@ -540,7 +540,7 @@ def tensor(data, dtype=None, device=None) -> Tensor:
 
 
 _ops = None  # accel.ops, which builds on Tensor: it registers itself with bind_operators
-_recording = None  # accel.recording (which imports this module), bound with the operators
+_recording = None  # accel.recording (which imports this module), handed over with the operators
 
 
 def _the_variable(variable, *args, **kwargs):
@@ -554,10 +554,8 @@ def bind_operators(ops) -> None:
     exactly commutative in IEEE arithmetic, so their reflected forms share the op. The rest of the
     operator table is in the class body."""
     global _ops, _recording
-    from . import recording
-    from .ops._core import traceable
-
-    _ops, _recording = ops, recording
+    _ops, _recording = ops, ops._core.recording
+    traceable = ops._core.traceable
     # Inside accel.function a Variable write is an effect (recorded while tracing, run on every
     # call) and reading elements (v[i], which can be assigned to) is one step.
     for name in ("assign", "assign_add", "assign_sub", "_write_at", "_scatter_nd"):

@@ -36,8 +36,9 @@ def eligible(graph) -> bool:
 class CallNode:
     """The one-node path of a graph (see the module docstring)."""
 
-    def __init__(self, graph):
+    def __init__(self, graph, function_class):
         self.graph = graph
+        self._function_class = function_class  # accel.function's Function (function.py makes us)
         self._backward = {}  # (output position, higher order) -> Function
         self._backward_graphs = {}  # the same -> its one graph, once traced
         self._g_shapes = {}
@@ -70,8 +71,6 @@ class CallNode:
         constants to it, so the second derivative must see them computed from the inputs)."""
         function = self._backward.get((j, higher_order))
         if function is None:
-            from .function import Function  # function.py imports graph.py, which imports us
-
             graph = self.graph
             if higher_order:
                 def backward(inputs, g):
@@ -81,7 +80,7 @@ class CallNode:
                     return _backward(graph, self, j, inputs, saved, g)
 
             backward.__name__ = f"backward_{j}"
-            function = Function(backward, jit_compile=graph.fuse)
+            function = self._function_class(backward, jit_compile=graph.fuse)
             self._backward[(j, higher_order)] = function
         return function
 

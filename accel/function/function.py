@@ -25,6 +25,7 @@ import numpy
 
 from .. import recording
 from ..tensor import Tensor, Variable, convert
+from .call_node import CallNode, eligible
 from .graph import Graph
 from .spec import TensorSpec, call_key, covers, readable, widen
 from .trace import Ref, Trace, current, tracing
@@ -248,8 +249,10 @@ class Function:
         with recording.paused(), tracing(trace):
             result = self._call_target(*call.args, **call.kwargs)
         outputs = _output_template(result, trace)
-        fuse = self._jit_compile is not False
-        return Graph(trace, outputs, fuse=fuse), trace.created
+        graph = Graph(trace, outputs, fuse=self._jit_compile is not False)
+        if eligible(graph):
+            graph.call_node = CallNode(graph, Function)
+        return graph, trace.created
 
     def _conform(self, bound) -> None:
         """Check the call against input_signature and convert lists and NumPy arrays to tensors

@@ -22,7 +22,6 @@ import numpy
 from .. import recording
 from ..ops._core import as_array
 from ..tensor import Tensor, Variable
-from .call_node import CallNode, eligible
 from .fusion import plan_fusion
 from .trace import Ref, Trace, bind, not_tracing, refs, resolve
 
@@ -92,7 +91,7 @@ class Graph:
         self.n_slots = n
         self.fuse = fuse
         self.plan = self._compile(trace, fuse)
-        self.call_node = CallNode(self) if eligible(self) else None
+        self.call_node = None  # set by function.py where the call can be one node (call_node.py)
 
     def _compile(self, trace, fuse: bool) -> list:
         """The array-mode program: one callable(values) per kernel, fused chain or fallback op,
