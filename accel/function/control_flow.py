@@ -70,7 +70,7 @@ def _traced_cond(pred, true_fn, false_fn):
     if merged is not None:
         return merged
     del trace.steps[start:]  # the branches become one step that runs the taken one
-    return trace.call(_eager_cond, (pred, true_fn, false_fn), {})
+    return _opaque(trace.call(_eager_cond, (pred, true_fn, false_fn), {}, stateful=True), "cond")
 
 
 class _Mismatch(Exception):
@@ -89,6 +89,24 @@ def _select(pred, a, b):
     if not isinstance(a, Tensor) and not isinstance(b, Tensor) and a is b:
         return a
     raise _Mismatch
+
+
+def _opaque(out, where: str):
+    """The outputs of a control-flow step, as the trace sees them: a tape inside the function
+    that recorded the step's iterations must not differentiate through them (the trace would
+    freeze this call's path into every later call), so their nodes refuse."""
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError(
+            f"accel.function: a tape inside the function cannot differentiate through a {where} whose "
+            "path depends on traced values (its gradient would be frozen to this trace's path); take "
+            "that gradient outside the function, where the tape records every call's own path")
+
+    for t in flatten(out if isinstance(out, (list, tuple)) else [out]):
+        node = getattr(t, "_node", None)
+        if node is not None:
+            node.vjp = (refuse,) * len(node.inputs)
+    return out
 
 
 def _eager_cond(pred, true_fn, false_fn):
@@ -117,7 +135,8 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):
         # Python numbers among the loop variables become tensors (as TensorFlow converts them):
         # their values change with the trip count, so they cannot be frozen into the trace.
         start = [convert(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for v in loop_vars]
-        return trace.call(_eager_while, (cond, body, start, type(loop_vars), maximum_iterations), {})
+        out = trace.call(_eager_while, (cond, body, start, type(loop_vars), maximum_iterations), {}, stateful=True)
+        return _opaque(out, "while_loop")
     return _eager_while(cond, body, loop_vars, type(loop_vars), maximum_iterations)
 
 

@@ -321,11 +321,15 @@ def _as_spec_tensor(value, spec: TensorSpec, name: str, function_name: str):
             if array.dtype != spec.dtype:
                 raise TypeError(f"{where} must match {spec!r}, got an array of dtype {array.dtype.name}")
             tensor = convert(array)
-        else:  # Python numbers and lists take the spec's dtype if they fit it exactly
-            tensor = convert(value, dtype=spec.dtype)
-            if not numpy.array_equal(numpy.asarray(tensor._data, dtype=numpy.float64),
-                                     numpy.asarray(array, dtype=numpy.float64)):
-                raise TypeError(f"{where} must match {spec!r}, got {value!r} (not exactly representable)")
+        else:  # Python numbers and lists take the spec's dtype (floats rounded, as accel.tensor does)
+            if spec.dtype.kind in "biu" and array.dtype.kind not in "biu":
+                raise TypeError(f"{where} must match {spec!r}, got {value!r} (not integers)")
+            try:
+                tensor = convert(value, dtype=spec.dtype)
+            except (OverflowError, ValueError):
+                raise TypeError(f"{where} must match {spec!r}, got {value!r} (out of the dtype's range)") from None
+            if spec.dtype.kind in "biu" and not numpy.array_equal(tensor._data, array):
+                raise TypeError(f"{where} must match {spec!r}, got {value!r} (out of the dtype's range)")
     probe = TensorSpec(spec.shape, spec.dtype)
     if not probe.is_compatible_with(TensorSpec(tensor.shape, tensor.dtype)):
         raise TypeError(f"{where} must match {spec!r}, got a tensor of shape {tuple(tensor.shape)} and dtype "

@@ -43,8 +43,10 @@ class Ref:
 
 class Step:
     """One op call: `op(*args, **kwargs)` with Refs in the templates; `outs` is the output
-    structure with Refs for tensors. kind: "pure", "stateful" (random: never folded) or
-    "effect" (print, writes: not run while tracing, always kept, in order)."""
+    structure with Refs for tensors. kind: "pure"; "stateful" (random draws, and control flow
+    whose path depends on values: what it computes is not fixed by the trace, so it is never
+    folded, always run, and a call holding one records its ops under a tape instead of being one
+    node); or "effect" (print, writes: not run while tracing, always kept, in order)."""
 
     __slots__ = ("op", "args", "kwargs", "outs", "kind", "ins", "out_slots")
 
@@ -139,8 +141,10 @@ class Trace:
             return self._new_slot(tensor, "var", tensor)
         if tensor._node is not None:
             raise RuntimeError(
-                "accel.function: a tensor reached a traced op without coming from one (an op that "
-                "does not go through accel's op entry points); please report this as a bug")
+                "accel.function: a tensor computed outside the trace reached a traced op. A tape "
+                "inside the function cannot differentiate through a while_loop over traced values (or "
+                "a cond whose branches print or write): take that gradient outside the function. "
+                "Otherwise an op bypassed accel's op entry points: please report it as a bug")
         return self._new_slot(tensor, "const", tensor._data)
 
     def alias(self, tensor: Tensor, target: Tensor) -> None:

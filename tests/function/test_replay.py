@@ -367,3 +367,37 @@ def test_on_every_device_a_training_step_function_equals_eager(device):
     numpy.testing.assert_allclose(runs["function"][0], runs["eager"][0], rtol=1e-6)
     for a, b in zip(runs["function"][1], runs["eager"][1]):
         numpy.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_while_loop_in_a_function_runs_every_call_and_tapes_outside_see_every_iteration():
+    def doubling(x):
+        return ac.while_loop(lambda v: ac.reduce_all(v < 100.0), lambda v: [v * 2.0], [x])[0]
+
+    f = ac.function(doubling)
+    for start, want in ((1.0, 128.0), (30.0, 120.0), (200.0, 200.0)):
+        x = ac.tensor([start], dtype="float64")
+        with ac.GradientTape() as tape:
+            tape.watch(x)
+            y = f(x)
+        assert y.numpy()[0] == want
+        assert tape.gradient(y, x).numpy()[0] == want / start  # 2 ** iterations
+
+    def inside(x):
+        with ac.GradientTape() as tape:
+            tape.watch(x)
+            y = doubling(x)
+        return tape.gradient(y, x)
+
+    with pytest.raises(RuntimeError, match="while_loop"):
+        ac.function(inside)(ac.tensor([1.0]))
+
+
+def test_input_signature_rounds_python_floats_but_refuses_lossy_integers():
+    f = ac.function(lambda x: x, input_signature=[ac.TensorSpec([None], "float32")])
+    assert f([0.1]).numpy()[0] == numpy.float32(0.1)
+    g = ac.function(lambda n: n, input_signature=[ac.TensorSpec([], "int32")])
+    assert g(3).numpy() == 3
+    with pytest.raises(TypeError, match="not integers"):
+        g(2.5)
+    with pytest.raises(TypeError, match="range"):
+        g(2 ** 40)
