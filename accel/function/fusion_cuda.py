@@ -11,7 +11,6 @@ math functions (sinf, tanhf, ...), as CuPy's own float32 kernels do.
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 import numpy
@@ -74,9 +73,9 @@ class CudaFused:
         key = (self.device, self.code)
         kernel = _cache.get(key)
         if kernel is None:
-            digest = hashlib.sha256(self.code.encode()).hexdigest()[:16]
-            module = self.device.xp.RawModule(code=f"// accel fused chain {digest}\n" + self.code,
-                                              options=("-std=c++17",), name_expressions=[KERNEL_NAME])
+            # the source is the whole key (no headers): CuPy's disk cache keys on it too
+            module = self.device.xp.RawModule(code=self.code, options=("-std=c++17",),
+                                              name_expressions=[KERNEL_NAME])
             kernel = module.get_function(KERNEL_NAME)
             _cache[key] = kernel
         return kernel
@@ -87,10 +86,12 @@ class CudaFused:
         with device.activate():
             kernel = self.kernel or self._compiled()
             self.kernel = kernel
-            out = xp.empty(self.shape, self.dtype)
+            args = [xp.ascontiguousarray(values[s]) if s.__class__ is int else s for s in self.inputs]
+            # the operands' shape, not the trace's: an op upstream may size its result by values
+            shape = next((a.shape for a in args if getattr(a, "ndim", 0)), self.shape)
+            out = xp.empty(shape, self.dtype)
             n = out.size
             if n:
-                args = [xp.ascontiguousarray(values[s]) if s.__class__ is int else s for s in self.inputs]
                 blocks = max(1, min(-(-n // _THREADS), _MAX_BLOCKS))
                 kernel((blocks,), (_THREADS,), (*args, out, numpy.int64(n)))
         values[self.out] = out

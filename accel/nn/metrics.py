@@ -11,7 +11,7 @@ import numpy
 
 from .. import ops
 from ..tensor import convert
-from ..ops._core import make
+from ..ops._core import make, traceable
 from .losses import _same_rank
 
 _FLOAT64 = numpy.dtype("float64")
@@ -21,12 +21,27 @@ __all__ = ["Metric", "Mean", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", 
            "categorical_accuracy", "sparse_categorical_accuracy", "get"]
 
 
+def _nothing(*args, **kwargs) -> None:
+    """What a metric update returns while a function traces (the update runs on every call)."""
+
+
 class Metric:
     """Base class: subclasses define update_state and result (and reset_state if they keep more
     than Mean's total and count)."""
 
     direction = "up"
     default_name = "metric"
+
+    def __init_subclass__(cls, **kwargs):
+        """Metrics keep their state in raw arrays, outside any tape or trace: inside accel.function
+        an update or reset is an effect (run on every call) and a result a step of its own (read
+        anew on every call), never a value frozen at trace time."""
+        super().__init_subclass__(**kwargs)
+        for name in ("update_state", "reset_state"):
+            if name in cls.__dict__:
+                setattr(cls, name, traceable(cls.__dict__[name], effect=_nothing))
+        if "result" in cls.__dict__:
+            cls.result = traceable(cls.__dict__["result"], stateful=True)
 
     def __init__(self, name: str | None = None):
         self.name = name or self.default_name

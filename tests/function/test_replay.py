@@ -401,3 +401,16 @@ def test_input_signature_rounds_python_floats_but_refuses_lossy_integers():
         g(2.5)
     with pytest.raises(TypeError, match="range"):
         g(2 ** 40)
+
+
+def test_metrics_update_on_every_call_and_results_are_read_anew():
+    metric = ac.nn.metrics.Mean()
+
+    @ac.function
+    def f(x):
+        metric.update_state(x)
+        return metric.result()
+
+    values = [f(ac.tensor([float(i), float(i) + 1])).numpy() for i in range(3)]
+    numpy.testing.assert_allclose(values, [0.5, 1.0, 1.5])
+    numpy.testing.assert_allclose(metric.result().numpy(), 1.5)
