@@ -10,8 +10,8 @@ the forward's values. A step that fusion computed inside a chain (never kept) is
 backward graph. When the backward itself runs under a tape (second order), it is again one node
 with a traced backward.
 
-Used only for graphs without effects or random draws, whose outputs are step results or inputs
-(graph.py falls back to running the ops on tensors otherwise).
+Used only for graphs of pure steps whose outputs are step results, inputs or constants (`eligible`;
+graph.py runs the ops on tensors otherwise).
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ __all__ = ["CallNode", "eligible"]
 
 
 def eligible(graph) -> bool:
+    """Whether a call of `graph` can be one node: only pure steps (no effects, random draws or
+    value-dependent control flow) and outputs that are step results, inputs or constants."""
     if any(step.kind != "pure" for step in graph.steps):
         return False
     return all(graph.kinds[s] in ("step", "input", "const") for s in refs(graph.output_template))
-
-
 
 
 class CallNode:
@@ -165,6 +165,5 @@ def _backward(graph, node, j, inputs, saved, g):
     grads = tape.gradient(target, sources, output_gradients=g)
     it = iter(grads)
     return [next(it) if is_floating(t.dtype) else None for t in inputs]
-
 
 

@@ -10,9 +10,9 @@ Building (`Graph(trace, outputs)`):
 
 Running: with no tape recording, `run_arrays` executes the plan on raw arrays: no Tensor per
 op, no recording, no argument checks (the trace checked them for these shapes and dtypes). When
-a tape records (a function called inside `GradientTape`, or by `optimizer.minimize`),
-`run_tensors` calls every op on tensors, so the tapes record exactly what eager execution
-records: gradients and higher orders are eager's.
+a tape records (a function called inside `GradientTape`, or by `optimizer.minimize`), the call is
+one node with a traced backward (call_node.py) where it can be; otherwise `run_tensors` calls
+every op on tensors, so the tapes record exactly what eager execution records.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy
 
 from .. import recording
 from ..ops._core import as_array
+from ..ops.conversion import identity
 from ..tensor import Tensor, Variable
 from .fusion import plan_fusion
 from .trace import Ref, Trace, bind, not_tracing, refs, resolve
@@ -28,10 +29,6 @@ from .trace import Ref, Trace, bind, not_tracing, refs, resolve
 __all__ = ["Graph"]
 
 _NDARRAY = numpy.ndarray
-
-
-
-
 
 
 class Graph:
@@ -64,8 +61,6 @@ class Graph:
         kept.reverse()
         self.steps = [steps[i] for i in kept]
         self.variables = {s: trace.payload[s] for s in range(n) if trace.kinds[s] == "var"}
-        # A "read" slot is a Variable's value after a step (what a VJP reads): it is copied
-        # there only if a later effect might write that Variable.
         # A "read" slot is a Variable's value after a step (what a VJP reads). It shares the
         # Variable's array unless an effect that may write the Variable (any effect naming it)
         # comes between the read and the read value's last use: then it is a copy.
@@ -87,7 +82,6 @@ class Graph:
                 copy = any(position < w < last_use.get(s, -1) for w in writes.get(var_slot, ()))
                 self.reads_after.setdefault(position, []).append((s, var_slot, copy))
         self.read_slots = {s: trace.payload[s] for s in range(n) if trace.kinds[s] == "read" and s in needed}
-        self.has_effects = any(step.kind == "effect" for step in self.steps)
         self.n_slots = n
         self.fuse = fuse
         self.plan = self._compile(trace, fuse)
@@ -137,7 +131,7 @@ class Graph:
             bind(step.outs, out, values)
             if position in self.reads_after:
                 self._reads(position, values, tensors=True)
-        return resolve(self.output_template, values)
+        return _snapshots(resolve(self.output_template, values))
 
     def run_arrays(self, inputs, keep: bool = False):
         """The outputs for `inputs`, computed on arrays; with `keep`, (every slot's array, outputs)."""
@@ -190,6 +184,18 @@ class Graph:
         return template
 
 
+def _snapshots(outputs):
+    """Outputs with each Variable replaced by its value now (recorded as a read of it, so a tape
+    differentiates through it): a result never changes when the Variable does."""
+    if isinstance(outputs, Variable):
+        return identity(outputs)
+    if isinstance(outputs, list):
+        return [_snapshots(o) for o in outputs]
+    if isinstance(outputs, tuple):
+        return tuple(_snapshots(o) for o in outputs)
+    if isinstance(outputs, dict):
+        return {k: _snapshots(v) for k, v in outputs.items()}
+    return outputs
 
 
 def _plain(value) -> bool:

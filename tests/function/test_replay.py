@@ -414,3 +414,15 @@ def test_metrics_update_on_every_call_and_results_are_read_anew():
     values = [f(ac.tensor([float(i), float(i) + 1])).numpy() for i in range(3)]
     numpy.testing.assert_allclose(values, [0.5, 1.0, 1.5])
     numpy.testing.assert_allclose(metric.result().numpy(), 1.5)
+
+
+def test_a_returned_variable_is_its_value_with_or_without_a_tape():
+    v = ac.Variable([1.0, 2.0], dtype="float64")
+    f = ac.function(lambda: v)
+    with ac.GradientTape() as tape:
+        out = f()
+        y = ac.sum(out * out)
+    v.assign([5.0, 6.0])
+    assert not isinstance(out, ac.Variable)
+    numpy.testing.assert_array_equal(out.numpy(), [1, 2])
+    numpy.testing.assert_array_equal(tape.gradient(y, v).numpy(), [2, 4])
