@@ -35,6 +35,16 @@ def test_fit_quickstart_runs_as_printed():
     assert os.path.getsize("curves.png") > 1000
 
 
+def test_traced_step_runs_as_printed():
+    section = README.split("### A traced training step with accel.function", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "ACCEL_DEVICE": "cpu"})
+    assert result.returncode == 0, result.stderr
+    words = result.stdout.split()
+    assert words[0] == "loss" and float(words[1]) < 0.01 and words[2:] == ["traces", "1"]
+
+
 def test_quickstart_runs_as_printed():
     assert _run_quickstart({"ACCEL_DEVICE": "cpu"}) == "cpu"
 
