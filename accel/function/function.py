@@ -249,7 +249,7 @@ class Function:
         with recording.paused(), tracing(trace):
             result = self._call_target(*call.args, **call.kwargs)
         outputs = _output_template(result, trace)
-        graph = Graph(trace, outputs, fuse=self._jit_compile is not False)
+        graph = Graph(trace, outputs, fuse=self._jit_compile)
         if eligible(graph):
             graph.call_node = CallNode(graph, Function)
         return graph, trace.created
@@ -342,8 +342,9 @@ def function(func=None, *, input_signature=None, reduce_retracing=False, jit_com
 
     input_signature: TensorSpecs for every argument (one trace; other calls raise TypeError).
     reduce_retracing: after a retrace, generalise shapes (None dimensions) instead of tracing
-    each new shape. jit_compile: None (fuse elementwise chains where it helps), True (same),
-    False (no fusion). See docs/semantics.md section 14."""
+    each new shape. jit_compile: None (fuse elementwise chains where it helps: on a GPU always,
+    on the CPU small chains, see fusion.py), True (fuse every chain), False (no fusion).
+    See docs/semantics.md section 14."""
     if func is None:
         return functools.partial(function, input_signature=input_signature, reduce_retracing=reduce_retracing,
                                  jit_compile=jit_compile)

@@ -34,7 +34,7 @@ _NDARRAY = numpy.ndarray
 class Graph:
     """The steps of one trace that a call runs, with its inputs, outputs and constants."""
 
-    def __init__(self, trace: Trace, output_template, fuse: bool):
+    def __init__(self, trace: Trace, output_template, fuse):
         self.kinds, self.meta = trace.kinds, trace.meta
         self.input_slots = [s for s, k in enumerate(trace.kinds) if k == "input"]
         self.output_template = output_template
@@ -87,7 +87,7 @@ class Graph:
         self.plan = self._compile(trace, fuse)
         self.call_node = None  # set by function.py where the call can be one node (call_node.py)
 
-    def _compile(self, trace, fuse: bool) -> list:
+    def _compile(self, trace, fuse) -> list:
         """The array-mode program: one callable(values) per kernel, fused chain or fallback op,
         with the Variable reads that VJPs need in between."""
         uses = {}

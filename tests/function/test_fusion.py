@@ -36,7 +36,7 @@ def test_each_fused_unary_op_is_within_4_ulp_of_eager(name, dtype):
     rng = numpy.random.default_rng(1)
     positive = name in ("log", "sqrt", "log1p")
     data = rng.uniform(0.05 if positive else -3, 3, 4096)
-    f = ac.function(lambda x: op(x) * 2.0)  # two ops: a chain that fuses
+    f = ac.function(lambda x: op(x) * 2.0, jit_compile=True)  # two ops: a chain, fused at any size
     x = ac.tensor(data, dtype=dtype)
     got, want = f(x), op(x) * 2.0
     assert fused_programs(f), "the chain did not fuse"
@@ -51,7 +51,7 @@ def test_fused_arithmetic_is_exact(name, dtype):
     rng = numpy.random.default_rng(2)
     x = ac.tensor(rng.uniform(-3, 3, (64, 8)), dtype=dtype)
     y = ac.tensor(rng.uniform(0.5, 3, (8,)), dtype=dtype)  # broadcast, as numexpr does
-    f = ac.function(lambda x, y: op(x, y) * 3.0)
+    f = ac.function(lambda x, y: op(x, y) * 3.0, jit_compile=True)
     numpy.testing.assert_array_equal(f(x, y).numpy(), (op(x, y) * 3.0).numpy())
     assert fused_programs(f)
 
@@ -63,7 +63,7 @@ def test_gradient_forms_match_their_ops():
     for op in (elementwise.tanh_grad, elementwise.sigmoid_grad, elementwise.sin_grad, elementwise.cos_grad,
                elementwise.relu_grad):
         assert op in FUSED
-        f = ac.function(lambda g, y, op=op: op(g, y) * 2.0)
+        f = ac.function(lambda g, y, op=op: op(g, y) * 2.0, jit_compile=True)
         got, want = f(g, y).numpy(), (op(g, y) * 2.0).numpy()
         assert ulps(got, want).max() <= 4, op.__name__
 
@@ -71,9 +71,9 @@ def test_gradient_forms_match_their_ops():
 def test_relu_and_its_gradient_keep_nan_and_inf_as_eager():
     x = ac.tensor([numpy.nan, -numpy.inf, -1.0, 0.0, 2.0, numpy.inf])
     g = ac.tensor([1.0, numpy.nan, 3.0, 4.0, 5.0, 6.0])
-    f = ac.function(lambda x: ac.relu(x) * 1.0)
+    f = ac.function(lambda x: ac.relu(x) * 1.0, jit_compile=True)
     numpy.testing.assert_array_equal(f(x).numpy(), ac.relu(x).numpy())
-    grad = ac.function(lambda g, x: ac.ops.elementwise.relu_grad(g, x) * 1.0)
+    grad = ac.function(lambda g, x: ac.ops.elementwise.relu_grad(g, x) * 1.0, jit_compile=True)
     numpy.testing.assert_array_equal(grad(g, x).numpy(), ac.ops.elementwise.relu_grad(g, x).numpy())
 
 
@@ -83,7 +83,7 @@ def test_a_long_chain_is_one_program_within_its_bound():
             x = ac.tanh(x * 0.9 + 0.1)
         return x
 
-    f = ac.function(chain)
+    f = ac.function(chain, jit_compile=True)
     x = ac.tensor(numpy.linspace(-2, 2, 1000), dtype="float32")
     got = f(x)
     assert len(fused_programs(f)) == 1
@@ -117,7 +117,7 @@ def test_ops_without_a_form_split_the_chain():
     def fn(x):
         return ac.softplus(ac.exp(x) * 2.0) * 3.0 + 1.0  # softplus has no numexpr form
 
-    f = ac.function(fn)
+    f = ac.function(fn, jit_compile=True)
     x = ac.tensor(numpy.linspace(-1, 1, 10), dtype="float32")
     got = f(x)
     assert len(fused_programs(f)) == 2  # exp * 2 before softplus, * 3 + 1 after it
@@ -125,7 +125,23 @@ def test_ops_without_a_form_split_the_chain():
 
 
 def test_python_constants_never_promote_float32():
-    f = ac.function(lambda x: ac.exp(x * 0.1) + 1e-3)
+    f = ac.function(lambda x: ac.exp(x * 0.1) + 1e-3, jit_compile=True)
     out = f(ac.tensor([1.0, 2.0], dtype="float32"))
     assert out.dtype == numpy.float32
     assert fused_programs(f)
+
+
+@pytest.mark.parametrize("size, arithmetic, fused", [
+    (16, False, True), (64, False, False), (4096, False, False),  # a chain with sin and tanh
+    (16, True, True), (200, True, True), (4096, True, False),  # arithmetic only
+])
+def test_by_default_the_cpu_fuses_only_where_numexpr_pays(size, arithmetic, fused):
+    def chain(x):
+        return (x * 1.5 + 0.5) * (x - 0.25) if arithmetic else ac.tanh(ac.sin(x) * 1.5 + 0.5)
+
+    x = ac.tensor(numpy.linspace(-1, 1, size), dtype="float32")
+    default, forced = ac.function(chain), ac.function(chain, jit_compile=True)
+    numpy.testing.assert_allclose(default(x).numpy(), chain(x).numpy(), rtol=1e-6)
+    forced(x)
+    assert bool(fused_programs(default)) == fused
+    assert len(fused_programs(forced)) == 1
