@@ -17,6 +17,8 @@ every op on tensors, so the tapes record exactly what eager execution records.
 
 from __future__ import annotations
 
+import bisect
+
 import numpy
 
 from .. import recording
@@ -74,11 +76,11 @@ class Graph:
                     writes.setdefault(i, []).append(position)
         for r in refs(output_template):
             last_use[r] = len(self.steps)
-        step_position = {index: position for position, index in enumerate(kept)}
         for s in range(n):
             if trace.kinds[s] == "read" and s in needed:
                 var_slot, index = trace.payload[s]
-                position = step_position.get(index, -1)
+                # after the last kept step up to the op that read it (that op may be pruned)
+                position = bisect.bisect_right(kept, index) - 1
                 copy = any(position < w < last_use.get(s, -1) for w in writes.get(var_slot, ()))
                 self.reads_after.setdefault(position, []).append((s, var_slot, copy))
         self.read_slots = {s: trace.payload[s] for s in range(n) if trace.kinds[s] == "read" and s in needed}

@@ -181,6 +181,9 @@ class Trace:
                     "stateful" if stateful else "pure")
         if effect is not None:
             self.steps.append(step)
+            for i in step.ins:  # as a real write would: later reads get captures of their own
+                if isinstance(self.tensors[i], Variable):
+                    self.tensors[i]._before_write()
             return effect(*args, **kwargs)
         else:
             _state.trace = None

@@ -426,3 +426,24 @@ def test_a_returned_variable_is_its_value_with_or_without_a_tape():
     assert not isinstance(out, ac.Variable)
     numpy.testing.assert_array_equal(out.numpy(), [1, 2])
     numpy.testing.assert_array_equal(tape.gradient(y, v).numpy(), [2, 4])
+
+
+def test_a_gradient_of_a_read_after_a_write_uses_the_written_value():
+    v = ac.Variable([2.0, 3.0], dtype="float64")
+
+    def f(x):
+        with ac.GradientTape() as tape:
+            tape.watch(x)
+            before = ac.sum(x * v)
+            v.assign(v * 10.0)
+            after = ac.sum(x * v)
+            total = before + after
+        g = tape.gradient(total, x)
+        v.assign([2.0, 3.0])
+        return g
+
+    traced = ac.function(f)
+    x = ac.tensor([1.0, 1.0], dtype="float64")
+    numpy.testing.assert_array_equal(f(x).numpy(), [22.0, 33.0])
+    for _ in range(2):
+        numpy.testing.assert_array_equal(traced(x).numpy(), [22.0, 33.0])
