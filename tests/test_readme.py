@@ -24,24 +24,24 @@ def _run_quickstart(env=None):
     return words[-1]
 
 
-def test_fit_quickstart_runs_as_printed():
-    section = README.split("### Training with compile / fit", 1)[1]
+def _run_section(heading: str) -> list:
+    """The words the first Python block under `heading` prints, run on the CPU."""
+    section = README.split(heading, 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env={**os.environ, "ACCEL_DEVICE": "cpu"})
     assert result.returncode == 0, result.stderr
-    words = result.stdout.split()
+    return result.stdout.split()
+
+
+def test_fit_quickstart_runs_as_printed():
+    words = _run_section("### Training with compile / fit")
     assert words[0] == "accuracy" and float(words[1]) > 0.9 and int(words[3]) >= 6
     assert os.path.getsize("curves.png") > 1000
 
 
 def test_traced_step_runs_as_printed():
-    section = README.split("### A traced training step with accel.function", 1)[1]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env={**os.environ, "ACCEL_DEVICE": "cpu"})
-    assert result.returncode == 0, result.stderr
-    words = result.stdout.split()
+    words = _run_section("### A traced training step with accel.function")
     assert words[0] == "loss" and float(words[1]) < 0.01 and words[2:] == ["traces", "1"]
 
 
