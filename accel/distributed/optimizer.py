@@ -39,7 +39,7 @@ class _Averaging:
     def _tape_gradients(self, tape, loss, variables) -> list:
         return self._mark_gradients(reduced_gradient(tape, self._reducer, loss, variables))
 
-    @traceable(effect=lambda self, grads_and_vars: None)  # accel.function: run on every call
+    @traceable(effect=True)  # accel.function: run on every call
     def apply_gradients(self, grads_and_vars) -> None:
         """Averages the gradients (unless compute_gradients or fit's step just did), then applies
         them as the wrapped optimizer does."""

@@ -41,7 +41,6 @@ class CallNode:
         self._function_class = function_class  # accel.function's Function (function.py makes us)
         self._backward = {}  # (output position, higher order) -> Function
         self._backward_graphs = {}  # the same -> its one graph, once traced
-        self._g_shapes = {}
         self.var_slots = list(graph.variables)
         self.saved_slots = None  # the step slots a forward run materialises (known after one run)
 
@@ -109,9 +108,9 @@ class _CallVJPs:
             higher = bool(recording.state.tapes)  # the backward is itself recorded: second order
             args = (list(values), g) if higher else (list(values), self.saved, g)
             graph = self.owner._backward_graphs.get((self.j, higher))
-            if graph is not None and g.shape == self.owner._g_shapes[self.j]:
-                # The forward graph has fixed shapes, so its backward graph has too: run it as
-                # the Function would, without keying the call again.
+            if graph is not None:
+                # The forward graph has fixed shapes (g has its output's: the tape checks), so the
+                # backward's one graph serves every call: run it without keying the call again.
                 flat = list(values) + ([] if higher else self.saved) + [g]
                 grads = graph.run(flat)
             else:
@@ -119,7 +118,6 @@ class _CallVJPs:
                 grads = function(*args)
                 if len(function._graphs) == 1:
                     (self.owner._backward_graphs[(self.j, higher)],) = function._graphs.values()
-                    self.owner._g_shapes[self.j] = g.shape
             self._last = (g, grads)
         return self._last[1]
 

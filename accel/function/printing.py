@@ -68,7 +68,7 @@ def format_value(value, summarize: int = 3) -> str:
     return str(value)
 
 
-@traceable(effect=lambda *inputs, **options: None)  # printed on every call, never while tracing
+@traceable(effect=True)  # printed on every call, never while tracing
 def print(*inputs, output_stream=None, summarize: int = 3, sep: str = " ", end: str = "\n") -> None:  # noqa: A001
     """Writes `inputs` (tensors, arrays, Python values and containers of them)."""
     if isinstance(summarize, bool) or not isinstance(summarize, int) or summarize < -1:

@@ -106,7 +106,7 @@ class Trace:
     def __init__(self, allow_variables: bool):
         self.steps: list[Step] = []
         self.kinds: list[str] = []  # per slot: "input", "var", "const", "step", "read"
-        # per slot: input index, Variable, constant array, step index, (var slot, step index)
+        # per slot: None (an input), Variable, constant array, step index, (var slot, step index)
         self.payload: list = []
         self.tensors: list = []  # per slot: its tensor while tracing (a folded step's value)
         self.meta: list = []  # per slot: (shape, dtype, device)
@@ -114,7 +114,6 @@ class Trace:
         self._aliases: list = []  # tensors standing for a slot they did not create (kept alive)
         self.allow_variables = allow_variables
         self.created: list[Variable] = []
-        self.n_inputs = 0
 
     # -- slots ----------------------------------------------------------------------------------
     def _new_slot(self, tensor: Tensor, kind: str, payload) -> int:
@@ -129,9 +128,7 @@ class Trace:
     def add_input(self, tensor: Tensor) -> int:
         """An argument's slot. A Variable argument is an input too (each call passes its own), read
         and written as the Variable it is."""
-        slot = self._new_slot(tensor, "input", self.n_inputs)
-        self.n_inputs += 1
-        return slot
+        return self._new_slot(tensor, "input", None)
 
     def slot_for(self, tensor: Tensor) -> int:
         slot = self._slot_of.get(id(tensor))

@@ -21,10 +21,6 @@ __all__ = ["Metric", "Mean", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", 
            "categorical_accuracy", "sparse_categorical_accuracy", "get"]
 
 
-def _nothing(*args, **kwargs) -> None:
-    """What a metric update returns while a function traces (the update runs on every call)."""
-
-
 class Metric:
     """Base class: subclasses define update_state and result (and reset_state if they keep more
     than Mean's total and count)."""
@@ -39,7 +35,7 @@ class Metric:
         super().__init_subclass__(**kwargs)
         for name in ("update_state", "reset_state"):
             if name in cls.__dict__:
-                setattr(cls, name, traceable(cls.__dict__[name], effect=_nothing))
+                setattr(cls, name, traceable(cls.__dict__[name], effect=True))
         if "result" in cls.__dict__:
             cls.result = traceable(cls.__dict__["result"], stateful=True)
 

@@ -54,12 +54,19 @@ def _first_device(args):
     return None
 
 
+def _returns_none(*args, **kwargs) -> None:
+    """What an effect that returns nothing gives while a function traces."""
+
+
 def traceable(op=None, *, effect=None, stateful: bool = False):
     """`op`, recorded as one step of the trace when called while accel.function traces (plain
     `op` otherwise: one attribute read). `stateful`: each call gives new values (random draws),
     so a replay always runs it. `effect`: the op acts on the world (prints, writes a Variable,
     updates with an optimizer): a trace records it without running it and returns
-    `effect(*args, **kwargs)` in its place; every replay runs it (see accel/function/trace.py)."""
+    `effect(*args, **kwargs)` in its place (effect=True: None); every replay runs it (see
+    accel/function/trace.py)."""
+    if effect is True:
+        effect = _returns_none
     if op is None:
         return lambda f: traceable(f, effect=effect, stateful=stateful)
 

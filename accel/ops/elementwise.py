@@ -38,8 +38,9 @@ def _unary(name, doc, forward, vjp=None, to_float=False):
     vjps = None if vjp is None else (vjp,)
 
     def op(x):
-        if _recording.trace is not None:  # accel.function: this call is one step of the trace
-            return _recording.trace.call(op, (x,), {})
+        trace = _recording.trace
+        if trace is not None:  # accel.function: this call is one step of the trace
+            return trace.call(op, (x,), {})
         if not isinstance(x, Tensor):
             x = tensor_arg(x)
         device = x._device
@@ -78,8 +79,9 @@ def _binary(name, doc, forward, vjp_x=None, vjp_y=None):
     vjps = None if vjp_x is None and vjp_y is None else (vjp_x, vjp_y)
 
     def op(x, y):
-        if _recording.trace is not None:  # accel.function: this call is one step of the trace
-            return _recording.trace.call(op, (x, y), {})
+        trace = _recording.trace
+        if trace is not None:  # accel.function: this call is one step of the trace
+            return trace.call(op, (x, y), {})
         # Fast path: tensor with tensor, or tensor with a Python scalar (kept weakly typed).
         if isinstance(x, Tensor) and (isinstance(y, Tensor) or y.__class__ in _PY_SCALARS):
             device = x._device

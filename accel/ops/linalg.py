@@ -72,7 +72,6 @@ def matmul(a, b):
 
 
 _FLOAT16 = numpy.dtype("float16")
-# matmul.kernel (accel.function's replay on raw arrays) is set below, once _product exists.
 
 
 def _product(xp, a, b):
@@ -85,4 +84,4 @@ def _product(xp, a, b):
     return xp.matmul(a, b)
 
 
-matmul.kernel = _product
+matmul.kernel = _product  # accel.function's replay on raw arrays

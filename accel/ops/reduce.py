@@ -11,9 +11,12 @@ import builtins
 import numpy
 
 from ..dtypes import is_floating
-from ._core import as_array, make, normalize_axis, on_device, tensor_arg, traceable
+from .. import recording
+from ._core import as_array, make, normalize_axis, on_device, tensor_arg
 from .elementwise import equal, exp, logical_and, select_grad, where
 from .shape import reshape
+
+_state = recording.state
 
 __all__ = ["sum", "mean", "max", "min", "prod", "logsumexp", "argmax", "argmin",
            "reduce_any", "reduce_all", "count_nonzero"]
@@ -39,6 +42,9 @@ def _reduction(name, doc, forward, vjp=None, empty_ok=True):
     vjps = None if vjp is None else (vjp,)
 
     def op(x, axis=None, keepdims=False):
+        trace = _state.trace
+        if trace is not None:  # accel.function: this call is one step of the trace
+            return trace.call(op, (x, axis, keepdims), {})
         x = tensor_arg(x)
         axes = normalize_axis(axis, x.ndim, name)
         if not empty_ok and _reduced_count(x.shape, axes) == 0:
@@ -49,7 +55,6 @@ def _reduction(name, doc, forward, vjp=None, empty_ok=True):
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
-    op = traceable(op)
     # accel.function's replay on raw arrays (the trace checked the axes and emptiness already)
     op.kernel = lambda xp, x, axis=None, keepdims=False: as_array(
         forward(xp, x, normalize_axis(axis, x.ndim, name), keepdims))
@@ -167,6 +172,9 @@ count_nonzero = _reduction(
 
 def _arg_extremum(name, pick):
     def op(x, axis=None, keepdims=False):
+        trace = _state.trace
+        if trace is not None:  # accel.function: this call is one step of the trace
+            return trace.call(op, (x, axis, keepdims), {})
         x = tensor_arg(x)
         axes = normalize_axis(axis, x.ndim, name)
         if axes is not None and len(axes) != 1:
@@ -180,7 +188,7 @@ def _arg_extremum(name, pick):
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Index (int64) of the {name[3:]}imum over `axis`; None: of the flattened tensor."
-    return traceable(op)
+    return op
 
 
 argmax = _arg_extremum("argmax", lambda xp: xp.argmax)

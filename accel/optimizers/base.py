@@ -373,7 +373,7 @@ class Optimizer:
         asks here: accel.distributed's optimizer averages them across workers during the walk)."""
         return tape.gradient(loss, variables)
 
-    @traceable(effect=lambda self, grads_and_vars: None)  # accel.function: run on every call
+    @traceable(effect=True)  # accel.function: run on every call
     def apply_gradients(self, grads_and_vars) -> None:
         """Clip, decay and update each variable from its gradient; then iterations += 1."""
         pairs = list(grads_and_vars)

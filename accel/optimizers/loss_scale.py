@@ -22,9 +22,8 @@ import math
 import numpy
 
 from .. import ops
-from ..ops._core import traceable
+from ..ops._core import make, traceable
 from ..tensor import Tensor, Variable
-from ..ops._core import make
 from .base import Optimizer
 from .device_scaling import DeviceScaling, device_for, next_scale
 
@@ -255,7 +254,7 @@ class LossScaleOptimizer(Optimizer):
         grads = tape.gradient(loss, variables, output_gradients=weight)
         return list(zip(grads, variables))
 
-    @traceable(effect=lambda self, grads_and_vars: None)  # accel.function: run on every call
+    @traceable(effect=True)  # accel.function: run on every call
     def apply_gradients(self, grads_and_vars) -> None:
         """Unscale, test, apply (or skip) in the inner optimizer's launch; then adjust the scale.
         On a GPU (device_scaling.py) all of it happens there, without a host copy."""
