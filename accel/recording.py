@@ -12,13 +12,15 @@ shared and lists them all in `tapes`.
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import weakref
 
+from . import _autodiff
 from .dtypes import is_floating
 from .tensor import Tensor, Variable
 
-__all__ = ["Node", "active_tapes", "record", "watched_by", "paused"]
+__all__ = ["Node", "active_tapes", "record", "record_python", "watched_by", "paused"]
 
 _next_tape_id = itertools.count(1)
 
@@ -43,28 +45,15 @@ def active_tapes() -> list:
     return state.tapes
 
 
-_next_sequence = itertools.count()
-
-
-class Node:
-    """One recorded op: ``vjp[i](g, ans, *values, **params)`` gives the gradient for input i.
-
-    `inputs` are what gradients flow to; `values` are what the VJPs read: the inputs themselves,
-    except that a Variable is replaced by its value at record time (a capture, see `capture`), so
-    a later assign or optimizer step does not change this op's gradient (TensorFlow's semantics).
-    `seq` numbers nodes in creation order. Every input exists before the op that reads it, so
-    decreasing `seq` is a reverse topological order: the graph walk needs no separate sort.
-    """
-
-    __slots__ = ("vjp", "inputs", "values", "params", "tapes", "seq")
-
-    def __init__(self, vjp, inputs, params, tapes, values=None):
-        self.vjp = vjp
-        self.inputs = inputs
-        self.values = inputs if values is None else values
-        self.params = params
-        self.tapes = tapes
-        self.seq = next(_next_sequence)
+# Node: one recorded op, ``vjp[i](g, ans, *values, **params)`` gives the gradient for input i
+# (compiled: accel._autodiff, csrc/autodiff/node.cpp). `inputs` are what gradients flow to;
+# `values` are what the VJPs read: the inputs themselves, except that a Variable is replaced by its
+# value at record time (a capture, see `capture`), so a later assign or optimizer step does not
+# change this op's gradient (TensorFlow's semantics). `tapes`: the ids of the tapes that recorded
+# it. `seq` numbers nodes in creation order. Every input exists before the op that reads it, so
+# decreasing `seq` is a reverse topological order: the graph walk needs no separate sort.
+# Node(vjp, inputs, params, tapes, values=None).
+Node = _autodiff.Node
 
 
 _CAPTURE_VJPS = (lambda g, ans, x: g,)
@@ -134,11 +123,12 @@ def watch_reads(inputs) -> None:
                 _watches(tape, x)
 
 
-def record(out: Tensor, inputs: tuple, vjp, params) -> None:
+def record_python(out: Tensor, inputs: tuple, vjp, params) -> None:
     """Attach a node to `out` for every active tape that watches one of `inputs`.
 
     Every input is offered to every tape (no early exit), so each trainable Variable an op reads
-    is watched, as in TensorFlow.
+    is watched, as in TensorFlow. `record` is this function compiled (csrc/autodiff/node.cpp:
+    every recorded op calls it); this is its readable statement and the tests' oracle.
     """
     ids = ()
     has_variable = False
@@ -158,14 +148,25 @@ def record(out: Tensor, inputs: tuple, vjp, params) -> None:
             ids += (tape_id,)
     if ids:
         out._tapes = ids
-        values = None
-        if has_variable:
-            for i, x in enumerate(inputs):
-                if isinstance(x, Variable):
-                    if values is None:
-                        values = list(inputs)
-                    values[i] = capture(x, ids)
-        out._node = Node(vjp, inputs, params, ids, values and tuple(values))
+        out._node = Node(vjp, inputs, params, ids, capture_values(inputs, ids) if has_variable else None)
+
+
+def capture_values(inputs, tapes: tuple):
+    """What a node's VJPs read: `inputs` with each Variable replaced by its capture (None if
+    there is none)."""
+    values = None
+    for i, x in enumerate(inputs):
+        if isinstance(x, Variable):
+            if values is None:
+                values = list(inputs)
+            values[i] = capture(x, tapes)
+    return values and tuple(values)
+
+
+# ACCEL_PYTHON_GRAPH=1 records with the Python function (and backward walks with walk_python), to
+# compare or to step through in a debugger.
+_autodiff.configure(state, Tensor, Variable, _watches, capture_values)
+record = record_python if os.environ.get("ACCEL_PYTHON_GRAPH") == "1" else _autodiff.record
 
 
 class _VariableWatcher:

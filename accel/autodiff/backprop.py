@@ -1,20 +1,16 @@
-"""The graph walk: reverse-mode accumulation over recorded nodes, and `gradients()`.
+"""Reverse-mode accumulation over recorded nodes (`backward`), and `gradients()`.
 
-The walk is iterative (no recursion limit for long chains): a max-heap on each node's creation
-sequence number pops every tensor after all the tensors computed from it (as PyTorch's engine
-orders by sequence_nr), so discovery and ordering are one pass, and contributions are summed in
-the same order on every run. Each contribution is summed down to its input's shape (the one
-place broadcasting is undone) and cast to its dtype. A non-persistent tape drops each node it
-alone owns as soon as the node's VJPs have run, so intermediates are freed during the walk.
+`backward` sets the walk up (the targets' weights, which tapes and stops apply, which sources are
+reported as soon as they are final) and reads its result; the walk's loop itself is walk.py's
+(compiled, iterative: no recursion limit for long chains).
 """
 
 from __future__ import annotations
 
-import heapq
-
 from ..dtypes import is_floating
 from ..tensor import Tensor
 from .. import ops
+from .walk import walk
 
 __all__ = ["backward", "gradients", "flatten", "pack", "check_unconnected", "check_sources"]
 
@@ -55,7 +51,7 @@ def backward(targets, weights, sources, tape=None, stop_ids=frozenset(), release
     sources are reported at the end, with None.
     """
     # A tensor takes part when it is floating point and (with a tape) the tape recorded or watches
-    # it; this test is inlined in the loop below, the hottest code of every backward pass.
+    # it; walk.py's loop makes the same test of every input it reaches.
     if tape is None:
         tape_id, watched = None, None
     else:
@@ -72,7 +68,7 @@ def backward(targets, weights, sources, tape=None, stop_ids=frozenset(), release
             return None
         return node
 
-    grads, queued, heap = {}, set(), []
+    grads, queued, roots = {}, set(), []
     for target, weight in zip(targets, weights):
         if not eligible(target):
             continue
@@ -80,13 +76,13 @@ def backward(targets, weights, sources, tape=None, stop_ids=frozenset(), release
         grads[key] = weight if key not in grads else grads[key] + weight
         if key not in queued:
             queued.add(key)
-            node = node_of(target)
-            if node is not None:
-                heapq.heappush(heap, (-node.seq, target))
+            if node_of(target) is not None:
+                roots.append(target)
 
     # Leaves never enter the heap; their gradients stay in `grads`, as do those of sources.
     wanted = {id(s) for s in sources}
-    pending = _consumers(heap, wanted, node_of) if on_ready is not None else None
+    pending = _consumers(roots, wanted, node_of) if on_ready is not None else None
+    after_node = None
     if pending is not None:
         index_of = {}
         for i, s in enumerate(sources):
@@ -94,46 +90,12 @@ def backward(targets, weights, sources, tape=None, stop_ids=frozenset(), release
         for key in [k for k, n in pending.items() if n == 0 and k in grads]:
             for i in index_of[key]:  # a target that no path from another target reaches
                 on_ready(i, grads[key])
-    heappop, heappush, sum_to, cast = heapq.heappop, heapq.heappush, ops.sum_to, ops.cast
-    while heap:
-        tensor = heappop(heap)[1]
-        key = id(tensor)
-        g = grads.get(key) if key in wanted else grads.pop(key)
-        node = tensor._node
-        inputs, values, params, vjps = node.inputs, node.values, node.params, node.vjp
-        for i, x in enumerate(inputs):
-            vjp = vjps[i]
-            if vjp is None:
-                continue
-            if x.__class__ is not Tensor and not isinstance(x, Tensor):
-                continue  # a constant operand
-            xd = x._data
-            if not is_floating(xd.dtype):
-                continue
-            xk = id(x)
-            if tape_id is not None and tape_id not in x._tapes and xk not in watched:
-                continue
-            gi = vjp(g, tensor, *values, **params) if params else vjp(g, tensor, *values)
-            if gi is None:
-                continue
-            gd = gi._data
-            if gd.shape != xd.shape:
-                gi = sum_to(gi, xd.shape)
-            if gd.dtype is not xd.dtype and gd.dtype != xd.dtype:
-                gi = cast(gi, xd.dtype)
-            previous = grads.get(xk)
-            grads[xk] = gi if previous is None else previous + gi
-            if xk not in queued:
-                queued.add(xk)
-                x_node = x._node
-                if x_node is not None and not (stop_ids and xk in stop_ids) and (
-                        tape_id is None or tape_id in x_node.tapes):
-                    heappush(heap, (-x_node.seq, x))
-        if pending is not None:
+
+        def after_node(inputs):
             _report_ready(inputs, pending, grads, index_of, on_ready)
-        if release and node.tapes == (tape_id,):
-            tensor._node = None  # this tape alone recorded it: free its inputs now
-        del node, inputs, values, g, tensor
+
+    walk(roots, Tensor, is_floating, grads, queued, wanted, tape_id, watched, stop_ids, release,
+         ops.sum_to, ops.cast, after_node)
 
     results = []
     for i, s in enumerate(sources):
@@ -146,14 +108,14 @@ def backward(targets, weights, sources, tape=None, stop_ids=frozenset(), release
     return results
 
 
-def _consumers(heap, wanted, node_of) -> dict:
+def _consumers(roots, wanted, node_of) -> dict:
     """{id(source): how many edges into it the walk may follow}, for the sources in `wanted`:
     every edge from a node reachable from the targets' nodes. A superset of the edges the walk
     follows (it also skips integer inputs and VJPs that return None), so a count reaching zero
     means that source's gradient is final; one that never does is reported at the end."""
     pending = dict.fromkeys(wanted, 0)
     seen = set()
-    stack = [entry[1]._node for entry in heap]
+    stack = [root._node for root in roots]
     while stack:
         node = stack.pop()
         if id(node) in seen:

@@ -1,0 +1,216 @@
+// The recorded node (accel.recording.Node) and `record`, which attaches one to an op's output for
+// every active tape that watches one of its inputs. accel/recording.py's `record_python` is the
+// same function in Python; this one is compiled because every recorded op calls it (it was ~0.5 us
+// of Python per op, a fifth of a small-tensor op under a tape).
+
+#include "autodiff/graph.h"  // first: nanobind brings Python.h, which structmember.h needs
+
+#include <structmember.h>
+
+#include <cstddef>
+#include <vector>
+
+namespace accel_autodiff {
+
+PyTypeObject* node_type = nullptr;
+Names names;
+
+namespace {
+
+long long g_next_seq = 0;  // every node's creation number (the GIL orders the increments)
+
+// What `record` reads, handed over once by accel/recording.py (`configure`).
+PyObject* g_state = nullptr;           // recording.state: the thread's tapes
+PyObject* g_tensor = nullptr;          // accel.Tensor (exactly: Variables take the slow path)
+PyObject* g_variable = nullptr;        // accel.Variable
+PyObject* g_watches = nullptr;         // recording._watches(tape, x): whether tape watches x (may watch it)
+PyObject* g_capture_values = nullptr;  // recording.capture_values(inputs, tapes): Variables as captures
+PyObject* g_tapes_name = nullptr;
+
+int node_traverse(PyObject* self, visitproc visit, void* arg) {
+    Node* n = reinterpret_cast<Node*>(self);
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(n->vjp);
+    Py_VISIT(n->inputs);
+    Py_VISIT(n->values);
+    Py_VISIT(n->params);
+    Py_VISIT(n->tapes);
+    return 0;
+}
+
+int node_clear(PyObject* self) {
+    Node* n = reinterpret_cast<Node*>(self);
+    Py_CLEAR(n->vjp);
+    Py_CLEAR(n->inputs);
+    Py_CLEAR(n->values);
+    Py_CLEAR(n->params);
+    Py_CLEAR(n->tapes);
+    return 0;
+}
+
+void node_dealloc(PyObject* self) {
+    PyObject_GC_UnTrack(self);
+    // A long chain of nodes is freed one link at a time, not by recursion (CPython's trashcan).
+    Py_TRASHCAN_BEGIN(self, node_dealloc)
+    PyTypeObject* type = Py_TYPE(self);
+    node_clear(self);
+    type->tp_free(self);
+    Py_DECREF(type);
+    Py_TRASHCAN_END
+}
+
+PyObject* node_new(PyTypeObject*, PyObject* args, PyObject* kwargs) {
+    static const char* keywords[] = {"vjp", "inputs", "params", "tapes", "values", nullptr};
+    PyObject *vjp, *inputs, *params, *tapes, *values = nullptr;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO|O:Node", const_cast<char**>(keywords), &vjp, &inputs,
+                                     &params, &tapes, &values))
+        return nullptr;
+    return new_node(vjp, inputs, params, tapes, values);
+}
+
+PyMemberDef node_members[] = {
+    {"vjp", T_OBJECT_EX, offsetof(Node, vjp), 0, "One VJP per input (None: no gradient flows to it)."},
+    {"inputs", T_OBJECT_EX, offsetof(Node, inputs), 0, "What gradients flow to."},
+    {"values", T_OBJECT_EX, offsetof(Node, values), 0,
+     "What the VJPs read: the inputs, a Variable replaced by its value at record time."},
+    {"params", T_OBJECT_EX, offsetof(Node, params), 0, "The VJPs' keyword arguments (None: none)."},
+    {"tapes", T_OBJECT_EX, offsetof(Node, tapes), 0, "The ids of the tapes that recorded the op."},
+    {"seq", T_LONGLONG, offsetof(Node, seq), READONLY, "The creation number: decreasing seq is a reverse topological order."},
+    {nullptr, 0, 0, 0, nullptr},
+};
+
+PyType_Slot node_slots[] = {
+    {Py_tp_doc, const_cast<char*>(
+        "Node(vjp, inputs, params, tapes, values=None): one recorded op; vjp[i](g, ans, *values, **params) gives "
+        "the gradient for input i.")},
+    {Py_tp_new, reinterpret_cast<void*>(node_new)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(node_dealloc)},
+    {Py_tp_traverse, reinterpret_cast<void*>(node_traverse)},
+    {Py_tp_clear, reinterpret_cast<void*>(node_clear)},
+    {Py_tp_members, node_members},
+    {0, nullptr},
+};
+
+PyType_Spec node_spec = {"accel._autodiff.Node", sizeof(Node), 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+                         node_slots};
+
+bool is_python_number(PyObject* x) { return PyFloat_CheckExact(x) || PyLong_CheckExact(x) || PyBool_Check(x); }
+
+// Whether the tape (id, watched) watches the plain tensor x: tape_id in x._tapes or id(x) in watched.
+bool tensor_watched(PyObject* x, PyObject* tape_id, PyObject* watched) {
+    if (contains(attr(x, names.tapes).ptr(), tape_id)) return true;
+    if (PyDict_Check(watched) && PyDict_GET_SIZE(watched) == 0) return false;
+    nb::object key = nb::steal(PyLong_FromVoidPtr(x));
+    return contains(watched, key.ptr());
+}
+
+// Attach a node to `out` for every active tape that watches one of `inputs`. Every input is offered
+// to every tape (no early exit for Variables), so each trainable Variable an op reads is watched,
+// as in TensorFlow.
+void record(nb::handle out, nb::handle inputs, nb::handle vjp, nb::handle params) {
+    if (g_state == nullptr) throw nb::type_error("record: accel._autodiff.configure was not called");
+    nb::object tapes = attr(g_state, g_tapes_name);
+    nb::object seq = nb::steal(PySequence_Fast(tapes.ptr(), "record: the tapes must be a list"));
+    if (!seq.is_valid()) throw nb::python_error();
+    nb::object input_seq = nb::steal(PySequence_Fast(inputs.ptr(), "record: inputs must be a sequence"));
+    if (!input_seq.is_valid()) throw nb::python_error();
+    Py_ssize_t n_tapes = PySequence_Fast_GET_SIZE(seq.ptr());
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(input_seq.ptr());
+    std::vector<nb::object> ids;
+    bool has_variable = false;
+    for (Py_ssize_t t = 0; t < n_tapes; ++t) {
+        PyObject* tape = PySequence_Fast_GET_ITEM(seq.ptr(), t);
+        nb::object tape_id = attr(tape, names.id);
+        nb::object watched = attr(tape, names.watched);
+        bool hit = false;
+        for (Py_ssize_t i = 0; i < n; ++i) {
+            PyObject* x = PySequence_Fast_GET_ITEM(input_seq.ptr(), i);
+            if (Py_TYPE(x) == reinterpret_cast<PyTypeObject*>(g_tensor)) {  // the common case
+                if (!hit && tensor_watched(x, tape_id.ptr(), watched.ptr())) hit = true;
+                continue;
+            }
+            if (is_python_number(x)) continue;  // never watched
+            int variable = PyObject_IsInstance(x, g_variable);
+            if (variable < 0) throw nb::python_error();
+            if (variable) has_variable = true;
+            PyObject* args[] = {tape, x};
+            nb::object watches = nb::steal(PyObject_Vectorcall(g_watches, args, 2, nullptr));
+            if (!watches.is_valid()) throw nb::python_error();
+            int truth = PyObject_IsTrue(watches.ptr());
+            if (truth < 0) throw nb::python_error();
+            if (truth) hit = true;
+        }
+        if (hit) ids.push_back(std::move(tape_id));
+    }
+    if (ids.empty()) return;
+    nb::object tape_ids = nb::steal(PyTuple_New(static_cast<Py_ssize_t>(ids.size())));
+    if (!tape_ids.is_valid()) throw nb::python_error();
+    for (size_t k = 0; k < ids.size(); ++k) PyTuple_SET_ITEM(tape_ids.ptr(), k, ids[k].release().ptr());
+    if (PyObject_SetAttr(out.ptr(), names.tapes, tape_ids.ptr()) < 0) throw nb::python_error();
+    nb::object values;
+    if (has_variable) {
+        PyObject* args[] = {inputs.ptr(), tape_ids.ptr()};
+        values = nb::steal(PyObject_Vectorcall(g_capture_values, args, 2, nullptr));
+        if (!values.is_valid()) throw nb::python_error();
+    }
+    nb::object node = nb::steal(new_node(vjp.ptr(), inputs.ptr(), params.ptr(), tape_ids.ptr(),
+                                         values.is_valid() ? values.ptr() : nullptr));
+    if (!node.is_valid()) throw nb::python_error();
+    if (PyObject_SetAttr(out.ptr(), names.node, node.ptr()) < 0) throw nb::python_error();
+}
+
+void configure(nb::handle state, nb::handle tensor, nb::handle variable, nb::handle watches,
+               nb::handle capture_values) {
+    if (!PyType_Check(tensor.ptr()) || !PyType_Check(variable.ptr()))
+        throw nb::type_error("configure: tensor and variable must be classes");
+    for (PyObject** slot : {&g_state, &g_tensor, &g_variable, &g_watches, &g_capture_values}) Py_CLEAR(*slot);
+    g_state = nb::borrow(state).release().ptr();
+    g_tensor = nb::borrow(tensor).release().ptr();
+    g_variable = nb::borrow(variable).release().ptr();
+    g_watches = nb::borrow(watches).release().ptr();
+    g_capture_values = nb::borrow(capture_values).release().ptr();
+}
+
+PyObject* intern(const char* s) {
+    PyObject* name = PyUnicode_InternFromString(s);
+    if (name == nullptr) throw nb::python_error();
+    return name;  // kept for the life of the process
+}
+
+}  // namespace
+
+PyObject* new_node(PyObject* vjp, PyObject* inputs, PyObject* params, PyObject* tapes, PyObject* values) {
+    PyObject* self = node_type->tp_alloc(node_type, 0);
+    if (self == nullptr) return nullptr;
+    Node* n = reinterpret_cast<Node*>(self);
+    if (values == nullptr || values == Py_None) values = inputs;
+    Py_INCREF(vjp);
+    Py_INCREF(inputs);
+    Py_INCREF(values);
+    Py_INCREF(params);
+    Py_INCREF(tapes);
+    n->vjp = vjp;
+    n->inputs = inputs;
+    n->values = values;
+    n->params = params;
+    n->tapes = tapes;
+    n->seq = g_next_seq++;
+    return self;
+}
+
+void bind_node(nb::module_& m) {
+    names = {intern("_data"), intern("_node"), intern("_tapes"), intern("tapes"), intern("dtype"), intern("shape"),
+             intern("inputs"), intern("values"), intern("params"), intern("vjp"), intern("seq"), intern("id"),
+             intern("watched")};
+    g_tapes_name = intern("tapes");
+    node_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&node_spec));
+    if (node_type == nullptr) throw nb::python_error();
+    Py_INCREF(node_type);  // the module's reference below, and this file's for the life of the process
+    m.attr("Node") = nb::steal(reinterpret_cast<PyObject*>(node_type));
+    m.def("record", &record, nb::arg("out"), nb::arg("inputs"), nb::arg("vjp"), nb::arg("params").none(),
+          "Attach a Node to `out` for every active tape that watches one of `inputs` (see recording.record_python).");
+    m.def("configure", &configure, nb::arg("state"), nb::arg("tensor"), nb::arg("variable"), nb::arg("watches"),
+          nb::arg("capture_values"), "What `record` reads: the thread's tapes, the tensor classes, the slow paths.");
+}
+
+}  // namespace accel_autodiff
