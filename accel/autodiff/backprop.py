@@ -174,6 +174,8 @@ def target_weights(ys, grad_ys, where: str, argument: str):
 
 def _ones_like(y):
     device = y._device
+    if not device.contextual:  # the CPU: no device context to enter
+        return Tensor(device.xp.ones(y._data.shape, y._data.dtype), device)
     with device.activate():
         return Tensor(device.xp.ones(y._data.shape, y._data.dtype), device)
 

@@ -7,6 +7,7 @@ Every VJP first reshapes the upstream gradient to the keepdims shape so it broad
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy
 
@@ -30,7 +31,7 @@ def _kept_shape(shape, axes):
 
 
 def _reduced_count(shape, axes) -> int:
-    return int(numpy.prod([n for i, n in enumerate(shape) if axes is None or i in axes]))
+    return math.prod(n for i, n in enumerate(shape) if axes is None or i in axes)
 
 
 def _unreduce(t, x, axes, keepdims):
@@ -49,9 +50,13 @@ def _reduction(name, doc, forward, vjp=None, empty_ok=True):
         axes = normalize_axis(axis, x.ndim, name)
         if not empty_ok and _reduced_count(x.shape, axes) == 0:
             raise ValueError(f"{name}: cannot reduce over an empty axis (no identity element)")
-        with x._device.activate():
-            out = forward(x._device.xp, x._data, axes, keepdims)
-        return make(out, x._device, (x,), vjps, {"axes": axes, "keepdims": keepdims})
+        device = x._device
+        if not device.contextual:  # the CPU: no device context to enter
+            out = forward(device._xp, x._data, axes, keepdims)
+        else:
+            with device.activate():
+                out = forward(device._xp, x._data, axes, keepdims)
+        return make(out, device, (x,), vjps, {"axes": axes, "keepdims": keepdims})
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
@@ -81,7 +86,7 @@ def _spread(g, kept, shape):
 
 def _spread_kernel(xp, g, kept, shape):
     data = g.reshape(kept)
-    if numpy.prod(shape) <= _MATERIALIZE:
+    if math.prod(shape) <= _MATERIALIZE:
         out = xp.empty(shape, data.dtype)
         out[...] = data
         return out
@@ -100,7 +105,7 @@ def _mean_forward(xp, x, axes, keepdims):
     if _reduced_count(x.shape, axes) == 0:  # NaN, as TensorFlow and PyTorch give, without NumPy's warning
         shape = tuple(x.sum(axis=axes, keepdims=keepdims).shape)
         return xp.full(shape, numpy.nan, dtype=dtype or x.dtype)
-    return xp.mean(x, axis=axes, keepdims=keepdims, dtype=dtype)
+    return x.mean(axis=axes, keepdims=keepdims, dtype=dtype)
 
 
 def _mean_vjp(g, ans, x, axes, keepdims):
@@ -146,7 +151,7 @@ def _logsumexp_vjp(g, ans, x, axes, keepdims):
 
 
 sum = _reduction("sum", "Sum of elements over `axis`.",  # noqa: A001
-                 lambda xp, x, axes, keepdims: xp.sum(x, axis=axes, keepdims=keepdims),
+                 lambda xp, x, axes, keepdims: x.sum(axis=axes, keepdims=keepdims),
                  _sum_vjp)
 mean = _reduction("mean", "Arithmetic mean over `axis` (float32 for integer inputs).",
                   _mean_forward, _mean_vjp)

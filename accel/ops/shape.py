@@ -128,7 +128,7 @@ def sum_to(x, shape):
     if len(shape) > x.ndim or any(n not in (1, m) for n, m in zip(shape[::-1], x.shape[::-1])):
         raise ValueError(f"sum_to: shape {shape} does not broadcast to {tuple(x.shape)}")
     axes = _sum_to_axes(x.shape, shape)
-    out = x._device.xp.sum(x._data, axis=axes, keepdims=True).reshape(shape)
+    out = x._data.sum(axis=axes, keepdims=True).reshape(shape)
     return make(out, x._device, (x,), _SUM_TO_VJPS)
 
 
