@@ -165,7 +165,10 @@ def step_torch(steps, batch):
 
     step()
     assert all(not torch.equal(a, p) for a, p in zip(first, model.parameters()))  # it trains
-    return rank, _timed(step, steps, barrier)
+    times = _timed(step, steps, barrier)
+    if size > 1:
+        torch_dist.destroy_process_group()
+    return rank, times
 
 
 def _timed(step, steps, barrier):
@@ -188,3 +191,9 @@ if __name__ == "__main__":
         library, steps, batch = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
         rank, times = (step_accel if library == "accel" else step_torch)(steps, batch)
         _report(rank, {"step": times})
+        if library == "torch":
+            # The interpreter's exit after DDP over gloo aborts now and then ("terminate called
+            # without an active exception", about 1 run in 10 here, even after
+            # destroy_process_group): the results are out, so leave without that teardown.
+            sys.stdout.flush()
+            os._exit(0)
