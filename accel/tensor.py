@@ -27,6 +27,8 @@ class Tensor:
     __array_priority__ = 1000
 
     def __init__(self, data, device: Device):
+        # accel._autodiff builds tensors the same way without running this (new_tensor in
+        # csrc/autodiff/node.cpp): a slot added here is added there.
         self._data = data
         self._device = device
         self._node = None  # the recorded op that produced this tensor (autodiff), if any

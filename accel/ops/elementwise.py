@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import numpy
 
+import os
+
 from ..dtypes import is_floating
-from .. import recording
+from .. import _autodiff, recording
 from ..tensor import Tensor
 from ._core import as_array, data, make, on_device, operands, same_device, tensor_arg
 
@@ -24,12 +26,30 @@ __all__ = [
 
 
 # _unary and _binary inline `make` (the same three steps): they are the hottest path of the
-# library, and a call less per op is ~10% of a small-tensor forward+backward.
+# library, and a call less per op is ~10% of a small-tensor forward+backward. Their common call is
+# compiled: each op is an accel._autodiff.ElementwiseOp, a front that runs that call (a CPU tensor,
+# or two, or a tensor and a Python number, no trace) the way `op` below does, and hands every other
+# call to `op` (csrc/autodiff/elementwise.cpp). ACCEL_PYTHON_GRAPH=1 leaves the ops Python.
 _NDARRAY = numpy.ndarray
 _PY_SCALARS = (int, float, bool)
 _recording = recording.state
 _record = recording.record
 _watch_reads = recording.watch_reads
+_COMPILED = os.environ.get("ACCEL_PYTHON_GRAPH") != "1"
+_autodiff.configure_elementwise(_NDARRAY, tuple(numpy.dtype(t) for t in ("float16", "float32", "float64")),
+                                is_floating, as_array, _watch_reads)
+
+
+def _front(op, forward, vjps, arity: int, to_float: bool = False):
+    """The op as users call it: `op` itself, or its compiled front (which has op's name, doc and
+    kernel, binds as a method, and pickles by name)."""
+    if not _COMPILED:
+        return op
+    front = _autodiff.ElementwiseOp(op, forward, vjps, arity, to_float)
+    front.__name__ = front.__qualname__ = op.__name__
+    front.__doc__, front.__module__, front.__wrapped__ = op.__doc__, __name__, op
+    front.kernel = op.kernel
+    return front
 
 
 def _unary(name, doc, forward, vjp=None, to_float=False):
@@ -40,7 +60,7 @@ def _unary(name, doc, forward, vjp=None, to_float=False):
     def op(x):
         trace = _recording.trace
         if trace is not None:  # accel.function: this call is one step of the trace
-            return trace.call(op, (x,), {})
+            return trace.call(front, (x,), {})
         if not isinstance(x, Tensor):
             x = tensor_arg(x)
         device = x._device
@@ -70,7 +90,8 @@ def _unary(name, doc, forward, vjp=None, to_float=False):
     # accel.function's replay calls the forward on raw arrays (integers as float32, as above)
     op.kernel = (lambda xp, x: forward(xp, x.astype(numpy.float32) if x.dtype.kind in "biu" else x)) if to_float \
         else forward
-    return op
+    front = _front(op, forward, vjps, 1, to_float)
+    return front
 
 
 def _binary(name, doc, forward, vjp_x=None, vjp_y=None):
@@ -81,7 +102,7 @@ def _binary(name, doc, forward, vjp_x=None, vjp_y=None):
     def op(x, y):
         trace = _recording.trace
         if trace is not None:  # accel.function: this call is one step of the trace
-            return trace.call(op, (x, y), {})
+            return trace.call(front, (x, y), {})
         # Fast path: tensor with tensor, or tensor with a Python scalar (kept weakly typed).
         if isinstance(x, Tensor) and (isinstance(y, Tensor) or y.__class__ in _PY_SCALARS):
             device = x._device
@@ -113,7 +134,8 @@ def _binary(name, doc, forward, vjp_x=None, vjp_y=None):
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
     op.kernel = forward  # accel.function's replay calls the forward on raw arrays
-    return op
+    front = _front(op, forward, vjps, 2)
+    return front
 
 
 # -- arithmetic -------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
-// The autodiff graph's hot code, compiled (accel._autodiff): the recorded node, `record`, and the
-// backward walk's loop. accel/recording.py and accel/autodiff/walk.py state the same code in
-// Python (the readable statement, and the oracle the tests compare with).
+// The eager autodiff hot path, compiled (accel._autodiff): the recorded node, `record`, the
+// backward walk's loop, and the front of the elementwise ops. accel/recording.py,
+// accel/autodiff/walk.py and accel/ops/elementwise.py state the same code in Python (the readable
+// statement, and what the tests compare with); per-op Python bookkeeping was the largest cost of
+// small-tensor autodiff.
 #pragma once
 
 #include <nanobind/nanobind.h>
@@ -26,15 +28,33 @@ extern PyTypeObject* node_type;
 
 inline bool is_node(PyObject* o) { return Py_TYPE(o) == node_type; }
 
+// A new accel.Tensor holding `data` on `device`, built as Tensor.__init__ builds one (no node, no
+// tapes), without running Python (a strong reference, or nullptr with the error set).
+PyObject* new_tensor(PyObject* data, PyObject* device);
+
 // A new node (a strong reference); `values` nullptr or None: the inputs themselves.
 PyObject* new_node(PyObject* vjp, PyObject* inputs, PyObject* params, PyObject* tapes, PyObject* values);
 
-// The attribute names the compiled code reads, interned once.
+// The attribute names the compiled code reads, interned once. (`tapes` is a tensor's `_tapes`,
+// `node_tapes` a node's `tapes`, `tapes_attr` the recording state's `tapes`.)
 struct Names {
     PyObject *data, *node, *tapes, *node_tapes, *dtype, *shape, *inputs, *values, *params, *vjp, *seq, *id,
-        *watched;
+        *watched, *tapes_attr, *trace, *device, *contextual, *xp;
 };
 extern Names names;
+
+// What the compiled code calls back into, handed over once by accel/recording.py (`configure`).
+struct Config {
+    PyObject* state = nullptr;           // recording.state: the thread's tapes and trace
+    PyObject* tensor = nullptr;          // accel.Tensor (exactly: Variables take the slow path)
+    PyObject* variable = nullptr;        // accel.Variable
+    PyObject* watches = nullptr;         // recording._watches(tape, x): whether tape watches x (may watch it)
+    PyObject* capture_values = nullptr;  // recording.capture_values(inputs, tapes): Variables as captures
+};
+extern Config config;
+
+// recording.record: `tapes` is the thread's list of active tapes.
+void record(PyObject* out, PyObject* inputs, PyObject* vjp, PyObject* params, PyObject* tapes);
 
 inline nb::object attr(PyObject* o, PyObject* name) {
     PyObject* r = PyObject_GetAttr(o, name);
@@ -50,5 +70,6 @@ inline bool contains(PyObject* container, PyObject* item) {
 
 void bind_node(nb::module_& m);
 void bind_walk(nb::module_& m);
+void bind_elementwise(nb::module_& m);
 
 }  // namespace accel_autodiff

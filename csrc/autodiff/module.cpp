@@ -1,10 +1,11 @@
-// accel._autodiff: the autodiff graph's hot code, compiled (graph.h says what and why).
+// accel._autodiff: the eager autodiff hot path, compiled (graph.h says what and why).
 
 #include "autodiff/graph.h"
 
 NB_MODULE(_autodiff, m) {
-    m.doc() = "The autodiff graph's hot code: Node, record (accel/recording.py) and the backward walk's loop "
-              "(accel/autodiff/walk.py).";
+    m.doc() = "The eager autodiff hot path: Node, record (accel/recording.py), the backward walk's loop "
+              "(accel/autodiff/walk.py) and the elementwise ops' front (accel/ops/elementwise.py).";
     accel_autodiff::bind_node(m);
     accel_autodiff::bind_walk(m);
+    accel_autodiff::bind_elementwise(m);
 }

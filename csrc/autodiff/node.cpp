@@ -8,6 +8,7 @@
 #include <structmember.h>
 
 #include <cstddef>
+#include <string>
 #include <vector>
 
 namespace accel_autodiff {
@@ -18,14 +19,6 @@ Names names;
 namespace {
 
 long long g_next_seq = 0;  // every node's creation number (the GIL orders the increments)
-
-// What `record` reads, handed over once by accel/recording.py (`configure`).
-PyObject* g_state = nullptr;           // recording.state: the thread's tapes
-PyObject* g_tensor = nullptr;          // accel.Tensor (exactly: Variables take the slow path)
-PyObject* g_variable = nullptr;        // accel.Variable
-PyObject* g_watches = nullptr;         // recording._watches(tape, x): whether tape watches x (may watch it)
-PyObject* g_capture_values = nullptr;  // recording.capture_values(inputs, tapes): Variables as captures
-PyObject* g_tapes_name = nullptr;
 
 int node_traverse(PyObject* self, visitproc visit, void* arg) {
     Node* n = reinterpret_cast<Node*>(self);
@@ -104,15 +97,57 @@ bool tensor_watched(PyObject* x, PyObject* tape_id, PyObject* watched) {
     return contains(watched, key.ptr());
 }
 
-// Attach a node to `out` for every active tape that watches one of `inputs`. Every input is offered
-// to every tape (no early exit for Variables), so each trainable Variable an op reads is watched,
-// as in TensorFlow.
-void record(nb::handle out, nb::handle inputs, nb::handle vjp, nb::handle params) {
-    if (g_state == nullptr) throw nb::type_error("record: accel._autodiff.configure was not called");
-    nb::object tapes = attr(g_state, g_tapes_name);
-    nb::object seq = nb::steal(PySequence_Fast(tapes.ptr(), "record: the tapes must be a list"));
+void record_binding(nb::handle out, nb::handle inputs, nb::handle vjp, nb::handle params) {
+    if (config.state == nullptr) throw nb::type_error("record: accel._autodiff.configure was not called");
+    record(out.ptr(), inputs.ptr(), vjp.ptr(), params.ptr(), attr(config.state, names.tapes_attr).ptr());
+}
+
+// Where Tensor keeps a slot (its member descriptor's offset), found once by `configure`.
+Py_ssize_t slot_offset(PyObject* type, const char* name) {
+    PyObject* descr = PyDict_GetItemString(reinterpret_cast<PyTypeObject*>(type)->tp_dict, name);  // borrowed
+    if (descr == nullptr || Py_TYPE(descr) != &PyMemberDescr_Type ||
+        reinterpret_cast<PyMemberDescrObject*>(descr)->d_member->type != T_OBJECT_EX)
+        throw nb::type_error((std::string("configure: the tensor class has no __slots__ entry ") + name).c_str());
+    return reinterpret_cast<PyMemberDescrObject*>(descr)->d_member->offset;
+}
+
+struct TensorSlots {
+    Py_ssize_t data, device, node, tapes;
+};
+TensorSlots tensor_slots;
+
+void configure(nb::handle state, nb::handle tensor, nb::handle variable, nb::handle watches,
+               nb::handle capture_values) {
+    if (!PyType_Check(tensor.ptr()) || !PyType_Check(variable.ptr()))
+        throw nb::type_error("configure: tensor and variable must be classes");
+    tensor_slots = {slot_offset(tensor.ptr(), "_data"), slot_offset(tensor.ptr(), "_device"),
+                    slot_offset(tensor.ptr(), "_node"), slot_offset(tensor.ptr(), "_tapes")};
+    for (PyObject** slot : {&config.state, &config.tensor, &config.variable, &config.watches, &config.capture_values})
+        Py_CLEAR(*slot);
+    config.state = nb::borrow(state).release().ptr();
+    config.tensor = nb::borrow(tensor).release().ptr();
+    config.variable = nb::borrow(variable).release().ptr();
+    config.watches = nb::borrow(watches).release().ptr();
+    config.capture_values = nb::borrow(capture_values).release().ptr();
+}
+
+PyObject* intern(const char* s) {
+    PyObject* name = PyUnicode_InternFromString(s);
+    if (name == nullptr) throw nb::python_error();
+    return name;  // kept for the life of the process
+}
+
+}  // namespace
+
+Config config;
+
+// Attach a node to `out` for every active tape (`tapes`, the thread's list) that watches one of
+// `inputs`. Every input is offered to every tape (no early exit for Variables), so each trainable
+// Variable an op reads is watched, as in TensorFlow.
+void record(PyObject* out, PyObject* inputs, PyObject* vjp, PyObject* params, PyObject* tapes) {
+    nb::object seq = nb::steal(PySequence_Fast(tapes, "record: the tapes must be a list"));
     if (!seq.is_valid()) throw nb::python_error();
-    nb::object input_seq = nb::steal(PySequence_Fast(inputs.ptr(), "record: inputs must be a sequence"));
+    nb::object input_seq = nb::steal(PySequence_Fast(inputs, "record: inputs must be a sequence"));
     if (!input_seq.is_valid()) throw nb::python_error();
     Py_ssize_t n_tapes = PySequence_Fast_GET_SIZE(seq.ptr());
     Py_ssize_t n = PySequence_Fast_GET_SIZE(input_seq.ptr());
@@ -125,16 +160,16 @@ void record(nb::handle out, nb::handle inputs, nb::handle vjp, nb::handle params
         bool hit = false;
         for (Py_ssize_t i = 0; i < n; ++i) {
             PyObject* x = PySequence_Fast_GET_ITEM(input_seq.ptr(), i);
-            if (Py_TYPE(x) == reinterpret_cast<PyTypeObject*>(g_tensor)) {  // the common case
+            if (Py_TYPE(x) == reinterpret_cast<PyTypeObject*>(config.tensor)) {  // the common case
                 if (!hit && tensor_watched(x, tape_id.ptr(), watched.ptr())) hit = true;
                 continue;
             }
             if (is_python_number(x)) continue;  // never watched
-            int variable = PyObject_IsInstance(x, g_variable);
+            int variable = PyObject_IsInstance(x, config.variable);
             if (variable < 0) throw nb::python_error();
             if (variable) has_variable = true;
             PyObject* args[] = {tape, x};
-            nb::object watches = nb::steal(PyObject_Vectorcall(g_watches, args, 2, nullptr));
+            nb::object watches = nb::steal(PyObject_Vectorcall(config.watches, args, 2, nullptr));
             if (!watches.is_valid()) throw nb::python_error();
             int truth = PyObject_IsTrue(watches.ptr());
             if (truth < 0) throw nb::python_error();
@@ -146,38 +181,37 @@ void record(nb::handle out, nb::handle inputs, nb::handle vjp, nb::handle params
     nb::object tape_ids = nb::steal(PyTuple_New(static_cast<Py_ssize_t>(ids.size())));
     if (!tape_ids.is_valid()) throw nb::python_error();
     for (size_t k = 0; k < ids.size(); ++k) PyTuple_SET_ITEM(tape_ids.ptr(), k, ids[k].release().ptr());
-    if (PyObject_SetAttr(out.ptr(), names.tapes, tape_ids.ptr()) < 0) throw nb::python_error();
+    if (PyObject_SetAttr(out, names.tapes, tape_ids.ptr()) < 0) throw nb::python_error();
     nb::object values;
     if (has_variable) {
-        PyObject* args[] = {inputs.ptr(), tape_ids.ptr()};
-        values = nb::steal(PyObject_Vectorcall(g_capture_values, args, 2, nullptr));
+        PyObject* args[] = {inputs, tape_ids.ptr()};
+        values = nb::steal(PyObject_Vectorcall(config.capture_values, args, 2, nullptr));
         if (!values.is_valid()) throw nb::python_error();
     }
-    nb::object node = nb::steal(new_node(vjp.ptr(), inputs.ptr(), params.ptr(), tape_ids.ptr(),
-                                         values.is_valid() ? values.ptr() : nullptr));
+    nb::object node = nb::steal(new_node(vjp, inputs, params, tape_ids.ptr(), values.is_valid() ? values.ptr() : nullptr));
     if (!node.is_valid()) throw nb::python_error();
-    if (PyObject_SetAttr(out.ptr(), names.node, node.ptr()) < 0) throw nb::python_error();
+    if (PyObject_SetAttr(out, names.node, node.ptr()) < 0) throw nb::python_error();
 }
 
-void configure(nb::handle state, nb::handle tensor, nb::handle variable, nb::handle watches,
-               nb::handle capture_values) {
-    if (!PyType_Check(tensor.ptr()) || !PyType_Check(variable.ptr()))
-        throw nb::type_error("configure: tensor and variable must be classes");
-    for (PyObject** slot : {&g_state, &g_tensor, &g_variable, &g_watches, &g_capture_values}) Py_CLEAR(*slot);
-    g_state = nb::borrow(state).release().ptr();
-    g_tensor = nb::borrow(tensor).release().ptr();
-    g_variable = nb::borrow(variable).release().ptr();
-    g_watches = nb::borrow(watches).release().ptr();
-    g_capture_values = nb::borrow(capture_values).release().ptr();
+PyObject* new_tensor(PyObject* data, PyObject* device) {
+    PyTypeObject* type = reinterpret_cast<PyTypeObject*>(config.tensor);
+    PyObject* self = type->tp_alloc(type, 0);  // zeroed (no weak references yet), tracked by the GC
+    if (self == nullptr) return nullptr;
+    PyObject* empty = PyTuple_New(0);
+    if (empty == nullptr) {
+        Py_DECREF(self);
+        return nullptr;
+    }
+    char* base = reinterpret_cast<char*>(self);
+    Py_INCREF(data);
+    Py_INCREF(device);
+    Py_INCREF(Py_None);
+    *reinterpret_cast<PyObject**>(base + tensor_slots.data) = data;
+    *reinterpret_cast<PyObject**>(base + tensor_slots.device) = device;
+    *reinterpret_cast<PyObject**>(base + tensor_slots.node) = Py_None;
+    *reinterpret_cast<PyObject**>(base + tensor_slots.tapes) = empty;
+    return self;
 }
-
-PyObject* intern(const char* s) {
-    PyObject* name = PyUnicode_InternFromString(s);
-    if (name == nullptr) throw nb::python_error();
-    return name;  // kept for the life of the process
-}
-
-}  // namespace
 
 PyObject* new_node(PyObject* vjp, PyObject* inputs, PyObject* params, PyObject* tapes, PyObject* values) {
     PyObject* self = node_type->tp_alloc(node_type, 0);
@@ -201,13 +235,13 @@ PyObject* new_node(PyObject* vjp, PyObject* inputs, PyObject* params, PyObject* 
 void bind_node(nb::module_& m) {
     names = {intern("_data"), intern("_node"), intern("_tapes"), intern("tapes"), intern("dtype"), intern("shape"),
              intern("inputs"), intern("values"), intern("params"), intern("vjp"), intern("seq"), intern("id"),
-             intern("watched")};
-    g_tapes_name = intern("tapes");
+             intern("watched"), intern("tapes"), intern("trace"), intern("_device"), intern("contextual"),
+             intern("_xp")};
     node_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&node_spec));
     if (node_type == nullptr) throw nb::python_error();
     Py_INCREF(node_type);  // the module's reference below, and this file's for the life of the process
     m.attr("Node") = nb::steal(reinterpret_cast<PyObject*>(node_type));
-    m.def("record", &record, nb::arg("out"), nb::arg("inputs"), nb::arg("vjp"), nb::arg("params").none(),
+    m.def("record", &record_binding, nb::arg("out"), nb::arg("inputs"), nb::arg("vjp"), nb::arg("params").none(),
           "Attach a Node to `out` for every active tape that watches one of `inputs` (see recording.record_python).");
     m.def("configure", &configure, nb::arg("state"), nb::arg("tensor"), nb::arg("variable"), nb::arg("watches"),
           nb::arg("capture_values"), "What `record` reads: the thread's tapes, the tensor classes, the slow paths.");

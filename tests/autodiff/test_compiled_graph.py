@@ -1,16 +1,16 @@
-"""The compiled graph code (accel._autodiff: Node, record, the walk's loop) against its Python
-statement (recording.record_python, walk.walk_python): the same nodes, the same gradients bit for
-bit, the same errors."""
+"""The compiled hot path (accel._autodiff: Node, record, the walk's loop, the elementwise ops'
+front) against its Python statement (recording.record_python, walk.walk_python, the ops' Python
+functions): the same nodes, the same gradients bit for bit, the same errors."""
 
 import gc
 import os
+import pickle
 import subprocess
 import sys
 import weakref
 
 import numpy
 import pytest
-from hypothesis import given, settings, strategies as st
 
 import accel as ac
 from accel import recording
@@ -20,7 +20,8 @@ from accel.recording import Node
 
 
 def use_python_graph(monkeypatch):
-    """Record and walk with the Python statements of the compiled code."""
+    """Record and walk with the Python statements of the compiled code (the ops' compiled fronts
+    still run: ACCEL_PYTHON_GRAPH=1 in a process of its own replaces them too)."""
     for module, name in ((recording, "record"), (elementwise, "_record"), (_core, "_record")):
         monkeypatch.setattr(module, name, recording.record_python)
     monkeypatch.setattr(backprop, "walk", walk_module.walk_python)
@@ -30,20 +31,19 @@ def test_the_library_runs_the_compiled_code():
     assert recording.record is ac._autodiff.record and elementwise._record is ac._autodiff.record
     assert backprop.walk is ac._autodiff.walk
     assert Node is ac._autodiff.Node
+    assert isinstance(ac.add, ac._autodiff.ElementwiseOp) and isinstance(ac.tanh, ac._autodiff.ElementwiseOp)
 
 
 # ---- the same gradients, bit for bit, on random programs ------------------------------------------
 UNARY = {"tanh": ac.tanh, "sin": ac.sin, "square": ac.square, "relu": ac.relu, "neg": ac.negative}
 BINARY = {"add": ac.add, "mul": ac.multiply, "sub": ac.subtract, "max": ac.maximum}
+OPS = sorted(UNARY) + sorted(BINARY) + ["scalar", "sum_rows", "stop", "int"]
+PROGRAMS = 120
 
-step = st.one_of(
-    st.tuples(st.sampled_from(sorted(UNARY)), st.integers(0, 50)),
-    st.tuples(st.sampled_from(sorted(BINARY)), st.integers(0, 50), st.integers(0, 50)),
-    st.tuples(st.just("scalar"), st.integers(0, 50), st.floats(-2, 2, allow_nan=False)),
-    st.tuples(st.just("sum_rows"), st.integers(0, 50)),
-    st.tuples(st.just("stop"), st.integers(0, 50)),
-    st.tuples(st.just("int"), st.integers(0, 50)),
-)
+
+def random_steps(rng) -> list:
+    return [(OPS[rng.integers(len(OPS))], int(rng.integers(50)), int(rng.integers(50)), float(rng.uniform(-2, 2)))
+            for _ in range(rng.integers(1, 26))]
 
 
 def run_program(steps, persistent, seed):
@@ -57,14 +57,14 @@ def run_program(steps, persistent, seed):
     with ac.GradientTape(persistent=persistent) as tape:
         tape.watch([a, b])
         pool = [a, b, v * 1.0]
-        for op, *args in steps:
-            x = pool[args[0] % len(pool)]
+        for op, i, j, c in steps:
+            x = pool[i % len(pool)]
             if op in UNARY:
                 pool.append(UNARY[op](x))
             elif op in BINARY:
-                pool.append(BINARY[op](x, pool[args[1] % len(pool)]))
+                pool.append(BINARY[op](x, pool[j % len(pool)]))
             elif op == "scalar":
-                pool.append(x * args[1] + 0.5)
+                pool.append(x * c + 0.5)
             elif op == "sum_rows":
                 pool.append(ac.sum(x, axis=0) if x.ndim == 2 else ac.sum(x))
             elif op == "stop":
@@ -78,18 +78,30 @@ def run_program(steps, persistent, seed):
     return [None if g is None else g.numpy() for g in grads + stopped], alive
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
-@given(steps=st.lists(step, min_size=1, max_size=25), persistent=st.booleans(), seed=st.integers(0, 3))
-def test_compiled_and_python_graphs_agree_bit_for_bit(steps, persistent, seed):
-    compiled = run_program(steps, persistent, seed)
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        use_python_graph(monkeypatch)
-        python = run_program(steps, persistent, seed)
-    assert compiled[1] == python[1]  # the same nodes released during the walk
-    for g, h in zip(compiled[0], python[0]):
-        assert (g is None) == (h is None)
-        if g is not None:
-            numpy.testing.assert_array_equal(g, h)
+def run_programs() -> list:
+    """PROGRAMS random programs (seeded), half of them on persistent tapes."""
+    return [run_program(random_steps(numpy.random.default_rng(k)), bool(k % 2), k % 4) for k in range(PROGRAMS)]
+
+
+def test_compiled_and_python_code_agree_bit_for_bit(tmp_path):
+    """The same programs here (compiled fronts, record and walk) and in a process that runs the
+    Python statement of all three (ACCEL_PYTHON_GRAPH=1): the same gradients, bit for bit, and the
+    same nodes released by the walk."""
+    out = tmp_path / "python.pickle"
+    code = (f"import pickle, sys; sys.path.insert(0, {os.path.dirname(__file__)!r})\n"
+            "from accel.ops import elementwise; assert not hasattr(elementwise.add, 'python')\n"
+            "from test_compiled_graph import run_programs\n"
+            f"open({str(out)!r}, 'wb').write(pickle.dumps(run_programs()))\n")
+    subprocess.run([sys.executable, "-c", code], env={**os.environ, "ACCEL_PYTHON_GRAPH": "1"}, check=True)
+    python = pickle.loads(out.read_bytes())
+    compiled = run_programs()
+    assert len(python) == len(compiled) == PROGRAMS
+    for k, ((grads, alive), (theirs, their_alive)) in enumerate(zip(compiled, python)):
+        assert alive == their_alive, k
+        for g, h in zip(grads, theirs):
+            assert (g is None) == (h is None), k
+            if g is not None:
+                numpy.testing.assert_array_equal(g, h, err_msg=f"program {k}")
 
 
 def test_higher_orders_and_ready_hook_agree(monkeypatch):
@@ -242,6 +254,7 @@ def test_accel_python_graph_runs_the_python_statement():
         "from accel.autodiff import backprop, walk\n"
         "from accel.ops import _core, elementwise\n"
         "assert recording.record is recording.record_python is elementwise._record is _core._record\n"
+        "assert type(ac.add).__name__ == 'function' and ac.Tensor.__mul__ is ac.multiply\n"
         "assert backprop.walk is walk.walk_python\n"
         "x = ac.tensor([1.0, 2.0])\n"
         "with ac.GradientTape() as tape:\n"
@@ -250,3 +263,72 @@ def test_accel_python_graph_runs_the_python_statement():
         "assert tape.gradient(y, x).numpy().tolist() == [2.0, 4.0]\n"
     )
     subprocess.run([sys.executable, "-c", code], env={**os.environ, "ACCEL_PYTHON_GRAPH": "1"}, check=True)
+
+
+# ---- the elementwise ops' compiled front ---------------------------------------------------------
+def test_the_front_looks_and_binds_like_the_op():
+    assert ac.add.__name__ == ac.add.__qualname__ == "add" and ac.add.__doc__ == "x + y."
+    assert ac.add.__module__ == "accel.ops.elementwise" and ac.add.kernel is ac.add.python.kernel
+    assert pickle.loads(pickle.dumps(ac.tanh)) is ac.tanh
+    assert ac.Tensor.__add__ is ac.add
+    x = ac.tensor([1.0, -2.0])
+    numpy.testing.assert_array_equal((x + 1).numpy(), [2.0, -1.0])  # bound as a method
+    numpy.testing.assert_array_equal((3 * x).numpy(), [3.0, -6.0])
+
+
+def same(a, b):
+    assert type(a) is type(b) and a.dtype == b.dtype and a.device == b.device
+    numpy.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("call", [
+    lambda op: op(1.0, ac.tensor([1.0, 2.0])),  # a number first
+    lambda op: op(ac.tensor([1.0, 2.0]), numpy.array([3.0, 4.0])),  # a NumPy array
+    lambda op: op([1.0, 2.0], ac.tensor([1.0, 2.0])),  # a list
+    lambda op: op(x=ac.tensor([1.0, 2.0]), y=ac.tensor([3.0, 4.0])),  # keywords
+    lambda op: op(ac.tensor([1.0, 2.0], dtype="float32"), True),  # a bool
+    lambda op: op(ac.tensor([1, 2]), 3),  # integers
+    lambda op: op(ac.Variable([1.0, 2.0]), ac.tensor([3.0, 4.0])),  # a Variable
+    lambda op: op(ac.tensor([1.0, 2.0]), ac.Variable([3.0, 4.0])),
+    lambda op: op(ac.tensor(numpy.float32(2.0)), 0.5),  # 0-d
+], ids=["number-first", "ndarray", "list", "keywords", "bool", "integers", "variable-x", "variable-y", "0-d"])
+def test_the_front_gives_the_python_ops_answer(call):
+    for name in ("add", "multiply", "maximum", "subtract"):
+        op = getattr(ac, name)
+        same(call(op), call(op.python))
+
+
+def test_unary_ops_on_integers_go_through_the_python_op():
+    ints = ac.tensor([0, 1, 2])
+    for op in (ac.sin, ac.exp, ac.tanh):
+        same(op(ints), op.python(ints))
+        assert op(ints).dtype == numpy.float32
+
+
+def test_the_fronts_errors_are_the_python_ops():
+    x, y = ac.tensor([1.0, 2.0]), ac.tensor([1.0, 2.0, 3.0])
+    for call in (lambda op: op(x, y), lambda op: op(x), lambda op: op(x, "a"), lambda op: op(None, x)):
+        with pytest.raises(Exception) as theirs:
+            call(ac.add.python)
+        with pytest.raises(type(theirs.value)) as ours:
+            call(ac.add)
+        assert str(ours.value) == str(theirs.value)
+
+
+def test_the_front_records_what_the_python_op_records():
+    x = ac.tensor([1.0, 2.0])
+    v = ac.Variable([3.0, 4.0])
+    outs = []
+    for op in (ac.multiply, ac.multiply.python):
+        with ac.GradientTape() as tape:
+            tape.watch(x)
+            out = op(x, v)
+            flag = op(ac.tensor([1, 2]), 3)  # integers: nothing recorded
+        node = out._node
+        assert out._tapes == (tape.id,) and flag._node is None and flag._tapes == ()
+        assert node.inputs[0] is x and node.inputs[1] is v and node.params is None
+        assert node.values[0] is x and node.values[1] is not v and node.values[1]._data is v._data  # captured
+        assert list(tape.watched.values())[-1] is v  # reading the Variable watched it
+        outs.append(node.vjp)
+        numpy.testing.assert_array_equal([g.numpy() for g in tape.gradient(out, [x, v])], [[3.0, 4.0], [1.0, 2.0]])
+    assert outs[0] is outs[1]  # the same VJPs
