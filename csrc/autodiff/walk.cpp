@@ -49,7 +49,7 @@ long long seq_of(PyObject* node) {
 }
 
 // A max-heap on the creation sequence number: the tensor computed last pops first, so every tensor
-// pops after all the tensors computed from it (backprop.py's heap of (-seq, tensor)).
+// pops after all the tensors computed from it (walk_python's heap of (-seq, tensor)).
 struct Queued {
     long long seq;
     nb::object tensor;
