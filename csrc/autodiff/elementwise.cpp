@@ -55,8 +55,6 @@ bool is_float_dtype(PyObject* dtype, bool ask) {
     return truth == 1;
 }
 
-bool is_python_number(PyObject* x) { return PyFloat_CheckExact(x) || PyLong_CheckExact(x) || PyBool_Check(x); }
-
 PyObject* to_python(ElementwiseOp* op, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
     return PyObject_Vectorcall(op->python, args, nargsf, kwnames);
 }

@@ -62,6 +62,9 @@ inline nb::object attr(PyObject* o, PyObject* name) {
     return nb::steal(r);
 }
 
+// A Python int, float or bool: an operand no tape watches.
+inline bool is_python_number(PyObject* x) { return PyFloat_CheckExact(x) || PyLong_CheckExact(x) || PyBool_Check(x); }
+
 inline bool contains(PyObject* container, PyObject* item) {
     int r = PySequence_Contains(container, item);
     if (r < 0) throw nb::python_error();

@@ -87,8 +87,6 @@ PyType_Slot node_slots[] = {
 PyType_Spec node_spec = {"accel._autodiff.Node", sizeof(Node), 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
                          node_slots};
 
-bool is_python_number(PyObject* x) { return PyFloat_CheckExact(x) || PyLong_CheckExact(x) || PyBool_Check(x); }
-
 // Whether the tape (id, watched) watches the plain tensor x: tape_id in x._tapes or id(x) in watched.
 bool tensor_watched(PyObject* x, PyObject* tape_id, PyObject* watched) {
     if (contains(attr(x, names.tapes).ptr(), tape_id)) return true;
