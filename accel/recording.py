@@ -6,7 +6,8 @@ one of its inputs. Each tape has an id that is never reused. The output of a rec
 the ids of the tapes that recorded it in `_tapes`; what a tape watches explicitly (and the
 Variables it watches on access) sits in the tape's own `watched` dict, so long-lived tensors
 never accumulate ids of finished tapes. Several nested tapes may record the same op: the node is
-shared and lists them all in `tapes`.
+shared and lists them all in `tapes`. `Node` and `record` are compiled (accel._autodiff,
+csrc/autodiff/node.cpp); `record_python` below is the same function in Python.
 """
 
 from __future__ import annotations
