@@ -133,6 +133,7 @@ def interleaved_table(question: str, cases: dict, chart: dict) -> list:
         head += f" accel{suffix} | torch{suffix} | accel ÷ torch{suffix} |"
         rule += "---|---|---|"
     lines += [head, rule]
+    floors = []
     for case in sorted(cases):
         info = cases[case]["accel"]["extra_info"]
         cells = [case]
@@ -142,7 +143,12 @@ def interleaved_table(question: str, cases: dict, chart: dict) -> list:
             cells += [median_iqr(info, ours), median_iqr(info, theirs), f"{ratio:.2f}"]
             chart.setdefault(question if kind is None else f"{question} {kind}", []).append((case, "torch", ratio))
         lines.append("| " + " | ".join(cells) + " |")
-    return lines + [""]
+        if "accel floor" in info["median_s"]:
+            update = " + the fused Adam update" if "Adam" in case else ""
+            floors.append(f"{case}: the floor (NumPy's BLAS for the step's eight matmuls{update}, nothing else) "
+                          f"is {median_iqr(info, 'accel floor')}, "
+                          f"{info['median_s']['accel floor'] / info['median_s']['torch']:.2f}x PyTorch's.")
+    return lines + [""] + floors + ([""] if floors else [])
 
 
 def function_table(question: str, cases: dict, chart: dict) -> list:

@@ -114,8 +114,37 @@ def test_mlp_torch(benchmark, torch_module, bench_device):
 
 
 # ---- each library in its own process, taking turns (the figures to trust) ----------------------
+def floor_step(with_update: bool):
+    """What any NumPy-based step must spend: the MLP step's eight matmuls (NumPy's BLAS, float32:
+    three forward, five backward) and, `with_update`, the fused Adam update of the same variables
+    (accel's own kernel), nothing else."""
+    weights, biases, x_np, _ = _mlp_data()
+    rng = numpy.random.default_rng(1)
+    h1 = rng.standard_normal((128, 256)).astype(numpy.float32)
+    h2 = rng.standard_normal((128, 256)).astype(numpy.float32)
+    g3 = rng.standard_normal((128, 10)).astype(numpy.float32)
+    w1, w2, w3 = weights
+    params = [ac.Variable(w, device="cpu") for w in weights] + [ac.Variable(b, device="cpu") for b in biases]
+    grads = [ac.tensor(numpy.full_like(p.numpy(), 1e-3), device="cpu") for p in params]
+    opt = ac.optimizers.Adam(1e-3)
+    pairs = list(zip(grads, params))
+
+    def step():
+        x_np @ w1, h1 @ w2, h2 @ w3  # forward
+        g2 = g3 @ w3.T
+        h2.T @ g3, h1.T @ g2, g2 @ w2.T, x_np.T @ g2  # backward: weight and input gradients
+        if with_update:
+            opt.apply_gradients(pairs)
+        return opt.iterations
+
+    return step
+
+
 def make_step(library: str, case: str):
-    """The step of `case` for "accel" or "torch" (built in a benchmark process of its own)."""
+    """The step of `case` for "accel", "torch" or "accel floor" (built in a benchmark process of
+    its own)."""
+    if library == "accel floor":
+        return floor_step(with_update=case == "MLP training step (Adam)")
     if library == "torch":
         import torch
 
@@ -163,15 +192,15 @@ AUTODIFF_CASES = ["20-op chain, 16 elements", "MLP forward+backward", "MLP train
 @pytest.mark.parametrize("case", AUTODIFF_CASES)
 def test_autodiff_interleaved(benchmark, case, torch_module, bench_size):
     """accel and PyTorch each in a process of its own, taking turns block after block (neither
-    runs beside the other's spinning BLAS/OpenMP threads; drift hits both alike); medians and
-    IQRs go to extra_info."""
+    runs beside the other's spinning BLAS/OpenMP threads; drift hits both alike), and for the MLP
+    the floor of any NumPy-based step beside them; medians and IQRs go to extra_info."""
     from workloads import alternated_processes
 
     benchmark.group = f"autodiff interleaved: {case} [cpu]"
     steps = 200 if "chain" in case else 20
     blocks = 2 if bench_size == "tiny" else 15
-    stats = alternated_processes({lib: functools.partial(make_step, lib, case) for lib in ("accel", "torch")},
-                                 blocks, steps)
+    libraries = ("accel", "torch") + (("accel floor",) if "MLP" in case else ())
+    stats = alternated_processes({lib: functools.partial(make_step, lib, case) for lib in libraries}, blocks, steps)
     benchmark.extra_info.update({"median_s": {k: v[0] for k, v in stats.items()},
                                  "iqr_s": {k: v[1] for k, v in stats.items()},
                                  "accel_over_torch": stats["accel"][0] / stats["torch"][0]})

@@ -16,7 +16,7 @@ import os
 import numpy
 import pytest
 
-from test_autodiff import CHAIN_BLOCKS, _mlp_data, mlp_logits
+from test_autodiff import CHAIN_BLOCKS, _mlp_data, floor_step, mlp_logits
 
 CASES = ["20-op chain, 16 elements", "MLP training step (Adam)"]
 IMPLEMENTATIONS = ["accel eager", "accel function", "torch eager", "torch.compile"]
@@ -101,35 +101,9 @@ def _chain_step(implementation):
     return _checked(step, check)
 
 
-def _floor_step():
-    """What any NumPy-based step must spend: the step's eight matmuls (NumPy's BLAS, float32) and
-    the fused Adam update of the same variables (accel's own kernel), nothing else."""
-    import accel as ac
-
-    weights, biases, x_np, _ = _mlp_data()
-    rng = numpy.random.default_rng(1)
-    h1 = rng.standard_normal((128, 256)).astype(numpy.float32)
-    h2 = rng.standard_normal((128, 256)).astype(numpy.float32)
-    g3 = rng.standard_normal((128, 10)).astype(numpy.float32)
-    w1, w2, w3 = weights
-    params = [ac.Variable(w, device="cpu") for w in weights] + [ac.Variable(b, device="cpu") for b in biases]
-    grads = [ac.tensor(numpy.full_like(p.numpy(), 1e-3), device="cpu") for p in params]
-    opt = ac.optimizers.Adam(1e-3)
-    pairs = list(zip(grads, params))
-
-    def step():
-        x_np @ w1, h1 @ w2, h2 @ w3  # forward
-        g2 = g3 @ w3.T
-        h2.T @ g3, h1.T @ g2, g2 @ w2.T, x_np.T @ g2  # backward: weight and input gradients
-        opt.apply_gradients(pairs)
-        return opt.iterations
-
-    return _checked(step, lambda iterations: None)
-
-
 def _mlp_step(implementation):
     if implementation == "accel floor":
-        return _floor_step()
+        return _checked(floor_step(with_update=True), lambda iterations: None)
     weights, biases, x_np, labels_np = _mlp_data()
     reference = _mlp_reference_loss()
     if implementation.startswith("accel"):
