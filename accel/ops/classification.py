@@ -25,9 +25,13 @@ __all__ = ["softmax", "log_softmax", "softmax_cross_entropy_with_logits",
 def _log_softmax_array(xp, x, axis):
     if x.shape[axis] == 0:  # nothing to normalise: the empty result (PyTorch's answer)
         return x.copy()
-    shift = xp.max(x, axis=axis, keepdims=True)
-    shifted = x - xp.where(xp.isfinite(shift), shift, 0)
-    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+    shift = x.max(axis=axis, keepdims=True)
+    # A row of -inf (or one holding inf or NaN) is shifted by 0. On the CPU the check costs less
+    # than the select it usually saves; on a GPU it would synchronise, so the select always runs.
+    if xp is not numpy or not numpy.isfinite(shift).all():
+        shift = xp.where(xp.isfinite(shift), shift, 0)
+    shifted = x - shift
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def _single_axis(x, axis, op):
@@ -174,7 +178,6 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits):
         raise ValueError(
             f"sparse_softmax_cross_entropy_with_logits: labels must be in [0, {classes}), got values "
             f"in [{int(labels._data.min())}, {int(labels._data.max())}]")
-    lsm = _log_softmax_array(xp, logits._data, -1)
-    picked = xp.take_along_axis(lsm, labels._data[..., None].astype(numpy.int64), axis=-1)[..., 0]
-    return make(xp.asarray(-picked), logits._device, (labels, logits), (None, _sparse_ce_vjp),
-                {"classes": classes})
+    rows = _log_softmax_array(xp, logits._data, -1).reshape(labels.size, classes)
+    picked = rows[xp.arange(rows.shape[0]), labels._data.reshape(-1)].reshape(labels.shape)
+    return make(-picked, logits._device, (labels, logits), (None, _sparse_ce_vjp), {"classes": classes})

@@ -27,6 +27,25 @@ def test_stable_for_large_logits(device):
     numpy.testing.assert_allclose(dense, [1000.0])
 
 
+def test_rows_with_infinities_are_shifted_by_zero(device):
+    """A row whose maximum is not finite is not shifted (TensorFlow's log_softmax): a -inf entry
+    stays -inf, a row of -inf gives NaN, an inf entry gives NaN there and -inf elsewhere; the
+    finite rows beside them are exact."""
+    inf = numpy.inf
+    x = numpy.array([[0.0, -inf, 1.0], [-inf, -inf, -inf], [1.0, inf, 2.0], [3.0, 1.0, 2.0]])
+    with numpy.errstate(divide="ignore", invalid="ignore"):
+        got = ac.log_softmax(ac.tensor(x, device=device)).numpy()
+        ce = ac.sparse_softmax_cross_entropy_with_logits(ac.tensor([2, 0, 0, 0], device=device),
+                                                         ac.tensor(x, device=device)).numpy()
+    first = numpy.array([0.0, -inf, 1.0]) - numpy.log(1 + numpy.e)
+    numpy.testing.assert_allclose(got[0], first, rtol=1e-15)
+    assert numpy.isnan(got[1]).all()
+    assert got[2][0] == -inf and numpy.isnan(got[2][1]) and got[2][2] == -inf
+    numpy.testing.assert_allclose(got[3], _log_softmax(x[3:])[0], rtol=1e-15)
+    numpy.testing.assert_allclose(ce[[0, 3]], [-first[2], -_log_softmax(x[3:])[0, 0]], rtol=1e-15)
+    assert numpy.isnan(ce[1]) and ce[2] == inf
+
+
 def test_cross_entropies_match_numpy(device, rng):
     logits = rng.standard_normal((4, 6))
     labels = rng.integers(0, 6, 4)
