@@ -7,9 +7,9 @@ that need a gradient and reduces broadcast gradients itself.
 
 from __future__ import annotations
 
-import numpy
-
 import os
+
+import numpy
 
 from ..dtypes import is_floating
 from .. import _autodiff, recording
