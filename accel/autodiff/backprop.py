@@ -94,8 +94,7 @@ def backward(targets, weights, sources, tape=None, stop_ids=frozenset(), release
         def after_node(inputs):
             _report_ready(inputs, pending, grads, index_of, on_ready)
 
-    walk(roots, Tensor, is_floating, grads, queued, wanted, tape_id, watched, stop_ids, release,
-         ops.sum_to, ops.cast, after_node)
+    walk(roots, grads, queued, wanted, tape_id, watched, stop_ids, release, ops.sum_to, ops.cast, after_node)
 
     results = []
     for i, s in enumerate(sources):

@@ -23,12 +23,14 @@ import heapq
 import os
 
 from .. import _autodiff
+from ..dtypes import is_floating
+from ..tensor import Tensor
 
 __all__ = ["walk", "walk_python"]
 
 
-def walk_python(roots, tensor_type, is_floating, grads, queued, wanted, tape_id, watched, stop_ids, release,
-                sum_to, cast, after_node) -> None:
+def walk_python(roots, grads, queued, wanted, tape_id, watched, stop_ids, release, sum_to, cast,
+                after_node) -> None:
     """Run the walk from `roots` (tensors whose nodes it passes through), accumulating into `grads`
     ({id(tensor): gradient}, the targets' weights already in it). `queued`: ids already reached.
     `wanted`: ids whose gradients stay in `grads` (the others are popped as their nodes run).
@@ -47,7 +49,7 @@ def walk_python(roots, tensor_type, is_floating, grads, queued, wanted, tape_id,
             vjp = vjps[i]
             if vjp is None:
                 continue
-            if x.__class__ is not tensor_type and not isinstance(x, tensor_type):
+            if x.__class__ is not Tensor and not isinstance(x, Tensor):
                 continue  # a constant operand
             xd = x._data
             if not is_floating(xd.dtype):

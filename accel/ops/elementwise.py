@@ -36,8 +36,7 @@ _recording = recording.state
 _record = recording.record
 _watch_reads = recording.watch_reads
 _COMPILED = os.environ.get("ACCEL_PYTHON_GRAPH") != "1"
-_autodiff.configure_elementwise(_NDARRAY, tuple(numpy.dtype(t) for t in ("float16", "float32", "float64")),
-                                is_floating, as_array, _watch_reads)
+_autodiff.configure_elementwise(_NDARRAY, as_array)
 
 
 def _front(op, forward, vjps, arity: int, to_float: bool = False):

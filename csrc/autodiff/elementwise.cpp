@@ -32,28 +32,12 @@ struct ElementwiseOp {
 
 // What the front calls back into, handed over once by elementwise.py (`configure_elementwise`).
 struct Ops {
-    PyObject* ndarray = nullptr;       // numpy.ndarray: what a forward returns on the CPU
-    PyObject* float_dtypes = nullptr;  // a tuple of numpy's floating dtypes (compared by identity)
-    PyObject* is_floating = nullptr;   // dtypes.is_floating, for any other dtype
-    PyObject* as_array = nullptr;      // _core.as_array: a NumPy scalar as a 0-d array
-    PyObject* watch_reads = nullptr;   // recording.watch_reads(inputs): an op that records nothing
+    PyObject* ndarray = nullptr;   // numpy.ndarray: what a forward returns on the CPU
+    PyObject* as_array = nullptr;  // _core.as_array: a NumPy scalar as a 0-d array
 };
 Ops ops;
 
 PyTypeObject* op_type = nullptr;
-
-bool is_float_dtype(PyObject* dtype, bool ask) {
-    Py_ssize_t n = PyTuple_GET_SIZE(ops.float_dtypes);
-    for (Py_ssize_t i = 0; i < n; ++i)
-        if (PyTuple_GET_ITEM(ops.float_dtypes, i) == dtype) return true;
-    if (!ask) return false;
-    PyObject* args[] = {dtype};
-    nb::object answer = nb::steal(PyObject_Vectorcall(ops.is_floating, args, 1, nullptr));
-    if (!answer.is_valid()) throw nb::python_error();
-    int truth = PyObject_IsTrue(answer.ptr());
-    if (truth < 0) throw nb::python_error();
-    return truth == 1;
-}
 
 PyObject* to_python(ElementwiseOp* op, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
     return PyObject_Vectorcall(op->python, args, nargsf, kwnames);
@@ -69,7 +53,7 @@ PyObject* fast_call(ElementwiseOp* op, PyObject* const* args, Py_ssize_t nargs) 
     nb::object contextual = attr(device.ptr(), names.contextual);
     if (contextual.ptr() != Py_False) return nullptr;
     nb::object xd = attr(x, names.data);
-    if (op->to_float && !is_float_dtype(attr(xd.ptr(), names.dtype).ptr(), false)) return nullptr;
+    if (op->to_float && !is_floating_dtype(attr(xd.ptr(), names.dtype).ptr())) return nullptr;
     nb::object xp = attr(device.ptr(), names.xp);
     nb::object out;
     if (nargs == 1) {
@@ -97,15 +81,15 @@ PyObject* fast_call(ElementwiseOp* op, PyObject* const* args, Py_ssize_t nargs) 
     }
     nb::object result = nb::steal(new_tensor(out.ptr(), device.ptr()));
     if (!result.is_valid()) throw nb::python_error();
-    nb::object tapes = attr(config.state, names.tapes_attr);
+    nb::object tapes = attr(config.state, names.tapes);
     if (PyList_Check(tapes.ptr()) && PyList_GET_SIZE(tapes.ptr()) == 0) return result.release().ptr();
     nb::object inputs = nb::steal(nargs == 1 ? PyTuple_Pack(1, x) : PyTuple_Pack(2, x, args[1]));
     if (!inputs.is_valid()) throw nb::python_error();
-    if (op->vjps != Py_None && is_float_dtype(attr(out.ptr(), names.dtype).ptr(), true)) {
+    if (op->vjps != Py_None && is_floating_dtype(attr(out.ptr(), names.dtype).ptr())) {
         record(result.ptr(), inputs.ptr(), op->vjps, Py_None, tapes.ptr());
     } else {
         PyObject* call[] = {inputs.ptr()};
-        nb::object done = nb::steal(PyObject_Vectorcall(ops.watch_reads, call, 1, nullptr));
+        nb::object done = nb::steal(PyObject_Vectorcall(config.watch_reads, call, 1, nullptr));
         if (!done.is_valid()) throw nb::python_error();
     }
     return result.release().ptr();
@@ -236,17 +220,12 @@ PyType_Spec op_spec = {"accel._autodiff.ElementwiseOp", sizeof(ElementwiseOp), 0
                            Py_TPFLAGS_METHOD_DESCRIPTOR,
                        op_slots};
 
-void configure_elementwise(nb::handle ndarray, nb::handle float_dtypes, nb::handle is_floating, nb::handle as_array,
-                           nb::handle watch_reads) {
+void configure_elementwise(nb::handle ndarray, nb::handle as_array) {
     if (!PyType_Check(ndarray.ptr())) throw nb::type_error("configure_elementwise: ndarray must be a class");
-    if (!PyTuple_Check(float_dtypes.ptr())) throw nb::type_error("configure_elementwise: float_dtypes must be a tuple");
-    for (PyObject** slot : {&ops.ndarray, &ops.float_dtypes, &ops.is_floating, &ops.as_array, &ops.watch_reads})
-        Py_CLEAR(*slot);
+    Py_CLEAR(ops.ndarray);
+    Py_CLEAR(ops.as_array);
     ops.ndarray = nb::borrow(ndarray).release().ptr();
-    ops.float_dtypes = nb::borrow(float_dtypes).release().ptr();
-    ops.is_floating = nb::borrow(is_floating).release().ptr();
     ops.as_array = nb::borrow(as_array).release().ptr();
-    ops.watch_reads = nb::borrow(watch_reads).release().ptr();
 }
 
 }  // namespace
@@ -256,8 +235,7 @@ void bind_elementwise(nb::module_& m) {
     if (op_type == nullptr) throw nb::python_error();
     Py_INCREF(op_type);  // the module's reference below, and this file's for the life of the process
     m.attr("ElementwiseOp") = nb::steal(reinterpret_cast<PyObject*>(op_type));
-    m.def("configure_elementwise", &configure_elementwise, nb::arg("ndarray"), nb::arg("float_dtypes"),
-          nb::arg("is_floating"), nb::arg("as_array"), nb::arg("watch_reads"),
+    m.def("configure_elementwise", &configure_elementwise, nb::arg("ndarray"), nb::arg("as_array"),
           "What the elementwise ops' compiled front calls back into.");
 }
 

@@ -26,7 +26,11 @@ struct Node {
 
 extern PyTypeObject* node_type;
 
-inline bool is_node(PyObject* o) { return Py_TYPE(o) == node_type; }
+// `o` as a Node (every tensor's _node is one: recording.Node is this type); TypeError otherwise.
+inline Node* as_node(PyObject* o) {
+    if (Py_TYPE(o) != node_type) throw nb::type_error("backward: a tensor's _node is not an accel Node");
+    return reinterpret_cast<Node*>(o);
+}
 
 // A new accel.Tensor holding `data` on `device`, built as Tensor.__init__ builds one (no node, no
 // tapes), without running Python (a strong reference, or nullptr with the error set).
@@ -35,11 +39,10 @@ PyObject* new_tensor(PyObject* data, PyObject* device);
 // A new node (a strong reference); `values` nullptr or None: the inputs themselves.
 PyObject* new_node(PyObject* vjp, PyObject* inputs, PyObject* params, PyObject* tapes, PyObject* values);
 
-// The attribute names the compiled code reads, interned once. (`tapes` is a tensor's `_tapes`,
-// `node_tapes` a node's `tapes`, `tapes_attr` the recording state's `tapes`.)
+// The attribute names the compiled code reads, interned once (`tensor_tapes` is a tensor's
+// `_tapes`, `tapes` the recording state's).
 struct Names {
-    PyObject *data, *node, *tapes, *node_tapes, *dtype, *shape, *inputs, *values, *params, *vjp, *seq, *id,
-        *watched, *tapes_attr, *trace, *device, *contextual, *xp;
+    PyObject *data, *device, *node, *tensor_tapes, *dtype, *shape, *id, *watched, *tapes, *trace, *contextual, *xp;
 };
 extern Names names;
 
@@ -50,8 +53,14 @@ struct Config {
     PyObject* variable = nullptr;        // accel.Variable
     PyObject* watches = nullptr;         // recording._watches(tape, x): whether tape watches x (may watch it)
     PyObject* capture_values = nullptr;  // recording.capture_values(inputs, tapes): Variables as captures
+    PyObject* watch_reads = nullptr;     // recording.watch_reads(inputs): an op that records nothing
+    PyObject* is_floating = nullptr;     // dtypes.is_floating: THE predicate of differentiable dtypes
+    PyObject* float_dtypes = nullptr;    // the supported dtypes it holds for, compared by identity first
 };
 extern Config config;
+
+// dtypes.is_floating(dtype), without a call for the supported floating dtypes.
+bool is_floating_dtype(PyObject* dtype);
 
 // recording.record: `tapes` is the thread's list of active tapes.
 void record(PyObject* out, PyObject* inputs, PyObject* vjp, PyObject* params, PyObject* tapes);

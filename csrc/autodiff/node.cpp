@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace accel_autodiff {
@@ -89,7 +90,7 @@ PyType_Spec node_spec = {"accel._autodiff.Node", sizeof(Node), 0, Py_TPFLAGS_DEF
 
 // Whether the tape (id, watched) watches the plain tensor x: tape_id in x._tapes or id(x) in watched.
 bool tensor_watched(PyObject* x, PyObject* tape_id, PyObject* watched) {
-    if (contains(attr(x, names.tapes).ptr(), tape_id)) return true;
+    if (contains(attr(x, names.tensor_tapes).ptr(), tape_id)) return true;
     if (PyDict_Check(watched) && PyDict_GET_SIZE(watched) == 0) return false;
     nb::object key = nb::steal(PyLong_FromVoidPtr(x));
     return contains(watched, key.ptr());
@@ -97,7 +98,7 @@ bool tensor_watched(PyObject* x, PyObject* tape_id, PyObject* watched) {
 
 void record_binding(nb::handle out, nb::handle inputs, nb::handle vjp, nb::handle params) {
     if (config.state == nullptr) throw nb::type_error("record: accel._autodiff.configure was not called");
-    record(out.ptr(), inputs.ptr(), vjp.ptr(), params.ptr(), attr(config.state, names.tapes_attr).ptr());
+    record(out.ptr(), inputs.ptr(), vjp.ptr(), params.ptr(), attr(config.state, names.tapes).ptr());
 }
 
 // Where Tensor keeps a slot (its member descriptor's offset), found once by `configure`.
@@ -115,18 +116,20 @@ struct TensorSlots {
 TensorSlots tensor_slots;
 
 void configure(nb::handle state, nb::handle tensor, nb::handle variable, nb::handle watches,
-               nb::handle capture_values) {
+               nb::handle capture_values, nb::handle watch_reads, nb::handle is_floating, nb::handle float_dtypes) {
     if (!PyType_Check(tensor.ptr()) || !PyType_Check(variable.ptr()))
         throw nb::type_error("configure: tensor and variable must be classes");
+    if (!PyTuple_Check(float_dtypes.ptr())) throw nb::type_error("configure: float_dtypes must be a tuple");
     tensor_slots = {slot_offset(tensor.ptr(), "_data"), slot_offset(tensor.ptr(), "_device"),
                     slot_offset(tensor.ptr(), "_node"), slot_offset(tensor.ptr(), "_tapes")};
-    for (PyObject** slot : {&config.state, &config.tensor, &config.variable, &config.watches, &config.capture_values})
+    std::pair<PyObject**, nb::handle> given[] = {
+        {&config.state, state}, {&config.tensor, tensor}, {&config.variable, variable}, {&config.watches, watches},
+        {&config.capture_values, capture_values}, {&config.watch_reads, watch_reads},
+        {&config.is_floating, is_floating}, {&config.float_dtypes, float_dtypes}};
+    for (auto& [slot, value] : given) {
         Py_CLEAR(*slot);
-    config.state = nb::borrow(state).release().ptr();
-    config.tensor = nb::borrow(tensor).release().ptr();
-    config.variable = nb::borrow(variable).release().ptr();
-    config.watches = nb::borrow(watches).release().ptr();
-    config.capture_values = nb::borrow(capture_values).release().ptr();
+        *slot = nb::borrow(value).release().ptr();
+    }
 }
 
 PyObject* intern(const char* s) {
@@ -179,7 +182,7 @@ void record(PyObject* out, PyObject* inputs, PyObject* vjp, PyObject* params, Py
     nb::object tape_ids = nb::steal(PyTuple_New(static_cast<Py_ssize_t>(ids.size())));
     if (!tape_ids.is_valid()) throw nb::python_error();
     for (size_t k = 0; k < ids.size(); ++k) PyTuple_SET_ITEM(tape_ids.ptr(), k, ids[k].release().ptr());
-    if (PyObject_SetAttr(out, names.tapes, tape_ids.ptr()) < 0) throw nb::python_error();
+    if (PyObject_SetAttr(out, names.tensor_tapes, tape_ids.ptr()) < 0) throw nb::python_error();
     nb::object values;
     if (has_variable) {
         PyObject* args[] = {inputs, tape_ids.ptr()};
@@ -189,6 +192,18 @@ void record(PyObject* out, PyObject* inputs, PyObject* vjp, PyObject* params, Py
     nb::object node = nb::steal(new_node(vjp, inputs, params, tape_ids.ptr(), values.is_valid() ? values.ptr() : nullptr));
     if (!node.is_valid()) throw nb::python_error();
     if (PyObject_SetAttr(out, names.node, node.ptr()) < 0) throw nb::python_error();
+}
+
+bool is_floating_dtype(PyObject* dtype) {
+    Py_ssize_t n = PyTuple_GET_SIZE(config.float_dtypes);
+    for (Py_ssize_t i = 0; i < n; ++i)
+        if (PyTuple_GET_ITEM(config.float_dtypes, i) == dtype) return true;
+    PyObject* args[] = {dtype};
+    nb::object answer = nb::steal(PyObject_Vectorcall(config.is_floating, args, 1, nullptr));
+    if (!answer.is_valid()) throw nb::python_error();
+    int truth = PyObject_IsTrue(answer.ptr());
+    if (truth < 0) throw nb::python_error();
+    return truth == 1;
 }
 
 PyObject* new_tensor(PyObject* data, PyObject* device) {
@@ -231,10 +246,8 @@ PyObject* new_node(PyObject* vjp, PyObject* inputs, PyObject* params, PyObject* 
 }
 
 void bind_node(nb::module_& m) {
-    names = {intern("_data"), intern("_node"), intern("_tapes"), intern("tapes"), intern("dtype"), intern("shape"),
-             intern("inputs"), intern("values"), intern("params"), intern("vjp"), intern("seq"), intern("id"),
-             intern("watched"), intern("tapes"), intern("trace"), intern("_device"), intern("contextual"),
-             intern("_xp")};
+    names = {intern("_data"), intern("_device"), intern("_node"), intern("_tapes"), intern("dtype"), intern("shape"),
+             intern("id"), intern("watched"), intern("tapes"), intern("trace"), intern("contextual"), intern("_xp")};
     node_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&node_spec));
     if (node_type == nullptr) throw nb::python_error();
     Py_INCREF(node_type);  // the module's reference below, and this file's for the life of the process
@@ -242,7 +255,8 @@ void bind_node(nb::module_& m) {
     m.def("record", &record_binding, nb::arg("out"), nb::arg("inputs"), nb::arg("vjp"), nb::arg("params").none(),
           "Attach a Node to `out` for every active tape that watches one of `inputs` (see recording.record_python).");
     m.def("configure", &configure, nb::arg("state"), nb::arg("tensor"), nb::arg("variable"), nb::arg("watches"),
-          nb::arg("capture_values"), "What `record` reads: the thread's tapes, the tensor classes, the slow paths.");
+          nb::arg("capture_values"), nb::arg("watch_reads"), nb::arg("is_floating"), nb::arg("float_dtypes"),
+          "What the compiled code reads: the thread's tapes, the tensor classes, the slow paths, the dtype predicate.");
 }
 
 }  // namespace accel_autodiff

@@ -31,23 +31,6 @@ nb::object call(PyObject* f, std::initializer_list<PyObject*> args) {
     return nb::steal(r);
 }
 
-// A node's member, read directly (a Node) or as an attribute (anything shaped like one).
-nb::object member(PyObject* node, PyObject* Node::*field, PyObject* name) {
-    if (is_node(node)) {
-        PyObject* value = reinterpret_cast<Node*>(node)->*field;
-        if (value == nullptr) throw nb::attribute_error("backward: a node lost a member");
-        return nb::borrow(value);
-    }
-    return attr(node, name);
-}
-
-long long seq_of(PyObject* node) {
-    if (is_node(node)) return reinterpret_cast<Node*>(node)->seq;
-    long long seq = PyLong_AsLongLong(attr(node, names.seq).ptr());
-    if (seq == -1 && PyErr_Occurred()) throw nb::python_error();
-    return seq;
-}
-
 // A max-heap on the creation sequence number: the tensor computed last pops first, so every tensor
 // pops after all the tensors computed from it (walk_python's heap of (-seq, tensor)).
 struct Queued {
@@ -58,17 +41,15 @@ bool before(const Queued& a, const Queued& b) { return a.seq < b.seq; }
 
 class Walk {
 public:
-    Walk(nb::handle tensor_type, nb::handle is_floating, nb::handle grads, nb::handle queued, nb::handle wanted,
-         nb::handle tape_id, nb::handle watched, nb::handle stop_ids, bool release, nb::handle sum_to,
-         nb::handle cast, nb::handle after_node)
-        : tensor_type_(tensor_type.ptr()), is_floating_(is_floating.ptr()), grads_(grads.ptr()),
-          queued_(queued.ptr()), wanted_(wanted.ptr()), tape_id_(tape_id.is_none() ? nullptr : tape_id.ptr()),
+    Walk(nb::handle grads, nb::handle queued, nb::handle wanted, nb::handle tape_id, nb::handle watched,
+         nb::handle stop_ids, bool release, nb::handle sum_to, nb::handle cast, nb::handle after_node)
+        : grads_(grads.ptr()), queued_(queued.ptr()), wanted_(wanted.ptr()), tape_id_(tape_id.is_none() ? nullptr : tape_id.ptr()),
           watched_(watched.is_none() ? nullptr : watched.ptr()), stop_ids_(stop_ids.ptr()),
           has_stops_(PySet_GET_SIZE(stop_ids.ptr()) > 0), release_(release), sum_to_(sum_to.ptr()),
           cast_(cast.ptr()), after_node_(after_node.is_none() ? nullptr : after_node.ptr()) {}
 
     void push(nb::handle tensor, PyObject* node) {
-        heap_.push_back({seq_of(node), nb::borrow(tensor)});
+        heap_.push_back({as_node(node)->seq, nb::borrow(tensor)});
         std::push_heap(heap_.begin(), heap_.end(), before);
     }
 
@@ -80,11 +61,10 @@ public:
             heap_.pop_back();
             nb::object key = nb::steal(PyLong_FromVoidPtr(tensor.ptr()));
             nb::object g = gradient_of(key.ptr());
-            nb::object node = attr(tensor.ptr(), names.node);
-            nb::object inputs = member(node.ptr(), &Node::inputs, names.inputs);
-            nb::object values = member(node.ptr(), &Node::values, names.values);
-            nb::object params = member(node.ptr(), &Node::params, names.params);
-            nb::object vjps = member(node.ptr(), &Node::vjp, names.vjp);
+            nb::object node_object = attr(tensor.ptr(), names.node);  // kept alive while its VJPs run
+            Node* node = as_node(node_object.ptr());
+            nb::object inputs = nb::borrow(node->inputs), values = nb::borrow(node->values);
+            nb::object params = nb::borrow(node->params), vjps = nb::borrow(node->vjp);
             PyObject* kwargs = nullptr;
             if (params.ptr() != Py_None) {
                 if (!PyDict_Check(params.ptr())) throw nb::type_error("backward: a node's params must be a dict or None");
@@ -113,9 +93,9 @@ public:
             }
             if (after_node_ != nullptr) call(after_node_, {inputs.ptr()});
             if (release_ && tape_id_ != nullptr) {
-                nb::object tapes = member(node.ptr(), &Node::tapes, names.node_tapes);
-                if (PyTuple_Check(tapes.ptr()) && PyTuple_GET_SIZE(tapes.ptr()) == 1) {
-                    int same = PyObject_RichCompareBool(PyTuple_GET_ITEM(tapes.ptr(), 0), tape_id_, Py_EQ);
+                PyObject* tapes = node->tapes;
+                if (PyTuple_Check(tapes) && PyTuple_GET_SIZE(tapes) == 1) {
+                    int same = PyObject_RichCompareBool(PyTuple_GET_ITEM(tapes, 0), tape_id_, Py_EQ);
                     if (same < 0) throw nb::python_error();
                     if (same && PyObject_SetAttr(tensor.ptr(), names.node, Py_None) < 0) throw nb::python_error();
                 }
@@ -136,27 +116,18 @@ private:
         return result;
     }
 
-    bool floating(PyObject* dtype) {
-        for (const auto& [known, answer] : floating_)
-            if (known.ptr() == dtype) return answer;
-        int answer = PyObject_IsTrue(call(is_floating_, {dtype}).ptr());
-        if (answer < 0) throw nb::python_error();
-        floating_.emplace_back(nb::borrow(dtype), answer == 1);
-        return answer == 1;
-    }
-
     // One edge: input x of the node just popped, whose VJP is `vjp`.
     void edge(PyObject* x, PyObject* vjp, const std::vector<PyObject*>& args, PyObject* kwargs) {
-        if (Py_TYPE(x) != reinterpret_cast<PyTypeObject*>(tensor_type_)) {
-            int is_tensor = PyObject_IsInstance(x, tensor_type_);
+        if (Py_TYPE(x) != reinterpret_cast<PyTypeObject*>(config.tensor)) {
+            int is_tensor = PyObject_IsInstance(x, config.tensor);
             if (is_tensor < 0) throw nb::python_error();
             if (!is_tensor) return;  // a constant operand
         }
         nb::object xd = attr(x, names.data);
         nb::object x_dtype = attr(xd.ptr(), names.dtype);
-        if (!floating(x_dtype.ptr())) return;
+        if (!is_floating_dtype(x_dtype.ptr())) return;
         nb::object xk = nb::steal(PyLong_FromVoidPtr(x));
-        if (tape_id_ != nullptr && !contains(attr(x, names.tapes).ptr(), tape_id_) &&
+        if (tape_id_ != nullptr && !contains(attr(x, names.tensor_tapes).ptr(), tape_id_) &&
             !(watched_ != nullptr && contains(watched_, xk.ptr())))
             return;
         PyObject* r = PyObject_VectorcallDict(vjp, const_cast<PyObject**>(args.data()), args.size(), kwargs);
@@ -186,28 +157,26 @@ private:
         if (PySet_Add(queued_, xk.ptr()) < 0) throw nb::python_error();
         nb::object x_node = attr(x, names.node);
         if (x_node.is_none() || (has_stops_ && set_contains(stop_ids_, xk.ptr()))) return;
-        if (tape_id_ != nullptr && !contains(member(x_node.ptr(), &Node::tapes, names.node_tapes).ptr(), tape_id_)) return;
+        if (tape_id_ != nullptr && !contains(as_node(x_node.ptr())->tapes, tape_id_)) return;
         push(nb::handle(x), x_node.ptr());
     }
 
-    PyObject *tensor_type_, *is_floating_, *grads_, *queued_, *wanted_, *tape_id_, *watched_, *stop_ids_;
+    PyObject *grads_, *queued_, *wanted_, *tape_id_, *watched_, *stop_ids_;
     bool has_stops_, release_;
     PyObject *sum_to_, *cast_, *after_node_;
-    std::vector<std::pair<nb::object, bool>> floating_;  // dtype -> is_floating(dtype), for this walk
     std::vector<Queued> heap_;
 };
 
-void walk(nb::list roots, nb::handle tensor_type, nb::handle is_floating, nb::handle grads, nb::handle queued,
-          nb::handle wanted, nb::handle tape_id, nb::handle watched, nb::handle stop_ids, bool release,
-          nb::handle sum_to, nb::handle cast, nb::handle after_node) {
-    if (!PyType_Check(tensor_type.ptr())) throw nb::type_error("walk: tensor_type must be a class");
+void walk(nb::list roots, nb::handle grads, nb::handle queued, nb::handle wanted, nb::handle tape_id,
+          nb::handle watched, nb::handle stop_ids, bool release, nb::handle sum_to, nb::handle cast,
+          nb::handle after_node) {
+    if (config.tensor == nullptr) throw nb::type_error("walk: accel._autodiff.configure was not called");
     if (!PyDict_Check(grads.ptr())) throw nb::type_error("walk: grads must be a dict");
     if (!PySet_Check(queued.ptr())) throw nb::type_error("walk: queued must be a set");
     if (!PyAnySet_Check(wanted.ptr())) throw nb::type_error("walk: wanted must be a set");
     if (!PyAnySet_Check(stop_ids.ptr())) throw nb::type_error("walk: stop_ids must be a set");
     if (!watched.is_none() && !PyDict_Check(watched.ptr())) throw nb::type_error("walk: watched must be a dict or None");
-    Walk w(tensor_type, is_floating, grads, queued, wanted, tape_id, watched, stop_ids, release, sum_to, cast,
-           after_node);
+    Walk w(grads, queued, wanted, tape_id, watched, stop_ids, release, sum_to, cast, after_node);
     for (nb::handle tensor : roots) w.push(tensor, attr(tensor.ptr(), names.node).ptr());
     w.run();
 }
@@ -215,8 +184,7 @@ void walk(nb::list roots, nb::handle tensor_type, nb::handle is_floating, nb::ha
 }  // namespace
 
 void bind_walk(nb::module_& m) {
-    m.def("walk", &walk, nb::arg("roots"), nb::arg("tensor_type"), nb::arg("is_floating"), nb::arg("grads"),
-          nb::arg("queued"), nb::arg("wanted"), nb::arg("tape_id").none(), nb::arg("watched").none(),
+    m.def("walk", &walk, nb::arg("roots"), nb::arg("grads"), nb::arg("queued"), nb::arg("wanted"), nb::arg("tape_id").none(), nb::arg("watched").none(),
           nb::arg("stop_ids"), nb::arg("release"), nb::arg("sum_to"), nb::arg("cast"), nb::arg("after_node").none(),
           "Run the walk from `roots` (tensors whose nodes it passes through), accumulating into `grads` "
           "({id(tensor): gradient}); see accel.autodiff.walk.walk_python.");

@@ -167,14 +167,16 @@ def test_record_propagates_errors_of_the_slow_path():
         raise RuntimeError("watches failed")
 
     x = ac.tensor([1.0])
-    ac._autodiff.configure(recording.state, ac.Tensor, ac.Variable, broken, recording.capture_values)
+    ac._autodiff.configure(recording.state, ac.Tensor, ac.Variable, broken, recording.capture_values,
+                           recording.watch_reads, ac.dtypes.is_floating, recording.FLOAT_DTYPES)
     try:
         with ac.GradientTape():
             with pytest.raises(RuntimeError, match="watches failed"):
                 ac._autodiff.record(ac.Tensor(x._data, x._device), (x, Odd()), (None, None), None)
     finally:
         ac._autodiff.configure(recording.state, ac.Tensor, ac.Variable, recording._watches,
-                               recording.capture_values)
+                               recording.capture_values, recording.watch_reads, ac.dtypes.is_floating,
+                               recording.FLOAT_DTYPES)
 
 
 # ---- Node ----------------------------------------------------------------------------------------
@@ -243,8 +245,7 @@ def test_a_vjp_sequence_is_indexed_not_iterated():
 
 def test_the_walk_checks_its_arguments():
     with pytest.raises(TypeError, match="grads must be a dict"):
-        ac._autodiff.walk([], ac.Tensor, lambda d: True, [], set(), set(), None, None, frozenset(), False,
-                          ac.ops.sum_to, ac.ops.cast, None)
+        ac._autodiff.walk([], [], set(), set(), None, None, frozenset(), False, ac.ops.sum_to, ac.ops.cast, None)
 
 
 def test_accel_python_graph_runs_the_python_statement():
