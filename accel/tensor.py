@@ -63,24 +63,26 @@ class Tensor:
     # -- leaving accel --------------------------------------------------------------------------
     def numpy(self) -> numpy.ndarray:
         """A NumPy copy of the values (copied from the GPU for CUDA tensors)."""
-        _check_not_traced(self, "numpy()")
+        check_not_traced(self, "numpy()")
         return numpy.array(CPU.send(self._data), copy=True)
 
     def item(self):
         """The single value as a Python scalar; ValueError unless the tensor has one element."""
-        _check_not_traced(self, "item()")
+        check_not_traced(self, "item()")
         if self._data.size != 1:
             raise ValueError(f"item(): the tensor has {self._data.size} elements, expected 1")
         return CPU.send(self._data).item()
 
     def tolist(self):
-        _check_not_traced(self, "tolist()")
+        check_not_traced(self, "tolist()")
         return CPU.send(self._data).tolist()
 
     def __array__(self, dtype=None, copy=None):
         """NumPy's view of a CPU tensor: read-only (a tensor's value never changes through
         NumPy). A Variable's view follows the variable's later updates; copy=True or a dtype
-        gives a copy."""
+        gives a copy. Inside accel.function a traced tensor refuses (TypeError): NumPy would read
+        the values of the one call being traced, which the graph would replay as constants."""
+        check_not_traced(self, "numpy.asarray() / numpy.array()")
         if not self._device.host_readable:
             raise TypeError(
                 f"cannot convert a tensor on {self._device} to a NumPy array implicitly; "
@@ -105,6 +107,7 @@ class Tensor:
 
     def __dlpack__(self, *args, **kwargs):
         """The DLPack capsule of this tensor's memory (zero-copy: the consumer shares it)."""
+        check_not_traced(self, "DLPack export")
         return self._data.__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self):
@@ -120,7 +123,7 @@ class Tensor:
         return str(self)
 
     def __bool__(self) -> bool:
-        _check_not_traced(self, "a Python bool")
+        check_not_traced(self, "a Python bool")
         if self._data.size != 1:
             raise ValueError(
                 f"the truth value of a tensor with {self._data.size} elements is ambiguous; "
@@ -172,13 +175,18 @@ class Tensor:
     def __rmatmul__(self, other): return _ops.matmul(other, self)
     def __pos__(self): return self
     def __abs__(self): return _ops.abs(self)
-    def __invert__(self): return _ops.logical_not(self)
-    def __and__(self, other): return _ops.logical_and(self, other)
-    def __rand__(self, other): return _ops.logical_and(other, self)
-    def __or__(self, other): return _ops.logical_or(self, other)
-    def __ror__(self, other): return _ops.logical_or(other, self)
-    def __xor__(self, other): return _ops.logical_xor(self, other)
-    def __rxor__(self, other): return _ops.logical_xor(other, self)
+    # & | ^ ~ << >>: bitwise on integers, logical on booleans (NumPy's, TensorFlow's, PyTorch's)
+    def __invert__(self): return _ops.invert(self)
+    def __and__(self, other): return _ops.bitwise_and(self, other)
+    def __rand__(self, other): return _ops.bitwise_and(other, self)
+    def __or__(self, other): return _ops.bitwise_or(self, other)
+    def __ror__(self, other): return _ops.bitwise_or(other, self)
+    def __xor__(self, other): return _ops.bitwise_xor(self, other)
+    def __rxor__(self, other): return _ops.bitwise_xor(other, self)
+    def __lshift__(self, other): return _ops.left_shift(self, other)
+    def __rlshift__(self, other): return _ops.left_shift(other, self)
+    def __rshift__(self, other): return _ops.right_shift(self, other)
+    def __rrshift__(self, other): return _ops.right_shift(other, self)
     def __eq__(self, other): return False if other is None else _ops.equal(self, other)  # t == None: False
     def __ne__(self, other): return True if other is None else _ops.not_equal(self, other)
     def __lt__(self, other): return _ops.less(self, other)
@@ -221,7 +229,7 @@ class Tensor:
     def clip(self, lo, hi): return _ops.clip(self, lo, hi)
 
 
-def _check_not_traced(tensor: Tensor, use: str) -> None:
+def check_not_traced(tensor: Tensor, use: str) -> None:
     """Inside accel.function a tensor computed from the inputs or Variables has no fixed value:
     the trace would freeze the one it had while tracing. TypeError instead (TensorFlow raises
     OperatorNotAllowedInGraphError, a TypeError)."""
@@ -234,6 +242,11 @@ def _check_not_traced(tensor: Tensor, use: str) -> None:
             "is only known when the function runs, and accel has no AutoGraph to rewrite Python "
             "`if` / `while`. Use accel.cond(pred, true_fn, false_fn) or accel.while_loop(cond, "
             "body, loop_vars)")
+    if use.startswith("numpy."):
+        raise TypeError(
+            f"{use} of a traced tensor is not allowed inside accel.function: NumPy would compute on the "
+            "values of the call being traced, and every later call would replay that result as a "
+            "constant. Use accel's ops (they are traced), or call the NumPy function outside the function")
     raise TypeError(
         f"{use} of a traced tensor is not allowed inside accel.function: its value is only known "
         "when the function runs. Return it from the function, or print it with accel.print")
@@ -377,7 +390,7 @@ class Variable(Tensor):
         return self._scatter_nd(indices, updates, "scatter_nd_add")
 
     def _scatter_nd(self, indices, updates, method: str) -> "Variable":
-        index = _ops.indexing.nd_index(indices, self, f"Variable.{method}")
+        index = _ops.indexing.nd_index(indices, self.shape, self._device, f"Variable.{method}")
         expected = tuple(index[0].shape) + tuple(self.shape[len(index):])
         data = self._check_value(updates, method, expected)
         self._before_write()

@@ -15,7 +15,31 @@ from . import ops
 from .autodiff.tape import GradientTape
 from .tensor import Tensor, convert, is_device_array
 
-__all__ = ["check_gradients", "assert_allclose"]
+__all__ = ["check_gradients", "assert_allclose", "differentiable_ops", "NOT_DIFFERENTIABLE"]
+
+# The public ops that have no gradient: bool or integer results, creation, counting, and
+# stop_gradient. Every other public op, and every fused gradient op (a VJP written as one op,
+# `*_grad`), is differentiable: the tests check each one's gradient, and that accel.function
+# replays it as eager runs it, from `differentiable_ops()`.
+NOT_DIFFERENTIABLE = frozenset({
+    "arange", "eye", "full", "full_like", "linspace", "ones", "ones_like", "zeros", "zeros_like", "tensor_like",
+    "equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_and", "logical_or",
+    "logical_xor", "logical_not", "isfinite", "isnan", "argmax", "argmin", "count_nonzero", "reduce_all",
+    "reduce_any", "floor_divide", "one_hot", "stop_gradient",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "invert", "left_shift", "right_shift",
+})
+
+
+def differentiable_ops() -> dict:
+    """{name: op} for every differentiable op of accel.ops, its fused gradient ops included."""
+    from .ops import classification, elementwise
+
+    out = {name: getattr(ops, name) for name in ops.__all__ if name not in NOT_DIFFERENTIABLE}
+    for module in (elementwise, classification):
+        for name in dir(module):
+            if name.endswith("_grad") and callable(getattr(module, name)):
+                out[name] = getattr(module, name)
+    return out
 
 
 def _outputs(value) -> list:

@@ -154,6 +154,7 @@ def _backward(graph, node, j, inputs, saved, g):
             if trace is not None and step.out_slots and all(s in kept for s in step.out_slots):
                 with not_tracing():
                     out = step.op(*args, **kwargs)
+                trace.check_node(step.op, args, kwargs, out)
                 bind(step.outs, out, values, lambda slot, t: trace.alias(t, kept[slot]))
             else:
                 out = step.op(*args, **kwargs)

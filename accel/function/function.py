@@ -28,7 +28,7 @@ from ..tensor import Tensor, Variable, convert
 from .call_node import CallNode, eligible
 from .graph import Graph
 from .spec import TensorSpec, call_key, covers, readable, widen
-from .trace import Ref, Trace, current, tracing
+from .trace import Ref, ShapeChanged, Trace, current, tracing
 
 __all__ = ["function", "Function", "ConcreteFunction"]
 
@@ -94,6 +94,7 @@ class Function:
         self._concrete: list[ConcreteFunction] = []
         self._exact: dict = {}  # call key -> the ConcreteFunction that serves it
         self._graphs: dict = {}  # call key -> its graph (specialised to the call's shapes)
+        self._variants: dict = {}  # call key -> its graphs for other value-dependent shapes
         self._tracing_count = 0
         self._recent = collections.deque(maxlen=_RETRACE_WINDOW)
         self._traced_before = False  # Variables may be created on the first trace only
@@ -155,7 +156,10 @@ class Function:
         graph = self._graphs.get(key)
         if graph is not None:  # the steady state: a graph for exactly these shapes and values
             self._recent.append(False)
-            return graph.run(tensors)
+            try:
+                return graph.run(tensors)
+            except ShapeChanged:  # a boolean mask selected a new count: see _respecialize
+                return self._respecialize(key, bound, tensors, graph)
         concrete = self._lookup(key)
         traced = concrete is None
         if traced:
@@ -172,6 +176,29 @@ class Function:
     def _run(self, concrete, bound, tensors):
         key = call_key(bound)[0]
         graph = concrete._graph_for(bound, tensors, key)
+        self._graphs[key] = graph
+        try:
+            return graph.run(tensors)
+        except ShapeChanged:
+            return self._respecialize(key, bound, tensors, graph)
+
+    def _respecialize(self, key, bound, tensors, failed):
+        """A call whose graph met a value-dependent shape it was not traced for (trace.ShapeChanged,
+        raised before anything of the run took effect): the other graphs made for this key are
+        tried, then the function is traced again for these values. Like a new input shape, this
+        runs the Python function again but does not count as a new trace of its signature."""
+        variants = self._variants.setdefault(key, [failed])
+        for graph in variants:
+            if graph is failed:
+                continue
+            try:
+                result = graph.run(tensors)
+            except ShapeChanged:
+                continue
+            self._graphs[key] = graph
+            return result
+        graph = self._trace_graph(bound, tensors)
+        variants.append(graph)
         self._graphs[key] = graph
         return graph.run(tensors)
 

@@ -26,7 +26,7 @@ from ..ops._core import as_array
 from ..ops.conversion import identity
 from ..tensor import Tensor, Variable
 from .fusion import plan_fusion
-from .trace import Ref, Trace, bind, not_tracing, refs, resolve
+from .trace import Ref, ShapeChanged, Trace, bind, not_tracing, refs, resolve
 
 __all__ = ["Graph"]
 
@@ -86,6 +86,13 @@ class Graph:
         self.read_slots = {s: trace.payload[s] for s in range(n) if trace.kinds[s] == "read" and s in needed}
         self.n_slots = n
         self.fuse = fuse
+        # Steps whose output shape depends on values (Step.guard): position -> the shapes traced.
+        # Before the first effect or random draw a different shape means "trace again"
+        # (ShapeChanged); after one, the run cannot be undone: a TypeError says so.
+        self.guards = {position: [(slot, trace.meta[slot][0]) for slot in step.out_slots]
+                       for position, step in enumerate(self.steps) if step.guard}
+        self.first_effect = next((position for position, step in enumerate(self.steps) if step.kind != "pure"),
+                                 len(self.steps))
         self.plan = self._compile(trace, fuse)
         self.call_node = None  # set by function.py where the call can be one node (call_node.py)
 
@@ -105,9 +112,30 @@ class Graph:
                     plan.append(fused[position])
             else:
                 plan.append(_kernel_call(step, trace) or _op_call(step, trace))
+            if position in self.guards:
+                plan.append(self._guard_call(position))
             for slot, var_slot, copy in self.reads_after.get(position, ()):
                 plan.append(_read_call(slot, var_slot, copy))
         return plan
+
+    def _guard_call(self, position):
+        checks, step = self.guards[position], self.steps[position]
+
+        def guard(values, objects):
+            for slot, shape in checks:
+                if tuple(values[slot].shape) != shape:
+                    self._shape_changed(position, step, shape, tuple(values[slot].shape))
+        return guard
+
+    def _shape_changed(self, position, step, traced, now):
+        if position < self.first_effect:
+            raise ShapeChanged(step.op, traced, now)
+        name = getattr(step.op, "__name__", None) or repr(step.op)
+        raise TypeError(
+            f"accel.function: {name} gave shape {now} where the trace had {traced}, after this call "
+            "already wrote a Variable, printed or drew random numbers: its graph cannot be traced again "
+            "for these values. Compute the boolean-mask selection before those effects, use "
+            "accel.where to keep shapes fixed, or call the function eagerly")
 
     # -- running --------------------------------------------------------------------------------------
     def run(self, inputs):
@@ -131,6 +159,10 @@ class Graph:
         for position, step in enumerate(self.steps):
             out = step.op(*resolve(step.args, values), **resolve(step.kwargs, values))
             bind(step.outs, out, values)
+            if position in self.guards:
+                for slot, shape in self.guards[position]:
+                    if tuple(values[slot].shape) != shape:
+                        self._shape_changed(position, step, shape, tuple(values[slot].shape))
             if position in self.reads_after:
                 self._reads(position, values, tensors=True)
         return _snapshots(resolve(self.output_template, values))

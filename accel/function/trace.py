@@ -16,10 +16,12 @@ run while tracing only, as in TensorFlow.
 
 from __future__ import annotations
 
-from .. import recording
-from ..tensor import Tensor, Variable
+import functools
 
-__all__ = ["Trace", "Step", "Ref", "current", "tracing", "not_tracing", "refs", "resolve", "bind"]
+from .. import recording
+from ..tensor import Tensor, Variable, is_device_array
+
+__all__ = ["Trace", "Step", "Ref", "ShapeChanged", "current", "tracing", "not_tracing", "refs", "resolve", "bind"]
 
 _state = recording.state
 
@@ -48,13 +50,16 @@ class Step:
     folded, always run, and a call holding one records its ops under a tape instead of being one
     node); or "effect" (print, writes: not run while tracing, always kept, in order)."""
 
-    __slots__ = ("op", "args", "kwargs", "outs", "kind", "ins", "out_slots")
+    __slots__ = ("op", "args", "kwargs", "outs", "kind", "ins", "out_slots", "guard")
 
     def __init__(self, op, args, kwargs, kind):
         self.op, self.args, self.kwargs, self.kind = op, args, kwargs, kind
         self.ins = sorted(set(refs((args, kwargs))))
         self.outs = None
         self.out_slots = ()
+        # An op whose output SHAPE depends on its inputs' values (indexing with a traced boolean
+        # mask): the graph checks the shapes it had while tracing on every run (`ShapeChanged`).
+        self.guard = False
 
     def __repr__(self):
         name = getattr(self.op, "__qualname__", repr(self.op))
@@ -98,6 +103,18 @@ def bind(template, out, values, each=None) -> None:
         return
     for t, o in zip(template, out):
         bind(t, o, values, each)
+
+
+class ShapeChanged(Exception):
+    """A replay met an op whose output shape depends on values (a boolean mask) with a shape the
+    graph was not traced for. Later steps may hold the traced shape (a VJP's scatter into it, a
+    reshape the function computed from it), so the graph cannot go on: the function traces again
+    for these values (function.py), as it does for a new input shape. Raised only before any effect
+    or random draw of the run (`Graph` checks where that holds)."""
+
+    def __init__(self, op, traced, now):
+        name = getattr(op, "__name__", None) or repr(op)
+        super().__init__(f"{name} gave shape {now} where the trace had {traced}")
 
 
 class Trace:
@@ -176,6 +193,9 @@ class Trace:
         args = tuple(list(a) if _is_iterator(a) else a for a in args)  # zip(grads, vars): read once
         step = Step(op, self.template(args), self.template(kwargs), "effect" if effect is not None else
                     "stateful" if stateful else "pure")
+        shaped = getattr(op, "shape_from_values", None)
+        if shaped is not None and shaped(args, kwargs):
+            step.guard = True
         if effect is not None:
             self.steps.append(step)
             for i in step.ins:  # as a real write would: later reads get captures of their own
@@ -188,12 +208,61 @@ class Trace:
                 out = op(*args, **kwargs)
             finally:
                 _state.trace = self
+            self.check_node(op, args, kwargs, out)
         index = len(self.steps)
         slots = []
         step.outs = self._outputs(out, index, slots)
         step.out_slots = tuple(slots)
         self.steps.append(step)
         return out
+
+    def check_node(self, op, args, kwargs, out) -> None:
+        """Refuse a step whose recorded VJPs would read a value the trace cannot follow.
+
+        A VJP runs later (in the same trace, when a tape inside the function takes a gradient, or
+        in a traced backward): each value it reads becomes an argument of a traced step, and an
+        array or tensor the trace does not know is recorded as a constant. If the op computed it
+        from a traced argument (the index arrays of a gather, a mask), every later call would
+        replay the first call's values. So a node's parameters and its VJPs' closures may hold
+        only: the op's own arguments as given (the same objects), tensors the trace knows,
+        Variables, and Python values (numbers, strings, slices, shapes, dtypes)."""
+        nodes = [t._node for t in _tensors(out) if t._node is not None]
+        if not nodes:
+            return
+        given = set()
+        _collect_ids((args, kwargs), given)
+        for node in nodes:
+            held = [node.params] if node.params else []
+            vjps = node.vjp if isinstance(node.vjp, (list, tuple)) else (node.vjp,)
+            held += [_closure(f) for f in vjps if f is not None]
+            for value in held:
+                bad = self._untraceable(value, given)
+                if bad is not None:
+                    name = getattr(op, "__name__", None) or repr(op)
+                    raise TypeError(
+                        f"accel.function: the gradient of {name} would read a {bad} that the op "
+                        "computed from its arguments; a trace would replay it as a constant (the first "
+                        "call's value) on every call. Please report this as a bug in accel; meanwhile "
+                        "take this gradient outside accel.function")
+
+    def _untraceable(self, value, given):
+        """A description of the first thing in `value` a traced VJP could not follow, or None."""
+        if id(value) in given or value is None:
+            return None
+        if isinstance(value, Tensor):
+            if isinstance(value, Variable) or id(value) in self._slot_of:
+                return None
+            return f"tensor of shape {tuple(value.shape)}"
+        if is_device_array(value) or hasattr(value, "__array_interface__"):
+            return f"{type(value).__name__} of shape {getattr(value, 'shape', ())}"
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, (list, tuple)):
+            for item in value:
+                bad = self._untraceable(item, given)
+                if bad is not None:
+                    return bad
+        return None
 
     def _outputs(self, out, index, slots):
         if isinstance(out, Tensor):
@@ -223,6 +292,39 @@ class Trace:
                 f"trace creates Variable {variable.name!r} again. Create it outside the function, "
                 "or only when it does not exist yet")
         self.created.append(variable)
+
+
+def _tensors(out):
+    if isinstance(out, Tensor):
+        return [out]
+    if isinstance(out, (list, tuple)):
+        return [t for o in out for t in _tensors(o)]
+    return []
+
+
+def _collect_ids(value, into: set) -> None:
+    """The ids of `value` and of everything inside it (lists, tuples, dicts)."""
+    into.add(id(value))
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _collect_ids(item, into)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _collect_ids(item, into)
+
+
+def _closure(vjp) -> list:
+    """What a VJP holds beyond its code: a closure's cells, a partial's arguments."""
+    if isinstance(vjp, functools.partial):
+        return [*vjp.args, *vjp.keywords.values(), *_closure(vjp.func)]
+    cells = getattr(vjp, "__closure__", None) or ()
+    out = []
+    for cell in cells:
+        try:
+            out.append(cell.cell_contents)
+        except ValueError:  # an empty cell
+            pass
+    return out
 
 
 def _is_iterator(value) -> bool:

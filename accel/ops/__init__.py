@@ -7,13 +7,14 @@ from .. import tensor as _tensor
 from .conversion import cast, identity, stop_gradient, tensor_like, to_device
 from .creation import arange, eye, full, full_like, linspace, ones, ones_like, zeros, zeros_like
 from .elementwise import (
-    abs, add, clip, cos, divide, equal, exp, expm1, floor_divide, greater, greater_equal,
+    abs, add, bitwise_and, bitwise_or, bitwise_xor, clip, cos, divide, equal, exp, expm1, floor_divide,
+    greater, greater_equal, invert, left_shift, right_shift,
     isfinite, isnan, less, less_equal, log, log1p, logical_and, logical_not, logical_or,
     logical_xor, maximum, minimum, mod, multiply, negative, not_equal, pow, power, relu, rsqrt,
     sigmoid, sign, sin, softplus, sqrt, square, subtract, tanh, where,
 )
 from .indexing import (
-    gather, gather_nd, getitem, one_hot, scatter_add, tensor_scatter_nd_add, tensor_scatter_nd_update,
+    gather, gather_nd, getitem, one_hot, scatter_add, scatter_nd, tensor_scatter_nd_add, tensor_scatter_nd_update,
 )
 from .linalg import matmul
 from .classification import (

@@ -4,6 +4,12 @@
 NumPy arrays or integer tensors on x's device) and boolean masks. Its VJP scatters the gradient
 into zeros of x's shape, adding where an element was picked more than once; scatter's own VJP is
 getitem again, so every order of derivative is exact.
+
+A VJP here reads the index AS THE CALLER GAVE IT (index tensors as tensors), never the arrays the
+forward made of it: inside accel.function an index tensor is a traced value that changes from call
+to call, and an array computed from it during the trace would be replayed as a constant (the
+backward would scatter into the first call's rows forever). The trace checks this rule
+(`Trace.check_node`).
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ import numpy
 
 from ..tensor import Tensor, Variable, convert, is_device_array
 from ._core import make, on_device, tensor_arg
+from .creation import zeros_like
 
-__all__ = ["getitem", "gather", "gather_nd", "one_hot", "scatter_add", "tensor_scatter_nd_update",
+__all__ = ["getitem", "gather", "gather_nd", "one_hot", "scatter_add", "scatter_nd", "tensor_scatter_nd_update",
            "tensor_scatter_nd_add"]
 
 
@@ -72,9 +79,19 @@ def _index(x, index, where):
 def getitem(x, index):
     """x[index] with NumPy's indexing rules."""
     x = tensor_arg(x)
-    index = normalize_index(index, x._device)
-    out = _index(x, index, "getitem")
+    out = _index(x, normalize_index(index, x._device), "getitem")
     return make(out, x._device, (x,), (_getitem_vjp,), {"index": index})
+
+
+def _has_tensor_mask(args, kwargs) -> bool:
+    """Whether getitem's index holds a boolean tensor: the result's shape then depends on its
+    values (accel.function checks that shape on every run: trace.Step.guard)."""
+    index = args[1] if len(args) > 1 else kwargs.get("index")
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(p, Tensor) and p.dtype == numpy.bool_ for p in parts)
+
+
+getitem.shape_from_values = _has_tensor_mask
 
 
 def _scatter_vjp(g, ans, updates, index, shape):
@@ -86,17 +103,23 @@ def scatter_add(updates, index, shape):
     """zeros(shape) with `updates` added at `index` (repeated positions accumulate)."""
     updates = tensor_arg(updates, "updates")
     xp = updates._device.xp
-    index = normalize_index(index, updates._device, "scatter_add")
+    raw = normalize_index(index, updates._device, "scatter_add")
     out = xp.zeros(tuple(shape), dtype=updates.dtype)
-    if _is_basic(index):
-        out[index] = updates._data
-    elif hasattr(xp.add, "at"):
-        xp.add.at(out, index, updates._data)
+    if _is_basic(raw):
+        out[raw] = updates._data
+    else:
+        _add_at(xp, out, raw, updates._data)
+    return make(out, updates._device, (updates,), (_scatter_vjp,), {"index": index, "shape": tuple(shape)})
+
+
+def _add_at(xp, out, index, values):
+    """out[index] += values, repeated positions accumulating."""
+    if hasattr(xp.add, "at"):
+        xp.add.at(out, index, values)
     else:  # older CuPy
         import cupyx
 
-        cupyx.scatter_add(out, index, updates._data)
-    return make(out, updates._device, (updates,), (_scatter_vjp,), {"index": index, "shape": tuple(shape)})
+        cupyx.scatter_add(out, index, values)
 
 
 @on_device
@@ -109,20 +132,21 @@ def gather(params, indices, axis: int = 0):
         raise ValueError(f"gather: axis {axis} is out of range for params of rank {params.ndim}")
     axis %= params.ndim
     if isinstance(indices, Tensor):
-        pass
+        checked = indices
     elif is_device_array(indices):  # a CuPy array: its own device, its own integer dtype
-        indices = convert(indices)
+        checked = indices = convert(indices)
     else:
         raw = numpy.asarray(indices)
         if raw.size and raw.dtype.kind not in "iu":
             raise TypeError(f"gather: indices must be integers, got {raw.dtype.name} values")
-        indices = convert(raw.astype(numpy.int64), device=params.device)
-    if indices.device != params.device:
-        raise ValueError(f"gather: indices are on {indices.device} but params on {params.device}")
-    if indices.dtype.kind not in "iu":
-        raise TypeError(f"gather: indices must be integers, got {indices.dtype.name}")
-    if indices.size:
-        lo, hi = int(indices._data.min()), int(indices._data.max())
+        # checked as a tensor; getitem (and its VJP) takes the caller's object (see the module doc)
+        checked = convert(raw.astype(numpy.int64), device=params.device)
+    if checked.device != params.device:
+        raise ValueError(f"gather: indices are on {checked.device} but params on {params.device}")
+    if checked.dtype.kind not in "iu":
+        raise TypeError(f"gather: indices must be integers, got {checked.dtype.name}")
+    if checked.size:
+        lo, hi = int(checked._data.min()), int(checked._data.max())
         if lo < 0 or hi >= params.shape[axis]:
             raise IndexError(
                 f"gather: indices must be in [0, {params.shape[axis]}) for axis {axis}, got "
@@ -131,7 +155,7 @@ def gather(params, indices, axis: int = 0):
 
 
 @on_device
-def one_hot(indices, depth: int, on_value=1.0, off_value=0.0, axis: int = -1, dtype="float32"):
+def one_hot(indices, depth: int, on_value=1.0, off_value=0.0, axis: int = -1, dtype=None):
     """A new axis of length `depth` with `on_value` at each index and `off_value` elsewhere;
     an index outside [0, depth) gives an all-`off_value` row (TensorFlow's rule)."""
     from .. import dtypes
@@ -143,7 +167,7 @@ def one_hot(indices, depth: int, on_value=1.0, off_value=0.0, axis: int = -1, dt
         raise TypeError(f"one_hot: depth must be an int, got {depth!r}")
     if depth < 0:
         raise ValueError(f"one_hot: depth must be >= 0, got {depth}")
-    dt = dtypes.as_dtype(dtype)
+    dt = dtypes.as_dtype(dtype, default="float32")
     xp = indices._device.xp
     hot = indices._data[..., None] == xp.arange(depth)
     out = xp.where(hot, xp.asarray(on_value, dtype=dt), xp.asarray(off_value, dtype=dt))
@@ -152,72 +176,91 @@ def one_hot(indices, depth: int, on_value=1.0, off_value=0.0, axis: int = -1, dt
     return make(out, indices._device)
 
 
-def nd_index(indices, params, where: str) -> tuple:
+def nd_index(indices, shape, device, where: str) -> tuple:
     """TensorFlow's `indices` (integers, shape [..., depth]: each row the first `depth`
-    coordinates of one element or slice of `params`) as a NumPy index tuple, checked."""
+    coordinates of one element or slice of a tensor of `shape` on `device`) as a NumPy index
+    tuple, checked."""
+    shape = tuple(shape)
     raw = indices._data if isinstance(indices, Tensor) else None
     if raw is None:
         raw = numpy.asarray(indices)
         if raw.size and raw.dtype.kind not in "iu":
             raise TypeError(f"{where}: indices must be integers, got {raw.dtype.name} values")
-        raw = params.device.send(raw.astype(numpy.int64))
-    elif indices.device != params.device:
-        raise ValueError(f"{where}: indices are on {indices.device} but the tensor on {params.device}")
+        raw = device.send(raw.astype(numpy.int64))
+    elif indices.device != device:
+        raise ValueError(f"{where}: indices are on {indices.device} but the tensor on {device}")
     elif raw.dtype.kind not in "iu":
         raise TypeError(f"{where}: indices must be integers, got {raw.dtype.name}")
-    if raw.ndim == 0 or not 1 <= raw.shape[-1] <= params.ndim:
-        raise ValueError(f"{where}: indices must have shape [..., depth] with 1 <= depth <= {params.ndim} "
+    if raw.ndim == 0 or not 1 <= raw.shape[-1] <= len(shape):
+        raise ValueError(f"{where}: indices must have shape [..., depth] with 1 <= depth <= {len(shape)} "
                          f"(the tensor's rank), got shape {tuple(raw.shape)}")
     depth = raw.shape[-1]
     if raw.size:
         for axis in range(depth):
             column = raw[..., axis]
             lo, hi = int(column.min()), int(column.max())
-            if lo < 0 or hi >= params.shape[axis]:
-                raise IndexError(f"{where}: indices[..., {axis}] must be in [0, {params.shape[axis]}), got values "
+            if lo < 0 or hi >= shape[axis]:
+                raise IndexError(f"{where}: indices[..., {axis}] must be in [0, {shape[axis]}), got values "
                                  f"in [{lo}, {hi}]")
     return tuple(raw[..., axis] for axis in range(depth))
+
+
+def _gather_nd_vjp(g, ans, params, indices):
+    return scatter_nd(indices, g, params.shape)
 
 
 @on_device
 def gather_nd(params, indices):
     """TensorFlow's gather_nd: the elements (or slices) of `params` at the rows of `indices`
-    (shape [..., depth]); result shape indices.shape[:-1] + params.shape[depth:]."""
+    (shape [..., depth]); result shape indices.shape[:-1] + params.shape[depth:]. Its gradient
+    is scatter_nd (repeated rows add up)."""
     params = tensor_arg(params, "params")
-    return getitem(params, nd_index(indices, params, "gather_nd"))
+    out = _index(params, nd_index(indices, params.shape, params._device, "gather_nd"), "gather_nd")
+    return make(out, params._device, (params,), (_gather_nd_vjp,), {"indices": indices})
+
+
+def _scatter_nd_vjp(g, ans, updates, indices, shape):
+    return gather_nd(g, indices)
+
+
+@on_device
+def scatter_nd(indices, updates, shape):
+    """TensorFlow's scatter_nd: zeros of `shape` with `updates` added at the rows of `indices`
+    (shape [..., depth]; updates shape indices.shape[:-1] + shape[depth:]; repeated rows add up).
+    Differentiable in updates (its gradient is gather_nd)."""
+    updates = tensor_arg(updates, "updates")
+    shape = tuple(int(n) for n in shape)
+    index = nd_index(indices, shape, updates._device, "scatter_nd")
+    _check_updates_shape(shape, index, updates, "scatter_nd")
+    out = updates._device.xp.zeros(shape, dtype=updates.dtype)
+    _add_at(updates._device.xp, out, index, updates._data)
+    return make(out, updates._device, (updates,), (_scatter_nd_vjp,), {"indices": indices, "shape": shape})
+
+
+def _check_updates_shape(shape, index, updates, where):
+    expected = tuple(index[0].shape) + tuple(shape[len(index):])
+    if tuple(updates.shape) != expected:
+        raise ValueError(f"{where}: updates must have shape indices.shape[:-1] + tensor.shape[depth:] = "
+                         f"{expected}, got {tuple(updates.shape)}")
 
 
 def _checked_updates(tensor, index, updates, where):
     updates = updates if isinstance(updates, Tensor) else convert(updates, dtype=tensor.dtype, device=tensor.device)
-    expected = tuple(index[0].shape) + tuple(tensor.shape[len(index):])
     if updates.device != tensor.device:
         raise ValueError(f"{where}: updates are on {updates.device} but the tensor on {tensor.device}")
-    if tuple(updates.shape) != expected:
-        raise ValueError(f"{where}: updates must have shape indices.shape[:-1] + tensor.shape[depth:] = "
-                         f"{expected}, got {tuple(updates.shape)}")
+    _check_updates_shape(tensor.shape, index, updates, where)
     if updates.dtype != tensor.dtype:
         raise TypeError(f"{where}: updates have dtype {updates.dtype.name}, the tensor {tensor.dtype.name}")
     return updates
 
 
-def _zeroed_vjp(g, ans, x, index):
-    return _zeroed_at(g, index)
-
-
-@on_device
-def _zeroed_at(x, index):
-    """x with zeros at `index`: the gradient of a tensor whose elements there were overwritten
-    (its own VJP, so every order is exact)."""
-    out = x._data.copy()
-    out[index] = 0
-    return make(out, x._device, (x,), (_zeroed_vjp,), {"index": index})
-
-
-# The value at an updated position comes from `updates`: the tensor's gradient is 0 there.
-_SCATTER_UPDATE_VJPS = (lambda g, ans, tensor, updates, index: _zeroed_at(g, index),
-                        lambda g, ans, tensor, updates, index: getitem(g, index))
-_SCATTER_ADD_VJPS = (lambda g, ans, tensor, updates, index: g,
-                     lambda g, ans, tensor, updates, index: getitem(g, index))
+# The value at an updated position comes from `updates`: the tensor's gradient is 0 there
+# (TensorFlow's: the gradient with zeros scattered in), the updates' is the gradient there.
+_SCATTER_UPDATE_VJPS = (
+    lambda g, ans, tensor, updates, indices: tensor_scatter_nd_update(g, indices, zeros_like(updates)),
+    lambda g, ans, tensor, updates, indices: gather_nd(g, indices))
+_SCATTER_ADD_VJPS = (lambda g, ans, tensor, updates, indices: g,
+                     lambda g, ans, tensor, updates, indices: gather_nd(g, indices))
 
 
 @on_device
@@ -226,11 +269,11 @@ def tensor_scatter_nd_update(tensor, indices, updates):
     rows of `indices` (shape [..., depth]; updates shape indices.shape[:-1] + tensor.shape[depth:];
     for a repeated index the last update wins). Differentiable in tensor and updates."""
     tensor = tensor_arg(tensor, "tensor")
-    index = nd_index(indices, tensor, "tensor_scatter_nd_update")
+    index = nd_index(indices, tensor.shape, tensor._device, "tensor_scatter_nd_update")
     updates = _checked_updates(tensor, index, updates, "tensor_scatter_nd_update")
     out = tensor._data.copy()
     out[index] = updates._data
-    return make(out, tensor._device, (tensor, updates), _SCATTER_UPDATE_VJPS, {"index": index})
+    return make(out, tensor._device, (tensor, updates), _SCATTER_UPDATE_VJPS, {"indices": indices})
 
 
 @on_device
@@ -238,13 +281,8 @@ def tensor_scatter_nd_add(tensor, indices, updates):
     """TensorFlow's tensor_scatter_nd_add: a copy of `tensor` with `updates` added at the rows of
     `indices` (repeated indices add up). Differentiable in tensor and updates."""
     tensor = tensor_arg(tensor, "tensor")
-    index = nd_index(indices, tensor, "tensor_scatter_nd_add")
+    index = nd_index(indices, tensor.shape, tensor._device, "tensor_scatter_nd_add")
     updates = _checked_updates(tensor, index, updates, "tensor_scatter_nd_add")
-    xp, out = tensor._device.xp, tensor._data.copy()
-    if hasattr(xp.add, "at"):
-        xp.add.at(out, index, updates._data)
-    else:  # older CuPy
-        import cupyx
-
-        cupyx.scatter_add(out, index, updates._data)
-    return make(out, tensor._device, (tensor, updates), _SCATTER_ADD_VJPS, {"index": index})
+    out = tensor._data.copy()
+    _add_at(tensor._device.xp, out, index, updates._data)
+    return make(out, tensor._device, (tensor, updates), _SCATTER_ADD_VJPS, {"indices": indices})

@@ -3,13 +3,15 @@ CuPy implements them): `numpy.exp(t)`, `numpy.sum(t, axis=0)` or `ndarray + t` r
 and return a tensor, on the tensor's device, recorded on tapes like any op. A NumPy function accel
 has no op for runs on the host arrays of CPU tensors (what NumPy did with them before) and, for a
 tensor on a GPU, raises a TypeError saying what to call instead (NumPy cannot read GPU memory).
+Inside accel.function such a function refuses a traced tensor (TypeError): it would compute on the
+values of the call being traced, and the graph would replay its result as a constant.
 """
 
 from __future__ import annotations
 
 import numpy
 
-from ..tensor import Tensor
+from ..tensor import Tensor, check_not_traced
 
 __all__ = []  # internal: Tensor's protocol methods call these
 
@@ -22,6 +24,8 @@ _UFUNCS = {
     "equal": "equal", "not_equal": "not_equal", "less": "less", "less_equal": "less_equal", "greater": "greater",
     "greater_equal": "greater_equal", "logical_and": "logical_and", "logical_or": "logical_or",
     "logical_xor": "logical_xor", "logical_not": "logical_not", "isfinite": "isfinite", "isnan": "isnan",
+    "bitwise_and": "bitwise_and", "bitwise_or": "bitwise_or", "bitwise_xor": "bitwise_xor", "invert": "invert",
+    "left_shift": "left_shift", "right_shift": "right_shift",
 }
 
 # NumPy function -> (accel op, the keyword arguments it takes beyond the positional ones).
@@ -41,6 +45,7 @@ _FUNCTIONS = {
 def _host(value, what: str):
     """`value` with every tensor replaced by NumPy's read-only view of it (CPU tensors only)."""
     if isinstance(value, Tensor):
+        check_not_traced(value, what)
         if not value.device.host_readable:
             raise TypeError(f"{what} has no accel op and NumPy cannot read a tensor on {value.device}: use the "
                             "accel op of the same name, or .numpy() to copy the tensor to the host")

@@ -4,6 +4,7 @@ split, unstack. Their VJPs only move values around, so they are exact at every o
 from __future__ import annotations
 
 import functools
+import itertools
 
 import numpy
 
@@ -167,7 +168,7 @@ def concat(values, axis: int = 0):
                 f"{tuple(values[0].shape)} (all dimensions but axis {axis} must match)"
             )
     out = device.xp.concatenate([v._data for v in values], axis=axis)
-    ends = list(numpy.cumsum([v.shape[axis] for v in values]))
+    ends = list(itertools.accumulate(int(v.shape[axis]) for v in values))  # Python ints: shapes, not data
     bounds = tuple(zip([0] + ends[:-1], ends))
     return make(out, device, tuple(values), _ConcatVJPs(), {"axis": axis, "bounds": bounds})
 
