@@ -3,7 +3,7 @@
 This module only re-exports the public API; docs/architecture.md describes the layout.
 """
 
-from . import dtypes, random
+from . import dtypes, random, threads
 from .autodiff.backprop import gradients
 from .autodiff.custom import custom_gradient
 from .autodiff.tape import GradientTape
@@ -21,3 +21,5 @@ from .function import TensorSpec, cond, function, print, while_loop  # noqa: A00
 bool_, uint8, int8, int16, int32, int64, float16, float32, float64 = _SUPPORTED
 
 __version__ = "0.1.0"
+
+threads.omp_num_threads()  # a bad OMP_NUM_THREADS is said once, at import

@@ -20,13 +20,16 @@ DEFAULT_FLOAT = numpy.dtype("float32")
 DEFAULT_INT = numpy.dtype("int64")
 
 
-def as_dtype(dtype, argument: str = "dtype") -> numpy.dtype:
-    """The supported dtype that `dtype` names (a name, a NumPy dtype or scalar type, a Python type).
+def as_dtype(dtype, argument: str = "dtype", default=None) -> numpy.dtype:
+    """The supported dtype that `dtype` names (a name, a NumPy dtype or scalar type, a Python type);
+    None means `default` (every `dtype=None` parameter in accel means its documented default).
 
     Raises TypeError naming `argument` and the supported dtypes otherwise.
     """
     if dtype is None:  # numpy.dtype(None) is float64: never a silent default
-        raise TypeError(f"{argument}: a dtype is required, got None")
+        if default is None:
+            raise TypeError(f"{argument}: a dtype is required, got None")
+        dtype = default
     found = _BY_KEY.get(dtype)
     if found is None:
         try:

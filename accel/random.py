@@ -35,16 +35,16 @@ class Generator:
             self._streams[device] = stream
         return stream
 
-    def _draw(self, shape, dtype, device, sample):
+    def _draw(self, shape, dtype, device, sample, default="float32"):
         shape = shape_arg(shape, "random")
-        dt = dtypes.as_dtype(dtype)
+        dt = dtypes.as_dtype(dtype, default=default)
         dev = get_device(device)
         with dev.activate():  # CuPy draws, converts and allocates on the current device
             out = dev.xp.asarray(sample(self._stream(dev), shape, dt)).astype(dt, copy=False)
         return make(out, dev)
 
     @traceable(stateful=True)  # a replay draws new numbers
-    def normal(self, shape, mean=0.0, stddev=1.0, dtype="float32", device=None):
+    def normal(self, shape, mean=0.0, stddev=1.0, dtype=None, device=None):
         """Samples of N(mean, stddev**2)."""
         if not (isinstance(stddev, (int, float)) and stddev >= 0 and math.isfinite(stddev)):
             raise ValueError(f"normal: stddev must be a finite number >= 0, got {stddev!r}")
@@ -56,7 +56,7 @@ class Generator:
                           lambda s, shape, dt: mean + stddev * s.standard_normal(size=shape))
 
     @traceable(stateful=True)  # a replay draws new numbers
-    def uniform(self, shape, minval=0.0, maxval=1.0, dtype="float32", device=None):
+    def uniform(self, shape, minval=0.0, maxval=1.0, dtype=None, device=None):
         """Samples uniform in [minval, maxval)."""
         if not maxval > minval:
             raise ValueError(f"uniform: maxval ({maxval}) must be greater than minval ({minval})")
@@ -64,12 +64,12 @@ class Generator:
                           lambda s, shape, dt: s.uniform(minval, maxval, size=shape))
 
     @traceable(stateful=True)  # a replay draws new numbers
-    def randint(self, shape, low, high, dtype="int64", device=None):
+    def randint(self, shape, low, high, dtype=None, device=None):
         """Integers uniform in [low, high)."""
         if not high > low:
             raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
         return self._draw(shape, dtype, device,
-                          lambda s, shape, dt: s.integers(low, high, size=shape))
+                          lambda s, shape, dt: s.integers(low, high, size=shape), default="int64")
 
 
 default_generator = Generator()
@@ -81,16 +81,16 @@ def set_seed(seed: int) -> None:
     default_generator = Generator(seed)
 
 
-def normal(shape, mean=0.0, stddev=1.0, dtype="float32", device=None, seed=None):
+def normal(shape, mean=0.0, stddev=1.0, dtype=None, device=None, seed=None):
     gen = default_generator if seed is None else Generator(seed)
     return gen.normal(shape, mean, stddev, dtype, device)
 
 
-def uniform(shape, minval=0.0, maxval=1.0, dtype="float32", device=None, seed=None):
+def uniform(shape, minval=0.0, maxval=1.0, dtype=None, device=None, seed=None):
     gen = default_generator if seed is None else Generator(seed)
     return gen.uniform(shape, minval, maxval, dtype, device)
 
 
-def randint(shape, low, high, dtype="int64", device=None, seed=None):
+def randint(shape, low, high, dtype=None, device=None, seed=None):
     gen = default_generator if seed is None else Generator(seed)
     return gen.randint(shape, low, high, dtype, device)

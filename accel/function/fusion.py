@@ -31,10 +31,7 @@ from .fusion_cuda import CudaFused
 
 __all__ = ["plan_fusion", "fusable"]
 
-try:  # numexpr is a dependency; without it (an unusual install) chains run unfused
-    import numexpr
-except ImportError:  # pragma: no cover
-    numexpr = None
+from ..threads import import_numexpr
 
 _KINDS = {numpy.dtype("float32"): float, numpy.dtype("float64"): numpy.double}
 _MAX_INLINED = 48  # ops per expression: numexpr's programs stay small and compile fast
@@ -55,7 +52,7 @@ def fusable(step, trace) -> numpy.dtype | None:
         return None
     backend = getattr(out_device, "fusion", None)
     cuda = backend == "cuda"
-    if backend is None or backend == "numexpr" and numexpr is None:
+    if backend is None or backend == "numexpr" and import_numexpr() is None:
         return None
     for arg in step.args:
         if hasattr(arg, "slot"):
@@ -80,7 +77,7 @@ class _Fused:
         key = (expression, tuple(names), dtype.str)
         program = _programs.get(key)
         if program is None:
-            program = numexpr.NumExpr(expression, signature=[(name, kind) for name in names])
+            program = import_numexpr().NumExpr(expression, signature=[(name, kind) for name in names])
             _programs[key] = program
         self.program, self.expression, self.out = program, expression, out
         self.inputs = [source for _, source in leaves]  # a slot (int) or a 0-d constant array

@@ -22,7 +22,7 @@ class TensorSpec:
 
     __slots__ = ("shape", "dtype", "name", "_variable", "_device")
 
-    def __init__(self, shape, dtype="float32", name=None):
+    def __init__(self, shape, dtype=None, name=None):
         if shape is not None:
             try:
                 shape = tuple(None if n is None else int(n) for n in shape)
@@ -32,7 +32,7 @@ class TensorSpec:
             if any(n is not None and n < 0 for n in shape):
                 raise ValueError(f"TensorSpec: dimensions must be >= 0 or None, got {shape!r}")
         self.shape = shape
-        self.dtype = dtypes.as_dtype(dtype, "TensorSpec dtype")
+        self.dtype = dtypes.as_dtype(dtype, "TensorSpec dtype", default="float32")
         self.name = name
         self._variable = False
         self._device = None  # None: any device (an input_signature's spec)

@@ -25,7 +25,7 @@ class GlorotUniform:
     def __init__(self, seed=None):
         self.generator = seed if isinstance(seed, Generator) else Generator(seed)
 
-    def __call__(self, shape, dtype="float32", device=None):
+    def __call__(self, shape, dtype=None, device=None):
         fan_in, fan_out = _fans(tuple(shape))
         limit = math.sqrt(6.0 / (fan_in + fan_out))
         return self.generator.uniform(shape, -limit, limit, dtype=dtype, device=device)
@@ -37,7 +37,7 @@ class HeNormal:
     def __init__(self, seed=None):
         self.generator = seed if isinstance(seed, Generator) else Generator(seed)
 
-    def __call__(self, shape, dtype="float32", device=None):
+    def __call__(self, shape, dtype=None, device=None):
         fan_in, _ = _fans(tuple(shape))
         return self.generator.normal(shape, 0.0, math.sqrt(2.0 / fan_in), dtype=dtype, device=device)
 
@@ -47,17 +47,17 @@ class RandomNormal:
         self.mean, self.stddev = mean, stddev
         self.generator = seed if isinstance(seed, Generator) else Generator(seed)
 
-    def __call__(self, shape, dtype="float32", device=None):
+    def __call__(self, shape, dtype=None, device=None):
         return self.generator.normal(shape, self.mean, self.stddev, dtype=dtype, device=device)
 
 
 class Zeros:
-    def __call__(self, shape, dtype="float32", device=None):
+    def __call__(self, shape, dtype=None, device=None):
         return ops.zeros(shape, dtype=dtype, device=device)
 
 
 class Ones:
-    def __call__(self, shape, dtype="float32", device=None):
+    def __call__(self, shape, dtype=None, device=None):
         return ops.ones(shape, dtype=dtype, device=device)
 
 

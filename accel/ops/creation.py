@@ -1,6 +1,7 @@
 """Constructors: zeros, ones, full, zeros_like, ones_like, arange, linspace, eye.
 
-All take `dtype` (float32 unless said otherwise) and `device` (the default device when None).
+All take `dtype` (float32 unless said otherwise; None means that default) and `device` (the
+default device when None).
 """
 
 from __future__ import annotations
@@ -29,27 +30,28 @@ def full(shape, fill_value, dtype=None, device=None) -> Tensor:
     if any(n < 0 for n in shape):
         raise ValueError(f"full: shape must not have negative dimensions, got {shape}")
     dt = dtypes.as_dtype(type(fill_value) if dtype is None and isinstance(fill_value, (bool, int, float))
-                         else (dtype or "float32"))
+                         else dtype, default="float32")
     dev, xp = _place(device)
     with dev.activate():
         return make(xp.full(shape, fill_value, dtype=dt), dev)
 
 
 @traceable
-def zeros(shape, dtype="float32", device=None) -> Tensor:
-    return full(shape, 0, dtype=dtype, device=device)
+def zeros(shape, dtype=None, device=None) -> Tensor:
+    return full(shape, 0, dtype=dtypes.as_dtype(dtype, default="float32"), device=device)
 
 
 @traceable
-def ones(shape, dtype="float32", device=None) -> Tensor:
-    return full(shape, 1, dtype=dtype, device=device)
+def ones(shape, dtype=None, device=None) -> Tensor:
+    return full(shape, 1, dtype=dtypes.as_dtype(dtype, default="float32"), device=device)
 
 
 @traceable
 def full_like(x, fill_value, dtype=None, device=None) -> Tensor:
     """A tensor shaped like x, on x's device and of x's dtype unless told otherwise."""
     x = tensor_arg(x)
-    return full(x.shape, fill_value, dtype=dtype or x.dtype, device=device or x.device)
+    return full(x.shape, fill_value, dtype=x.dtype if dtype is None else dtype,
+                device=x.device if device is None else device)
 
 
 @traceable
@@ -78,20 +80,20 @@ def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:
 
 
 @traceable
-def linspace(start, stop, num: int, dtype="float32", device=None) -> Tensor:
+def linspace(start, stop, num: int, dtype=None, device=None) -> Tensor:
     """`num` evenly spaced values from start to stop, both included."""
     if num < 0:
         raise ValueError(f"linspace: num must be >= 0, got {num}")
     dev, xp = _place(device)
     with dev.activate():
-        return make(xp.linspace(start, stop, num, dtype=dtypes.as_dtype(dtype)), dev)
+        return make(xp.linspace(start, stop, num, dtype=dtypes.as_dtype(dtype, default="float32")), dev)
 
 
 @traceable
-def eye(n: int, m: int | None = None, dtype="float32", device=None) -> Tensor:
+def eye(n: int, m: int | None = None, dtype=None, device=None) -> Tensor:
     """An n x m matrix with ones on the diagonal."""
     if n < 0 or (m is not None and m < 0):
         raise ValueError(f"eye: sizes must be >= 0, got n={n}, m={m}")
     dev, xp = _place(device)
     with dev.activate():
-        return make(xp.eye(n, m, dtype=dtypes.as_dtype(dtype)), dev)
+        return make(xp.eye(n, m, dtype=dtypes.as_dtype(dtype, default="float32")), dev)

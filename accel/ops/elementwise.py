@@ -22,6 +22,7 @@ __all__ = [
     "tanh", "sigmoid", "relu", "softplus", "maximum", "minimum", "where", "clip",
     "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
     "logical_and", "logical_or", "logical_xor", "logical_not", "isfinite", "isnan",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "invert", "left_shift", "right_shift",
 ]
 
 
@@ -315,6 +316,42 @@ logical_and = _binary("logical_and", "x and y.", lambda xp, x, y: xp.logical_and
 logical_or = _binary("logical_or", "x or y.", lambda xp, x, y: xp.logical_or(x, y))
 logical_xor = _binary("logical_xor", "x xor y.", lambda xp, x, y: xp.logical_xor(x, y))
 logical_not = _unary("logical_not", "not x.", lambda xp, x: xp.logical_not(x))
+
+
+# -- bitwise (integers and booleans; not differentiable) ------------------------------------------
+# On integers these are TensorFlow's tf.bitwise ops (NumPy's and PyTorch's &, |, ^, ~, <<, >>); on
+# booleans &, |, ^ and ~ are logical, as in all three. Floating operands raise TypeError: there is
+# nothing bitwise about a float's value.
+def _integer_operands(name, *operands):
+    for x in operands:
+        if hasattr(x, "dtype"):
+            kind = x.dtype.kind
+        else:  # a Python number
+            kind = "b" if isinstance(x, bool) else "i" if isinstance(x, int) else "f"
+        if kind not in "biu":
+            what = x.dtype.name if hasattr(x, "dtype") else type(x).__name__
+            raise TypeError(f"{name}: operands must be integers or booleans, got {what}")
+
+
+def _bitwise_binary(name, ufunc, doc):
+    def forward(xp, x, y):
+        _integer_operands(name, x, y)
+        return getattr(xp, ufunc)(x, y)
+    return _binary(name, doc, forward)
+
+
+def _invert_forward(xp, x):
+    _integer_operands("invert", x)
+    return xp.invert(x)
+
+
+bitwise_and = _bitwise_binary("bitwise_and", "bitwise_and", "x & y: bitwise on integers, logical on booleans.")
+bitwise_or = _bitwise_binary("bitwise_or", "bitwise_or", "x | y: bitwise on integers, logical on booleans.")
+bitwise_xor = _bitwise_binary("bitwise_xor", "bitwise_xor", "x ^ y: bitwise on integers, logical on booleans.")
+left_shift = _bitwise_binary("left_shift", "left_shift", "x << y on integers (bits shifted out are lost).")
+right_shift = _bitwise_binary("right_shift", "right_shift",
+                              "x >> y on integers (arithmetic for signed: the sign bit is kept).")
+invert = _unary("invert", "~x: bitwise NOT on integers, logical NOT on booleans.", _invert_forward)
 isfinite = _unary("isfinite", "Whether each element is finite.", lambda xp, x: xp.isfinite(x))
 isnan = _unary("isnan", "Whether each element is NaN.", lambda xp, x: xp.isnan(x))
 
