@@ -7,26 +7,15 @@ import numpy
 from .. import ops
 from ..mixed_precision import as_policy
 from ..tensor import Variable, convert
-from . import initializers, regularizers
+from . import activations, initializers, regularizers
 from .module import Module
 
 __all__ = ["Dense", "Sequential", "activation"]
 
-_ACTIVATIONS = {
-    None: None, "linear": None, "relu": ops.relu, "sigmoid": ops.sigmoid, "tanh": ops.tanh,
-    "softmax": ops.softmax, "softplus": ops.softplus,
-}
-
-
 def activation(identifier):
-    """An activation function from a name ("relu", "tanh", ...), a callable, or None."""
-    if callable(identifier):
-        return identifier
-    try:
-        return _ACTIVATIONS[identifier]
-    except KeyError:
-        names = sorted(k for k in _ACTIVATIONS if k)
-        raise ValueError(f"unknown activation {identifier!r}; expected one of {names}, a callable or None") from None
+    """An activation function from a Keras 3 name ("relu", "gelu", "swish", ...: accel.nn.activations),
+    a callable, or None."""
+    return activations.get(identifier)
 
 
 _activation_function = activation  # Dense's `activation` argument shadows the function's name

@@ -7,7 +7,7 @@ from .. import tensor as _tensor
 from .conversion import cast, identity, stop_gradient, tensor_like, to_device
 from .creation import arange, eye, full, full_like, linspace, ones, ones_like, zeros, zeros_like
 from .elementwise import (
-    abs, add, bitwise_and, bitwise_or, bitwise_xor, clip, cos, divide, equal, exp, expm1, floor_divide,
+    abs, add, bitwise_and, bitwise_or, bitwise_xor, clip, cos, divide, equal, erf, exp, expm1, floor_divide,
     greater, greater_equal, invert, left_shift, right_shift,
     isfinite, isnan, less, less_equal, log, log1p, logical_and, logical_not, logical_or,
     logical_xor, maximum, minimum, mod, multiply, negative, not_equal, pow, power, relu, rsqrt,
@@ -18,7 +18,7 @@ from .indexing import (
 )
 from .linalg import matmul
 from .classification import (
-    log_softmax, softmax, softmax_cross_entropy_with_logits,
+    log_softmax, softmax, softmax_cross_entropy_with_logits, sparsemax,
     sparse_softmax_cross_entropy_with_logits,
 )
 from .reduce import (

@@ -13,12 +13,12 @@ import numpy
 
 from ..dtypes import is_floating
 from ._core import make, normalize_axis, on_device, operands, tensor_arg
-from .elementwise import exp
+from .elementwise import exp, greater
 from .indexing import one_hot
 from .reduce import sum
 from .shape import expand_dims
 
-__all__ = ["softmax", "log_softmax", "softmax_cross_entropy_with_logits",
+__all__ = ["softmax", "log_softmax", "sparsemax", "softmax_cross_entropy_with_logits",
            "sparse_softmax_cross_entropy_with_logits"]
 
 
@@ -61,6 +61,39 @@ def softmax(logits, axis: int = -1):
     xp = x._device.xp
     out = xp.exp(_log_softmax_array(xp, x._data, axis))
     return make(out, x._device, (x,), (_softmax_vjp,), {"axis": axis})
+
+
+def _sparsemax_array(xp, x, axis):
+    z = -xp.sort(-x, axis=axis)  # descending
+    shape = [1] * x.ndim
+    shape[axis] = x.shape[axis]
+    k = xp.arange(1, x.shape[axis] + 1, dtype=x.dtype).reshape(shape)
+    cumulative = xp.cumsum(z, axis=axis)
+    support = (1 + k * z > cumulative)
+    count = support.sum(axis=axis, keepdims=True)  # >= 1: the largest entry is always in
+    top = xp.take_along_axis(cumulative, count - 1, axis=axis)
+    tau = (top - 1) / count.astype(x.dtype)
+    return xp.maximum(x - tau, 0)
+
+
+def _sparsemax_vjp(g, ans, x, axis):
+    # out = x - tau(x) on the support S (out > 0), 0 elsewhere; d tau / d x_j = 1/|S| for j in S:
+    # the VJP is s * (g - sum(g * s) / sum(s)), s the support's indicator (read from the output)
+    s = greater(ans, 0).astype(g.dtype)
+    return s * (g - sum(g * s, axis, keepdims=True) / sum(s, axis, keepdims=True))
+
+
+@on_device
+def sparsemax(logits, axis: int = -1):
+    """Sparsemax (Martins & Astudillo 2016): the Euclidean projection of `logits` onto the
+    probability simplex along `axis`, max(x - tau, 0) with tau chosen so the row sums to 1; unlike
+    softmax it gives exact zeros."""
+    x = _float_logits(logits, "sparsemax")
+    axis = _single_axis(x, axis, "sparsemax")
+    if x.shape[axis] == 0:
+        return make(x._data.copy(), x._device)
+    out = _sparsemax_array(x._device.xp, x._data, axis)
+    return make(out, x._device, (x,), (_sparsemax_vjp,), {"axis": axis})
 
 
 # log_softmax_grad(g, y) = g - exp(y) * sum(g) with y = log_softmax(x) (exp(y) is the softmax).

@@ -19,7 +19,7 @@ from ._core import as_array, data, make, on_device, operands, same_device, tenso
 __all__ = [
     "add", "subtract", "multiply", "divide", "floor_divide", "mod", "negative", "power", "pow",
     "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "square", "abs", "sign", "sin", "cos",
-    "tanh", "sigmoid", "relu", "softplus", "maximum", "minimum", "where", "clip",
+    "tanh", "sigmoid", "relu", "softplus", "erf", "maximum", "minimum", "where", "clip",
     "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
     "logical_and", "logical_or", "logical_xor", "logical_not", "isfinite", "isnan",
     "bitwise_and", "bitwise_or", "bitwise_xor", "invert", "left_shift", "right_shift",
@@ -234,6 +234,28 @@ relu = _unary("relu", "max(x, 0); its gradient at 0 is 0.", lambda xp, x: xp.max
 softplus = _unary("softplus", "log(1 + e ** x), computed without overflow.",
                   lambda xp, x: xp.logaddexp(0, x),
                   lambda g, ans, x: g * sigmoid(x), to_float=True)
+
+
+def _erf_forward(xp, x):
+    """erf on the CPU by accel._cpu (std::erf; NumPy has none), on a GPU by CuPy's special functions;
+    float16 is computed in float32 and rounded once."""
+    if xp is numpy:
+        from .. import _cpu
+
+        x = numpy.ascontiguousarray(x)
+        work = x.astype(numpy.float32) if x.dtype == numpy.float16 else x
+        out = numpy.empty_like(work)
+        _cpu.erf(work, out)
+        return out.astype(x.dtype, copy=False)
+    import cupyx.scipy.special
+
+    return cupyx.scipy.special.erf(x)
+
+
+_TWO_OVER_SQRT_PI = 1.1283791670955126  # 2 / sqrt(pi)
+# d erf(x) / dx = 2 / sqrt(pi) * exp(-x^2)
+erf = _unary("erf", "The error function 2/sqrt(pi) * integral_0^x exp(-t^2) dt.", _erf_forward,
+             lambda g, ans, x: g * (exp(negative(square(x))) * _TWO_OVER_SQRT_PI), to_float=True)
 
 # -- selection ----------------------------------------------------------------------------------
 _SAME_WIDTH_INT = {2: numpy.int16, 4: numpy.int32, 8: numpy.int64}

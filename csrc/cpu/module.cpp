@@ -403,6 +403,32 @@ double global_norm_sq(nb::list arrays) {
     return total;
 }
 
+// erf elementwise (out = erf(x), float32 or float64, one size): NumPy has no erf, and the exact
+// GELU (Keras's "gelu" activation) needs it. std::erf is correctly rounded to within an ulp in
+// glibc for both types; float32 is computed in float32, as TensorFlow's and PyTorch's kernels do.
+void erf_into(nb::handle x, nb::handle out) {
+    Buffer xbuf = acquire(x, false, "x"), obuf = acquire(out, true, "out");
+    const DType type = dtype_of(xbuf, "x");
+    if (type == DType::f16 || dtype_of(obuf, "out") != type || xbuf.size() != obuf.size())
+        throw nb::value_error("erf: x and out must be float32 or float64 arrays of one dtype and size");
+    std::vector<Segment> segments{{xbuf.size(), nullptr, nullptr, {nullptr, nullptr, nullptr}, 1.0, false, false}};
+    const std::vector<Chunk> chunks = make_chunks(segments);
+    nb::gil_scoped_release release;
+    if (type == DType::f32) {
+        const float* in = static_cast<const float*>(xbuf.view.buf);
+        float* o = static_cast<float*>(obuf.view.buf);
+        for_chunks(chunks, xbuf.size(), [&](long long k) {
+            for (long long i = chunks[k].begin; i < chunks[k].end; ++i) o[i] = std::erf(in[i]);
+        });
+    } else {
+        const double* in = static_cast<const double*>(xbuf.view.buf);
+        double* o = static_cast<double*>(obuf.view.buf);
+        for_chunks(chunks, xbuf.size(), [&](long long k) {
+            for (long long i = chunks[k].begin; i < chunks[k].end; ++i) o[i] = std::erf(in[i]);
+        });
+    }
+}
+
 // The bandwidth probe: a += s * b in place (float32), the memory-bound floor for a fused update.
 void axpy(nb::handle a, nb::handle b, double s) {
     Buffer abuf = acquire(a, true, "a"), bbuf = acquire(b, false, "b");
@@ -510,6 +536,7 @@ NB_MODULE(_cpu, m) {
           "sum(x*x) over all arrays, in float64, in one pass.");
     m.def("global_clip_scale", &accel::global_clip_scale, nb::arg("norm_sq"), nb::arg("clip_norm"),
           "clip_by_global_norm's factor clip / max(norm, clip) (NaN for an inf/NaN norm).");
+    m.def("erf", &erf_into, nb::arg("x"), nb::arg("out"), "out = erf(x), elementwise (float32 or float64).");
     m.def("axpy", &axpy, nb::arg("a"), nb::arg("b"), nb::arg("s"), "a += s * b (bandwidth probe).");
     m.def("stream_probe", &stream_probe, nb::arg("writes"), nb::arg("reads"), nb::arg("s"),
           "writes[w] += s * sum(reads) for every w: the bandwidth probe of a step's access pattern.");
