@@ -194,6 +194,14 @@ class Tensor:
     def __gt__(self, other): return _ops.greater(self, other)
     def __ge__(self, other): return _ops.greater_equal(self, other)
 
+    def __setitem__(self, index, value):
+        """Tensors are immutable (as in TensorFlow): say what to write instead."""
+        if isinstance(self, Variable):
+            raise TypeError(f"a Variable does not support item assignment; write v[{_index_text(index)}].assign(value) "
+                            "(or .assign_add / .assign_sub), as in TensorFlow")
+        raise TypeError("a Tensor is immutable and does not support item assignment; compute a new one with "
+                        "accel.tensor_scatter_nd_update or accel.where, or use a Variable (v[index].assign(value))")
+
     def __iter__(self):
         for i in range(len(self)):
             yield self[i]
@@ -250,6 +258,17 @@ def check_not_traced(tensor: Tensor, use: str) -> None:
     raise TypeError(
         f"{use} of a traced tensor is not allowed inside accel.function: its value is only known "
         "when the function runs. Return it from the function, or print it with accel.print")
+
+
+def _index_text(index) -> str:
+    """An index as the user wrote it, for messages: v[0], v[1:, 2]."""
+    parts = index if isinstance(index, tuple) else (index,)
+
+    def one(p):
+        if isinstance(p, slice):
+            return ":".join("" if v is None else str(v) for v in (p.start, p.stop) + ((p.step,) if p.step else ()))
+        return "..." if p is Ellipsis else "None" if p is None else repr(p) if not isinstance(p, Tensor) else "index"
+    return ", ".join(one(p) for p in parts)
 
 
 class Variable(Tensor):

@@ -2,6 +2,7 @@
 modified; no silent coercion; empty tensors behave like NumPy / PyTorch."""
 
 import math
+import re
 
 import numpy
 import pytest
@@ -96,3 +97,26 @@ def test_mean_of_nothing_is_nan_without_a_warning():
         out = ac.mean(ac.zeros((2, 0)), axis=1, keepdims=True)
         assert out.shape == (2, 1) and numpy.isnan(out.numpy()).all()
         assert ac.mean(ac.zeros((0, 3), dtype="int64"), axis=0).dtype == numpy.float32
+
+
+def test_optimizers_get_none_is_none_as_keras():
+    assert ac.optimizers.get(None) is None
+
+
+def test_messages_name_an_unnamed_variable_by_position_and_shape():
+    w, v = ac.Variable(ac.zeros((2,))), ac.Variable(ac.zeros((3,)))
+    with pytest.raises(ValueError, match=r"the gradient for variable 1 \(unnamed, shape \(3,\)\) has shape \(4,\)"):
+        ac.optimizers.SGD(0.1).apply_gradients([(ac.zeros((2,)), w), (ac.zeros((4,)), v)])
+    bad = ac.Variable(ac.zeros((2,)), constraint=lambda x: ac.zeros((5,)))
+    with pytest.raises(ValueError, match=r"the constraint of variable 0 \(unnamed, shape \(2,\)\) returned"):
+        ac.optimizers.SGD(0.1).apply_gradients([(ac.zeros((2,)), bad)])
+
+
+@pytest.mark.parametrize("index,shown", [(0, "v[0]"), (slice(1, None), "v[1:]"), ((0, slice(None, 2)), "v[0, :2]")])
+def test_item_assignment_on_a_variable_suggests_assign(index, shown):
+    v = ac.Variable(ac.zeros((3, 3)))
+    with pytest.raises(TypeError, match=rf"write {re.escape(shown)}\.assign\(value\)"):
+        v[index] = 5.0
+    assert v.numpy().sum() == 0.0
+    with pytest.raises(TypeError, match="a Tensor is immutable"):
+        ac.zeros((2,))[0] = 1.0

@@ -1,4 +1,7 @@
-"""Model.summary(): layers, their weights and parameter counts as a text table."""
+"""Model.summary(): the model's weights as a text table, one row per layer (sub-module) with the
+weights it holds itself, nested modules indented under theirs, and one row per Variable a module
+holds directly (not in a layer). Each Variable is counted once, in the first row that reaches it,
+so the rows add up to the total."""
 
 from __future__ import annotations
 
@@ -6,25 +9,64 @@ import math
 
 __all__ = ["summary_lines"]
 
-
-def _layers(model) -> list:
-    layers = getattr(model, "layers", None)
-    if isinstance(layers, (list, tuple)):
-        return list(layers)
-    return [m for m in model.modules if m is not model]
+_INDENT = "  "
 
 
 def _count(variables) -> int:
     return sum(math.prod(v.shape) for v in variables)
 
 
+def _shapes(variables) -> str:
+    return ", ".join("x".join(map(str, v.shape)) or "scalar" for v in variables)
+
+
+def _held(module) -> list:
+    """(label, item) for every Variable and Module `module` holds directly, in attribute order
+    (lists, tuples and dicts looked into; a module's own contents are its rows)."""
+    from ..tensor import Variable
+    from .module import Module
+
+    out = []
+
+    def walk(value, label):
+        if isinstance(value, (Variable, Module)):
+            out.append((label, value))
+        elif isinstance(value, dict):
+            for key in value:
+                walk(value[key], f"{label}[{key!r}]")
+        elif isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                walk(item, f"{label}[{i}]")
+
+    for key, value in vars(module).items():
+        walk(value, key)
+    return out
+
+
+def _rows(module, depth: int, seen: set, rows: list) -> None:
+    """Rows for what `module` holds: its sub-modules (with their own weights, then theirs
+    indented) and the Variables it holds directly."""
+    from ..tensor import Variable
+
+    indent = _INDENT * depth
+    for label, item in _held(module):
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, Variable):
+            name = item.name or label
+            rows.append((f"{indent}{name} (Variable)", _shapes([item]), f"{_count([item]):,}"))
+            continue
+        own = [v for _, v in _held(item) if isinstance(v, Variable) and id(v) not in seen]
+        seen.update(id(v) for v in own)
+        shapes = _shapes(own) or ("(not built)" if getattr(item, "kernel", False) is None else "-")
+        rows.append((f"{indent}{item.name} ({type(item).__name__})", shapes, f"{_count(own):,}"))
+        _rows(item, depth + 1, seen, rows)
+
+
 def summary_lines(model) -> list:
-    rows = []
-    for layer in _layers(model):
-        variables = layer.variables
-        shapes = ", ".join("x".join(map(str, v.shape)) or "scalar" for v in variables) or (
-            "(not built)" if hasattr(layer, "kernel") and layer.kernel is None else "-")
-        rows.append((f"{layer.name} ({type(layer).__name__})", shapes, f"{_count(variables):,}"))
+    rows: list = []
+    _rows(model, 0, {id(model)}, rows)
     header = ("Layer (type)", "Weights", "Param #")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
     rule = "-" * (sum(widths) + 6)

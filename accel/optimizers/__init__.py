@@ -43,9 +43,11 @@ def deserialize(config: dict) -> Optimizer:
     return cls.from_config(config["config"])
 
 
-def get(identifier) -> Optimizer:
+def get(identifier) -> Optimizer | None:
     """An optimizer from a name ("adam", case-insensitive, with its defaults), a serialized dict,
-    or an optimizer (returned as it is), as keras.optimizers.get."""
+    or an optimizer (returned as it is); None gives None, as keras.optimizers.get."""
+    if identifier is None:
+        return None
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str):

@@ -35,7 +35,7 @@ from .ema import AVERAGE, MovingAverage
 from .gradient_norms import clipnorm_scales, global_norm_sq, launchable, segment_norms_sq
 from .slots import SlotStore
 from .weight_decay import DecayExclusions
-from .validation import check_pairs, check_range, check_variables, checked_gradients, is_none
+from .validation import check_pairs, check_range, check_variables, checked_gradients, is_none, who
 
 __all__ = ["Optimizer"]
 
@@ -66,6 +66,10 @@ class Optimizer:
                  global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
                  loss_scale_factor=None, gradient_accumulation_steps=None, name=None, skip_nonfinite=False):
         where = type(self).__name__
+        # Keras 3's optimizer.variables start with these two: live Variables on the host (the step
+        # count as int64; a float learning rate as float64, exactly the Python float given)
+        self._iteration = Variable(numpy.int64(0), trainable=False, name="iteration", device="cpu")
+        self._own_lr = None
         self.learning_rate = learning_rate
         self.weight_decay = None if weight_decay is None else check_range(
             "weight_decay", weight_decay, low=0, where=where)
@@ -92,11 +96,20 @@ class Optimizer:
         self.ema_momentum, self.ema_overwrite_frequency = ema_momentum, ema_overwrite_frequency
         self.gradient_accumulation_steps = check_steps(gradient_accumulation_steps, where)
         self.skipped_steps = 0  # steps skipped for non-finite gradients (skip_nonfinite)
-        self._iterations = 0
         self._store = SlotStore()  # slots per variable (held weakly) and launch plans
         self._exclusions = DecayExclusions()  # exclude_from_weight_decay
 
     # -- hyperparameters ------------------------------------------------------------------------------
+    @property
+    def _iterations(self) -> int:
+        """apply_gradients calls applied, as stored in the `iteration` Variable (variables[0])."""
+        return int(self._iteration._data)
+
+    @_iterations.setter
+    def _iterations(self, value: int) -> None:
+        self._iteration._before_write()  # a value recorded earlier keeps its own (copy-on-write)
+        self._iteration._data[...] = value
+
     @property
     def iterations(self) -> int:
         """The number of updates applied (with gradient accumulation: raw_iterations // S)."""
@@ -138,11 +151,26 @@ class Optimizer:
             self._lr_takes_step = _takes_an_argument(value)
         else:
             value = check_range("learning_rate", value, low=0, where=where)
+            if self._own_lr is None:
+                self._own_lr = Variable(numpy.float64(value), trainable=False, name="learning_rate", device="cpu")
+            else:  # the same Variable: whoever holds optimizer.variables[1] sees the new rate
+                self._own_lr.assign(numpy.float64(value))
+            value = self._own_lr
         self._learning_rate = value
+
+    def _float_rate(self) -> float | None:
+        """The learning rate when it is a number this optimizer holds itself (its `learning_rate`
+        Variable), else None (a schedule, a callable, a tensor of the user's)."""
+        lr = self._learning_rate
+        return float(lr._data) if lr is self._own_lr else None
 
     def _lr_at(self, step: int) -> float:
         lr = self._learning_rate
-        if isinstance(lr, Tensor):
+        if lr is self._own_lr:
+            lr = float(lr._data)
+            if lr >= 0 and math.isfinite(lr):
+                return lr
+        elif isinstance(lr, Tensor):
             lr = float(lr.item())
         elif callable(lr):
             lr = float(lr(step) if self._lr_takes_step else lr())
@@ -270,33 +298,52 @@ class Optimizer:
 
     @property
     def variables(self) -> list:
-        """Every slot Variable this optimizer holds (per variable, in the order the variables were
-        first seen, then by slot name), as Keras's `optimizer.variables` list. The step count is
-        not among them: it is the int `iterations` (and `raw_iterations`)."""
+        """Keras 3's `optimizer.variables`: the `iteration` Variable (int64: apply_gradients calls,
+        `raw_iterations`), the `learning_rate` Variable (when the rate is a float or a Variable; a
+        schedule's is not listed), then every slot Variable (per variable, in the order the
+        variables were first seen, then by slot name). They are live: the optimizer reads and
+        writes them, and assigning one changes the optimizer."""
+        lr = self._learning_rate
+        return [self._iteration] + ([lr] if isinstance(lr, Variable) else []) + self._slot_variables()
+
+    def _slot_variables(self) -> list:
         return [slot for _, _, slot in self.slot_owners()]
 
     def get_weights(self) -> list:
-        """The optimizer's state as NumPy arrays: [raw_iterations (int64, 0-d), then each of
-        `variables`] (tf.keras's layout: the step count first)."""
-        return [numpy.asarray(self._iterations, dtype=numpy.int64)] + [slot.numpy() for slot in self.variables]
+        """The values of `variables`, as NumPy arrays."""
+        return [v.numpy() for v in self.variables]
 
     def set_weights(self, weights) -> None:
-        """Restore what `get_weights` returned (for the same variables, built: slots exist). Every
-        array is checked (count, shapes, a lossless dtype) before anything is assigned."""
-        slots = self.variables
+        """Restore `variables` from arrays or Variables in their order (another optimizer's
+        `variables` or `get_weights()`; for the same variables, built: slots exist). tf.keras's
+        layout, [step count, *slots] without the learning rate, is accepted too. Every array is
+        checked (count, shapes, a lossless dtype) before anything is assigned."""
+        slots = self._slot_variables()
         if not slots:
             raise ValueError("set_weights: this optimizer has not been built yet; call "
                              "optimizer.build(trainable_variables) first")
-        weights = list(weights)
-        if len(weights) != len(slots) + 1:
-            raise ValueError(f"set_weights: expected {len(slots) + 1} arrays (the step count, then "
+        weights = [w.numpy() if isinstance(w, Tensor) else w for w in weights]
+        targets = self.variables
+        if len(weights) == len(slots) + 1 and len(targets) != len(weights):
+            targets = [self._iteration] + slots  # tf.keras's layout
+        if len(weights) != len(targets):
+            raise ValueError(f"set_weights: expected {len(targets)} arrays (the step count"
+                             f"{', the learning rate' if len(targets) > len(slots) + 1 else ''}, then "
                              f"{len(slots)} slots), got {len(weights)}")
         count = numpy.asarray(weights[0])
         if count.shape != () or count.dtype.kind not in "iu" or int(count) < 0:
             raise ValueError(f"set_weights: weights[0] must be the step count, a non-negative integer scalar; "
                              f"got {count.dtype.name} of shape {count.shape}")
+        lr_value = None
+        if targets[1:2] and targets[1] is self._learning_rate:
+            lr_value = numpy.asarray(weights[1])
+            if lr_value.shape != () or lr_value.dtype.kind != "f" or not (float(lr_value) >= 0 and
+                                                                           math.isfinite(float(lr_value))):
+                raise ValueError(f"set_weights: weights[1] must be the learning rate, a finite float >= 0 "
+                                 f"scalar; got {lr_value!r}")
+        first_slot = len(targets) - len(slots)
         arrays = []
-        for i, (slot, weight) in enumerate(zip(slots, weights[1:]), start=1):
+        for i, (slot, weight) in enumerate(zip(slots, weights[first_slot:]), start=first_slot):
             array = weight.numpy() if isinstance(weight, Tensor) else numpy.asarray(weight)
             if array.shape != tuple(slot.shape):
                 raise ValueError(f"set_weights: weights[{i}] ({slot.name}) has shape {array.shape}, "
@@ -307,6 +354,8 @@ class Optimizer:
             arrays.append(array)
         for slot, array in zip(slots, arrays):
             slot.assign(array.astype(slot.dtype))
+        if lr_value is not None:
+            self._learning_rate.assign(lr_value.astype(self._learning_rate.dtype))
         self._iterations = int(count)
 
     def slot_owners(self) -> list:
@@ -635,7 +684,9 @@ class Optimizer:
                 var.assign(average)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(learning_rate={self._learning_rate!r}, iterations={self._iterations})"
+        lr = self._learning_rate
+        shown = float(lr._data) if lr is self._own_lr else lr
+        return f"{type(self).__name__}(learning_rate={shown!r}, iterations={self._iterations})"
 
 
 def _user_stacklevel() -> int:
@@ -658,13 +709,14 @@ def _check_count(name: str, value) -> int:
 
 def _apply_constraints(variables) -> None:
     """Keras: after an applied call, each variable with a constraint takes constraint(variable)."""
-    for var in variables:
+    for position, var in enumerate(variables):
         if var._constraint is not None:
             value = var._constraint(var)
             try:
                 var.assign(value)
             except (TypeError, ValueError) as exc:
-                raise type(exc)(f"the constraint of variable {var.name!r} returned an unusable value: {exc}") from exc
+                named = f"variable {var.name!r}" if var.name else who(var, position)
+                raise type(exc)(f"the constraint of {named} returned an unusable value: {exc}") from exc
 
 
 def _takes_an_argument(fn) -> bool:

@@ -37,7 +37,7 @@ def device_for(inner, pairs):
     if (inner._custom() or inner.rule is None or inner._two_launches or inner.clipnorm is not None
             or inner.gradient_accumulation_steps or inner.use_ema
             or type(inner)._segment_flags is not Optimizer._segment_flags
-            or isinstance(inner._learning_rate, Tensor)):
+            or isinstance(inner._learning_rate, Tensor) and inner._float_rate() is None):
         return None
     devices = set()
     for g, v in pairs:
@@ -168,6 +168,6 @@ def RULE_SCALARS(inner):  # noqa: N802 (a lookup, named like the table it reads)
 def _lr_key(inner):
     """What the table's rows were computed from: the learning rate (a float, or a schedule by
     identity), the weight decay and the rule's configuration."""
-    lr = inner._learning_rate
-    return (lr if isinstance(lr, float) else id(lr), inner.weight_decay, inner.kernel, inner.clipvalue,
-            inner.global_clipnorm)
+    rate = inner._float_rate()
+    return (rate if rate is not None else id(inner._learning_rate), inner.weight_decay, inner.kernel,
+            inner.clipvalue, inner.global_clipnorm)

@@ -55,7 +55,7 @@ def checked_gradients(grads, variables, floats_known: bool = False) -> list:
                 try:
                     g = convert(g, dtype=v.dtype, device=v.device)
                 except (TypeError, ValueError) as exc:
-                    raise TypeError(f"apply_gradients: the gradient for {v.name!r} is not a tensor or a "
+                    raise TypeError(f"apply_gradients: the gradient for {who(v, i)} is not a tensor or a "
                                     f"numeric array ({exc})") from None
                 if out is None:
                     out = list(grads)
@@ -63,21 +63,28 @@ def checked_gradients(grads, variables, floats_known: bool = False) -> list:
         gd, vd = g._data, v._data
         if gd.dtype is vd.dtype and g._device is v._device and floats_known:
             if gd.shape != vd.shape:
-                _explain_gradient_mismatch(g, v)
+                _explain_gradient_mismatch(g, v, i)
         elif gd.shape != vd.shape or (g._device is not v._device and g._device != v._device) \
                 or not is_floating(gd.dtype) or not is_floating(vd.dtype):
-            _explain_gradient_mismatch(g, v)
+            _explain_gradient_mismatch(g, v, i)
     return list(grads) if out is None else out
 
 
-def _explain_gradient_mismatch(grad, var) -> None:
+def who(var, position: int) -> str:
+    """A variable as a message names it: its name, or (without one) its position and shape."""
+    if getattr(var, "name", None):
+        return repr(var.name)
+    return f"variable {position} (unnamed, shape {tuple(var.shape)})"
+
+
+def _explain_gradient_mismatch(grad, var, position) -> None:
     if grad.device != var.device:
-        raise ValueError(f"apply_gradients: the gradient for {var.name!r} is on {grad.device}, "
+        raise ValueError(f"apply_gradients: the gradient for {who(var, position)} is on {grad.device}, "
                          f"the variable on {var.device}")
     if tuple(grad.shape) != tuple(var.shape):
-        raise ValueError(f"apply_gradients: the gradient for {var.name!r} has shape {tuple(grad.shape)}, "
+        raise ValueError(f"apply_gradients: the gradient for {who(var, position)} has shape {tuple(grad.shape)}, "
                          f"expected the variable's shape {tuple(var.shape)}")
-    raise TypeError(f"apply_gradients: {var.name!r} and its gradient must be floating point, got "
+    raise TypeError(f"apply_gradients: {who(var, position)} and its gradient must be floating point, got "
                     f"{var.dtype.name} and {grad.dtype.name}")
 
 

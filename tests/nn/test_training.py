@@ -288,6 +288,33 @@ def test_summary_lists_layers_and_counts():
     assert "Total params: 16" in text and "Trainable params: 16" in text
 
 
+class _Block(ac.nn.Module):
+    def __init__(self):
+        super().__init__(name="block")
+        self.inner = ac.nn.Dense(3, input_dim=5, seed=0, name="inner")
+        self.scale = ac.Variable(ac.ones((3,)), name="scale")
+
+
+class _Net(ac.nn.Module):
+    def __init__(self):
+        super().__init__(name="net")
+        self.w = ac.Variable(ac.zeros((4, 5)))  # no name: the attribute names its row
+        self.frozen = ac.Variable(ac.zeros((5,)), name="frozen", trainable=False)
+        self.blocks = [_Block()]
+        self.shared = self.w  # counted once
+
+
+def test_summary_lists_variables_held_directly_and_indents_nested_modules():
+    lines = []
+    _Net().summary(print_fn=lines.append)
+    rows = lines[4:lines.index(lines[3], 4)]  # between the two "=" rules
+    names = [r.split("   ")[0] for r in rows]
+    assert names == ["w (Variable)", "frozen (Variable)", "block (_Block)", "  inner (Dense)"]
+    counts = [int(r.split()[-1].replace(",", "")) for r in rows]
+    assert counts == [20, 5, 3, 18]
+    assert sum(counts) == 46 and "Total params: 46" in lines and "Non-trainable params: 5" in lines
+
+
 def _untouched(model, snapshot):
     for got, expected in zip(model.get_weights(), snapshot):
         numpy.testing.assert_array_equal(got, expected)

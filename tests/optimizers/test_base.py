@@ -153,7 +153,7 @@ def test_slots_are_lazy_shaped_like_the_variable_and_initialised():
     numpy.testing.assert_array_equal(acc.numpy(), numpy.full((2, 3), 0.25))
     with pytest.raises(KeyError, match=r"no slot 'm'; this optimizer's slots are \['accumulator'\]"):
         opt.get_slot(w, "m")
-    assert [v.name for v in opt.variables] == ["w/accumulator"]
+    assert [v.name for v in opt.variables] == ["iteration", "learning_rate", "w/accumulator"]
 
 
 def test_slot_variables_follow_updates():

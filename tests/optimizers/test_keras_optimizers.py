@@ -239,7 +239,7 @@ def test_lamb_scratch_is_not_state():
     w = _run(opt, 2)
     with pytest.raises(KeyError, match="no slot 'r'"):
         opt.get_slot(w, "r")
-    assert len(opt.variables) == 2
+    assert len(opt.variables) == 2 + 2  # iteration, learning_rate, m, v
 
 
 def test_lamb_ratio_uses_the_decayed_variable():

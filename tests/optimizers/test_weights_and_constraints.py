@@ -23,19 +23,64 @@ def _trained(make=lambda: opts.Adam(0.1), steps=2):
 
 
 # ---- variables, get_weights, set_weights ---------------------------------------------------------
-def test_variables_is_a_list_property_of_the_slots():
+def test_variables_is_keras_3s_list():
+    """[iteration, learning_rate, *slots] (Keras 3: adam/iteration, adam/learning_rate, then the
+    slots), live Variables; a schedule's learning rate is not listed."""
     opt, a, b = _trained()
     assert isinstance(opt.variables, list)
-    assert [v.name for v in opt.variables] == ["a/m", "a/v", "b/m", "b/v"]
-    assert opt.variables[0] is opt.get_slot(a, "m")  # live handles, not copies
-    assert opts.SGD(0.1).variables == []
+    assert [v.name for v in opt.variables] == ["iteration", "learning_rate", "a/m", "a/v", "b/m", "b/v"]
+    assert opt.variables[2] is opt.get_slot(a, "m")  # live handles, not copies
+    assert opt.variables[0].dtype == numpy.int64 and opt.variables[0].numpy() == 2 and not opt.variables[0].trainable
+    assert opt.variables[1].numpy() == 0.1
+    assert [v.name for v in opts.SGD(0.1).variables] == ["iteration", "learning_rate"]
+    schedule = opts.schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
+    assert [v.name for v in opts.SGD(schedule).variables] == ["iteration"]
+
+
+def test_the_iteration_and_learning_rate_variables_are_the_optimizers_own():
+    opt, a, b = _trained()
+    iteration, lr = opt.variables[:2]
+    opt.apply_gradients([(f64([0.5, -0.5]), a), (f64([[1.0]]), b)])
+    assert iteration.numpy() == 3 == opt.iterations
+    lr.assign(0.5)
+    assert opt.learning_rate == 0.5
+    opt.learning_rate = 0.25  # the same Variable takes the new rate
+    assert opt.variables[1] is lr and lr.numpy() == 0.25
+    iteration.assign(7)
+    assert opt.iterations == 7
+
+
+def test_set_weights_takes_another_optimizers_variables_as_keras():
+    opt, a, b = _trained()
+    fresh = opts.Adam(0.3)
+    fresh.build([a, b])
+    fresh.set_weights(opt.variables)
+    assert fresh.iterations == 2 and fresh.learning_rate == 0.1
+    for x, y in zip(fresh.variables, opt.variables):
+        assert x is not y
+        numpy.testing.assert_array_equal(x.numpy(), y.numpy())
+    other = opts.Adam(0.3)
+    other.build([a, b])
+    other.set_weights([v.numpy() for v in opt.variables])
+    for x, y in zip(other.get_weights(), opt.get_weights()):
+        numpy.testing.assert_array_equal(x, y)
+
+
+def test_set_weights_accepts_tf_keras_layout_without_the_learning_rate():
+    opt, a, b = _trained()
+    old_layout = [numpy.int64(2)] + [s.numpy() for s in opt.variables[2:]]
+    fresh = opts.Adam(0.3)
+    fresh.build([a, b])
+    fresh.set_weights(old_layout)
+    assert fresh.iterations == 2 and fresh.learning_rate == 0.3  # the rate is not in that layout
+    numpy.testing.assert_array_equal(fresh.get_slot(b, "v").numpy(), opt.get_slot(b, "v").numpy())
 
 
 def test_get_weights_then_set_weights_restores_the_state():
     opt, a, b = _trained()
     saved = opt.get_weights()
-    assert saved[0].dtype == numpy.int64 and int(saved[0]) == 2
-    assert [w.shape for w in saved[1:]] == [(2,), (2,), (1, 1), (1, 1)]
+    assert saved[0].dtype == numpy.int64 and int(saved[0]) == 2 and saved[1] == 0.1
+    assert [w.shape for w in saved[2:]] == [(2,), (2,), (1, 1), (1, 1)]
     values = (a.numpy(), b.numpy())
     opt.apply_gradients([(f64([0.5, -0.5]), a), (f64([[1.0]]), b)])
     after_three = a.numpy()
@@ -57,11 +102,13 @@ def test_set_weights_into_a_fresh_built_optimizer_and_from_tensors():
 
 
 @pytest.mark.parametrize("change,error,message", [
-    (lambda w: w[:-1], ValueError, r"expected 5 arrays \(the step count, then 4 slots\), got 4"),
+    (lambda w: w[:-2], ValueError, r"expected 6 arrays \(the step count, the learning rate, then 4 slots\), got 4"),
     (lambda w: [numpy.float64(2.0)] + w[1:], ValueError, "weights\\[0\\] must be the step count"),
     (lambda w: [numpy.int64(-1)] + w[1:], ValueError, "weights\\[0\\] must be the step count"),
-    (lambda w: w[:2] + [numpy.zeros(3)] + w[3:], ValueError, r"weights\[2\] \(a/v\) has shape \(3,\)"),
-    (lambda w: w[:1] + [w[1].astype(numpy.complex128)] + w[2:], TypeError, "without losing information"),
+    (lambda w: w[:1] + [numpy.float64(-1.0)] + w[2:], ValueError, "weights\\[1\\] must be the learning rate"),
+    (lambda w: w[:1] + [numpy.zeros(2)] + w[2:], ValueError, "weights\\[1\\] must be the learning rate"),
+    (lambda w: w[:3] + [numpy.zeros(3)] + w[4:], ValueError, r"weights\[3\] \(a/v\) has shape \(3,\)"),
+    (lambda w: w[:2] + [w[2].astype(numpy.complex128)] + w[3:], TypeError, "without losing information"),
 ])
 def test_set_weights_checks_everything_before_assigning(change, error, message):
     opt, a, b = _trained()
@@ -79,8 +126,8 @@ def test_set_weights_before_build_says_so():
 
 def test_ema_and_accumulator_slots_are_among_the_weights():
     opt, a, b = _trained(lambda: opts.SGD(0.1, use_ema=True, gradient_accumulation_steps=2), steps=3)
-    assert [v.name for v in opt.variables] == ["a/average", "a/gradient_accumulator", "b/average",
-                                               "b/gradient_accumulator"]
+    assert [v.name for v in opt.variables] == ["iteration", "learning_rate", "a/average", "a/gradient_accumulator",
+                                               "b/average", "b/gradient_accumulator"]
     assert int(opt.get_weights()[0]) == 3 and opt.iterations == 1
 
 
