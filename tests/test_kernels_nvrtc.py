@@ -90,6 +90,19 @@ def test_every_fused_chain_form_compiles_with_nvrtc(dtype):
         assert spills and set(spills) == {0}, f"{op.__name__}: {report}"
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_elementwise_math_kernel_compiles_with_nvrtc(dtype):
+    """The kernels of accel/ops/cuda_math.py (erf): as apply() compiles them, without spills."""
+    from accel.ops import cuda_math
+
+    for function in cuda_math.FUNCTIONS:
+        name = cuda_math.kernel_name(function, dtype)
+        mapping, report = _compile(cuda_math.source(function, dtype), [name], "sm_80")
+        assert name in mapping, function
+        spills = [int(n) for n in re.findall(r"(\d+) bytes spill (?:stores|loads)", report)]
+        assert spills and set(spills) == {0}, f"{function}: {report}"
+
+
 def test_fused_chain_translation():
     import numpy
 

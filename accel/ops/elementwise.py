@@ -14,6 +14,7 @@ import numpy
 from ..dtypes import is_floating
 from .. import _autodiff, recording
 from ..tensor import Tensor
+from . import cuda_math
 from ._core import as_array, data, make, on_device, operands, same_device, tensor_arg
 
 __all__ = [
@@ -237,8 +238,8 @@ softplus = _unary("softplus", "log(1 + e ** x), computed without overflow.",
 
 
 def _erf_forward(xp, x):
-    """erf on the CPU by accel._cpu (std::erf; NumPy has none), on a GPU by CuPy's special functions;
-    float16 is computed in float32 and rounded once."""
+    """erf on the CPU by accel._cpu (std::erf; NumPy has none), on a GPU by a CUDA kernel calling
+    erff / erf (cuda_math.py); float16 is computed in float32 and rounded once."""
     if xp is numpy:
         from .. import _cpu
 
@@ -247,9 +248,7 @@ def _erf_forward(xp, x):
         out = numpy.empty_like(work)
         _cpu.erf(work, out)
         return out.astype(x.dtype, copy=False)
-    import cupyx.scipy.special
-
-    return cupyx.scipy.special.erf(x)
+    return cuda_math.apply(xp, "erf", x)
 
 
 _TWO_OVER_SQRT_PI = 1.1283791670955126  # 2 / sqrt(pi)

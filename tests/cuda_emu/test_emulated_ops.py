@@ -1,0 +1,38 @@
+"""Ops with CUDA kernels of their own (accel/ops/cuda_math.py) on the emulated devices: the same
+source NVRTC compiles (tests/test_kernels_nvrtc.py), run by g++, against the CPU's values."""
+
+import math
+
+import numpy
+import pytest
+
+import accel as ac
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_erf_runs_its_kernel_on_the_device(emulated_cuda, dtype):
+    x = numpy.linspace(-3.5, 3.5, 301).astype(dtype)
+    on_gpu = ac.erf(ac.tensor(x, device="cuda:1"))
+    assert on_gpu.device.name == "cuda:1" and on_gpu.dtype == numpy.dtype(dtype)
+    assert any("accel_erf_" in str(launch[0]) for launch in emulated_cuda.launches)
+    want = numpy.array([math.erf(v) for v in x.astype(numpy.float64)])
+    numpy.testing.assert_allclose(on_gpu.numpy().astype(numpy.float64), want,
+                                  rtol={"float16": 1e-3, "float32": 1e-6, "float64": 1e-15}[dtype], atol=1e-7)
+    numpy.testing.assert_array_equal(on_gpu.numpy(), ac.erf(ac.tensor(x)).numpy())
+
+
+def test_erf_gradient_on_the_device(emulated_cuda):
+    x = ac.tensor([-1.0, 0.25, 2.0], dtype="float64", device="cuda:0")
+    with ac.GradientTape() as tape:
+        tape.watch(x)
+        y = ac.sum(ac.erf(x))
+    (g,) = tape.gradient(y, [x])
+    numpy.testing.assert_allclose(g.numpy(), 2 / math.sqrt(math.pi) * numpy.exp(-numpy.array([1.0, 0.0625, 4.0])),
+                                  rtol=1e-15)
+
+
+def test_gelu_dense_layer_on_the_device(emulated_cuda):
+    x = numpy.random.default_rng(0).normal(size=(4, 3)).astype("float32")
+    cpu = ac.nn.Dense(2, activation="gelu", seed=0)(ac.tensor(x))
+    gpu = ac.nn.Dense(2, activation="gelu", seed=0, device="cuda:0")(ac.tensor(x, device="cuda:0"))
+    numpy.testing.assert_allclose(gpu.numpy(), cpu.numpy(), rtol=1e-5, atol=1e-6)
