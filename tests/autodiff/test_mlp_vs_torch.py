@@ -6,6 +6,7 @@ import pytest
 import accel as ac
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.blas  # matmuls in both libraries: CI runs it under a second BLAS kernel too
 
 
 def test_mlp_gradients_match_pytorch():
