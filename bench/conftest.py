@@ -38,8 +38,17 @@ def _blas() -> list:
         import threadpoolctl
     except ImportError:
         return []
-    return [{k: i.get(k) for k in ("internal_api", "architecture", "num_threads", "version")}
-            for i in threadpoolctl.threadpool_info()]
+    return [{**{k: i.get(k) for k in ("internal_api", "architecture", "num_threads", "version")},
+             "owner": _owner(i.get("filepath") or "")} for i in threadpoolctl.threadpool_info()]
+
+
+def _owner(path: str) -> str | None:
+    """The Python package whose bundled library this is (NumPy's OpenBLAS, PyTorch's OpenMP...)."""
+    for part, name in (("numpy", "NumPy"), ("torch", "PyTorch"), ("scipy", "SciPy"), ("sklearn", "scikit-learn"),
+                       ("cupy", "CuPy")):
+        if f"/{part}" in path or f"{part}.libs" in path:
+            return name
+    return "system" if path else None
 
 
 def pytest_addoption(parser):
