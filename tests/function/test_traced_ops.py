@@ -144,24 +144,24 @@ def _loss(out):
     return total
 
 
-def _grads_inside(fn):
-    def grads(*args):
-        sources = [a for a in args if a.dtype == numpy.float64]
-        with ac.GradientTape() as tape:
-            tape.watch(sources)
-            out = fn(*args)
-            loss = _loss(out)
-        return [out, loss, tape.gradient(loss, sources, unconnected_gradients="zero")]
-    return grads
-
-
-def _grads_around(fn, args):
+def _value_and_grads(fn, args):
+    """[fn's output, the loss, d loss / d every float64 argument] under a tape."""
     sources = [a for a in args if a.dtype == numpy.float64]
     with ac.GradientTape() as tape:
         tape.watch(sources)
         out = fn(*args)
         loss = _loss(out)
     return [out, loss, tape.gradient(loss, sources, unconnected_gradients="zero")]
+
+
+def _grads_inside(fn):
+    """A function that takes its gradients itself (traced: a tape inside the trace)."""
+    return lambda *args: _value_and_grads(fn, args)
+
+
+def _grads_around(fn, args):
+    """The gradients of a call of `fn` (traced: a tape around the call)."""
+    return _value_and_grads(fn, args)
 
 
 def _flat(value):
