@@ -54,6 +54,25 @@ class Module(Trainer):
     def non_trainable_variables(self) -> list:
         return [v for v in self.variables if not v.trainable]
 
+    def children(self) -> list:
+        """(attribute path, item) for every Variable and Module this module holds directly, in
+        attribute order (lists, tuples and dicts looked into; what a sub-module holds is its own)."""
+        out = []
+
+        def walk(value, path):
+            if isinstance(value, (Variable, Module)):
+                out.append((path, value))
+            elif isinstance(value, dict):
+                for key in value:
+                    walk(value[key], f"{path}[{key!r}]")
+            elif isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    walk(item, f"{path}[{i}]")
+
+        for key, value in vars(self).items():
+            walk(value, key)
+        return out
+
     @property
     def modules(self) -> list:
         """This module and every sub-module (each once), in attribute order, depth first."""

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+from ..tensor import Variable
+
 __all__ = ["summary_lines"]
 
 _INDENT = "  "
@@ -20,36 +22,11 @@ def _shapes(variables) -> str:
     return ", ".join("x".join(map(str, v.shape)) or "scalar" for v in variables)
 
 
-def _held(module) -> list:
-    """(label, item) for every Variable and Module `module` holds directly, in attribute order
-    (lists, tuples and dicts looked into; a module's own contents are its rows)."""
-    from ..tensor import Variable
-    from .module import Module
-
-    out = []
-
-    def walk(value, label):
-        if isinstance(value, (Variable, Module)):
-            out.append((label, value))
-        elif isinstance(value, dict):
-            for key in value:
-                walk(value[key], f"{label}[{key!r}]")
-        elif isinstance(value, (list, tuple)):
-            for i, item in enumerate(value):
-                walk(item, f"{label}[{i}]")
-
-    for key, value in vars(module).items():
-        walk(value, key)
-    return out
-
-
 def _rows(module, depth: int, seen: set, rows: list) -> None:
     """Rows for what `module` holds: its sub-modules (with their own weights, then theirs
     indented) and the Variables it holds directly."""
-    from ..tensor import Variable
-
     indent = _INDENT * depth
-    for label, item in _held(module):
+    for label, item in module.children():
         if id(item) in seen:
             continue
         seen.add(id(item))
@@ -57,7 +34,7 @@ def _rows(module, depth: int, seen: set, rows: list) -> None:
             name = item.name or label
             rows.append((f"{indent}{name} (Variable)", _shapes([item]), f"{_count([item]):,}"))
             continue
-        own = [v for _, v in _held(item) if isinstance(v, Variable) and id(v) not in seen]
+        own = [v for _, v in item.children() if isinstance(v, Variable) and id(v) not in seen]
         seen.update(id(v) for v in own)
         shapes = _shapes(own) or ("(not built)" if getattr(item, "kernel", False) is None else "-")
         rows.append((f"{indent}{item.name} ({type(item).__name__})", shapes, f"{_count(own):,}"))

@@ -337,7 +337,7 @@ class Optimizer:
         lr_value = None
         if targets[1:2] and targets[1] is self._learning_rate:
             lr_value = numpy.asarray(weights[1])
-            if lr_value.shape != () or lr_value.dtype.kind != "f" or not (float(lr_value) >= 0 and
+            if lr_value.shape != () or not is_floating(lr_value.dtype) or not (float(lr_value) >= 0 and
                                                                            math.isfinite(float(lr_value))):
                 raise ValueError(f"set_weights: weights[1] must be the learning rate, a finite float >= 0 "
                                  f"scalar; got {lr_value!r}")
