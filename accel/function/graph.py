@@ -119,13 +119,14 @@ class Graph:
         return plan
 
     def _guard_call(self, position):
-        checks, step = self.guards[position], self.steps[position]
+        return lambda values, objects: self._check_shapes(position, values)
 
-        def guard(values, objects):
-            for slot, shape in checks:
-                if tuple(values[slot].shape) != shape:
-                    self._shape_changed(position, step, shape, tuple(values[slot].shape))
-        return guard
+    def _check_shapes(self, position, values) -> None:
+        """The outputs of the guarded step at `position` have the shapes traced (see guards)."""
+        for slot, traced in self.guards[position]:
+            now = tuple(values[slot].shape)
+            if now != traced:
+                self._shape_changed(position, self.steps[position], traced, now)
 
     def _shape_changed(self, position, step, traced, now):
         if position < self.first_effect:
@@ -160,9 +161,7 @@ class Graph:
             out = step.op(*resolve(step.args, values), **resolve(step.kwargs, values))
             bind(step.outs, out, values)
             if position in self.guards:
-                for slot, shape in self.guards[position]:
-                    if tuple(values[slot].shape) != shape:
-                        self._shape_changed(position, step, shape, tuple(values[slot].shape))
+                self._check_shapes(position, values)
             if position in self.reads_after:
                 self._reads(position, values, tensors=True)
         return _snapshots(resolve(self.output_template, values))
