@@ -275,3 +275,29 @@ def test_a_mask_shape_change_after_an_effect_is_an_error_not_a_wrong_answer():
     assert f(x, ac.tensor([False, True, False, True])).item() == 4.0  # the same count: the same graph
     with pytest.raises(TypeError, match=r"getitem gave shape \(3,\) where the trace had \(2,\), after this call"):
         f(x, ac.tensor([True, True, True, False]))
+
+
+def test_an_embedding_model_trains_the_same_traced_and_eager():
+    """The reported symptom: a model whose embedding is a gather trained to another loss under
+    accel.function (the backward scattered into the first batch's rows on every step)."""
+    rng = numpy.random.default_rng(0)
+    tokens = [ac.tensor(rng.integers(0, 12, 8)) for _ in range(6)]
+    targets = [ac.tensor(rng.integers(0, 3, 8)) for _ in range(6)]
+    init = [rng.normal(size=(12, 4)), rng.normal(size=(4, 3))]
+    results = []
+    for traced in (False, True):
+        table, head = (ac.Variable(ac.tensor(v)) for v in init)
+        opt = ac.optimizers.Adam(0.1)
+
+        def step(x, y, table=table, head=head, opt=opt):
+            with ac.GradientTape() as tape:
+                loss = ac.mean(ac.sparse_softmax_cross_entropy_with_logits(y, ac.gather(table, x) @ head))
+            opt.apply_gradients(zip(tape.gradient(loss, [table, head]), [table, head]))
+            return loss
+
+        run = ac.function(step, jit_compile=False) if traced else step
+        losses = [run(x, y).numpy() for x, y in zip(tokens, targets)]
+        results.append((losses, table.numpy(), head.numpy()))
+    (eager_losses, eager_table, eager_head), (losses, table, head) = results
+    assert [a.tobytes() for a in losses] == [a.tobytes() for a in eager_losses]
+    assert table.tobytes() == eager_table.tobytes() and head.tobytes() == eager_head.tobytes()
