@@ -13,7 +13,7 @@ import numpy
 
 from . import dtypes
 from .device import get_device
-from .ops._core import make, traceable
+from .ops._core import defop, make
 from .ops._core import shape_arg
 
 __all__ = ["Generator", "set_seed", "normal", "uniform", "randint", "default_generator"]
@@ -43,7 +43,7 @@ class Generator:
             out = dev.xp.asarray(sample(self._stream(dev), shape, dt)).astype(dt, copy=False)
         return make(out, dev)
 
-    @traceable(stateful=True)  # a replay draws new numbers
+    @defop("random", kind="stateful", namespace="random", differentiable=False, dtype="given")  # a replay draws anew
     def normal(self, shape, mean=0.0, stddev=1.0, dtype=None, device=None):
         """Samples of N(mean, stddev**2)."""
         if not (isinstance(stddev, (int, float)) and stddev >= 0 and math.isfinite(stddev)):
@@ -55,7 +55,7 @@ class Generator:
         return self._draw(shape, dtype, device,
                           lambda s, shape, dt: mean + stddev * s.standard_normal(size=shape))
 
-    @traceable(stateful=True)  # a replay draws new numbers
+    @defop("random", kind="stateful", namespace="random", differentiable=False, dtype="given")  # a replay draws anew
     def uniform(self, shape, minval=0.0, maxval=1.0, dtype=None, device=None):
         """Samples uniform in [minval, maxval)."""
         if not maxval > minval:
@@ -63,7 +63,7 @@ class Generator:
         return self._draw(shape, dtype, device,
                           lambda s, shape, dt: s.uniform(minval, maxval, size=shape))
 
-    @traceable(stateful=True)  # a replay draws new numbers
+    @defop("random", kind="stateful", namespace="random", differentiable=False, dtype="given")  # a replay draws anew
     def randint(self, shape, low, high, dtype=None, device=None):
         """Integers uniform in [low, high)."""
         if not high > low:

@@ -151,48 +151,18 @@ class Tensor:
         values = numpy.array2string(CPU.send(self._data), separator=", ", prefix="Tensor(")
         return f"Tensor({values}, dtype={self.dtype.name}, device={self._device})"
 
-    # -- conversions (differentiable; defined in accel.ops) ---------------------------------------
-    def to(self, device) -> "Tensor":
-        """This tensor on `device` (a copy unless it already lives there)."""
-        return _ops.to_device(self, device)
-
-    def astype(self, dtype) -> "Tensor":
-        return _ops.cast(self, dtype)
-
+    # -- conversions (differentiable; `to` and `astype` are the ops to_device and cast) -----------
     def cpu(self) -> "Tensor":
         return _ops.to_device(self, "cpu")
 
-    # -- operators --------------------------------------------------------------------------------
-    # + - (binary) * / ** @ unary - and [] are their ops themselves, bound by `bind_operators` at
-    # the end of this module (no wrapper frame on the hottest path); the rest are here.
-    def __rsub__(self, other): return _ops.subtract(other, self)
-    def __rtruediv__(self, other): return _ops.divide(other, self)
-    def __floordiv__(self, other): return _ops.floor_divide(self, other)
-    def __rfloordiv__(self, other): return _ops.floor_divide(other, self)
-    def __mod__(self, other): return _ops.mod(self, other)
-    def __rmod__(self, other): return _ops.mod(other, self)
-    def __rpow__(self, other): return _ops.power(other, self)
-    def __rmatmul__(self, other): return _ops.matmul(other, self)
+    # -- operators and methods ----------------------------------------------------------------------
+    # Every operator and method that is an op (+, @, t.sum(), t.T, ...) is bound from the op table
+    # by `bind_operators` at the end of this module (the ops' `methods`): the op itself, so no
+    # wrapper frame on the hottest path. These three are not ops: unary + is the tensor, and == / !=
+    # against None answer as Python's identity comparisons do (a tensor is never None).
     def __pos__(self): return self
-    def __abs__(self): return _ops.abs(self)
-    # & | ^ ~ << >>: bitwise on integers, logical on booleans (NumPy's, TensorFlow's, PyTorch's)
-    def __invert__(self): return _ops.invert(self)
-    def __and__(self, other): return _ops.bitwise_and(self, other)
-    def __rand__(self, other): return _ops.bitwise_and(other, self)
-    def __or__(self, other): return _ops.bitwise_or(self, other)
-    def __ror__(self, other): return _ops.bitwise_or(other, self)
-    def __xor__(self, other): return _ops.bitwise_xor(self, other)
-    def __rxor__(self, other): return _ops.bitwise_xor(other, self)
-    def __lshift__(self, other): return _ops.left_shift(self, other)
-    def __rlshift__(self, other): return _ops.left_shift(other, self)
-    def __rshift__(self, other): return _ops.right_shift(self, other)
-    def __rrshift__(self, other): return _ops.right_shift(other, self)
-    def __eq__(self, other): return False if other is None else _ops.equal(self, other)  # t == None: False
+    def __eq__(self, other): return False if other is None else _ops.equal(self, other)
     def __ne__(self, other): return True if other is None else _ops.not_equal(self, other)
-    def __lt__(self, other): return _ops.less(self, other)
-    def __le__(self, other): return _ops.less_equal(self, other)
-    def __gt__(self, other): return _ops.greater(self, other)
-    def __ge__(self, other): return _ops.greater_equal(self, other)
 
     def __setitem__(self, index, value):
         """Tensors are immutable (as in TensorFlow): say what to write instead."""
@@ -205,36 +175,6 @@ class Tensor:
     def __iter__(self):
         for i in range(len(self)):
             yield self[i]
-
-    # -- methods mirroring the ops ------------------------------------------------------------------
-    def reshape(self, *shape):
-        return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
-
-    def transpose(self, *axes):
-        return _ops.transpose(self, (axes[0] if len(axes) == 1 else axes) or None)
-
-    @property
-    def T(self):
-        return _ops.transpose(self)
-
-    def sum(self, axis=None, keepdims=False): return _ops.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return _ops.mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return _ops.max(self, axis, keepdims)
-    def min(self, axis=None, keepdims=False): return _ops.min(self, axis, keepdims)
-    def prod(self, axis=None, keepdims=False): return _ops.prod(self, axis, keepdims)
-    def argmax(self, axis=None): return _ops.argmax(self, axis)
-    def argmin(self, axis=None): return _ops.argmin(self, axis)
-    def squeeze(self, axis=None): return _ops.squeeze(self, axis)
-    def expand_dims(self, axis): return _ops.expand_dims(self, axis)
-    def exp(self): return _ops.exp(self)
-    def log(self): return _ops.log(self)
-    def sqrt(self): return _ops.sqrt(self)
-    def square(self): return _ops.square(self)
-    def abs(self): return _ops.abs(self)
-    def tanh(self): return _ops.tanh(self)
-    def sigmoid(self): return _ops.sigmoid(self)
-    def relu(self): return _ops.relu(self)
-    def clip(self, lo, hi): return _ops.clip(self, lo, hi)
 
 
 def check_not_traced(tensor: Tensor, use: str) -> None:
@@ -582,11 +522,30 @@ def _the_variable(variable, *args, **kwargs):
     return variable
 
 
+def _method(op, name: str, record) -> object:
+    """Tensor's method `name` for `op` (the forms of table.OpRecord.methods): `__r<x>__` is the
+    reflected form of `__<x>__` when the record lists both."""
+    if name.startswith("@"):
+        return property(op, doc=op.__doc__)
+    if name.endswith("*"):  # t.reshape(2, 3) and t.reshape((2, 3)); t.transpose() is the default
+        def collecting(self, *args):
+            return op(self, args[0] if len(args) == 1 else args or None)
+        collecting.__name__ = collecting.__qualname__ = name[:-1]
+        collecting.__doc__ = op.__doc__
+        return collecting
+    if name.startswith("__r") and "__" + name[3:] in record.methods and not record.commutative:
+        def reflected(self, other):
+            return op(other, self)
+        reflected.__name__ = reflected.__qualname__ = name
+        return reflected
+    return op
+
+
 def bind_operators(ops) -> None:
-    """The hook accel.ops calls once it is built: Tensor's methods call ops through it, and the
-    hottest operators ARE their ops (no wrapper frame per call). Addition and multiplication are
-    exactly commutative in IEEE arithmetic, so their reflected forms share the op. The rest of the
-    operator table is in the class body."""
+    """The hook accel.ops calls once it is built: Tensor's operators and methods are the ops'
+    `methods` in the op table. An op bound as a method is the op itself (no wrapper frame per
+    call); a reflected operator (__rsub__) swaps the operands, except for commutative ops, whose
+    reflected form is the op (addition and multiplication are exactly commutative in IEEE)."""
     global _ops, _recording
     _ops, _recording = ops, ops._core.recording
     traceable = ops._core.traceable
@@ -595,12 +554,7 @@ def bind_operators(ops) -> None:
     for name in ("assign", "assign_add", "assign_sub", "_write_at", "_scatter_nd"):
         setattr(Variable, name, traceable(getattr(Variable, name), effect=_the_variable))
     Variable.__getitem__ = traceable(Variable.__getitem__)
-    Tensor.__add__ = Tensor.__radd__ = ops.add
-    Tensor.__mul__ = Tensor.__rmul__ = ops.multiply
-    Tensor.__sub__ = ops.subtract
-    Tensor.__truediv__ = ops.divide
-    Tensor.__pow__ = ops.power
-    Tensor.__matmul__ = ops.matmul
-    Tensor.__neg__ = ops.negative
-    Tensor.__getitem__ = ops.getitem
-
+    for record in ops.registry.values():
+        for name in record.methods:
+            attribute = name.lstrip("@").rstrip("*")
+            setattr(Tensor, attribute, _method(record.fn, name, record))

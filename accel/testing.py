@@ -15,31 +15,28 @@ from . import ops
 from .autodiff.tape import GradientTape
 from .tensor import Tensor, convert, is_device_array
 
-__all__ = ["check_gradients", "assert_allclose", "differentiable_ops", "NOT_DIFFERENTIABLE"]
+__all__ = ["check_gradients", "assert_allclose", "differentiable_ops", "NOT_DIFFERENTIABLE"]  # noqa: F822 (lazy)
 
-# The public ops that have no gradient: bool or integer results, creation, counting, and
-# stop_gradient. Every other public op, and every fused gradient op (a VJP written as one op,
-# `*_grad`), is differentiable: the tests check each one's gradient, and that accel.function
-# replays it as eager runs it, from `differentiable_ops()`.
-NOT_DIFFERENTIABLE = frozenset({
-    "arange", "eye", "full", "full_like", "linspace", "ones", "ones_like", "zeros", "zeros_like", "tensor_like",
-    "equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_and", "logical_or",
-    "logical_xor", "logical_not", "isfinite", "isnan", "argmax", "argmin", "count_nonzero", "reduce_all",
-    "reduce_any", "floor_divide", "one_hot", "stop_gradient",
-    "bitwise_and", "bitwise_or", "bitwise_xor", "invert", "left_shift", "right_shift",
-})
+def __getattr__(name):
+    """NOT_DIFFERENTIABLE: the public ops that have no gradient (bool or integer results,
+    creation, counting, random draws, stop_gradient), read from the op table when asked (ops
+    outside accel.ops enter the table after this module is imported). Every other op, the
+    internal ones that VJPs call (`*_grad`, _spread) included, is differentiable: the tests check
+    each one's gradient, and that accel.function replays it as eager runs it, from
+    `differentiable_ops()`."""
+    if name == "NOT_DIFFERENTIABLE":
+        from .ops.table import registry
+
+        return frozenset(name for name, r in registry.items() if r.public and not r.differentiable)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def differentiable_ops() -> dict:
-    """{name: op} for every differentiable op of accel.ops, its fused gradient ops included."""
-    from .ops import classification, elementwise
+    """{name: op} for every differentiable op of the op table, the internal ones VJPs call (the
+    fused gradient ops) included."""
+    from .ops.table import registry
 
-    out = {name: getattr(ops, name) for name in ops.__all__ if name not in NOT_DIFFERENTIABLE}
-    for module in (elementwise, classification):
-        for name in dir(module):
-            if name.endswith("_grad") and callable(getattr(module, name)):
-                out[name] = getattr(module, name)
-    return out
+    return {name: r.fn for r in registry.values() if r.differentiable for name in (r.name, *r.aliases)}
 
 
 def _outputs(value) -> list:

@@ -1,7 +1,7 @@
 """Fusing chains of elementwise steps into one kernel: on the CPU a numexpr program, on a CUDA
 device a generated kernel (fusion_cuda.py); either compiled once per chain and cached.
 
-An elementwise op whose forward has a numexpr form (`elementwise.FUSED`) is a candidate when its
+An elementwise op whose record has a math form (ops/table.py: `fusable`) is a candidate when its
 tensor operands share one floating dtype (float32 or float64) and one device. A candidate's
 operand that another candidate produced, that nothing else reads and that the form names once,
 is inlined into its expression; every other operand is an input of the kernel. A chain of two or
@@ -26,7 +26,7 @@ import re
 
 import numpy
 
-from ..ops.elementwise import FUSED
+from ..ops.table import MATH_FUNCTIONS, registry
 from .fusion_cuda import CudaFused
 
 __all__ = ["plan_fusion", "fusable"]
@@ -38,13 +38,28 @@ _MAX_INLINED = 48  # ops per expression: numexpr's programs stay small and compi
 _programs: dict = {}  # (expression, signature) -> compiled numexpr program
 
 
+_derived = [0, {}]  # [how many records the forms were derived from, the forms]
+
+
+def _forms() -> dict:
+    if _derived[0] != len(registry):  # the table grew since (an op defined later): derive again
+        _derived[:] = [len(registry), forms()]
+    return _derived[1]
+
+
+def forms() -> dict:
+    """{op: its math form} for every fusable op of the table (read when a graph is planned, after
+    every op module has filled the table)."""
+    return {record.fn: record.math for record in registry.values() if record.math is not None}
+
+
 def fusable(step, trace) -> numpy.dtype | None:
     """The dtype a step would be fused in, or None: an elementwise op with a numexpr form, plain
     operands (tensors of one float dtype on the CPU, or Python numbers) and an output of that
     dtype."""
     if step.kwargs or len(step.out_slots) != 1:
         return None
-    form = FUSED.get(step.op)
+    form = _forms().get(step.op)
     if form is None:
         return None
     out_shape, dtype, out_device = trace.meta[step.out_slots[0]]
@@ -93,6 +108,7 @@ def plan_fusion(steps, trace, uses: dict, outputs: set, fuse) -> dict:
     if fuse is False:
         return {}
     dtypes = [fusable(step, trace) for step in steps]
+    table = _forms()
     producer = {step.out_slots[0]: i for i, step in enumerate(steps) if dtypes[i] is not None}
     inlined_into = {}
     expressions = {}  # position -> (expression, leaves, ops)
@@ -100,7 +116,7 @@ def plan_fusion(steps, trace, uses: dict, outputs: set, fuse) -> dict:
         dtype = dtypes[i]
         if dtype is None:
             continue
-        form = FUSED[step.op]
+        form = table[step.op]
         parts, leaves, ops = [], [], 1
         for k, arg in enumerate(step.args):
             if hasattr(arg, "slot"):
@@ -142,7 +158,7 @@ def plan_fusion(steps, trace, uses: dict, outputs: set, fuse) -> dict:
     return plan
 
 
-_TRANSCENDENTAL = re.compile(r"\b(sin|cos|tanh|exp|log|log1p|expm1|sqrt)\(")
+_TRANSCENDENTAL = re.compile(r"\b(" + "|".join(name for name in MATH_FUNCTIONS if name != "abs") + r")\(")
 
 
 def _pays_on_cpu(expression: str, shape) -> bool:

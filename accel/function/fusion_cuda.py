@@ -5,8 +5,9 @@ fusion.py plans the chains for every device; on a CUDA device a chain becomes th
 grid-stride loop over the output's elements, each operand a contiguous array of the output's
 shape (indexed by the element) or a 0-d array (index 0), each Python constant a kernel argument
 of the chain's dtype. The expression is the numexpr form of fusion.py translated to CUDA C (the
-same forms, so the two backends cannot drift): single-precision chains call the `f`-suffixed
-math functions (sinf, tanhf, ...), as CuPy's own float32 kernels do.
+same forms, so the two backends cannot drift; the names: ops/table.py MATH_FUNCTIONS):
+single-precision chains call the `f`-suffixed math functions (sinf, tanhf, ...), as CuPy's own
+float32 kernels do.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import re
 
 import numpy
 
+from ..ops.table import MATH_FUNCTIONS
+
 __all__ = ["CudaFused", "source", "KERNEL_NAME"]
 
 _THREADS = 256
 _MAX_BLOCKS = 65535
 KERNEL_NAME = "accel_fused"
 _C_TYPES = {numpy.dtype("float32"): "float", numpy.dtype("float64"): "double"}
-_MATH = ("sin", "cos", "tanh", "exp", "log", "log1p", "expm1", "sqrt")
 _cache: dict = {}  # (device, source) -> compiled kernel
 
 
@@ -29,23 +31,29 @@ def translate(expression: str, dtype: numpy.dtype, scalar_leaves: set) -> str:
     """A numexpr form as CUDA C: math functions for the dtype, where() as a select, leaves
     indexed (arrays by the element, 0-d arrays at 0)."""
     suffix = "f" if dtype == numpy.float32 else ""
-    out = re.sub(r"\b(" + "|".join(_MATH) + r")\(", lambda m: f"{m.group(1)}{suffix}(", expression)
-    out = re.sub(r"\babs\(", f"fabs{suffix}(", out)
+    out = re.sub(r"\b(" + "|".join(MATH_FUNCTIONS) + r")\(", lambda m: f"{MATH_FUNCTIONS[m.group(1)]}{suffix}(",
+                 expression)
     out = re.sub(r"\bwhere\(", "accel_where(", out)
     return re.sub(r"\b(v\d+)\b", lambda m: f"{m.group(1)}[0]" if m.group(1) in scalar_leaves else f"{m.group(1)}[i]",
                   out)
 
 
-def source(expression: str, dtype: numpy.dtype, arrays: list, scalars: list, zero_d: set) -> str:
-    """The kernel of one chain: `arrays` are the array operands' names, `scalars` the constants'."""
+PRELUDE = ("template <class A, class B>\n"
+           "__device__ __forceinline__ auto accel_where(bool c, A a, B b) -> decltype(a + b) { return c ? a : b; }\n")
+
+
+def source(expression: str, dtype: numpy.dtype, arrays: list, scalars: list, zero_d: set,
+           kernel_name: str = KERNEL_NAME, prelude: bool = True) -> str:
+    """The kernel of one chain: `arrays` are the array operands' names, `scalars` the constants'.
+    `kernel_name` and `prelude` (the helpers every kernel uses, once per source) let a test compile the
+    kernels of many forms as one source."""
     t = _C_TYPES[dtype]
     params = [f"const {t}* __restrict__ {name}" for name in arrays] + [f"const {t} {name}" for name in scalars]
     params += [f"{t}* __restrict__ out", "const long long n"]
     body = translate(expression, dtype, zero_d)
     return (
-        "template <class A, class B>\n"
-        "__device__ __forceinline__ auto accel_where(bool c, A a, B b) -> decltype(a + b) { return c ? a : b; }\n"
-        f'extern "C" __global__ void {KERNEL_NAME}({", ".join(params)}) {{\n'
+        (PRELUDE if prelude else "") +
+        f'extern "C" __global__ void {kernel_name}({", ".join(params)}) {{\n'
         "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;\n"
         "       i += (long long)blockDim.x * gridDim.x) {\n"
         f"    out[i] = ({t})({body});\n"

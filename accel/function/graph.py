@@ -3,7 +3,7 @@
 Building (`Graph(trace, outputs)`):
 - folding: a pure step whose inputs are all constants is its traced value (a constant);
 - pruning: only the steps that outputs, effects and random draws need are kept;
-- kernels: a step whose op has a raw `kernel` (elementwise, matmul, reductions) and plain
+- kernels: a step whose op's record has a raw `kernel` (elementwise, matmul, reductions) and plain
   operands runs as `kernel(xp, *arrays)`; elementwise chains become fused kernels
   (`fusion.py`); anything else runs its op on tensors wrapped around the arrays, with no tape
   recording.
@@ -24,6 +24,7 @@ import numpy
 from .. import recording
 from ..ops._core import as_array
 from ..ops.conversion import identity
+from ..ops.table import record_of
 from ..tensor import Tensor, Variable
 from .fusion import plan_fusion
 from .trace import Ref, ShapeChanged, Trace, bind, not_tracing, refs, resolve
@@ -243,12 +244,13 @@ def _plain(value) -> bool:
 def _kernel_call(step, trace):
     """`values[out] = kernel(xp, *operands, **params)` for an op with a raw kernel: operands are
     slots of one non-contextual device, or literals; else None (the op itself runs)."""
-    kernel = getattr(step.op, "kernel", None)
+    record = record_of(step.op)
+    kernel = record.kernel if record is not None else None
     if kernel is None or len(step.out_slots) != 1 or step.outs.__class__ is not Ref:
         return None
     if not all(_plain(v) for v in step.kwargs.values()):
         return None
-    views = getattr(step.op, "kernel_views", False)
+    views = record.kernel_views
     slots, device = [], None
     for arg in step.args:
         if arg.__class__ is Ref:

@@ -18,8 +18,9 @@ import sys
 import numpy
 
 from ..device import CPU
-from ..ops._core import traceable
+from ..ops._core import defop
 from ..tensor import Tensor
+from ..dtypes import is_floating
 
 __all__ = ["print"]
 
@@ -33,7 +34,7 @@ def _float(value, dtype) -> str:
 
 
 def _scalar(value, dtype) -> str:
-    if dtype.kind == "f":
+    if is_floating(dtype):
         return _float(value, dtype)
     if dtype.kind == "b":
         return "1" if value else "0"
@@ -68,7 +69,7 @@ def format_value(value, summarize: int = 3) -> str:
     return str(value)
 
 
-@traceable(effect=True)  # printed on every call, never while tracing
+@defop("printing", kind="effect", effect=True, namespace="function", differentiable=False)  # printed on every call
 def print(*inputs, output_stream=None, summarize: int = 3, sep: str = " ", end: str = "\n") -> None:  # noqa: A001
     """Writes `inputs` (tensors, arrays, Python values and containers of them)."""
     if isinstance(summarize, bool) or not isinstance(summarize, int) or summarize < -1:

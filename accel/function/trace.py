@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 
 from .. import recording
+from ..ops.table import record_of
 from ..tensor import Tensor, Variable, is_device_array
 
 __all__ = ["Trace", "Step", "Ref", "ShapeChanged", "current", "tracing", "not_tracing", "refs", "resolve", "bind"]
@@ -193,7 +194,8 @@ class Trace:
         args = tuple(list(a) if _is_iterator(a) else a for a in args)  # zip(grads, vars): read once
         step = Step(op, self.template(args), self.template(kwargs), "effect" if effect is not None else
                     "stateful" if stateful else "pure")
-        shaped = getattr(op, "shape_from_values", None)
+        record = record_of(op)
+        shaped = record.shape_from_values if record is not None else None
         if shaped is not None and shaped(args, kwargs):
             step.guard = True
         if effect is not None:

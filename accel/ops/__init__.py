@@ -1,42 +1,25 @@
-"""accel's ops: one module per family, each op's forward beside its VJP."""
+"""accel's ops: one module per family, each op one record of the op table (table.py), its
+forward beside its VJPs. The names below are the table's: importing the families fills it, and
+`__all__` (so `from accel import *` and the top-level exports) is every op of the `ops` namespace
+with its aliases."""
 
 import sys as _sys
 
 from .. import tensor as _tensor
+from . import table as _table
+from . import classification, conversion, creation, elementwise, indexing, linalg, reduce, shape  # noqa: F401
+from . import numpy_protocol  # noqa: F401,E402
 
-from .conversion import cast, identity, stop_gradient, tensor_like, to_device
-from .creation import arange, eye, full, full_like, linspace, ones, ones_like, zeros, zeros_like
-from .elementwise import (
-    abs, add, bitwise_and, bitwise_or, bitwise_xor, clip, cos, divide, equal, erf, exp, expm1, floor_divide,
-    greater, greater_equal, invert, left_shift, right_shift,
-    isfinite, isnan, less, less_equal, log, log1p, logical_and, logical_not, logical_or,
-    logical_xor, maximum, minimum, mod, multiply, negative, not_equal, pow, power, relu, rsqrt,
-    sigmoid, sign, sin, softplus, sqrt, square, subtract, tanh, where,
-)
-from .indexing import (
-    gather, gather_nd, getitem, one_hot, scatter_add, scatter_nd, tensor_scatter_nd_add, tensor_scatter_nd_update,
-)
-from .linalg import matmul
-from .classification import (
-    log_softmax, softmax, softmax_cross_entropy_with_logits, sparsemax,
-    sparse_softmax_cross_entropy_with_logits,
-)
-from .reduce import (
-    argmax, argmin, count_nonzero, logsumexp, max, mean, min, prod, reduce_all, reduce_any, sum,
-)
-from .shape import (
-    broadcast_to, concat, expand_dims, flatten, matrix_transpose, reshape, split, squeeze, stack,
-    sum_to, transpose, unstack,
-)
+registry = _table.registry  # name -> OpRecord, read-only
 
-from . import classification, conversion, creation, elementwise, indexing, linalg, numpy_protocol, reduce, shape  # noqa: E402
+__all__ = []
+for _record in registry.values():
+    if _record.namespace == "ops":
+        for _name in (_record.name, *_record.aliases):
+            globals()[_name] = _record.fn
+            __all__.append(_name)
+__all__.sort()
+del _record, _name
 
-__all__ = sorted(
-    set(conversion.__all__) | set(creation.__all__) | set(elementwise.__all__)
-    | set(indexing.__all__) | set(linalg.__all__) | set(classification.__all__) | set(reduce.__all__)
-    | set(shape.__all__) | {"matrix_transpose"}
-)
-
-
-# Tensor's operators and methods call the ops: register them (tensor.py holds the table).
+# Tensor's operators and methods are the ops' `methods`: bind them (tensor.py does the binding).
 _tensor.bind_operators(_sys.modules[__name__])

@@ -17,6 +17,7 @@ import numpy
 
 from ..dtypes import is_floating
 from .. import recording
+from .table import register
 from ..tensor import Tensor, Variable, convert, is_device_array
 
 _state = recording.state
@@ -58,47 +59,54 @@ def _returns_none(*args, **kwargs) -> None:
     """What an effect that returns nothing gives while a function traces."""
 
 
-def traceable(op=None, *, effect=None, stateful: bool = False):
-    """`op`, recorded as one step of the trace when called while accel.function traces (plain
-    `op` otherwise: one attribute read). `stateful`: each call gives new values (random draws),
-    so a replay always runs it. `effect`: the op acts on the world (prints, writes a Variable,
-    updates with an optimizer): a trace records it without running it and returns
-    `effect(*args, **kwargs)` in its place (effect=True: None); every replay runs it (see
-    accel/function/trace.py)."""
+def bind(impl, kind: str = "pure", effect=None):
+    """The dispatcher of an op: `impl` called the way every op is called.
+
+    1. trace hook: while accel.function traces, the call is one step of the trace (run now,
+       replayed later; a `stateful` op is run on every replay; an `effect` is recorded without
+       running, `effect(*args, **kwargs)` standing for its result, effect=True: None);
+    2. device activation: `impl` runs with the device of its first tensor argument (or of the
+       first tensor of a first list argument) current, since CuPy allocates and launches on the
+       current device (on the CPU, which is not `contextual`, a plain call);
+    3. forward and tape record: `impl` computes on raw arrays and ends in `make`, the one place
+       that records a node.
+    Elementwise ops and reductions are the same three steps written out for their operands (the
+    hottest path: no frame between the user and the forward), and the elementwise ones are
+    compiled (csrc/autodiff/elementwise.cpp) with that Python statement as the oracle."""
     if effect is True:
         effect = _returns_none
-    if op is None:
-        return lambda f: traceable(f, effect=effect, stateful=stateful)
+    stateful = kind == "stateful"
 
-    @functools.wraps(op)
-    def run(*args, **kwargs):
-        trace = _state.trace
-        if trace is None:
-            return op(*args, **kwargs)
-        return trace.call(run, args, kwargs, effect=effect, stateful=stateful)  # run: where .kernel lives
-
-    return run
-
-
-def on_device(op):
-    """`op` run with the device of its first tensor argument (or of the first tensor of a first
-    list argument) current: CuPy allocates and launches on the current device, so without this a
-    tensor of cuda:1 would be computed on GPU 0. On a device that is not `contextual` (the CPU) it
-    is a plain call. Every op goes through here (or through `traceable`, or checks the trace
-    itself), so this one wrapper also makes the call one step while accel.function traces."""
-
-    @functools.wraps(op)
+    @functools.wraps(impl)
     def run(*args, **kwargs):
         trace = _state.trace
         if trace is not None:
-            return trace.call(run, args, kwargs)
+            return trace.call(run, args, kwargs, effect=effect, stateful=stateful)  # run: the record's op
         device = _first_device(args)
         if device is None or not device.contextual:
-            return op(*args, **kwargs)
+            return impl(*args, **kwargs)
         with device.activate():
-            return op(*args, **kwargs)
+            return impl(*args, **kwargs)
 
     return run
+
+
+def traceable(op=None, *, effect=None, stateful: bool = False):
+    """`op` (a method or function that is not an op: a Variable write, a metric's update, an
+    optimizer's apply) dispatched as ops are (`bind`), without a record in the op table."""
+    if op is None:
+        return lambda f: traceable(f, effect=effect, stateful=stateful)
+    return bind(op, "effect" if effect is not None else "stateful" if stateful else "pure", effect)
+
+
+def defop(family: str, *, kind: str = "pure", effect=None, **facts):
+    """Decorator: `impl` made an op, its dispatcher (`bind`) entered in the op table with
+    `facts` (table.OpRecord's fields)."""
+
+    def define(impl):
+        return register(bind(impl, kind, effect), family=family, kind=kind, **facts)
+
+    return define
 
 
 def tensor_arg(x, argument: str = "x") -> Tensor:

@@ -12,14 +12,11 @@ from __future__ import annotations
 import numpy
 
 from ..dtypes import is_floating
-from ._core import make, normalize_axis, on_device, operands, tensor_arg
+from ._core import defop, make, normalize_axis, operands, tensor_arg
 from .elementwise import exp, greater
 from .indexing import one_hot
 from .reduce import sum
 from .shape import expand_dims
-
-__all__ = ["softmax", "log_softmax", "sparsemax", "softmax_cross_entropy_with_logits",
-           "sparse_softmax_cross_entropy_with_logits"]
 
 
 def _log_softmax_array(xp, x, axis):
@@ -53,7 +50,7 @@ def _softmax_vjp(g, ans, x, axis):
     return ans * (g - sum(g * ans, axis, keepdims=True))
 
 
-@on_device
+@defop("classification")
 def softmax(logits, axis: int = -1):
     """exp(x) / sum(exp(x)) along `axis`."""
     x = _float_logits(logits, "softmax")
@@ -83,7 +80,7 @@ def _sparsemax_vjp(g, ans, x, axis):
     return s * (g - sum(g * s, axis, keepdims=True) / sum(s, axis, keepdims=True))
 
 
-@on_device
+@defop("classification")
 def sparsemax(logits, axis: int = -1):
     """Sparsemax (Martins & Astudillo 2016): the Euclidean projection of `logits` onto the
     probability simplex along `axis`, max(x - tau, 0) with tau chosen so the row sums to 1; unlike
@@ -108,7 +105,7 @@ def _log_softmax_grad_vjp_y(gg, ans, g, y, axis):
 _LOG_SOFTMAX_GRAD_VJPS = (_log_softmax_grad_vjp_g, _log_softmax_grad_vjp_y)
 
 
-@on_device
+@defop("classification", namespace="internal")
 def log_softmax_grad(g, y, axis: int):
     """The VJP of log_softmax as one op: g - exp(y) * sum(g, axis), y = log_softmax(x)."""
     xp = g._device.xp
@@ -120,7 +117,7 @@ def _log_softmax_vjp(g, ans, x, axis):
     return log_softmax_grad(g, ans, axis)
 
 
-@on_device
+@defop("classification")
 def log_softmax(logits, axis: int = -1):
     """x - logsumexp(x) along `axis`."""
     x = _float_logits(logits, "log_softmax")
@@ -139,7 +136,7 @@ def _ce_vjp_logits(g, ans, labels, logits, axis):
     return expand_dims(g, axis) * (softmax(logits, axis) * total - labels)
 
 
-@on_device
+@defop("classification")
 def softmax_cross_entropy_with_logits(labels, logits, axis: int = -1):
     """-sum(labels * log_softmax(logits)) along `axis`; labels are probabilities (gradients flow
     to both)."""
@@ -177,7 +174,7 @@ def _sparse_ce_grad_array(xp, g, logits, labels):
     return out
 
 
-@on_device
+@defop("classification", namespace="internal", kernel=_sparse_ce_grad_array)
 def sparse_ce_grad(g, logits, labels):
     """The VJP of sparse_softmax_cross_entropy_with_logits as one op:
     g[..., None] * (softmax(logits) - one_hot(labels)), labels already checked."""
@@ -185,14 +182,11 @@ def sparse_ce_grad(g, logits, labels):
     return make(out, logits._device, (g, logits, labels), _SPARSE_CE_GRAD_VJPS, {"classes": logits.shape[-1]})
 
 
-sparse_ce_grad.kernel = _sparse_ce_grad_array  # accel.function's replay on raw arrays
-
-
 def _sparse_ce_vjp(g, ans, labels, logits, classes):
     return sparse_ce_grad(g, logits, labels)
 
 
-@on_device
+@defop("classification")
 def sparse_softmax_cross_entropy_with_logits(labels, logits):
     """-log_softmax(logits)[..., labels]: labels are class indices in [0, classes)."""
     logits = _float_logits(logits, "sparse_softmax_cross_entropy_with_logits")

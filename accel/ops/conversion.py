@@ -5,16 +5,20 @@ from __future__ import annotations
 
 from .. import dtypes
 from ..device import get_device
-from ._core import IDENTITY_VJPS, make, on_device, snapshot, tensor_arg, tensor_like, traceable, unchanged
-
-__all__ = ["cast", "identity", "to_device", "stop_gradient", "tensor_like"]
+from ._core import IDENTITY_VJPS, defop, make, snapshot, tensor_arg, tensor_like, unchanged
+from .table import register
 
 
 def _cast_vjp(g, ans, x):
     return cast(g, x.dtype)
 
 
-@on_device
+def _cast_kernel(xp, x, dtype):
+    # accel.function's replay on raw arrays (a cast to the same dtype is the operand itself: a view)
+    return x if x.dtype == dtype else x.astype(dtype)
+
+
+@defop("conversion", dtype="given", methods=("astype",), kernel=_cast_kernel, kernel_views=True)
 def cast(x, dtype):
     """x converted to `dtype`. Differentiable between floating dtypes; integers are constants."""
     x = tensor_arg(x)
@@ -24,7 +28,7 @@ def cast(x, dtype):
     return make(x._data.astype(dt), x._device, (x,), (_cast_vjp,))
 
 
-@on_device
+@defop("conversion")
 def identity(x):
     """A copy of x's current value (a snapshot of a Variable); gradient passes unchanged."""
     x = tensor_arg(x)
@@ -35,7 +39,7 @@ def _to_device_vjp(g, ans, x):
     return to_device(g, x._device)
 
 
-@traceable
+@defop("conversion", methods=("to",))
 def to_device(x, device):
     """x on `device`: an explicit copy across devices, x itself when already there."""
     x = tensor_arg(x)
@@ -47,13 +51,12 @@ def to_device(x, device):
     return make(data, target, (x,), (_to_device_vjp,))
 
 
-@on_device
+@defop("conversion", differentiable=False)
 def stop_gradient(x):
     """x's value, with no gradient flowing back through it (a constant for every tape)."""
     x = tensor_arg(x)
     return make(snapshot(x), x._device)
 
 
-# accel.function's replay on raw arrays (a cast to the same dtype is the operand itself: a view)
-cast.kernel = lambda xp, x, dtype: x if x.dtype == dtype else x.astype(dtype)
-cast.kernel_views = True
+# a constant of `like`'s dtype on its device (defined in _core, where ops use it): an op too
+register(tensor_like, family="conversion", differentiable=False, dtype="given")

@@ -9,10 +9,7 @@ from __future__ import annotations
 from .. import dtypes
 from ..device import get_device
 from ..tensor import Tensor
-from ._core import make, tensor_arg, traceable
-from ._core import shape_arg
-
-__all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "full_like", "arange", "linspace", "eye"]
+from ._core import defop, make, shape_arg, tensor_arg
 
 
 def _place(device):
@@ -20,7 +17,7 @@ def _place(device):
     return dev, dev.xp
 
 
-@traceable
+@defop("creation", differentiable=False, dtype="given")
 def full(shape, fill_value, dtype=None, device=None) -> Tensor:
     """A tensor of `shape` filled with `fill_value` (dtype defaults to that of the value:
     float32 for Python floats, int64 for ints, bool for bools)."""
@@ -36,17 +33,17 @@ def full(shape, fill_value, dtype=None, device=None) -> Tensor:
         return make(xp.full(shape, fill_value, dtype=dt), dev)
 
 
-@traceable
+@defop("creation", differentiable=False, dtype="given")
 def zeros(shape, dtype=None, device=None) -> Tensor:
     return full(shape, 0, dtype=dtypes.as_dtype(dtype, default="float32"), device=device)
 
 
-@traceable
+@defop("creation", differentiable=False, dtype="given")
 def ones(shape, dtype=None, device=None) -> Tensor:
     return full(shape, 1, dtype=dtypes.as_dtype(dtype, default="float32"), device=device)
 
 
-@traceable
+@defop("creation", differentiable=False, dtype="given")
 def full_like(x, fill_value, dtype=None, device=None) -> Tensor:
     """A tensor shaped like x, on x's device and of x's dtype unless told otherwise."""
     x = tensor_arg(x)
@@ -54,17 +51,17 @@ def full_like(x, fill_value, dtype=None, device=None) -> Tensor:
                 device=x.device if device is None else device)
 
 
-@traceable
+@defop("creation", differentiable=False, dtype="given", numpy="zeros_like")
 def zeros_like(x, dtype=None, device=None) -> Tensor:
     return full_like(x, 0, dtype=dtype, device=device)
 
 
-@traceable
+@defop("creation", differentiable=False, dtype="given", numpy="ones_like")
 def ones_like(x, dtype=None, device=None) -> Tensor:
     return full_like(x, 1, dtype=dtype, device=device)
 
 
-@traceable
+@defop("creation", differentiable=False, dtype="given")
 def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:
     """Evenly spaced values in [start, stop); int64 for integer arguments, else float32."""
     if stop is None:
@@ -79,7 +76,7 @@ def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:
         return make(xp.arange(start, stop, step, dtype=dtypes.as_dtype(dtype)), dev)
 
 
-@traceable
+@defop("creation", differentiable=False, dtype="given")
 def linspace(start, stop, num: int, dtype=None, device=None) -> Tensor:
     """`num` evenly spaced values from start to stop, both included."""
     if num < 0:
@@ -89,7 +86,7 @@ def linspace(start, stop, num: int, dtype=None, device=None) -> Tensor:
         return make(xp.linspace(start, stop, num, dtype=dtypes.as_dtype(dtype, default="float32")), dev)
 
 
-@traceable
+@defop("creation", differentiable=False, dtype="given")
 def eye(n: int, m: int | None = None, dtype=None, device=None) -> Tensor:
     """An n x m matrix with ones on the diagonal."""
     if n < 0 or (m is not None and m < 0):

@@ -1,6 +1,10 @@
-"""Elementwise ops: a flat table of forward computations with their VJPs side by side.
+"""Elementwise ops: a flat table, one record per op, its math and its VJPs side by side.
 
-Each entry gives the forward on raw arrays (`xp` is numpy or cupy) and one VJP per input,
+Each entry gives the op's math once, in numexpr's syntax (``"{0} * cos({1})"``), from which the
+eager forward on raw arrays (`table.forward_of`; `xp` is numpy or cupy), the numexpr program
+and the CUDA C of fused chains come; an op whose eager forward is faster or more exact written
+with `xp` gives that forward too (tests/ops/test_table.py holds it to the math). Ops without
+a numexpr form (erf, comparisons) give only the forward. Then one VJP per input,
 ``vjp_i(g, ans, *inputs) -> gradient for input i``. The graph walk calls only the VJPs of inputs
 that need a gradient and reduces broadcast gradients itself.
 """
@@ -15,16 +19,9 @@ from ..dtypes import is_floating
 from .. import _autodiff, recording
 from ..tensor import Tensor
 from . import cuda_math
-from ._core import as_array, data, make, on_device, operands, same_device, tensor_arg
+from ._core import as_array, data, defop, make, operands, same_device, tensor_arg
+from .table import forward_of, register
 
-__all__ = [
-    "add", "subtract", "multiply", "divide", "floor_divide", "mod", "negative", "power", "pow",
-    "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "square", "abs", "sign", "sin", "cos",
-    "tanh", "sigmoid", "relu", "softplus", "erf", "maximum", "minimum", "where", "clip",
-    "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
-    "logical_and", "logical_or", "logical_xor", "logical_not", "isfinite", "isnan",
-    "bitwise_and", "bitwise_or", "bitwise_xor", "invert", "left_shift", "right_shift",
-]
 
 
 # _unary and _binary inline `make` (the same three steps): they are the hottest path of the
@@ -49,13 +46,15 @@ def _front(op, forward, vjps, arity: int, to_float: bool = False):
     front = _autodiff.ElementwiseOp(op, forward, vjps, arity, to_float)
     front.__name__ = front.__qualname__ = op.__name__
     front.__doc__, front.__module__, front.__wrapped__ = op.__doc__, __name__, op
-    front.kernel = op.kernel
     return front
 
 
-def _unary(name, doc, forward, vjp=None, to_float=False):
-    """An op of one tensor. `to_float`: integer inputs are computed as float32 (as PyTorch does)."""
+def _unary(name, doc, forward=None, vjp=None, *, to_float=False, math=None, **facts):
+    """An op of one tensor, entered in the op table (`facts`: table.OpRecord's fields).
+    `forward` defaults to the one `math` gives. `to_float`: integer inputs are computed as float32
+    (as PyTorch does)."""
 
+    forward = forward or forward_of(math, 1)
     vjps = None if vjp is None else (vjp,)
 
     def op(x):
@@ -89,15 +88,19 @@ def _unary(name, doc, forward, vjp=None, to_float=False):
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
     # accel.function's replay calls the forward on raw arrays (integers as float32, as above)
-    op.kernel = (lambda xp, x: forward(xp, x.astype(numpy.float32) if x.dtype.kind in "biu" else x)) if to_float \
+    kernel = (lambda xp, x: forward(xp, x.astype(numpy.float32) if x.dtype.kind in "biu" else x)) if to_float \
         else forward
     front = _front(op, forward, vjps, 1, to_float)
-    return front
+    facts.setdefault("dtype", "float" if to_float else "same")
+    return register(front, name=name, family="elementwise", arity=1, math=math, kernel=kernel,
+                    differentiable=vjps is not None, **facts)
 
 
-def _binary(name, doc, forward, vjp_x=None, vjp_y=None):
-    """An op of two operands (tensors or constants) with NumPy broadcasting."""
+def _binary(name, doc, forward=None, vjp_x=None, vjp_y=None, *, math=None, **facts):
+    """An op of two operands (tensors or constants) with NumPy broadcasting, entered in the op
+    table as _unary's ops are."""
 
+    forward = forward or forward_of(math, 2)
     vjps = None if vjp_x is None and vjp_y is None else (vjp_x, vjp_y)
 
     def op(x, y):
@@ -134,32 +137,41 @@ def _binary(name, doc, forward, vjp_x=None, vjp_y=None):
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
-    op.kernel = forward  # accel.function's replay calls the forward on raw arrays
     front = _front(op, forward, vjps, 2)
-    return front
+    return register(front, name=name, family="elementwise", arity=2, math=math, kernel=forward,
+                    differentiable=vjps is not None, **facts)
 
 
 # -- arithmetic -------------------------------------------------------------------------------
-add = _binary("add", "x + y.", lambda xp, x, y: x + y,
+# Binary arithmetic takes its forward from the math; `commutative` ops are their own reflected
+# operators (IEEE addition and multiplication are exactly commutative).
+add = _binary("add", "x + y.", None,
               lambda g, ans, x, y: g,
-              lambda g, ans, x, y: g)
-subtract = _binary("subtract", "x - y.", lambda xp, x, y: x - y,
+              lambda g, ans, x, y: g,
+              math="{0} + {1}", numpy="add", methods=("__add__", "__radd__"), commutative=True)
+subtract = _binary("subtract", "x - y.", None,
                    lambda g, ans, x, y: g,
-                   lambda g, ans, x, y: -g)
-multiply = _binary("multiply", "x * y.", lambda xp, x, y: x * y,
+                   lambda g, ans, x, y: -g,
+                   math="{0} - {1}", numpy="subtract", methods=("__sub__", "__rsub__"))
+multiply = _binary("multiply", "x * y.", None,
                    lambda g, ans, x, y: g * y,
-                   lambda g, ans, x, y: g * x)
-divide = _binary("divide", "x / y (true division).", lambda xp, x, y: xp.true_divide(x, y),
+                   lambda g, ans, x, y: g * x,
+                   math="{0} * {1}", numpy="multiply", methods=("__mul__", "__rmul__"), commutative=True)
+divide = _binary("divide", "x / y (true division).", None,
                  lambda g, ans, x, y: g / y,
-                 lambda g, ans, x, y: -g * ans / y)
+                 lambda g, ans, x, y: -g * ans / y,
+                 math="{0} / {1}", numpy="divide", methods=("__truediv__", "__rtruediv__"))
 floor_divide = _binary("floor_divide", "floor(x / y); not differentiable.",
-                       lambda xp, x, y: xp.floor_divide(x, y))
+                       lambda xp, x, y: xp.floor_divide(x, y),
+                       numpy="floor_divide", methods=("__floordiv__", "__rfloordiv__"))
 mod = _binary("mod", "x - y * floor(x / y) (the sign of y, as Python's %).",
               lambda xp, x, y: xp.mod(x, y),
               lambda g, ans, x, y: g,
-              lambda g, ans, x, y: -g * floor_divide(x, y))
-negative = _unary("negative", "-x.", lambda xp, x: -x,
-                  lambda g, ans, x: -g)
+              lambda g, ans, x, y: -g * floor_divide(x, y),
+              numpy="remainder", methods=("__mod__", "__rmod__"))
+negative = _unary("negative", "-x.", None,
+                  lambda g, ans, x: -g,
+                  math="-{0}", numpy="negative", methods=("__neg__",))
 
 
 def _power_vjp_y(g, ans, x, y):
@@ -170,52 +182,66 @@ def _power_vjp_y(g, ans, x, y):
 
 power = _binary("power", "x ** y.", lambda xp, x, y: xp.power(x, y),
                 lambda g, ans, x, y: g * y * power(x, y - 1),
-                _power_vjp_y)
+                _power_vjp_y,
+                numpy="power", methods=("__pow__", "__rpow__"), aliases=("pow",))
 pow = power  # noqa: A001  (TensorFlow's name: tf.pow)
 
 # -- transcendental ----------------------------------------------------------------------------
-exp = _unary("exp", "e ** x.", lambda xp, x: xp.exp(x),
-             lambda g, ans, x: g * ans, to_float=True)
-log = _unary("log", "Natural logarithm.", lambda xp, x: xp.log(x),
-             lambda g, ans, x: g / x, to_float=True)
-log1p = _unary("log1p", "log(1 + x), accurate for small x.", lambda xp, x: xp.log1p(x),
-               lambda g, ans, x: g / (x + 1), to_float=True)
-expm1 = _unary("expm1", "e ** x - 1, accurate for small x.", lambda xp, x: xp.expm1(x),
-               lambda g, ans, x: g * (ans + 1), to_float=True)
-sqrt = _unary("sqrt", "Square root.", lambda xp, x: xp.sqrt(x),
-              lambda g, ans, x: g * 0.5 / ans, to_float=True)
-rsqrt = _unary("rsqrt", "1 / sqrt(x).", lambda xp, x: 1 / xp.sqrt(x),
-               lambda g, ans, x: g * -0.5 * ans / x, to_float=True)
+exp = _unary("exp", "e ** x.", None,
+             lambda g, ans, x: g * ans, to_float=True,
+             math="exp({0})", numpy="exp", methods=("exp",))
+log = _unary("log", "Natural logarithm.", None,
+             lambda g, ans, x: g / x, to_float=True,
+             math="log({0})", numpy="log", methods=("log",), domain="positive")
+log1p = _unary("log1p", "log(1 + x), accurate for small x.", None,
+               lambda g, ans, x: g / (x + 1), to_float=True,
+               math="log1p({0})", numpy="log1p", domain="positive")
+expm1 = _unary("expm1", "e ** x - 1, accurate for small x.", None,
+               lambda g, ans, x: g * (ans + 1), to_float=True,
+               math="expm1({0})", numpy="expm1")
+sqrt = _unary("sqrt", "Square root.", None,
+              lambda g, ans, x: g * 0.5 / ans, to_float=True,
+              math="sqrt({0})", numpy="sqrt", methods=("sqrt",), domain="positive")
+rsqrt = _unary("rsqrt", "1 / sqrt(x).", None,
+               lambda g, ans, x: g * -0.5 * ans / x, to_float=True,
+               math="1 / sqrt({0})", domain="positive")
 square = _unary("square", "x * x.", lambda xp, x: xp.square(x),
-                lambda g, ans, x: g * 2 * x)
-abs = _unary("abs", "|x|; its gradient at 0 is 0.", lambda xp, x: xp.abs(x),  # noqa: A001
-             lambda g, ans, x: g * sign(x))
+                lambda g, ans, x: g * 2 * x,
+                math="{0} * {0}", numpy="square", methods=("square",))
+abs = _unary("abs", "|x|; its gradient at 0 is 0.", None,  # noqa: A001
+             lambda g, ans, x: g * sign(x),
+             math="abs({0})", numpy="absolute", methods=("abs", "__abs__"))
 sign = _unary("sign", "-1, 0 or 1; its gradient is 0.", lambda xp, x: xp.sign(x),
-              lambda g, ans, x: g * 0)
+              lambda g, ans, x: g * 0, numpy="sign")
 # sin's and cos's VJPs are one fused op each (one op in backward instead of two), with their own
 # VJPs so every order is exact.
-sin_grad = _binary("sin_grad", "g * cos(x): the VJP of sin.", lambda xp, g, x: g * xp.cos(x),
+sin_grad = _binary("sin_grad", "g * cos(x): the VJP of sin.", None,
                    lambda gg, ans, g, x: sin_grad(gg, x),
-                   lambda gg, ans, g, x: cos_grad(gg * g, x))
-cos_grad = _binary("cos_grad", "-g * sin(x): the VJP of cos.", lambda xp, g, x: -g * xp.sin(x),
+                   lambda gg, ans, g, x: cos_grad(gg * g, x),
+                   math="{0} * cos({1})", namespace="internal")
+cos_grad = _binary("cos_grad", "-g * sin(x): the VJP of cos.", None,
                    lambda gg, ans, g, x: cos_grad(gg, x),
-                   lambda gg, ans, g, x: -sin_grad(gg * g, x))
-sin = _unary("sin", "Sine.", lambda xp, x: xp.sin(x),
-             lambda g, ans, x: sin_grad(g, x), to_float=True)
-cos = _unary("cos", "Cosine.", lambda xp, x: xp.cos(x),
-             lambda g, ans, x: cos_grad(g, x), to_float=True)
+                   lambda gg, ans, g, x: -sin_grad(gg * g, x),
+                   math="-{0} * sin({1})", namespace="internal")
+sin = _unary("sin", "Sine.", None,
+             lambda g, ans, x: sin_grad(g, x), to_float=True,
+             math="sin({0})", numpy="sin")
+cos = _unary("cos", "Cosine.", None,
+             lambda g, ans, x: cos_grad(g, x), to_float=True,
+             math="cos({0})", numpy="cos")
 # The VJPs of tanh and sigmoid are single fused ops of (g, y) with their own VJPs, as
 # TensorFlow's TanhGrad/SigmoidGrad: one op in backward instead of three, and exact at any order.
-tanh_grad = _binary("tanh_grad", "g * (1 - y*y): the VJP of tanh in terms of its output y.",
-                    lambda xp, g, y: g * (1 - y * y),
+tanh_grad = _binary("tanh_grad", "g * (1 - y*y): the VJP of tanh in terms of its output y.", None,
                     lambda gg, ans, g, y: tanh_grad(gg, y),
-                    lambda gg, ans, g, y: gg * g * -2 * y)
-sigmoid_grad = _binary("sigmoid_grad", "g * y * (1 - y): the VJP of sigmoid in terms of its output y.",
-                       lambda xp, g, y: g * y * (1 - y),
+                    lambda gg, ans, g, y: gg * g * -2 * y,
+                    math="{0} * (1 - {1} * {1})", namespace="internal")
+sigmoid_grad = _binary("sigmoid_grad", "g * y * (1 - y): the VJP of sigmoid in terms of its output y.", None,
                        lambda gg, ans, g, y: sigmoid_grad(gg, y),
-                       lambda gg, ans, g, y: gg * g * (1 - 2 * y))
-tanh = _unary("tanh", "Hyperbolic tangent.", lambda xp, x: xp.tanh(x),
-              lambda g, ans, x: tanh_grad(g, ans), to_float=True)
+                       lambda gg, ans, g, y: gg * g * (1 - 2 * y),
+                       math="{0} * {1} * (1 - {1})", namespace="internal")
+tanh = _unary("tanh", "Hyperbolic tangent.", None,
+              lambda g, ans, x: tanh_grad(g, ans), to_float=True,
+              math="tanh({0})", numpy="tanh", methods=("tanh",))
 
 
 def _sigmoid_forward(xp, x):
@@ -225,13 +251,18 @@ def _sigmoid_forward(xp, x):
 
 
 sigmoid = _unary("sigmoid", "1 / (1 + e ** -x), computed without overflow.", _sigmoid_forward,
-                 lambda g, ans, x: sigmoid_grad(g, ans), to_float=True)
+                 lambda g, ans, x: sigmoid_grad(g, ans), to_float=True,
+                 math="where({0} >= 0, 1 / (1 + exp(-{0})), exp({0}) / (1 + exp({0})))", methods=("sigmoid",))
 # TensorFlow's ReluGrad: g * (x > 0), a multiply (branch-free; NumPy's where with a mask of
 # random signs costs ~10x more). Its VJP wrt x is zero almost everywhere.
 relu_grad = _binary("relu_grad", "g * (x > 0): the VJP of relu.", lambda xp, g, x: g * (x > 0),
-                    lambda gg, ans, g, x: relu_grad(gg, x))
+                    lambda gg, ans, g, x: relu_grad(gg, x),
+                    # g * 0 keeps a NaN or inf g where x <= 0 a NaN, as the multiply does
+                    math="where({1} > 0, {0}, {0} * 0)", namespace="internal")
+# the form: NaN stays NaN and -inf gives 0, as maximum(x, 0) (NumPy's maximum is the faster forward)
 relu = _unary("relu", "max(x, 0); its gradient at 0 is 0.", lambda xp, x: xp.maximum(x, 0),
-              lambda g, ans, x: relu_grad(g, x))
+              lambda g, ans, x: relu_grad(g, x),
+              math="where({0} > 0, {0}, where({0} <= 0, 0, {0}))", methods=("relu",))
 softplus = _unary("softplus", "log(1 + e ** x), computed without overflow.",
                   lambda xp, x: xp.logaddexp(0, x),
                   lambda g, ans, x: g * sigmoid(x), to_float=True)
@@ -282,24 +313,24 @@ def _select_forward(keep_true: bool):
 
 
 select_grad = _binary("select_grad", "where(mask, g, 0): the VJP of selections.", _select_forward(True), None,
-                      lambda gg, ans, mask, g: select_grad(mask, gg))
+                      lambda gg, ans, mask, g: select_grad(mask, gg), namespace="internal")
 deselect_grad = _binary("deselect_grad", "where(mask, 0, g): the VJP of selections.", _select_forward(False), None,
-                        lambda gg, ans, mask, g: deselect_grad(mask, gg))
+                        lambda gg, ans, mask, g: deselect_grad(mask, gg), namespace="internal")
 
 # Ties send the whole gradient to x (TensorFlow's convention).
 maximum = _binary("maximum", "Elementwise max(x, y).", lambda xp, x, y: xp.maximum(x, y),
                   lambda g, ans, x, y: select_grad(greater_equal(x, y), g),
-                  lambda g, ans, x, y: deselect_grad(greater_equal(x, y), g))
+                  lambda g, ans, x, y: deselect_grad(greater_equal(x, y), g), numpy="maximum")
 minimum = _binary("minimum", "Elementwise min(x, y).", lambda xp, x, y: xp.minimum(x, y),
                   lambda g, ans, x, y: select_grad(less_equal(x, y), g),
-                  lambda g, ans, x, y: deselect_grad(less_equal(x, y), g))
+                  lambda g, ans, x, y: deselect_grad(less_equal(x, y), g), numpy="minimum")
 
 _WHERE_VJPS = (None,
                lambda g, ans, c, x, y: select_grad(c, g),
                lambda g, ans, c, x, y: deselect_grad(c, g))
 
 
-@on_device
+@defop("elementwise", numpy="where")
 def where(condition, x, y):
     """x where `condition` is true, else y (broadcast together)."""
     condition = tensor_arg(condition, "condition")
@@ -316,7 +347,7 @@ _CLIP_VJPS = (lambda g, ans, x, lo, hi: select_grad(logical_and(x >= lo, x <= hi
               lambda g, ans, x, lo, hi: select_grad(greater(x, hi), g))
 
 
-@on_device
+@defop("elementwise", numpy="clip", methods=("clip",))
 def clip(x, clip_value_min, clip_value_max):
     """min(max(x, lo), hi). Gradient flows to x inside [lo, hi] and to the bound that is hit."""
     x = tensor_arg(x)
@@ -327,16 +358,21 @@ def clip(x, clip_value_min, clip_value_max):
 
 
 # -- comparisons and logic (not differentiable: bool results) -----------------------------------
-equal = _binary("equal", "x == y.", lambda xp, x, y: xp.equal(x, y))
-not_equal = _binary("not_equal", "x != y.", lambda xp, x, y: xp.not_equal(x, y))
-less = _binary("less", "x < y.", lambda xp, x, y: xp.less(x, y))
-less_equal = _binary("less_equal", "x <= y.", lambda xp, x, y: xp.less_equal(x, y))
-greater = _binary("greater", "x > y.", lambda xp, x, y: xp.greater(x, y))
-greater_equal = _binary("greater_equal", "x >= y.", lambda xp, x, y: xp.greater_equal(x, y))
-logical_and = _binary("logical_and", "x and y.", lambda xp, x, y: xp.logical_and(x, y))
-logical_or = _binary("logical_or", "x or y.", lambda xp, x, y: xp.logical_or(x, y))
-logical_xor = _binary("logical_xor", "x xor y.", lambda xp, x, y: xp.logical_xor(x, y))
-logical_not = _unary("logical_not", "not x.", lambda xp, x: xp.logical_not(x))
+def _comparison(name, doc, method=None):
+    return _binary(name, doc, lambda xp, x, y: getattr(xp, name)(x, y), numpy=name, dtype="bool",
+                   methods=(method,) if method else ())
+
+
+equal = _comparison("equal", "x == y.")  # Tensor.__eq__ is written out: t == None is False
+not_equal = _comparison("not_equal", "x != y.")
+less = _comparison("less", "x < y.", "__lt__")
+less_equal = _comparison("less_equal", "x <= y.", "__le__")
+greater = _comparison("greater", "x > y.", "__gt__")
+greater_equal = _comparison("greater_equal", "x >= y.", "__ge__")
+logical_and = _comparison("logical_and", "x and y.")
+logical_or = _comparison("logical_or", "x or y.")
+logical_xor = _comparison("logical_xor", "x xor y.")
+logical_not = _unary("logical_not", "not x.", lambda xp, x: xp.logical_not(x), numpy="logical_not", dtype="bool")
 
 
 # -- bitwise (integers and booleans; not differentiable) ------------------------------------------
@@ -354,11 +390,11 @@ def _integer_operands(name, *operands):
             raise TypeError(f"{name}: operands must be integers or booleans, got {what}")
 
 
-def _bitwise_binary(name, ufunc, doc):
+def _bitwise_binary(name, doc, operator):
     def forward(xp, x, y):
         _integer_operands(name, x, y)
-        return getattr(xp, ufunc)(x, y)
-    return _binary(name, doc, forward)
+        return getattr(xp, name)(x, y)
+    return _binary(name, doc, forward, numpy=name, methods=(f"__{operator}__", f"__r{operator}__"))
 
 
 def _invert_forward(xp, x):
@@ -366,26 +402,14 @@ def _invert_forward(xp, x):
     return xp.invert(x)
 
 
-bitwise_and = _bitwise_binary("bitwise_and", "bitwise_and", "x & y: bitwise on integers, logical on booleans.")
-bitwise_or = _bitwise_binary("bitwise_or", "bitwise_or", "x | y: bitwise on integers, logical on booleans.")
-bitwise_xor = _bitwise_binary("bitwise_xor", "bitwise_xor", "x ^ y: bitwise on integers, logical on booleans.")
-left_shift = _bitwise_binary("left_shift", "left_shift", "x << y on integers (bits shifted out are lost).")
-right_shift = _bitwise_binary("right_shift", "right_shift",
-                              "x >> y on integers (arithmetic for signed: the sign bit is kept).")
-invert = _unary("invert", "~x: bitwise NOT on integers, logical NOT on booleans.", _invert_forward)
-isfinite = _unary("isfinite", "Whether each element is finite.", lambda xp, x: xp.isfinite(x))
-isnan = _unary("isnan", "Whether each element is NaN.", lambda xp, x: xp.isnan(x))
-
-
-# -- numexpr forms of the forwards, for accel.function's fusion (accel/function/fusion.py) --------
-# {i} is operand i. Only integer literals appear: a float literal is double precision in numexpr
-# and would promote float32 operands. Forms equal the forwards above up to rounding.
-FUSED = {
-    add: "{0} + {1}", subtract: "{0} - {1}", multiply: "{0} * {1}", divide: "{0} / {1}",
-    negative: "-{0}", exp: "exp({0})", log: "log({0})", log1p: "log1p({0})", expm1: "expm1({0})",
-    sqrt: "sqrt({0})", square: "{0} * {0}", abs: "abs({0})", sin: "sin({0})", cos: "cos({0})",
-    tanh: "tanh({0})", sin_grad: "{0} * cos({1})", cos_grad: "-{0} * sin({1})",
-    tanh_grad: "{0} * (1 - {1} * {1})", sigmoid_grad: "{0} * {1} * (1 - {1})",
-    # NaN stays NaN and -inf gives 0, as maximum(x, 0); g * (x > 0) keeps a NaN g where x <= 0
-    relu: "where({0} > 0, {0}, where({0} <= 0, 0, {0}))", relu_grad: "{0} * where({1} > 0, 1, 0)",
-}
+bitwise_and = _bitwise_binary("bitwise_and", "x & y: bitwise on integers, logical on booleans.", "and")
+bitwise_or = _bitwise_binary("bitwise_or", "x | y: bitwise on integers, logical on booleans.", "or")
+bitwise_xor = _bitwise_binary("bitwise_xor", "x ^ y: bitwise on integers, logical on booleans.", "xor")
+left_shift = _bitwise_binary("left_shift", "x << y on integers (bits shifted out are lost).", "lshift")
+right_shift = _bitwise_binary("right_shift", "x >> y on integers (arithmetic for signed: the sign bit is kept).",
+                              "rshift")
+invert = _unary("invert", "~x: bitwise NOT on integers, logical NOT on booleans.", _invert_forward,
+                numpy="invert", methods=("__invert__",))
+isfinite = _unary("isfinite", "Whether each element is finite.", lambda xp, x: xp.isfinite(x),
+                  numpy="isfinite", dtype="bool")
+isnan = _unary("isnan", "Whether each element is NaN.", lambda xp, x: xp.isnan(x), numpy="isnan", dtype="bool")

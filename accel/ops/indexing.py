@@ -17,11 +17,8 @@ from __future__ import annotations
 import numpy
 
 from ..tensor import Tensor, Variable, convert, is_device_array
-from ._core import make, on_device, tensor_arg
+from ._core import defop, make, tensor_arg
 from .creation import zeros_like
-
-__all__ = ["getitem", "gather", "gather_nd", "one_hot", "scatter_add", "scatter_nd", "tensor_scatter_nd_update",
-           "tensor_scatter_nd_add"]
 
 
 def _index_part(part, device, where: str):
@@ -75,14 +72,6 @@ def _index(x, index, where):
     return out.copy() if isinstance(x, Variable) and _is_basic(index) else out
 
 
-@on_device
-def getitem(x, index):
-    """x[index] with NumPy's indexing rules."""
-    x = tensor_arg(x)
-    out = _index(x, normalize_index(index, x._device), "getitem")
-    return make(out, x._device, (x,), (_getitem_vjp,), {"index": index})
-
-
 def _has_tensor_mask(args, kwargs) -> bool:
     """Whether getitem's index holds a boolean tensor: the result's shape then depends on its
     values (accel.function checks that shape on every run: trace.Step.guard)."""
@@ -91,14 +80,19 @@ def _has_tensor_mask(args, kwargs) -> bool:
     return any(isinstance(p, Tensor) and p.dtype == numpy.bool_ for p in parts)
 
 
-getitem.shape_from_values = _has_tensor_mask
+@defop("indexing", methods=("__getitem__",), shape_from_values=_has_tensor_mask)
+def getitem(x, index):
+    """x[index] with NumPy's indexing rules."""
+    x = tensor_arg(x)
+    out = _index(x, normalize_index(index, x._device), "getitem")
+    return make(out, x._device, (x,), (_getitem_vjp,), {"index": index})
 
 
 def _scatter_vjp(g, ans, updates, index, shape):
     return getitem(g, index)
 
 
-@on_device
+@defop("indexing")
 def scatter_add(updates, index, shape):
     """zeros(shape) with `updates` added at `index` (repeated positions accumulate)."""
     updates = tensor_arg(updates, "updates")
@@ -122,7 +116,7 @@ def _add_at(xp, out, index, values):
         cupyx.scatter_add(out, index, values)
 
 
-@on_device
+@defop("indexing")
 def gather(params, indices, axis: int = 0):
     """The slices of `params` at `indices` along `axis`:
     result shape = params.shape[:axis] + indices.shape + params.shape[axis+1:].
@@ -154,7 +148,7 @@ def gather(params, indices, axis: int = 0):
     return getitem(params, (slice(None),) * axis + (indices,))
 
 
-@on_device
+@defop("indexing", differentiable=False, dtype="given")
 def one_hot(indices, depth: int, on_value=1.0, off_value=0.0, axis: int = -1, dtype=None):
     """A new axis of length `depth` with `on_value` at each index and `off_value` elsewhere;
     an index outside [0, depth) gives an all-`off_value` row (TensorFlow's rule)."""
@@ -209,7 +203,7 @@ def _gather_nd_vjp(g, ans, params, indices):
     return scatter_nd(indices, g, params.shape)
 
 
-@on_device
+@defop("indexing")
 def gather_nd(params, indices):
     """TensorFlow's gather_nd: the elements (or slices) of `params` at the rows of `indices`
     (shape [..., depth]); result shape indices.shape[:-1] + params.shape[depth:]. Its gradient
@@ -223,7 +217,7 @@ def _scatter_nd_vjp(g, ans, updates, indices, shape):
     return gather_nd(g, indices)
 
 
-@on_device
+@defop("indexing")
 def scatter_nd(indices, updates, shape):
     """TensorFlow's scatter_nd: zeros of `shape` with `updates` added at the rows of `indices`
     (shape [..., depth]; updates shape indices.shape[:-1] + shape[depth:]; repeated rows add up).
@@ -263,7 +257,7 @@ _SCATTER_ADD_VJPS = (lambda g, ans, tensor, updates, indices: g,
                      lambda g, ans, tensor, updates, indices: gather_nd(g, indices))
 
 
-@on_device
+@defop("indexing")
 def tensor_scatter_nd_update(tensor, indices, updates):
     """TensorFlow's tensor_scatter_nd_update: a copy of `tensor` with `updates` written at the
     rows of `indices` (shape [..., depth]; updates shape indices.shape[:-1] + tensor.shape[depth:];
@@ -276,7 +270,7 @@ def tensor_scatter_nd_update(tensor, indices, updates):
     return make(out, tensor._device, (tensor, updates), _SCATTER_UPDATE_VJPS, {"indices": indices})
 
 
-@on_device
+@defop("indexing")
 def tensor_scatter_nd_add(tensor, indices, updates):
     """TensorFlow's tensor_scatter_nd_add: a copy of `tensor` with `updates` added at the rows of
     `indices` (repeated indices add up). Differentiable in tensor and updates."""

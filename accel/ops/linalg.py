@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import numpy
 
-from ._core import make, on_device, operands
+from ._core import defop, make, operands
 from .shape import matrix_transpose, reshape, sum_to
-
-__all__ = ["matmul"]
 
 
 def _as_matrix(t, is_left: bool):
@@ -47,7 +45,20 @@ def _matmul_vjp_b(g, ans, a, b):
 _MATMUL_VJPS = (_matmul_vjp_a, _matmul_vjp_b)
 
 
-@on_device
+_FLOAT16 = numpy.dtype("float16")
+
+
+def _product(xp, a, b):
+    """xp.matmul, but float16 on the CPU goes through float32 BLAS: NumPy has no half-precision
+    BLAS and its own float16 loop is ~200x slower (0.65 s for an MLP step at batch 128). The
+    product accumulates in float32 and rounds once to float16, as NumPy's loop and GPUs' float16
+    matmuls (float32 accumulation) do."""
+    if xp is numpy and a.dtype == _FLOAT16 and b.dtype == _FLOAT16:
+        return numpy.matmul(a.astype(numpy.float32), b.astype(numpy.float32)).astype(_FLOAT16)
+    return xp.matmul(a, b)
+
+
+@defop("linalg", numpy="matmul", methods=("__matmul__", "__rmatmul__"), kernel=_product)
 def matmul(a, b):
     """Matrix product a @ b: batched over leading axes (broadcast), 1-D operands as in NumPy."""
     a, b, device = operands("matmul", a, b)
@@ -69,19 +80,3 @@ def matmul(a, b):
                 f"matmul: batch dimensions {tuple(a.shape[:-2])} and {tuple(b.shape[:-2])} do not "
                 "broadcast") from None
     return make(_product(device.xp, a._data, b._data), device, (a, b), _MATMUL_VJPS)
-
-
-_FLOAT16 = numpy.dtype("float16")
-
-
-def _product(xp, a, b):
-    """xp.matmul, but float16 on the CPU goes through float32 BLAS: NumPy has no half-precision
-    BLAS and its own float16 loop is ~200x slower (0.65 s for an MLP step at batch 128). The
-    product accumulates in float32 and rounds once to float16, as NumPy's loop and GPUs' float16
-    matmuls (float32 accumulation) do."""
-    if xp is numpy and a.dtype == _FLOAT16 and b.dtype == _FLOAT16:
-        return numpy.matmul(a.astype(numpy.float32), b.astype(numpy.float32)).astype(_FLOAT16)
-    return xp.matmul(a, b)
-
-
-matmul.kernel = _product  # accel.function's replay on raw arrays

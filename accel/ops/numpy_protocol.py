@@ -12,34 +12,29 @@ from __future__ import annotations
 import numpy
 
 from ..tensor import Tensor, check_not_traced
+from .table import registry
 
 __all__ = []  # internal: Tensor's protocol methods call these
 
-# NumPy ufunc name -> accel op name (the op takes the same positional operands).
-_UFUNCS = {
-    "add": "add", "subtract": "subtract", "multiply": "multiply", "divide": "divide", "power": "power",
-    "floor_divide": "floor_divide", "remainder": "mod", "negative": "negative", "exp": "exp", "log": "log",
-    "log1p": "log1p", "expm1": "expm1", "sqrt": "sqrt", "square": "square", "absolute": "abs", "sign": "sign",
-    "sin": "sin", "cos": "cos", "tanh": "tanh", "maximum": "maximum", "minimum": "minimum", "matmul": "matmul",
-    "equal": "equal", "not_equal": "not_equal", "less": "less", "less_equal": "less_equal", "greater": "greater",
-    "greater_equal": "greater_equal", "logical_and": "logical_and", "logical_or": "logical_or",
-    "logical_xor": "logical_xor", "logical_not": "logical_not", "isfinite": "isfinite", "isnan": "isnan",
-    "bitwise_and": "bitwise_and", "bitwise_or": "bitwise_or", "bitwise_xor": "bitwise_xor", "invert": "invert",
-    "left_shift": "left_shift", "right_shift": "right_shift",
-}
+_tables: list = [0, {}, {}]  # [records derived from, ufunc name -> op, NumPy function -> (op, keywords)]
 
-# NumPy function -> (accel op, the keyword arguments it takes beyond the positional ones).
-_FUNCTIONS = {
-    numpy.sum: ("sum", {"axis", "keepdims"}), numpy.mean: ("mean", {"axis", "keepdims"}),
-    numpy.max: ("max", {"axis", "keepdims"}), numpy.min: ("min", {"axis", "keepdims"}),
-    numpy.prod: ("prod", {"axis", "keepdims"}), numpy.argmax: ("argmax", {"axis"}),
-    numpy.argmin: ("argmin", {"axis"}), numpy.reshape: ("reshape", set()),
-    numpy.transpose: ("transpose", set()), numpy.concatenate: ("concat", {"axis"}),
-    numpy.stack: ("stack", {"axis"}), numpy.where: ("where", set()), numpy.clip: ("clip", set()),
-    numpy.matmul: ("matmul", set()), numpy.expand_dims: ("expand_dims", {"axis"}),
-    numpy.squeeze: ("squeeze", {"axis"}), numpy.broadcast_to: ("broadcast_to", set()),
-    numpy.zeros_like: ("zeros_like", set()), numpy.ones_like: ("ones_like", set()),
-}
+
+def _derived():
+    """The tables, derived from each record's `numpy` (the NumPy name that runs the op) and
+    `numpy_keywords` (what that NumPy function may pass on): ufuncs by name, other functions by
+    the function itself (what __array_function__ receives)."""
+    if _tables[0] != len(registry):  # derived once, and again if the table grew
+        ufuncs, functions = {}, {}
+        for record in registry.values():
+            if record.numpy is None:
+                continue
+            target = getattr(numpy, record.numpy)
+            if isinstance(target, numpy.ufunc):
+                ufuncs[record.numpy] = record.fn
+            else:
+                functions[target] = (record.fn, record.numpy_keywords)
+        _tables[:] = [len(registry), ufuncs, functions]
+    return _tables[1], _tables[2]
 
 
 def _host(value, what: str):
@@ -57,21 +52,17 @@ def _host(value, what: str):
 
 def ufunc(ufunc, method: str, inputs, kwargs):
     """numpy.<ufunc>(...) with a tensor among the operands."""
-    from .. import ops
-
-    name = _UFUNCS.get(ufunc.__name__)
-    if name is not None and method == "__call__" and not kwargs:
-        return getattr(ops, name)(*inputs)
+    op = _derived()[0].get(ufunc.__name__)
+    if op is not None and method == "__call__" and not kwargs:
+        return op(*inputs)
     what = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
     return getattr(ufunc, method)(*_host(inputs, what), **_host(kwargs, what))
 
 
 def function(func, args, kwargs):
     """numpy.<func>(...) with a tensor among the arguments."""
-    from .. import ops
-
-    entry = _FUNCTIONS.get(func)
+    entry = _derived()[1].get(func)
     if entry is not None and set(kwargs) <= entry[1] and not (func is numpy.where and len(args) != 3):
-        return getattr(ops, entry[0])(*args, **kwargs)
+        return entry[0](*args, **kwargs)
     what = f"numpy.{getattr(func, '__name__', func)}"
     return func(*_host(args, what), **_host(kwargs, what))

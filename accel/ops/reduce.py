@@ -13,14 +13,13 @@ import numpy
 
 from ..dtypes import is_floating
 from .. import recording
-from ._core import as_array, make, normalize_axis, on_device, tensor_arg
+from ._core import as_array, defop, make, normalize_axis, tensor_arg
+from .table import register
 from .elementwise import equal, exp, logical_and, select_grad, where
 from .shape import reshape
 
 _state = recording.state
 
-__all__ = ["sum", "mean", "max", "min", "prod", "logsumexp", "argmax", "argmin",
-           "reduce_any", "reduce_all", "count_nonzero"]
 
 
 def _kept_shape(shape, axes):
@@ -39,8 +38,12 @@ def _unreduce(t, x, axes, keepdims):
     return t if keepdims else reshape(t, _kept_shape(x.shape, axes))
 
 
-def _reduction(name, doc, forward, vjp=None, empty_ok=True):
+def _reduction(name, doc, forward, vjp=None, empty_ok=True, **facts):
+    """A reduction over axes, entered in the op table (`facts`: table.OpRecord's fields); its
+    NumPy function and Tensor method are its name unless `facts` say otherwise."""
     vjps = None if vjp is None else (vjp,)
+    if facts.get("numpy"):
+        facts.setdefault("numpy_keywords", frozenset({"axis", "keepdims"}))
 
     def op(x, axis=None, keepdims=False):
         trace = _state.trace
@@ -61,9 +64,9 @@ def _reduction(name, doc, forward, vjp=None, empty_ok=True):
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
     # accel.function's replay on raw arrays (the trace checked the axes and emptiness already)
-    op.kernel = lambda xp, x, axis=None, keepdims=False: as_array(
+    kernel = lambda xp, x, axis=None, keepdims=False: as_array(  # noqa: E731
         forward(xp, x, normalize_axis(axis, x.ndim, name), keepdims))
-    return op
+    return register(op, family="reduce", kernel=kernel, differentiable=vjps is not None, **facts)
 
 
 def _spread_vjp(gg, ans, g, kept, shape):
@@ -75,15 +78,6 @@ _SPREAD_VJPS = (_spread_vjp,)
 _MATERIALIZE = 1 << 16  # below this many elements a copy is cheaper than NumPy's broadcast_to
 
 
-@on_device
-def _spread(g, kept, shape):
-    """A reduction's gradient g (shaped like its output) spread over the reduced input's `shape`
-    in one op: g reshaped to `kept` (the shape with reduced axes of size 1) and broadcast. The
-    VJP of sum, whose own VJP sums back."""
-    out = _spread_kernel(g._device.xp, g._data, kept, shape)
-    return make(out, g._device, (g,), _SPREAD_VJPS, {"kept": kept, "shape": shape})
-
-
 def _spread_kernel(xp, g, kept, shape):
     data = g.reshape(kept)
     if math.prod(shape) <= _MATERIALIZE:
@@ -93,7 +87,14 @@ def _spread_kernel(xp, g, kept, shape):
     return xp.broadcast_to(data, shape)
 
 
-_spread.kernel = _spread_kernel  # accel.function's replay on raw arrays
+@defop("reduce", namespace="internal", kernel=_spread_kernel)
+def _spread(g, kept, shape):
+    """A reduction's gradient g (shaped like its output) spread over the reduced input's `shape`
+    in one op: g reshaped to `kept` (the shape with reduced axes of size 1) and broadcast. The
+    VJP of sum, whose own VJP sums back."""
+    out = _spread_kernel(g._device.xp, g._data, kept, shape)
+    return make(out, g._device, (g,), _SPREAD_VJPS, {"kept": kept, "shape": shape})
+
 
 
 def _sum_vjp(g, ans, x, axes, keepdims):
@@ -152,27 +153,27 @@ def _logsumexp_vjp(g, ans, x, axes, keepdims):
 
 sum = _reduction("sum", "Sum of elements over `axis`.",  # noqa: A001
                  lambda xp, x, axes, keepdims: x.sum(axis=axes, keepdims=keepdims),
-                 _sum_vjp)
+                 _sum_vjp, numpy="sum", methods=("sum",))
 mean = _reduction("mean", "Arithmetic mean over `axis` (float32 for integer inputs).",
-                  _mean_forward, _mean_vjp)
+                  _mean_forward, _mean_vjp, numpy="mean", methods=("mean",), dtype="float")
 max = _reduction("max", "Largest element over `axis`; ties share the gradient.",  # noqa: A001
                  lambda xp, x, axes, keepdims: xp.max(x, axis=axes, keepdims=keepdims),
-                 _extremum_vjp, empty_ok=False)
+                 _extremum_vjp, empty_ok=False, numpy="max", methods=("max",))
 min = _reduction("min", "Smallest element over `axis`; ties share the gradient.",  # noqa: A001
                  lambda xp, x, axes, keepdims: xp.min(x, axis=axes, keepdims=keepdims),
-                 _extremum_vjp, empty_ok=False)
+                 _extremum_vjp, empty_ok=False, numpy="min", methods=("min",))
 prod = _reduction("prod", "Product of elements over `axis` (gradient exact at zeros).",
                   lambda xp, x, axes, keepdims: xp.prod(x, axis=axes, keepdims=keepdims),
-                  _prod_vjp)
+                  _prod_vjp, numpy="prod", methods=("prod",))
 logsumexp = _reduction("logsumexp", "log(sum(exp(x))) over `axis`, without overflow.",
-                       _logsumexp_forward, _logsumexp_vjp)
+                       _logsumexp_forward, _logsumexp_vjp, dtype="float")
 reduce_any = _reduction("reduce_any", "Whether any element over `axis` is true.",
-                        lambda xp, x, axes, keepdims: xp.any(x, axis=axes, keepdims=keepdims))
+                        lambda xp, x, axes, keepdims: xp.any(x, axis=axes, keepdims=keepdims), dtype="bool")
 reduce_all = _reduction("reduce_all", "Whether every element over `axis` is true.",
-                        lambda xp, x, axes, keepdims: xp.all(x, axis=axes, keepdims=keepdims))
+                        lambda xp, x, axes, keepdims: xp.all(x, axis=axes, keepdims=keepdims), dtype="bool")
 count_nonzero = _reduction(
     "count_nonzero", "Number of non-zero elements over `axis` (int64).",
-    lambda xp, x, axes, keepdims: xp.sum(x != 0, axis=axes, keepdims=keepdims, dtype=numpy.int64))
+    lambda xp, x, axes, keepdims: xp.sum(x != 0, axis=axes, keepdims=keepdims, dtype=numpy.int64), dtype="int64")
 
 
 def _arg_extremum(name, pick):
@@ -193,7 +194,8 @@ def _arg_extremum(name, pick):
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Index (int64) of the {name[3:]}imum over `axis`; None: of the flattened tensor."
-    return op
+    return register(op, family="reduce", differentiable=False, dtype="int64", numpy=name,
+                    numpy_keywords=frozenset({"axis"}), methods=(name,))
 
 
 argmax = _arg_extremum("argmax", lambda xp: xp.argmax)

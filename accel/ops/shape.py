@@ -8,16 +8,31 @@ import itertools
 
 import numpy
 
-from ._core import make, normalize_axis, on_device, same_device, shape_arg, snapshot, tensor_arg, traceable, unchanged
+from ._core import defop, make, normalize_axis, same_device, shape_arg, snapshot, tensor_arg, unchanged
 
-__all__ = ["reshape", "transpose", "expand_dims", "squeeze", "broadcast_to", "sum_to",
-           "concat", "stack", "split", "unstack", "flatten"]
+
+# accel.function's replay runs these kernels on raw arrays; `kernel_views`: the result may share
+# the operand's memory, so the replay does not use the kernel on a Variable's array (whose later
+# writes would show through) but the op itself, which snapshots it.
+def _sum_to_kernel(xp, x, shape):
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    return xp.sum(x, axis=_sum_to_axes(x.shape, shape), keepdims=True).reshape(shape)
+
+
+def _reshape_kernel(xp, x, shape):
+    return x.reshape(shape_arg(shape, "reshape"))
+
+
+def _matrix_transpose_kernel(xp, x):
+    return x.swapaxes(-1, -2)
 
 
 _RESHAPE_VJPS = (lambda g, ans, x: reshape(g, x.shape),)
 
 
-@on_device
+@defop("shape", numpy="reshape", methods=("reshape*",), kernel=_reshape_kernel, kernel_views=True)
 def reshape(x, shape):
     """The elements of x in row-major order, laid out as `shape` (one entry may be -1)."""
     x = tensor_arg(x)
@@ -32,7 +47,7 @@ def reshape(x, shape):
     return make(out, x._device, (x,), _RESHAPE_VJPS)
 
 
-@traceable
+@defop("shape", methods=("flatten",))
 def flatten(x):
     """x as a 1-D tensor."""
     return reshape(x, (-1,))
@@ -42,7 +57,7 @@ def _transpose_vjp(g, ans, x, perm):
     return transpose(g, tuple(numpy.argsort(perm)))
 
 
-@on_device
+@defop("shape", numpy="transpose", methods=("transpose*", "@T"))
 def transpose(x, perm=None):
     """Axes permuted by `perm` (default: reversed)."""
     x = tensor_arg(x)
@@ -60,7 +75,7 @@ def transpose(x, perm=None):
 _MATRIX_TRANSPOSE_VJPS = (lambda g, ans, x: matrix_transpose(g),)
 
 
-@on_device
+@defop("shape", kernel=_matrix_transpose_kernel, kernel_views=True)
 def matrix_transpose(x):
     """x with its last two axes swapped (a view; its own inverse, so its VJP is itself)."""
     x = tensor_arg(x)
@@ -69,7 +84,7 @@ def matrix_transpose(x):
     return make(snapshot(x).swapaxes(-1, -2), x._device, (x,), _MATRIX_TRANSPOSE_VJPS)
 
 
-@on_device
+@defop("shape", numpy="expand_dims", numpy_keywords=frozenset({"axis"}), methods=("expand_dims",))
 def expand_dims(x, axis: int):
     """x with a new size-1 axis inserted at `axis` (negative counts from the end of the result)."""
     x = tensor_arg(x)
@@ -81,7 +96,7 @@ def expand_dims(x, axis: int):
     return make(x._device.xp.expand_dims(snapshot(x), axis), x._device, (x,), _RESHAPE_VJPS)
 
 
-@on_device
+@defop("shape", numpy="squeeze", numpy_keywords=frozenset({"axis"}), methods=("squeeze",))
 def squeeze(x, axis=None):
     """x without size-1 axes (only those in `axis` when given; each must have size 1)."""
     x = tensor_arg(x)
@@ -95,7 +110,7 @@ def squeeze(x, axis=None):
     return make(snapshot(x).reshape(shape), x._device, (x,), _RESHAPE_VJPS)
 
 
-@on_device
+@defop("shape", numpy="broadcast_to")
 def broadcast_to(x, shape):
     """x broadcast to `shape` (NumPy rules); the gradient is summed back."""
     x = tensor_arg(x)
@@ -119,7 +134,7 @@ def _sum_to_axes(from_shape, to_shape):
         lead + i for i, n in enumerate(to_shape) if n == 1 and from_shape[lead + i] != 1)
 
 
-@on_device
+@defop("shape", kernel=_sum_to_kernel, kernel_views=True)
 def sum_to(x, shape):
     """x summed down to `shape`, the inverse of broadcasting `shape` up to x.shape."""
     x = tensor_arg(x)
@@ -150,7 +165,7 @@ class _ConcatVJPs:
         return functools.partial(_concat_input_vjp, i)
 
 
-@on_device
+@defop("shape", numpy="concatenate", numpy_keywords=frozenset({"axis"}))
 def concat(values, axis: int = 0):
     """The tensors in `values` joined along the existing `axis`."""
     values = [tensor_arg(v, "values") for v in values]
@@ -173,7 +188,7 @@ def concat(values, axis: int = 0):
     return make(out, device, tuple(values), _ConcatVJPs(), {"axis": axis, "bounds": bounds})
 
 
-@on_device
+@defop("shape", numpy="stack", numpy_keywords=frozenset({"axis"}))
 def stack(values, axis: int = 0):
     """The equally shaped tensors in `values` joined along a new `axis`."""
     values = [tensor_arg(v, "values") for v in values]
@@ -188,7 +203,7 @@ def stack(values, axis: int = 0):
     return concat([expand_dims(v, axis) for v in values], axis)
 
 
-@on_device
+@defop("shape")
 def split(x, num_or_size_splits, axis: int = 0):
     """x cut along `axis` into equal parts (an int) or parts of the given sizes (one may be -1)."""
     x = tensor_arg(x)
@@ -211,7 +226,7 @@ def split(x, num_or_size_splits, axis: int = 0):
     return [_ops.getitem(x, _slice_along(axis, starts[i], starts[i + 1])) for i in range(len(sizes))]
 
 
-@traceable
+@defop("shape")
 def unstack(x, axis: int = 0):
     """The slices of x along `axis`, each without that axis."""
     x = tensor_arg(x)
@@ -223,19 +238,3 @@ def unstack(x, axis: int = 0):
 
 from .. import ops as _ops  # noqa: E402  (getitem lives in ops.indexing, which imports this module)
 
-
-# accel.function's replay runs these on raw arrays; `views`: the result may share the operand's
-# memory, so the replay does not use the kernel on a Variable's array (whose later writes would
-# show through) but the op itself, which snapshots it.
-def _sum_to_kernel(xp, x, shape):
-    shape = tuple(shape)
-    if x.shape == shape:
-        return x
-    return xp.sum(x, axis=_sum_to_axes(x.shape, shape), keepdims=True).reshape(shape)
-
-
-reshape.kernel = lambda xp, x, shape: x.reshape(shape_arg(shape, "reshape"))
-matrix_transpose.kernel = lambda xp, x: x.swapaxes(-1, -2)
-sum_to.kernel = _sum_to_kernel
-for _op in (reshape, matrix_transpose, sum_to):
-    _op.kernel_views = True

@@ -5,7 +5,7 @@ import numpy
 import pytest
 
 import accel as ac
-from accel.ops import classification, elementwise
+from accel.ops import classification, elementwise, reduce
 from accel.testing import check_gradients, differentiable_ops
 
 R = numpy.random.default_rng(42)
@@ -122,6 +122,7 @@ CASES = [
      [any_(2, 3), any_(2, 3, 4)], True),
     ("log_softmax_grad", lambda g, x: classification.log_softmax_grad(g, ac.log_softmax(x, axis=0), 0), [any_(3, 2), any_(3, 2)],
      True),
+    ("_spread", lambda g: reduce._spread(g, (2, 1), (2, 3)) * ac.tensor([1.0, 2.0, 3.0], dtype="float64"), [any_(2)], True),
 ]
 
 

@@ -65,3 +65,36 @@ def test_broadcasting_operands_run_unfused_on_the_device(emulated_cuda):
     # b broadcasts against x, and the kernel only indexes: the add runs alone, exp * 2 fuses
     (kernel,) = fused(f)
     assert "+" not in kernel.expression and "exp(" in kernel.expression
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_math_form_as_cuda_c_is_the_eager_op(emulated_cuda, dtype):
+    """The op table's math forms as the CUDA C a fused chain runs (fusion_cuda.source, the kernel
+    accel.function generates), all forms in one source and one compiler run, each launched on the
+    emulated device against the eager CPU op: within fusion's 4-ulp contract."""
+    import emulator
+
+    from accel.function import fusion_cuda
+
+    records = [r for r in ac.ops.registry.values() if r.fusable]
+    dt = numpy.dtype(dtype)
+    code, names = fusion_cuda.PRELUDE, []
+    for i, record in enumerate(records):
+        leaves = [f"v{k}" for k in range(record.arity)]
+        names.append(f"form_{i}")
+        code += fusion_cuda.source(record.math.format(*leaves), dt, leaves, [], set(), kernel_name=names[-1],
+                                   prelude=False)
+    options = ("-std=c++17",)
+    emulator.compile_kernels(code, options, names)
+    module = emulated_cuda.RawModule(code=code, options=options, name_expressions=names)
+    rng = numpy.random.default_rng(5)
+    for record, name in zip(records, names):
+        low = 0.05 if record.domain == "positive" else -3.0
+        args = [rng.uniform(low, 3.0, 1000).astype(dt) for _ in range(record.arity)]
+        out = emulated_cuda.empty((1000,), dt)
+        module.get_function(name)((4,), (256,), (*[emulated_cuda.asarray(a) for a in args], out, numpy.int64(1000)))
+        want = record.fn(*[ac.tensor(a) for a in args]).numpy()
+        got = emulated_cuda.asnumpy(out)
+        spacing = numpy.spacing(numpy.abs(want).astype(dt))
+        worst = float(numpy.max(numpy.abs(got.astype(float) - want.astype(float)) / numpy.maximum(spacing, 1e-300)))
+        assert worst <= 4, f"{record.name}: {worst} ulps"

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import accel as ac
-from accel.ops import classification, elementwise
+from accel.ops import classification, elementwise, reduce
 from accel.testing import differentiable_ops
 
 SETTINGS = settings(max_examples=4, deadline=None, derandomize=True,
@@ -52,6 +52,7 @@ def distinct(r, *shape):
 # name -> (function of tensors, draw(rng) -> the arrays to call it with). Every array becomes an
 # input tensor of its own dtype.
 CASES = {
+    "_spread": (lambda g: reduce._spread(g, (g.shape[0], 1), (g.shape[0], 3)), lambda r: [f64(r, rows(r))]),
     "abs": (ac.abs, lambda r: [f64(r, 3)]),
     "add": (ac.add, lambda r: [f64(r, 2, 3), f64(r, 3)]),
     "broadcast_to": (lambda x: ac.broadcast_to(x, (2, 3, 4)), lambda r: [f64(r, 3, 1)]),
@@ -129,6 +130,18 @@ CASES = {
     "unstack": (lambda x: ac.unstack(x, axis=0)[1], lambda r: [f64(r, rows(r), 2)]),
     "where": (ac.where, lambda r: [mask(r, 2, 3), f64(r, 2, 3), f64(r, 3)]),
 }
+
+
+def _generated(record):
+    """The case of an elementwise op written above by no one: operands drawn from its record's
+    domain, (2, 3) broadcast against (3,). Adding such an op needs no entry here."""
+    draw_one = pos if record.domain == "positive" else f64
+    return record.fn, lambda r: [draw_one(r, 2, 3), draw_one(r, 3)][:record.arity]
+
+
+for _record in ac.ops.registry.values():
+    if _record.differentiable and _record.arity and _record.name not in CASES:
+        CASES[_record.name] = _generated(_record)
 
 
 def test_every_differentiable_op_has_a_case():
@@ -209,9 +222,9 @@ def test_the_reported_gather_gradient_follows_the_indices():
 def test_a_vjp_reading_an_array_made_from_a_traced_input_is_refused_naming_the_op():
     """The trace's own check (Trace.check_node), on an op written against the rule: its VJP
     closes over the index array it made, which a replay would freeze."""
-    from accel.ops._core import make, on_device
+    from accel.ops._core import bind, make
 
-    @on_device
+    @bind
     def pick_rows(x, idx):
         rows = idx._data.copy()  # computed from a traced argument
         return make(x._data[rows], x._device, (x,), (lambda g, ans, x: ac.scatter_add(g, rows, x.shape),))
