@@ -25,6 +25,7 @@ import numpy
 from . import _cpu
 from ._host import ACCUMULATION
 from ._sources import sources_dir
+from .dtypes import FLOATING, is_floating
 
 CHUNK = 1 << 16  # elements per block of the update kernel
 THREADS = 512
@@ -34,7 +35,9 @@ _TABLE_CACHE = 64  # device tables kept per device (small: a few KB each)
 # Each kernel's rule types (csrc/rules/registry.h): (for unflagged variables, for flagged ones:
 # AdagradDecay's decaying variables).
 RULE_TYPES = {r["id"]: (r["off"], r["on"]) for r in _cpu.rules()}
-STORAGE_TYPES = {"float16": "__half", "float32": "float", "float64": "double"}
+_C_TYPES = {"float16": "__half", "float32": "float", "float64": "double"}
+_FLOAT_NAMES = ", ".join(dt.name for dt in FLOATING)
+STORAGE_TYPES = {dt.name: _C_TYPES[dt.name] for dt in FLOATING}  # every floating dtype (KeyError if one is new)
 
 SEGMENT_DTYPE = numpy.dtype([("param", "<u8"), ("slot0", "<u8"), ("slot1", "<u8"), ("slot2", "<u8"),
                              ("length", "<i8"), ("accumulator", "<u8"), ("average", "<u8")])
@@ -153,8 +156,8 @@ class CudaKernels:
         dtype = None
         for i, p in enumerate(params):
             self._check_array(p, f"params[{i}]", dtype)
-            if p.dtype.name not in STORAGE_TYPES:
-                raise TypeError(f"params[{i}]: expected float16, float32 or float64, got {p.dtype.name}")
+            if not is_floating(p.dtype):
+                raise TypeError(f"params[{i}]: expected {_FLOAT_NAMES}, got {p.dtype.name}")
             dtype = p.dtype
         for j, kind in enumerate(slots):
             if len(kind) != len(params):
@@ -247,8 +250,8 @@ class CudaKernels:
         by_dtype = {}
         for i, a in enumerate(arrays):
             self._check_array(a, f"arrays[{i}]", contiguous=False)  # strided ones are copied
-            if a.dtype.name not in STORAGE_TYPES:
-                raise TypeError(f"arrays[{i}]: expected float16, float32 or float64, got {a.dtype.name}")
+            if not is_floating(a.dtype):
+                raise TypeError(f"arrays[{i}]: expected {_FLOAT_NAMES}, got {a.dtype.name}")
             by_dtype.setdefault(a.dtype.name, []).append(i)
         return by_dtype
 

@@ -46,3 +46,6 @@ def is_floating(dtype) -> bool:
     """Whether values of `dtype` are differentiable (floating point). THE predicate: every check
     in accel asks it, so a new floating dtype (bfloat16 through ml_dtypes) is added here."""
     return dtype.kind == "f"
+
+
+FLOATING = tuple(dt for dt in SUPPORTED if is_floating(dt))  # the floating dtypes, narrowest first

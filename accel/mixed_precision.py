@@ -46,7 +46,7 @@ class Policy:
                 dtype = dtypes.as_dtype(name)
             except (TypeError, ValueError):
                 dtype = None
-            if dtype is None or dtype.kind != "f" or name.startswith("mixed_"):
+            if dtype is None or not dtypes.is_floating(dtype) or name.startswith("mixed_"):
                 raise ValueError(f"Cannot convert {name!r} to a mixed precision Policy; expected 'mixed_float16', "
                                  "'float16', 'float32' or 'float64'")
             compute = variable = dtype.name

@@ -18,7 +18,7 @@ import threading
 import weakref
 
 from . import _autodiff
-from .dtypes import SUPPORTED, is_floating
+from .dtypes import FLOATING, is_floating
 from .tensor import Tensor, Variable
 
 __all__ = ["Node", "active_tapes", "record", "record_python", "watched_by", "paused"]
@@ -166,7 +166,7 @@ def capture_values(inputs, tapes: tuple):
 
 # ACCEL_PYTHON_GRAPH=1 records with the Python function (and backward walks with walk_python), to
 # compare or to step through in a debugger.
-FLOAT_DTYPES = tuple(dt for dt in SUPPORTED if is_floating(dt))  # the compiled code's fast is_floating
+FLOAT_DTYPES = FLOATING  # the compiled code's fast is_floating: the same tuple
 _autodiff.configure(state, Tensor, Variable, _watches, capture_values, watch_reads, is_floating, FLOAT_DTYPES)
 record = record_python if os.environ.get("ACCEL_PYTHON_GRAPH") == "1" else _autodiff.record
 

@@ -13,6 +13,7 @@ import numpy
 
 from ..tensor import Tensor
 from .callback import Callback
+from ..dtypes import is_floating
 
 __all__ = ["ReduceLROnPlateau", "EarlyStopping", "LearningRateScheduler", "TerminateOnNaN"]
 
@@ -224,10 +225,10 @@ class LearningRateScheduler(Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         lr = self.schedule(epoch, _learning_rate(self)) if self._takes_lr else self.schedule(epoch)
-        if isinstance(lr, Tensor) and lr.ndim == 0 and lr.dtype.kind == "f":
+        if isinstance(lr, Tensor) and lr.ndim == 0 and is_floating(lr.dtype):
             lr = float(lr.item())
         elif isinstance(lr, (numpy.floating, numpy.ndarray)) and numpy.ndim(lr) == 0 and \
-                numpy.asarray(lr).dtype.kind == "f":
+                is_floating(numpy.asarray(lr).dtype):
             lr = float(lr)
         if not isinstance(lr, float) or isinstance(lr, bool):
             raise ValueError(f"LearningRateScheduler: the schedule must return a float, got {lr!r} at epoch {epoch}")

@@ -13,6 +13,7 @@ from .. import ops
 from ..autodiff.backprop import check_sources, check_unconnected, flatten, pack
 from ..autodiff.tape import GradientTape
 from .buckets import GradientReducer
+from ..dtypes import is_floating
 
 __all__ = ["DistributedGradientTape", "reduced_gradient"]
 
@@ -59,5 +60,5 @@ def reduced_gradient(tape, reducer, target, sources, output_gradients=None, unco
     tape._gradient(target, sources, output_gradients, unconnected, on_ready=reduction.ready)
     reduced = reduction.finish(flat)
     if unconnected == "zero":
-        reduced = [ops.zeros_like(s) if g is None and s.dtype.kind == "f" else g for g, s in zip(reduced, flat)]
+        reduced = [ops.zeros_like(s) if g is None and is_floating(s.dtype) else g for g, s in zip(reduced, flat)]
     return pack(sources, iter(reduced))

@@ -23,6 +23,7 @@ from .. import ops, random
 from ..device import get_device
 from ..ops._core import make
 from ..tensor import Tensor, tensor
+from ..dtypes import is_floating
 
 __all__ = ["ArrayBatches", "IterableBatches", "batches_for", "split_validation", "unpack"]
 
@@ -57,7 +58,7 @@ def _to_device(value, name: str, device, float_dtype):
         out = tensor(array, device=device)
     if out.ndim == 0:
         raise ValueError(f"{name}: expected an array with a batch axis, got a scalar")
-    if float_dtype is not None and out.dtype.kind == "f" and out.dtype != float_dtype:
+    if float_dtype is not None and is_floating(out.dtype) and out.dtype != float_dtype:
         out = ops.cast(out, float_dtype)
     return out
 
@@ -175,7 +176,7 @@ def arrays_on_device(x, y, sample_weight, device, float_dtype):
     for name, value in (("y", y), ("sample_weight", sample_weight)):
         if value is not None and value.shape[0] != x.shape[0]:
             raise ValueError(f"x and {name} have different numbers of rows: {x.shape[0]} and {value.shape[0]}")
-    if sample_weight is not None and sample_weight.dtype.kind != "f":
+    if sample_weight is not None and not is_floating(sample_weight.dtype):
         sample_weight = ops.cast(sample_weight, "float64")
     return x, y, sample_weight
 

@@ -9,6 +9,7 @@ from ..mixed_precision import as_policy
 from ..tensor import Variable, convert
 from . import activations, initializers, regularizers
 from .module import Module
+from ..dtypes import is_floating
 
 __all__ = ["Dense", "Sequential", "activation"]
 
@@ -74,7 +75,7 @@ class Dense(Module):
         if x.shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"{self.name}: expected inputs with {self.kernel.shape[0]} features, got shape "
                              f"{tuple(x.shape)}")
-        if x.dtype.kind == "f" and x.dtype != self.compute_dtype:
+        if is_floating(x.dtype) and x.dtype != self.compute_dtype:
             x = ops.cast(x, self.compute_dtype)
         y = x @ self._read(self.kernel)
         if self.bias is not None:

@@ -6,6 +6,7 @@ import numpy
 
 from .. import ops
 from ..tensor import convert
+from ..dtypes import is_floating
 
 __all__ = ["sparse_softmax_cross_entropy", "softmax_cross_entropy", "mean_squared_error", "Loss", "MeanSquaredError",
            "MeanAbsoluteError", "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
@@ -210,7 +211,7 @@ class SparseCategoricalCrossentropy(Loss):
         if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
             y_true = ops.squeeze(y_true, axis=-1)
         if y_true.dtype.kind not in "iu":
-            if y_true.dtype.kind == "f" and bool(ops.reduce_all(ops.equal(y_true, ops.cast(ops.cast(
+            if is_floating(y_true.dtype) and bool(ops.reduce_all(ops.equal(y_true, ops.cast(ops.cast(
                     y_true, "int64"), y_true.dtype))).item()):
                 y_true = ops.cast(y_true, "int64")  # whole-number float labels, as Keras accepts
             else:

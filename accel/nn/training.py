@@ -25,6 +25,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from .data import unpack
 from .loops import Loops
+from ..dtypes import is_floating
 
 __all__ = ["Trainer"]
 
@@ -123,7 +124,7 @@ class Trainer(Loops):
         """(float dtype, device) of the model: its first floating-point variable's, else the
         `dtype` / `device` a layer was given, else float32 on the default device."""
         for variable in self.variables:
-            if variable.dtype.kind == "f":
+            if is_floating(variable.dtype):
                 return variable.dtype, variable.device
         dtype, device = None, None
         for module in self.modules:
@@ -257,8 +258,8 @@ class Trainer(Loops):
             if shape != tuple(variable.shape):
                 raise ValueError(f"set_weights: weights[{index}] ({variable.name}) has shape {shape}, expected "
                                  f"{tuple(variable.shape)}")
-            kind = numpy.asarray(value).dtype.kind if not isinstance(value, Tensor) else value.dtype.kind
-            if variable.dtype.kind in "iub" and kind == "f":
+            value_dtype = numpy.asarray(value).dtype if not isinstance(value, Tensor) else value.dtype
+            if not is_floating(variable.dtype) and is_floating(value_dtype):
                 raise TypeError(f"set_weights: weights[{index}] ({variable.name}) is floating point but the variable "
                                 f"is {variable.dtype.name}")
             value = value.numpy() if isinstance(value, Tensor) else value

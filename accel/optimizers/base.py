@@ -555,7 +555,7 @@ class Optimizer:
         if plan is not None:
             return plan
         for var in variables:
-            if var.dtype.name not in ("float16", "float32", "float64"):
+            if not is_floating(var.dtype):
                 raise TypeError(f"{type(self).__name__}: variables of dtype {var.dtype.name} are not supported")
         kernel = self.kernel
         slot_names = kernels.RULES[kernel].slots

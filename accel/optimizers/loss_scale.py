@@ -26,6 +26,7 @@ from ..ops._core import make, traceable
 from ..tensor import Tensor, Variable
 from .base import Optimizer
 from .device_scaling import DeviceScaling, device_for, next_scale
+from ..dtypes import is_floating
 
 __all__ = ["LossScaleOptimizer"]
 
@@ -211,7 +212,7 @@ class LossScaleOptimizer(Optimizer):
     def _checkpoint_problems(self, arrays: dict) -> list:
         problems = []
         scale, counter = arrays.get("dynamic_scale"), arrays.get("step_counter")
-        if scale is not None and scale.dtype.kind == "f" and not (numpy.isfinite(scale).all() and (scale > 0).all()):
+        if scale is not None and is_floating(scale.dtype) and not (numpy.isfinite(scale).all() and (scale > 0).all()):
             problems.append(f"dynamic_scale: must be finite and > 0, the checkpoint has {scale}")
         if counter is not None and counter.dtype.kind in "iu" and (counter < 0).any():
             problems.append(f"step_counter: must be >= 0, the checkpoint has {counter}")
