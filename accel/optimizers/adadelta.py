@@ -31,4 +31,4 @@ class Adadelta(Optimizer):
         self.epsilon = check_range("epsilon", epsilon, low=0, where="Adadelta")
 
     def _scalars(self, lr, step):
-        return [lr, self.rho, self.epsilon]
+        return {"lr": lr, "rho": self.rho, "epsilon": self.epsilon}

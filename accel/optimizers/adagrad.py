@@ -37,7 +37,7 @@ class Adagrad(Optimizer):
         return self.initial_accumulator_value
 
     def _scalars(self, lr, step):
-        return [lr, self.epsilon, 1.0, self.initial_accumulator_value]
+        return {"lr": lr, "epsilon": self.epsilon, "decay_rate": 1.0, "floor": self.initial_accumulator_value}
 
 
 class AdagradDecay(Adagrad):
@@ -76,7 +76,8 @@ class AdagradDecay(Adagrad):
         return {"accumulator_decay_power": 0}
 
     def _scalars(self, lr, step):
-        return [lr, 0.0, self.accumulator_decay_rate, self.initial_accumulator_value]
+        return {"lr": lr, "epsilon": 0.0, "decay_rate": self.accumulator_decay_rate,
+                "floor": self.initial_accumulator_value}
 
     def _segment_flags(self, variables, step):
         powers = numpy.array([self.get_slot(v, "accumulator_decay_power")._data for v in variables],

@@ -42,7 +42,7 @@ class Adam(Optimizer):
 
     def _scalars(self, lr, step):
         alpha = lr * math.sqrt(1 - self.beta_2 ** step) / (1 - self.beta_1 ** step)
-        return [alpha, self.beta_1, self.beta_2, self.epsilon]
+        return {"alpha": alpha, "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
 
 class AdamW(Adam):

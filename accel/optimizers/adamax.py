@@ -31,4 +31,5 @@ class Adamax(Optimizer):
         self.epsilon = check_range("epsilon", epsilon, low=0, where="Adamax")
 
     def _scalars(self, lr, step):
-        return [lr / (1 - self.beta_1 ** step), self.beta_1, self.beta_2, self.epsilon]
+        return {"lr_t": lr / (1 - self.beta_1 ** step), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}

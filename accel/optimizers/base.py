@@ -239,8 +239,21 @@ class Optimizer:
         step of each variable's last decay); the others are shaped like their variable."""
         return {}
 
-    def _scalars(self, lr: float, step: int) -> list:
+    def _scalars(self, lr: float, step: int) -> dict:
+        """The rule's per-step scalars by name (csrc/rules/registry.h names them)."""
         raise TypeError(f"{type(self).__name__} must define _scalars or update_step")
+
+    def rule_scalars(self, lr: float, step: int) -> list:
+        """`_scalars` in the kernel's order (kernels.RULES[kernel].scalars, read from the compiled
+        registry): a name missing, extra or misspelt is a TypeError, so Python can never hand the
+        kernel its scalars in another order (a count check would pass a swapped beta_1 / beta_2)."""
+        named = self._scalars(lr, step)
+        names = kernels.RULES[self.kernel].scalars
+        if not isinstance(named, dict) or sorted(named) != sorted(names):
+            got = sorted(named) if isinstance(named, dict) else type(named).__name__
+            raise TypeError(f"{type(self).__name__}._scalars must give the scalars of rule {self.kernel} by name, "
+                            f"{list(names)}; got {got}")
+        return [named[name] for name in names]
 
     def _segment_flags(self, variables, step: int):
         """Per-variable flags for this launch (AdagradDecay); must not change any state."""
@@ -591,7 +604,7 @@ class Optimizer:
             self._after_update(variables, iterations, updated=False)
             return True
 
-        scalars = self._scalars(lr, iterations + 1)
+        scalars = self.rule_scalars(lr, iterations + 1)
         decay = (self.weight_decay or 0.0) * lr
         # Static loss scaling folds into the launch: the gradients are g / f, so every clipping
         # bound applies to the raw gradients at f times its value, and the global scale is 1 / f.

@@ -79,7 +79,7 @@ class DeviceScaling:
         for i, t in enumerate(range(first, last + 1)):
             try:
                 lr = inner._lr_at(t - 1)
-                rows[i, :count] = inner._scalars(lr, t)
+                rows[i, :count] = inner.rule_scalars(lr, t)
             except (ValueError, ArithmeticError):
                 if t <= needed:
                     raise

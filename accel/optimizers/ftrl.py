@@ -55,5 +55,5 @@ class Ftrl(Optimizer):
         if not lr > 0:
             raise ValueError(f"Ftrl: the learning rate must be > 0 (the rule divides by it), got {lr} at step {step}")
         l2r = self.l2_regularization_strength + self.beta / (2.0 * lr)
-        return [lr, self.learning_rate_power, self.l1_regularization_strength, l2r,
-                self.l2_shrinkage_regularization_strength]
+        return {"lr": lr, "learning_rate_power": self.learning_rate_power, "l1": self.l1_regularization_strength,
+                "l2r": l2r, "l2_shrinkage": self.l2_shrinkage_regularization_strength}

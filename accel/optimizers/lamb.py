@@ -42,8 +42,8 @@ class Lamb(Optimizer):
         self.epsilon = check_range("epsilon", epsilon, low=0, where="Lamb")
 
     def _scalars(self, lr, step):
-        return [1.0 / (1.0 - self.beta_1 ** step), 1.0 / (1.0 - self.beta_2 ** step), self.beta_1, self.beta_2,
-                self.epsilon]
+        return {"c1": 1.0 / (1.0 - self.beta_1 ** step), "c2": 1.0 / (1.0 - self.beta_2 ** step),
+                "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
     _two_launches = True
 

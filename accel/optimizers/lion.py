@@ -31,4 +31,4 @@ class Lion(Optimizer):
         self.beta_2 = check_range("beta_2", beta_2, low=0, high=1, where="Lion")
 
     def _scalars(self, lr, step):
-        return [lr, self.beta_1, self.beta_2]
+        return {"lr": lr, "beta_1": self.beta_1, "beta_2": self.beta_2}

@@ -57,4 +57,4 @@ class Nadam(Optimizer):
         s = math.sqrt(1.0 / (1.0 - self.beta_2 ** step))  # sqrt(v_hat) = sqrt(v) * s
         a = lr * u_t1 / (1.0 - product * u_t1) / s
         b = lr * (1.0 - u_t) / (1.0 - product) / s
-        return [a, b, self.epsilon / s, self.beta_1, self.beta_2]
+        return {"a": a, "b": b, "e": self.epsilon / s, "beta_1": self.beta_1, "beta_2": self.beta_2}

@@ -37,4 +37,4 @@ class RMSprop(Optimizer):
         return ("centered",) * self.centered + ("momentum",) * (self.momentum > 0)
 
     def _scalars(self, lr, step):
-        return [lr, self.rho, self.momentum, self.epsilon]
+        return {"lr": lr, "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon}

@@ -35,4 +35,4 @@ class SGD(Optimizer):
         return ("momentum", "nesterov") if self.nesterov else ("momentum",)
 
     def _scalars(self, lr, step):
-        return [lr, self.momentum]
+        return {"lr": lr, "momentum": self.momentum}

@@ -276,6 +276,27 @@ def test_an_optimizer_without_a_rule_or_update_step_says_so():
         Incomplete().apply_gradients([(_grad([1.0]), _var([1.0]))])
 
 
+@pytest.mark.parametrize("scalars", [
+    {"alpha": 0.1, "beta_1": 0.9, "beta_2": 0.999},  # one missing
+    {"alpha": 0.1, "beta_1": 0.9, "beta_2": 0.999, "eps": 1e-7},  # misspelt
+    [0.1, 0.999, 0.9, 1e-7],  # the right count, in an order nothing can check
+])
+def test_a_rules_scalars_are_checked_by_name_before_anything_changes(scalars):
+    """The kernel reads its scalars in the registry's order (kernels.RULES[...].scalars): an
+    optimizer names them, so a swapped pair cannot reach the kernel as a count check would let it."""
+    class Swapped(optimizers.Adam):
+        def _scalars(self, lr, step):
+            return scalars
+
+    v = _var([1.0, 2.0])
+    opt = Swapped(0.1)
+    with pytest.raises(TypeError, match=r"must give the scalars of rule adam by name, \['alpha', 'beta_1', 'beta_2', "
+                                        r"'epsilon'\]"):
+        opt.apply_gradients([(_grad([0.1, 0.1]), v)])
+    assert v.numpy().tolist() == [1.0, 2.0] and opt.iterations == 0
+    assert optimizers.Adam(0.1).rule_scalars(0.1, 1) == pytest.approx([0.1 * 0.001 ** 0.5 / 0.1, 0.9, 0.999, 1e-7], rel=1e-15)
+
+
 def test_a_failed_launch_changes_no_optimizer_state(monkeypatch):
     """AdagradDecay decides its decays before the launch but commits them only after it."""
     from accel import kernels
