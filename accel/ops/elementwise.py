@@ -229,6 +229,9 @@ sin = _unary("sin", "Sine.", None,
 cos = _unary("cos", "Cosine.", None,
              lambda g, ans, x: cos_grad(g, x), to_float=True,
              math="cos({0})", numpy="cos")
+tan = _unary("tan", "Tangent.", None,
+             lambda g, ans, x: g * (1 + ans * ans), to_float=True,  # d tan = 1 + tan^2
+             math="tan({0})", numpy="tan")
 # The VJPs of tanh and sigmoid are single fused ops of (g, y) with their own VJPs, as
 # TensorFlow's TanhGrad/SigmoidGrad: one op in backward instead of three, and exact at any order.
 tanh_grad = _binary("tanh_grad", "g * (1 - y*y): the VJP of tanh in terms of its output y.", None,

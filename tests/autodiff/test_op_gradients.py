@@ -123,6 +123,7 @@ CASES = [
     ("log_softmax_grad", lambda g, x: classification.log_softmax_grad(g, ac.log_softmax(x, axis=0), 0), [any_(3, 2), any_(3, 2)],
      True),
     ("_spread", lambda g: reduce._spread(g, (2, 1), (2, 3)) * ac.tensor([1.0, 2.0, 3.0], dtype="float64"), [any_(2)], True),
+    ("tan", ac.tan, [R.uniform(-1.2, 1.2, 4)], True),
 ]
 
 
