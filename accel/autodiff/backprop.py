@@ -8,29 +8,12 @@ reported as soon as they are final) and reads its result; the walk's loop itself
 from __future__ import annotations
 
 from ..dtypes import is_floating
+from ..nest import flatten
 from ..tensor import Tensor
 from .. import ops
 from .walk import walk
 
-__all__ = ["backward", "gradients", "flatten", "pack", "check_unconnected", "check_sources"]
-
-
-def flatten(structure) -> list:
-    """The leaves of nested lists, tuples and dicts (dicts in sorted key order)."""
-    if isinstance(structure, dict):
-        return [leaf for key in sorted(structure) for leaf in flatten(structure[key])]
-    if isinstance(structure, (list, tuple)):
-        return [leaf for item in structure for leaf in flatten(item)]
-    return [structure]
-
-
-def pack(structure, leaves):
-    """`leaves` (an iterator) laid out with the nesting of `structure`."""
-    if isinstance(structure, dict):
-        return {key: pack(structure[key], leaves) for key in sorted(structure)}
-    if isinstance(structure, (list, tuple)):
-        return type(structure)(pack(item, leaves) for item in structure)
-    return next(leaves)
+__all__ = ["backward", "gradients", "check_unconnected", "check_sources"]
 
 
 def check_unconnected(value) -> str:

@@ -11,7 +11,8 @@ import contextlib
 from .. import ops
 from ..tensor import Tensor, Variable
 from .. import recording
-from .backprop import backward, check_unconnected, flatten, pack, target_weights
+from ..nest import flatten, pack_sequence_as
+from .backprop import backward, check_unconnected, target_weights
 
 __all__ = ["GradientTape"]
 
@@ -110,7 +111,7 @@ class GradientTape:
         self._start_use()
         grads = backward(targets, weights, flat_sources, tape=self, release=not self.persistent,
                          unconnected=unconnected, on_ready=on_ready)
-        return pack(sources, iter(grads))
+        return pack_sequence_as(sources, grads)
 
     def jacobian(self, target, sources, unconnected_gradients="none"):
         """d target / d source for each source: shape target.shape + source.shape."""
@@ -123,7 +124,7 @@ class GradientTape:
         out = []
         for s, row in zip(flat_sources, rows):
             out.append(self._assemble(row, s, tuple(target.shape) + tuple(s.shape), unconnected))
-        return pack(sources, iter(out))
+        return pack_sequence_as(sources, out)
 
     def batch_jacobian(self, target, source, unconnected_gradients="none"):
         """Per-example jacobians: result[b] = d target[b] / d source[b], shape

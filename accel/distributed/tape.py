@@ -10,7 +10,8 @@
 from __future__ import annotations
 
 from .. import ops
-from ..autodiff.backprop import check_sources, check_unconnected, flatten, pack
+from ..autodiff.backprop import check_sources, check_unconnected
+from ..nest import flatten, pack_sequence_as
 from ..autodiff.tape import GradientTape
 from .buckets import GradientReducer
 from ..dtypes import is_floating
@@ -61,4 +62,4 @@ def reduced_gradient(tape, reducer, target, sources, output_gradients=None, unco
     reduced = reduction.finish(flat)
     if unconnected == "zero":
         reduced = [ops.zeros_like(s) if g is None and is_floating(s.dtype) else g for g, s in zip(reduced, flat)]
-    return pack(sources, iter(reduced))
+    return pack_sequence_as(sources, reduced)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from .. import recording
 from ..autodiff.tape import GradientTape
 from ..dtypes import is_floating
+from ..nest import flatten
 from ..tensor import Tensor
 from .trace import bind, current, not_tracing, refs, resolve
 
@@ -85,13 +86,8 @@ class CallNode:
 
 
 def _leaves(outputs):
-    if isinstance(outputs, Tensor):
-        return [outputs]
-    if isinstance(outputs, (list, tuple)):
-        return [leaf for o in outputs for leaf in _leaves(o)]
-    if isinstance(outputs, dict):
-        return [leaf for v in outputs.values() for leaf in _leaves(v)]
-    return []
+    """The output tensors in nest.flatten's order (refs() of the output template has the same)."""
+    return [leaf for leaf in flatten(outputs) if isinstance(leaf, Tensor)]
 
 
 class _CallVJPs:

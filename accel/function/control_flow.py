@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy
 
-from ..autodiff.backprop import flatten
+from ..nest import flatten
 from ..ops.elementwise import where
 from ..tensor import Tensor, convert
 from .trace import current

@@ -24,6 +24,7 @@ import weakref
 import numpy
 
 from .. import recording
+from ..nest import map_structure
 from ..tensor import Tensor, Variable, convert
 from .call_node import CallNode, eligible
 from .graph import Graph
@@ -311,16 +312,7 @@ class Function:
 
 
 def _output_template(result, trace):
-    if isinstance(result, Tensor):
-        return Ref(trace.slot_for(result))
-    if isinstance(result, list):
-        return [_output_template(r, trace) for r in result]
-    if isinstance(result, tuple):
-        return type(result)(*(_output_template(r, trace) for r in result)) if hasattr(result, "_fields") \
-            else tuple(_output_template(r, trace) for r in result)
-    if isinstance(result, dict):
-        return {k: _output_template(v, trace) for k, v in result.items()}
-    return result
+    return map_structure(lambda leaf: Ref(trace.slot_for(leaf)) if isinstance(leaf, Tensor) else leaf, result)
 
 
 def _check_signature(input_signature, signature) -> tuple:

@@ -24,6 +24,7 @@ import numpy
 from .. import recording
 from ..ops._core import as_array
 from ..ops.conversion import identity
+from ..nest import map_structure
 from ..ops.table import record_of
 from ..tensor import Tensor, Variable
 from .fusion import plan_fusion
@@ -199,8 +200,10 @@ class Graph:
     def _wrap(self, template, values, inputs):
         """The outputs as tensors (an input returned is the caller's tensor; a Variable's own array
         is copied: a result never changes)."""
-        if template.__class__ is Ref:
-            s = template.slot
+        def leaf(ref):
+            if ref.__class__ is not Ref:
+                return ref
+            s = ref.slot
             value = values[s]
             if s in self.constants:
                 return self.constants[s]
@@ -209,27 +212,14 @@ class Graph:
             if self.kinds[s] in ("var", "read"):
                 value = value.copy()
             return Tensor(as_array(value), self.meta[s][2])
-        if isinstance(template, list):
-            return [self._wrap(t, values, inputs) for t in template]
-        if isinstance(template, tuple):
-            return tuple(self._wrap(t, values, inputs) for t in template)
-        if isinstance(template, dict):
-            return {k: self._wrap(t, values, inputs) for k, t in template.items()}
-        return template
+
+        return map_structure(leaf, template)
 
 
 def _snapshots(outputs):
     """Outputs with each Variable replaced by its value now (recorded as a read of it, so a tape
     differentiates through it): a result never changes when the Variable does."""
-    if isinstance(outputs, Variable):
-        return identity(outputs)
-    if isinstance(outputs, list):
-        return [_snapshots(o) for o in outputs]
-    if isinstance(outputs, tuple):
-        return tuple(_snapshots(o) for o in outputs)
-    if isinstance(outputs, dict):
-        return {k: _snapshots(v) for k, v in outputs.items()}
-    return outputs
+    return map_structure(lambda leaf: identity(leaf) if isinstance(leaf, Variable) else leaf, outputs)
 
 
 def _plain(value) -> bool:

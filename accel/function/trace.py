@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 
 from .. import recording
+from ..nest import flatten, map_structure
 from ..ops.table import record_of
 from ..tensor import Tensor, Variable, is_device_array
 
@@ -67,29 +68,16 @@ class Step:
         return f"{self.out_slots} = {name}{self.args!r}"
 
 
-def refs(template):
-    """The slots a template refers to, in order (with repeats)."""
-    if template.__class__ is Ref:
-        yield template.slot
-    elif isinstance(template, (list, tuple)):
-        for item in template:
-            yield from refs(item)
-    elif isinstance(template, dict):
-        for item in template.values():
-            yield from refs(item)
+def refs(template) -> list:
+    """The slots a template refers to, in nest.flatten's order (with repeats)."""
+    return [leaf.slot for leaf in flatten(template) if leaf.__class__ is Ref]
 
 
 def resolve(template, values):
     """The template with each Ref replaced by `values[slot]` (values: a list or a dict)."""
-    if template.__class__ is Ref:
+    if template.__class__ is Ref:  # the common case: one operand
         return values[template.slot]
-    if isinstance(template, list):
-        return [resolve(t, values) for t in template]
-    if isinstance(template, tuple):
-        return tuple(resolve(t, values) for t in template)
-    if isinstance(template, dict):
-        return {k: resolve(t, values) for k, t in template.items()}
-    return template
+    return map_structure(lambda leaf: values[leaf.slot] if leaf.__class__ is Ref else leaf, template)
 
 
 def bind(template, out, values, each=None) -> None:
@@ -98,12 +86,14 @@ def bind(template, out, values, each=None) -> None:
     if template is None:
         return
     if template.__class__ is Ref:
-        values[template.slot] = out
-        if each is not None:
-            each(template.slot, out)
-        return
-    for t, o in zip(template, out):
-        bind(t, o, values, each)
+        pairs = [(template, out)]
+    else:
+        pairs = zip(flatten(template), flatten(out))
+    for leaf, value in pairs:
+        if leaf.__class__ is Ref:
+            values[leaf.slot] = value
+            if each is not None:
+                each(leaf.slot, value)
 
 
 class ShapeChanged(Exception):
@@ -177,15 +167,8 @@ class Trace:
         return slot is not None and self.kinds[slot] != "const"
 
     def template(self, value):
-        if isinstance(value, Tensor):
-            return Ref(self.slot_for(value))
-        if isinstance(value, list):
-            return [self.template(v) for v in value]
-        if isinstance(value, tuple):
-            return tuple(self.template(v) for v in value)
-        if isinstance(value, dict):
-            return {k: self.template(v) for k, v in value.items()}
-        return value
+        """`value` with each tensor replaced by a Ref to its slot."""
+        return map_structure(lambda leaf: Ref(self.slot_for(leaf)) if isinstance(leaf, Tensor) else leaf, value)
 
     # -- recording ----------------------------------------------------------------------------------
     def call(self, op, args, kwargs, effect=None, stateful: bool = False):
@@ -297,11 +280,7 @@ class Trace:
 
 
 def _tensors(out):
-    if isinstance(out, Tensor):
-        return [out]
-    if isinstance(out, (list, tuple)):
-        return [t for o in out for t in _tensors(o)]
-    return []
+    return [leaf for leaf in flatten(out) if isinstance(leaf, Tensor)]
 
 
 def _collect_ids(value, into: set) -> None:

@@ -24,7 +24,7 @@ import numpy
 
 from ..dtypes import is_floating
 from .. import kernels
-from ..autodiff.backprop import flatten
+from ..nest import flatten
 from ..recording import live_captures
 from ..autodiff.tape import GradientTape
 from ..ops._core import traceable

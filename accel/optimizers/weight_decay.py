@@ -11,7 +11,7 @@ import weakref
 
 import numpy
 
-from ..autodiff.backprop import flatten
+from ..nest import flatten
 from .validation import check_variables
 
 
