@@ -13,6 +13,9 @@ from __future__ import annotations
 __all__ = ["is_nested", "flatten", "pack_sequence_as", "map_structure"]
 
 
+_NESTED = (list, tuple, dict)
+
+
 def is_nested(value) -> bool:
     """Whether `value` is a structure (list, tuple or dict) rather than a leaf."""
     return isinstance(value, (list, tuple, dict))
@@ -38,6 +41,8 @@ def _rebuilt(structure, items):
 def flatten(structure) -> list:
     """The leaves of `structure`, depth first (dict values in sorted key order)."""
     if isinstance(structure, (list, tuple)):
+        if not any(isinstance(item, _NESTED) for item in structure):  # the common case: flat
+            return list(structure)
         return [leaf for item in structure for leaf in flatten(item)]
     if isinstance(structure, dict):
         return [leaf for key in _keys(structure) for leaf in flatten(structure[key])]
@@ -46,6 +51,9 @@ def flatten(structure) -> list:
 
 def pack_sequence_as(structure, flat):
     """`flat` (a sequence or an iterator of leaves, in `flatten`'s order) laid out as `structure`."""
+    if (structure.__class__ is list and flat.__class__ is list and len(flat) == len(structure)
+            and not any(isinstance(item, _NESTED) for item in structure)):
+        return list(flat)  # the common case (a tape's list of sources): nothing to lay out
     leaves = iter(flat)
     out = _pack(structure, leaves)
     if isinstance(flat, (list, tuple)) and next(leaves, _END) is not _END:

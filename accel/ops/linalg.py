@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy
 
+from ..tensor import Tensor
 from ._core import defop, make, operands
 from .shape import matrix_transpose, reshape, sum_to
 
@@ -24,19 +25,15 @@ def _promoted_grad(g, a, b):
     return reshape(g, tuple(batch) + (n, m))
 
 
-# dL/dA = dL/dC @ B^T and dL/dB = A^T @ dL/dC on the promoted operands; batch axes that were
-# broadcast are summed here (back to the promoted shape) so 1-D operands get back their shape.
+# dL/dA = dL/dC @ B^T and dL/dB = A^T @ dL/dC on the promoted operands (1-D, batched; two 2-D
+# matrices take _VJPS_2D); batch axes that were broadcast are summed here (back to the promoted shape) so 1-D operands get back their shape.
 def _matmul_vjp_a(g, ans, a, b):
-    if a.ndim == 2 and b.ndim == 2:  # the common case: nothing promoted or broadcast
-        return matmul(g, matrix_transpose(b))
     a2, b2 = _as_matrix(a, True), _as_matrix(b, False)
     grad = matmul(_promoted_grad(g, a, b), matrix_transpose(b2))
     return reshape(sum_to(grad, a2.shape), a.shape)
 
 
 def _matmul_vjp_b(g, ans, a, b):
-    if a.ndim == 2 and b.ndim == 2:
-        return matmul(matrix_transpose(a), g)
     a2, b2 = _as_matrix(a, True), _as_matrix(b, False)
     grad = matmul(matrix_transpose(a2), _promoted_grad(g, a, b))
     return reshape(sum_to(grad, b2.shape), b.shape)
@@ -58,10 +55,61 @@ def _product(xp, a, b):
     return xp.matmul(a, b)
 
 
-@defop("linalg", numpy="matmul", methods=("__matmul__", "__rmatmul__"), kernel=_product)
-def matmul(a, b):
-    """Matrix product a @ b: batched over leading axes (broadcast), 1-D operands as in NumPy."""
+def _matmul_kernel(xp, a, b, transpose_a=False, transpose_b=False):
+    """matmul on raw arrays (accel.function's replay)."""
+    return _product(xp, a.swapaxes(-1, -2) if transpose_a else a, b.swapaxes(-1, -2) if transpose_b else b)
+
+
+# The VJPs of C = op(A) op(B) for 2-D operands, each one matmul with flags (no transpose op):
+#   C = A B:     dA = g B^T,       dB = A^T g
+#   C = A B^T:   dA = g B,         dB = g^T A
+#   C = A^T B:   dA = B g^T,       dB = A g
+#   C = A^T B^T: dA = B^T g^T,     dB = g^T A^T
+_VJPS_2D = {
+    (False, False): (lambda g, ans, a, b: matmul(g, b, transpose_b=True),
+                     lambda g, ans, a, b: matmul(a, g, transpose_a=True)),
+    (False, True): (lambda g, ans, a, b: matmul(g, b),
+                    lambda g, ans, a, b: matmul(g, a, transpose_a=True)),
+    (True, False): (lambda g, ans, a, b: matmul(b, g, transpose_b=True),
+                    lambda g, ans, a, b: matmul(a, g)),
+    (True, True): (lambda g, ans, a, b: matmul(b, g, transpose_a=True, transpose_b=True),
+                   lambda g, ans, a, b: matmul(g, a, transpose_a=True, transpose_b=True)),
+}
+
+
+def _flag(value, name: str) -> bool:
+    if not isinstance(value, (bool, numpy.bool_)):
+        raise TypeError(f"matmul: {name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+@defop("linalg", numpy="matmul", methods=("__matmul__", "__rmatmul__"), kernel=_matmul_kernel)
+def matmul(a, b, transpose_a=False, transpose_b=False):
+    """Matrix product a @ b: batched over leading axes (broadcast), 1-D operands as in NumPy.
+    transpose_a / transpose_b: multiply by a's (b's) matrix transpose, its last two axes swapped
+    (TensorFlow's tf.linalg.matmul flags; the operand must have 2 or more dimensions). On 2-D
+    operands that is one op, whose VJPs are one matmul each."""
+    if transpose_a is not False:
+        transpose_a = _flag(transpose_a, "transpose_a")
+    if transpose_b is not False:
+        transpose_b = _flag(transpose_b, "transpose_b")
+    if isinstance(a, Tensor) and isinstance(b, Tensor):  # the common call: two matrices on one device
+        ad, bd = a._data, b._data
+        if ad.ndim == 2 and bd.ndim == 2 and a._device is b._device:
+            if transpose_a:
+                ad = ad.T
+            if transpose_b:
+                bd = bd.T
+            if ad.shape[1] == bd.shape[0]:
+                return make(_product(a._device.xp, ad, bd), a._device, (a, b), _VJPS_2D[transpose_a, transpose_b])
     a, b, device = operands("matmul", a, b)
+    if transpose_a or transpose_b:
+        for flag, operand, name in ((transpose_a, a, "transpose_a"), (transpose_b, b, "transpose_b")):
+            if flag and operand.ndim < 2:
+                raise ValueError(f"matmul: {name} needs an operand of 2 or more dimensions, got shape "
+                                 f"{tuple(operand.shape)}")
+        # batched, or shapes that do not fit: the composite (its errors name the transposed shapes)
+        return matmul(matrix_transpose(a) if transpose_a else a, matrix_transpose(b) if transpose_b else b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(
             f"matmul: operands must have at least 1 dimension, got shapes {tuple(a.shape)} and "

@@ -124,6 +124,12 @@ CASES = [
      True),
     ("_spread", lambda g: reduce._spread(g, (2, 1), (2, 3)) * ac.tensor([1.0, 2.0, 3.0], dtype="float64"), [any_(2)], True),
     ("tan", ac.tan, [R.uniform(-1.2, 1.2, 4)], True),
+    ("matmul_transpose_a", lambda a, b: ac.matmul(a, b, transpose_a=True), [any_(3, 2), any_(3, 4)], True),
+    ("matmul_transpose_b", lambda a, b: ac.matmul(a, b, transpose_b=True), [any_(2, 3), any_(4, 3)], True),
+    ("matmul_transpose_both", lambda a, b: ac.matmul(a, b, transpose_a=True, transpose_b=True),
+     [any_(3, 2), any_(4, 3)], True),
+    ("matmul_transpose_batched", lambda a, b: ac.matmul(a, b, transpose_a=True, transpose_b=True),
+     [any_(2, 3, 2), any_(4, 3)], True),
 ]
 
 

@@ -29,6 +29,49 @@ def test_matmul_errors():
         ac.matmul(ac.zeros((2, 2, 3)), ac.zeros((3, 3, 4)))
 
 
+@pytest.mark.parametrize("transpose_a", [False, True])
+@pytest.mark.parametrize("transpose_b", [False, True])
+@pytest.mark.parametrize("batch", [(), (2,), (3, 1)])
+def test_matmul_transpose_flags_are_tensorflows(device, rng, transpose_a, transpose_b, batch):
+    """tf.linalg.matmul(a, b, transpose_a, transpose_b): the matrix transposes (last two axes),
+    batch axes broadcast against a 2-D b."""
+    a = rng.standard_normal(batch + ((4, 2) if transpose_a else (2, 4)))
+    b = rng.standard_normal((3, 4) if transpose_b else (4, 3))
+    got = ac.matmul(ac.tensor(a, device=device), ac.tensor(b, device=device), transpose_a=transpose_a,
+                    transpose_b=transpose_b)
+    want = numpy.matmul(a.swapaxes(-1, -2) if transpose_a else a, b.T if transpose_b else b)
+    assert got.shape == want.shape
+    numpy.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-12)
+
+
+def test_matmul_transpose_flag_errors_name_the_flag():
+    with pytest.raises(ValueError, match=r"matmul: transpose_b needs an operand of 2 or more dimensions, got shape \(3,\)"):
+        ac.matmul(ac.zeros((2, 3)), ac.zeros((3,)), transpose_b=True)
+    with pytest.raises(TypeError, match="matmul: transpose_a must be a bool, got 'yes'"):
+        ac.matmul(ac.zeros((2, 3)), ac.zeros((2, 3)), transpose_a="yes")
+    with pytest.raises(ValueError, match=r"inner dimensions differ: a has shape \(3, 2\) and b has shape \(3, 2\)"):
+        ac.matmul(ac.zeros((2, 3)), ac.zeros((3, 2)), transpose_a=True)
+
+
+def test_the_vjps_of_a_2d_matmul_are_single_matmuls():
+    """Backward of a 2-D product is two matmuls with flags (TensorFlow's MatMul gradients), no
+    transpose op: the traced gradient function holds exactly two steps, both matmuls."""
+    def grads(a, b):
+        with ac.GradientTape() as tape:
+            tape.watch([a, b])
+            y = ac.matmul(a, b)
+        return tape.gradient(y, [a, b], output_gradients=ac.ones((2, 4), dtype="float64"))
+
+    f = ac.function(grads)
+    a, b = ac.tensor(numpy.ones((2, 3))), ac.tensor(numpy.ones((3, 4)))
+    got = f(a, b)
+    numpy.testing.assert_array_equal(got[0].numpy(), numpy.full((2, 3), 4.0))
+    numpy.testing.assert_array_equal(got[1].numpy(), numpy.full((3, 4), 2.0))
+    (concrete,) = f._concrete
+    (graph,) = concrete._graphs.values()
+    assert [step.op.__name__ for step in graph.steps] == ["matmul"] * 2, graph.steps  # the forward is pruned
+
+
 def _float16_ulps(got, exact):
     """|got - exact| in units of float16's spacing at the exact value (rounded to float16)."""
     nearest = exact.astype(numpy.float16)
