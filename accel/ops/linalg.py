@@ -26,7 +26,8 @@ def _promoted_grad(g, a, b):
 
 
 # dL/dA = dL/dC @ B^T and dL/dB = A^T @ dL/dC on the promoted operands (1-D, batched; two 2-D
-# matrices take _VJPS_2D); batch axes that were broadcast are summed here (back to the promoted shape) so 1-D operands get back their shape.
+# matrices take _VJPS_2D); batch axes that were broadcast are summed here (back to the promoted
+# shape) so 1-D operands get back their shape.
 def _matmul_vjp_a(g, ans, a, b):
     a2, b2 = _as_matrix(a, True), _as_matrix(b, False)
     grad = matmul(_promoted_grad(g, a, b), matrix_transpose(b2))
