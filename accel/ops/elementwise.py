@@ -39,22 +39,31 @@ _autodiff.configure_elementwise(_NDARRAY, as_array)
 
 
 def _front(op, forward, vjps, arity: int, to_float: bool = False):
-    """The op as users call it: `op` itself, or its compiled front (which has op's name, doc and
-    kernel, binds as a method, and pickles by name)."""
+    """The op as users call it: `op` itself, or its compiled front (which has op's name and doc,
+    binds as a method, and pickles by name). A forward derived from a math form that is one NumPy
+    ufunc hands the front that ufunc (`host`), which it calls on the CPU arrays directly."""
     if not _COMPILED:
         return op
-    front = _autodiff.ElementwiseOp(op, forward, vjps, arity, to_float)
+    front = _autodiff.ElementwiseOp(op, forward, vjps, arity, to_float, getattr(forward, "host", None))
     front.__name__ = front.__qualname__ = op.__name__
     front.__doc__, front.__module__, front.__wrapped__ = op.__doc__, __name__, op
     return front
 
 
-def _unary(name, doc, forward=None, vjp=None, *, to_float=False, math=None, **facts):
-    """An op of one tensor, entered in the op table (`facts`: table.OpRecord's fields).
-    `forward` defaults to the one `math` gives. `to_float`: integer inputs are computed as float32
-    (as PyTorch does)."""
+def _ufunc_forward(name: str):
+    """The forward that is the array module's ufunc `name` (NumPy's or CuPy's), with NumPy's as
+    its `host`: the compiled front calls that on CPU arrays directly."""
+    forward = lambda xp, *arrays: getattr(xp, name)(*arrays)  # noqa: E731
+    forward.host = getattr(numpy, name)
+    return forward
 
-    forward = forward or forward_of(math, 1)
+
+def _unary(name, doc, forward=None, vjp=None, *, to_float=False, math=None, ufunc=None, **facts):
+    """An op of one tensor, entered in the op table (`facts`: table.OpRecord's fields).
+    `forward` defaults to the one `math` gives, or to the array module's `ufunc` (a name).
+    `to_float`: integer inputs are computed as float32 (as PyTorch does)."""
+
+    forward = forward or (_ufunc_forward(ufunc) if ufunc else forward_of(math, 1))
     vjps = None if vjp is None else (vjp,)
 
     def op(x):
@@ -96,11 +105,11 @@ def _unary(name, doc, forward=None, vjp=None, *, to_float=False, math=None, **fa
                     differentiable=vjps is not None, **facts)
 
 
-def _binary(name, doc, forward=None, vjp_x=None, vjp_y=None, *, math=None, **facts):
+def _binary(name, doc, forward=None, vjp_x=None, vjp_y=None, *, math=None, ufunc=None, **facts):
     """An op of two operands (tensors or constants) with NumPy broadcasting, entered in the op
     table as _unary's ops are."""
 
-    forward = forward or forward_of(math, 2)
+    forward = forward or (_ufunc_forward(ufunc) if ufunc else forward_of(math, 2))
     vjps = None if vjp_x is None and vjp_y is None else (vjp_x, vjp_y)
 
     def op(x, y):
@@ -161,14 +170,12 @@ divide = _binary("divide", "x / y (true division).", None,
                  lambda g, ans, x, y: g / y,
                  lambda g, ans, x, y: -g * ans / y,
                  math="{0} / {1}", numpy="divide", methods=("__truediv__", "__rtruediv__"))
-floor_divide = _binary("floor_divide", "floor(x / y); not differentiable.",
-                       lambda xp, x, y: xp.floor_divide(x, y),
+floor_divide = _binary("floor_divide", "floor(x / y); not differentiable.", ufunc="floor_divide",
                        numpy="floor_divide", methods=("__floordiv__", "__rfloordiv__"))
-mod = _binary("mod", "x - y * floor(x / y) (the sign of y, as Python's %).",
-              lambda xp, x, y: xp.mod(x, y),
+mod = _binary("mod", "x - y * floor(x / y) (the sign of y, as Python's %).", None,
               lambda g, ans, x, y: g,
               lambda g, ans, x, y: -g * floor_divide(x, y),
-              numpy="remainder", methods=("__mod__", "__rmod__"))
+              ufunc="remainder", numpy="remainder", methods=("__mod__", "__rmod__"))
 negative = _unary("negative", "-x.", None,
                   lambda g, ans, x: -g,
                   math="-{0}", numpy="negative", methods=("__neg__",))
@@ -180,10 +187,10 @@ def _power_vjp_y(g, ans, x, y):
     return g * where(positive, ans * log(where(positive, x, 1)), 0)
 
 
-power = _binary("power", "x ** y.", lambda xp, x, y: xp.power(x, y),
+power = _binary("power", "x ** y.", None,
                 lambda g, ans, x, y: g * y * power(x, y - 1),
                 _power_vjp_y,
-                numpy="power", methods=("__pow__", "__rpow__"), aliases=("pow",))
+                ufunc="power", numpy="power", methods=("__pow__", "__rpow__"), aliases=("pow",))
 pow = power  # noqa: A001  (TensorFlow's name: tf.pow)
 
 # -- transcendental ----------------------------------------------------------------------------
@@ -205,14 +212,14 @@ sqrt = _unary("sqrt", "Square root.", None,
 rsqrt = _unary("rsqrt", "1 / sqrt(x).", None,
                lambda g, ans, x: g * -0.5 * ans / x, to_float=True,
                math="1 / sqrt({0})", domain="positive")
-square = _unary("square", "x * x.", lambda xp, x: xp.square(x),
+square = _unary("square", "x * x.", _ufunc_forward("square"),
                 lambda g, ans, x: g * 2 * x,
                 math="{0} * {0}", numpy="square", methods=("square",))
 abs = _unary("abs", "|x|; its gradient at 0 is 0.", None,  # noqa: A001
              lambda g, ans, x: g * sign(x),
              math="abs({0})", numpy="absolute", methods=("abs", "__abs__"))
-sign = _unary("sign", "-1, 0 or 1; its gradient is 0.", lambda xp, x: xp.sign(x),
-              lambda g, ans, x: g * 0, numpy="sign")
+sign = _unary("sign", "-1, 0 or 1; its gradient is 0.", None,
+              lambda g, ans, x: g * 0, ufunc="sign", numpy="sign")
 # sin's and cos's VJPs are one fused op each (one op in backward instead of two), with their own
 # VJPs so every order is exact.
 sin_grad = _binary("sin_grad", "g * cos(x): the VJP of sin.", None,
@@ -321,10 +328,10 @@ deselect_grad = _binary("deselect_grad", "where(mask, 0, g): the VJP of selectio
                         lambda gg, ans, mask, g: deselect_grad(mask, gg), namespace="internal")
 
 # Ties send the whole gradient to x (TensorFlow's convention).
-maximum = _binary("maximum", "Elementwise max(x, y).", lambda xp, x, y: xp.maximum(x, y),
+maximum = _binary("maximum", "Elementwise max(x, y).", _ufunc_forward("maximum"),
                   lambda g, ans, x, y: select_grad(greater_equal(x, y), g),
                   lambda g, ans, x, y: deselect_grad(greater_equal(x, y), g), numpy="maximum")
-minimum = _binary("minimum", "Elementwise min(x, y).", lambda xp, x, y: xp.minimum(x, y),
+minimum = _binary("minimum", "Elementwise min(x, y).", _ufunc_forward("minimum"),
                   lambda g, ans, x, y: select_grad(less_equal(x, y), g),
                   lambda g, ans, x, y: deselect_grad(less_equal(x, y), g), numpy="minimum")
 
@@ -362,7 +369,7 @@ def clip(x, clip_value_min, clip_value_max):
 
 # -- comparisons and logic (not differentiable: bool results) -----------------------------------
 def _comparison(name, doc, method=None):
-    return _binary(name, doc, lambda xp, x, y: getattr(xp, name)(x, y), numpy=name, dtype="bool",
+    return _binary(name, doc, ufunc=name, numpy=name, dtype="bool",
                    methods=(method,) if method else ())
 
 
@@ -375,7 +382,7 @@ greater_equal = _comparison("greater_equal", "x >= y.", "__ge__")
 logical_and = _comparison("logical_and", "x and y.")
 logical_or = _comparison("logical_or", "x or y.")
 logical_xor = _comparison("logical_xor", "x xor y.")
-logical_not = _unary("logical_not", "not x.", lambda xp, x: xp.logical_not(x), numpy="logical_not", dtype="bool")
+logical_not = _unary("logical_not", "not x.", ufunc="logical_not", numpy="logical_not", dtype="bool")
 
 
 # -- bitwise (integers and booleans; not differentiable) ------------------------------------------
@@ -413,6 +420,5 @@ right_shift = _bitwise_binary("right_shift", "x >> y on integers (arithmetic for
                               "rshift")
 invert = _unary("invert", "~x: bitwise NOT on integers, logical NOT on booleans.", _invert_forward,
                 numpy="invert", methods=("__invert__",))
-isfinite = _unary("isfinite", "Whether each element is finite.", lambda xp, x: xp.isfinite(x),
-                  numpy="isfinite", dtype="bool")
-isnan = _unary("isnan", "Whether each element is NaN.", lambda xp, x: xp.isnan(x), numpy="isnan", dtype="bool")
+isfinite = _unary("isfinite", "Whether each element is finite.", ufunc="isfinite", numpy="isfinite", dtype="bool")
+isnan = _unary("isnan", "Whether each element is NaN.", ufunc="isnan", numpy="isnan", dtype="bool")

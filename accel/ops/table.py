@@ -150,7 +150,32 @@ def forward_of(math: str, arity: int) -> Callable:
     code = f"lambda xp, {', '.join(names)}: {body}"
     forward = eval(compile(code, f"<math {math}>", "eval"), {})  # noqa: S307 (our own forms only)
     forward.math = math
+    forward.host = _host_ufunc(tree.body, names)
     return forward
+
+
+_BINARY_UFUNCS = {ast.Add: "add", ast.Sub: "subtract", ast.Mult: "multiply", ast.Div: "true_divide"}
+
+
+def _host_ufunc(body, names):
+    """The NumPy ufunc the form is, when it is one function or operator applied to the operands
+    in order (`exp({0})`, `{0} + {1}`): the compiled front then calls it on the arrays directly
+    (`numpy.add(x, y)` is what `x + y` runs, so the same values). None for any other form."""
+    import numpy
+
+    def operands(nodes):
+        return [n.id for n in nodes if isinstance(n, ast.Name)] == names and len(nodes) == len(names)
+
+    name = None
+    if isinstance(body, ast.Call) and isinstance(body.func, ast.Attribute) and operands(body.args) \
+            and not body.keywords:
+        name = body.func.attr
+    elif isinstance(body, ast.BinOp) and type(body.op) in _BINARY_UFUNCS and operands([body.left, body.right]):
+        name = _BINARY_UFUNCS[type(body.op)]
+    elif isinstance(body, ast.UnaryOp) and isinstance(body.op, ast.USub) and operands([body.operand]):
+        name = "negative"
+    ufunc = getattr(numpy, name, None) if name else None
+    return ufunc if isinstance(ufunc, numpy.ufunc) else None
 
 
 # -- the generated op reference (docs/ops.md) -------------------------------------------------------

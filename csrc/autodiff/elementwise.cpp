@@ -25,6 +25,7 @@ struct ElementwiseOp {
     PyObject* dict;     // __name__, __doc__, kernel, ... (set by elementwise.py)
     PyObject* python;   // the op in Python: every call the front does not take
     PyObject* forward;  // forward(xp, *arrays) -> array
+    PyObject* host;     // host(*arrays) -> array on the CPU (the NumPy ufunc a math form is), or None
     PyObject* vjps;     // one VJP per input, or None (the op records nothing)
     Py_ssize_t arity;   // 1 or 2
     int to_float;       // integer inputs are computed as float32 (the Python op converts them)
@@ -56,9 +57,12 @@ PyObject* fast_call(ElementwiseOp* op, PyObject* const* args, Py_ssize_t nargs) 
     if (op->to_float && !is_floating_dtype(attr(xd.ptr(), names.dtype).ptr())) return nullptr;
     nb::object xp = attr(device.ptr(), names.xp);
     nb::object out;
+    // The forward's first argument is xp; a host ufunc takes the arrays alone (one Python frame less).
+    PyObject* const callee = op->host != Py_None ? op->host : op->forward;
+    const Py_ssize_t skip = op->host != Py_None ? 1 : 0;
     if (nargs == 1) {
         PyObject* call[] = {xp.ptr(), xd.ptr()};
-        out = nb::steal(PyObject_Vectorcall(op->forward, call, 2, nullptr));
+        out = nb::steal(PyObject_Vectorcall(callee, call + skip, 2 - skip, nullptr));
     } else {
         PyObject* y = args[1];
         nb::object yd;
@@ -71,7 +75,7 @@ PyObject* fast_call(ElementwiseOp* op, PyObject* const* args, Py_ssize_t nargs) 
             return nullptr;
         }
         PyObject* call[] = {xp.ptr(), xd.ptr(), yd.ptr()};
-        out = nb::steal(PyObject_Vectorcall(op->forward, call, 3, nullptr));
+        out = nb::steal(PyObject_Vectorcall(callee, call + skip, 3 - skip, nullptr));
     }
     if (!out.is_valid()) throw nb::python_error();
     if (Py_TYPE(out.ptr()) != reinterpret_cast<PyTypeObject*>(ops.ndarray)) {
@@ -114,12 +118,13 @@ PyObject* op_vectorcall(PyObject* self, PyObject* const* args, size_t nargsf, Py
 }
 
 PyObject* op_new(PyTypeObject*, PyObject* args, PyObject* kwargs) {
-    static const char* keywords[] = {"python", "forward", "vjps", "arity", "to_float", nullptr};
+    static const char* keywords[] = {"python", "forward", "vjps", "arity", "to_float", "host", nullptr};
     PyObject *python, *forward, *vjps;
+    PyObject* host = Py_None;
     Py_ssize_t arity;
     int to_float = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOn|p:ElementwiseOp", const_cast<char**>(keywords), &python,
-                                     &forward, &vjps, &arity, &to_float))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOn|pO:ElementwiseOp", const_cast<char**>(keywords), &python,
+                                     &forward, &vjps, &arity, &to_float, &host))
         return nullptr;
     if (arity != 1 && arity != 2) {
         PyErr_SetString(PyExc_ValueError, "ElementwiseOp: arity must be 1 or 2");
@@ -140,9 +145,11 @@ PyObject* op_new(PyTypeObject*, PyObject* args, PyObject* kwargs) {
     }
     Py_INCREF(python);
     Py_INCREF(forward);
+    Py_INCREF(host);
     Py_INCREF(vjps);
     op->python = python;
     op->forward = forward;
+    op->host = host;
     op->vjps = vjps;
     op->arity = arity;
     op->to_float = to_float;
@@ -155,6 +162,7 @@ int op_traverse(PyObject* self, visitproc visit, void* arg) {
     Py_VISIT(op->dict);
     Py_VISIT(op->python);
     Py_VISIT(op->forward);
+    Py_VISIT(op->host);
     Py_VISIT(op->vjps);
     return 0;
 }
@@ -164,6 +172,7 @@ int op_clear(PyObject* self) {
     Py_CLEAR(op->dict);
     Py_CLEAR(op->python);
     Py_CLEAR(op->forward);
+    Py_CLEAR(op->host);
     Py_CLEAR(op->vjps);
     return 0;
 }
@@ -202,8 +211,9 @@ PyMemberDef op_members[] = {
 
 PyType_Slot op_slots[] = {
     {Py_tp_doc, const_cast<char*>(
-        "ElementwiseOp(python, forward, vjps, arity, to_float=False): an elementwise op whose common call is "
-        "compiled; every other call goes to `python`.")},
+        "ElementwiseOp(python, forward, vjps, arity, to_float=False, host=None): an elementwise op whose "
+        "common call is compiled (computing with host(*arrays) when given, else forward(xp, *arrays)); every "
+        "other call goes to `python`.")},
     {Py_tp_new, reinterpret_cast<void*>(op_new)},
     {Py_tp_dealloc, reinterpret_cast<void*>(op_dealloc)},
     {Py_tp_traverse, reinterpret_cast<void*>(op_traverse)},

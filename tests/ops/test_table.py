@@ -193,3 +193,30 @@ def test_the_numexpr_program_of_the_form_is_the_eager_op(name, dtype):
         want = record.fn(*[ac.tensor(a) for a in args]).numpy()
     assert got.dtype == want.dtype
     assert ulps(got, want).max() <= 4, name
+
+
+# (an op that computes integers as float32 hands the front its host too; its record's kernel is the
+# converting wrapper, so it is not listed here: its forward is the same ufunc call)
+HOSTED = sorted(name for name, r in REGISTRY.items() if getattr(r.kernel, "host", None) is not None)
+
+
+@pytest.mark.parametrize("name", HOSTED)
+def test_a_host_ufunc_is_the_forward(name):
+    """The compiled front calls a forward's `host` ufunc on CPU arrays instead of the forward:
+    the same values and dtypes, with a Python number operand too (weakly typed, NEP 50)."""
+    record = REGISTRY[name]
+    rng = numpy.random.default_rng(3)
+    for dtype in ("float32", "float64", "int64"):
+        args = [rng.uniform(0.5, 3.0, 7).astype(dtype) + (dtype == "int64") for _ in range(record.arity)]
+        with numpy.errstate(all="ignore"):
+            calls = [args] + ([[args[0], 2.0], [args[0], 3]] if record.arity == 2 else [])
+            for call in calls:
+                try:
+                    want = record.kernel(numpy, *call)
+                except TypeError:
+                    with pytest.raises(TypeError):
+                        record.kernel.host(*call)
+                    continue
+                got = record.kernel.host(*call)
+                assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), (name, dtype, call)
+    assert {"add", "subtract", "multiply", "divide", "negative", "maximum", "less"} <= set(HOSTED)
