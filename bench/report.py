@@ -1,7 +1,7 @@
 """Run accel's benchmark suite and report it: a markdown table per question (our time, each peer's
 time with our ratio to it, and our % of the hardware limit), printed and saved, and a PNG chart.
 
-    python bench/report.py                 # full sizes (about an hour on 2 CPU cores)
+    python bench/report.py                 # full sizes (about 21 minutes on a 2-vCPU EPYC: 1273 s measured)
     python bench/report.py --quick         # about 8 minutes on 2 CPU cores
     python bench/report.py --from-json results.json   # re-render a previous run
 
