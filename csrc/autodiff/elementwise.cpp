@@ -1,4 +1,4 @@
-// The compiled front of accel's elementwise ops (accel/ops/elementwise.py's `_unary` and `_binary`).
+// The compiled front of accel's elementwise ops (accel/ops/elementwise_op.py's `_unary` and `_binary`).
 //
 // The common call runs here: a tensor, or two tensors of one device, or a tensor and a Python
 // number, on a device that computes without entering a context (the CPU), while accel.function is

@@ -1,6 +1,6 @@
 // The eager autodiff hot path, compiled (accel._autodiff): the recorded node, `record`, the
 // backward walk's loop, and the front of the elementwise ops. accel/recording.py,
-// accel/autodiff/walk.py and accel/ops/elementwise.py state the same code in Python (the readable
+// accel/autodiff/walk.py and accel/ops/elementwise_op.py state the same code in Python (the readable
 // statement, and what the tests compare with); per-op Python bookkeeping was the largest cost of
 // small-tensor autodiff.
 #pragma once

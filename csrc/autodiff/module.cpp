@@ -4,7 +4,7 @@
 
 NB_MODULE(_autodiff, m) {
     m.doc() = "The eager autodiff hot path: Node, record (accel/recording.py), the backward walk's loop "
-              "(accel/autodiff/walk.py) and the elementwise ops' front (accel/ops/elementwise.py).";
+              "(accel/autodiff/walk.py) and the elementwise ops' front (accel/ops/elementwise_op.py).";
     accel_autodiff::bind_node(m);
     accel_autodiff::bind_walk(m);
     accel_autodiff::bind_elementwise(m);

@@ -15,20 +15,20 @@ import pytest
 import accel as ac
 from accel import recording
 from accel.autodiff import backprop, walk as walk_module
-from accel.ops import _core, elementwise
+from accel.ops import _core, elementwise_op
 from accel.recording import Node
 
 
 def use_python_graph(monkeypatch):
     """Record and walk with the Python statements of the compiled code (the ops' compiled fronts
     still run: ACCEL_PYTHON_GRAPH=1 in a process of its own replaces them too)."""
-    for module, name in ((recording, "record"), (elementwise, "_record"), (_core, "_record")):
+    for module, name in ((recording, "record"), (elementwise_op, "_record"), (_core, "_record")):
         monkeypatch.setattr(module, name, recording.record_python)
     monkeypatch.setattr(backprop, "walk", walk_module.walk_python)
 
 
 def test_the_library_runs_the_compiled_code():
-    assert recording.record is ac._autodiff.record and elementwise._record is ac._autodiff.record
+    assert recording.record is ac._autodiff.record and elementwise_op._record is ac._autodiff.record
     assert backprop.walk is ac._autodiff.walk
     assert Node is ac._autodiff.Node
     assert isinstance(ac.add, ac._autodiff.ElementwiseOp) and isinstance(ac.tanh, ac._autodiff.ElementwiseOp)
@@ -253,8 +253,8 @@ def test_accel_python_graph_runs_the_python_statement():
         "import accel as ac\n"
         "from accel import recording\n"
         "from accel.autodiff import backprop, walk\n"
-        "from accel.ops import _core, elementwise\n"
-        "assert recording.record is recording.record_python is elementwise._record is _core._record\n"
+        "from accel.ops import _core, elementwise_op\n"
+        "assert recording.record is recording.record_python is elementwise_op._record is _core._record\n"
         "assert type(ac.add).__name__ == 'function' and ac.Tensor.__mul__ is ac.multiply\n"
         "assert backprop.walk is walk.walk_python\n"
         "x = ac.tensor([1.0, 2.0])\n"
