@@ -26,7 +26,7 @@ import re
 
 import numpy
 
-from ..ops.table import MATH_FUNCTIONS, registry
+from ..ops.table import MATH_FUNCTIONS, derived, registry
 from .fusion_cuda import CudaFused
 
 __all__ = ["plan_fusion", "fusable"]
@@ -38,19 +38,12 @@ _MAX_INLINED = 48  # ops per expression: numexpr's programs stay small and compi
 _programs: dict = {}  # (expression, signature) -> compiled numexpr program
 
 
-_derived = [0, {}]  # [how many records the forms were derived from, the forms]
-
-
-def _forms() -> dict:
-    if _derived[0] != len(registry):  # the table grew since (an op defined later): derive again
-        _derived[:] = [len(registry), forms()]
-    return _derived[1]
-
-
 def forms() -> dict:
-    """{op: its math form} for every fusable op of the table (read when a graph is planned, after
-    every op module has filled the table)."""
+    """{op: its math form} for every fusable op of the table."""
     return {record.fn: record.math for record in registry.values() if record.math is not None}
+
+
+_forms = derived(forms)
 
 
 def fusable(step, trace) -> numpy.dtype | None:

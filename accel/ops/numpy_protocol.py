@@ -12,29 +12,27 @@ from __future__ import annotations
 import numpy
 
 from ..tensor import Tensor, check_not_traced
-from .table import registry
+from .table import derived, registry
 
 __all__ = []  # internal: Tensor's protocol methods call these
 
-_tables: list = [0, {}, {}]  # [records derived from, ufunc name -> op, NumPy function -> (op, keywords)]
+def _tables():
+    """(ufunc name -> op, NumPy function -> (op, keywords)), from each record's `numpy` (the NumPy
+    name that runs the op) and `numpy_keywords` (what that NumPy function may pass on): ufuncs by
+    name, other functions by the function itself (what __array_function__ receives)."""
+    ufuncs, functions = {}, {}
+    for record in registry.values():
+        if record.numpy is None:
+            continue
+        target = getattr(numpy, record.numpy)
+        if isinstance(target, numpy.ufunc):
+            ufuncs[record.numpy] = record.fn
+        else:
+            functions[target] = (record.fn, record.numpy_keywords)
+    return ufuncs, functions
 
 
-def _derived():
-    """The tables, derived from each record's `numpy` (the NumPy name that runs the op) and
-    `numpy_keywords` (what that NumPy function may pass on): ufuncs by name, other functions by
-    the function itself (what __array_function__ receives)."""
-    if _tables[0] != len(registry):  # derived once, and again if the table grew
-        ufuncs, functions = {}, {}
-        for record in registry.values():
-            if record.numpy is None:
-                continue
-            target = getattr(numpy, record.numpy)
-            if isinstance(target, numpy.ufunc):
-                ufuncs[record.numpy] = record.fn
-            else:
-                functions[target] = (record.fn, record.numpy_keywords)
-        _tables[:] = [len(registry), ufuncs, functions]
-    return _tables[1], _tables[2]
+_derived = derived(_tables)
 
 
 def _host(value, what: str):

@@ -23,7 +23,7 @@ import dataclasses
 import types
 from typing import Callable
 
-__all__ = ["OpRecord", "registry", "register", "forward_of", "record_of", "reference"]
+__all__ = ["OpRecord", "registry", "register", "derived", "forward_of", "record_of", "reference"]
 
 KINDS = ("pure", "stateful", "effect")
 # pure: the same inputs give the same value (a replay may skip or fold it); stateful: each call
@@ -85,6 +85,7 @@ class OpRecord:
 
 _records: dict = {}
 _by_fn: dict = {}
+_names: set = set()  # every name and alias entered
 registry = types.MappingProxyType(_records)
 
 
@@ -101,11 +102,26 @@ def register(fn: Callable, *, family: str, name: str | None = None, **facts) -> 
     if record.math is not None and record.arity is None:
         raise ValueError(f"register: {record.name} has math but no arity")
     for key in (record.name, *record.aliases):
-        if key in _records:
+        if key in _names:
             raise ValueError(f"register: an op named {key!r} is in the table already")
+    _names.update((record.name, *record.aliases))
     _records[record.name] = record
     _by_fn[id(fn)] = record
     return fn
+
+
+def derived(build: Callable) -> Callable:
+    """`build()` (a table derived from the records) computed on first use and again whenever the
+    table has grown since: ops outside accel.ops (random draws, accel.print) enter it after the
+    modules that derive from it are imported."""
+    cache = [-1, None]
+
+    def current():
+        if cache[0] != len(_records):
+            cache[:] = [len(_records), build()]
+        return cache[1]
+
+    return current
 
 
 def record_of(fn) -> OpRecord | None:

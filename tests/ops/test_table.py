@@ -64,6 +64,8 @@ def test_a_name_is_entered_once_and_facts_are_checked():
 
     with pytest.raises(ValueError, match="an op named 'tanh' is in the table already"):
         table.register(op, family="elementwise", name="tanh")
+    with pytest.raises(ValueError, match="an op named 'pow' is in the table already"):
+        table.register(op, family="elementwise", name="pow")  # an alias of power
     with pytest.raises(ValueError, match="kind must be one of"):
         table.register(op, family="elementwise", name="not_an_op_1", kind="pure-ish")
     with pytest.raises(ValueError, match="has math but no arity"):
