@@ -23,7 +23,7 @@ from collections import OrderedDict
 import numpy
 
 from . import _cpu
-from ._host import ACCUMULATION
+from ._launch_args import SCALAR_SLOTS
 from ._sources import sources_dir
 from .dtypes import FLOATING, is_floating
 
@@ -41,7 +41,7 @@ STORAGE_TYPES = {dt.name: _C_TYPES[dt.name] for dt in FLOATING}  # every floatin
 
 SEGMENT_DTYPE = numpy.dtype([("param", "<u8"), ("slot0", "<u8"), ("slot1", "<u8"), ("slot2", "<u8"),
                              ("length", "<i8"), ("accumulator", "<u8"), ("average", "<u8")])
-STEP_DTYPE = numpy.dtype([("grad", "<u8"), ("scale", "<f8"), ("flag", "<i8"), ("decay", "<f8")])
+STEP_DTYPE = numpy.dtype([("grad", "<u8"), ("scale", "<f8"), ("flag", "<i8"), ("decays", "<i8")])
 CHUNK_DTYPE = numpy.dtype([("segment", "<i8"), ("begin", "<i8"), ("end", "<i8")])
 
 
@@ -137,12 +137,12 @@ class CudaKernels:
             self._tables.move_to_end(key)
         return table
 
-    def _steps(self, grads, scales=None, flags=None, decays=None, decay=0.0):
+    def _steps(self, grads, scales=None, flags=None, decays=None):
         table = numpy.zeros(len(grads), STEP_DTYPE)
         table["grad"] = [g.data.ptr for g in grads]
         table["scale"] = 1.0 if scales is None else scales
         table["flag"] = 0 if flags is None else flags
-        table["decay"] = decay if decays is None else numpy.where(decays != 0, decay, 0.0)
+        table["decays"] = 1 if decays is None else decays != 0
         return self._table(table)
 
     def table(self, rule, params, slots, slot_count, accumulators=None, averages=None) -> "Table":
@@ -176,28 +176,19 @@ class CudaKernels:
         return Table(self, rule, dtype, params, slots, **extras)
 
     # -- kernels ------------------------------------------------------------------------------
-    def launch(self, table, grads, scales, flags, decays, scalars, clip, decay, global_scale, norm_sq, clip_norm,
-             scalar_count, accumulation=None, grad_scale=1.0, accumulation_steps=1.0, ema_momentum=None,
-             ema_overwrite=False, skip_nonfinite=False, device_scalars=None, loss_scale=None):
-        """One fused update of every variable of `table` (see accel.kernels.launch), checked first."""
-        if skip_nonfinite and (norm_sq is None or isinstance(norm_sq, (float, int))):
+    def launch(self, table, grads, args, scales=None, flags=None, decays=None):
+        """One fused update of every variable of `table` (see accel.kernels.launch): `args` a
+        LaunchArgs, checked by accel.kernels.launch; here against the table and this device."""
+        if args.skip_nonfinite and (args.norm_sq is None or isinstance(args.norm_sq, (float, int))):
             raise ValueError("skip_nonfinite: needs norm_sq as a device scalar (the launch decides on the device)")
-        if device_scalars is not None:
-            self._check_array(device_scalars, "device_scalars", numpy.float64, 9)
-        if loss_scale is not None:
-            self._check_array(loss_scale, "loss_scale", numpy.float32, 1)
-        if (skip_nonfinite or device_scalars is not None or loss_scale is not None) and accumulation is not None:
-            raise ValueError("a step decided on the device does not accumulate gradients")
-        mode = ACCUMULATION[accumulation]
-        if mode and table.accumulators is None:
+        if args.device_scalars is not None:
+            self._check_array(args.device_scalars, "device_scalars", numpy.float64, SCALAR_SLOTS + 1)
+        if args.loss_scale is not None:
+            self._check_array(args.loss_scale, "loss_scale", numpy.float32, 1)
+        if args.accumulation and table.accumulators is None:
             raise ValueError("accumulation: this table has no accumulators")
-        if mode >= 2 and not accumulation_steps >= 1:
-            raise ValueError(f"accumulation_steps: must be >= 1, got {accumulation_steps}")
-        if ema_momentum is not None:
-            if table.averages is None:
-                raise ValueError("ema_momentum: this table has no averages")
-            if not 0 <= ema_momentum <= 1:
-                raise ValueError(f"ema_momentum: must be in [0, 1], got {ema_momentum}")
+        if args.ema and table.averages is None:
+            raise ValueError("ema_momentum: this table has no averages")
         grads = list(grads)
         if len(grads) != len(table.lengths):
             raise ValueError(f"grads: has {len(grads)} arrays for {len(table.lengths)} parameters")
@@ -205,9 +196,6 @@ class CudaKernels:
             self._check_array(g, f"grads[{i}]", table.dtype)
             if g.size != table.lengths[i]:
                 raise ValueError(f"grads[{i}]: has {g.size} elements, params[{i}] has {table.lengths[i]}")
-        scalars = numpy.asarray(scalars, dtype=numpy.float64).reshape(-1)
-        if len(scalars) != scalar_count:
-            raise ValueError(f"scalars: has {len(scalars)} entries, expected {scalar_count}")
         if scales is not None:
             scales = numpy.asarray(scales, dtype=numpy.float64).reshape(-1)
             if len(scales) != len(grads):
@@ -220,30 +208,24 @@ class CudaKernels:
             decays = numpy.asarray(decays).reshape(-1)
             if len(decays) != len(grads):
                 raise ValueError(f"segment_decays: has {len(decays)} entries, expected {len(grads)}")
-        if norm_sq is not None and not isinstance(norm_sq, (float, int)):
-            self._check_array(norm_sq, "norm_sq", numpy.float64, 1)
-        elif norm_sq is not None:  # a host value: its factor joins global_scale
-            global_scale, norm_sq = global_scale * _cpu.global_clip_scale(float(norm_sq), clip_norm), None
+        if isinstance(args.norm_sq, (float, int)):  # a host value: its factor joins global_scale
+            args.global_scale *= _cpu.global_clip_scale(float(args.norm_sq), args.clip_norm)
+            args.norm_sq = None
+        elif args.norm_sq is not None:
+            self._check_array(args.norm_sq, "norm_sq", numpy.float64, 1)
         if table.chunk_count == 0:
             return
-        ema = (numpy.int64(ema_momentum is not None), numpy.float64(ema_momentum or 0.0),
-               numpy.int64(ema_momentum is not None and bool(ema_overwrite)))
-        if mode == 1:  # a call between updates: the rule does not run
+        record = args.record(lambda array: array.data.ptr)  # one kernel argument, by value
+        if args.accumulation == 1:  # a call between updates: the rule does not run
             kernel = self.function(f"accel::accumulate_only<{STORAGE_TYPES[table.dtype.name]}>")
             with self.xp.cuda.Device(self.device.index):
-                kernel((table.chunk_count,), (THREADS,), (
-                    table.chunks, table.segments, self._steps(grads), numpy.float64(grad_scale), *ema))
+                kernel((table.chunk_count,), (THREADS,), (table.chunks, table.segments, self._steps(grads), record))
             return
-        has_clip, has_decay = not math.isnan(clip), decay != 0.0
+        has_clip, has_decay = not math.isnan(args.clip_value), args.decay != 0.0
         kernel = self.function(update_name(table.rule, table.dtype.name, has_clip, has_decay))
-        packed = [numpy.float64(v) for v in list(scalars) + [0.0] * (8 - len(scalars))]
         with self.xp.cuda.Device(self.device.index):
-            kernel((table.chunk_count,), (THREADS,), (
-                table.chunks, table.segments, self._steps(grads, scales, flags, decays, decay), *packed,
-                norm_sq, numpy.float64(clip_norm), numpy.float64(global_scale),
-                numpy.float64(0.0 if math.isnan(clip) else clip), numpy.int64(mode), numpy.float64(grad_scale),
-                numpy.float64(accumulation_steps), *ema, numpy.int64(bool(skip_nonfinite)), device_scalars,
-                loss_scale))
+            kernel((table.chunk_count,), (THREADS,),
+                   (table.chunks, table.segments, self._steps(grads, scales, flags, decays), record))
 
     def _by_dtype(self, arrays):
         """{dtype: [positions]} of `arrays`, checked (on this device, a float dtype)."""

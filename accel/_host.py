@@ -4,15 +4,9 @@ launcher and never tests which kind it is."""
 
 from __future__ import annotations
 
-import math
-
 import numpy
 
 from . import _cpu
-
-# What a launch does with the accumulators: csrc/cpu/launch.h's Accumulation (CUDA: the same numbers).
-ACCUMULATION = {None: 0, "add": 1, "mean": 2, "accumulated": 3}
-
 
 def _contiguous(array):
     return array if array.flags.c_contiguous else numpy.ascontiguousarray(array)
@@ -26,18 +20,17 @@ class HostKernels:
         return _cpu.Table(rule, list(params), [list(kind) for kind in slots], accumulators=accumulators,
                           averages=averages)
 
-    def launch(self, table, grads, scales, flags, decays, scalars, clip, decay, global_scale, norm_sq, clip_norm,
-             scalar_count, accumulation=None, grad_scale=1.0, accumulation_steps=1.0, ema_momentum=None,
-             ema_overwrite=False):
-        """One fused update of every variable of `table` (see accel.kernels.launch)."""
-        if norm_sq is not None:  # a host value: its clip factor joins global_scale
+    def launch(self, table, grads, args, scales=None, flags=None, decays=None):
+        """One fused update of every variable of `table` (see accel.kernels.launch): `args` a
+        LaunchArgs, checked by accel.kernels.launch; the C++ side checks the table against it."""
+        if args.norm_sq is not None:  # a host value: its clip factor joins global_scale
+            norm_sq = args.norm_sq
             if not isinstance(norm_sq, (float, int, numpy.floating, numpy.integer)) and not (
                     isinstance(norm_sq, numpy.ndarray) and norm_sq.size == 1):
                 raise TypeError(f"norm_sq: expected a float, got {type(norm_sq).__name__}")
-            global_scale = global_scale * _cpu.global_clip_scale(float(norm_sq), clip_norm)
-        _cpu.launch(table, list(grads), scales, flags, decays, scalars, float(global_scale), clip, float(decay),
-                  ACCUMULATION[accumulation], float(grad_scale), float(accumulation_steps),
-                  math.nan if ema_momentum is None else float(ema_momentum), bool(ema_overwrite))
+            args.global_scale *= _cpu.global_clip_scale(float(norm_sq), args.clip_norm)
+            args.norm_sq = None
+        _cpu.launch(table, list(grads), scales, flags, decays, args.pack())
 
     def global_norm_sq(self, arrays) -> float:
         """sum(x*x) over every array (any strides), in float64: a Python float."""

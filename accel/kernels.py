@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy
 
 from . import _cpu, _cuda
-from ._host import ACCUMULATION
+from ._host import KERNELS as HOST_KERNELS
+from ._launch_args import ACCUMULATION, LaunchArgs
 from ._sources import sources_dir
 from .device import CPU, array_device
 
@@ -145,30 +146,46 @@ def launch(table, grads, *, segment_scales=None, segment_flags=None, segment_dec
     skip_nonfinite writes nothing when the device scalar norm_sq is inf or NaN; device_scalars (a
     float64 device array of 9) replaces `scalars` and multiplies the decay by its last entry;
     loss_scale (a float32 device scalar) divides the gradients and multiplies the clip bound.
-    Everything is checked before anything is written; nothing is written on an error.
+    Everything is checked before anything is written; nothing is written on an error. The launch
+    is described to the kernels by one LaunchArgs (accel/_launch_args.py, csrc/rules/launch_args.h).
     """
-    device_step = dict(skip_nonfinite=bool(skip_nonfinite), device_scalars=device_scalars, loss_scale=loss_scale) if (
-        skip_nonfinite or device_scalars is not None or loss_scale is not None) else {}
     if accumulation not in ACCUMULATION:
         raise ValueError(f"accumulation: expected None, 'add', 'mean' or 'accumulated', got {accumulation!r}")
-    spec = RULES[table.rule]
+    mode = ACCUMULATION[accumulation]
+    expected = len(RULES[table.rule].scalars)
     if scalars is None:
-        if accumulation != "add":
+        if mode != 1:
             raise TypeError("launch: scalars are required (all but accumulation='add' launches run the rule)")
-        scalars = numpy.zeros(len(spec.scalars))
-    scalars = numpy.asarray(scalars, dtype=numpy.float64)
-    clip = math.nan if clip_value is None else float(clip_value)
+        scalars = (0.0,) * expected
+    if isinstance(scalars, (list, tuple)):
+        scalars = [float(value) for value in scalars]
+    else:
+        scalars = numpy.asarray(scalars, dtype=numpy.float64).reshape(-1).tolist()
+    if len(scalars) != expected:
+        raise ValueError(f"scalars: has {len(scalars)} entries, expected {expected}")
+    if mode >= 2 and not accumulation_steps >= 1:
+        raise ValueError(f"accumulation_steps: must be >= 1, got {accumulation_steps}")
+    if ema_momentum is not None and not 0 <= ema_momentum <= 1:
+        raise ValueError(f"ema_momentum: must be in [0, 1], got {ema_momentum}")
+    on_device = skip_nonfinite or device_scalars is not None or loss_scale is not None
+    if on_device and mode:
+        raise ValueError("a step decided on the device does not accumulate gradients")
     if isinstance(norm_sq, (numpy.floating, numpy.integer)):
         norm_sq = float(norm_sq)
     # A CUDA table knows its device's kernels; accel._cpu's tables are the CPU's.
-    launcher = getattr(table, "kernels", None) or CPU.kernels
-    if device_step and not getattr(launcher, "decides_on_device", False):
+    launcher = HOST_KERNELS if type(table) is _cpu.Table else table.kernels
+    if on_device and not getattr(launcher, "decides_on_device", False):
         raise TypeError("launch: skip_nonfinite, device_scalars and loss_scale decide a step on a CUDA device; "
                         "on the CPU the host decides")
-    launcher.launch(table, grads, segment_scales, segment_flags, segment_decays, scalars, clip, float(decay),
-                       float(global_scale), norm_sq, float(clip_norm), len(spec.scalars), accumulation,
-                       float(grad_scale), float(accumulation_steps),
-                       None if ema_momentum is None else float(ema_momentum), bool(ema_overwrite), **device_step)
+    ema = ema_momentum is not None
+    args = LaunchArgs(scalars, global_scale=float(global_scale),
+                      clip_value=math.nan if clip_value is None else float(clip_value), decay=float(decay),
+                      clip_norm=float(clip_norm), grad_scale=float(grad_scale),
+                      accumulation_steps=float(accumulation_steps), ema_momentum=float(ema_momentum) if ema else 0.0,
+                      accumulation=mode, ema=int(ema), ema_overwrite=int(ema and bool(ema_overwrite)),
+                      skip_nonfinite=int(bool(skip_nonfinite)), norm_sq=norm_sq, device_scalars=device_scalars,
+                      loss_scale=loss_scale)
+    launcher.launch(table, grads, args, segment_scales, segment_flags, segment_decays)
 
 
 def cuda_kernels(device) -> "_cuda.CudaKernels":

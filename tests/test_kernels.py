@@ -644,3 +644,50 @@ def test_table_extras_errors(extras, error, message):
     params, slots, _ = _valid_launch()
     with pytest.raises(error, match=message):
         kernels.table("adam", params, slots, **extras(params))
+
+
+# ---- the launch description (csrc/rules/launch_args.h <-> accel/_launch_args.py) -------------------
+
+def test_launch_args_layout_is_the_c_struct_field_for_field():
+    from accel import _launch_args
+    layout = _launch_args.LAYOUT
+    header = (kernels.sources_dir() / "rules" / "launch_args.h").read_text()
+    listed = re.findall(r"(?:FIELD|ARRAY)\([^,]+, (\w+), \"<", header.split("#define ACCEL_LAUNCH_FIELD(")[0])
+    assert [name for name, *_ in layout] == listed
+    offsets = [offset for _, _, offset, _ in layout]
+    assert offsets == sorted(offsets) and offsets[0] == 0
+    assert _launch_args.DTYPE.itemsize == 22 * 8 == offsets[-1] + 8
+    assert _launch_args.LaunchArgs.__slots__ == tuple(listed)
+
+
+def test_launch_args_pack_puts_every_field_at_its_offset():
+    from accel._launch_args import DTYPE, LaunchArgs
+    args = LaunchArgs([0.5, 2.0, 3.0], global_scale=0.25, clip_value=1.5, decay=0.125, clip_norm=4.0, grad_scale=0.75,
+                      accumulation_steps=3.0, ema_momentum=0.9, accumulation=2, ema=1, ema_overwrite=1)
+    record = numpy.frombuffer(args.pack(), DTYPE)[0]
+    assert record["scalars"].tolist() == [0.5, 2.0, 3.0, 0, 0, 0, 0, 0]
+    for name in ("global_scale", "clip_value", "decay", "clip_norm", "grad_scale", "accumulation_steps",
+                 "ema_momentum", "accumulation", "ema", "ema_overwrite", "skip_nonfinite"):
+        assert record[name] == getattr(args, name), name
+    assert record["norm_sq"] == record["device_scalars"] == record["loss_scale"] == 0
+    pointed = LaunchArgs([1.0], norm_sq="n", loss_scale="s")
+    record = pointed.record({"n": 4096, "s": 8192}.__getitem__)
+    assert record.shape == (1,) and record["norm_sq"][0] == 4096 and record["loss_scale"][0] == 8192
+    with pytest.raises(ValueError, match="norm_sq: a device pointer"):
+        pointed.pack()
+
+
+def test_the_cpu_binding_refuses_a_launch_description_it_cannot_run():
+    from accel._launch_args import DTYPE, LaunchArgs
+    p, m = numpy.ones(4, numpy.float32), numpy.zeros(4, numpy.float32)
+    t = kernels.table(kernels.kernel_id("sgd", "momentum"), [p], [[m]])
+    g = [numpy.ones(4, numpy.float32)]
+    with pytest.raises(ValueError, match=r"args: has 168 bytes, a LaunchArgs has 176"):
+        accel._cpu.launch(t, g, None, None, None, LaunchArgs([0.1, 0.9]).pack()[:-8])
+    device_step = numpy.frombuffer(LaunchArgs([0.1, 0.9]).pack(), DTYPE).copy()
+    device_step["skip_nonfinite"] = 1
+    with pytest.raises(ValueError, match="args: norm_sq, device_scalars, loss_scale and skip_nonfinite"):
+        accel._cpu.launch(t, g, None, None, None, device_step)
+    assert (p == 1).all() and (m == 0).all()
+    accel._cpu.launch(t, g, None, None, None, LaunchArgs([0.1, 0.9]).pack())
+    numpy.testing.assert_allclose(p, 0.9)

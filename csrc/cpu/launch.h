@@ -1,5 +1,6 @@
 // What one fused launch is, shared by the binding (module.cpp) and the per-ISA loops (loops.cpp).
 #pragma once
+#include "rules/launch_args.h"
 #include "rules/registry.h"
 
 namespace accel_cpu {
@@ -42,16 +43,9 @@ struct Launch {
     RuleId rule;
     DType dtype;
     const Segment* segments;
-    const double* scalars;
-    double global_scale;  // clip_by_global_norm's factor, or 1
-    double clip_value;    // NaN: no clipvalue
-    double decay;         // weight_decay * lr; 0: none
-    Accumulation accumulation;
-    double grad_scale;          // on each gradient before it is accumulated (1 / loss_scale_factor)
-    double accumulation_steps;  // S: the divisor of the mean
-    bool ema;                   // update each segment's average after the update
-    double ema_momentum;
-    bool ema_overwrite;         // then var = average
+    accel::LaunchArgs args;  // what the launch does (csrc/rules/launch_args.h; its CUDA fields are null)
+
+    Accumulation accumulation() const { return static_cast<Accumulation>(args.accumulation); }
 };
 
 // The loops of one instruction set (loops.cpp is compiled once per ISA, into its namespace).

@@ -66,8 +66,8 @@ inline void prefetch_streams(const T* p, const T* g, T* const* s, long long b, l
 template <class Rule, bool CLIP, bool DECAY, class T>
 void run_segment(const Launch& L, const Segment& seg, const Chunk& c) {
     using C = accel::compute_t<T>;
-    const accel::GradPrep<C> prep{C(L.global_scale), C(L.clip_value), C(seg.decays ? L.decay : 0.0)};
-    const auto k = Rule::template params<C>(L.scalars);
+    const accel::GradPrep<C> prep{C(L.args.global_scale), C(L.args.clip_value), C(seg.decays ? L.args.decay : 0.0)};
+    const auto k = Rule::template params<C>(L.args.scalars);
     T* p = static_cast<T*>(seg.param);
     T* s[3] = {nullptr, nullptr, nullptr};
     for (int j = 0; j < Rule::kSlots; ++j) s[j] = static_cast<T*>(seg.slots[j]);
@@ -107,8 +107,8 @@ inline void floats_to_halves(const float* src, accel::half_t* dst, int n) {
 
 template <class Rule, bool CLIP, bool DECAY>
 void run_half_blocks(const Launch& L, const Segment& seg, const Chunk& c) {
-    const accel::GradPrep<float> prep{float(L.global_scale), float(L.clip_value), float(seg.decays ? L.decay : 0.0)};
-    const auto k = Rule::template params<float>(L.scalars);
+    const accel::GradPrep<float> prep{float(L.args.global_scale), float(L.args.clip_value), float(seg.decays ? L.args.decay : 0.0)};
+    const auto k = Rule::template params<float>(L.args.scalars);
     accel::half_t* p = static_cast<accel::half_t*>(seg.param);
     accel::half_t* s[3] = {nullptr, nullptr, nullptr};
     for (int j = 0; j < Rule::kSlots; ++j) s[j] = static_cast<accel::half_t*>(seg.slots[j]);
@@ -132,7 +132,7 @@ void run_half_blocks(const Launch& L, const Segment& seg, const Chunk& c) {
 #endif
 
 template <class Rule, class T> void run_flags(const Launch& L, const Segment& seg, const Chunk& c) {
-    const bool clip = !std::isnan(L.clip_value), decay = L.decay != 0.0;
+    const bool clip = !std::isnan(L.args.clip_value), decay = L.args.decay != 0.0;
 #if ACCEL_F16C
     if constexpr (std::is_same<T, accel::half_t>::value) {
         if (clip && decay) run_half_blocks<Rule, true, true>(L, seg, c);
@@ -219,9 +219,9 @@ inline void average(accel::half_t* p, accel::half_t* avg, float momentum, bool o
 template <class T> void run_accumulate(const Launch& L, const Segment& seg, const Chunk& c) {
     using C = accel::compute_t<T>;
     const long long b = c.begin, n = c.end - c.begin;
-    add_gradients(static_cast<T*>(seg.accumulator) + b, static_cast<const T*>(seg.grad) + b, C(L.grad_scale), n);
-    if (L.ema)
-        average(static_cast<T*>(seg.param) + b, static_cast<T*>(seg.average) + b, C(L.ema_momentum), L.ema_overwrite,
+    add_gradients(static_cast<T*>(seg.accumulator) + b, static_cast<const T*>(seg.grad) + b, C(L.args.grad_scale), n);
+    if (L.args.ema)
+        average(static_cast<T*>(seg.param) + b, static_cast<T*>(seg.average) + b, C(L.args.ema_momentum), L.args.ema_overwrite != 0,
                 n);
 }
 
@@ -232,12 +232,12 @@ constexpr long long kExtrasBlock = 1024;
 
 template <class Rule, class T> void run_extras(const Launch& L, const Segment& seg, const Chunk& c) {
     using C = accel::compute_t<T>;
-    const bool accumulating = L.accumulation != Accumulation::none;
+    const bool accumulating = L.accumulation() != Accumulation::none;
     T* p = static_cast<T*>(seg.param);
     T* acc = static_cast<T*>(seg.accumulator);
     T* avg = static_cast<T*>(seg.average);
-    const T* g = L.accumulation == Accumulation::mean ? static_cast<const T*>(seg.grad) : nullptr;
-    const C grad_scale = C(L.grad_scale), steps = C(L.accumulation_steps), momentum = C(L.ema_momentum);
+    const T* g = L.accumulation() == Accumulation::mean ? static_cast<const T*>(seg.grad) : nullptr;
+    const C grad_scale = C(L.args.grad_scale), steps = C(L.args.accumulation_steps), momentum = C(L.args.ema_momentum);
     Segment now = seg;
     if (accumulating) now.grad = seg.accumulator;  // holds the mean when the rule runs
     const long long end = stream_end(c);
@@ -249,17 +249,17 @@ template <class Rule, class T> void run_extras(const Launch& L, const Segment& s
             const long long to = block.end + ahead < end ? block.end + ahead : end;
             if (accumulating) prefetch_ahead(acc, b + ahead, to);
             if (g) prefetch_ahead(g, b + ahead, to);
-            if (L.ema) prefetch_ahead(avg, b + ahead, to);
+            if (L.args.ema) prefetch_ahead(avg, b + ahead, to);
         }
         if (accumulating) form_means(acc + b, g ? g + b : nullptr, grad_scale, steps, n);
         run_flags<Rule, T>(L, now, block);
         if (accumulating) restart(acc + b, n);
-        if (L.ema) average(p + b, avg + b, momentum, L.ema_overwrite, n);
+        if (L.args.ema) average(p + b, avg + b, momentum, L.args.ema_overwrite != 0, n);
     }
 }
 
 template <class Rule, class T> void run_typed(const Launch& L, const Segment& seg, const Chunk& c) {
-    if (L.accumulation != Accumulation::none || L.ema) run_extras<Rule, T>(L, seg, c);
+    if (L.accumulation() != Accumulation::none || L.args.ema) run_extras<Rule, T>(L, seg, c);
     else run_flags<Rule, T>(L, seg, c);
 }
 
@@ -274,7 +274,7 @@ template <class Rule> void run_dtype(const Launch& L, const Segment& seg, const 
 void run_chunk(const Launch& L, const Chunk& c) {
     using namespace accel;
     const Segment& seg = L.segments[c.segment];
-    if (L.accumulation == Accumulation::add) {  // a call between updates: the rule does not run
+    if (L.accumulation() == Accumulation::add) {  // a call between updates: the rule does not run
         switch (L.dtype) {
             case DType::f16: run_accumulate<half_t>(L, seg, c); break;
             case DType::f32: run_accumulate<float>(L, seg, c); break;

@@ -290,18 +290,46 @@ struct Table {
     long long size() const { return (long long)segments.size(); }
 };
 
+// The bytes of one accel::LaunchArgs (a NumPy record of kernels.LAUNCH_ARGS), copied and checked.
+accel::LaunchArgs read_launch_args(nb::handle obj) {
+    Buffer b = acquire(obj, false, "args");
+    if (b.view.len != (Py_ssize_t)sizeof(accel::LaunchArgs))
+        throw nb::value_error(("args: has " + std::to_string(b.view.len) + " bytes, a LaunchArgs has " +
+                               std::to_string(sizeof(accel::LaunchArgs))).c_str());
+    accel::LaunchArgs args;
+    std::memcpy(&args, b.view.buf, sizeof args);
+    if (args.norm_sq || args.device_scalars || args.loss_scale || args.skip_nonfinite)
+        throw nb::value_error("args: norm_sq, device_scalars, loss_scale and skip_nonfinite decide a step on a CUDA "
+                              "device; on the CPU they are null");
+    return args;
+}
+
+// Where each field of accel::LaunchArgs is: (name, NumPy type, offset, count), for kernels.LAUNCH_ARGS.
+nb::list launch_args_layout() {
+    nb::list out;
+#define ACCEL_LAUNCH_FIELD(type, name, code, ...) \
+    out.append(nb::make_tuple(#name, code, offsetof(accel::LaunchArgs, name), sizeof(accel::LaunchArgs::name) / 8));
+#define ACCEL_LAUNCH_ARRAY ACCEL_LAUNCH_FIELD
+    ACCEL_LAUNCH_FIELDS(ACCEL_LAUNCH_FIELD, ACCEL_LAUNCH_ARRAY)
+#undef ACCEL_LAUNCH_ARRAY
+#undef ACCEL_LAUNCH_FIELD
+    return out;
+}
+
 void launch(const Table& table, nb::list grads, nb::handle segment_scales, nb::handle segment_flags,
-          nb::handle segment_decays, nb::handle scalars, double global_scale, double clip_value, double decay,
-          int accumulation, double grad_scale, double accumulation_steps, double ema_momentum, bool ema_overwrite) {
+            nb::handle segment_decays, nb::handle launch_args) {
+    const accel::LaunchArgs args = read_launch_args(launch_args);
+    const int accumulation = (int)args.accumulation;
+    const double accumulation_steps = args.accumulation_steps, ema_momentum = args.ema_momentum;
     const long long count = table.size();
-    if (accumulation < 0 || accumulation > 3)
+    if (args.accumulation < 0 || args.accumulation > 3)
         throw nb::value_error(("accumulation: expected 0 (none), 1 (add), 2 (mean) or 3 (accumulated), got " +
                                std::to_string(accumulation)).c_str());
     if (accumulation != 0 && !table.accumulates)
         throw nb::value_error("accumulation: this table has no accumulators");
     if (accumulation >= 2 && !(accumulation_steps >= 1))
         throw nb::value_error(("accumulation_steps: must be >= 1, got " + std::to_string(accumulation_steps)).c_str());
-    const bool ema = !std::isnan(ema_momentum);
+    const bool ema = args.ema != 0;
     if (ema && !table.averages) throw nb::value_error("ema_momentum: this table has no averages");
     if (ema && !(ema_momentum >= 0 && ema_momentum <= 1))
         throw nb::value_error(("ema_momentum: must be in [0, 1], got " + std::to_string(ema_momentum)).c_str());
@@ -325,12 +353,9 @@ void launch(const Table& table, nb::list grads, nb::handle segment_scales, nb::h
         debuf = acquire_values(segment_decays, count, 'B', 1, "segment_decays");
         decays = static_cast<const uint8_t*>(debuf.view.buf);
     }
-    Buffer kbuf = acquire_values(scalars, table.info.scalars, 'd', 8, "scalars");
-
     Launch L{};
     L.rule = table.info.id;
     L.dtype = table.dtype;
-    L.scalars = static_cast<const double*>(kbuf.view.buf);
     std::vector<Buffer> gbufs;
     gbufs.reserve(count);
     std::vector<Segment> segments(table.segments);
@@ -351,15 +376,8 @@ void launch(const Table& table, nb::list grads, nb::handle segment_scales, nb::h
         total += segments[s].length;
     }
     L.segments = segments.data();
-    L.global_scale = global_scale;
-    L.clip_value = clip_value;
-    L.decay = decay;
-    L.accumulation = static_cast<Accumulation>(accumulation);
-    L.grad_scale = grad_scale;
-    L.accumulation_steps = accumulation_steps;
-    L.ema = ema;
-    L.ema_momentum = ema ? ema_momentum : 0.0;
-    L.ema_overwrite = ema && ema_overwrite;
+    L.args = args;
+    L.args.ema_overwrite = ema && args.ema_overwrite;
 
     const std::vector<Chunk> chunks = make_chunks(segments);
     const IsaLoops* loops = g_loops;
@@ -527,10 +545,11 @@ NB_MODULE(_cpu, m) {
         .def_ro("rule", &Table::rule)
         .def_prop_ro("dtype", [](const Table& t) { return std::string(dtype_name(t.dtype)); });
     m.def("launch", &launch, nb::arg("table"), nb::arg("grads"), nb::arg("segment_scales").none(),
-          nb::arg("segment_flags").none(), nb::arg("segment_decays").none(), nb::arg("scalars"), nb::arg("global_scale"),
-          nb::arg("clip_value"), nb::arg("decay"), nb::arg("accumulation") = 0, nb::arg("grad_scale") = 1.0,
-          nb::arg("accumulation_steps") = 1.0, nb::arg("ema_momentum") = NAN, nb::arg("ema_overwrite") = false,
-          "One fused optimizer update of every variable of a table, from one gradient each.");
+          nb::arg("segment_flags").none(), nb::arg("segment_decays").none(), nb::arg("args"),
+          "One fused optimizer update of every variable of a table, from one gradient each; args: the bytes of "
+          "one LaunchArgs (csrc/rules/launch_args.h).");
+    m.def("launch_args_layout", &launch_args_layout,
+          "(name, NumPy type, byte offset, count) of each field of LaunchArgs, in layout order.");
     m.def("norms_sq", &norms_sq, nb::arg("arrays"), "sum(x*x) of each array, in float64, in one pass.");
     m.def("global_norm_sq", &global_norm_sq, nb::arg("arrays"),
           "sum(x*x) over all arrays, in float64, in one pass.");

@@ -8,6 +8,7 @@
 // Compiled at run time by CuPy (RawModule + name_expressions, NVRTC) and, in CI, by nvcc with
 // ACCEL_EXPLICIT_INSTANTIATION to check registers and spills for sm_80 and sm_90.
 #include "rules/apply.h"
+#include "rules/launch_args.h"
 #include "rules/registry.h"
 
 namespace accel {
@@ -25,21 +26,12 @@ struct SegmentEntry {
     unsigned long long accumulator, average;  // gradient_accumulation_steps / use_ema (0: none)
 };
 
-// Gradient accumulation and EMA of one launch (csrc/rules/apply.h; the modes of
-// csrc/cpu/launch.h's Accumulation: 0 none, 1 add, 2 mean, 3 accumulated).
-struct Extras {
-    long long accumulation;
-    double grad_scale, steps;  // the gradient's factor before it is accumulated; S
-    long long ema, overwrite;
-    double momentum;
-};
-
 // What changes every step, per variable.
 struct StepEntry {
     unsigned long long grad;  // device address of the gradient (`length` elements)
     double scale;             // per-tensor gradient scale (clipnorm), usually 1
     long long flag;           // AdagradDecay: decay this variable's accumulator this step
-    double decay;             // weight_decay * lr for this variable (0: excluded from weight decay)
+    long long decays;         // weight decay applies to this variable (0: exclude_from_weight_decay)
 };
 
 template <class T> struct Vec {
@@ -68,11 +60,6 @@ template <class T> __device__ __forceinline__ void store16(T* dst, const T* src)
     *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
 }
 
-// The scalars of a launch (kernel arguments: no device memory read).
-struct Scalars {
-    double s[8];
-};
-
 // One element's update with the launch's extras: the rule reads the mean of the accumulated
 // gradients when there is one (stored in T, as the CPU loops form it), then the accumulator
 // restarts and the average follows the stored parameter. `e` indexes p and the slots (a thread's
@@ -80,24 +67,26 @@ struct Scalars {
 template <class RuleOff, class RuleOn, class T, bool CLIP, bool DECAY, class K>
 __device__ __forceinline__ void update_with_extras(T* p, T* const* slots, long long e, T grad, bool flag,
                                                compute_t<T> scale, const GradPrep<compute_t<T>>& prep, const K& k,
-                                               const Extras& x, T* acc, T* avg, long long index) {
+                                               const LaunchArgs& x, T* acc, T* avg, long long index) {
     typedef compute_t<T> C;
-    if (x.accumulation == 2) grad = accumulated_mean(load(grad) * C(x.grad_scale), acc[index], C(x.steps));
-    else if (x.accumulation == 3) grad = accumulated_mean(C(0), acc[index], C(x.steps));
+    if (x.accumulation == 2)
+        grad = accumulated_mean(load(grad) * C(x.grad_scale), acc[index], C(x.accumulation_steps));
+    else if (x.accumulation == 3)
+        grad = accumulated_mean(C(0), acc[index], C(x.accumulation_steps));
     if (flag)
         apply_update<RuleOn, CLIP, DECAY>(p, slots, e, grad, scale, prep, k);
     else
         apply_update<RuleOff, CLIP, DECAY>(p, slots, e, grad, scale, prep, k);
     if (x.accumulation != 0) acc[index] = store<T>(C(0));
-    if (x.ema) moving_average(p[e], avg[index], C(x.momentum), x.overwrite != 0);
+    if (x.ema) moving_average(p[e], avg[index], C(x.ema_momentum), x.ema_overwrite != 0);
 }
 
 template <class RuleOff, class RuleOn, class T, bool CLIP, bool DECAY>
 __device__ __forceinline__ void run_chunk(const ChunkEntry& c, const SegmentEntry& seg, const StepEntry& now,
-                                          const GradPrep<compute_t<T>>& prep, const Scalars& scalars,
-                                          const Extras& x) {
+                                          const GradPrep<compute_t<T>>& prep, const double* scalars,
+                                          const LaunchArgs& x) {
     typedef compute_t<T> C;
-    const auto k = RuleOff::template params<C>(scalars.s);
+    const auto k = RuleOff::template params<C>(scalars);
     const C scale = C(now.scale);
     T* p = reinterpret_cast<T*>(seg.param);
     T* slots[3] = {reinterpret_cast<T*>(seg.slot0), reinterpret_cast<T*>(seg.slot1),
@@ -142,14 +131,15 @@ __device__ __forceinline__ void run_chunk(const ChunkEntry& c, const SegmentEntr
         update_with_extras<RuleOff, RuleOn, T, CLIP, DECAY>(p, slots, i, g[i], flag, scale, prep, k, x, acc, avg, i);
 }
 
-// One launch of an optimizer update. `norm_sq` (nullable) is the device scalar the global-norm
-// kernel wrote: clip_by_global_norm's factor is computed here, so clipping needs no host sync.
-// `global_scale` is a host factor on every gradient; the two multiply in double, as on the CPU.
-// A step decided on the device (dynamic loss scaling without a host sync) adds three arguments:
+// One launch of an optimizer update, described by `a` (csrc/rules/launch_args.h, by value: no
+// device memory read for it). `a.norm_sq` (nullable) is the device scalar the global-norm kernel
+// wrote: clip_by_global_norm's factor is computed here, so clipping needs no host sync;
+// `a.global_scale` is a host factor on every gradient; the two multiply in double, as on the CPU.
+// A step decided on the device (dynamic loss scaling without a host sync) uses three more fields:
 // `skip_nonfinite`: the launch writes nothing when *norm_sq is inf or NaN; `device_scalars`
-// (nullable): the rule's 8 scalars, then the weight-decay factor that multiplies each segment's
-// decay, read from device memory (the row of the step the device counts); `loss_scale`
-// (nullable): the gradients are divided by *loss_scale and the global clip bound multiplied by it.
+// (nullable): the rule's 8 scalars, then the factor that multiplies the weight decay, read from
+// device memory (the row of the step the device counts); `loss_scale` (nullable): the gradients
+// are divided by *loss_scale and the global clip bound multiplied by it.
 // 512 threads, and two blocks per SM for 16/32-bit storage: at most 64 registers per thread.
 // Float64 storage (twice the registers per value) gets one block per SM: up to 128 registers, so
 // the double forms never spill (the compile checks report any spill).
@@ -158,37 +148,29 @@ template <class T> struct min_blocks {
 };
 
 template <class RuleOff, class RuleOn, class T, bool CLIP, bool DECAY>
-__global__ void __launch_bounds__(512, min_blocks<T>::value) fused_update(const ChunkEntry* chunks, const SegmentEntry* segments, const StepEntry* steps,
-                           double s0, double s1, double s2, double s3, double s4, double s5, double s6, double s7,
-                           const double* norm_sq, double clip_norm, double global_scale, double clip_value,
-                           long long accumulation, double grad_scale, double accumulation_steps, long long ema,
-                           double ema_momentum, long long ema_overwrite, long long skip_nonfinite,
-                           const double* device_scalars, const float* loss_scale) {
+__global__ void __launch_bounds__(512, min_blocks<T>::value)
+    fused_update(const ChunkEntry* chunks, const SegmentEntry* segments, const StepEntry* steps, const LaunchArgs a) {
     typedef compute_t<T> C;
-    if (skip_nonfinite && norm_sq && (*norm_sq - *norm_sq) != 0.0) return;  // inf or NaN: no write at all
-    Scalars scalars{{s0, s1, s2, s3, s4, s5, s6, s7}};
-    double decay_factor = 1.0;
-    if (device_scalars) {
-        for (int j = 0; j < 8; ++j) scalars.s[j] = device_scalars[j];
-        decay_factor = device_scalars[8];
+    if (a.skip_nonfinite && a.norm_sq && (*a.norm_sq - *a.norm_sq) != 0.0) return;  // inf or NaN: no write at all
+    double scalars[8];
+    double decay = a.decay, global_scale = a.global_scale, clip_norm = a.clip_norm;
+    for (int j = 0; j < 8; ++j) scalars[j] = a.device_scalars ? a.device_scalars[j] : a.scalars[j];
+    if (a.device_scalars) decay *= a.device_scalars[8];
+    if (a.loss_scale) {
+        global_scale /= double(*a.loss_scale);
+        clip_norm *= double(*a.loss_scale);
     }
-    if (loss_scale) {
-        global_scale /= double(*loss_scale);
-        clip_norm *= double(*loss_scale);
-    }
-    const Extras x{accumulation, grad_scale, accumulation_steps, ema, ema_overwrite, ema_momentum};
     const ChunkEntry c = chunks[blockIdx.x];
-    const double global = norm_sq ? global_scale * global_clip_scale(*norm_sq, clip_norm) : global_scale;
-    const GradPrep<C> prep{C(global), C(clip_value), C(steps[c.segment].decay * decay_factor)};
-    run_chunk<RuleOff, RuleOn, T, CLIP, DECAY>(c, segments[c.segment], steps[c.segment], prep, scalars, x);
+    const double global = a.norm_sq ? global_scale * global_clip_scale(*a.norm_sq, clip_norm) : global_scale;
+    const GradPrep<C> prep{C(global), C(a.clip_value), C(steps[c.segment].decays ? decay : 0.0)};
+    run_chunk<RuleOff, RuleOn, T, CLIP, DECAY>(c, segments[c.segment], steps[c.segment], prep, scalars, a);
 }
 
 // A call between updates (gradient_accumulation_steps): acc += gradient * grad_scale, and with
 // EMA the averages; the rule does not run, so one kernel serves every optimizer.
 template <class T>
 __global__ void __launch_bounds__(512) accumulate_only(const ChunkEntry* chunks, const SegmentEntry* segments,
-                                                       const StepEntry* steps, double grad_scale, long long ema,
-                                                       double ema_momentum, long long ema_overwrite) {
+                                                       const StepEntry* steps, const LaunchArgs a) {
     typedef compute_t<T> C;
     const ChunkEntry c = chunks[blockIdx.x];
     const SegmentEntry& seg = segments[c.segment];
@@ -197,8 +179,8 @@ __global__ void __launch_bounds__(512) accumulate_only(const ChunkEntry* chunks,
     T* acc = reinterpret_cast<T*>(seg.accumulator);
     T* avg = reinterpret_cast<T*>(seg.average);
     for (long long i = c.begin + threadIdx.x; i < c.end; i += blockDim.x) {
-        accumulate(acc[i], load(g[i]) * C(grad_scale));
-        if (ema) moving_average(p[i], avg[i], C(ema_momentum), ema_overwrite != 0);
+        accumulate(acc[i], load(g[i]) * C(a.grad_scale));
+        if (a.ema) moving_average(p[i], avg[i], C(a.ema_momentum), a.ema_overwrite != 0);
     }
 }
 
@@ -272,10 +254,8 @@ __global__ void stream_probe(float* const* writes, int write_count, const float*
 #define ACCEL_INSTANTIATE(OFF, ON, T, CLIP, DECAY)                                                   \
     template __global__ void __launch_bounds__(512, accel::min_blocks<T>::value)                    \
         accel::fused_update<accel::OFF, accel::ON, T, CLIP, DECAY>(                                    \
-        const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, double,       \
-        double, double, double, double, double, double, double, const double*, double, double,       \
-        double, long long, double, double, long long, double, long long, long long, const double*,   \
-        const float*);
+        const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*,               \
+        const accel::LaunchArgs);
 #define ACCEL_INSTANTIATE_ALL(id, family, flags, OFF, ON, slots, scalars) \
     ACCEL_INSTANTIATE(OFF, ON, float, false, false)                       \
     ACCEL_INSTANTIATE(OFF, ON, float, true, true)                         \
@@ -284,9 +264,9 @@ __global__ void stream_probe(float* const* writes, int write_count, const float*
     ACCEL_INSTANTIATE(OFF, ON, accel::half_t, true, true)
 
 ACCEL_RULES(ACCEL_INSTANTIATE_ALL)
-template __global__ void __launch_bounds__(512) accel::accumulate_only<float>(const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, double, long long, double, long long);
-template __global__ void __launch_bounds__(512) accel::accumulate_only<double>(const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, double, long long, double, long long);
-template __global__ void __launch_bounds__(512) accel::accumulate_only<accel::half_t>(const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, double, long long, double, long long);
+template __global__ void __launch_bounds__(512) accel::accumulate_only<float>(const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, const accel::LaunchArgs);
+template __global__ void __launch_bounds__(512) accel::accumulate_only<double>(const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, const accel::LaunchArgs);
+template __global__ void __launch_bounds__(512) accel::accumulate_only<accel::half_t>(const accel::ChunkEntry*, const accel::SegmentEntry*, const accel::StepEntry*, const accel::LaunchArgs);
 template __global__ void accel::chunk_sum_squares<float>(const accel::ChunkEntry*, const accel::StepEntry*, double*);
 template __global__ void accel::chunk_sum_squares<double>(const accel::ChunkEntry*, const accel::StepEntry*, double*);
 template __global__ void accel::chunk_sum_squares<accel::half_t>(const accel::ChunkEntry*, const accel::StepEntry*, double*);

@@ -12,7 +12,8 @@ It is strict where CuPy on a GPU without peer access is strict, so accel's mista
 - attributes CuPy 14.2 does not have are missing here too (checked against the installed CuPy,
   which imports without a GPU);
 - kernel arguments are converted with CuPy's rules (Python int -> int64, float -> float64, NumPy
-  scalars keep their dtype, arrays -> device pointer, None -> null) and read by the kernel as its
+  scalars keep their dtype, arrays -> device pointer, None -> null, a NumPy array of one element
+  (a struct record) -> its bytes by value) and read by the kernel as its
   own parameter types, so a wrong argument type is garbage, as on a GPU;
 - a kernel argument array on another device than the current one raises (on a GPU: an illegal
   address, or a silent peer read).
@@ -296,6 +297,10 @@ def _argument_bytes(module, value, name):
         return numpy.uint64(0).tobytes()
     if isinstance(value, module.ndarray):
         return numpy.uint64(value.data.ptr).tobytes()
+    if isinstance(value, numpy.ndarray):  # passed by value, as CuPy's CNumpyArray: only one element
+        if value.size != 1:
+            raise TypeError(f"{name}: only numpy.ndarrays of size one can be passed by value, got shape {value.shape}")
+        return value.tobytes()
     if type(value) not in _SCALAR_TYPES:
         if isinstance(value, bool):
             value = numpy.int64(value)  # bool is an int: CuPy packs it as int64
@@ -321,7 +326,7 @@ class _RawKernel:
         storage = []
         for i, a in enumerate(args):
             raw = _argument_bytes(module, a, f"args[{i}]")
-            buffer = ctypes.create_string_buffer(raw, 16)  # zero-padded: a short argument reads zeros
+            buffer = ctypes.create_string_buffer(raw, max(16, len(raw)))  # zero-padded: a short argument reads zeros
             storage.append(buffer)
         pointers = (ctypes.c_void_p * max(len(storage), 1))(*[ctypes.addressof(b) for b in storage])
         g = (grid + (1, 1))[:3]
