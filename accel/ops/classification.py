@@ -4,13 +4,16 @@
 Forwards shift by the row maximum, so no exp overflows. The VJPs of log_softmax and of the sparse
 cross-entropy are one fused op each (TensorFlow computes them in one kernel too): a backward pass
 costs one op there instead of five; those ops have VJPs of their own in accel ops, so every order
-of derivative stays exact.
+of derivative stays exact. On the CPU the sparse cross-entropy and its VJP are one pass per row
+of accel._cpu (csrc/cpu/classification.cpp) for float32/float64 logits and int32/int64 labels;
+the NumPy code here computes every other case and is that kernel's test oracle.
 """
 
 from __future__ import annotations
 
 import numpy
 
+from .. import _cpu
 from ..dtypes import is_floating
 from ._core import defop, make, normalize_axis, operands, tensor_arg
 from .elementwise import exp, greater
@@ -165,8 +168,24 @@ def _sparse_ce_grad_vjp_logits(gg, ans, g, logits, labels, classes):
 _SPARSE_CE_GRAD_VJPS = (_sparse_ce_grad_vjp_g, _sparse_ce_grad_vjp_logits, None)
 
 
+_ONE_PASS = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
+_ONE_PASS_LABELS = (numpy.dtype(numpy.int32), numpy.dtype(numpy.int64))
+
+
+def _one_pass(xp, logits, labels) -> bool:
+    """Whether accel._cpu's one-pass kernel (csrc/cpu/classification.cpp) computes this call."""
+    return (xp is numpy and logits.dtype in _ONE_PASS and labels.dtype in _ONE_PASS_LABELS and labels.size > 0
+            and logits.shape[-1] > 0)
+
+
 def _sparse_ce_grad_array(xp, g, logits, labels):
     classes = logits.shape[-1]
+    if _one_pass(xp, logits, labels) and g.dtype == logits.dtype:
+        out = numpy.empty(logits.shape, logits.dtype)
+        _cpu.sparse_xent(numpy.ascontiguousarray(logits).reshape(-1, classes),
+                         numpy.ascontiguousarray(labels).reshape(-1), None, numpy.ascontiguousarray(g).reshape(-1),
+                         out.reshape(-1, classes))
+        return out
     out = xp.exp(_log_softmax_array(xp, logits, -1))
     rows = out.reshape(-1, classes)  # a view: the one-hot subtraction writes into `out`
     rows[xp.arange(rows.shape[0]), labels.reshape(-1).astype(numpy.int64)] -= 1
@@ -201,6 +220,12 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits):
             f"expected logits.shape[:-1] = {tuple(logits.shape[:-1])}")
     classes = logits.shape[-1]
     xp = logits._device.xp
+    if _one_pass(xp, logits._data, labels._data):  # the loss in one pass; it checks the labels too
+        loss = numpy.empty(labels.shape, logits.dtype)
+        bad = _cpu.sparse_xent(numpy.ascontiguousarray(logits._data).reshape(-1, classes),
+                               numpy.ascontiguousarray(labels._data).reshape(-1), loss.reshape(-1), None, None)
+        if bad < 0:
+            return make(loss, logits._device, (labels, logits), (None, _sparse_ce_vjp), {"classes": classes})
     if labels.size and (int(labels._data.min()) < 0 or int(labels._data.max()) >= classes):
         raise ValueError(
             f"sparse_softmax_cross_entropy_with_logits: labels must be in [0, {classes}), got values "

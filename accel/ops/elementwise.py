@@ -12,8 +12,11 @@ that need a gradient and reduces broadcast gradients itself. `_unary` / `_binary
 
 from __future__ import annotations
 
+import functools
+
 import numpy
 
+from .. import _cpu
 from ..tensor import Tensor
 from . import cuda_math
 from ._core import data, defop, make, operands, same_device, tensor_arg
@@ -132,14 +135,37 @@ def _sigmoid_forward(xp, x):
 sigmoid = _unary("sigmoid", "1 / (1 + e ** -x), computed without overflow.", _sigmoid_forward,
                  lambda g, ans, x: sigmoid_grad(g, ans), to_float=True,
                  math="where({0} >= 0, 1 / (1 + exp(-{0})), exp({0}) / (1 + exp({0})))", methods=("sigmoid",))
-# TensorFlow's ReluGrad: g * (x > 0), a multiply (branch-free; NumPy's where with a mask of
-# random signs costs ~10x more). Its VJP wrt x is zero almost everywhere.
-relu_grad = _binary("relu_grad", "g * (x > 0): the VJP of relu.", lambda xp, g, x: g * (x > 0),
+# relu and TensorFlow's ReluGrad on CPU arrays: one compiled pass each (accel._cpu,
+# csrc/cpu/activations.cpp, the forms below exactly); NumPy's maximum and its bool multiply cost
+# two to three times more. Other arrays (and CuPy's) take the NumPy expressions, which give the
+# same values: maximum(x, 0), and g * (x > 0), a multiply (NumPy's where with a mask of random
+# signs costs ~10x more). relu_grad's VJP wrt x is zero almost everywhere.
+def _relu_array(xp, x):
+    return xp.maximum(x, 0)
+
+
+def _relu_grad_array(xp, g, x):
+    return g * (x > 0)
+
+
+_cpu.set_relu_fallbacks(functools.partial(_relu_array, numpy), functools.partial(_relu_grad_array, numpy))
+
+
+def _relu_forward(xp, x):
+    return _cpu.relu(x) if xp is numpy else _relu_array(xp, x)
+
+
+def _relu_grad_forward(xp, g, x):
+    return _cpu.relu_grad(g, x) if xp is numpy else _relu_grad_array(xp, g, x)
+
+
+_relu_forward.host, _relu_grad_forward.host = _cpu.relu, _cpu.relu_grad
+relu_grad = _binary("relu_grad", "g * (x > 0): the VJP of relu.", _relu_grad_forward,
                     lambda gg, ans, g, x: relu_grad(gg, x),
                     # g * 0 keeps a NaN or inf g where x <= 0 a NaN, as the multiply does
                     math="where({1} > 0, {0}, {0} * 0)", namespace="internal")
-# the form: NaN stays NaN and -inf gives 0, as maximum(x, 0) (NumPy's maximum is the faster forward)
-relu = _unary("relu", "max(x, 0); its gradient at 0 is 0.", lambda xp, x: xp.maximum(x, 0),
+# the form: NaN stays NaN and -inf gives 0, as maximum(x, 0)
+relu = _unary("relu", "max(x, 0); its gradient at 0 is 0.", _relu_forward,
               lambda g, ans, x: relu_grad(g, x),
               math="where({0} > 0, {0}, where({0} <= 0, 0, {0}))", methods=("relu",))
 softplus = _unary("softplus", "log(1 + e ** x), computed without overflow.",
@@ -151,8 +177,6 @@ def _erf_forward(xp, x):
     """erf on the CPU by accel._cpu (std::erf; NumPy has none), on a GPU by a CUDA kernel calling
     erff / erf (cuda_math.py); float16 is computed in float32 and rounded once."""
     if xp is numpy:
-        from .. import _cpu
-
         x = numpy.ascontiguousarray(x)
         work = x.astype(numpy.float32) if x.dtype == numpy.float16 else x
         out = numpy.empty_like(work)

@@ -523,10 +523,17 @@ void set_isa(const std::string& name) {
 
 }  // namespace
 
+namespace accel_cpu {
+void bind_activations(nb::module_& m);      // activations.cpp
+void bind_classification(nb::module_& m);  // classification.cpp
+}
+
 NB_MODULE(_cpu, m) {
     g_loops = supported_isas().back();  // the widest instruction set this CPU runs
     pthread_atfork(nullptr, nullptr, accel_cpu::reset_pool_in_child);
     m.doc() = "accel's compiled CPU kernels (fused optimizer updates over csrc/rules)";
+    accel_cpu::bind_activations(m);
+    accel_cpu::bind_classification(m);
     m.def("rules", &rules, "The fused kernels of csrc/rules/registry.h: id, family, flags, slots, scalars, types.");
     m.def("build_info", &build_info, "How accel._cpu was built and runs: threads, ISA, compiler.");
     m.def("set_num_threads", [](int n) {

@@ -1,0 +1,147 @@
+// relu and its VJP on the CPU as one pass each, the forms of accel/ops/elementwise.py exactly:
+//
+//   relu(x)         = where(x > 0, x, where(x <= 0, 0, x))   (NaN stays NaN; -0 becomes +0)
+//   relu_grad(g, x) = where(x > 0, g, g * 0)                 (g * 0 keeps NaN, inf -> NaN, signs)
+//
+// NumPy spends three to four times a copy on them (its maximum loop, and a bool multiply that
+// casts through a buffer); a training step runs two of each per hidden layer. The ops' compiled
+// front calls these on CPU arrays (the record's `host`); anything but C-contiguous float32 or
+// float64 ndarrays of one shape goes to the NumPy expression, which gives the same values.
+#include <nanobind/nanobind.h>
+
+#include <cstring>
+
+namespace nb = nanobind;
+
+namespace accel_cpu {
+namespace {
+
+struct View {
+    Py_buffer view{};
+    bool held = false;
+    ~View() {
+        if (held) PyBuffer_Release(&view);
+    }
+    bool acquire(PyObject* obj, bool writable) {
+        int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+        if (PyObject_GetBuffer(obj, &view, flags) != 0) {
+            PyErr_Clear();
+            return false;
+        }
+        held = true;
+        return true;
+    }
+    // 'f' or 'd' for a float32 / float64 buffer, else 0
+    char kind() const {
+        const char* f = view.format ? view.format : "B";
+        if (*f == '<' || *f == '=' || *f == '@') ++f;
+        if (f[1] != 0) return 0;
+        if (f[0] == 'f' && view.itemsize == 4) return 'f';
+        if (f[0] == 'd' && view.itemsize == 8) return 'd';
+        return 0;
+    }
+    long long size() const { return view.len / view.itemsize; }
+    bool same_shape(const View& other) const {
+        if (view.ndim != other.view.ndim) return false;
+        for (int i = 0; i < view.ndim; ++i)
+            if (view.shape[i] != other.view.shape[i]) return false;
+        return true;
+    }
+};
+
+// Branch-free selects (the vectoriser turns them into compare + blend); no aliasing: `out` is new.
+template <class T> void relu_loop(const T* __restrict__ x, T* __restrict__ out, long long n) {
+    for (long long i = 0; i < n; ++i) {
+        const T v = x[i];
+        out[i] = v > T(0) ? v : (v <= T(0) ? T(0) : v);
+    }
+}
+
+template <class T>
+void relu_grad_loop(const T* __restrict__ g, const T* __restrict__ x, T* __restrict__ out, long long n) {
+    for (long long i = 0; i < n; ++i) {
+        const T keep = g[i], zero = g[i] * T(0);
+        out[i] = x[i] > T(0) ? keep : zero;
+    }
+}
+
+// Held for the life of the process (never released: the module outlives no interpreter).
+PyObject *g_ndarray = nullptr, *g_empty_like = nullptr, *g_relu_numpy = nullptr, *g_relu_grad_numpy = nullptr;
+
+bool is_ndarray(nb::handle h) { return Py_TYPE(h.ptr()) == (PyTypeObject*)g_ndarray; }
+
+nb::object call(PyObject* fn, nb::handle a) {
+    if (!fn) throw nb::type_error("relu: the NumPy fallbacks are not set (accel.ops.elementwise sets them)");
+    return nb::steal(PyObject_CallOneArg(fn, a.ptr()));
+}
+
+nb::object relu(nb::handle x) {
+    View xv;
+    char kind = 0;
+    if (is_ndarray(x) && xv.acquire(x.ptr(), false)) kind = xv.kind();
+    if (kind == 0 || xv.view.ndim == 0) {
+        nb::object r = call(g_relu_numpy, x);
+        if (!r.is_valid()) throw nb::python_error();
+        return r;
+    }
+    nb::object out = call(g_empty_like, x);
+    if (!out.is_valid()) throw nb::python_error();
+    View ov;
+    if (!ov.acquire(out.ptr(), true)) throw nb::python_error();
+    const long long n = xv.size();
+    nb::gil_scoped_release release;
+    if (kind == 'f')
+        relu_loop(static_cast<const float*>(xv.view.buf), static_cast<float*>(ov.view.buf), n);
+    else
+        relu_loop(static_cast<const double*>(xv.view.buf), static_cast<double*>(ov.view.buf), n);
+    return out;
+}
+
+nb::object relu_grad(nb::handle g, nb::handle x) {
+    View gv, xv;
+    char kind = 0;
+    if (is_ndarray(g) && is_ndarray(x) && gv.acquire(g.ptr(), false) && xv.acquire(x.ptr(), false) &&
+        gv.kind() == xv.kind() && gv.same_shape(xv))
+        kind = gv.kind();
+    if (kind == 0 || gv.view.ndim == 0) {
+        if (!g_relu_grad_numpy) throw nb::type_error("relu_grad: the NumPy fallback is not set");
+        nb::object r = nb::steal(PyObject_CallFunctionObjArgs(g_relu_grad_numpy, g.ptr(), x.ptr(), nullptr));
+        if (!r.is_valid()) throw nb::python_error();
+        return r;
+    }
+    nb::object out = call(g_empty_like, g);
+    if (!out.is_valid()) throw nb::python_error();
+    View ov;
+    if (!ov.acquire(out.ptr(), true)) throw nb::python_error();
+    const long long n = gv.size();
+    nb::gil_scoped_release release;
+    if (kind == 'f')
+        relu_grad_loop(static_cast<const float*>(gv.view.buf), static_cast<const float*>(xv.view.buf),
+                       static_cast<float*>(ov.view.buf), n);
+    else
+        relu_grad_loop(static_cast<const double*>(gv.view.buf), static_cast<const double*>(xv.view.buf),
+                       static_cast<double*>(ov.view.buf), n);
+    return out;
+}
+
+}  // namespace
+
+void bind_activations(nb::module_& m) {
+    nb::module_ numpy = nb::module_::import_("numpy");
+    g_ndarray = nb::object(numpy.attr("ndarray")).release().ptr();
+    g_empty_like = nb::object(numpy.attr("empty_like")).release().ptr();
+    m.def("relu", &relu, nb::arg("x"),
+          "where(x > 0, x, where(x <= 0, 0, x)) in one pass for C-contiguous float32/float64 arrays "
+          "(else with NumPy: `set_relu_fallbacks`).");
+    m.def("relu_grad", &relu_grad, nb::arg("g"), nb::arg("x"),
+          "where(x > 0, g, g * 0) in one pass for C-contiguous float32/float64 arrays of one shape "
+          "(else with NumPy: `set_relu_fallbacks`).");
+    m.def("set_relu_fallbacks", [](nb::object relu_numpy, nb::object relu_grad_numpy) {
+        Py_XDECREF(g_relu_numpy);
+        Py_XDECREF(g_relu_grad_numpy);
+        g_relu_numpy = relu_numpy.release().ptr();
+        g_relu_grad_numpy = relu_grad_numpy.release().ptr();
+    }, nb::arg("relu"), nb::arg("relu_grad"), "The NumPy functions relu / relu_grad use for other arrays.");
+}
+
+}  // namespace accel_cpu
