@@ -44,6 +44,14 @@ def make(data, device, inputs: tuple = (), vjp=None, params=None) -> Tensor:
     return out
 
 
+def add_reduce(xp, x, axes, keepdims: bool):
+    """sum over `axes` (None: all) in x's dtype: NumPy's add.reduce called directly (ndarray.sum
+    goes through a Python function of NumPy's first), xp.sum elsewhere."""
+    if xp is numpy:
+        return numpy.add.reduce(x, axes, None, None, keepdims)
+    return xp.sum(x, axis=axes, keepdims=keepdims)
+
+
 def _first_device(args):
     for a in args:
         if isinstance(a, Tensor):

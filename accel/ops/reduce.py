@@ -13,7 +13,7 @@ import numpy
 
 from ..dtypes import is_floating
 from .. import recording
-from ._core import as_array, defop, make, normalize_axis, tensor_arg
+from ._core import add_reduce, as_array, defop, make, normalize_axis, tensor_arg
 from .table import register
 from .elementwise import equal, exp, logical_and, select_grad, where
 from .shape import reshape
@@ -109,7 +109,7 @@ def _mean_forward(xp, x, axes, keepdims):
     if is_floating(x.dtype) and x.dtype.itemsize >= 4:
         # NumPy's mean is this sum divided by the count (the same two roundings), without the
         # ~8 µs of Python that numpy's _mean spends around them; float16 sums in float32 there
-        return x.sum(axis=axes, keepdims=keepdims) / _reduced_count(x.shape, axes)
+        return add_reduce(xp, x, axes, keepdims) / _reduced_count(x.shape, axes)
     return x.mean(axis=axes, keepdims=keepdims, dtype=dtype)
 
 
@@ -156,7 +156,7 @@ def _logsumexp_vjp(g, ans, x, axes, keepdims):
 
 
 sum = _reduction("sum", "Sum of elements over `axis`.",  # noqa: A001
-                 lambda xp, x, axes, keepdims: x.sum(axis=axes, keepdims=keepdims),
+                 lambda xp, x, axes, keepdims: add_reduce(xp, x, axes, keepdims),
                  _sum_vjp, numpy="sum", methods=("sum",))
 mean = _reduction("mean", "Arithmetic mean over `axis` (float32 for integer inputs).",
                   _mean_forward, _mean_vjp, numpy="mean", methods=("mean",), dtype="float")

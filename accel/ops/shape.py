@@ -8,7 +8,7 @@ import itertools
 
 import numpy
 
-from ._core import defop, make, normalize_axis, same_device, shape_arg, snapshot, tensor_arg, unchanged
+from ._core import add_reduce, defop, make, normalize_axis, same_device, shape_arg, snapshot, tensor_arg, unchanged
 
 
 # accel.function's replay runs these kernels on raw arrays; `kernel_views`: the result may share
@@ -18,7 +18,7 @@ def _sum_to_kernel(xp, x, shape):
     shape = tuple(shape)
     if x.shape == shape:
         return x
-    return xp.sum(x, axis=_sum_to_axes(x.shape, shape), keepdims=True).reshape(shape)
+    return add_reduce(xp, x, _sum_to_plan(x.shape, shape), True).reshape(shape)
 
 
 def _reshape_kernel(xp, x, shape):
@@ -134,17 +134,24 @@ def _sum_to_axes(from_shape, to_shape):
         lead + i for i, n in enumerate(to_shape) if n == 1 and from_shape[lead + i] != 1)
 
 
+@functools.lru_cache(maxsize=1024)
+def _sum_to_plan(from_shape: tuple, to_shape: tuple) -> tuple:
+    """The axes that sum `from_shape` down to `to_shape` (checked; cached: a backward pass asks
+    the same few pairs on every step)."""
+    if len(to_shape) > len(from_shape) or any(n not in (1, m) for n, m in zip(to_shape[::-1], from_shape[::-1])):
+        raise ValueError(f"sum_to: shape {to_shape} does not broadcast to {from_shape}")
+    return _sum_to_axes(from_shape, to_shape)
+
+
 @defop("shape", kernel=_sum_to_kernel, kernel_views=True)
 def sum_to(x, shape):
     """x summed down to `shape`, the inverse of broadcasting `shape` up to x.shape."""
     x = tensor_arg(x)
     shape = tuple(shape)
-    if tuple(x.shape) == shape:
+    data = x._data
+    if data.shape == shape:
         return unchanged(x)
-    if len(shape) > x.ndim or any(n not in (1, m) for n, m in zip(shape[::-1], x.shape[::-1])):
-        raise ValueError(f"sum_to: shape {shape} does not broadcast to {tuple(x.shape)}")
-    axes = _sum_to_axes(x.shape, shape)
-    out = x._data.sum(axis=axes, keepdims=True).reshape(shape)
+    out = add_reduce(x._device.xp, data, _sum_to_plan(data.shape, shape), True).reshape(shape)
     return make(out, x._device, (x,), _SUM_TO_VJPS)
 
 
