@@ -28,7 +28,7 @@ from ..nest import map_structure
 from ..ops.table import record_of
 from ..tensor import Tensor, Variable
 from .fusion import plan_fusion
-from .trace import Ref, ShapeChanged, Trace, bind, not_tracing, refs, resolve
+from .trace import Ref, ShapeChanged, Trace, bind, not_tracing, refs, resolve, resolver
 
 __all__ = ["Graph"]
 
@@ -287,14 +287,19 @@ def _op_call(step, trace):
     array mode); Variables (`objects`: slot -> Variable) are passed as themselves, so writes
     reach them and reads keep eager's semantics."""
     meta, op, args_t, kwargs_t, outs = trace.meta, step.op, step.args, step.kwargs, step.outs
-    slots = sorted(set(refs((args_t, kwargs_t))))
+    slots = [(s, meta[s][2]) for s in sorted(set(refs((args_t, kwargs_t))))]
+    arguments, keywords = resolver(args_t), resolver(kwargs_t)
+    out_slot = outs.slot if outs.__class__ is Ref else None
 
     def call(values, objects):
         view = {}
-        for s in slots:
-            view[s] = objects[s] if s in objects else Tensor(values[s], meta[s][2])
-        out = op(*resolve(args_t, view), **resolve(kwargs_t, view))
-        bind(outs, out, values, lambda slot, tensor: values.__setitem__(slot, tensor._data))
+        for s, device in slots:
+            view[s] = objects[s] if s in objects else Tensor(values[s], device)
+        out = op(*arguments(view), **keywords(view))
+        if out_slot is not None:  # one output tensor (the common case)
+            values[out_slot] = out._data
+        else:
+            bind(outs, out, values, lambda slot, tensor: values.__setitem__(slot, tensor._data))
     return call
 
 

@@ -23,7 +23,8 @@ from ..nest import flatten, map_structure
 from ..ops.table import record_of
 from ..tensor import Tensor, Variable, is_device_array
 
-__all__ = ["Trace", "Step", "Ref", "ShapeChanged", "current", "tracing", "not_tracing", "refs", "resolve", "bind"]
+__all__ = ["Trace", "Step", "Ref", "ShapeChanged", "current", "tracing", "not_tracing", "refs", "resolve", "resolver",
+           "bind"]
 
 _state = recording.state
 
@@ -78,6 +79,28 @@ def resolve(template, values):
     if template.__class__ is Ref:  # the common case: one operand
         return values[template.slot]
     return map_structure(lambda leaf: values[leaf.slot] if leaf.__class__ is Ref else leaf, template)
+
+
+def resolver(template):
+    """`lambda values: resolve(template, values)`, built once for a template a replay resolves on
+    every run: closures per container and Ref instead of a walk that tests every leaf's type."""
+    if template.__class__ is Ref:
+        slot = template.slot
+        return lambda values: values[slot]
+    if isinstance(template, (list, tuple)):
+        parts = [resolver(item) for item in template]
+        if isinstance(template, list):
+            return lambda values: [part(values) for part in parts]
+        kind = type(template)
+        if hasattr(template, "_fields"):  # a named tuple
+            return lambda values: kind(*[part(values) for part in parts])
+        if kind is tuple:
+            return lambda values: tuple([part(values) for part in parts])
+        return lambda values: kind([part(values) for part in parts])
+    if isinstance(template, dict):
+        parts = [(key, resolver(value)) for key, value in template.items()]
+        return lambda values: {key: part(values) for key, part in parts}
+    return lambda values: template
 
 
 def bind(template, out, values, each=None) -> None:

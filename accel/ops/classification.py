@@ -205,7 +205,25 @@ def _sparse_ce_vjp(g, ans, labels, logits, classes):
     return sparse_ce_grad(g, logits, labels)
 
 
-@defop("classification")
+def _sparse_ce_array(xp, labels, logits):
+    """The loss on raw arrays (labels' dtype and shape checked by the op): the op's forward, and
+    accel.function's replay, which checks the labels' values here on every call."""
+    classes = logits.shape[-1]
+    if _one_pass(xp, logits, labels):  # the loss in one pass; it checks the labels too
+        loss = numpy.empty(labels.shape, logits.dtype)
+        bad = _cpu.sparse_xent(numpy.ascontiguousarray(logits).reshape(-1, classes),
+                               numpy.ascontiguousarray(labels).reshape(-1), loss.reshape(-1), None, None)
+        if bad < 0:
+            return loss
+    if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= classes):
+        raise ValueError(
+            f"sparse_softmax_cross_entropy_with_logits: labels must be in [0, {classes}), got values "
+            f"in [{int(labels.min())}, {int(labels.max())}]")
+    rows = _log_softmax_array(xp, logits, -1).reshape(labels.size, classes)
+    return -rows[xp.arange(rows.shape[0]), labels.reshape(-1)].reshape(labels.shape)
+
+
+@defop("classification", kernel=_sparse_ce_array)
 def sparse_softmax_cross_entropy_with_logits(labels, logits):
     """-log_softmax(logits)[..., labels]: labels are class indices in [0, classes)."""
     logits = _float_logits(logits, "sparse_softmax_cross_entropy_with_logits")
@@ -218,18 +236,5 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits):
         raise ValueError(
             f"sparse_softmax_cross_entropy_with_logits: labels have shape {tuple(labels.shape)}, "
             f"expected logits.shape[:-1] = {tuple(logits.shape[:-1])}")
-    classes = logits.shape[-1]
-    xp = logits._device.xp
-    if _one_pass(xp, logits._data, labels._data):  # the loss in one pass; it checks the labels too
-        loss = numpy.empty(labels.shape, logits.dtype)
-        bad = _cpu.sparse_xent(numpy.ascontiguousarray(logits._data).reshape(-1, classes),
-                               numpy.ascontiguousarray(labels._data).reshape(-1), loss.reshape(-1), None, None)
-        if bad < 0:
-            return make(loss, logits._device, (labels, logits), (None, _sparse_ce_vjp), {"classes": classes})
-    if labels.size and (int(labels._data.min()) < 0 or int(labels._data.max()) >= classes):
-        raise ValueError(
-            f"sparse_softmax_cross_entropy_with_logits: labels must be in [0, {classes}), got values "
-            f"in [{int(labels._data.min())}, {int(labels._data.max())}]")
-    rows = _log_softmax_array(xp, logits._data, -1).reshape(labels.size, classes)
-    picked = rows[xp.arange(rows.shape[0]), labels._data.reshape(-1)].reshape(labels.shape)
-    return make(-picked, logits._device, (labels, logits), (None, _sparse_ce_vjp), {"classes": classes})
+    loss = _sparse_ce_array(logits._device.xp, labels._data, logits._data)
+    return make(loss, logits._device, (labels, logits), (None, _sparse_ce_vjp), {"classes": logits.shape[-1]})

@@ -430,3 +430,16 @@ def test_gradients_read_each_variable_value_as_the_op_that_read_it():
     numpy.testing.assert_array_equal(f(x).numpy(), [22.0, 33.0])
     for _ in range(2):
         numpy.testing.assert_array_equal(traced(x).numpy(), [22.0, 33.0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_a_replayed_cross_entropy_checks_its_labels_on_every_call(dtype):
+    """The replay computes the loss on raw arrays (the op's kernel): labels out of range in a
+    later call are refused as eagerly, on either path (the one-pass CPU loop, the NumPy form)."""
+    loss = ac.function(lambda labels, logits: ac.sparse_softmax_cross_entropy_with_logits(labels, logits))
+    logits = ac.tensor(numpy.arange(6.0).reshape(2, 3), dtype=dtype)
+    eager = ac.sparse_softmax_cross_entropy_with_logits(ac.tensor([0, 2]), logits).numpy()
+    numpy.testing.assert_array_equal(loss(ac.tensor([0, 2]), logits).numpy(), eager)
+    numpy.testing.assert_array_equal(loss(ac.tensor([0, 2]), logits).numpy(), eager)
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\), got values in \[0, 3\]"):
+        loss(ac.tensor([0, 3]), logits)
