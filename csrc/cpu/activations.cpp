@@ -9,45 +9,14 @@
 // float64 ndarrays of one shape goes to the NumPy expression, which gives the same values.
 #include <nanobind/nanobind.h>
 
+#include "cpu/view.h"
+
 #include <cstring>
 
 namespace nb = nanobind;
 
 namespace accel_cpu {
 namespace {
-
-struct View {
-    Py_buffer view{};
-    bool held = false;
-    ~View() {
-        if (held) PyBuffer_Release(&view);
-    }
-    bool acquire(PyObject* obj, bool writable) {
-        int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
-        if (PyObject_GetBuffer(obj, &view, flags) != 0) {
-            PyErr_Clear();
-            return false;
-        }
-        held = true;
-        return true;
-    }
-    // 'f' or 'd' for a float32 / float64 buffer, else 0
-    char kind() const {
-        const char* f = view.format ? view.format : "B";
-        if (*f == '<' || *f == '=' || *f == '@') ++f;
-        if (f[1] != 0) return 0;
-        if (f[0] == 'f' && view.itemsize == 4) return 'f';
-        if (f[0] == 'd' && view.itemsize == 8) return 'd';
-        return 0;
-    }
-    long long size() const { return view.len / view.itemsize; }
-    bool same_shape(const View& other) const {
-        if (view.ndim != other.view.ndim) return false;
-        for (int i = 0; i < view.ndim; ++i)
-            if (view.shape[i] != other.view.shape[i]) return false;
-        return true;
-    }
-};
 
 // Branch-free selects (the vectoriser turns them into compare + blend); no aliasing: `out` is new.
 template <class T> void relu_loop(const T* __restrict__ x, T* __restrict__ out, long long n) {
@@ -78,7 +47,7 @@ nb::object call(PyObject* fn, nb::handle a) {
 nb::object relu(nb::handle x) {
     View xv;
     char kind = 0;
-    if (is_ndarray(x) && xv.acquire(x.ptr(), false)) kind = xv.kind();
+    if (is_ndarray(x) && xv.try_acquire(x.ptr(), false)) kind = xv.float_kind();
     if (kind == 0 || xv.view.ndim == 0) {
         nb::object r = call(g_relu_numpy, x);
         if (!r.is_valid()) throw nb::python_error();
@@ -87,7 +56,7 @@ nb::object relu(nb::handle x) {
     nb::object out = call(g_empty_like, x);
     if (!out.is_valid()) throw nb::python_error();
     View ov;
-    if (!ov.acquire(out.ptr(), true)) throw nb::python_error();
+    if (!ov.try_acquire(out.ptr(), true)) throw nb::python_error();
     const long long n = xv.size();
     nb::gil_scoped_release release;
     if (kind == 'f')
@@ -100,9 +69,9 @@ nb::object relu(nb::handle x) {
 nb::object relu_grad(nb::handle g, nb::handle x) {
     View gv, xv;
     char kind = 0;
-    if (is_ndarray(g) && is_ndarray(x) && gv.acquire(g.ptr(), false) && xv.acquire(x.ptr(), false) &&
-        gv.kind() == xv.kind() && gv.same_shape(xv))
-        kind = gv.kind();
+    if (is_ndarray(g) && is_ndarray(x) && gv.try_acquire(g.ptr(), false) && xv.try_acquire(x.ptr(), false) &&
+        gv.float_kind() == xv.float_kind() && gv.same_shape(xv))
+        kind = gv.float_kind();
     if (kind == 0 || gv.view.ndim == 0) {
         if (!g_relu_grad_numpy) throw nb::type_error("relu_grad: the NumPy fallback is not set");
         nb::object r = nb::steal(PyObject_CallFunctionObjArgs(g_relu_grad_numpy, g.ptr(), x.ptr(), nullptr));
@@ -112,7 +81,7 @@ nb::object relu_grad(nb::handle g, nb::handle x) {
     nb::object out = call(g_empty_like, g);
     if (!out.is_valid()) throw nb::python_error();
     View ov;
-    if (!ov.acquire(out.ptr(), true)) throw nb::python_error();
+    if (!ov.try_acquire(out.ptr(), true)) throw nb::python_error();
     const long long n = gv.size();
     nb::gil_scoped_release release;
     if (kind == 'f')

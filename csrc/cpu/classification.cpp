@@ -11,6 +11,8 @@
 // bit or two). NumPy spends a dozen calls per row batch on the same; a step's loss is one call here.
 #include <nanobind/nanobind.h>
 
+#include "cpu/view.h"
+
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -19,28 +21,6 @@ namespace nb = nanobind;
 
 namespace accel_cpu {
 namespace {
-
-struct View {
-    Py_buffer view{};
-    bool held = false;
-    ~View() {
-        if (held) PyBuffer_Release(&view);
-    }
-    void acquire(nb::handle obj, bool writable, const char* argument) {
-        int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
-        if (PyObject_GetBuffer(obj.ptr(), &view, flags) != 0) {
-            PyErr_Clear();
-            throw nb::type_error((std::string(argument) + ": expected a C-contiguous array").c_str());
-        }
-        held = true;
-    }
-    char format() const {
-        const char* f = view.format ? view.format : "B";
-        if (*f == '<' || *f == '=' || *f == '@') ++f;
-        return f[1] == 0 ? f[0] : 0;
-    }
-    long long size() const { return view.len / view.itemsize; }
-};
 
 long long label_at(const void* labels, char format, long long r) {
     switch (format) {
