@@ -1,20 +1,16 @@
 """Keras 3's activations by name (keras.activations.get): Dense's and Activation's `activation=`
-strings. Each is written from accel ops, so its gradient (every order) comes from theirs. The
+strings. Each is an accel op (gelu, silu, elu, selu, leaky_relu, softsign, log_sigmoid: the tf.nn
+ops) or written from accel ops, so its gradient (every order) comes from theirs. The
 defaults are Keras 3.15's: "gelu" is the exact GELU (erf), "leaky_relu" has slope 0.2,
 "hard_sigmoid" is relu6(x + 3) / 6. "threshold" needs arguments Keras's name cannot pass: it is
 refused with the reason."""
 
 from __future__ import annotations
 
-import math
-
 from .. import ops
 
 __all__ = ["get", "NAMES"]
 
-_SELU_ALPHA = 1.6732632423543772848170429916717
-_SELU_SCALE = 1.0507009873554804934193349852946
-_SQRT_HALF = 1.0 / math.sqrt(2.0)
 
 
 def linear(x):
@@ -22,7 +18,7 @@ def linear(x):
 
 
 def leaky_relu(x, negative_slope=0.2):
-    return ops.where(ops.greater_equal(x, 0), x, x * negative_slope)
+    return ops.leaky_relu(x, negative_slope)
 
 
 def relu6(x):
@@ -30,12 +26,14 @@ def relu6(x):
 
 
 def elu(x, alpha=1.0):
+    if alpha == 1.0:
+        return ops.elu(x)
     # expm1 of min(x, 0): the branch not taken never overflows
     return ops.where(ops.greater(x, 0), x, ops.expm1(ops.minimum(x, 0.0)) * alpha)
 
 
 def selu(x):
-    return elu(x, _SELU_ALPHA) * _SELU_SCALE
+    return ops.selu(x)
 
 
 def celu(x, alpha=1.0):
@@ -43,7 +41,7 @@ def celu(x, alpha=1.0):
 
 
 def softsign(x):
-    return x / (ops.abs(x) + 1.0)
+    return ops.softsign(x)
 
 
 def squareplus(x, b=4.0):
@@ -69,15 +67,12 @@ def sparse_sigmoid(x):
 
 
 def silu(x):
-    return x * ops.sigmoid(x)
+    return ops.silu(x)
 
 
 def gelu(x, approximate=False):
     """x * Phi(x); approximate=True: 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))."""
-    if approximate:
-        inner = (x + ops.power(x, 3) * 0.044715) * math.sqrt(2.0 / math.pi)
-        return x * (ops.tanh(inner) + 1.0) * 0.5
-    return x * (ops.erf(x * _SQRT_HALF) + 1.0) * 0.5
+    return ops.gelu(x, approximate)
 
 
 def glu(x, axis=-1):
@@ -106,7 +101,7 @@ def mish(x):
 
 
 def log_sigmoid(x):
-    return -ops.softplus(-x)
+    return ops.log_sigmoid(x)
 
 
 def log_softmax(x, axis=-1):

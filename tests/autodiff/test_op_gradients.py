@@ -11,6 +11,9 @@ from accel.testing import check_gradients, differentiable_ops
 R = numpy.random.default_rng(42)
 
 
+AWAY_FROM_0 = numpy.array([-2.5, -0.7, -0.2, 0.3, 1.1, 2.4])
+
+
 def any_(*shape):
     return R.uniform(-2.0, 2.0, shape)
 
@@ -124,6 +127,15 @@ CASES = [
      True),
     ("_spread", lambda g: reduce._spread(g, (2, 1), (2, 3)) * ac.tensor([1.0, 2.0, 3.0], dtype="float64"), [any_(2)], True),
     ("tan", ac.tan, [R.uniform(-1.2, 1.2, 4)], True),
+    # activations: kinked ones are drawn away from 0, where each side is smooth
+    ("elu", ac.elu, [AWAY_FROM_0], True),
+    ("selu", ac.selu, [AWAY_FROM_0], True),
+    ("leaky_relu", lambda x: ac.leaky_relu(x, 0.3), [AWAY_FROM_0], True),
+    ("silu", ac.silu, [any_(5) * 3], True),
+    ("softsign", ac.softsign, [AWAY_FROM_0], True),
+    ("log_sigmoid", ac.log_sigmoid, [any_(5) * 4], True),
+    ("gelu", ac.gelu, [any_(5) * 2], True),
+    ("gelu_approximate", lambda x: ac.gelu(x, approximate=True), [any_(5) * 2], True),
     ("matmul_transpose_a", lambda a, b: ac.matmul(a, b, transpose_a=True), [any_(3, 2), any_(3, 4)], True),
     ("matmul_transpose_b", lambda a, b: ac.matmul(a, b, transpose_b=True), [any_(2, 3), any_(4, 3)], True),
     ("matmul_transpose_both", lambda a, b: ac.matmul(a, b, transpose_a=True, transpose_b=True),

@@ -36,3 +36,22 @@ def test_gelu_dense_layer_on_the_device(emulated_cuda):
     cpu = ac.nn.Dense(2, activation="gelu", seed=0)(ac.tensor(x))
     gpu = ac.nn.Dense(2, activation="gelu", seed=0, device="cuda:0")(ac.tensor(x, device="cuda:0"))
     numpy.testing.assert_allclose(gpu.numpy(), cpu.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["gelu", "gelu_tanh", "leaky_relu", "elu", "selu", "silu", "softsign", "log_sigmoid"])
+def test_activations_and_their_gradients_on_the_device_equal_the_cpus(emulated_cuda, name):
+    op = {"gelu_tanh": lambda x: ac.gelu(x, approximate=True)}.get(name) or getattr(ac, name)
+    values = numpy.linspace(-4, 4, 21)
+    results = []
+    for device in ("cpu", "cuda:1"):
+        x = ac.tensor(values, device=device)
+        with ac.GradientTape() as tape:
+            tape.watch(x)
+            y = op(x)
+            loss = ac.sum(y * y)
+        g = tape.gradient(loss, x)
+        assert y.device.name == device and g.device.name == device
+        results.append((y.numpy(), g.numpy()))
+    (y_cpu, g_cpu), (y_gpu, g_gpu) = results
+    numpy.testing.assert_allclose(y_gpu, y_cpu, rtol=1e-14, atol=1e-15)
+    numpy.testing.assert_allclose(g_gpu, g_cpu, rtol=1e-13, atol=1e-14)

@@ -68,6 +68,8 @@ CASES = {
     "expand_dims": (lambda x: ac.expand_dims(x, 1), lambda r: [f64(r, rows(r), 2)]),
     "expm1": (ac.expm1, lambda r: [f64(r, 3)]),
     "flatten": (ac.flatten, lambda r: [f64(r, rows(r), 3)]),
+    "gelu": (lambda x: ac.gelu(x) + ac.gelu(x, approximate=True), lambda r: [f64(r, 3)]),
+    "leaky_relu": (lambda x: ac.leaky_relu(x, 0.1), lambda r: [f64(r, 2, 3)]),
     "gather": (lambda x, i: ac.gather(x, i, axis=1), lambda r: [f64(r, 2, 5), ints(r, 5, rows(r))]),
     "gather_nd": (ac.gather_nd, lambda r: [f64(r, 4, 3), numpy.stack([ints(r, 4, 5), ints(r, 3, 5)], -1)]),
     "getitem": (lambda x, i, m: x[i] + x[m][:1], lambda r: [f64(r, 5, 2), ints(r, 5, rows(r)), mask(r, 5)]),
