@@ -11,6 +11,7 @@ import numbers
 
 import numpy
 
+from ..dtypes import is_floating
 from ._core import defop, make, tensor_arg
 from .elementwise import _erf_forward, erf, exp, greater, square, tanh, where
 
@@ -22,7 +23,7 @@ _TANH_C = 0.044715
 
 def _float_input(features, op: str):
     x = tensor_arg(features, "features")
-    if x.dtype.kind == "f":
+    if is_floating(x.dtype):
         return x
     if x.dtype.kind in "biu":
         return make(x._data.astype(numpy.float32), x._device)
