@@ -8,6 +8,7 @@ import numpy
 
 from . import _cpu
 
+
 def _contiguous(array):
     return array if array.flags.c_contiguous else numpy.ascontiguousarray(array)
 
