@@ -148,6 +148,57 @@ def gather(params, indices, axis: int = 0):
     return getitem(params, (slice(None),) * axis + (indices,))
 
 
+@defop("indexing")
+def embedding_lookup(params, ids, max_norm=None):
+    """params[ids] along axis 0 (tf.nn.embedding_lookup): result shape ids.shape + params.shape[1:];
+    its gradient adds up repeated ids. `params` may be a list of shards of one table split along
+    axis 0 (TensorFlow's "div" strategy: the shards in order are the table). `max_norm`: each
+    looked-up row whose L2 norm exceeds it is scaled down to that norm. An id outside the table is
+    an error naming the first one (TensorFlow's CPU kernel), before anything is computed."""
+    from .shape import concat
+
+    if isinstance(params, (list, tuple)):
+        if not params:
+            raise ValueError("embedding_lookup: params is an empty list of shards")
+        params = params[0] if len(params) == 1 else concat(list(params), axis=0)
+    params = tensor_arg(params, "params")
+    if params.ndim == 0:
+        raise ValueError("embedding_lookup: params must have at least 1 dimension (the table's rows)")
+    ids = tensor_arg(ids, "ids") if isinstance(ids, Tensor) or is_device_array(ids) else ids
+    raw = ids._data if isinstance(ids, Tensor) else numpy.asarray(ids)
+    if raw.size and raw.dtype.kind not in "iu":
+        raise TypeError(f"embedding_lookup: ids must be integers, got {raw.dtype.name}")
+    rows = params.shape[0]
+    if raw.size:
+        bad = (raw < 0) | (raw >= rows)
+        if bool(bad.any()):
+            flat = bad.reshape(-1)
+            first = int(flat.argmax())
+            position = tuple(int(i) for i in numpy.unravel_index(first, raw.shape))
+            raise IndexError(f"embedding_lookup: ids{list(position)} = {int(raw.reshape(-1)[first])} is not in "
+                             f"[0, {rows})")
+    out = gather(params, ids, axis=0)
+    if max_norm is None:
+        return out
+    if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float, numpy.integer, numpy.floating)) \
+            or not max_norm > 0:
+        raise ValueError(f"embedding_lookup: max_norm must be a positive number or None, got {max_norm!r}")
+    from .elementwise import greater, maximum, sqrt, where
+    from .reduce import sum as reduce_sum
+
+    # clip_by_norm over each row (the trailing params.ndim - 1 axes), as TensorFlow's: a zero row
+    # takes the square root of 1 instead of 0, so its gradient stays finite
+    squares = reduce_sum(out * out, tuple(range(ids_ndim(out, params), out.ndim)), keepdims=True)
+    nonzero = greater(squares, 0)
+    norm = where(nonzero, sqrt(where(nonzero, squares, 1.0)), squares)
+    return out * (max_norm / maximum(norm, max_norm))
+
+
+def ids_ndim(out, params) -> int:
+    """The rank of the ids of a lookup whose result is `out`."""
+    return out.ndim - (params.ndim - 1)
+
+
 @defop("indexing", differentiable=False, dtype="given")
 def one_hot(indices, depth: int, on_value=1.0, off_value=0.0, axis: int = -1, dtype=None):
     """A new axis of length `depth` with `on_value` at each index and `off_value` elsewhere;

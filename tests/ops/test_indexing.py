@@ -121,3 +121,43 @@ def test_a_recorded_read_keeps_its_value_across_a_sliced_assignment():
         y = ac.sum(v * v)
     v[0].assign(100.0)  # after the read: the tape must differentiate at the value it read
     assert tape.gradient(y, v).numpy().tolist() == [2.0, 4.0]
+
+
+# -- embedding_lookup (tf.nn.embedding_lookup) -------------------------------------------------------
+def test_embedding_lookup_is_gather_along_rows_and_sums_repeated_ids():
+    table = ac.Variable(numpy.arange(12.0).reshape(6, 2))
+    out = ac.embedding_lookup(table, [[0, 5], [2, 2]])
+    assert out.numpy().tolist() == [[[0.0, 1.0], [10.0, 11.0]], [[4.0, 5.0], [4.0, 5.0]]]
+    with ac.GradientTape() as tape:
+        loss = ac.sum(ac.embedding_lookup(table, [0, 2, 2]))
+    assert tape.gradient(loss, table).numpy()[:, 0].tolist() == [1, 0, 2, 0, 0, 0]
+
+
+def test_embedding_lookup_names_the_first_bad_id_before_computing():
+    table = ac.tensor(numpy.zeros((4, 3)))
+    with pytest.raises(IndexError, match=r"embedding_lookup: ids\[1, 0\] = 7 is not in \[0, 4\)"):
+        ac.embedding_lookup(table, [[0, 3], [7, -1]])
+    with pytest.raises(IndexError, match=r"ids\[2\] = -1 is not in \[0, 4\)"):
+        ac.embedding_lookup(table, [0, 1, -1])
+    with pytest.raises(TypeError, match="embedding_lookup: ids must be integers"):
+        ac.embedding_lookup(table, [0.0, 1.0])
+
+
+def test_embedding_lookup_of_shards_is_the_table_they_make():
+    table = numpy.arange(10.0).reshape(5, 2)
+    shards = [ac.tensor(table[:3]), ac.tensor(table[3:])]
+    assert ac.embedding_lookup(shards, [4, 0, 3]).numpy().tolist() == table[[4, 0, 3]].tolist()
+    with pytest.raises(ValueError, match="params is an empty list of shards"):
+        ac.embedding_lookup([], [0])
+
+
+def test_embedding_lookup_max_norm_scales_long_rows_only():
+    table = ac.tensor([[3.0, 4.0], [0.3, 0.4], [0.0, 0.0]], dtype="float64")
+    out = ac.embedding_lookup(table, [0, 1, 2], max_norm=1.0).numpy()
+    numpy.testing.assert_allclose(out, [[0.6, 0.8], [0.3, 0.4], [0.0, 0.0]], rtol=1e-15)
+    x = ac.Variable(numpy.zeros((2, 2)))
+    with ac.GradientTape() as tape:  # a zero row keeps a finite gradient, as TensorFlow's clip_by_norm
+        loss = ac.sum(ac.embedding_lookup(x, [0, 1], max_norm=1.0))
+    assert numpy.isfinite(tape.gradient(loss, x).numpy()).all()
+    with pytest.raises(ValueError, match="max_norm must be a positive number"):
+        ac.embedding_lookup(table, [0], max_norm=0)

@@ -1,0 +1,54 @@
+"""Scans: running sums along an axis (tf.math.cumsum). The VJP of a scan is the scan the other
+way (reverse flipped), so every order of derivative is exact."""
+
+from __future__ import annotations
+
+import numpy
+
+from ._core import defop, make, normalize_axis, tensor_arg
+
+
+def _shifted(xp, out, axis):
+    """out moved one step along `axis`, a zero slice entering first (the exclusive scan)."""
+    lead = (slice(None),) * axis
+    first = xp.zeros_like(out[lead + (slice(0, 1),)])
+    return xp.concatenate([first, out[lead + (slice(0, -1),)]], axis=axis)
+
+
+def _cumsum_array(xp, x, axis=0, exclusive=False, reverse=False):
+    if x.ndim == 0:
+        return x.copy()
+    (axis,) = normalize_axis(axis, x.ndim, "cumsum")
+    if reverse:
+        x = xp.flip(x, axis)
+    out = xp.cumsum(x, axis=axis, dtype=x.dtype)  # integers keep their width, as TensorFlow's
+    if exclusive and out.shape[axis]:
+        out = _shifted(xp, out, axis)
+    if reverse:
+        out = xp.ascontiguousarray(xp.flip(out, axis))
+    return out
+
+
+def _cumsum_vjp(g, ans, x, axis, exclusive, reverse):
+    return cumsum(g, axis, exclusive, not reverse)
+
+
+def _flag(value, name):
+    if not isinstance(value, (bool, numpy.bool_)):
+        raise TypeError(f"cumsum: {name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+@defop("scan", kernel=_cumsum_array)
+def cumsum(x, axis=0, exclusive=False, reverse=False):
+    """The running sum along `axis` (tf.math.cumsum): out[i] = x[0] + ... + x[i]; exclusive:
+    x[0] + ... + x[i-1] (0 first); reverse: summed from the end. Integers keep their dtype."""
+    x = tensor_arg(x)
+    if x.dtype.kind == "b":
+        raise TypeError("cumsum: x must be numbers, got bool (cast it first)")
+    if isinstance(axis, (bool, numpy.bool_)) or not isinstance(axis, (int, numpy.integer)):
+        raise TypeError(f"cumsum: axis must be an int, got {axis!r}")
+    exclusive, reverse = _flag(exclusive, "exclusive"), _flag(reverse, "reverse")
+    axis = normalize_axis(axis, max(x.ndim, 1), "cumsum")[0]
+    out = _cumsum_array(x._device.xp, x._data, axis, exclusive, reverse)
+    return make(out, x._device, (x,), (_cumsum_vjp,), {"axis": axis, "exclusive": exclusive, "reverse": reverse})
