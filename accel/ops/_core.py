@@ -78,9 +78,13 @@ def bind(impl, kind: str = "pure", effect=None):
        current device (on the CPU, which is not `contextual`, a plain call);
     3. forward and tape record: `impl` computes on raw arrays and ends in `make`, the one place
        that records a node.
+    A `composite` op (a function of other ops) is called as it is: each of its parts does the
+    three steps.
     Elementwise ops and reductions are the same three steps written out for their operands (the
     hottest path: no frame between the user and the forward), and the elementwise ones are
     compiled (csrc/autodiff/elementwise.cpp) with that Python statement as the oracle."""
+    if kind == "composite":  # its parts are ops: they trace, activate devices and record
+        return impl
     if effect is True:
         effect = _returns_none
     stateful = kind == "stateful"

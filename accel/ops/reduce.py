@@ -171,6 +171,23 @@ prod = _reduction("prod", "Product of elements over `axis` (gradient exact at ze
                   _prod_vjp, numpy="prod", methods=("prod",))
 logsumexp = _reduction("logsumexp", "log(sum(exp(x))) over `axis`, without overflow.",
                        _logsumexp_forward, _logsumexp_vjp, dtype="float")
+
+
+def _variance_forward(xp, x, axes, keepdims):
+    # mean((x - mean)^2) in two passes, the subtraction before the squares (no cancellation)
+    m = _mean_forward(xp, x, axes, True)
+    d = x - m
+    return _mean_forward(xp, d * d, axes, keepdims)
+
+
+def _variance_vjp(g, ans, x, axes, keepdims):
+    # d/dx mean((x - m)^2) = 2 (x - m) / n (the mean's own term sums to zero)
+    deviation = x - _unreduce(mean(x, axes, keepdims), x, axes, keepdims)
+    return _unreduce(g, x, axes, keepdims) * deviation * (2.0 / builtins.max(_reduced_count(x.shape, axes), 1))
+
+
+variance = _reduction("variance", "The population variance mean((x - mean)^2) over `axis` (moments' second).",
+                      _variance_forward, _variance_vjp, dtype="float", namespace="internal")
 reduce_any = _reduction("reduce_any", "Whether any element over `axis` is true.",
                         lambda xp, x, axes, keepdims: xp.any(x, axis=axes, keepdims=keepdims), dtype="bool")
 reduce_all = _reduction("reduce_all", "Whether every element over `axis` is true.",

@@ -25,10 +25,12 @@ from typing import Callable
 
 __all__ = ["OpRecord", "registry", "register", "derived", "forward_of", "record_of", "reference"]
 
-KINDS = ("pure", "stateful", "effect")
+KINDS = ("pure", "stateful", "effect", "composite")
 # pure: the same inputs give the same value (a replay may skip or fold it); stateful: each call
 # draws new values (random), so every replay runs it; effect: acts on the world (prints, writes a
-# Variable), recorded while tracing and run on every replay.
+# Variable), recorded while tracing and run on every replay; composite: a function of other ops
+# (moments, batch_normalization) with no VJP or kernel of its own: its parts record on tapes and
+# are traced one by one, so a gradient taken inside accel.function sees every intermediate.
 DTYPE_RULES = ("same", "float", "bool", "int64", "given")
 # same: the operands' (promoted) dtype; float: integers computed as float32, floats kept (exp,
 # mean); bool: a comparison or test; int64: an index or count; given: a dtype argument or the

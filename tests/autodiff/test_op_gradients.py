@@ -11,6 +11,11 @@ from accel.testing import check_gradients, differentiable_ops
 R = numpy.random.default_rng(42)
 
 
+def _weighted_sum(outputs):
+    """Several outputs as one (each weighted differently, so a swapped pair would show)."""
+    return sum(out * (i + 1.5) for i, out in enumerate(outputs))
+
+
 AWAY_FROM_0 = numpy.array([-2.5, -0.7, -0.2, 0.3, 1.1, 2.4])
 
 
@@ -141,6 +146,13 @@ CASES = [
      [numpy.array([[0.3, -0.4], [2.0, 1.0], [1.5, -2.5]])], True),
     ("embedding_lookup_shards", lambda a, b: ac.embedding_lookup([a, b], [4, 0, 2]), [any_(3, 2), any_(2, 2)], True),
     ("cumsum", lambda x: ac.cumsum(x, axis=1), [any_(2, 4)], True),
+    ("variance", lambda x: reduce.variance(x, (0, 2), False), [any_(3, 2, 4)], True),
+    ("moments", lambda x: _weighted_sum(ac.moments(x, [0, 2])), [any_(3, 2, 4)], True),
+    ("moments_keepdims", lambda x: _weighted_sum(ac.moments(x, -1, keepdims=True)), [any_(2, 5)], True),
+    ("batch_normalization", lambda x, m, v, o, s: ac.batch_normalization(x, m, v, o, s, 1e-3),
+     [any_(4, 3), any_(3), pos(3), any_(3), any_(3)], True),
+    ("batch_normalization_no_offset_scale", lambda x, m, v: ac.batch_normalization(x, m, v, None, None, 0.5),
+     [any_(2, 3), any_(3), pos(3)], True),
     ("cumsum_exclusive_reverse", lambda x: ac.cumsum(x, axis=0, exclusive=True, reverse=True), [any_(4, 2)], True),
     ("matmul_transpose_a", lambda a, b: ac.matmul(a, b, transpose_a=True), [any_(3, 2), any_(3, 4)], True),
     ("matmul_transpose_b", lambda a, b: ac.matmul(a, b, transpose_b=True), [any_(2, 3), any_(4, 3)], True),
