@@ -5,7 +5,7 @@ import numpy
 import pytest
 
 import accel as ac
-from accel.ops import classification, elementwise, reduce
+from accel.ops import classification, elementwise, padding, reduce
 from accel.testing import check_gradients, differentiable_ops
 
 R = numpy.random.default_rng(42)
@@ -146,6 +146,10 @@ CASES = [
      [numpy.array([[0.3, -0.4], [2.0, 1.0], [1.5, -2.5]])], True),
     ("embedding_lookup_shards", lambda a, b: ac.embedding_lookup([a, b], [4, 0, 2]), [any_(3, 2), any_(2, 2)], True),
     ("cumsum", lambda x: ac.cumsum(x, axis=1), [any_(2, 4)], True),
+    ("pad", lambda x: ac.pad(x, [[1, 2], [0, 3]], constant_values=2.5), [any_(3, 4)], True),
+    ("pad_reflect", lambda x: ac.pad(x, [[2, 1], [3, 3]], "REFLECT"), [any_(3, 4)], True),
+    ("pad_symmetric", lambda x: ac.pad(x, [[3, 2], [1, 0]], "SYMMETRIC"), [any_(3, 4)], True),
+    ("_pad_grad", lambda g: padding._pad_grad(g, ((1, 2), (2, 1)), "REFLECT"), [any_(6, 7)], True),
     ("variance", lambda x: reduce.variance(x, (0, 2), False), [any_(3, 2, 4)], True),
     ("moments", lambda x: _weighted_sum(ac.moments(x, [0, 2])), [any_(3, 2, 4)], True),
     ("moments_keepdims", lambda x: _weighted_sum(ac.moments(x, -1, keepdims=True)), [any_(2, 5)], True),

@@ -55,3 +55,31 @@ def test_activations_and_their_gradients_on_the_device_equal_the_cpus(emulated_c
     (y_cpu, g_cpu), (y_gpu, g_gpu) = results
     numpy.testing.assert_allclose(y_gpu, y_cpu, rtol=1e-14, atol=1e-15)
     numpy.testing.assert_allclose(g_gpu, g_cpu, rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["pad", "pad_reflect", "pad_symmetric", "cumsum", "moments", "batch_normalization",
+                                  "embedding_lookup"])
+def test_nn_ops_and_their_gradients_on_the_device_equal_the_cpus(emulated_cuda, name):
+    ops = {
+        "pad": lambda x: ac.pad(x, [[1, 2], [0, 1]], constant_values=0.5),
+        "pad_reflect": lambda x: ac.pad(x, [[2, 1], [1, 2]], "REFLECT"),
+        "pad_symmetric": lambda x: ac.pad(x, [[3, 0], [2, 3]], "SYMMETRIC"),
+        "cumsum": lambda x: ac.cumsum(x, axis=1, exclusive=True, reverse=True),
+        "moments": lambda x: ac.moments(x, [0])[1] * 3 + ac.moments(x, [0])[0],
+        "batch_normalization": lambda x: ac.batch_normalization(x, *ac.moments(x, [0]), None, None, 1e-3),
+        "embedding_lookup": lambda x: ac.embedding_lookup(x, [[0, 3], [3, 1]], max_norm=2.0),
+    }
+    values = numpy.random.default_rng(0).standard_normal((4, 3))
+    results = []
+    for device in ("cpu", "cuda:1"):
+        x = ac.tensor(values, device=device)
+        with ac.GradientTape() as tape:
+            tape.watch(x)
+            y = ops[name](x)
+            loss = ac.sum(y * y)
+        g = tape.gradient(loss, x)
+        assert y.device.name == device and g.device.name == device
+        results.append((y.numpy(), g.numpy()))
+    (y_cpu, g_cpu), (y_gpu, g_gpu) = results
+    numpy.testing.assert_allclose(y_gpu, y_cpu, rtol=1e-13, atol=1e-14)
+    numpy.testing.assert_allclose(g_gpu, g_cpu, rtol=1e-12, atol=1e-13)

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import accel as ac
-from accel.ops import classification, elementwise, reduce
+from accel.ops import classification, elementwise, padding, reduce
 from accel.testing import differentiable_ops
 
 SETTINGS = settings(max_examples=4, deadline=None, derandomize=True,
@@ -70,6 +70,9 @@ CASES = {
     "flatten": (ac.flatten, lambda r: [f64(r, rows(r), 3)]),
     "batch_normalization": (lambda x, m, v, o: ac.batch_normalization(x, m, v, o, None, 1e-3),
                             lambda r: [f64(r, rows(r), 3), f64(r, 3), f64(r, 3, lo=0.5), f64(r, 3)]),
+    "pad": (lambda x: ac.pad(x, [[1, 1], [2, 0]], "reflect") + ac.pad(x, [[1, 1], [2, 0]], constant_values=1.5),
+            lambda r: [f64(r, 3, 3)]),
+    "_pad_grad": (lambda g: padding._pad_grad(g, ((1, 0), (1, 2)), "SYMMETRIC"), lambda r: [f64(r, 4, 5)]),
     "variance": (lambda x: reduce.variance(x, 1, True), lambda r: [f64(r, rows(r), 3)]),
     "moments": (lambda x: ac.moments(x, [0]), lambda r: [f64(r, rows(r), 3)]),
     "cumsum": (lambda x: ac.cumsum(x, axis=1) + ac.cumsum(x, axis=1, exclusive=True, reverse=True),
