@@ -8,7 +8,7 @@ import sys as _sys
 from .. import tensor as _tensor
 from . import table as _table
 from . import (activations, classification, conversion, creation, elementwise, indexing, linalg,  # noqa: F401
-               normalization, padding, reduce, scan, shape)
+               normalization, padding, reduce, scan, shape, sorting)
 from . import numpy_protocol  # noqa: F401,E402
 
 registry = _table.registry  # name -> OpRecord, read-only

@@ -5,7 +5,7 @@ import numpy
 import pytest
 
 import accel as ac
-from accel.ops import classification, elementwise, padding, reduce
+from accel.ops import classification, elementwise, padding, reduce, sorting
 from accel.testing import check_gradients, differentiable_ops
 
 R = numpy.random.default_rng(42)
@@ -146,6 +146,11 @@ CASES = [
      [numpy.array([[0.3, -0.4], [2.0, 1.0], [1.5, -2.5]])], True),
     ("embedding_lookup_shards", lambda a, b: ac.embedding_lookup([a, b], [4, 0, 2]), [any_(3, 2), any_(2, 2)], True),
     ("cumsum", lambda x: ac.cumsum(x, axis=1), [any_(2, 4)], True),
+    ("top_k", lambda x: ac.top_k(x, 2)[0], [numpy.array([[0.3, -1.2, 2.0, 0.7], [1.5, 0.2, -0.4, 0.9]])], True),
+    ("take_along_last", lambda x: sorting.take_along_last(x, ac.tensor([[2, 0], [1, 3]], dtype="int32")),
+     [any_(2, 4)], True),
+    ("put_along_last", lambda g: sorting.put_along_last(g, ac.tensor([[2, 0], [1, 3]], dtype="int32"), 5),
+     [any_(2, 2)], True),
     ("pad", lambda x: ac.pad(x, [[1, 2], [0, 3]], constant_values=2.5), [any_(3, 4)], True),
     ("pad_reflect", lambda x: ac.pad(x, [[2, 1], [3, 3]], "REFLECT"), [any_(3, 4)], True),
     ("pad_symmetric", lambda x: ac.pad(x, [[3, 2], [1, 0]], "SYMMETRIC"), [any_(3, 4)], True),

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import accel as ac
-from accel.ops import classification, elementwise, padding, reduce
+from accel.ops import classification, elementwise, padding, reduce, sorting
 from accel.testing import differentiable_ops
 
 SETTINGS = settings(max_examples=4, deadline=None, derandomize=True,
@@ -70,6 +70,11 @@ CASES = {
     "flatten": (ac.flatten, lambda r: [f64(r, rows(r), 3)]),
     "batch_normalization": (lambda x, m, v, o: ac.batch_normalization(x, m, v, o, None, 1e-3),
                             lambda r: [f64(r, rows(r), 3), f64(r, 3), f64(r, 3, lo=0.5), f64(r, 3)]),
+    "top_k": (lambda x: ac.top_k(x, 2)[0], lambda r: [distinct(r, rows(r), 4)]),
+    "take_along_last": (lambda x, i: sorting.take_along_last(x, ac.top_k_indices(i, 2)),
+                        lambda r: [f64(r, 3, 4), distinct(r, 3, 4)]),
+    "put_along_last": (lambda g, i: sorting.put_along_last(g, ac.top_k_indices(i, 2), 4),
+                       lambda r: [f64(r, 3, 2), distinct(r, 3, 4)]),
     "pad": (lambda x: ac.pad(x, [[1, 1], [2, 0]], "reflect") + ac.pad(x, [[1, 1], [2, 0]], constant_values=1.5),
             lambda r: [f64(r, 3, 3)]),
     "_pad_grad": (lambda g: padding._pad_grad(g, ((1, 0), (1, 2)), "SYMMETRIC"), lambda r: [f64(r, 4, 5)]),

@@ -1,0 +1,87 @@
+"""top_k (tf.math.top_k): the k largest entries along the last axis and where they are.
+
+Three records: `top_k_indices` (which entries, not differentiable), `take_along_last` (those
+entries, whose VJP puts the gradient back with `put_along_last`, and that one's VJP takes it
+again), and `top_k`, the composite of the two, so a trace replays the selection on every call.
+"""
+
+from __future__ import annotations
+
+import numpy
+
+from ..dtypes import is_floating
+from ._core import defop, make, tensor_arg
+
+
+def _top_k_indices_array(xp, x, k):
+    # a stable ascending sort of a decreasing key: among equal values the lower index comes first
+    # (TensorFlow's order). Integers: ~x (-x - 1, no overflow at the extremes); floats: -x with
+    # NaN as the largest, as TensorFlow's kernel orders it
+    key = xp.where(xp.isnan(x), -xp.inf, -x) if is_floating(x.dtype) else ~x
+    return xp.argsort(key, axis=-1, kind="stable")[..., :k].astype(numpy.int32)
+
+
+def _check_k(x, k, op):
+    if isinstance(k, (bool, numpy.bool_)) or not isinstance(k, (int, numpy.integer)):
+        raise TypeError(f"{op}: k must be an int, got {k!r}")
+    if x.ndim == 0:
+        raise ValueError(f"{op}: input must have at least 1 dimension")
+    if not 0 <= k <= x.shape[-1]:
+        raise ValueError(f"{op}: k must be in [0, {x.shape[-1]}] (the last axis), got {k}")
+    return int(k)
+
+
+@defop("sorting", differentiable=False, dtype="given", kernel=_top_k_indices_array)
+def top_k_indices(input, k=1):  # noqa: A002 (TensorFlow's name)
+    """The positions (int32) of the k largest entries along the last axis, largest first; equal
+    entries in index order."""
+    x = tensor_arg(input, "input")
+    if x.dtype.kind == "b":
+        raise TypeError("top_k: input must be numbers, got bool")
+    k = _check_k(x, k, "top_k")
+    return make(_top_k_indices_array(x._device.xp, x._data, k), x._device)
+
+
+def _take_array(xp, x, indices):
+    return xp.take_along_axis(x, indices.astype(numpy.int64), axis=-1)
+
+
+def _put_array(xp, g, indices, n):
+    out = xp.zeros(g.shape[:-1] + (n,), g.dtype)
+    xp.put_along_axis(out, indices.astype(numpy.int64), g, axis=-1)  # positions are distinct
+    return out
+
+
+def _take_vjp(g, ans, x, indices):
+    return put_along_last(g, indices, x.shape[-1])
+
+
+@defop("sorting", namespace="internal", kernel=_take_array)
+def take_along_last(x, indices):
+    """x's entries at `indices` (distinct positions per row) along the last axis."""
+    x, indices = tensor_arg(x), tensor_arg(indices, "indices")
+    return make(_take_array(x._device.xp, x._data, indices._data), x._device, (x, indices), (_take_vjp, None))
+
+
+def _put_vjp(gg, ans, g, indices, n):
+    return take_along_last(gg, indices)
+
+
+@defop("sorting", namespace="internal", kernel=_put_array)
+def put_along_last(g, indices, n):
+    """Zeros of last axis n with g at `indices` (distinct per row): take_along_last's VJP."""
+    g, indices = tensor_arg(g), tensor_arg(indices, "indices")
+    return make(_put_array(g._device.xp, g._data, indices._data, n), g._device, (g, indices), (_put_vjp, None),
+                {"n": n})
+
+
+@defop("sorting", kind="composite")
+def top_k(input, k=1, sorted=True):  # noqa: A002 (TensorFlow's names)
+    """(values, indices): the k largest entries along the last axis, largest first, and their
+    int32 positions (tf.math.top_k; equal entries in index order; sorted=False gives the same
+    order). The gradient goes to the chosen entries."""
+    if not isinstance(sorted, (bool, numpy.bool_)):
+        raise TypeError(f"top_k: sorted must be a bool, got {sorted!r}")
+    x = tensor_arg(input, "input")
+    indices = top_k_indices(x, k)
+    return take_along_last(x, indices), indices
