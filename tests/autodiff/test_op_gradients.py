@@ -5,10 +5,17 @@ import numpy
 import pytest
 
 import accel as ac
-from accel.ops import classification, elementwise, padding, reduce, sorting
+from accel.ops import classification, elementwise, noise, padding, reduce, sorting
 from accel.testing import check_gradients, differentiable_ops
 
 R = numpy.random.default_rng(42)
+
+
+def _fresh_dropout(x, rate, seed=12345):
+    """dropout with its seed's stream restarted: every evaluation draws the same mask, so finite
+    differences see one function."""
+    noise._SEEDED.pop(seed, None)
+    return ac.dropout(x, rate, seed=seed)
 
 
 def _weighted_sum(outputs):
@@ -146,6 +153,7 @@ CASES = [
      [numpy.array([[0.3, -0.4], [2.0, 1.0], [1.5, -2.5]])], True),
     ("embedding_lookup_shards", lambda a, b: ac.embedding_lookup([a, b], [4, 0, 2]), [any_(3, 2), any_(2, 2)], True),
     ("cumsum", lambda x: ac.cumsum(x, axis=1), [any_(2, 4)], True),
+    ("dropout", lambda x: _fresh_dropout(x, 0.4), [any_(3, 4)], True),
     ("top_k", lambda x: ac.top_k(x, 2)[0], [numpy.array([[0.3, -1.2, 2.0, 0.7], [1.5, 0.2, -0.4, 0.9]])], True),
     ("take_along_last", lambda x: sorting.take_along_last(x, ac.tensor([[2, 0], [1, 3]], dtype="int32")),
      [any_(2, 4)], True),

@@ -70,6 +70,9 @@ CASES = {
     "flatten": (ac.flatten, lambda r: [f64(r, rows(r), 3)]),
     "batch_normalization": (lambda x, m, v, o: ac.batch_normalization(x, m, v, o, None, 1e-3),
                             lambda r: [f64(r, rows(r), 3), f64(r, 3), f64(r, 3, lo=0.5), f64(r, 3)]),
+    # rate 0 keeps every element: the draws differ between runs, the values may not (tests/ops/test_noise.py
+    # checks that every traced call draws a new mask)
+    "dropout": (lambda x: ac.dropout(x, 0.0), lambda r: [f64(r, 2, rows(r))]),
     "top_k": (lambda x: ac.top_k(x, 2)[0], lambda r: [distinct(r, rows(r), 4)]),
     "take_along_last": (lambda x, i: sorting.take_along_last(x, ac.top_k_indices(i, 2)),
                         lambda r: [f64(r, 3, 4), distinct(r, 3, 4)]),
