@@ -78,6 +78,14 @@ _VJPS_2D = {
 }
 
 
+def _broadcast(x, y) -> bool:
+    try:
+        numpy.broadcast_shapes(tuple(x), tuple(y))
+    except ValueError:
+        return False
+    return True
+
+
 def _flag(value, name: str) -> bool:
     if not isinstance(value, (bool, numpy.bool_)):
         raise TypeError(f"matmul: {name} must be a bool, got {value!r}")
@@ -109,7 +117,13 @@ def matmul(a, b, transpose_a=False, transpose_b=False):
             if flag and operand.ndim < 2:
                 raise ValueError(f"matmul: {name} needs an operand of 2 or more dimensions, got shape "
                                  f"{tuple(operand.shape)}")
-        # batched, or shapes that do not fit: the composite (its errors name the transposed shapes)
+        ad = a._data.swapaxes(-1, -2) if transpose_a else a._data
+        bd = b._data.swapaxes(-1, -2) if transpose_b else b._data
+        if ad.ndim >= 2 and bd.ndim >= 2 and ad.shape[-1] == bd.shape[-2] and _broadcast(ad.shape[:-2], bd.shape[:-2]):
+            # one op with flags, batched too: its VJPs are the 2-D ones (the walk sums broadcast
+            # batch axes down), so no intermediate op hides inside it from a trace
+            return make(_product(device.xp, ad, bd), device, (a, b), _VJPS_2D[transpose_a, transpose_b])
+        # shapes that do not fit: the plain product of the transposed operands names them
         return matmul(matrix_transpose(a) if transpose_a else a, matrix_transpose(b) if transpose_b else b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(

@@ -72,6 +72,8 @@ CASES = {
                             lambda r: [f64(r, rows(r), 3), f64(r, 3), f64(r, 3, lo=0.5), f64(r, 3)]),
     # rate 0 keeps every element: the draws differ between runs, the values may not (tests/ops/test_noise.py
     # checks that every traced call draws a new mask)
+    "dot_product_attention": (lambda q, k, v: ac.dot_product_attention(q, k, v, is_causal=True),
+                              lambda r: [f64(r, 2, 3, 2, 4), f64(r, 2, 3, 2, 4), f64(r, 2, 3, 2, 5)]),
     "dropout": (lambda x: ac.dropout(x, 0.0), lambda r: [f64(r, 2, rows(r))]),
     "top_k": (lambda x: ac.top_k(x, 2)[0], lambda r: [distinct(r, rows(r), 4)]),
     "take_along_last": (lambda x, i: sorting.take_along_last(x, ac.top_k_indices(i, 2)),
@@ -98,8 +100,10 @@ CASES = {
     "log_softmax_grad": (lambda g, x: classification.log_softmax_grad(g, ac.log_softmax(x, axis=0), 0),
                          lambda r: [f64(r, 3, 2), f64(r, 3, 2)]),
     "logsumexp": (lambda x: ac.logsumexp(x, axis=1, keepdims=True), lambda r: [f64(r, 3, 4)]),
-    "matmul": (lambda a, b, c: ac.matmul(a, b) + ac.matmul(c, b, transpose_a=True),
-               lambda r: [f64(r, 2, 3), f64(r, 3, rows(r)), f64(r, 3, 2)]),
+    # the last term is batched with a flag: one op, no intermediate hidden from the trace
+    "matmul": (lambda a, b, c, d: ac.matmul(a, b) + ac.matmul(c, b, transpose_a=True)
+               + ac.matmul(d, ac.reshape(b, (1, 3, -1)), transpose_a=True)[0],
+               lambda r: [f64(r, 2, 3), f64(r, 3, rows(r)), f64(r, 3, 2), f64(r, 2, 3, 2)]),
     "matrix_transpose": (ac.matrix_transpose, lambda r: [f64(r, 3, 2, 4)]),
     "max": (lambda x: ac.max(x, axis=0), lambda r: [distinct(r, 3, 4)]),
     "maximum": (ac.maximum, lambda r: [f64(r, 3, 4), f64(r, 4)]),
