@@ -7,7 +7,7 @@ import sys as _sys
 
 from .. import tensor as _tensor
 from . import table as _table
-from . import (activations, classification, conversion, creation, elementwise, indexing, linalg, noise,  # noqa: F401
+from . import (activations, attention, classification, conversion, creation, elementwise, indexing, linalg, noise,  # noqa: F401
                normalization, padding, reduce, scan, shape, sorting)
 from . import numpy_protocol  # noqa: F401,E402
 

@@ -153,6 +153,11 @@ CASES = [
      [numpy.array([[0.3, -0.4], [2.0, 1.0], [1.5, -2.5]])], True),
     ("embedding_lookup_shards", lambda a, b: ac.embedding_lookup([a, b], [4, 0, 2]), [any_(3, 2), any_(2, 2)], True),
     ("cumsum", lambda x: ac.cumsum(x, axis=1), [any_(2, 4)], True),
+    ("dot_product_attention", lambda q, k, v, b: ac.dot_product_attention(q, k, v, bias=b, is_causal=True),
+     [any_(1, 3, 2, 2), any_(1, 3, 2, 2), any_(1, 3, 2, 3), any_(1, 2, 3, 3)], True),
+    ("dot_product_attention_mask", lambda q, k, v: ac.dot_product_attention(
+        q, k, v, mask=ac.tensor([[True, False, True, True]]), scale=0.7), [any_(2, 3, 1, 2), any_(2, 4, 1, 2), any_(2, 4, 1, 2)],
+     True),
     ("dropout", lambda x: _fresh_dropout(x, 0.4), [any_(3, 4)], True),
     ("top_k", lambda x: ac.top_k(x, 2)[0], [numpy.array([[0.3, -1.2, 2.0, 0.7], [1.5, 0.2, -0.4, 0.9]])], True),
     ("take_along_last", lambda x: sorting.take_along_last(x, ac.tensor([[2, 0], [1, 3]], dtype="int32")),

@@ -58,7 +58,7 @@ def test_activations_and_their_gradients_on_the_device_equal_the_cpus(emulated_c
 
 
 @pytest.mark.parametrize("name", ["pad", "pad_reflect", "pad_symmetric", "cumsum", "moments", "batch_normalization",
-                                  "embedding_lookup", "top_k"])
+                                  "embedding_lookup", "top_k", "dot_product_attention"])
 def test_nn_ops_and_their_gradients_on_the_device_equal_the_cpus(emulated_cuda, name):
     ops = {
         "pad": lambda x: ac.pad(x, [[1, 2], [0, 1]], constant_values=0.5),
@@ -69,6 +69,9 @@ def test_nn_ops_and_their_gradients_on_the_device_equal_the_cpus(emulated_cuda, 
         "batch_normalization": lambda x: ac.batch_normalization(x, *ac.moments(x, [0]), None, None, 1e-3),
         "embedding_lookup": lambda x: ac.embedding_lookup(x, [[0, 3], [3, 1]], max_norm=2.0),
         "top_k": lambda x: ac.top_k(x, 2)[0] * ac.cast(ac.top_k(x, 2)[1], x.dtype),
+        "dot_product_attention": lambda x: ac.reshape(ac.dot_product_attention(
+            ac.reshape(x, (1, 4, 1, 3)), ac.reshape(x * 0.5, (1, 4, 1, 3)), ac.reshape(x, (1, 4, 1, 3)),
+            is_causal=True), (4, 3)),
     }
     values = numpy.random.default_rng(0).standard_normal((4, 3))
     results = []
