@@ -16,7 +16,7 @@ from .device import get_device
 from .ops._core import defop, make
 from .ops._core import shape_arg
 
-__all__ = ["Generator", "set_seed", "normal", "uniform", "randint", "default_generator"]
+__all__ = ["Generator", "set_seed", "normal", "uniform", "randint", "categorical", "default_generator"]
 
 
 class Generator:
@@ -71,6 +71,34 @@ class Generator:
         return self._draw(shape, dtype, device,
                           lambda s, shape, dt: s.integers(low, high, size=shape), default="int64")
 
+    @defop("random", kind="stateful", namespace="random", differentiable=False, dtype="given")  # a replay draws anew
+    def categorical(self, logits, num_samples, dtype=None):
+        """num_samples class indices per row of logits (batch, classes), each drawn with probability
+        softmax(logits) (tf.random.categorical): the Gumbel-max draw argmax(logits + G), G =
+        -log(-log(U)). A -inf logit is never drawn. int64 unless dtype says int32."""
+        from .ops._core import tensor_arg
+
+        logits = tensor_arg(logits, "logits")
+        if logits.ndim != 2 or not dtypes.is_floating(logits.dtype):
+            raise ValueError(f"categorical: logits must be a 2-D float tensor (batch, classes), got "
+                             f"{logits.dtype.name} of shape {tuple(logits.shape)}")
+        if logits.shape[1] == 0:
+            raise ValueError("categorical: logits must have at least one class")
+        if isinstance(num_samples, bool) or not isinstance(num_samples, (int, numpy.integer)) or num_samples < 0:
+            raise ValueError(f"categorical: num_samples must be an int >= 0, got {num_samples!r}")
+        dt = dtypes.as_dtype(dtype, default="int64")
+        if dt not in (numpy.dtype(numpy.int32), numpy.dtype(numpy.int64)):
+            raise TypeError(f"categorical: dtype must be int32 or int64, got {dt.name}")
+        dev = logits._device
+        batch, classes = logits.shape
+        with dev.activate():
+            xp = dev.xp
+            u = self._stream(dev).uniform(0.0, 1.0, size=(batch, int(num_samples), classes))
+            with numpy.errstate(divide="ignore"):  # u = 0: a -inf score, never the argmax
+                scores = logits._data.astype(numpy.float64)[:, None, :] - xp.log(-xp.log(u))
+            out = xp.argmax(scores, axis=-1).astype(dt)
+        return make(out, dev)
+
 
 default_generator = Generator()
 
@@ -94,3 +122,8 @@ def uniform(shape, minval=0.0, maxval=1.0, dtype=None, device=None, seed=None):
 def randint(shape, low, high, dtype=None, device=None, seed=None):
     gen = default_generator if seed is None else Generator(seed)
     return gen.randint(shape, low, high, dtype, device)
+
+
+def categorical(logits, num_samples, dtype=None, seed=None):
+    gen = default_generator if seed is None else Generator(seed)
+    return gen.categorical(logits, num_samples, dtype)

@@ -51,3 +51,34 @@ def test_random_errors():
         ac.random.uniform((2,), 1.0, 0.0)
     with pytest.raises(ValueError, match="seed must be a non-negative int"):
         ac.random.Generator(-1)
+
+
+# -- categorical (tf.random.categorical) ------------------------------------------------------------
+def test_categorical_draws_with_the_softmax_probabilities():
+    probs = numpy.array([[0.1, 0.2, 0.7], [0.5, 0.5, 0.0]])
+    with numpy.errstate(divide="ignore"):
+        logits = ac.tensor(numpy.log(probs))
+    samples = ac.random.categorical(logits, 20000, seed=0)
+    assert samples.dtype == "int64" and samples.shape == (2, 20000)
+    freq = numpy.array([numpy.bincount(row, minlength=3) / 20000 for row in samples.numpy()])
+    numpy.testing.assert_allclose(freq, probs, atol=0.015)
+    assert freq[1, 2] == 0.0  # a -inf logit is never drawn
+
+
+def test_categorical_seeds_dtype_and_traced_draws():
+    logits = ac.tensor(numpy.zeros((3, 10)))
+    a = ac.random.categorical(logits, 50, seed=4).numpy()
+    numpy.testing.assert_array_equal(a, ac.random.categorical(logits, 50, seed=4).numpy())
+    assert ac.random.categorical(logits, 5, dtype="int32").dtype == "int32"
+    gen = ac.random.Generator(7)
+    fn = ac.function(lambda t: gen.categorical(t, 40))
+    assert not numpy.array_equal(fn(logits).numpy(), fn(logits).numpy())  # a replay draws anew
+
+
+def test_categorical_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="categorical: logits must be a 2-D float tensor"):
+        ac.random.categorical(ac.tensor([0.0, 1.0]), 3)
+    with pytest.raises(ValueError, match="num_samples must be an int >= 0"):
+        ac.random.categorical(ac.tensor([[0.0, 1.0]]), -1)
+    with pytest.raises(TypeError, match="dtype must be int32 or int64"):
+        ac.random.categorical(ac.tensor([[0.0, 1.0]]), 1, dtype="float32")

@@ -87,3 +87,11 @@ def test_nn_ops_and_their_gradients_on_the_device_equal_the_cpus(emulated_cuda, 
     (y_cpu, g_cpu), (y_gpu, g_gpu) = results
     numpy.testing.assert_allclose(y_gpu, y_cpu, rtol=1e-13, atol=1e-14)
     numpy.testing.assert_allclose(g_gpu, g_cpu, rtol=1e-12, atol=1e-13)
+
+
+def test_categorical_draws_on_the_device(emulated_cuda):
+    logits = ac.tensor(numpy.log(numpy.array([[0.2, 0.8], [1.0, 1e-300]])), device="cuda:1")
+    samples = ac.random.categorical(logits, 4000, seed=3)
+    assert samples.device.name == "cuda:1" and samples.dtype == "int64"
+    freq = numpy.array([numpy.bincount(row, minlength=2) / 4000 for row in samples.numpy()])
+    numpy.testing.assert_allclose(freq, [[0.2, 0.8], [1.0, 0.0]], atol=0.03)
