@@ -188,13 +188,13 @@ def embedding_lookup(params, ids, max_norm=None):
 
     # clip_by_norm over each row (the trailing params.ndim - 1 axes), as TensorFlow's: a zero row
     # takes the square root of 1 instead of 0, so its gradient stays finite
-    squares = reduce_sum(out * out, tuple(range(ids_ndim(out, params), out.ndim)), keepdims=True)
+    squares = reduce_sum(out * out, tuple(range(_ids_ndim(out, params), out.ndim)), keepdims=True)
     nonzero = greater(squares, 0)
     norm = where(nonzero, sqrt(where(nonzero, squares, 1.0)), squares)
     return out * (max_norm / maximum(norm, max_norm))
 
 
-def ids_ndim(out, params) -> int:
+def _ids_ndim(out, params) -> int:
     """The rank of the ids of a lookup whose result is `out`."""
     return out.ndim - (params.ndim - 1)
 
