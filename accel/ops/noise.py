@@ -46,9 +46,11 @@ def dropout(x, rate, noise_shape=None, seed=None):
         raise ValueError(f"dropout: rate must be a number in [0, 1), got {rate!r}")
     shape = tuple(x.shape) if noise_shape is None else tuple(int(n) for n in noise_shape)
     try:
-        numpy.broadcast_shapes(shape, tuple(x.shape))
+        fits = numpy.broadcast_shapes(shape, tuple(x.shape)) == tuple(x.shape)
     except ValueError:
-        raise ValueError(f"dropout: noise_shape {shape} does not broadcast to x's shape {tuple(x.shape)}") from None
+        fits = False
+    if not fits:
+        raise ValueError(f"dropout: noise_shape {shape} does not broadcast to x's shape {tuple(x.shape)}")
     generator = _generator(seed)
     draw = generator.uniform(shape, dtype=x.dtype, device=x.device)
     keep = greater_equal(draw, float(rate))

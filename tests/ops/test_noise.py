@@ -67,5 +67,7 @@ def test_bad_arguments_are_named():
         ac.dropout(ac.tensor([1, 2]), 0.5)
     with pytest.raises(ValueError, match=r"dropout: noise_shape \(3,\) does not broadcast"):
         ac.dropout(x, 0.5, noise_shape=(3,))
+    with pytest.raises(ValueError, match=r"dropout: noise_shape \(4, 2\) does not broadcast to x's shape \(2,\)"):
+        ac.dropout(x, 0.5, noise_shape=(4, 2))
     with pytest.raises(ValueError, match="dropout: seed must be a non-negative int"):
         ac.dropout(x, 0.5, seed=-1)
