@@ -68,19 +68,20 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
         raise TypeError(f"dot_product_attention: scale must be a number or None, got {scale!r}")
     if not isinstance(is_causal, (bool, numpy.bool_)):
         raise TypeError(f"dot_product_attention: is_causal must be a bool, got {is_causal!r}")
-    # (B, T, N, H) -> (B, N, T, H): heads become a batch axis of the matmuls
-    q, k, v = (transpose(x, (0, 2, 1, 3)) for x in (query, key, value))
-    scores = matmul(q, k, transpose_b=True) * float(scale)
     if bias is not None:
         bias = tensor_arg(bias, "bias")
         _broadcasts("bias", bias.shape, target)
-        scores = scores + cast(bias, scores.dtype)
     keep = None
     if mask is not None:
         keep = tensor_arg(mask, "mask")
         if keep.dtype.kind != "b":
             raise TypeError(f"dot_product_attention: mask must be bool (True attends), got {keep.dtype.name}")
         _broadcasts("mask", keep.shape, target)
+    # everything checked: (B, T, N, H) -> (B, N, T, H), the heads a batch axis of the matmuls
+    q, k, v = (transpose(x, (0, 2, 1, 3)) for x in (query, key, value))
+    scores = matmul(q, k, transpose_b=True) * float(scale)
+    if bias is not None:
+        scores = scores + cast(bias, scores.dtype)
     if is_causal:
         # query i sees keys j <= i, made of ops (a trace records them as steps, not as a constant)
         causal = less_equal(reshape(arange(s, device=query.device), (1, s)),
