@@ -25,7 +25,9 @@ def _paddings_arg(paddings, ndim: int):
         pairs = numpy.asarray(raw.get() if hasattr(raw, "get") else raw)
     except (TypeError, ValueError):
         raise TypeError(f"pad: paddings must be [[before, after], ...] integers, got {paddings!r}") from None
-    if pairs.dtype.kind not in "iu" and not (pairs.size == 0 and pairs.dtype.kind == "f"):
+    if pairs.size == 0:  # a scalar's paddings: [] (NumPy makes it float64 of shape (0,))
+        pairs = pairs.astype(numpy.int64).reshape(-1, 2)
+    elif pairs.dtype.kind not in "iu":
         raise TypeError(f"pad: paddings must be integers, got {pairs.dtype.name}")
     if pairs.shape != (ndim, 2):
         raise ValueError(f"pad: paddings must have shape ({ndim}, 2) for a tensor of rank {ndim}, got "

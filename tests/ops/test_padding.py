@@ -18,6 +18,7 @@ def test_tensorflows_documented_values():
         [6, 5, 4, 5, 6, 5, 4], [3, 2, 1, 2, 3, 2, 1], [6, 5, 4, 5, 6, 5, 4], [3, 2, 1, 2, 3, 2, 1]]
     assert ac.pad(ac.tensor(T), PADDINGS, "symmetric").numpy().tolist() == [
         [2, 1, 1, 2, 3, 3, 2], [2, 1, 1, 2, 3, 3, 2], [5, 4, 4, 5, 6, 6, 5], [5, 4, 4, 5, 6, 6, 5]]
+    assert ac.pad(ac.tensor(2.5), []).numpy() == 2.5  # a scalar has no axis to pad
     out = ac.pad(ac.tensor(numpy.ones((1, 2), numpy.int32)), [[0, 1], [1, 0]], constant_values=7)
     assert out.dtype == "int32" and out.numpy().tolist() == [[7, 1, 1], [7, 7, 7]]
 
