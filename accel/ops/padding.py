@@ -45,6 +45,8 @@ def _mode_arg(mode) -> str:
 
 def _pad_array(xp, x, paddings, mode="CONSTANT", constant_values=0):
     """tf.pad on a raw array (paddings already checked)."""
+    if not paddings:  # a scalar: nothing to pad (NumPy refuses an empty pad_width)
+        return x.copy()
     if mode == "CONSTANT":
         return xp.pad(x, paddings, mode="constant", constant_values=constant_values)
     return xp.pad(x, paddings, mode="reflect" if mode == "REFLECT" else "symmetric")
