@@ -121,6 +121,13 @@ def defop(family: str, *, kind: str = "pure", effect=None, **facts):
     return define
 
 
+def bool_arg(value, op: str, argument: str) -> bool:
+    """`value` (a Python or NumPy bool) as a bool, else a TypeError naming the op's argument."""
+    if not isinstance(value, (bool, numpy.bool_)):
+        raise TypeError(f"{op}: {argument} must be a bool, got {value!r}")
+    return bool(value)
+
+
 def tensor_arg(x, argument: str = "x") -> Tensor:
     """`x` as a Tensor on the default device, if it is not one already."""
     if isinstance(x, Tensor):

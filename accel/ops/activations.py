@@ -12,7 +12,7 @@ import numbers
 import numpy
 
 from ..dtypes import is_floating
-from ._core import defop, make, tensor_arg
+from ._core import bool_arg, defop, make, tensor_arg
 from .elementwise import _erf_forward, erf, exp, greater, square, tanh, where
 
 _SQRT_HALF = 1.0 / math.sqrt(2.0)
@@ -54,10 +54,8 @@ def _gelu_vjp(g, ans, x, approximate):
 def gelu(features, approximate=False):
     """x * Phi(x), Phi the standard normal CDF (erf form); approximate=True: the tanh form
     0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (tf.nn.gelu)."""
-    if not isinstance(approximate, (bool, numpy.bool_)):
-        raise TypeError(f"gelu: approximate must be a bool, got {approximate!r}")
+    approximate = bool_arg(approximate, "gelu", "approximate")
     x = _float_input(features, "gelu")
-    approximate = bool(approximate)
     out = _gelu_array(x._device.xp, x._data, approximate)
     return make(out, x._device, (x,), (_gelu_vjp,), {"approximate": approximate})
 

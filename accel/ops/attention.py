@@ -16,7 +16,7 @@ import numbers
 import numpy
 
 from ..dtypes import is_floating
-from ._core import defop, tensor_arg
+from ._core import bool_arg, defop, tensor_arg
 
 
 def _check(query, key, value):
@@ -66,8 +66,7 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
         scale = 1.0 / math.sqrt(h)
     elif isinstance(scale, (bool, numpy.bool_)) or not isinstance(scale, numbers.Real):
         raise TypeError(f"dot_product_attention: scale must be a number or None, got {scale!r}")
-    if not isinstance(is_causal, (bool, numpy.bool_)):
-        raise TypeError(f"dot_product_attention: is_causal must be a bool, got {is_causal!r}")
+    is_causal = bool_arg(is_causal, "dot_product_attention", "is_causal")
     if bias is not None:
         bias = tensor_arg(bias, "bias")
         _broadcasts("bias", bias.shape, target)

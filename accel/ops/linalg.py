@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy
 
 from ..tensor import Tensor
-from ._core import defop, make, operands
+from ._core import bool_arg, defop, make, operands
 from .shape import matrix_transpose, reshape, sum_to
 
 
@@ -86,12 +86,6 @@ def _broadcast(x, y) -> bool:
     return True
 
 
-def _flag(value, name: str) -> bool:
-    if not isinstance(value, (bool, numpy.bool_)):
-        raise TypeError(f"matmul: {name} must be a bool, got {value!r}")
-    return bool(value)
-
-
 @defop("linalg", numpy="matmul", methods=("__matmul__", "__rmatmul__"), kernel=_matmul_kernel)
 def matmul(a, b, transpose_a=False, transpose_b=False):
     """Matrix product a @ b: batched over leading axes (broadcast), 1-D operands as in NumPy.
@@ -99,9 +93,9 @@ def matmul(a, b, transpose_a=False, transpose_b=False):
     (TensorFlow's tf.linalg.matmul flags; the operand must have 2 or more dimensions). On 2-D
     operands that is one op, whose VJPs are one matmul each."""
     if transpose_a is not False:
-        transpose_a = _flag(transpose_a, "transpose_a")
+        transpose_a = bool_arg(transpose_a, "matmul", "transpose_a")
     if transpose_b is not False:
-        transpose_b = _flag(transpose_b, "transpose_b")
+        transpose_b = bool_arg(transpose_b, "matmul", "transpose_b")
     if isinstance(a, Tensor) and isinstance(b, Tensor):  # the common call: two matrices on one device
         ad, bd = a._data, b._data
         if ad.ndim == 2 and bd.ndim == 2 and a._device is b._device:

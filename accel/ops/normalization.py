@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy
 
 from ..dtypes import is_floating
-from ._core import defop, normalize_axis, tensor_arg
+from ._core import bool_arg, defop, normalize_axis, tensor_arg
 from .conversion import cast
 from . import reduce
 from .elementwise import rsqrt
@@ -29,8 +29,7 @@ def moments(x, axes, keepdims=False):
     if axes is None:
         raise TypeError("moments: axes must be an int or a sequence of ints, got None")
     axes = normalize_axis(axes, x.ndim, "moments")
-    if not isinstance(keepdims, (bool, numpy.bool_)):
-        raise TypeError(f"moments: keepdims must be a bool, got {keepdims!r}")
+    keepdims = bool_arg(keepdims, "moments", "keepdims")
     y = cast(x, "float32") if x.dtype == _FLOAT16 else x
     m, variance = reduce_mean(y, axes, keepdims), reduce.variance(y, axes, keepdims)
     if x.dtype == _FLOAT16:

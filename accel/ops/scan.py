@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy
 
-from ._core import defop, make, normalize_axis, tensor_arg
+from ._core import bool_arg, defop, make, normalize_axis, tensor_arg
 
 
 def _shifted(xp, out, axis):
@@ -33,12 +33,6 @@ def _cumsum_vjp(g, ans, x, axis, exclusive, reverse):
     return cumsum(g, axis, exclusive, not reverse)
 
 
-def _flag(value, name):
-    if not isinstance(value, (bool, numpy.bool_)):
-        raise TypeError(f"cumsum: {name} must be a bool, got {value!r}")
-    return bool(value)
-
-
 @defop("scan", kernel=_cumsum_array)
 def cumsum(x, axis=0, exclusive=False, reverse=False):
     """The running sum along `axis` (tf.math.cumsum): out[i] = x[0] + ... + x[i]; exclusive:
@@ -48,7 +42,7 @@ def cumsum(x, axis=0, exclusive=False, reverse=False):
         raise TypeError("cumsum: x must be numbers, got bool (cast it first)")
     if isinstance(axis, (bool, numpy.bool_)) or not isinstance(axis, (int, numpy.integer)):
         raise TypeError(f"cumsum: axis must be an int, got {axis!r}")
-    exclusive, reverse = _flag(exclusive, "exclusive"), _flag(reverse, "reverse")
+    exclusive, reverse = bool_arg(exclusive, "cumsum", "exclusive"), bool_arg(reverse, "cumsum", "reverse")
     axis = normalize_axis(axis, max(x.ndim, 1), "cumsum")[0]
     out = _cumsum_array(x._device.xp, x._data, axis, exclusive, reverse)
     return make(out, x._device, (x,), (_cumsum_vjp,), {"axis": axis, "exclusive": exclusive, "reverse": reverse})

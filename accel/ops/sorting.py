@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy
 
 from ..dtypes import is_floating
-from ._core import defop, make, tensor_arg
+from ._core import bool_arg, defop, make, tensor_arg
 
 
 def _top_k_indices_array(xp, x, k):
@@ -80,8 +80,7 @@ def top_k(input, k=1, sorted=True):  # noqa: A002 (TensorFlow's names)
     """(values, indices): the k largest entries along the last axis, largest first, and their
     int32 positions (tf.math.top_k; equal entries in index order; sorted=False gives the same
     order). The gradient goes to the chosen entries."""
-    if not isinstance(sorted, (bool, numpy.bool_)):
-        raise TypeError(f"top_k: sorted must be a bool, got {sorted!r}")
+    bool_arg(sorted, "top_k", "sorted")
     x = tensor_arg(input, "input")
     indices = top_k_indices(x, k)
     return take_along_last(x, indices), indices
