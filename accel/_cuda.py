@@ -178,9 +178,8 @@ class CudaKernels:
     # -- kernels ------------------------------------------------------------------------------
     def launch(self, table, grads, args, scales=None, flags=None, decays=None):
         """One fused update of every variable of `table` (see accel.kernels.launch): `args` a
-        LaunchArgs, checked by accel.kernels.launch; here against the table and this device."""
-        if args.skip_nonfinite and (args.norm_sq is None or isinstance(args.norm_sq, (float, int))):
-            raise ValueError("skip_nonfinite: needs norm_sq as a device scalar (the launch decides on the device)")
+        LaunchArgs, checked by accel.kernels.launch (a host norm_sq is in its global_scale); here
+        against the table and this device."""
         if args.device_scalars is not None:
             self._check_array(args.device_scalars, "device_scalars", numpy.float64, SCALAR_SLOTS + 1)
         if args.loss_scale is not None:
@@ -208,10 +207,7 @@ class CudaKernels:
             decays = numpy.asarray(decays).reshape(-1)
             if len(decays) != len(grads):
                 raise ValueError(f"segment_decays: has {len(decays)} entries, expected {len(grads)}")
-        if isinstance(args.norm_sq, (float, int)):  # a host value: its factor joins global_scale
-            args.global_scale *= _cpu.global_clip_scale(float(args.norm_sq), args.clip_norm)
-            args.norm_sq = None
-        elif args.norm_sq is not None:
+        if args.norm_sq is not None:  # a device scalar (kernels.launch folded a host value already)
             self._check_array(args.norm_sq, "norm_sq", numpy.float64, 1)
         if table.chunk_count == 0:
             return

@@ -23,14 +23,10 @@ class HostKernels:
 
     def launch(self, table, grads, args, scales=None, flags=None, decays=None):
         """One fused update of every variable of `table` (see accel.kernels.launch): `args` a
-        LaunchArgs, checked by accel.kernels.launch; the C++ side checks the table against it."""
-        if args.norm_sq is not None:  # a host value: its clip factor joins global_scale
-            norm_sq = args.norm_sq
-            if not isinstance(norm_sq, (float, int, numpy.floating, numpy.integer)) and not (
-                    isinstance(norm_sq, numpy.ndarray) and norm_sq.size == 1):
-                raise TypeError(f"norm_sq: expected a float, got {type(norm_sq).__name__}")
-            args.global_scale *= _cpu.global_clip_scale(float(norm_sq), args.clip_norm)
-            args.norm_sq = None
+        LaunchArgs, checked by accel.kernels.launch (a host norm_sq is in its global_scale); the
+        C++ side checks the table against it."""
+        if args.norm_sq is not None:  # kernels.launch folded a host value into global_scale already
+            raise TypeError(f"norm_sq: expected a float, got {type(args.norm_sq).__name__}")
         _cpu.launch(table, list(grads), scales, flags, decays, args.pack())
 
     def global_norm_sq(self, arrays) -> float:

@@ -170,15 +170,21 @@ def launch(table, grads, *, segment_scales=None, segment_flags=None, segment_dec
     on_device = skip_nonfinite or device_scalars is not None or loss_scale is not None
     if on_device and mode:
         raise ValueError("a step decided on the device does not accumulate gradients")
-    if isinstance(norm_sq, (numpy.floating, numpy.integer)):
-        norm_sq = float(norm_sq)
     # A CUDA table knows its device's kernels; accel._cpu's tables are the CPU's.
     launcher = HOST_KERNELS if type(table) is _cpu.Table else table.kernels
     if on_device and not getattr(launcher, "decides_on_device", False):
         raise TypeError("launch: skip_nonfinite, device_scalars and loss_scale decide a step on a CUDA device; "
                         "on the CPU the host decides")
+    host_norm = isinstance(norm_sq, (float, int, numpy.floating, numpy.integer)) or (
+        isinstance(norm_sq, numpy.ndarray) and norm_sq.size == 1)
+    if skip_nonfinite and (norm_sq is None or host_norm):
+        raise ValueError("skip_nonfinite: needs norm_sq as a device scalar (the launch decides on the device)")
+    global_scale = float(global_scale)
+    if host_norm:  # a host value: its clip factor joins global_scale, whatever the device
+        global_scale *= _cpu.global_clip_scale(float(norm_sq), float(clip_norm))
+        norm_sq = None
     ema = ema_momentum is not None
-    args = LaunchArgs(scalars, global_scale=float(global_scale),
+    args = LaunchArgs(scalars, global_scale=global_scale,
                       clip_value=math.nan if clip_value is None else float(clip_value), decay=float(decay),
                       clip_norm=float(clip_norm), grad_scale=float(grad_scale),
                       accumulation_steps=float(accumulation_steps), ema_momentum=float(ema_momentum) if ema else 0.0,
