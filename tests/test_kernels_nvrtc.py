@@ -111,3 +111,17 @@ def test_fused_chain_translation():
     out = fusion_cuda.translate("where(v1 > 0, v2 * tanh(v1), abs(v3))", numpy.dtype("float32"), {"v3"})
     assert out == "accel_where(v1[i] > 0, v2[i] * tanhf(v1[i]), fabsf(v3[0]))"
     assert fusion_cuda.translate("exp(v0)", numpy.dtype("float64"), set()) == "exp(v0[i])"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_window_kernel_compiles_with_nvrtc(dtype):
+    """The im2col / col2im kernels of convolution and pooling (accel/ops/cuda_windows.py), as they
+    are compiled on a device, without spills."""
+    from accel.ops import cuda_windows
+
+    for kernel in cuda_windows.KERNELS:
+        name = cuda_windows.kernel_name(kernel, dtype)
+        mapping, report = _compile(cuda_windows.source(kernel, dtype), [name], "sm_80")
+        assert name in mapping, kernel
+        spills = [int(n) for n in re.findall(r"(\d+) bytes spill (?:stores|loads)", report)]
+        assert spills and set(spills) == {0}, f"{kernel}: {report}"

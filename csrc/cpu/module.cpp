@@ -526,6 +526,7 @@ void set_isa(const std::string& name) {
 namespace accel_cpu {
 void bind_activations(nb::module_& m);      // activations.cpp
 void bind_classification(nb::module_& m);  // classification.cpp
+void bind_windows(nb::module_& m, int (*threads)());  // windows.cpp
 }
 
 NB_MODULE(_cpu, m) {
@@ -534,6 +535,7 @@ NB_MODULE(_cpu, m) {
     m.doc() = "accel's compiled CPU kernels (fused optimizer updates over csrc/rules)";
     accel_cpu::bind_activations(m);
     accel_cpu::bind_classification(m);
+    accel_cpu::bind_windows(m, &thread_count);
     m.def("rules", &rules, "The fused kernels of csrc/rules/registry.h: id, family, flags, slots, scalars, types.");
     m.def("build_info", &build_info, "How accel._cpu was built and runs: threads, ISA, compiler.");
     m.def("set_num_threads", [](int n) {

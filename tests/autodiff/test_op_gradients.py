@@ -5,7 +5,7 @@ import numpy
 import pytest
 
 import accel as ac
-from accel.ops import classification, elementwise, noise, padding, reduce, sorting
+from accel.ops import classification, convolution_core, elementwise, noise, padding, reduce, sorting, windows
 from accel.testing import check_gradients, differentiable_ops
 
 R = numpy.random.default_rng(42)
@@ -41,6 +41,9 @@ def away_from_zero(*shape):
 def distinct(*shape):
     """Values with no ties (extremum gradients are not smooth at ties)."""
     return R.permutation(numpy.arange(int(numpy.prod(shape)), dtype=float)).reshape(shape) * 0.37 + 0.1
+
+
+_WINDOWS = windows.plan("t", (4, 5), (2, 3), (2, 1), (1, 2), "SAME")  # strided, dilated, padded
 
 
 # (id, function, inputs, second order?)
@@ -168,6 +171,29 @@ CASES = [
     ("pad_reflect", lambda x: ac.pad(x, [[2, 1], [3, 3]], "REFLECT"), [any_(3, 4)], True),
     ("pad_symmetric", lambda x: ac.pad(x, [[3, 2], [1, 0]], "SYMMETRIC"), [any_(3, 4)], True),
     ("_pad_grad", lambda g: padding._pad_grad(g, ((1, 2), (2, 1)), "REFLECT"), [any_(6, 7)], True),
+    ("conv2d", lambda x, f: ac.conv2d(x, f, 2, "SAME"), [any_(2, 5, 4, 3), any_(3, 2, 3, 4)], True),
+    ("conv2d_grouped_dilated", lambda x, f: ac.conv2d(x, f, [1, 2], [[0, 0], [1, 0], [2, 1], [0, 0]], dilations=2),
+     [any_(1, 5, 6, 4), any_(2, 2, 2, 4)], True),
+    ("conv2d_nchw", lambda x, f: ac.conv2d(x, f, 1, "VALID", data_format="NCHW"), [any_(2, 3, 4, 4), any_(2, 3, 3, 2)],
+     True),
+    ("conv1d", lambda x, f: ac.conv1d(x, f, 2, "SAME"), [any_(2, 7, 3), any_(3, 3, 2)], True),
+    ("conv2d_transpose", lambda x, f: ac.conv2d_transpose(x, f, (2, 5, 6, 2), 2, "SAME"),
+     [any_(2, 3, 3, 3), any_(3, 2, 2, 3)], True),
+    ("depthwise_conv2d", lambda x, f: ac.depthwise_conv2d(x, f, [1, 2, 1, 1], "SAME", dilations=[1, 2]),
+     [any_(2, 5, 5, 3), any_(2, 3, 3, 2)], True),
+    ("conv", lambda x, f: convolution_core.conv(x, f, _WINDOWS, 2), [any_(2, 4, 5, 4), any_(2, 3, 2, 4)], True),
+    ("conv_input_grad", lambda g, f: convolution_core.conv_input_grad(g, f, _WINDOWS, 2, (2, 4, 5, 4)),
+     [any_(2, 2, 5, 4), any_(2, 3, 2, 4)], True),
+    ("conv_filter_grad", lambda x, g: convolution_core.conv_filter_grad(x, g, _WINDOWS, 2, (2, 3, 2, 4)),
+     [any_(2, 4, 5, 4), any_(2, 2, 5, 4)], True),
+    ("extract_windows", lambda x: windows.extract_windows(
+        x, windows.plan("t", (4, 5), (2, 3), (2, 1), (1, 2), "SAME"), 2, 0.5), [any_(2, 4, 5, 4)], True),
+    ("fold_windows", lambda c: windows.fold_windows(
+        c, windows.plan("t", (4, 5), (2, 3), (2, 1), (1, 2), "SAME"), (2, 4, 5, 4), 2), [any_(2, 20, 12)], True),
+    ("max_pool2d", lambda x: ac.max_pool2d(x, 3, 2, "SAME"), [distinct(2, 5, 4, 3)], True),
+    ("max_pool1d", lambda x: ac.max_pool1d(x, 2, 2, "VALID", data_format="NCW"), [distinct(2, 3, 6)], True),
+    ("avg_pool2d", lambda x: ac.avg_pool2d(x, [2, 3], 2, "SAME", data_format="NCHW"), [any_(2, 3, 5, 5)], True),
+    ("avg_pool1d", lambda x: ac.avg_pool1d(x, 3, 1, "SAME"), [any_(2, 5, 3)], True),
     ("variance", lambda x: reduce.variance(x, (0, 2), False), [any_(3, 2, 4)], True),
     ("moments", lambda x: _weighted_sum(ac.moments(x, [0, 2])), [any_(3, 2, 4)], True),
     ("moments_keepdims", lambda x: _weighted_sum(ac.moments(x, -1, keepdims=True)), [any_(2, 5)], True),

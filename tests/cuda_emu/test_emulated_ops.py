@@ -90,3 +90,47 @@ def test_categorical_draws_on_the_device(emulated_cuda):
     assert samples.device.name == "cuda:1" and samples.dtype == "int64"
     freq = numpy.array([numpy.bincount(row, minlength=2) / 4000 for row in samples.numpy()])
     numpy.testing.assert_allclose(freq, [[0.2, 0.8], [1.0, 0.0]], atol=0.03)
+
+
+_WINDOW_OPS = {  # the input is (2, 5, 6, 4) float64
+    "conv2d": lambda x: ac.conv2d(x, ac.reshape(ac.cast(ac.arange(72, device=x.device), x.dtype) * 0.01 - 0.3,
+                                                (3, 2, 2, 6)), [2, 1], "SAME", dilations=[1, 2]),
+    "conv2d_nchw": lambda x: ac.conv2d(x, ac.ones((2, 2, 5, 3), dtype=x.dtype, device=x.device) * 0.1, 1, "VALID",
+                                       data_format="NCHW"),
+    "conv1d": lambda x: ac.conv1d(ac.reshape(x, (2, 30, 4)), ac.ones((3, 4, 2), dtype=x.dtype, device=x.device),
+                                  2, "SAME"),
+    "depthwise_conv2d": lambda x: ac.depthwise_conv2d(
+        x, ac.reshape(ac.cast(ac.arange(72, device=x.device), x.dtype) * 0.02, (3, 3, 4, 2)), [1, 1, 1, 1], "SAME"),
+    "conv2d_transpose": lambda x: ac.conv2d_transpose(
+        x, ac.reshape(ac.cast(ac.arange(108, device=x.device), x.dtype) * 0.01, (3, 3, 3, 4)), (2, 10, 11, 3), 2,
+        "SAME"),
+    "max_pool2d": lambda x: ac.max_pool2d(x, 3, 2, "SAME"),
+    "avg_pool2d": lambda x: ac.avg_pool2d(x, [2, 3], [1, 2], "SAME"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_WINDOW_OPS))
+def test_window_ops_and_their_gradients_on_the_device_equal_the_cpus(emulated_cuda, name):
+    """Convolution and pooling run their im2col / col2im kernels (accel/ops/cuda_windows.py) on
+    the device, forward and backward."""
+    values = numpy.random.default_rng(1).permutation(240).reshape(2, 5, 6, 4) * 0.013 - 1.5  # distinct (max pool)
+    (y_cpu, g_cpu), (y_gpu, g_gpu) = _values_and_gradients(_WINDOW_OPS[name], values)
+    launched = {str(launch[0]) for launch in emulated_cuda.launches}
+    assert any("accel_fold_windows_float64" in n for n in launched)
+    if name != "conv2d_transpose":
+        assert any("accel_extract_windows_float64" in n for n in launched)
+    numpy.testing.assert_allclose(y_gpu, y_cpu, rtol=1e-13, atol=1e-13)
+    numpy.testing.assert_allclose(g_gpu, g_cpu, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+def test_window_kernels_keep_the_dtype_on_the_device(emulated_cuda, dtype):
+    x = numpy.random.default_rng(2).normal(size=(2, 6, 6, 3)).astype(dtype)
+    f = numpy.random.default_rng(3).normal(size=(3, 3, 3, 4)).astype(dtype)
+    for op in (lambda a, b: ac.conv2d(a, b, 1, "SAME"), lambda a, b: ac.max_pool2d(a, 2, 2, "VALID") * 1.0,
+               lambda a, b: ac.avg_pool2d(a, 3, 1, "SAME")):
+        gpu = op(ac.tensor(x, device="cuda:1"), ac.tensor(f, device="cuda:1"))
+        cpu = op(ac.tensor(x), ac.tensor(f))
+        assert gpu.dtype == cpu.dtype == numpy.dtype(dtype)
+        numpy.testing.assert_allclose(gpu.numpy().astype(float), cpu.numpy().astype(float),
+                                      rtol=1e-2 if dtype == "float16" else 1e-6, atol=1e-2 if dtype == "float16" else 1e-6)

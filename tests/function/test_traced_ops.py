@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import accel as ac
-from accel.ops import classification, elementwise, padding, reduce, sorting
+from accel.ops import classification, convolution_core, elementwise, padding, reduce, sorting, windows
 from accel.testing import differentiable_ops
 
 SETTINGS = settings(max_examples=4, deadline=None, derandomize=True,
@@ -47,6 +47,9 @@ def rows(r):
 
 def distinct(r, *shape):
     return r.permutation(int(numpy.prod(shape))).reshape(shape).astype(float) * 0.37 + 0.1
+
+
+_WINDOWS = windows.plan("t", (4, 4), (2, 2), (2, 2), (1, 1), "SAME")
 
 
 # name -> (function of tensors, draw(rng) -> the arrays to call it with). Every array becomes an
@@ -83,6 +86,28 @@ CASES = {
     "pad": (lambda x: ac.pad(x, [[1, 1], [2, 0]], "reflect") + ac.pad(x, [[1, 1], [2, 0]], constant_values=1.5),
             lambda r: [f64(r, 3, 3)]),
     "_pad_grad": (lambda g: padding._pad_grad(g, ((1, 0), (1, 2)), "SYMMETRIC"), lambda r: [f64(r, 4, 5)]),
+    "conv2d": (lambda x, f: ac.conv2d(x, f, 2, "SAME") + ac.conv2d(x, f[:, :, :1], 2, "SAME", dilations=[1, 1]),
+               lambda r: [f64(r, rows(r), 5, 4, 2), f64(r, 3, 2, 2, 4)]),
+    "conv1d": (lambda x, f: ac.conv1d(x, f, 1, "VALID"), lambda r: [f64(r, rows(r), 6, 2), f64(r, 3, 2, 2)]),
+    "conv2d_transpose": (lambda x, f: ac.conv2d_transpose(x, f, (x.shape[0], 6, 4, 2), 2, "SAME"),
+                         lambda r: [f64(r, rows(r), 3, 2, 3), f64(r, 3, 3, 2, 3)]),
+    "depthwise_conv2d": (lambda x, f: ac.depthwise_conv2d(x, f, [1, 1, 1, 1], "SAME"),
+                         lambda r: [f64(r, rows(r), 4, 4, 2), f64(r, 3, 3, 2, 2)]),
+    "conv": (lambda x, f: convolution_core.conv(x, f, _WINDOWS, 1), lambda r: [f64(r, rows(r), 4, 4, 2),
+                                                                              f64(r, 2, 2, 2, 3)]),
+    "conv_input_grad": (lambda g, f: convolution_core.conv_input_grad(g, f, _WINDOWS, 2, (g.shape[0], 4, 4, 2)),
+                        lambda r: [f64(r, rows(r), 2, 2, 4), f64(r, 2, 2, 1, 4)]),
+    "conv_filter_grad": (lambda x, g: convolution_core.conv_filter_grad(x, g, _WINDOWS, 1, (2, 2, 2, 3)),
+                         lambda r: [f64(r, 3, 4, 4, 2), f64(r, 3, 2, 2, 3)]),
+    "extract_windows": (lambda x: windows.extract_windows(x, windows.plan("t", (4, 4), (2, 2), (1, 1), (1, 1), "SAME"),
+                                                          2, -1.0), lambda r: [f64(r, rows(r), 4, 4, 2)]),
+    "fold_windows": (lambda c: windows.fold_windows(c, windows.plan("t", (4, 4), (2, 2), (2, 2), (1, 1), "VALID"),
+                                                    (c.shape[1] // 4, 4, 4, 2), 1),
+                     lambda r: [f64(r, 1, 4 * rows(r), 8)]),
+    "max_pool2d": (lambda x: ac.max_pool2d(x, 2, 1, "SAME"), lambda r: [distinct(r, rows(r), 3, 3, 2)]),
+    "max_pool1d": (lambda x: ac.max_pool1d(x, 2, 1, "SAME"), lambda r: [distinct(r, rows(r), 5, 2)]),
+    "avg_pool2d": (lambda x: ac.avg_pool2d(x, 2, 1, "SAME"), lambda r: [f64(r, rows(r), 3, 3, 2)]),
+    "avg_pool1d": (lambda x: ac.avg_pool1d(x, 3, 2, "SAME"), lambda r: [f64(r, rows(r), 5, 2)]),
     "variance": (lambda x: reduce.variance(x, 1, True), lambda r: [f64(r, rows(r), 3)]),
     "moments": (lambda x: ac.moments(x, [0]), lambda r: [f64(r, rows(r), 3)]),
     "cumsum": (lambda x: ac.cumsum(x, axis=1) + ac.cumsum(x, axis=1, exclusive=True, reverse=True),
