@@ -1,17 +1,25 @@
-"""Layers: Dense and Sequential (enough for real MLPs), and activations by name."""
+"""Layers: Dense and Sequential, activations by name, and every Keras layer accel has (the
+families live in conv_layers, pooling_layers, core_layers, normalization_layers and
+attention_layers; they are exported here)."""
 
 from __future__ import annotations
 
-import numpy
-
-from .. import ops
-from ..mixed_precision import as_policy
-from ..tensor import Variable, convert
 from . import activations, initializers, regularizers
 from .module import Module
-from ..dtypes import is_floating
 
-__all__ = ["Dense", "Sequential", "activation"]
+from .attention_layers import MultiHeadAttention
+from .conv_layers import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D
+from .core_layers import Activation, Add, Concatenate, Dropout, Embedding, Flatten, Reshape
+from .layer import Layer
+from .normalization_layers import BatchNormalization, LayerNormalization
+from .pooling_layers import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
+                             GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D)
+
+__all__ = ["Dense", "Sequential", "activation", "Layer", "Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D",
+           "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D",
+           "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "Activation", "Add",
+           "Concatenate", "Dropout", "Embedding", "Flatten", "Reshape", "BatchNormalization", "LayerNormalization",
+           "MultiHeadAttention"]
 
 def activation(identifier):
     """An activation function from a Keras 3 name ("relu", "gelu", "swish", ...: accel.nn.activations),
@@ -22,9 +30,9 @@ def activation(identifier):
 _activation_function = activation  # Dense's `activation` argument shadows the function's name
 
 
-class Dense(Module):
+class Dense(Layer):
     """y = activation(x @ kernel + bias). The kernel is created on the first call (its input size
-    is then known) unless `input_dim` is given.
+    is then known) unless `input_dim` (or Keras's `input_shape=(input_dim,)`) is given.
 
     Regularizers (`accel.nn.regularizers`, a name or a callable): `kernel_regularizer(kernel)` and
     `bias_regularizer(bias)` are recomputed whenever `losses` is read; `activity_regularizer(y)`
@@ -37,9 +45,8 @@ class Dense(Module):
     def __init__(self, units: int, activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", input_dim: int | None = None, seed=None, dtype=None,
                  device=None, name=None, kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None):
-        super().__init__(name=name)
-        if not isinstance(units, int) or units <= 0:
+                 activity_regularizer=None, input_shape=None):
+        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
             raise ValueError(f"Dense: units must be a positive int, got {units!r}")
         self.units = units
         self.activation = _activation_function(activation)
@@ -49,34 +56,28 @@ class Dense(Module):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.dtype_policy = as_policy(dtype)
-        self.dtype = numpy.dtype(self.dtype_policy.variable_dtype)  # Keras: a layer's dtype is its variables'
-        self.compute_dtype = numpy.dtype(self.dtype_policy.compute_dtype)
-        self.device = device
         self._activity_loss = None
         self.kernel = None
         self.bias = None
-        if input_dim is not None:
-            self.build(input_dim)
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
+        super().__init__(name=name, dtype=dtype, device=device, input_shape=input_shape)
 
-    def build(self, input_dim: int) -> None:
-        self.kernel = Variable(self.kernel_initializer((input_dim, self.units), self.dtype, self.device),
-                               name=f"{self.name}/kernel")
+    def build(self, input_shape) -> None:
+        if isinstance(input_shape, int):  # Dense.build(input_dim), as before Layer
+            input_shape = (None, input_shape)
+        if len(input_shape) < 1 or input_shape[-1] is None:
+            raise ValueError(f"{self.name}: expected inputs with a known feature axis, got shape {tuple(input_shape)}")
+        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer)
         if self.use_bias:
-            self.bias = Variable(self.bias_initializer((self.units,), self.dtype, self.device),
-                                 name=f"{self.name}/bias")
+            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer)
+        self.built = True
 
     def call(self, x):
-        x = convert(x)
-        if self.kernel is None:
-            if x.ndim < 1:
-                raise ValueError(f"{self.name}: expected inputs with a feature axis, got shape {tuple(x.shape)}")
-            self.build(x.shape[-1])
-        if x.shape[-1] != self.kernel.shape[0]:
+        x = self._cast_input(x)
+        if x.ndim < 1 or x.shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"{self.name}: expected inputs with {self.kernel.shape[0]} features, got shape "
                              f"{tuple(x.shape)}")
-        if is_floating(x.dtype) and x.dtype != self.compute_dtype:
-            x = ops.cast(x, self.compute_dtype)
         y = x @ self._read(self.kernel)
         if self.bias is not None:
             y = y + self._read(self.bias)
@@ -86,10 +87,6 @@ class Dense(Module):
             batch = y.shape[0] if y.ndim else 1
             self._activity_loss = self.activity_regularizer(y) / float(batch)
         return y
-
-    def _read(self, variable):
-        """The variable in the compute dtype (a recorded cast: float32 gradients come back)."""
-        return variable if variable.dtype == self.compute_dtype else ops.cast(variable, self.compute_dtype)
 
     def own_losses(self) -> list:
         """This layer's penalties (not its sub-modules'): kernel, bias, then the last activity."""

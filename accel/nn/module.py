@@ -1,10 +1,21 @@
 """Module: the base of layers and models. It finds its variables in its attributes (Variables,
-other Modules, and lists, tuples and dicts of them), in attribute order."""
+other Modules, and lists, tuples and dicts of them), in attribute order.
+
+`training` (Keras's call argument) reaches every layer: a call with `training=True` / `False`
+sets it for everything called inside, and a nested call without it inherits the enclosing one
+(so a custom Module whose `call` ignores `training` still runs its Dropout / BatchNormalization
+layers in the mode of the outer call). `call` receives it when its signature names `training`.
+Outside any call that gives it, training is None: inference, as Keras.
+"""
 
 from __future__ import annotations
 
+import inspect
 import itertools
+import re
 import threading
+
+import numpy
 
 from ..tensor import Variable
 from .training import Trainer
@@ -13,6 +24,31 @@ __all__ = ["Module"]
 
 _name_counters: dict = {}
 _name_lock = threading.Lock()
+_context = threading.local()  # .training: the mode of the innermost call that set one
+_takes_training: dict = {}  # class -> whether its call() has a `training` parameter
+
+
+def current_training():
+    """The `training` of the enclosing module call (None outside one: inference)."""
+    return getattr(_context, "training", None)
+
+
+def _call_takes_training(cls) -> bool:
+    known = _takes_training.get(cls)
+    if known is None:
+        try:
+            parameters = inspect.signature(cls.call).parameters
+        except (TypeError, ValueError):
+            parameters = {}
+        known = _takes_training[cls] = "training" in parameters or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    return known
+
+
+def _snake_case(name: str) -> str:
+    """Keras's default layer names: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d."""
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _unique_name(base: str) -> str:
@@ -27,10 +63,23 @@ class Module(Trainer):
     training API (compile, fit, evaluate, predict, ...) comes from `Trainer`."""
 
     def __init__(self, name: str | None = None):
-        self.name = name or _unique_name(type(self).__name__.lower())
+        self.name = name or _unique_name(_snake_case(type(self).__name__))
 
-    def __call__(self, *args, **kwargs):
-        return self.call(*args, **kwargs)
+    def __call__(self, *args, training=None, **kwargs):
+        outer = getattr(_context, "training", None)
+        if training is None:
+            training = outer
+        elif isinstance(training, (bool, numpy.bool_)):
+            training = bool(training)
+        else:
+            raise TypeError(f"{self.name}: training must be True, False or None, got {training!r}")
+        _context.training = training
+        try:
+            if _call_takes_training(type(self)):
+                kwargs["training"] = training
+            return self.call(*args, **kwargs)
+        finally:
+            _context.training = outer
 
     def call(self, *args, **kwargs):
         raise TypeError(f"{type(self).__name__} must define call()")

@@ -212,7 +212,7 @@ class Trainer(Loops):
         trainable variables, one fused optimizer update; returns the running metric results."""
         x, y, sample_weight = unpack(data)
         with GradientTape() as tape:
-            y_pred = self(x)
+            y_pred = self(x, training=True)
             loss = self.compute_loss(x, y, y_pred, sample_weight)
             scaled = self.optimizer.scale_loss(loss)
         cache = self.__dict__.get("_step_cache")
@@ -232,13 +232,13 @@ class Trainer(Loops):
     def test_step(self, data):
         """Forward pass, loss and metrics on a batch, no update."""
         x, y, sample_weight = unpack(data)
-        y_pred = self(x)
+        y_pred = self(x, training=False)
         loss = self.compute_loss(x, y, y_pred, sample_weight)
         return self.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
 
     def predict_step(self, data):
         x, _, _ = unpack(data)
-        return self(x)
+        return self(x, training=False)
 
     # -- weights -------------------------------------------------------------------------------------------
     def get_weights(self) -> list:

@@ -24,8 +24,11 @@ def _generator(seed):
 
     if seed is None:
         return random.default_generator
+    if isinstance(seed, random.Generator):  # a layer's own stream (keras.random.SeedGenerator)
+        return seed
     if isinstance(seed, (bool, numpy.bool_)) or not isinstance(seed, (int, numpy.integer)) or seed < 0:
-        raise ValueError(f"dropout: seed must be a non-negative int or None, got {seed!r}")
+        raise ValueError(f"dropout: seed must be a non-negative int, an accel.random.Generator or None, got "
+                         f"{seed!r}")
     generator = _SEEDED.get(int(seed))
     if generator is None:
         generator = _SEEDED[int(seed)] = random.Generator(int(seed))
@@ -35,7 +38,8 @@ def _generator(seed):
 @defop("nn", kind="composite")
 def dropout(x, rate, noise_shape=None, seed=None):
     """x / (1 - rate) where a uniform draw is >= rate, else 0 (tf.nn.dropout). noise_shape: the
-    mask's shape, broadcast against x (None: x's shape). rate in [0, 1)."""
+    mask's shape, broadcast against x (None: x's shape). rate in [0, 1). seed: an int (one stream
+    per seed for the process), an accel.random.Generator (its own stream), or None."""
     from .creation import zeros_like
     from .elementwise import greater_equal, where
 

@@ -1,0 +1,84 @@
+"""What every layer shares: `training` reaching nested layers (and fit / evaluate / predict's
+modes), Keras's default names, `input_shape=`, the rank check."""
+
+import numpy
+import pytest
+
+import accel as ac
+from accel.nn import BatchNormalization, Dense, Dropout, Layer, Module, Sequential, current_training
+
+
+class Recorder(Layer):
+    """Remembers the training flag of every call."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def call(self, inputs, training=None):
+        self.seen.append(training)
+        return inputs
+
+
+class Block(Module):
+    """A custom module whose call does not take `training`: its layers still get it."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = Recorder()
+
+    def call(self, x):
+        assert current_training() in (None, True, False)
+        return self.inner(x)
+
+
+def test_training_reaches_nested_layers_through_a_module_that_ignores_it():
+    block = Block()
+    model = Sequential([block, Dense(1)])
+    model(numpy.ones((2, 3)))
+    model(numpy.ones((2, 3)), training=True)
+    model(numpy.ones((2, 3)), training=False)
+    assert block.inner.seen == [None, True, False]
+    assert current_training() is None  # restored after every call
+    with pytest.raises(TypeError, match="training must be True, False or None"):
+        model(numpy.ones((2, 3)), training="yes")
+
+
+def test_fit_trains_evaluate_and_predict_infer():
+    recorder = Recorder()
+    model = Sequential([recorder, Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = numpy.ones((4, 3), "float32"), numpy.ones((4, 1), "float32")
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    assert recorder.seen == [True]
+    model.evaluate(x, y, verbose=0)
+    model.predict(x, verbose=0)
+    model.train_on_batch(x, y)
+    model.test_on_batch(x, y)
+    assert recorder.seen == [True, False, False, True, False]
+
+
+def test_fit_under_function_keeps_the_modes():
+    """compile(jit_compile=...) aside, a traced step sees training=True; Dropout and
+    BatchNormalization behave accordingly inside accel.function."""
+    model = Sequential([Dense(4), Dropout(0.5, seed=0), BatchNormalization()])
+    step = ac.function(lambda x: model(x, training=True))
+    x = ac.tensor(numpy.random.default_rng(0).normal(size=(8, 3)).astype("float32"))
+    a, b = step(x).numpy(), step(x).numpy()
+    assert not numpy.array_equal(a, b)  # a new dropout mask per call
+    assert numpy.any(model.layers[2].moving_mean.numpy() != 0)
+
+
+def test_keras_default_names():
+    names = [ac.nn.Conv2DTranspose(2, 2).name, ac.nn.GlobalAveragePooling2D().name, ac.nn.LayerNormalization().name]
+    assert names[0].startswith("conv2d_transpose") and names[1].startswith("global_average_pooling2d")
+    assert names[2].startswith("layer_normalization")
+
+
+def test_input_shape_builds_at_construction():
+    layer = ac.nn.Conv2D(4, 3, input_shape=(8, 8, 2))
+    assert layer.built and layer.kernel.shape == (3, 3, 2, 4)
+    y = layer(numpy.ones((1, 8, 8, 2), "float32"))
+    assert layer.output_shape == (None, 6, 6, 4) and y.shape == (1, 6, 6, 4)
+    with pytest.raises(TypeError, match="input_shape must be a tuple of ints"):
+        ac.nn.Conv2D(4, 3, input_shape=8)
