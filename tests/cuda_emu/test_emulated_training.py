@@ -358,3 +358,37 @@ def test_mixed_fit_on_an_emulated_gpu_reads_only_at_epoch_ends(emulated_cuda, mo
     for a, b in zip(gpu_model.get_weights(), cpu_model.get_weights()):
         numpy.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
     numpy.testing.assert_allclose(gpu_history.history["loss"], cpu_history.history["loss"], rtol=1e-3)
+
+
+def _cnn(device):
+    layers = ac.nn.layers
+    return ac.nn.Sequential([
+        layers.Conv2D(4, 3, padding="same", activation="relu", dtype="float64", device=device),
+        layers.BatchNormalization(dtype="float64", device=device),
+        layers.MaxPooling2D(dtype="float64", device=device),
+        layers.Conv2DTranspose(2, 2, strides=2, dtype="float64", device=device),
+        layers.Flatten(dtype="float64", device=device),
+        layers.Dense(3, dtype="float64", device=device),
+    ])
+
+
+def test_a_cnn_trains_on_the_device_as_on_the_cpu(emulated_cuda):
+    """Conv2D, BatchNormalization (moving statistics), MaxPooling2D, Conv2DTranspose, Flatten and
+    Dense through fit on the emulated cuda:1: the same weights as on the CPU after two steps."""
+    rng = numpy.random.default_rng(0)
+    x, y = rng.normal(size=(8, 6, 6, 2)), rng.integers(0, 3, 8)
+    cpu, gpu = _cnn("cpu"), _cnn("cuda:1")
+    cpu(x[:1])
+    gpu(ac.tensor(x[:1], device="cuda:1"))
+    gpu.set_weights(cpu.get_weights())
+    for model in (cpu, gpu):
+        model.compile(optimizer=ac.optimizers.SGD(0.1),
+                      loss=ac.nn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    cpu.fit(x, y, epochs=1, batch_size=4, verbose=0, shuffle=False)
+    gpu.fit(ac.tensor(x, device="cuda:1"), ac.tensor(y, device="cuda:1"), epochs=1, batch_size=4, verbose=0,
+            shuffle=False)
+    assert all(v.device.name == "cuda:1" for v in gpu.variables)
+    launched = {str(launch[0]) for launch in emulated_cuda.launches}
+    assert any("accel_extract_windows" in n for n in launched) and any("accel_fold_windows" in n for n in launched)
+    for a, b in zip(cpu.get_weights(), gpu.get_weights()):
+        numpy.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
