@@ -101,14 +101,29 @@ class Dense(Layer):
 
 
 class Sequential(Module):
-    """Layers applied one after another."""
+    """Layers applied one after another. When the first layer was given `input_shape=`, every
+    layer is built at once (Keras): the model runs one row of zeros in inference mode, so
+    `get_weights`, `summary` and checkpoints see every weight before the first real call."""
 
     def __init__(self, layers=(), name=None):
         super().__init__(name=name)
         self.layers = list(layers)
+        self._build_from_input_shape()
 
     def add(self, layer) -> None:
         self.layers.append(layer)
+        self._build_from_input_shape()
+
+    def _build_from_input_shape(self) -> None:
+        first = self.layers[0] if self.layers else None
+        shape = getattr(first, "_built_shape", None)
+        if not isinstance(first, Layer) or not isinstance(shape, tuple) or shape[:1] != (None,) \
+                or any(n is None for n in shape[1:]):
+            return
+        from .. import ops, recording
+
+        with recording.paused(recording.active_tapes()):  # a build, not part of any gradient
+            self(ops.zeros((1,) + shape[1:], dtype=first.compute_dtype, device=first.device), training=False)
 
     def call(self, x):
         for layer in self.layers:

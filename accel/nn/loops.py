@@ -101,6 +101,7 @@ class Loops:
         self.stop_training = False
         epoch_logs = {}
         self._step_cache = _StepCache()
+        train_step = self._step_function("train")
         try:
             callback_list.on_train_begin()
             for epoch in range(initial_epoch, epochs):
@@ -109,7 +110,7 @@ class Loops:
                 logs = None
                 for step, batch in enumerate(data.epoch()):
                     callback_list.on_train_batch_begin(step)
-                    logs = self.train_step(batch)
+                    logs = train_step(batch)
                     callback_list.on_train_batch_end(step, logs)
                     if self.stop_training:
                         break
@@ -146,9 +147,10 @@ class Loops:
         self.reset_metrics()
         callback_list.on_test_begin()
         logs = None
+        test_step = self._step_function("test")
         for step, batch in enumerate(data.epoch()):
             callback_list.on_test_batch_begin(step)
-            logs = self.test_step(batch)
+            logs = test_step(batch)
             callback_list.on_test_batch_end(step, logs)
         if logs is None:
             raise ValueError("evaluate: the data produced no batches")
@@ -200,19 +202,19 @@ class Loops:
     # -- single batches ---------------------------------------------------------------------------------
     def train_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """One training step on this batch; returns this batch's loss (and metrics)."""
-        return self._on_batch(self.train_step, "train_on_batch", x, y, sample_weight, return_dict)
+        return self._on_batch("train", "train_on_batch", x, y, sample_weight, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss (and metrics) of this batch, no update."""
-        return self._on_batch(self.test_step, "test_on_batch", x, y, sample_weight, return_dict)
+        return self._on_batch("test", "test_on_batch", x, y, sample_weight, return_dict)
 
-    def _on_batch(self, step, who, x, y, sample_weight, return_dict):
-        """Runs `step` on one batch with fresh metrics (Keras since 2026: this batch's values)."""
+    def _on_batch(self, kind, who, x, y, sample_weight, return_dict):
+        """Runs the `kind` step on one batch with fresh metrics (Keras since 2026: this batch's values)."""
 
         self._assert_compiled(who)
         batch = self._one_batch(x, y, sample_weight, who)
         self.reset_metrics()
-        logs = as_floats(step(batch))
+        logs = as_floats(self._step_function(kind)(batch))
         return logs if return_dict else _flatten(logs)
 
     def predict_on_batch(self, x) -> numpy.ndarray:

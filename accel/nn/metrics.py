@@ -33,7 +33,7 @@ class Metric:
         an update or reset is an effect (run on every call) and a result a step of its own (read
         anew on every call), never a value frozen at trace time."""
         super().__init_subclass__(**kwargs)
-        for name in ("update_state", "reset_state"):
+        for name in ("update_state", "reset_state", "add_weighted"):
             if name in cls.__dict__:
                 setattr(cls, name, traceable(cls.__dict__[name], effect=True))
         if "result" in cls.__dict__:
@@ -41,7 +41,11 @@ class Metric:
 
     def __init__(self, name: str | None = None):
         self.name = name or self.default_name
-        self.reset_state()
+        # the initial state now, even while accel.function traces (there reset_state is an effect
+        # recorded for the replays: a metric made inside a traced step, e.g. "accuracy" resolved
+        # at the first batch, would otherwise have no state, and every replay would reset it)
+        reset = type(self).reset_state
+        getattr(reset, "__wrapped__", reset)(self)
 
     def reset_state(self) -> None:
         pass

@@ -71,7 +71,8 @@ class Trainer(Loops):
     _compiled = None
 
     # -- compile ------------------------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, auto_scale_loss=True):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, auto_scale_loss=True,
+                jit_compile=False, run_eagerly=False):
         """Configures training. optimizer: a name ("sgd", "adam", "rmsprop", ... with Keras's
         defaults) or an Optimizer; loss: a name ("mse", "mae", "binary_crossentropy",
         "categorical_crossentropy", "sparse_categorical_crossentropy", ...), a Loss object or a
@@ -79,7 +80,12 @@ class Trainer(Loops):
         "acc" resolved from the shapes as Keras 3 does, "mae", "mse", ...), Metric objects or
         callables; loss_weights: a number that multiplies the loss (models here have one output);
         auto_scale_loss: a model with a layer under the "mixed_float16" policy gets its optimizer
-        wrapped in a LossScaleOptimizer (Keras's rule), unless it is one already."""
+        wrapped in a LossScaleOptimizer (Keras's rule), unless it is one already. jit_compile=True:
+        fit's, evaluate's and the on-batch steps run through accel.function (traced once per batch
+        shape, replayed after); run_eagerly=True runs them eagerly whatever jit_compile says."""
+        for flag, value in (("jit_compile", jit_compile), ("run_eagerly", run_eagerly)):
+            if not isinstance(value, bool):
+                raise TypeError(f"compile: {flag} must be True or False, got {value!r}")
         optimizer = optimizers_module.get(optimizer)
         if not isinstance(auto_scale_loss, bool):
             raise TypeError(f"compile: auto_scale_loss must be True or False, got {auto_scale_loss!r}")
@@ -112,7 +118,31 @@ class Trainer(Loops):
         self.optimizer = optimizer
         self.loss = loss
         self._compiled = _Compiled(loss_fn, weight, metrics)
+        self.jit_compile, self.run_eagerly = jit_compile, run_eagerly
+        self._step_functions = {}
         self.stop_training = False
+
+    def _step_function(self, kind: str):
+        """train_step or test_step ("train" / "test") as fit and evaluate call it: through
+        accel.function when compiled with jit_compile=True (the traced step updates the
+        variables, slots and metrics; their results are read outside it), else as it is."""
+        step = self.train_step if kind == "train" else self.test_step
+        if not self.__dict__.get("jit_compile") or self.__dict__.get("run_eagerly"):
+            return step
+        traced = self._step_functions.get(kind)
+        if traced is None:
+            from ..function import function
+
+            def run_step(batch):
+                step(batch)  # its results are the metrics' variables, read after the call
+
+            traced = self._step_functions[kind] = function(run_step)
+
+        def run(batch):
+            traced(batch)
+            return MetricResults(self.metrics)
+
+        return run
 
     def _assert_compiled(self, who: str) -> _Compiled:
         if self._compiled is None:
