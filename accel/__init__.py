@@ -15,7 +15,8 @@ from .ops import *  # noqa: F401,F403  (every op is public)
 from .tensor import Tensor, Variable, from_dlpack, from_numpy, tensor
 from . import callbacks, distributed, mixed_precision, nn, optimizers, testing
 from .optimizers.clip import clip_by_global_norm, clip_by_norm, clip_by_value
-from .checkpoint import Checkpoint, CheckpointError
+from .checkpoint import Checkpoint, CheckpointError, RestoreStatus
+from .checkpoint_manager import CheckpointManager, latest_checkpoint
 from .function import TensorSpec, cond, function, print, while_loop  # noqa: A004  (ac.print is tf.print)
 
 bool_, uint8, int8, int16, int32, int64, float16, float32, float64 = _SUPPORTED

@@ -19,6 +19,13 @@ apply count under "k/iterations" (`raw_iterations`: the updates, unless it accum
 over several calls) and its slots under "k/slots/<owner's path>/<slot>", the owner
 named by its path elsewhere in the same checkpoint (saving an optimizer without the variables it
 trains is an error: its slots could not be matched on restore).
+
+Partial restores (TensorFlow's `restore(path).expect_partial()`): values in the file under a name
+that is none of this Checkpoint's objects (an optimizer saved beside the model, restored into a
+Checkpoint of the model alone) are left unused; `restore` returns a RestoreStatus listing them,
+which warns when it is dropped unless `expect_partial()` was called (`assert_consumed()` raises
+instead). A value under one of the objects that the object does not have is still an error, and
+so is restoring into a model whose layers are not built yet (call it once first).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 import zipfile
 
 import numpy
@@ -33,7 +41,7 @@ import numpy
 from .optimizers.base import Optimizer
 from .tensor import Variable
 
-__all__ = ["Checkpoint", "CheckpointError"]
+__all__ = ["Checkpoint", "CheckpointError", "RestoreStatus"]
 
 _MANIFEST = "__accel_checkpoint__"
 _FORMAT = 1
@@ -113,8 +121,9 @@ class Checkpoint:
         _fsync_directory(directory)
         return path
 
-    def restore(self, path) -> "Checkpoint":
-        """Assign every saved value back, after checking that the file matches the objects."""
+    def restore(self, path) -> "RestoreStatus":
+        """Assign every saved value back, after checking that the file matches the objects;
+        returns a RestoreStatus (the values of objects not in this Checkpoint, left unused)."""
         stored, kinds = _read(os.fspath(path))
         variables = self._variables()
         path_of = {id(v): p for p, v in variables.items()}
@@ -151,8 +160,15 @@ class Checkpoint:
             optimizer_work.append((key, obj, list(owners.values())))
         for name in sorted(set(expected) - set(stored)):
             problems.append(f"missing from the checkpoint: {name}")
-        for name in sorted(set(stored) - set(expected)):
+        unused = sorted(name for name in set(stored) - set(expected) if name.split("/", 1)[0] not in self._objects)
+        for name in sorted(set(stored) - set(expected) - set(unused)):
             problems.append(f"not in the objects being restored: {name}")
+        unbuilt = [key for key, obj in self._objects.items() if _unbuilt_layers(obj)
+                   and any(name.startswith(f"{key}/") and name not in expected for name in stored)]
+        if unbuilt:
+            problems.insert(0, f"{', '.join(unbuilt)}: not built yet (layers create their weights on their first "
+                               "call): call the model once on a batch, or give its first layer input_shape=, "
+                               "then restore")
         for name in sorted(set(expected) & set(stored)):
             shape, dtype = expected[name]
             array = stored[name]
@@ -177,7 +193,51 @@ class Checkpoint:
                 name = f"{key}/slots/{path_of.get(id(owner))}/{slot_name}"
                 if name in stored:
                     slot.assign(stored[name])
+        return RestoreStatus(os.fspath(path), unused)
+
+
+class RestoreStatus:
+    """What a restore left unused: the file's values of objects this Checkpoint does not hold.
+
+    Dropping a status with unused values warns (naming them) unless `expect_partial()` was
+    called: ``Checkpoint(model=model).restore(path).expect_partial()`` restores the model from a
+    checkpoint that also holds an optimizer, quietly."""
+
+    def __init__(self, path: str, unused):
+        self.path = path
+        self.unused = tuple(unused)
+        self._partial_expected = False
+
+    def expect_partial(self) -> "RestoreStatus":
+        """Unused values are intended: no warning."""
+        self._partial_expected = True
         return self
+
+    def assert_consumed(self) -> "RestoreStatus":
+        """Raises CheckpointError if the file held values nothing was restored into."""
+        self._partial_expected = True  # said here, not again when dropped
+        if self.unused:
+            raise CheckpointError(f"checkpoint {self.path} holds values nothing was restored into: "
+                                  + ", ".join(self.unused))
+        return self
+
+    def assert_existing_objects_matched(self) -> "RestoreStatus":
+        """Every object given was restored in full (restore raises otherwise): a no-op check."""
+        return self
+
+    def __del__(self):
+        if self.unused and not self._partial_expected:
+            warnings.warn(f"checkpoint {self.path}: values not restored (no object here for them): "
+                          f"{', '.join(self.unused[:6])}{' ...' if len(self.unused) > 6 else ''}; call "
+                          ".expect_partial() on restore()'s result if this is intended", stacklevel=2)
+
+
+def _unbuilt_layers(obj) -> bool:
+    """True when obj is a module with a layer that has not created its weights yet."""
+    modules = getattr(obj, "modules", None)
+    if modules is None or isinstance(obj, (list, dict, tuple)):
+        return False
+    return any(getattr(m, "built", True) is False for m in modules)
 
 
 def _umask() -> int:

@@ -297,6 +297,22 @@ class Trainer(Loops):
         for variable, value in zip(variables, checked):
             variable.assign(value)
 
+    def save_weights(self, filepath) -> str:
+        """Every variable of the model (get_weights' order, named by attribute path) to
+        `filepath` (accel's checkpoint format, written atomically); returns the path."""
+        from ..checkpoint import Checkpoint
+
+        return Checkpoint(model=self).save(filepath)
+
+    def load_weights(self, filepath) -> None:
+        """Restores the variables saved by save_weights, or the model part of a checkpoint that
+        also holds an optimizer (Checkpoint(model=..., optimizer=...), ModelCheckpoint); every
+        name and shape is checked before anything is assigned. An unbuilt model must be called
+        once (or built from input_shape=) first."""
+        from ..checkpoint import Checkpoint
+
+        Checkpoint(model=self).restore(filepath).expect_partial()
+
     def summary(self, print_fn=None) -> None:
         """Prints a table of the model's layers, their weights and parameter counts."""
         from .summary import summary_lines
