@@ -30,6 +30,8 @@ __all__ = ["MultiHeadAttention"]
 
 
 class MultiHeadAttention(Layer):
+    _config_fields = ("num_heads", "key_dim", "value_dim", "dropout")
+
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", seed=None, name=None, dtype=None,
                  device=None):

@@ -55,6 +55,8 @@ def _padding(value, layer: str, allowed=("valid", "same")) -> str:
 
 
 class _Conv(Layer):
+    _config_fields = ("filters", "kernel_size", "strides", "padding", "dilation_rate", "groups", "activation")
+
     fixed_rank = True
     rank = 2
 

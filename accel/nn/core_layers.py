@@ -20,6 +20,7 @@ __all__ = ["Activation", "Dropout", "Flatten", "Reshape", "Add", "Concatenate", 
 
 class Activation(Layer):
     """activation(inputs), the activation a Keras name ("relu", "gelu", ...) or a callable."""
+    _config_fields = ("activation",)
 
     def __init__(self, activation, name=None, dtype=None, device=None, input_shape=None):
         if activation is None:
@@ -36,6 +37,7 @@ class Dropout(Layer):
     otherwise (training False or None) the identity. A seeded layer has a generator of its own:
     every call draws a new mask, the same sequence in every run (inside accel.function too).
     noise_shape: the mask's shape (None entries take the input's size), broadcast over the input."""
+    _config_fields = ("rate", "noise_shape", "seed")
 
     def __init__(self, rate, noise_shape=None, seed=None, name=None, dtype=None, device=None, input_shape=None):
         if isinstance(rate, (bool, numpy.bool_)) or not isinstance(rate, numbers.Real) or not 0 <= rate < 1:
@@ -77,6 +79,7 @@ class Flatten(Layer):
 
 class Reshape(Layer):
     """(batch, ...) -> (batch, *target_shape); one entry of target_shape may be -1."""
+    _config_fields = ("target_shape",)
 
     def __init__(self, target_shape, name=None, dtype=None, device=None, input_shape=None):
         try:
@@ -112,6 +115,7 @@ class Add(Layer):
 
 class Concatenate(Layer):
     """A list of tensors joined along `axis` (default -1)."""
+    _config_fields = ("axis",)
 
     def __init__(self, axis=-1, name=None, dtype=None, device=None):
         self.axis = axis
@@ -125,6 +129,7 @@ class Embedding(Layer):
     """ids (integers in [0, input_dim)) -> rows of `embeddings` (input_dim, output_dim), initialised
     uniform(-0.05, 0.05) (Keras's "uniform"). An id out of range is an error naming the first one
     (embedding_lookup). Float ids are taken only when they are whole numbers."""
+    _config_fields = ("input_dim", "output_dim")
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
                  seed=None, name=None, dtype=None, device=None, input_shape=None):

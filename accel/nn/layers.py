@@ -41,6 +41,7 @@ class Dense(Layer):
     `dtype`: a float dtype or a mixed-precision policy name ("mixed_float16": float32 variables,
     float16 compute); None takes `accel.mixed_precision.global_policy()`. Floating-point inputs
     are cast to the compute dtype (Keras's autocast), and so are the variables when they read."""
+    _config_fields = ("units", "activation", "use_bias")
 
     def __init__(self, units: int, activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", input_dim: int | None = None, seed=None, dtype=None,

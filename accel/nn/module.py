@@ -84,6 +84,22 @@ class Module(Trainer):
     def call(self, *args, **kwargs):
         raise TypeError(f"{type(self).__name__} must define call()")
 
+    _config_fields: tuple = ()  # the attributes repr shows after the name (layers name theirs)
+
+    def __repr__(self) -> str:
+        """`Type(name='...', field=value, ...)`, sub-modules nested under it, one per line."""
+        parts = [f"name={self.name!r}"]
+        for field in self._config_fields:
+            value = getattr(self, field, None)
+            shown = getattr(value, "__name__", None) if callable(value) else None
+            parts.append(f"{field}={shown or repr(value)}")
+        head = f"{type(self).__name__}({', '.join(parts)}"
+        subs = [(path, item) for path, item in self.children() if isinstance(item, Module)]
+        if not subs:
+            return head + ")"
+        body = [f"  ({path}): " + repr(item).replace("\n", "\n  ") for path, item in subs]
+        return "\n".join([head + ",", *body]) + "\n)"
+
     def _checkpoint_items(self) -> dict:
         """Attribute name -> Variable, Module, or container of them (what checkpoints save)."""
         return {key: value for key, value in vars(self).items() if _holds_variables(value)}

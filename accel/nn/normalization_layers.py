@@ -80,6 +80,7 @@ class _Normalization(Layer):
 
 class LayerNormalization(_Normalization):
     """Normalises each example over `axis` (the features) and scales and shifts it."""
+    _config_fields = ("axis", "epsilon")
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", name=None, dtype=None, device=None, input_shape=None):
@@ -116,6 +117,7 @@ class LayerNormalization(_Normalization):
 class BatchNormalization(_Normalization):
     """Normalises each feature (along `axis`) by the batch's statistics in training and by the
     moving averages of them otherwise."""
+    _config_fields = ("axis", "momentum", "epsilon")
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",

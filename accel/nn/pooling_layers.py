@@ -13,6 +13,8 @@ __all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D
 
 
 class _Pooling(Layer):
+    _config_fields = ("pool_size", "strides", "padding")
+
     fixed_rank = True
     rank = 2
     kind = "max"
@@ -63,6 +65,8 @@ class AveragePooling2D(_Pooling):
 
 
 class _GlobalPooling(Layer):
+    _config_fields = ("keepdims",)
+
     fixed_rank = True
     rank = 2
     kind = "avg"

@@ -1,7 +1,8 @@
-"""Model.summary(): the model's weights as a text table, one row per layer (sub-module) with the
-weights it holds itself, nested modules indented under theirs, and one row per Variable a module
-holds directly (not in a layer). Each Variable is counted once, in the first row that reaches it,
-so the rows add up to the total."""
+"""Model.summary(): the model's weights as a text table, one row per layer (sub-module) with its
+output shape (the last call's, None for the batch axis; "?" before any call) and the weights it
+holds itself, nested modules indented under theirs, and one row per Variable a module holds
+directly (not in a layer). Each Variable is counted once, in the first row that reaches it, so the
+rows add up to the total."""
 
 from __future__ import annotations
 
@@ -32,22 +33,24 @@ def _rows(module, depth: int, seen: set, rows: list) -> None:
         seen.add(id(item))
         if isinstance(item, Variable):
             name = item.name or label
-            rows.append((f"{indent}{name} (Variable)", _shapes([item]), f"{_count([item]):,}"))
+            rows.append((f"{indent}{name} (Variable)", "-", _shapes([item]), f"{_count([item]):,}"))
             continue
         own = [v for _, v in item.children() if isinstance(v, Variable) and id(v) not in seen]
         seen.update(id(v) for v in own)
-        shapes = _shapes(own) or ("(not built)" if getattr(item, "kernel", False) is None else "-")
-        rows.append((f"{indent}{item.name} ({type(item).__name__})", shapes, f"{_count(own):,}"))
+        shapes = _shapes(own) or ("(not built)" if getattr(item, "built", True) is False else "-")
+        output = getattr(item, "output_shape", None)
+        output = "?" if output is None else "(" + ", ".join(map(str, output)) + ("," if len(output) == 1 else "") + ")"
+        rows.append((f"{indent}{item.name} ({type(item).__name__})", output, shapes, f"{_count(own):,}"))
         _rows(item, depth + 1, seen, rows)
 
 
 def summary_lines(model) -> list:
     rows: list = []
     _rows(model, 0, {id(model)}, rows)
-    header = ("Layer (type)", "Weights", "Param #")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
-    rule = "-" * (sum(widths) + 6)
-    line = lambda r: f"{r[0]:<{widths[0]}}   {r[1]:<{widths[1]}}   {r[2]:>{widths[2]}}"  # noqa: E731
+    header = ("Layer (type)", "Output Shape", "Weights", "Param #")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    rule = "-" * (sum(widths) + 9)
+    line = lambda r: f"{r[0]:<{widths[0]}}   {r[1]:<{widths[1]}}   {r[2]:<{widths[2]}}   {r[3]:>{widths[3]}}"  # noqa: E731
     variables = model.variables
     trainable = _count([v for v in variables if v.trainable])
     total = _count(variables)

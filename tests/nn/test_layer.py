@@ -82,3 +82,32 @@ def test_input_shape_builds_at_construction():
     assert layer.output_shape == (None, 6, 6, 4) and y.shape == (1, 6, 6, 4)
     with pytest.raises(TypeError, match="input_shape must be a tuple of ints"):
         ac.nn.Conv2D(4, 3, input_shape=8)
+
+
+def test_repr_is_readable_and_nested():
+    model = Sequential([ac.nn.Conv2D(8, 3, padding="same", activation="relu", name="c"), Dropout(0.2, name="d")],
+                       name="net")
+    text = repr(model)
+    assert text.splitlines()[0] == "Sequential(name='net',"
+    assert "  (layers[0]): Conv2D(name='c', filters=8, kernel_size=(3, 3), strides=(1, 1), padding='same'" in text
+    assert "activation=relu)" in text and "(layers[1]): Dropout(name='d', rate=0.2" in text and text.endswith("\n)")
+
+
+@pytest.mark.parametrize("jit_compile,run_eagerly", [(True, False), (False, False), (True, True)])
+def test_jit_compile_runs_the_same_steps_through_accel_function(jit_compile, run_eagerly):
+    x = numpy.random.default_rng(1).normal(size=(16, 3))
+    y = x @ numpy.array([[1.0], [-2.0], [0.5]])
+    model = Sequential([Dense(4, activation="tanh", seed=0, dtype="float64"), Dense(1, seed=1, dtype="float64")])
+    model.compile(optimizer=ac.optimizers.Adam(0.05), loss="mse", metrics=["mae"], jit_compile=jit_compile,
+                  run_eagerly=run_eagerly)
+    history = model.fit(x, y, epochs=3, batch_size=5, verbose=0, shuffle=False)  # 3 full batches and a short one
+    eager = Sequential([Dense(4, activation="tanh", seed=0, dtype="float64"), Dense(1, seed=1, dtype="float64")])
+    eager.compile(optimizer=ac.optimizers.Adam(0.05), loss="mse", metrics=["mae"])
+    expected = eager.fit(x, y, epochs=3, batch_size=5, verbose=0, shuffle=False)
+    numpy.testing.assert_allclose(history.history["loss"], expected.history["loss"], rtol=1e-12)
+    numpy.testing.assert_allclose(history.history["mae"], expected.history["mae"], rtol=1e-12)
+    numpy.testing.assert_allclose(model.evaluate(x, y, verbose=0), eager.evaluate(x, y, verbose=0), rtol=1e-12)
+    traced = model._step_functions.get("train")
+    assert (traced is not None) == (jit_compile and not run_eagerly)
+    with pytest.raises(TypeError, match="jit_compile must be True or False"):
+        model.compile(optimizer="sgd", loss="mse", jit_compile="auto")

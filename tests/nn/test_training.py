@@ -284,8 +284,12 @@ def test_summary_lists_layers_and_counts():
     lines = []
     model.summary(print_fn=lines.append)
     text = "\n".join(lines)
-    assert "hidden (Dense)" in text and "3x4, 4" in text and "(not built)" in text
-    assert "Total params: 16" in text and "Trainable params: 16" in text
+    # input_dim builds the first layer, and through it the whole Sequential (Keras)
+    assert "hidden (Dense)" in text and "3x4, 4" in text and "out (Dense)      (None, 2)" in text
+    assert "Total params: 26" in text and "Trainable params: 26" in text
+    lines = []
+    ac.nn.Sequential([ac.nn.Dense(4, name="lazy")]).summary(print_fn=lines.append)
+    assert any("lazy (Dense)   ?" in line and "(not built)" in line for line in lines)
 
 
 class _Block(ac.nn.Module):
