@@ -87,3 +87,16 @@ def test_the_digits_example_trains_on_two_workers(tmp_path):
     assert accuracy >= 0.96
     assert result.stdout.count("test accuracy") == 1  # rank 0 alone reports
     assert (tmp_path / "digits_best.npz").exists()
+
+
+def test_the_char_gpt_example_trains_on_two_workers(tmp_path):
+    script = pathlib.Path(__file__).resolve().parents[2] / "examples" / "train_char_gpt.py"
+    result = subprocess.run([_mpiexec(), "-n", "2", sys.executable, str(script), "--distributed", "--verbose", "2",
+                             "--out", str(tmp_path), "--plot", "", "--corpus-chars", "40000", "--epochs", "2",
+                             "--blocks", "1", "--width", "32", "--heads", "2", "--context", "32",
+                             "--sample-chars", "20"], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    losses = [float(v) for v in re.findall(r" - loss: ([0-9.]+)", result.stdout)]
+    assert len(losses) == 2 and losses[1] < losses[0]  # rank 0 alone reports
+    assert result.stdout.count("sample:") == 1
