@@ -186,6 +186,10 @@ CASES = [
      [any_(2, 2, 5, 4), any_(2, 3, 2, 4)], True),
     ("conv_filter_grad", lambda x, g: convolution_core.conv_filter_grad(x, g, _WINDOWS, 2, (2, 3, 2, 4)),
      [any_(2, 4, 5, 4), any_(2, 2, 5, 4)], True),
+    ("einsum", lambda a, b: ac.einsum("bij,bjk->bik", a, b), [any_(2, 2, 3), any_(2, 3, 4)], True),
+    ("einsum_diagonal_broadcast", lambda a, b: ac.einsum("iij,...j->...i", a, b), [any_(3, 3, 2), any_(2, 1, 2)], True),
+    ("einsum_three_operands", lambda a, b, c: ac.einsum("ab,bc,cd", a, b, c), [any_(2, 3), any_(3, 4), any_(4, 2)], True),
+    ("einsum_summed_alone", lambda a, b: ac.einsum("ijk,k->i", a, b), [any_(2, 3, 4), any_(1)], True),
     ("extract_windows", lambda x: windows.extract_windows(
         x, windows.plan("t", (4, 5), (2, 3), (2, 1), (1, 2), "SAME"), 2, 0.5), [any_(2, 4, 5, 4)], True),
     ("fold_windows", lambda c: windows.fold_windows(

@@ -105,6 +105,8 @@ _WINDOW_OPS = {  # the input is (2, 5, 6, 4) float64
         x, ac.reshape(ac.cast(ac.arange(108, device=x.device), x.dtype) * 0.01, (3, 3, 3, 4)), (2, 10, 11, 3), 2,
         "SAME"),
     "max_pool2d": lambda x: ac.max_pool2d(x, 3, 2, "SAME"),
+    "einsum": lambda x: ac.einsum("nhwc,hd->nwdc", x, ac.reshape(ac.cast(ac.arange(15, device=x.device), x.dtype),
+                                                                  (5, 3))) + ac.einsum("nhhc->c", x[:, :5, :5]),
     "avg_pool2d": lambda x: ac.avg_pool2d(x, [2, 3], [1, 2], "SAME"),
 }
 
@@ -116,8 +118,8 @@ def test_window_ops_and_their_gradients_on_the_device_equal_the_cpus(emulated_cu
     values = numpy.random.default_rng(1).permutation(240).reshape(2, 5, 6, 4) * 0.013 - 1.5  # distinct (max pool)
     (y_cpu, g_cpu), (y_gpu, g_gpu) = _values_and_gradients(_WINDOW_OPS[name], values)
     launched = {str(launch[0]) for launch in emulated_cuda.launches}
-    assert any("accel_fold_windows_float64" in n for n in launched)
-    if name != "conv2d_transpose":
+    assert name == "einsum" or any("accel_fold_windows_float64" in n for n in launched)
+    if name not in ("conv2d_transpose", "einsum"):
         assert any("accel_extract_windows_float64" in n for n in launched)
     numpy.testing.assert_allclose(y_gpu, y_cpu, rtol=1e-13, atol=1e-13)
     numpy.testing.assert_allclose(g_gpu, g_cpu, rtol=1e-12, atol=1e-12)

@@ -99,6 +99,8 @@ CASES = {
                         lambda r: [f64(r, rows(r), 2, 2, 4), f64(r, 2, 2, 1, 4)]),
     "conv_filter_grad": (lambda x, g: convolution_core.conv_filter_grad(x, g, _WINDOWS, 1, (2, 2, 2, 3)),
                          lambda r: [f64(r, 3, 4, 4, 2), f64(r, 3, 2, 2, 3)]),
+    "einsum": (lambda a, b: ac.einsum("bij,jk->bik", a, b) + ac.einsum("...j,jk->...k", a, b),
+               lambda r: [f64(r, rows(r), 2, 3), f64(r, 3, 4)]),
     "extract_windows": (lambda x: windows.extract_windows(x, windows.plan("t", (4, 4), (2, 2), (1, 1), (1, 1), "SAME"),
                                                           2, -1.0), lambda r: [f64(r, rows(r), 4, 4, 2)]),
     "fold_windows": (lambda c: windows.fold_windows(c, windows.plan("t", (4, 4), (2, 2), (2, 2), (1, 1), "VALID"),
