@@ -182,7 +182,7 @@ def main(argv=None):
           f"({time.perf_counter() - started:.1f} s, {device})")
     if args.plot:
         history.plot(os.path.join(args.out, args.plot), metrics=["loss"],
-                     title=f"char GPT on the standard library ({args.blocks} blocks, width {args.width})")
+                     title=f"char GPT ({args.blocks} blocks, width {args.width})")
     print("sample:")
     print(sample(model, args.prompt, alphabet, args.sample_chars, args.temperature, args.seed, device))
     return history

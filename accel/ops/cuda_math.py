@@ -1,7 +1,9 @@
 """Elementwise math that NumPy and CuPy's array module lack (erf), as one CUDA kernel per function
-and dtype: a grid-stride loop calling CUDA's math library (erff for float32, erf for float64),
-compiled by CuPy (NVRTC) on first use and cached per device. The CPU computes the same functions
-in accel._cpu (std::erf). Under tests/cuda_emu the same source runs, compiled by g++."""
+and dtype: a grid-stride loop calling CUDA's math library for float64 (erf) and, for float32, the
+rational form of csrc/rules/erf32.h (its text is prepended to the source), which the CPU's loop
+uses too, so both devices give the same float32 values. Compiled by CuPy (NVRTC) on first use and
+cached per device. The CPU computes the same functions in accel._cpu (std::erf for float64).
+Under tests/cuda_emu the same source runs, compiled by g++."""
 
 from __future__ import annotations
 
@@ -23,12 +25,18 @@ def kernel_name(function: str, dtype) -> str:
 def source(function: str, dtype) -> str:
     """out[i] = function(x[i]) for a contiguous float32 / float64 array of n elements."""
     c_type, suffix = _C[numpy.dtype(dtype)]
-    return (
+    call = f"{function}{suffix}(x[i])"
+    prelude = ""
+    if function == "erf" and numpy.dtype(dtype) == numpy.float32:
+        from ..kernels import sources_dir
+        prelude = (sources_dir() / "rules" / "erf32.h").read_text() + "\n"
+        call = "accel_erf32(x[i])"
+    return prelude + (
         f'extern "C" __global__ void {kernel_name(function, dtype)}(const {c_type}* __restrict__ x, '
         f"{c_type}* __restrict__ out, const long long n) {{\n"
         "  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;\n"
         "       i += (long long)blockDim.x * gridDim.x) {\n"
-        f"    out[i] = {function}{suffix}(x[i]);\n"
+        f"    out[i] = {call};\n"
         "  }\n"
         "}\n")
 

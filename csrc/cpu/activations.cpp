@@ -10,6 +10,7 @@
 #include <nanobind/nanobind.h>
 
 #include "cpu/view.h"
+#include "rules/erf32.h"
 
 #include <cstring>
 
@@ -94,6 +95,12 @@ nb::object relu_grad(nb::handle g, nb::handle x) {
 }
 
 }  // namespace
+
+// float32 erf over n elements (module.cpp's erf_into calls it per chunk): -O3 vectorises the
+// rational form of rules/erf32.h, which std::erf's scalar calls never are.
+void erf32_loop(const float* __restrict__ x, float* __restrict__ out, long long n) {
+    for (long long i = 0; i < n; ++i) out[i] = accel_erf32(x[i]);
+}
 
 void bind_activations(nb::module_& m) {
     nb::module_ numpy = nb::module_::import_("numpy");

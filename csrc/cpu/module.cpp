@@ -26,6 +26,10 @@
 namespace nb = nanobind;
 using namespace accel_cpu;
 
+namespace accel_cpu {
+void erf32_loop(const float* x, float* out, long long n);  // activations.cpp
+}
+
 namespace {
 
 // ---- threads ----------------------------------------------------------------------------------
@@ -422,8 +426,9 @@ double global_norm_sq(nb::list arrays) {
 }
 
 // erf elementwise (out = erf(x), float32 or float64, one size): NumPy has no erf, and the exact
-// GELU (Keras's "gelu" activation) needs it. std::erf is correctly rounded to within an ulp in
-// glibc for both types; float32 is computed in float32, as TensorFlow's and PyTorch's kernels do.
+// GELU (Keras's "gelu" activation) needs it. float64: std::erf (within an ulp in glibc);
+// float32: the vectorised rational form of rules/erf32.h (activations.cpp), computed in float32
+// as TensorFlow's and PyTorch's kernels do, and the same form the CUDA kernel uses.
 void erf_into(nb::handle x, nb::handle out) {
     Buffer xbuf = acquire(x, false, "x"), obuf = acquire(out, true, "out");
     const DType type = dtype_of(xbuf, "x");
@@ -436,7 +441,7 @@ void erf_into(nb::handle x, nb::handle out) {
         const float* in = static_cast<const float*>(xbuf.view.buf);
         float* o = static_cast<float*>(obuf.view.buf);
         for_chunks(chunks, xbuf.size(), [&](long long k) {
-            for (long long i = chunks[k].begin; i < chunks[k].end; ++i) o[i] = std::erf(in[i]);
+            accel_cpu::erf32_loop(in + chunks[k].begin, o + chunks[k].begin, chunks[k].end - chunks[k].begin);
         });
     } else {
         const double* in = static_cast<const double*>(xbuf.view.buf);
