@@ -125,6 +125,9 @@ class Sequential(Module):
 
         with recording.paused(recording.active_tapes()):  # a build, not part of any gradient
             self(ops.zeros((1,) + shape[1:], dtype=first.compute_dtype, device=first.device), training=False)
+        for module in self.modules:  # the build's row of zeros is no activity to penalise
+            if getattr(module, "_activity_loss", None) is not None:
+                module._activity_loss = None
 
     def call(self, x):
         for layer in self.layers:

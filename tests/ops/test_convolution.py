@@ -61,11 +61,11 @@ def test_conv2d_channels_first_is_the_transposed_channels_last():
     x, f = R.normal(size=(2, 6, 5, 4)), R.normal(size=(3, 2, 4, 3))
     last = ac.conv2d(ac.tensor(x), ac.tensor(f), [1, 2, 1, 1], "SAME").numpy()
     first = ac.conv2d(ac.tensor(x.transpose(0, 3, 1, 2)), ac.tensor(f), [1, 1, 2, 1], "SAME", data_format="NCHW")
-    numpy.testing.assert_allclose(first.numpy().transpose(0, 2, 3, 1), last, rtol=1e-13)
+    numpy.testing.assert_allclose(first.numpy().transpose(0, 2, 3, 1), last, rtol=1e-13, atol=1e-13)
     explicit = ac.conv2d(ac.tensor(x.transpose(0, 3, 1, 2)), ac.tensor(f), 1, [[0, 0], [0, 0], [1, 1], [0, 2]],
                          data_format="NCHW")
     want = reference_conv(x, f, (1, 1), (1, 1), (1, 1, 0, 2))
-    numpy.testing.assert_allclose(explicit.numpy().transpose(0, 2, 3, 1), want, rtol=1e-12)
+    numpy.testing.assert_allclose(explicit.numpy().transpose(0, 2, 3, 1), want, rtol=1e-12, atol=1e-12)
 
 
 def test_conv1d_is_conv2d_over_a_height_of_one():
@@ -73,12 +73,12 @@ def test_conv1d_is_conv2d_over_a_height_of_one():
     y = ac.conv1d(ac.tensor(x), ac.tensor(f), 2, "SAME", dilations=2)
     windows = plan("t", (1, 9), (1, 3), (1, 2), (1, 2), "SAME")
     want = reference_conv(x[:, None], f[None], (1, 2), (1, 2), (0, 0, windows.pl, windows.pr), 2)[:, 0]
-    numpy.testing.assert_allclose(y.numpy(), want, rtol=1e-12)
+    numpy.testing.assert_allclose(y.numpy(), want, rtol=1e-12, atol=1e-12)
     first = ac.conv1d(ac.tensor(x.transpose(0, 2, 1)), ac.tensor(f), [1, 1, 2], "SAME", data_format="NCW", dilations=2)
-    numpy.testing.assert_allclose(first.numpy().transpose(0, 2, 1), want, rtol=1e-12)
+    numpy.testing.assert_allclose(first.numpy().transpose(0, 2, 1), want, rtol=1e-12, atol=1e-12)
     explicit = ac.conv1d(ac.tensor(x), ac.tensor(f), 1, [[0, 0], [2, 1], [0, 0]])
     numpy.testing.assert_allclose(explicit.numpy(), reference_conv(x[:, None], f[None], (1, 1), (1, 1), (0, 0, 2, 1),
-                                                                   2)[:, 0], rtol=1e-12)
+                                                                   2)[:, 0], rtol=1e-12, atol=1e-12)
 
 
 def test_depthwise_conv2d_convolves_each_channel_with_its_own_filters():
@@ -88,10 +88,10 @@ def test_depthwise_conv2d_convolves_each_channel_with_its_own_filters():
     pads = (windows.pt, windows.pb, windows.pl, windows.pr)
     for c, m in itertools.product(range(3), range(2)):  # output channel c * M + m
         want = reference_conv(x[..., c:c + 1], f[:, :, c:c + 1, m:m + 1], (2, 1), (2, 1), pads)[..., 0]
-        numpy.testing.assert_allclose(y.numpy()[..., c * 2 + m], want, rtol=1e-12)
+        numpy.testing.assert_allclose(y.numpy()[..., c * 2 + m], want, rtol=1e-12, atol=1e-12)
     first = ac.depthwise_conv2d(ac.tensor(x.transpose(0, 3, 1, 2)), ac.tensor(f), [1, 1, 2, 1], "SAME",
                                 data_format="NCHW", dilations=[2, 1])
-    numpy.testing.assert_allclose(first.numpy().transpose(0, 2, 3, 1), y.numpy(), rtol=1e-13)
+    numpy.testing.assert_allclose(first.numpy().transpose(0, 2, 3, 1), y.numpy(), rtol=1e-13, atol=1e-13)
 
 
 @pytest.mark.parametrize("strides,padding,size", [(2, "SAME", 8), (2, "VALID", 9), (1, "SAME", 4), (3, "VALID", 12),
@@ -109,7 +109,7 @@ def test_conv2d_transpose_is_the_adjoint_of_conv2d(strides, padding, size):
     first = ac.conv2d_transpose(ac.tensor(x.transpose(0, 3, 1, 2)), ac.tensor(f), (2, 5, size, size), strides,
                                 padding if isinstance(padding, str) else [padding[i] for i in (0, 3, 1, 2)],
                                 data_format="NCHW")
-    numpy.testing.assert_allclose(first.numpy().transpose(0, 2, 3, 1), y.numpy(), rtol=1e-13)
+    numpy.testing.assert_allclose(first.numpy().transpose(0, 2, 3, 1), y.numpy(), rtol=1e-13, atol=1e-13)
 
 
 def test_conv2d_transpose_of_ones_counts_the_windows_covering_each_output():
@@ -139,7 +139,7 @@ def test_a_variable_filter_gets_its_gradient_and_keeps_its_value():
     # d sum / d f[i, j] = sum of the input under tap (i, j) over the 4 windows
     xs = x.numpy()[0, :, :, 0]
     want = numpy.array([[xs[i:i + 2, j:j + 2].sum() for j in range(2)] for i in range(2)])
-    numpy.testing.assert_allclose(g.numpy()[:, :, 0, 0], want, rtol=1e-13)
+    numpy.testing.assert_allclose(g.numpy()[:, :, 0, 0], want, rtol=1e-13, atol=1e-13)
     numpy.testing.assert_array_equal(f.numpy(), before)
 
 
