@@ -3,7 +3,7 @@
 This module only re-exports the public API; docs/architecture.md describes the layout.
 """
 
-from . import dtypes, random, threads
+from . import dtypes, malloc, random, threads
 from .autodiff.backprop import gradients
 from .autodiff.custom import custom_gradient
 from .autodiff.tape import GradientTape
@@ -24,3 +24,4 @@ bool_, uint8, int8, int16, int32, int64, float16, float32, float64 = _SUPPORTED
 __version__ = "0.1.0"
 
 threads.omp_num_threads()  # a bad OMP_NUM_THREADS is said once, at import
+malloc.tune()  # glibc keeps freed tensor memory for the next step (accel/malloc.py; ACCEL_MALLOC=system: off)

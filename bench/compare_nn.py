@@ -136,7 +136,8 @@ else:
                 self.qkv, self.o = torch.nn.Linear(D, 3 * D), torch.nn.Linear(D, D)
                 self.h, self.out = torch.nn.Linear(D, 4 * D), torch.nn.Linear(4 * D, D)
             def forward(self, z):
-                q, k, v = (t.reshape(z.shape[0], T, args.heads, -1).transpose(1, 2) for t in self.qkv(self.n1(z)).chunk(3, -1))
+                q, k, v = (t.reshape(z.shape[0], T, args.heads, -1).transpose(1, 2)
+                           for t in self.qkv(self.n1(z)).chunk(3, -1))
                 a = f.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(z.shape)
                 z = z + self.o(a)
                 return z + self.out(f.gelu(self.h(self.n2(z))))
