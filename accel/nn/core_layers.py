@@ -29,7 +29,8 @@ class Activation(Layer):
         super().__init__(name=name, dtype=dtype, device=device, input_shape=input_shape)
 
     def call(self, inputs):
-        return self.activation(self._cast_input(inputs))
+        x = self._cast_input(inputs)
+        return x if self.activation is None else self.activation(x)  # "linear": the identity
 
 
 class Dropout(Layer):

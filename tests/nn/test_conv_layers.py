@@ -93,3 +93,21 @@ def test_bad_arguments_are_named(make, call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         layer = make()
         call(layer)
+
+
+def test_a_cnn_trains_under_mixed_float16():
+    """float16 convolution, pooling and BatchNormalization (statistics in float32), float32
+    variables, and compile's LossScaleOptimizer."""
+    layers = ac.nn.layers
+    policy = "mixed_float16"
+    model = ac.nn.Sequential([
+        layers.Conv2D(4, 3, padding="same", activation="relu", dtype=policy, input_shape=(6, 6, 1)),
+        layers.BatchNormalization(dtype=policy), layers.MaxPooling2D(dtype=policy), layers.Flatten(dtype=policy),
+        layers.Dense(3, dtype=policy), layers.Activation("linear", dtype="float32")])
+    model.compile(optimizer="adam", loss=ac.nn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = R.normal(size=(16, 6, 6, 1)).astype("float32")
+    history = model.fit(x, numpy.arange(16) % 3, epochs=4, verbose=0)
+    assert type(model.optimizer).__name__ == "LossScaleOptimizer"
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert model.layers[0].kernel.dtype == numpy.float32 and model.layers[1].moving_mean.dtype == numpy.float32
+    assert model.layers[0](x).dtype == numpy.float16 and model(x).dtype == numpy.float32
