@@ -51,6 +51,11 @@ def _product(xp, a, b):
     BLAS and its own float16 loop is ~200x slower (0.65 s for an MLP step at batch 128). The
     product accumulates in float32 and rounds once to float16, as NumPy's loop and GPUs' float16
     matmuls (float32 accumulation) do."""
+    if a.ndim > 2 and b.ndim == 2:
+        # (..., k) @ (k, n) as ONE GEMM of the rows (NumPy would run a GEMM per leading index:
+        # a Dense layer on (batch, time, features) took 16 small GEMMs instead of one)
+        rows = _product(xp, a.reshape(-1, a.shape[-1]), b)
+        return rows.reshape(a.shape[:-1] + (b.shape[-1],))
     if xp is numpy and a.dtype == _FLOAT16 and b.dtype == _FLOAT16:
         return numpy.matmul(a.astype(numpy.float32), b.astype(numpy.float32)).astype(_FLOAT16)
     return xp.matmul(a, b)
@@ -75,6 +80,20 @@ _VJPS_2D = {
                     lambda g, ans, a, b: matmul(a, g)),
     (True, True): (lambda g, ans, a, b: matmul(b, g, transpose_a=True, transpose_b=True),
                    lambda g, ans, a, b: matmul(g, a, transpose_a=True, transpose_b=True)),
+}
+
+
+# (..., k) @ (k, n) [b transposed: (n, k)]: the rows of a times b, so dB is ONE GEMM of the rows
+# (not a batched product summed over the leading axes) and dA is (..., n) @ b^T, one GEMM again.
+def _rows(t):
+    return reshape(t, (-1, t.shape[-1]))
+
+
+_VJPS_ND_2D = {
+    False: (lambda g, ans, a, b: matmul(g, b, transpose_b=True),
+            lambda g, ans, a, b: matmul(_rows(a), _rows(g), transpose_a=True)),
+    True: (lambda g, ans, a, b: matmul(g, b),
+           lambda g, ans, a, b: matmul(_rows(g), _rows(a), transpose_a=True)),
 }
 
 
@@ -116,7 +135,9 @@ def matmul(a, b, transpose_a=False, transpose_b=False):
         if ad.ndim >= 2 and bd.ndim >= 2 and ad.shape[-1] == bd.shape[-2] and _broadcast(ad.shape[:-2], bd.shape[:-2]):
             # one op with flags, batched too: its VJPs are the 2-D ones (the walk sums broadcast
             # batch axes down), so no intermediate op hides inside it from a trace
-            return make(_product(device.xp, ad, bd), device, (a, b), _VJPS_2D[transpose_a, transpose_b])
+            vjps = _VJPS_ND_2D[transpose_b] if ad.ndim > 2 and bd.ndim == 2 and not transpose_a else \
+                _VJPS_2D[transpose_a, transpose_b]
+            return make(_product(device.xp, ad, bd), device, (a, b), vjps)
         # shapes that do not fit: the plain product of the transposed operands names them
         return matmul(matrix_transpose(a) if transpose_a else a, matrix_transpose(b) if transpose_b else b)
     if a.ndim == 0 or b.ndim == 0:
@@ -136,4 +157,5 @@ def matmul(a, b, transpose_a=False, transpose_b=False):
             raise ValueError(
                 f"matmul: batch dimensions {tuple(a.shape[:-2])} and {tuple(b.shape[:-2])} do not "
                 "broadcast") from None
-    return make(_product(device.xp, a._data, b._data), device, (a, b), _MATMUL_VJPS)
+    vjps = _VJPS_ND_2D[False] if a.ndim > 2 and b.ndim == 2 else _MATMUL_VJPS
+    return make(_product(device.xp, a._data, b._data), device, (a, b), vjps)

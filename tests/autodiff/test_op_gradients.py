@@ -210,6 +210,9 @@ CASES = [
     ("matmul_transpose_b", lambda a, b: ac.matmul(a, b, transpose_b=True), [any_(2, 3), any_(4, 3)], True),
     ("matmul_transpose_both", lambda a, b: ac.matmul(a, b, transpose_a=True, transpose_b=True),
      [any_(3, 2), any_(4, 3)], True),
+    ("matmul_rows", lambda a, b: ac.matmul(a, b), [any_(2, 3, 4), any_(4, 2)], True),
+    ("matmul_rows_transpose_b", lambda a, b: ac.matmul(ac.transpose(a, (1, 0, 2)), b, transpose_b=True),
+     [any_(3, 2, 4), any_(5, 4)], True),
     ("matmul_transpose_batched", lambda a, b: ac.matmul(a, b, transpose_a=True, transpose_b=True),
      [any_(2, 3, 2), any_(4, 3)], True),
 ]

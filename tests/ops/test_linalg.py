@@ -97,3 +97,19 @@ def test_float16_matmul_accumulates_in_float32_like_numpy():
         assert _float16_ulps(numpy.matmul(a, b), exact).max() <= 1.0
         # and most results are the correctly rounded one
         assert numpy.mean(out.numpy() == exact.astype(numpy.float16)) > 0.95
+
+
+def test_rows_times_a_matrix_is_one_gemm_with_numpys_values():
+    """(..., k) @ (k, n) runs as one GEMM of the rows (contiguous or not), with NumPy's values and
+    a weight gradient that is the rows' product (no batched product summed afterwards)."""
+    rng = numpy.random.default_rng(3)
+    a, b = rng.normal(size=(3, 4, 5)), rng.normal(size=(5, 2))
+    for x in (a, a.transpose(1, 0, 2)):
+        numpy.testing.assert_allclose(ac.matmul(ac.tensor(x), ac.tensor(b)).numpy(), x @ b, rtol=1e-13)
+        numpy.testing.assert_allclose(ac.matmul(ac.tensor(x), ac.tensor(b.T), transpose_b=True).numpy(), x @ b,
+                                      rtol=1e-13)
+    w = ac.Variable(b)
+    with ac.GradientTape() as tape:
+        loss = ac.sum(ac.tensor(a) @ w)
+    numpy.testing.assert_allclose(tape.gradient(loss, w).numpy(), a.reshape(-1, 5).sum(0)[:, None] * numpy.ones((1, 2)),
+                                  rtol=1e-13)
