@@ -18,7 +18,6 @@ data_format None means "channels_last" (Keras's image_data_format default).
 from __future__ import annotations
 
 from .. import ops
-from . import activations, initializers, regularizers
 from .layer import Layer
 
 __all__ = ["Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D"]
@@ -56,7 +55,7 @@ def _padding(value, layer: str, allowed=("valid", "same")) -> str:
 
 class _Conv(Layer):
     _config_fields = ("filters", "kernel_size", "strides", "padding", "dilation_rate", "groups", "activation")
-
+    _regularized = (("kernel_regularizer", "kernel"), ("bias_regularizer", "bias"))
     fixed_rank = True
     rank = 2
 
@@ -75,16 +74,8 @@ class _Conv(Layer):
         self.dilation_rate = _tuple(dilation_rate, self.rank, kind, "dilation_rate")
         self.padding = _padding(padding, kind, ("valid", "same", "causal") if self.rank == 1 else ("valid", "same"))
         self.data_format = _data_format(data_format, kind)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer, seed=seed)
-        self.bias_initializer = initializers.get(bias_initializer, seed=seed)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-        self._activity_loss = None
-        self.kernel = None
-        self.bias = None
+        self._configure_kernel(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                               bias_regularizer, activity_regularizer, seed)
         super().__init__(name=name, dtype=dtype, device=device, input_shape=input_shape)
 
     @property
@@ -135,8 +126,7 @@ class _Conv(Layer):
             y = y + bias
         if self.activation is not None:
             y = self.activation(y)
-        if self.activity_regularizer is not None:
-            self._activity_loss = self.activity_regularizer(y) / float(y.shape[0])
+        self._record_activity(y)
         return y
 
     def call(self, inputs):
@@ -149,16 +139,6 @@ class _Conv(Layer):
 
     def _built_channels(self) -> int:
         return self.kernel.shape[-2] * self.groups
-
-    def own_losses(self) -> list:
-        out = []
-        if self.kernel_regularizer is not None and self.kernel is not None:
-            out.append(self.kernel_regularizer(self.kernel))
-        if self.bias_regularizer is not None and self.bias is not None:
-            out.append(self.bias_regularizer(self.bias))
-        if self._activity_loss is not None:
-            out.append(self._activity_loss)
-        return out
 
 
 class Conv1D(_Conv):

@@ -131,6 +131,7 @@ class Embedding(Layer):
     uniform(-0.05, 0.05) (Keras's "uniform"). An id out of range is an error naming the first one
     (embedding_lookup). Float ids are taken only when they are whole numbers."""
     _config_fields = ("input_dim", "output_dim")
+    _regularized = (("embeddings_regularizer", "embeddings"),)
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
                  seed=None, name=None, dtype=None, device=None, input_shape=None):
@@ -157,8 +158,3 @@ class Embedding(Layer):
             raise TypeError(f"{self.name}: ids must be integers, got {ids.dtype.name}")
         out = ops.embedding_lookup(self.embeddings, ids)  # looked up, then cast (Keras: only the rows)
         return out if out.dtype == self.compute_dtype else ops.cast(out, self.compute_dtype)
-
-    def own_losses(self) -> list:
-        if self.embeddings_regularizer is not None and self.embeddings is not None:
-            return [self.embeddings_regularizer(self.embeddings)]
-        return []

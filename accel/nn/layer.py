@@ -14,6 +14,7 @@ from .. import ops
 from ..dtypes import is_floating
 from ..mixed_precision import as_policy
 from ..tensor import Tensor, Variable, convert
+from . import activations, initializers, regularizers
 from .module import Module
 
 __all__ = ["Layer"]
@@ -30,6 +31,7 @@ class Layer(Module):
     order) and `call(inputs, ...)`."""
 
     fixed_rank = False  # True: every call must have the rank of the input the layer was built for
+    _regularized: tuple = ()  # (regularizer attribute, variable attribute) pairs, in Keras's order
 
     def __init__(self, name=None, dtype=None, device=None, input_shape=None):
         super().__init__(name=name)
@@ -85,6 +87,48 @@ class Layer(Module):
         if is_floating(x.dtype) and x.dtype != self.compute_dtype:
             x = ops.cast(x, self.compute_dtype)
         return x
+
+    def _configure_kernel(self, activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                          bias_regularizer, activity_regularizer, seed) -> None:
+        """What Dense and the convolutions share: activation, initializers and regularizers by
+        Keras name (or callables), and the kernel and bias attributes in Keras's weight order."""
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer, seed=seed)
+        self.bias_initializer = initializers.get(bias_initializer, seed=seed)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self._activity_loss = None
+        self.kernel = None
+        self.bias = None
+
+    def _record_activity(self, y) -> None:
+        """activity_regularizer(y) / batch size (Keras), replacing the previous call's."""
+        regularizer = getattr(self, "activity_regularizer", None)
+        if regularizer is not None:
+            self._activity_loss = regularizer(y) / float(y.shape[0] if y.ndim else 1)
+
+    def _adds_penalties(self) -> bool:
+        """Whether this layer can add a penalty: a regularizer is set, or its class has its own
+        own_losses (fit's penalty walk skips the others)."""
+        if type(self).own_losses is not Layer.own_losses:
+            return True
+        return any(getattr(self, name, None) is not None for name, _ in self._regularized) or \
+            getattr(self, "activity_regularizer", None) is not None
+
+    def own_losses(self) -> list:
+        """This layer's penalties (not its sub-modules'): each regularized weight's, in
+        `_regularized` order, then the last call's activity penalty."""
+        out = []
+        for regularizer_name, variable_name in self._regularized:
+            regularizer, variable = getattr(self, regularizer_name, None), getattr(self, variable_name, None)
+            if regularizer is not None and variable is not None:
+                out.append(regularizer(variable))
+        activity = getattr(self, "_activity_loss", None)
+        if activity is not None:
+            out.append(activity)
+        return out
 
     def _read(self, variable):
         """The variable in the compute dtype (a recorded cast: float32 gradients come back)."""

@@ -4,7 +4,7 @@ attention_layers; they are exported here)."""
 
 from __future__ import annotations
 
-from . import activations, initializers, regularizers
+from . import activations
 from .module import Module
 
 from .attention_layers import MultiHeadAttention
@@ -27,7 +27,6 @@ def activation(identifier):
     return activations.get(identifier)
 
 
-_activation_function = activation  # Dense's `activation` argument shadows the function's name
 
 
 class Dense(Layer):
@@ -42,6 +41,7 @@ class Dense(Layer):
     float16 compute); None takes `accel.mixed_precision.global_policy()`. Floating-point inputs
     are cast to the compute dtype (Keras's autocast), and so are the variables when they read."""
     _config_fields = ("units", "activation", "use_bias")
+    _regularized = (("kernel_regularizer", "kernel"), ("bias_regularizer", "bias"))
 
     def __init__(self, units: int, activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", input_dim: int | None = None, seed=None, dtype=None,
@@ -50,16 +50,8 @@ class Dense(Layer):
         if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
             raise ValueError(f"Dense: units must be a positive int, got {units!r}")
         self.units = units
-        self.activation = _activation_function(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer, seed=seed)
-        self.bias_initializer = initializers.get(bias_initializer, seed=seed)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-        self._activity_loss = None
-        self.kernel = None
-        self.bias = None
+        self._configure_kernel(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                               bias_regularizer, activity_regularizer, seed)
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         super().__init__(name=name, dtype=dtype, device=device, input_shape=input_shape)
@@ -84,21 +76,8 @@ class Dense(Layer):
             y = y + self._read(self.bias)
         if self.activation is not None:
             y = self.activation(y)
-        if self.activity_regularizer is not None:
-            batch = y.shape[0] if y.ndim else 1
-            self._activity_loss = self.activity_regularizer(y) / float(batch)
+        self._record_activity(y)
         return y
-
-    def own_losses(self) -> list:
-        """This layer's penalties (not its sub-modules'): kernel, bias, then the last activity."""
-        out = []
-        if self.kernel_regularizer is not None and self.kernel is not None:
-            out.append(self.kernel_regularizer(self.kernel))
-        if self.bias_regularizer is not None and self.bias is not None:
-            out.append(self.bias_regularizer(self.bias))
-        if self._activity_loss is not None:
-            out.append(self._activity_loss)
-        return out
 
 
 class Sequential(Module):

@@ -151,7 +151,10 @@ class Module(Trainer):
 
     def penalised_modules(self) -> list:
         """This module and its sub-modules that add penalties (their class overrides own_losses)."""
-        return [m for m in self.modules if type(m).own_losses is not Module.own_losses]
+        return [m for m in self.modules if m._adds_penalties()]
+
+    def _adds_penalties(self) -> bool:
+        return type(self).own_losses is not Module.own_losses
 
     @property
     def losses(self) -> list:

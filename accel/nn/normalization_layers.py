@@ -49,6 +49,26 @@ def _epsilon(value, layer: str) -> float:
 
 class _Normalization(Layer):
     fixed_rank = True
+
+    def _configure(self, layer: str, axis, epsilon, center, scale, beta_initializer, gamma_initializer) -> None:
+        """The settings both layers share (set before Layer.__init__, which may build)."""
+        self.axis = axis
+        self.epsilon = _epsilon(epsilon, layer)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.gamma = None
+        self.beta = None
+
+    def _build_affine(self, input_shape) -> None:
+        """The normalized axes and their sizes, then gamma and beta (Keras's order)."""
+        self._rank = len(input_shape)
+        self._axes = _axes(self.axis, self._rank, self.name)
+        self._sizes = self._weight_shape(input_shape, self._axes)
+        if self.scale:
+            self.gamma = self.add_weight("gamma", self._sizes, self.gamma_initializer)
+        if self.center:
+            self.beta = self.add_weight("beta", self._sizes, self.beta_initializer)
     def _weight_shape(self, input_shape, axes) -> tuple:
         for a in axes:
             if input_shape[a] is None:
@@ -84,23 +104,11 @@ class LayerNormalization(_Normalization):
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", name=None, dtype=None, device=None, input_shape=None):
-        self.axis = axis
-        self.epsilon = _epsilon(epsilon, "LayerNormalization")
-        self.center, self.scale = bool(center), bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.gamma = None
-        self.beta = None
+        self._configure("LayerNormalization", axis, epsilon, center, scale, beta_initializer, gamma_initializer)
         super().__init__(name=name, dtype=dtype, device=device, input_shape=input_shape)
 
     def build(self, input_shape) -> None:
-        self._rank = len(input_shape)
-        self._axes = _axes(self.axis, self._rank, self.name)
-        self._sizes = self._weight_shape(input_shape, self._axes)
-        if self.scale:
-            self.gamma = self.add_weight("gamma", self._sizes, self.gamma_initializer)
-        if self.center:
-            self.beta = self.add_weight("beta", self._sizes, self.beta_initializer)
+        self._build_affine(input_shape)
 
     def call(self, inputs):
         x = self._work(inputs)
@@ -124,28 +132,16 @@ class BatchNormalization(_Normalization):
                  name=None, dtype=None, device=None, input_shape=None):
         if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
             raise ValueError(f"BatchNormalization: momentum must be a number in [0, 1], got {momentum!r}")
-        self.axis = axis
+        self._configure("BatchNormalization", axis, epsilon, center, scale, beta_initializer, gamma_initializer)
         self.momentum = float(momentum)
-        self.epsilon = _epsilon(epsilon, "BatchNormalization")
-        self.center, self.scale = bool(center), bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        self.gamma = None
-        self.beta = None
         self.moving_mean = None
         self.moving_variance = None
         super().__init__(name=name, dtype=dtype, device=device, input_shape=input_shape)
 
     def build(self, input_shape) -> None:
-        self._rank = len(input_shape)
-        self._axes = _axes(self.axis, self._rank, self.name)
-        self._sizes = self._weight_shape(input_shape, self._axes)
-        if self.scale:
-            self.gamma = self.add_weight("gamma", self._sizes, self.gamma_initializer)
-        if self.center:
-            self.beta = self.add_weight("beta", self._sizes, self.beta_initializer)
+        self._build_affine(input_shape)
         self.moving_mean = self.add_weight("moving_mean", self._sizes, self.moving_mean_initializer, trainable=False)
         self.moving_variance = self.add_weight("moving_variance", self._sizes, self.moving_variance_initializer,
                                                trainable=False)

@@ -12,11 +12,19 @@ __all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D
            "GlobalAveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D"]
 
 
-class _Pooling(Layer):
-    _config_fields = ("pool_size", "strides", "padding")
+class _Spatial(Layer):
+    """A layer over (batch, *rank spatial axes, channels) inputs, no weights."""
 
     fixed_rank = True
     rank = 2
+
+    def build(self, input_shape) -> None:
+        if len(input_shape) != self.rank + 2:
+            raise ValueError(f"{self.name}: expected inputs of rank {self.rank + 2}, got shape {tuple(input_shape)}")
+
+
+class _Pooling(_Spatial):
+    _config_fields = ("pool_size", "strides", "padding")
     kind = "max"
 
     def __init__(self, pool_size=None, strides=None, padding="valid", data_format=None, name=None, dtype=None,
@@ -27,10 +35,6 @@ class _Pooling(Layer):
         self.padding = _padding(padding, layer)
         self.data_format = _data_format(data_format, layer)
         super().__init__(name=name, dtype=dtype, device=device, input_shape=input_shape)
-
-    def build(self, input_shape) -> None:
-        if len(input_shape) != self.rank + 2:
-            raise ValueError(f"{self.name}: expected inputs of rank {self.rank + 2}, got shape {tuple(input_shape)}")
 
     def call(self, inputs):
         x = self._cast_input(inputs)
@@ -64,21 +68,14 @@ class AveragePooling2D(_Pooling):
     rank, kind = 2, "avg"
 
 
-class _GlobalPooling(Layer):
+class _GlobalPooling(_Spatial):
     _config_fields = ("keepdims",)
-
-    fixed_rank = True
-    rank = 2
     kind = "avg"
 
     def __init__(self, data_format=None, keepdims=False, name=None, dtype=None, device=None, input_shape=None):
         self.data_format = _data_format(data_format, type(self).__name__)
         self.keepdims = bool(keepdims)
         super().__init__(name=name, dtype=dtype, device=device, input_shape=input_shape)
-
-    def build(self, input_shape) -> None:
-        if len(input_shape) != self.rank + 2:
-            raise ValueError(f"{self.name}: expected inputs of rank {self.rank + 2}, got shape {tuple(input_shape)}")
 
     def call(self, inputs):
         x = self._cast_input(inputs)
