@@ -14,11 +14,12 @@ the G groups when grouped; output channel o in group o // (O / G)):
     conv_input_grad:  dcols = g @ f^T (G, P, K)          dx = fold(dcols)
     conv_filter_grad: cols = extract(x)                  df = cols^T @ g
 
-with K = KH * KW * Cg and P = N * OH * OW. cols and dcols never leave the op: on the CPU they are
-written into a per-thread workspace that is reused from call to call (a fresh 20 MB buffer per
-call cost more in page faults than its GEMM: 25 ms against 15 ms per conv step at batch 32), so
-conv_filter_grad extracts again instead of keeping the forward's cols (1 ms, and no memory held
-between forward and backward). On a CUDA device CuPy's memory pool plays that part.
+with K = KH * KW * Cg and P = N * OH * OW. On the CPU they run over tiles of a few images (about
+4 MiB of cols each, so the matrix is multiplied while it is cached), the filter gradient summed
+over the tiles. cols and dcols never leave the op: on the CPU they are written into a per-thread
+workspace reused from call to call, so conv_filter_grad extracts again instead of keeping the
+forward's cols (no memory held between forward and backward). On a CUDA device a tile is the
+whole batch and CuPy's memory pool plays the workspace's part.
 """
 
 from __future__ import annotations
@@ -54,40 +55,71 @@ def _grouped_filters(f, groups):
     return f.reshape(kh * kw * cg, groups, out // groups).transpose(1, 0, 2)
 
 
+def _tiles(xp, n: int, per_image: int, itemsize: int):
+    """Batch ranges [a, b) whose im2col matrix is about 4 MiB (the caches'): on the CPU the matrix
+    of a few images is extracted and multiplied while it is still cached (a whole batch's went to
+    memory and back; smaller tiles lose more in per-call overhead than they gain). A device runs
+    the whole batch at once."""
+    if xp is not numpy:
+        return [(0, n)]
+    step = max(1, min(n, _TILE_BYTES // max(1, per_image * itemsize)))
+    return [(a, min(n, a + step)) for a in range(0, n, step)]
+
+
+_TILE_BYTES = 4 << 20  # measured: 0.5 / 1 / 2 / 4 / 32 MiB tiles: 24 / 23 / 15 / 14 / 16 ms a conv step
+
+
 def _conv_array(xp, x, f, windows, groups):
     n = x.shape[0]
     out = f.shape[3]
-    cols = _extract_array(xp, x, windows, groups, 0.0, _workspace)
-    if groups == 1:
-        y = cols[0] @ f.reshape(-1, out)
-    else:
-        y = xp.matmul(cols, _grouped_filters(f, groups)).transpose(1, 0, 2)  # (P, G, O / G)
-    return xp.ascontiguousarray(y).reshape(n, windows.oh, windows.ow, out) if groups > 1 else \
-        y.reshape(n, windows.oh, windows.ow, out)
+    hw = windows.oh * windows.ow
+    k = windows.kh * windows.kw * (x.shape[3] // groups)
+    y = xp.empty((n * hw, out), dtype=numpy.result_type(x.dtype, f.dtype))
+    weights = f.reshape(-1, out) if groups == 1 else _grouped_filters(f, groups)
+    for a, b in _tiles(xp, n, groups * hw * k, x.itemsize):
+        cols = _extract_array(xp, x[a:b], windows, groups, 0.0, _workspace)  # (G, rows, K)
+        rows = y[a * hw:b * hw]
+        if groups == 1:
+            xp.matmul(cols[0], weights, out=rows)
+        else:  # (G, rows, O / G) laid out as (rows, G, O / G)
+            rows.reshape(-1, groups, out // groups)[...] = xp.matmul(cols, weights).transpose(1, 0, 2)
+    return y.reshape(n, windows.oh, windows.ow, out)
 
 
 def _conv_input_grad_array(xp, g, f, windows, groups, shape):
     n, oh, ow, out = g.shape
-    p = n * oh * ow
+    hw = oh * ow
     kh, kw, cg, _ = f.shape
-    dcols = _workspace(xp, (groups, p, kh * kw * cg), g.dtype)
-    if groups == 1:
-        xp.matmul(g.reshape(p, out), f.reshape(-1, out).T, out=dcols[0])
-    else:  # (G, P, O / G) @ (G, O / G, K)
-        xp.matmul(g.reshape(p, groups, out // groups).transpose(1, 0, 2),
-                  _grouped_filters(f, groups).transpose(0, 2, 1), out=dcols)
-    return _fold_array(xp, dcols, windows, shape, groups)
+    k = kh * kw * cg
+    dx = xp.zeros(shape, g.dtype)
+    weights_t = f.reshape(-1, out).T if groups == 1 else _grouped_filters(f, groups).transpose(0, 2, 1)
+    for a, b in _tiles(xp, n, groups * hw * k, g.itemsize):
+        rows = g[a:b].reshape((b - a) * hw, out)
+        dcols = _workspace(xp, (groups, (b - a) * hw, k), g.dtype)
+        if groups == 1:
+            xp.matmul(rows, weights_t, out=dcols[0])
+        else:  # (G, rows, O / G) @ (G, O / G, K)
+            xp.matmul(rows.reshape(-1, groups, out // groups).transpose(1, 0, 2), weights_t, out=dcols)
+        _fold_array(xp, dcols, windows, (b - a,) + tuple(shape[1:]), groups, out=dx[a:b])
+    return dx
 
 
 def _conv_filter_grad_array(xp, x, g, windows, groups, shape):
     n, oh, ow, out = g.shape
-    p = n * oh * ow
+    hw = oh * ow
     kh, kw, cg, _ = shape
-    cols = _extract_array(xp, x, windows, groups, 0.0, _workspace)
-    if groups == 1:
-        return (cols[0].T @ g.reshape(p, out)).reshape(shape)
-    per_group = xp.matmul(cols.transpose(0, 2, 1), g.reshape(p, groups, out // groups).transpose(1, 0, 2))
-    return xp.ascontiguousarray(per_group.transpose(1, 0, 2)).reshape(shape)  # (K, G, O / G) -> HWIO
+    k = kh * kw * cg
+    total = None
+    for a, b in _tiles(xp, n, groups * hw * k, x.itemsize):
+        cols = _extract_array(xp, x[a:b], windows, groups, 0.0, _workspace)
+        rows = g[a:b].reshape((b - a) * hw, out)
+        if groups == 1:
+            part = cols[0].T @ rows  # (K, O)
+        else:  # (G, K, rows) @ (G, rows, O / G) -> (K, G, O / G)
+            part = xp.matmul(cols.transpose(0, 2, 1), rows.reshape(-1, groups, out // groups).transpose(1, 0, 2))
+            part = part.transpose(1, 0, 2)
+        total = part.copy() if total is None else total.__iadd__(part)
+    return xp.ascontiguousarray(total).reshape(shape)
 
 
 def _conv_vjp_x(g, ans, x, f, windows, groups):

@@ -115,8 +115,15 @@ def _extract_array(xp, x, windows, groups=1, pad_value=0.0, allocate=None):
     return out
 
 
-def _fold_array(xp, cols, windows, shape, groups=1):
-    """The NHWC array of `shape` whose elements sum the entries of cols that copied them."""
+def _fold_array(xp, cols, windows, shape, groups=1, out=None):
+    """The NHWC array of `shape` whose elements sum the entries of cols that copied them (written
+    into `out`, zeroed and C-contiguous, when given)."""
+    if out is not None:
+        if xp is numpy and cols.dtype in _COMPILED:
+            _cpu.fold_windows(numpy.ascontiguousarray(cols), out, _geometry(shape, windows, groups))
+        else:
+            out[...] = _fold_array(xp, cols, windows, shape, groups)
+        return out
     if xp is not numpy:
         return cuda_windows.fold(xp, cols, windows, shape, groups)
     w = windows

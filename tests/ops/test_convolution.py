@@ -57,6 +57,30 @@ def test_conv2d_equals_its_definition(h, w, kernel, strides, dilations, groups, 
     numpy.testing.assert_allclose(y.numpy(), want, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("groups", [1, 2])
+def test_tiles_of_a_few_images_give_the_whole_batchs_values_and_gradients(monkeypatch, groups):
+    """On the CPU the batch runs in tiles that keep im2col in cache; tiny tiles (one image, then
+    three) must give what one tile of the whole batch gives, gradients included."""
+    from accel.ops import convolution_core
+
+    x, f = R.normal(size=(7, 6, 5, 4)), R.normal(size=(3, 3, 4 // groups, 6))
+
+    def run():
+        xt, ft = ac.tensor(x), ac.tensor(f)
+        with ac.GradientTape() as tape:
+            tape.watch([xt, ft])
+            y = ac.conv2d(xt, ft, [1, 2], "SAME", dilations=[2, 1])
+            loss = ac.sum(y * y)
+        return [y.numpy(), *(g.numpy() for g in tape.gradient(loss, [xt, ft]))]
+
+    whole = run()
+    per_image = 6 * 3 * 9 * 4 * 8  # one image's im2col bytes (float64)
+    for tile in (1, 3):
+        monkeypatch.setattr(convolution_core, "_TILE_BYTES", tile * per_image)
+        for got, want in zip(run(), whole):
+            numpy.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
 def test_conv2d_channels_first_is_the_transposed_channels_last():
     x, f = R.normal(size=(2, 6, 5, 4)), R.normal(size=(3, 2, 4, 3))
     last = ac.conv2d(ac.tensor(x), ac.tensor(f), [1, 2, 1, 1], "SAME").numpy()
