@@ -13,7 +13,8 @@ import numpy
 
 from ..dtypes import is_floating
 from ._core import bool_arg, defop, make, tensor_arg
-from .elementwise import _erf_forward, erf, exp, greater, square, tanh, where
+from .. import _cpu
+from .elementwise import _erf_forward, exp, greater, square, tanh, where
 
 _SQRT_HALF = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -34,10 +35,18 @@ def _float_array(x):
     return x.astype(numpy.float32) if x.dtype.kind in "biu" else x
 
 
+_COMPILED = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))  # accel._cpu's one-pass loops
+
+
 def _gelu_array(xp, x, approximate=False):
     x = _float_array(x)
     if approximate:
         return x * (xp.tanh((x + x * x * x * _TANH_C) * _TANH_K) + 1) * 0.5
+    if xp is numpy and x.dtype in _COMPILED:  # the same form in one pass (csrc/cpu/activations.cpp)
+        x = numpy.ascontiguousarray(x)
+        out = numpy.empty_like(x)
+        _cpu.gelu(x, out)
+        return out
     return x * (_erf_forward(xp, x * _SQRT_HALF) + 1) * 0.5
 
 
@@ -46,8 +55,35 @@ def _gelu_vjp(g, ans, x, approximate):
         # d/dx 0.5 x (1 + t), t = tanh(u), u = k (x + c x^3): 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2)
         t = tanh((x + x * square(x) * _TANH_C) * _TANH_K)
         return g * ((t + 1) * 0.5 + x * (1 - square(t)) * (_TANH_K * 0.5) * (square(x) * (3 * _TANH_C) + 1))
-    # d/dx x Phi(x) = Phi(x) + x phi(x)
-    return g * ((erf(x * _SQRT_HALF) + 1) * 0.5 + x * exp(square(x) * -0.5) * _INV_SQRT_2PI)
+    return gelu_grad(g, x)
+
+
+def _gelu_grad_array(xp, g, x):
+    """g * (Phi(x) + x phi(x)), d/dx x Phi(x) times g: one pass on the CPU (exp by NumPy)."""
+    if xp is numpy and x.dtype in _COMPILED and g.dtype == x.dtype and g.shape == x.shape:
+        x, g = numpy.ascontiguousarray(x), numpy.ascontiguousarray(g)
+        e = numpy.exp(x * x * -0.5)
+        out = numpy.empty_like(x)
+        _cpu.gelu_grad(g, x, e, out)
+        return out
+    return g * ((_erf_forward(xp, x * _SQRT_HALF) + 1) * 0.5 + x * xp.exp(x * x * -0.5) * _INV_SQRT_2PI)
+
+
+def _gelu_grad_vjp_g(gg, ans, g, x):
+    return gelu_grad(gg, x)
+
+
+def _gelu_grad_vjp_x(gg, ans, g, x):
+    # d/dx (Phi(x) + x phi(x)) = 2 phi(x) + x phi'(x) = phi(x) (2 - x^2)
+    return gg * g * exp(square(x) * -0.5) * (_INV_SQRT_2PI * (2 - square(x)))
+
+
+@defop("activation", namespace="internal", kernel=_gelu_grad_array)
+def gelu_grad(g, x):
+    """The exact GELU's VJP: g * (Phi(x) + x phi(x)) (Phi, phi: the standard normal CDF, density)."""
+    g, x = tensor_arg(g, "g"), tensor_arg(x)
+    return make(_gelu_grad_array(x._device.xp, g._data, x._data), x._device, (g, x),
+                (_gelu_grad_vjp_g, _gelu_grad_vjp_x))
 
 
 @defop("activation", kernel=_gelu_array)

@@ -12,6 +12,7 @@
 #include "cpu/view.h"
 #include "rules/erf32.h"
 
+#include <cmath>
 #include <cstring>
 
 namespace nb = nanobind;
@@ -102,10 +103,68 @@ void erf32_loop(const float* __restrict__ x, float* __restrict__ out, long long 
     for (long long i = 0; i < n; ++i) out[i] = accel_erf32(x[i]);
 }
 
+// The exact GELU and its derivative in one pass each (accel/ops/activations.py states the same
+// forms in NumPy; erf as _cpu.erf computes it: rules/erf32.h for float32, std::erf for float64):
+//   gelu(x)         = x * (erf(x * sqrt(1/2)) + 1) * 0.5
+//   gelu_grad(g, x) = g * ((erf(x * sqrt(1/2)) + 1) * 0.5 + x * e / sqrt(2 pi)),  e = exp(-x^2 / 2)
+// e comes in computed (NumPy's exp is vectorised, std::exp is not).
+inline float erf_of(float v) { return accel_erf32(v); }
+inline double erf_of(double v) { return std::erf(v); }
+
+template <class T> void gelu_loop(const T* __restrict__ x, T* __restrict__ out, long long n) {
+    const T half_sqrt = T(0.7071067811865476);
+    for (long long i = 0; i < n; ++i) out[i] = x[i] * (erf_of(x[i] * half_sqrt) + T(1)) * T(0.5);
+}
+
+template <class T>
+void gelu_grad_loop(const T* __restrict__ g, const T* __restrict__ x, const T* __restrict__ e, T* __restrict__ out,
+                    long long n) {
+    const T half_sqrt = T(0.7071067811865476), inv_sqrt_2pi = T(0.3989422804014327);
+    for (long long i = 0; i < n; ++i)
+        out[i] = g[i] * ((erf_of(x[i] * half_sqrt) + T(1)) * T(0.5) + x[i] * e[i] * inv_sqrt_2pi);
+}
+
+void gelu_into(nb::handle x, nb::handle out) {
+    View xv, ov;
+    xv.acquire(x, false, "gelu: x");
+    ov.acquire(out, true, "gelu: out");
+    const char kind = xv.float_kind();
+    if (kind == 0 || kind != ov.float_kind() || xv.size() != ov.size())
+        throw nb::type_error("gelu: x and out must be float32 or float64 arrays of one dtype and size");
+    const long long n = xv.size();
+    nb::gil_scoped_release release;
+    if (kind == 'f') gelu_loop(static_cast<const float*>(xv.view.buf), static_cast<float*>(ov.view.buf), n);
+    else gelu_loop(static_cast<const double*>(xv.view.buf), static_cast<double*>(ov.view.buf), n);
+}
+
+void gelu_grad_into(nb::handle g, nb::handle x, nb::handle e, nb::handle out) {
+    View gv, xv, ev, ov;
+    gv.acquire(g, false, "gelu_grad: g");
+    xv.acquire(x, false, "gelu_grad: x");
+    ev.acquire(e, false, "gelu_grad: e");
+    ov.acquire(out, true, "gelu_grad: out");
+    const char kind = xv.float_kind();
+    if (kind == 0 || gv.float_kind() != kind || ev.float_kind() != kind || ov.float_kind() != kind ||
+        gv.size() != xv.size() || ev.size() != xv.size() || ov.size() != xv.size())
+        throw nb::type_error("gelu_grad: g, x, e and out must be float32 or float64 arrays of one dtype and size");
+    const long long n = xv.size();
+    nb::gil_scoped_release release;
+    if (kind == 'f')
+        gelu_grad_loop(static_cast<const float*>(gv.view.buf), static_cast<const float*>(xv.view.buf),
+                       static_cast<const float*>(ev.view.buf), static_cast<float*>(ov.view.buf), n);
+    else
+        gelu_grad_loop(static_cast<const double*>(gv.view.buf), static_cast<const double*>(xv.view.buf),
+                       static_cast<const double*>(ev.view.buf), static_cast<double*>(ov.view.buf), n);
+}
+
 void bind_activations(nb::module_& m) {
     nb::module_ numpy = nb::module_::import_("numpy");
     g_ndarray = nb::object(numpy.attr("ndarray")).release().ptr();
     g_empty_like = nb::object(numpy.attr("empty_like")).release().ptr();
+    m.def("gelu", &gelu_into, nb::arg("x"), nb::arg("out"),
+          "out = x * (erf(x / sqrt(2)) + 1) / 2 in one pass (C-contiguous float32/float64).");
+    m.def("gelu_grad", &gelu_grad_into, nb::arg("g"), nb::arg("x"), nb::arg("e"), nb::arg("out"),
+          "out = g * ((erf(x / sqrt(2)) + 1) / 2 + x * e / sqrt(2 pi)), e = exp(-x^2 / 2), in one pass.");
     m.def("relu", &relu, nb::arg("x"),
           "where(x > 0, x, where(x <= 0, 0, x)) in one pass for C-contiguous float32/float64 arrays "
           "(else with NumPy: `set_relu_fallbacks`).");

@@ -5,7 +5,8 @@ import numpy
 import pytest
 
 import accel as ac
-from accel.ops import classification, convolution_core, elementwise, noise, padding, reduce, sorting, windows
+from accel.ops import (activations, classification, convolution_core, elementwise, noise, padding, reduce, sorting,
+                       windows)
 from accel.testing import check_gradients, differentiable_ops
 
 R = numpy.random.default_rng(42)
@@ -190,6 +191,7 @@ CASES = [
     ("einsum_diagonal_broadcast", lambda a, b: ac.einsum("iij,...j->...i", a, b), [any_(3, 3, 2), any_(2, 1, 2)], True),
     ("einsum_three_operands", lambda a, b, c: ac.einsum("ab,bc,cd", a, b, c), [any_(2, 3), any_(3, 4), any_(4, 2)], True),
     ("einsum_summed_alone", lambda a, b: ac.einsum("ijk,k->i", a, b), [any_(2, 3, 4), any_(1)], True),
+    ("gelu_grad", activations.gelu_grad, [any_(2, 3), any_(2, 3) * 2], True),
     ("extract_windows", lambda x: windows.extract_windows(
         x, windows.plan("t", (4, 5), (2, 3), (2, 1), (1, 2), "SAME"), 2, 0.5), [any_(2, 4, 5, 4)], True),
     ("fold_windows", lambda c: windows.fold_windows(

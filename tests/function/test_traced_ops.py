@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import accel as ac
-from accel.ops import classification, convolution_core, elementwise, padding, reduce, sorting, windows
+from accel.ops import activations, classification, convolution_core, elementwise, padding, reduce, sorting, windows
 from accel.testing import differentiable_ops
 
 SETTINGS = settings(max_examples=4, deadline=None, derandomize=True,
@@ -101,6 +101,7 @@ CASES = {
                          lambda r: [f64(r, 3, 4, 4, 2), f64(r, 3, 2, 2, 3)]),
     "einsum": (lambda a, b: ac.einsum("bij,jk->bik", a, b) + ac.einsum("...j,jk->...k", a, b),
                lambda r: [f64(r, rows(r), 2, 3), f64(r, 3, 4)]),
+    "gelu_grad": (activations.gelu_grad, lambda r: [f64(r, rows(r), 3), f64(r, rows(r) * 0 + 1, 3)]),
     "extract_windows": (lambda x: windows.extract_windows(x, windows.plan("t", (4, 4), (2, 2), (1, 1), (1, 1), "SAME"),
                                                           2, -1.0), lambda r: [f64(r, rows(r), 4, 4, 2)]),
     "fold_windows": (lambda c: windows.fold_windows(c, windows.plan("t", (4, 4), (2, 2), (2, 2), (1, 1), "VALID"),

@@ -87,3 +87,20 @@ def test_traced_equals_eager_on_every_call():
         want = (ac.gelu(x) + ac.leaky_relu(x, 0.1) + ac.elu(x) + ac.selu(x) + ac.silu(x) + ac.softsign(x)
                 + ac.log_sigmoid(x))
         numpy.testing.assert_allclose(fn(x).numpy(), want.numpy(), rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gelu_one_pass_loops_equal_their_numpy_forms(monkeypatch, dtype):
+    """csrc/cpu/activations.cpp's gelu and gelu_grad against the NumPy forms they state."""
+    from accel.ops import activations
+
+    rng = numpy.random.default_rng(4)
+    x = rng.normal(scale=3.0, size=4099).astype(dtype)
+    g = rng.normal(size=4099).astype(dtype)
+    fast = activations._gelu_array(numpy, x), activations._gelu_grad_array(numpy, g, x)
+    monkeypatch.setattr(activations, "_COMPILED", ())
+    slow = activations._gelu_array(numpy, x), activations._gelu_grad_array(numpy, g, x)
+    tolerance = {"float32": 2e-6, "float64": 1e-15}[dtype]
+    for a, b in zip(fast, slow):
+        assert a.dtype == numpy.dtype(dtype)
+        numpy.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance)
