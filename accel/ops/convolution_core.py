@@ -118,8 +118,11 @@ def _conv_filter_grad_array(xp, x, g, windows, groups, shape):
         else:  # (G, K, rows) @ (G, rows, O / G) -> (K, G, O / G)
             part = xp.matmul(cols.transpose(0, 2, 1), rows.reshape(-1, groups, out // groups).transpose(1, 0, 2))
             part = part.transpose(1, 0, 2)
-        total = part.copy() if total is None else total.__iadd__(part)
-    return xp.ascontiguousarray(total).reshape(shape)
+        if total is None:
+            total = part.copy()  # the first tile's product (a transposed view when grouped)
+        else:
+            total += part
+    return total.reshape(shape)
 
 
 def _conv_vjp_x(g, ans, x, f, windows, groups):
