@@ -36,6 +36,14 @@ def _compile(source: str, names, arch: str, include=()):
     return mapping, Log.text
 
 
+def _compiles_without_spills(source: str, name: str) -> None:
+    """`source` compiles with NVRTC for sm_80 as a RawModule would, exporting `name`, no spills."""
+    mapping, report = _compile(source, [name], "sm_80")
+    assert name in mapping, name
+    spills = [int(n) for n in re.findall(r"(\d+) bytes spill (?:stores|loads)", report)]
+    assert spills and set(spills) == {0}, f"{name}: {report}"
+
+
 def _nvrtc_compile(arch: str):
     source = _cuda.source_with_header_hash(kernels.sources_dir())
     names = _cuda.all_names()
@@ -96,11 +104,7 @@ def test_every_elementwise_math_kernel_compiles_with_nvrtc(dtype):
     from accel.ops import cuda_math
 
     for function in cuda_math.FUNCTIONS:
-        name = cuda_math.kernel_name(function, dtype)
-        mapping, report = _compile(cuda_math.source(function, dtype), [name], "sm_80")
-        assert name in mapping, function
-        spills = [int(n) for n in re.findall(r"(\d+) bytes spill (?:stores|loads)", report)]
-        assert spills and set(spills) == {0}, f"{function}: {report}"
+        _compiles_without_spills(cuda_math.source(function, dtype), cuda_math.kernel_name(function, dtype))
 
 
 def test_fused_chain_translation():
@@ -120,8 +124,4 @@ def test_every_window_kernel_compiles_with_nvrtc(dtype):
     from accel.ops import cuda_windows
 
     for kernel in cuda_windows.KERNELS:
-        name = cuda_windows.kernel_name(kernel, dtype)
-        mapping, report = _compile(cuda_windows.source(kernel, dtype), [name], "sm_80")
-        assert name in mapping, kernel
-        spills = [int(n) for n in re.findall(r"(\d+) bytes spill (?:stores|loads)", report)]
-        assert spills and set(spills) == {0}, f"{kernel}: {report}"
+        _compiles_without_spills(cuda_windows.source(kernel, dtype), cuda_windows.kernel_name(kernel, dtype))

@@ -9,6 +9,7 @@ import numbers
 import numpy
 
 from .. import ops
+from ..dtypes import is_floating
 from ..random import Generator
 from ..tensor import convert
 from . import activations, initializers, regularizers
@@ -149,7 +150,7 @@ class Embedding(Layer):
 
     def call(self, inputs):
         ids = convert(inputs)
-        if ids.dtype.kind == "f":
+        if is_floating(ids.dtype):
             values = ids.numpy()
             if not numpy.array_equal(values, numpy.round(values)):
                 raise ValueError(f"{self.name}: ids must be whole numbers, got non-integral floats")
