@@ -29,6 +29,7 @@ import threading
 import numpy
 
 from ._core import defop, make, tensor_arg
+from .linalg import _product
 from .windows import _extract_array, _fold_array
 
 _local = threading.local()
@@ -53,6 +54,18 @@ def _grouped_filters(f, groups):
     """HWIO filters (KH, KW, Cg, O) as the GEMM operand (G, K, O / G)."""
     kh, kw, cg, out = f.shape
     return f.reshape(kh * kw * cg, groups, out // groups).transpose(1, 0, 2)
+
+
+def _gemm(xp, a, b, out=None):
+    """a @ b (into out): linalg's product, so float16 on the CPU goes through float32 BLAS (NumPy's
+    own float16 loop is ~200x slower) and rounds once."""
+    if xp is not numpy or a.dtype != numpy.float16:
+        return xp.matmul(a, b, out=out)
+    product = _product(xp, a, b)
+    if out is None:
+        return product
+    out[...] = product
+    return out
 
 
 def _tiles(xp, n: int, per_image: int, itemsize: int):
@@ -80,9 +93,9 @@ def _conv_array(xp, x, f, windows, groups):
         cols = _extract_array(xp, x[a:b], windows, groups, 0.0, _workspace)  # (G, rows, K)
         rows = y[a * hw:b * hw]
         if groups == 1:
-            xp.matmul(cols[0], weights, out=rows)
+            _gemm(xp, cols[0], weights, out=rows)
         else:  # (G, rows, O / G) laid out as (rows, G, O / G)
-            rows.reshape(-1, groups, out // groups)[...] = xp.matmul(cols, weights).transpose(1, 0, 2)
+            rows.reshape(-1, groups, out // groups)[...] = _gemm(xp, cols, weights).transpose(1, 0, 2)
     return y.reshape(n, windows.oh, windows.ow, out)
 
 
@@ -97,9 +110,9 @@ def _conv_input_grad_array(xp, g, f, windows, groups, shape):
         rows = g[a:b].reshape((b - a) * hw, out)
         dcols = _workspace(xp, (groups, (b - a) * hw, k), g.dtype)
         if groups == 1:
-            xp.matmul(rows, weights_t, out=dcols[0])
+            _gemm(xp, rows, weights_t, out=dcols[0])
         else:  # (G, rows, O / G) @ (G, O / G, K)
-            xp.matmul(rows.reshape(-1, groups, out // groups).transpose(1, 0, 2), weights_t, out=dcols)
+            _gemm(xp, rows.reshape(-1, groups, out // groups).transpose(1, 0, 2), weights_t, out=dcols)
         _fold_array(xp, dcols, windows, (b - a,) + tuple(shape[1:]), groups, out=dx[a:b])
     return dx
 
@@ -114,9 +127,9 @@ def _conv_filter_grad_array(xp, x, g, windows, groups, shape):
         cols = _extract_array(xp, x[a:b], windows, groups, 0.0, _workspace)
         rows = g[a:b].reshape((b - a) * hw, out)
         if groups == 1:
-            part = cols[0].T @ rows  # (K, O)
+            part = _gemm(xp, cols[0].T, rows)  # (K, O)
         else:  # (G, K, rows) @ (G, rows, O / G) -> (K, G, O / G)
-            part = xp.matmul(cols.transpose(0, 2, 1), rows.reshape(-1, groups, out // groups).transpose(1, 0, 2))
+            part = _gemm(xp, cols.transpose(0, 2, 1), rows.reshape(-1, groups, out // groups).transpose(1, 0, 2))
             part = part.transpose(1, 0, 2)
         if total is None:
             total = part.copy()  # the first tile's product (a transposed view when grouped)
