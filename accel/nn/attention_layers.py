@@ -80,6 +80,9 @@ class MultiHeadAttention(Layer):
         y = ops.reshape(ops.reshape(x, (b * t, d)) @ ops.reshape(self._read(kernel), (d, n * h)), (b, t, n, h))
         return y if bias is None else y + self._read(bias)
 
+    def __call__(self, query, value, key=None, **kwargs):  # Keras's keywords: mha(query=x, value=y)
+        return super().__call__(query, value, key, **kwargs)
+
     def call(self, query, value, key=None, attention_mask=None, return_attention_scores=False, training=None,
              use_causal_mask=False):
         query, value = self._cast_input(query), self._cast_input(value)

@@ -21,9 +21,11 @@ __all__ = ["Layer"]
 
 
 def _shape_of(inputs):
-    if isinstance(inputs, (list, tuple)):
+    """A tensor's shape, or a list of shapes for a list of tensors or arrays (Add's inputs); nested
+    Python lists of numbers are one tensor."""
+    if isinstance(inputs, (list, tuple)) and inputs and all(hasattr(x, "shape") for x in inputs):
         return [_shape_of(x) for x in inputs]
-    return tuple(inputs.shape) if isinstance(inputs, Tensor) else tuple(numpy.shape(inputs))
+    return tuple(inputs.shape) if hasattr(inputs, "shape") else tuple(numpy.shape(inputs))
 
 
 class Layer(Module):

@@ -47,6 +47,13 @@ def test_causal_mask_and_scores():
     assert numpy.all(scores.numpy()[..., ~causal] == 0)
 
 
+def test_keras_keywords():
+    layer = MultiHeadAttention(2, 3, dtype="float64")
+    x = R.normal(size=(2, 4, 5))
+    numpy.testing.assert_array_equal(layer(query=x, value=x, use_causal_mask=True).numpy(),
+                                     layer(x, x, use_causal_mask=True).numpy())
+
+
 def test_dropout_applies_only_in_training():
     layer = MultiHeadAttention(2, 4, dropout=0.5, seed=1)
     x = R.normal(size=(2, 5, 8)).astype("float32")

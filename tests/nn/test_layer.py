@@ -111,3 +111,8 @@ def test_jit_compile_runs_the_same_steps_through_accel_function(jit_compile, run
     assert (traced is not None) == (jit_compile and not run_eagerly)
     with pytest.raises(TypeError, match="jit_compile must be True or False"):
         model.compile(optimizer="sgd", loss="mse", jit_compile="auto")
+
+
+def test_nested_python_lists_are_one_input():
+    assert Dense(2, seed=0)([[1.0, 2.0, 3.0]]).shape == (1, 2)
+    assert ac.nn.Add()([numpy.ones((2, 3)), numpy.ones((2, 3))]).shape == (2, 3)
