@@ -76,9 +76,12 @@ template <class T> void fold_image(const T* cols, T* x, const Geometry& q, long 
 
 int (*g_threads)() = nullptr;
 
-void check(const View& a, const View& b, const char* op) {
-    if (a.float_kind() == 0 || a.float_kind() != b.float_kind())
+// The arrays of one call: float32 or float64 alike, and the sizes the geometry implies.
+void check(const View& image, const View& cols, const Geometry& q, const char* op) {
+    if (image.float_kind() == 0 || image.float_kind() != cols.float_kind())
         throw nb::type_error((std::string(op) + ": expected two float32 or two float64 arrays").c_str());
+    if (image.size() != q.n * q.h * q.w * q.c || cols.size() != q.n * q.oh * q.ow * q.kh * q.kw * q.c)
+        throw nb::value_error((std::string(op) + ": array sizes do not match the geometry").c_str());
 }
 
 void extract(nb::handle x, nb::handle cols, nb::tuple geometry, double pad) {
@@ -86,10 +89,7 @@ void extract(nb::handle x, nb::handle cols, nb::tuple geometry, double pad) {
     View xv, cv;
     xv.acquire(x, false, "extract_windows: x");
     cv.acquire(cols, true, "extract_windows: cols");
-    check(xv, cv, "extract_windows");
-    const long long cg = q.c / q.groups;
-    if (xv.size() != q.n * q.h * q.w * q.c || cv.size() != q.groups * q.n * q.oh * q.ow * q.kh * q.kw * cg)
-        throw nb::value_error("extract_windows: array sizes do not match the geometry");
+    check(xv, cv, q, "extract_windows");
     const char kind = xv.float_kind();
     const void* xp = xv.view.buf;
     void* cp = cv.view.buf;
@@ -107,10 +107,7 @@ void fold(nb::handle cols, nb::handle x, nb::tuple geometry) {
     View cv, xv;
     cv.acquire(cols, false, "fold_windows: cols");
     xv.acquire(x, true, "fold_windows: x");
-    check(cv, xv, "fold_windows");
-    const long long cg = q.c / q.groups;
-    if (xv.size() != q.n * q.h * q.w * q.c || cv.size() != q.groups * q.n * q.oh * q.ow * q.kh * q.kw * cg)
-        throw nb::value_error("fold_windows: array sizes do not match the geometry");
+    check(xv, cv, q, "fold_windows");
     const char kind = xv.float_kind();
     const void* cp = cv.view.buf;
     void* xp = xv.view.buf;

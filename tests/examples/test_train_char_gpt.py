@@ -1,12 +1,9 @@
 """examples/train_char_gpt.py: a short run trains (the loss falls, a PNG, a sample), the traced
 step too, and PyTorch doing the same 50 steps with the same weights gives the same loss curve."""
 
-import importlib.util
 import math
 import pathlib
 import re
-import subprocess
-import sys
 
 import numpy
 import pytest
@@ -16,32 +13,18 @@ pytestmark = pytest.mark.slow  # CI runs them; a developer can skip them with -m
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "examples" / "train_char_gpt.py"
 SMALL = ["--corpus-chars", "40000", "--epochs", "2", "--blocks", "1", "--width", "32", "--heads", "2",
-         "--context", "32", "--sample-chars", "40", "--verbose", "2"]
-
-
-def _run(tmp_path, *args):
-    result = subprocess.run([sys.executable, str(SCRIPT), "--out", str(tmp_path), *SMALL, *args],
-                            capture_output=True, text=True, timeout=600, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+         "--context", "32", "--sample-chars", "40"]
 
 
 @pytest.mark.parametrize("extra", [[], ["--function"]], ids=["eager", "function"])
-def test_a_short_run_learns_and_samples(tmp_path, extra):
+def test_a_short_run_learns_and_samples(tmp_path, run_example, extra):
     pytest.importorskip("matplotlib")
-    out = _run(tmp_path, *extra)
+    out = run_example("train_char_gpt", *SMALL, *extra)
     losses = [float(v) for v in re.findall(r" - loss: ([0-9.]+)", out)]
     assert len(losses) == 2 and losses[1] < losses[0] < math.log(95)
     sample = out.split("sample:\n", 1)[1]
     assert sample.startswith("def ") and len(sample.rstrip("\n")) >= 44
     assert (tmp_path / "char_gpt_loss.png").read_bytes()[:4] == b"\x89PNG"
-
-
-def _example_module():
-    spec = importlib.util.spec_from_file_location("train_char_gpt", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _torch_gpt_loss(torch, w, ids, targets, heads):
@@ -72,11 +55,11 @@ def _torch_gpt_loss(torch, w, ids, targets, heads):
     return f.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
 
-def test_pytorch_gives_the_same_loss_curve():
+def test_pytorch_gives_the_same_loss_curve(example_module):
     """50 train_on_batch steps (AdamW with global-norm clipping, float64, no dropout) against
     PyTorch with the same weights and batches (Adam's eps set to TensorFlow's epsilon-hat)."""
     torch = pytest.importorskip("torch")
-    ex = _example_module()
+    ex = example_module("train_char_gpt")
     args = ex.parse_args(["--width", "32", "--heads", "2", "--blocks", "2", "--context", "16"])
     text = ex.load_corpus(20000)
     alphabet = "".join(sorted(set(text)))

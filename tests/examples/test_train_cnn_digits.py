@@ -2,60 +2,35 @@
 the training flag included), the traced step, and PyTorch doing the same steps giving the same
 loss curve."""
 
-import importlib.util
-import pathlib
 import re
-import subprocess
-import sys
 
 import numpy
 import pytest
 
 pytestmark = pytest.mark.slow  # CI runs them; a developer can skip them with -m 'not slow'
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "examples" / "train_cnn_digits.py"
-
 pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 
 
-def _run(tmp_path, *args):
-    result = subprocess.run([sys.executable, str(SCRIPT), "--verbose", "2", "--out", str(tmp_path), *args],
-                            capture_output=True, text=True, timeout=600, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def _accuracy(stdout):
-    return float(re.search(r"test accuracy: ([0-9.]+)", stdout).group(1))
-
-
-def test_fit_reaches_the_accuracy_bar(tmp_path):
-    out = _run(tmp_path, "--plot", "curves.png")
-    assert _accuracy(out) >= 0.985
+def test_fit_reaches_the_accuracy_bar(tmp_path, run_example, accuracy_of):
+    out = run_example("train_cnn_digits", "--plot", "curves.png")
+    assert accuracy_of(out) >= 0.985
     assert re.search(r"Epoch 1/40 - 41 steps .* val_accuracy: ", out)
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_the_traced_step_trains_too(tmp_path):
-    out = _run(tmp_path, "--function", "--plot", "")
-    assert _accuracy(out) >= 0.97
+def test_the_traced_step_trains_too(run_example, accuracy_of):
+    out = run_example("train_cnn_digits", "--function", "--plot", "")
+    assert accuracy_of(out) >= 0.97
 
 
-def _example_module():
-    spec = importlib.util.spec_from_file_location("train_cnn_digits", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_pytorch_gives_the_same_loss_curve():
+def test_pytorch_gives_the_same_loss_curve(example_module):
     """50 train_on_batch steps of the example's CNN (dropout off: the masks could not agree) in
     float64 against PyTorch's Conv2d / BatchNorm2d / MaxPool2d / Linear with the same weights,
     batches and Adam (its eps set to TensorFlow's epsilon-hat each step)."""
     torch = pytest.importorskip("torch")
-    ex = _example_module()
+    ex = example_module("train_cnn_digits")
     x_train, y_train, _, _ = ex.load_data(0)
     batch_size, steps, lr = 32, 50, 3e-3
     order = numpy.random.default_rng(0).permutation(len(x_train))

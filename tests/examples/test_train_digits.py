@@ -1,11 +1,7 @@
 """examples/train_digits.py: the accuracy bar through fit with its callbacks, and the same
 training steps in PyTorch giving the same loss curve."""
 
-import importlib.util
-import pathlib
 import re
-import subprocess
-import sys
 
 import numpy
 import pytest
@@ -13,51 +9,30 @@ import pytest
 
 pytestmark = pytest.mark.slow  # CI runs them; a developer can skip them with -m 'not slow'
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "examples" / "train_digits.py"
-
 pytest.importorskip("sklearn")
 pytest.importorskip("tqdm")
 pytest.importorskip("matplotlib")
 
 
-def _run(tmp_path, *args):
-    result = subprocess.run([sys.executable, str(SCRIPT), "--verbose", "2", "--out", str(tmp_path), *args],
-                            capture_output=True, text=True, timeout=600, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def _accuracy(stdout):
-    return float(re.search(r"test accuracy: ([0-9.]+)", stdout).group(1))
-
-
-def test_fit_reaches_the_accuracy_bar(tmp_path):
-    out = _run(tmp_path, "--plot", "curves.png")
-    assert _accuracy(out) >= 0.97
+def test_fit_reaches_the_accuracy_bar(tmp_path, run_example, accuracy_of):
+    out = run_example("train_digits", "--plot", "curves.png")
+    assert accuracy_of(out) >= 0.97
     assert re.search(r"Epoch 1/60 - 20 steps .* val_accuracy: .* learning_rate: 0.0030", out)
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
     with numpy.load(tmp_path / "digits_best.npz") as best:  # the best model and its optimizer
         assert "model/layers/0/kernel" in best.files and "optimizer/iterations" in best.files
 
 
-def test_mixed_float16_reaches_the_bar(tmp_path):
-    out = _run(tmp_path, "--dtype", "mixed_float16", "--epochs", "30", "--plot", "")
-    assert _accuracy(out) >= 0.96
+def test_mixed_float16_reaches_the_bar(run_example, accuracy_of):
+    out = run_example("train_digits", "--dtype", "mixed_float16", "--epochs", "30", "--plot", "")
+    assert accuracy_of(out) >= 0.96
 
 
-def _example_module():
-    spec = importlib.util.spec_from_file_location("train_digits", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_pytorch_gives_the_same_loss_curve():
+def test_pytorch_gives_the_same_loss_curve(example_module):
     """fit's step (train_on_batch runs the same train_step): cross-entropy plus L2 on the kernels,
     gradients clipped by global norm, Adam; PyTorch doing the same gives the same losses."""
     torch = pytest.importorskip("torch")
-    ex = _example_module()
+    ex = example_module("train_digits")
     x_train, y_train, _, _ = ex.load_data(0)
     batch_size, steps, lr, clip, l2 = 64, 20, 3e-3, 5.0, 1e-3
     order = numpy.random.default_rng(0).permutation(len(x_train))
