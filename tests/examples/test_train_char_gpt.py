@@ -2,7 +2,6 @@
 step too, and PyTorch doing the same 50 steps with the same weights gives the same loss curve."""
 
 import math
-import pathlib
 import re
 
 import numpy
@@ -10,8 +9,6 @@ import pytest
 
 pytestmark = pytest.mark.slow  # CI runs them; a developer can skip them with -m 'not slow'
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "examples" / "train_char_gpt.py"
 SMALL = ["--corpus-chars", "40000", "--epochs", "2", "--blocks", "1", "--width", "32", "--heads", "2",
          "--context", "32", "--sample-chars", "40"]
 
