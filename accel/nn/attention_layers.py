@@ -21,6 +21,7 @@ import numbers
 import numpy
 
 from .. import ops
+from ..ops.classification import scaled_softmax
 from ..random import Generator
 from ..tensor import convert
 from . import initializers
@@ -111,18 +112,21 @@ class MultiHeadAttention(Layer):
                 raise ValueError(f"{self.name}: attention_mask of shape {tuple(keep.shape)} does not broadcast to "
                                  f"(batch, queries, keys) = {(b, t, s)}") from None
             keep = ops.expand_dims(keep, -3) if keep.ndim == 3 else keep  # the heads axis
-        if use_causal_mask:
+        causal_rows = 0  # the causal mask alone goes into the softmax op (one pass, no mask tensor)
+        if use_causal_mask and keep is None:
+            causal_rows = t
+        elif use_causal_mask:
             causal = ops.less_equal(ops.reshape(ops.arange(s, device=query.device), (1, s)),
                                     ops.reshape(ops.arange(t, device=query.device), (t, 1)))
-            keep = causal if keep is None else ops.logical_and(keep, causal)
+            keep = ops.logical_and(keep, causal)
         q = ops.transpose(self._project(query, self.query_kernel, self.query_bias), (0, 2, 1, 3))  # (B, N, T, H)
         k = ops.transpose(self._project(key, self.key_kernel, self.key_bias), (0, 2, 1, 3))
         v = ops.transpose(self._project(value, self.value_kernel, self.value_bias), (0, 2, 1, 3))
-        scores = ops.matmul(q, k, transpose_b=True) * (1.0 / math.sqrt(self.key_dim))
+        scores, scale = ops.matmul(q, k, transpose_b=True), 1.0 / math.sqrt(self.key_dim)
         if keep is not None:
-            scores = ops.where(keep, scores, float("-inf"))
+            scores, scale = ops.where(keep, scores * scale, float("-inf")), 1.0
         with numpy.errstate(divide="ignore", invalid="ignore"):  # a fully masked query: NaN, said above
-            weights = ops.softmax(scores, axis=-1)
+            weights = scaled_softmax(scores, scale, causal_rows)  # softmax(scores * scale), causal_rows masked
         dropped = weights
         if training and self.dropout > 0:
             dropped = ops.dropout(weights, self.dropout, seed=self._generator)

@@ -21,6 +21,7 @@ import numbers
 import numpy
 
 from .. import ops
+from ..ops.normalization import layer_norm
 from . import initializers
 from .layer import Layer
 
@@ -113,8 +114,11 @@ class LayerNormalization(_Normalization):
     def call(self, inputs):
         x = self._work(inputs)
         self._check_input(x)
-        mean, variance = ops.moments(x, self._axes, keepdims=True)
-        y = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        if self._axes == (x.ndim - 1,):  # the usual: the features, normalised by one op
+            y = layer_norm(x, self.epsilon)
+        else:
+            mean, variance = ops.moments(x, self._axes, keepdims=True)
+            y = (x - mean) * ops.rsqrt(variance + self.epsilon)
         if self.gamma is not None:
             y = y * self._broadcast(self.gamma, x.ndim, x.dtype)
         if self.beta is not None:

@@ -52,7 +52,7 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
     is_causal: query t attends to keys s <= t. Returns (B, T, N, Hv)."""
     from .creation import arange
     from .elementwise import less_equal, logical_and, where
-    from .classification import softmax
+    from .classification import scaled_softmax
     from .conversion import cast
     from .linalg import matmul
     from .shape import reshape, transpose
@@ -78,16 +78,18 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
         _broadcasts("mask", keep.shape, target)
     # everything checked: (B, T, N, H) -> (B, N, T, H), the heads a batch axis of the matmuls
     q, k, v = (transpose(x, (0, 2, 1, 3)) for x in (query, key, value))
-    scores = matmul(q, k, transpose_b=True) * float(scale)
+    scores = matmul(q, k, transpose_b=True)
+    scale, causal_rows = float(scale), t if is_causal else 0
     if bias is not None:
-        scores = scores + cast(bias, scores.dtype)
-    if is_causal:
-        # query i sees keys j <= i, made of ops (a trace records them as steps, not as a constant)
-        causal = less_equal(reshape(arange(s, device=query.device), (1, s)),
-                            reshape(arange(t, device=query.device), (t, 1)))
-        keep = causal if keep is None else logical_and(keep, causal)
-    if keep is not None:
-        scores = where(keep, scores, float("-inf"))
-    with numpy.errstate(divide="ignore", invalid="ignore"):  # a fully masked row: NaN, said above
-        weights = softmax(scores, axis=-1)
+        scores, scale = scores * scale + cast(bias, scores.dtype), 1.0
+    if keep is not None:  # an explicit mask, the causal one folded in (made of ops, so a trace records them)
+        if is_causal:
+            causal = less_equal(reshape(arange(s, device=query.device), (1, s)),
+                                reshape(arange(t, device=query.device), (t, 1)))
+            keep = logical_and(keep, causal)
+        scores = where(keep, scores * scale if scale != 1.0 else scores, float("-inf"))
+        scale, causal_rows = 1.0, 0
+    # softmax of scores * scale with the causal mask in one op (one pass per row on the CPU);
+    # a fully masked row gives NaN, said above
+    weights = scaled_softmax(scores, scale, causal_rows)
     return transpose(matmul(weights, v), (0, 2, 1, 3))

@@ -5,8 +5,9 @@ Forwards shift by the row maximum, so no exp overflows. The VJPs of log_softmax 
 cross-entropy are one fused op each (TensorFlow computes them in one kernel too): a backward pass
 costs one op there instead of five; those ops have VJPs of their own in accel ops, so every order
 of derivative stays exact. On the CPU the sparse cross-entropy and its VJP are one pass per row
-of accel._cpu (csrc/cpu/classification.cpp) for float32/float64 logits and int32/int64 labels;
-the NumPy code here computes every other case and is that kernel's test oracle.
+of accel._cpu (csrc/cpu/classification.cpp) for float32/float64 logits and int32/int64 labels,
+and so are softmax, log_softmax and their VJPs over the last axis; the NumPy code here computes
+every other case and is those kernels' test oracle.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from .shape import expand_dims
 def _log_softmax_array(xp, x, axis):
     if x.shape[axis] == 0:  # nothing to normalise: the empty result (PyTorch's answer)
         return x.copy()
+    if _rows(xp, x, axis):
+        return _softmax_rows(x, 1.0, 0, True)
     shift = x.max(axis=axis, keepdims=True)
     # A row of -inf (or one holding inf or NaN) is shifted by 0. On the CPU the check costs less
     # than the select it usually saves; on a GPU it would synchronise, so the select always runs.
@@ -32,6 +35,63 @@ def _log_softmax_array(xp, x, axis):
         shift = xp.where(xp.isfinite(shift), shift, 0)
     shifted = x - shift
     return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+_ONE_PASS = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
+
+
+def _rows(xp, x, axis) -> bool:
+    """Whether accel._cpu's row loops compute this call: CPU float32/float64, the last axis, not empty."""
+    return xp is numpy and x.dtype in _ONE_PASS and x.ndim > 0 and axis % x.ndim == x.ndim - 1 and x.size > 0
+
+
+def _softmax_rows(x, scale, causal, log):
+    """softmax (log_softmax) of x * scale over the last axis, causal > 0: row r of each (causal, S)
+    block masked past column r (csrc/cpu/classification.cpp)."""
+    x = numpy.ascontiguousarray(x)
+    out = numpy.empty_like(x)
+    _cpu.softmax(x.reshape(-1, x.shape[-1]), out.reshape(-1, x.shape[-1]), scale, causal, log)
+    return out
+
+
+def _softmax_array(xp, x, axis=-1, scale=1.0, causal=0):
+    """exp(z - max) / sum(exp(z - max)), z = x * scale (causal: masked as _softmax_rows says)."""
+    if _rows(xp, x, axis):
+        return _softmax_rows(x, scale, causal, False)
+    if scale != 1.0:
+        x = x * scale
+    if causal:
+        t, s = x.shape[-2], x.shape[-1]
+        x = xp.where(xp.arange(s)[None, :] <= xp.arange(t)[:, None], x, -xp.inf)
+    with numpy.errstate(divide="ignore", invalid="ignore"):  # a row of -inf: NaN, as TensorFlow
+        return xp.exp(_log_softmax_array(xp, x, axis))
+
+
+# softmax_grad(g, y) = scale * y * (g - sum(g * y)): linear in g, its own adjoint there;
+# d/dy: scale * (gg * (g - sum(g * y)) - g * sum(gg * y)).
+def _softmax_grad_vjp_g(gg, ans, g, y, axis, scale):
+    return softmax_grad(gg, y, axis, scale)
+
+
+def _softmax_grad_vjp_y(gg, ans, g, y, axis, scale):
+    return (gg * (g - sum(g * y, axis, keepdims=True)) - g * sum(gg * y, axis, keepdims=True)) * scale
+
+
+def _softmax_grad_array(xp, g, y, axis, scale=1.0):
+    if _rows(xp, y, axis) and g.dtype == y.dtype and g.shape == y.shape:
+        out = numpy.empty(y.shape, y.dtype)
+        _cpu.softmax_grad(numpy.ascontiguousarray(g).reshape(-1, y.shape[-1]),
+                          numpy.ascontiguousarray(y).reshape(-1, y.shape[-1]), out.reshape(-1, y.shape[-1]), scale)
+        return out
+    out = y * (g - (g * y).sum(axis=axis, keepdims=True))
+    return out * scale if scale != 1.0 else out
+
+
+@defop("classification", namespace="internal", kernel=_softmax_grad_array)
+def softmax_grad(g, y, axis: int, scale=1.0):
+    """The VJP of softmax (of x * scale) as one op: scale * y * (g - sum(g * y, axis)), y the softmax."""
+    out = _softmax_grad_array(y._device.xp, g._data, y._data, axis, scale)
+    return make(out, y._device, (g, y), (_softmax_grad_vjp_g, _softmax_grad_vjp_y), {"axis": axis, "scale": scale})
 
 
 def _single_axis(x, axis, op):
@@ -50,17 +110,33 @@ def _float_logits(logits, op):
 
 def _softmax_vjp(g, ans, x, axis):
     # d softmax: s * (g - sum(g * s))
-    return ans * (g - sum(g * ans, axis, keepdims=True))
+    return softmax_grad(g, ans, axis)
 
 
-@defop("classification")
+@defop("classification", kernel=_softmax_array)
 def softmax(logits, axis: int = -1):
     """exp(x) / sum(exp(x)) along `axis`."""
     x = _float_logits(logits, "softmax")
     axis = _single_axis(x, axis, "softmax")
-    xp = x._device.xp
-    out = xp.exp(_log_softmax_array(xp, x._data, axis))
+    out = _softmax_array(x._device.xp, x._data, axis)
     return make(out, x._device, (x,), (_softmax_vjp,), {"axis": axis})
+
+
+def _scaled_softmax_vjp(g, ans, x, scale, causal):
+    return softmax_grad(g, ans, x.ndim - 1, scale)
+
+
+def _scaled_softmax_array(xp, x, scale, causal):
+    return _softmax_array(xp, x, x.ndim - 1, scale, causal)
+
+
+@defop("classification", namespace="internal", kernel=_scaled_softmax_array)
+def scaled_softmax(x, scale: float, causal: int):
+    """softmax(x * scale) over the last axis, in one pass on the CPU (dot_product_attention's
+    weights); causal = T > 0: x is (..., T, S) and row t keeps the columns s <= t (the others get
+    weight 0 and gradient 0)."""
+    out = _scaled_softmax_array(x._device.xp, x._data, scale, causal)
+    return make(out, x._device, (x,), (_scaled_softmax_vjp,), {"scale": scale, "causal": causal})
 
 
 def _sparsemax_array(xp, x, axis):
@@ -108,11 +184,19 @@ def _log_softmax_grad_vjp_y(gg, ans, g, y, axis):
 _LOG_SOFTMAX_GRAD_VJPS = (_log_softmax_grad_vjp_g, _log_softmax_grad_vjp_y)
 
 
-@defop("classification", namespace="internal")
+def _log_softmax_grad_array(xp, g, y, axis):
+    if _rows(xp, y, axis) and g.dtype == y.dtype and g.shape == y.shape:
+        out = numpy.empty(y.shape, y.dtype)
+        _cpu.softmax_grad(numpy.ascontiguousarray(g).reshape(-1, y.shape[-1]),
+                          numpy.ascontiguousarray(y).reshape(-1, y.shape[-1]), out.reshape(-1, y.shape[-1]), 1.0, True)
+        return out
+    return g - xp.exp(y) * xp.sum(g, axis=axis, keepdims=True)
+
+
+@defop("classification", namespace="internal", kernel=_log_softmax_grad_array)
 def log_softmax_grad(g, y, axis: int):
     """The VJP of log_softmax as one op: g - exp(y) * sum(g, axis), y = log_softmax(x)."""
-    xp = g._device.xp
-    out = g._data - xp.exp(y._data) * xp.sum(g._data, axis=axis, keepdims=True)
+    out = _log_softmax_grad_array(g._device.xp, g._data, y._data, axis)
     return make(out, g._device, (g, y), _LOG_SOFTMAX_GRAD_VJPS, {"axis": axis})
 
 
@@ -168,7 +252,6 @@ def _sparse_ce_grad_vjp_logits(gg, ans, g, logits, labels, classes):
 _SPARSE_CE_GRAD_VJPS = (_sparse_ce_grad_vjp_g, _sparse_ce_grad_vjp_logits, None)
 
 
-_ONE_PASS = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
 _ONE_PASS_LABELS = (numpy.dtype(numpy.int32), numpy.dtype(numpy.int64))
 
 

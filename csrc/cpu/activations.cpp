@@ -7,13 +7,19 @@
 // casts through a buffer); a training step runs two of each per hidden layer. The ops' compiled
 // front calls these on CPU arrays (the record's `host`); anything but C-contiguous float32 or
 // float64 ndarrays of one shape goes to the NumPy expression, which gives the same values.
+//
+// erf, the exact GELU and its VJP (accel/ops/activations.py states their forms) are the loops of
+// nn_loops.cpp for the ISA in use, split over the thread pool: NumPy has no erf, and its exp and
+// the half-dozen passes of the NumPy form took 1-2 ms per GELU of a small GPT's MLP.
 #include <nanobind/nanobind.h>
 
+#include "cpu/nn_loops.h"
+#include "cpu/pool.h"
 #include "cpu/view.h"
-#include "rules/erf32.h"
 
-#include <cmath>
 #include <cstring>
+#include <initializer_list>
+#include <string>
 
 namespace nb = nanobind;
 
@@ -95,76 +101,76 @@ nb::object relu_grad(nb::handle g, nb::handle x) {
     return out;
 }
 
-}  // namespace
+// The elementwise loops of nn_loops.cpp (the ISA in use), over ranges of the pool.
+NnRuntime g_runtime{};
 
-// float32 erf over n elements (module.cpp's erf_into calls it per chunk): -O3 vectorises the
-// rational form of rules/erf32.h, which std::erf's scalar calls never are.
-void erf32_loop(const float* __restrict__ x, float* __restrict__ out, long long n) {
-    for (long long i = 0; i < n; ++i) out[i] = accel_erf32(x[i]);
+template <class T> T* data(View& v) { return static_cast<T*>(v.view.buf); }
+
+// `arrays` float32 or float64 alike, each of `out`'s size; returns the kind ('f' or 'd').
+char same_floats(const char* op, std::initializer_list<const View*> arrays, const View& out) {
+    const char kind = out.float_kind();
+    bool ok = kind != 0;
+    for (const View* v : arrays) ok = ok && v->float_kind() == kind && v->size() == out.size();
+    if (!ok)
+        throw nb::type_error((std::string(op) + ": the arrays must be float32 or float64, of one dtype and size").c_str());
+    return kind;
 }
 
-// The exact GELU and its derivative in one pass each (accel/ops/activations.py states the same
-// forms in NumPy; erf as _cpu.erf computes it: rules/erf32.h for float32, std::erf for float64):
-//   gelu(x)         = x * (erf(x * sqrt(1/2)) + 1) * 0.5
-//   gelu_grad(g, x) = g * ((erf(x * sqrt(1/2)) + 1) * 0.5 + x * e / sqrt(2 pi)),  e = exp(-x^2 / 2)
-// e comes in computed (NumPy's exp is vectorised, std::exp is not).
-inline float erf_of(float v) { return accel_erf32(v); }
-inline double erf_of(double v) { return std::erf(v); }
-
-template <class T> void gelu_loop(const T* __restrict__ x, T* __restrict__ out, long long n) {
-    const T half_sqrt = T(0.7071067811865476);
-    for (long long i = 0; i < n; ++i) out[i] = x[i] * (erf_of(x[i] * half_sqrt) + T(1)) * T(0.5);
-}
-
-template <class T>
-void gelu_grad_loop(const T* __restrict__ g, const T* __restrict__ x, const T* __restrict__ e, T* __restrict__ out,
-                    long long n) {
-    const T half_sqrt = T(0.7071067811865476), inv_sqrt_2pi = T(0.3989422804014327);
-    for (long long i = 0; i < n; ++i)
-        out[i] = g[i] * ((erf_of(x[i] * half_sqrt) + T(1)) * T(0.5) + x[i] * e[i] * inv_sqrt_2pi);
+void erf_into(nb::handle x, nb::handle out) {
+    View xv, ov;
+    xv.acquire(x, false, "erf: x");
+    ov.acquire(out, true, "erf: out");
+    const char kind = same_floats("erf", {&xv}, ov);
+    const NnLoops* loops = g_runtime.loops();
+    const long long n = xv.size();
+    nb::gil_scoped_release release;
+    for_ranges(n, n, g_runtime.threads(), [&](long long b, long long e) {
+        if (kind == 'f') loops->erf_f(data<float>(xv) + b, data<float>(ov) + b, e - b);
+        else loops->erf_d(data<double>(xv) + b, data<double>(ov) + b, e - b);
+    });
 }
 
 void gelu_into(nb::handle x, nb::handle out) {
     View xv, ov;
     xv.acquire(x, false, "gelu: x");
     ov.acquire(out, true, "gelu: out");
-    const char kind = xv.float_kind();
-    if (kind == 0 || kind != ov.float_kind() || xv.size() != ov.size())
-        throw nb::type_error("gelu: x and out must be float32 or float64 arrays of one dtype and size");
+    const char kind = same_floats("gelu", {&xv}, ov);
+    const NnLoops* loops = g_runtime.loops();
     const long long n = xv.size();
     nb::gil_scoped_release release;
-    if (kind == 'f') gelu_loop(static_cast<const float*>(xv.view.buf), static_cast<float*>(ov.view.buf), n);
-    else gelu_loop(static_cast<const double*>(xv.view.buf), static_cast<double*>(ov.view.buf), n);
+    for_ranges(n, n, g_runtime.threads(), [&](long long b, long long e) {
+        if (kind == 'f') loops->gelu_f(data<float>(xv) + b, data<float>(ov) + b, e - b);
+        else loops->gelu_d(data<double>(xv) + b, data<double>(ov) + b, e - b);
+    });
 }
 
-void gelu_grad_into(nb::handle g, nb::handle x, nb::handle e, nb::handle out) {
-    View gv, xv, ev, ov;
+void gelu_grad_into(nb::handle g, nb::handle x, nb::handle out) {
+    View gv, xv, ov;
     gv.acquire(g, false, "gelu_grad: g");
     xv.acquire(x, false, "gelu_grad: x");
-    ev.acquire(e, false, "gelu_grad: e");
     ov.acquire(out, true, "gelu_grad: out");
-    const char kind = xv.float_kind();
-    if (kind == 0 || gv.float_kind() != kind || ev.float_kind() != kind || ov.float_kind() != kind ||
-        gv.size() != xv.size() || ev.size() != xv.size() || ov.size() != xv.size())
-        throw nb::type_error("gelu_grad: g, x, e and out must be float32 or float64 arrays of one dtype and size");
+    const char kind = same_floats("gelu_grad", {&gv, &xv}, ov);
+    const NnLoops* loops = g_runtime.loops();
     const long long n = xv.size();
     nb::gil_scoped_release release;
-    if (kind == 'f')
-        gelu_grad_loop(static_cast<const float*>(gv.view.buf), static_cast<const float*>(xv.view.buf),
-                       static_cast<const float*>(ev.view.buf), static_cast<float*>(ov.view.buf), n);
-    else
-        gelu_grad_loop(static_cast<const double*>(gv.view.buf), static_cast<const double*>(xv.view.buf),
-                       static_cast<const double*>(ev.view.buf), static_cast<double*>(ov.view.buf), n);
+    for_ranges(n, n, g_runtime.threads(), [&](long long b, long long e) {
+        if (kind == 'f') loops->gelu_grad_f(data<float>(gv) + b, data<float>(xv) + b, data<float>(ov) + b, e - b);
+        else loops->gelu_grad_d(data<double>(gv) + b, data<double>(xv) + b, data<double>(ov) + b, e - b);
+    });
 }
 
-void bind_activations(nb::module_& m) {
+}  // namespace
+
+void bind_activations(nb::module_& m, NnRuntime runtime) {
+    g_runtime = runtime;
     nb::module_ numpy = nb::module_::import_("numpy");
     g_ndarray = nb::object(numpy.attr("ndarray")).release().ptr();
     g_empty_like = nb::object(numpy.attr("empty_like")).release().ptr();
     m.def("gelu", &gelu_into, nb::arg("x"), nb::arg("out"),
           "out = x * (erf(x / sqrt(2)) + 1) / 2 in one pass (C-contiguous float32/float64).");
-    m.def("gelu_grad", &gelu_grad_into, nb::arg("g"), nb::arg("x"), nb::arg("e"), nb::arg("out"),
-          "out = g * ((erf(x / sqrt(2)) + 1) / 2 + x * e / sqrt(2 pi)), e = exp(-x^2 / 2), in one pass.");
+    m.def("gelu_grad", &gelu_grad_into, nb::arg("g"), nb::arg("x"), nb::arg("out"),
+          "out = g * ((erf(x / sqrt(2)) + 1) / 2 + x exp(-x^2 / 2) / sqrt(2 pi)) in one pass.");
+    m.def("erf", &erf_into, nb::arg("x"), nb::arg("out"), "out = erf(x), elementwise (float32 or float64).");
     m.def("relu", &relu, nb::arg("x"),
           "where(x > 0, x, where(x <= 0, 0, x)) in one pass for C-contiguous float32/float64 arrays "
           "(else with NumPy: `set_relu_fallbacks`).");

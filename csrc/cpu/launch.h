@@ -1,5 +1,6 @@
 // What one fused launch is, shared by the binding (module.cpp) and the per-ISA loops (loops.cpp).
 #pragma once
+#include "cpu/nn_loops.h"
 #include "rules/launch_args.h"
 #include "rules/registry.h"
 
@@ -57,6 +58,7 @@ struct IsaLoops {
     // The bandwidth probe of an access pattern: writes[w][i] += s * (sum of reads[r][i]).
     void (*stream)(float* const* writes, int write_count, const float* const* reads, int read_count, float s,
                    long long begin, long long end);
+    const NnLoops* nn;  // the neural-network loops of the same ISA (nn_loops.cpp)
 };
 
 constexpr int kProbeMaxWrites = 8, kProbeMaxReads = 4;

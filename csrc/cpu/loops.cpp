@@ -373,6 +373,7 @@ void stream(float* const* writes, int write_count, const float* const* reads, in
 // The table module.cpp looks up: loops_<isa>.
 extern const IsaLoops ACCEL_CAT(loops_, ACCEL_ISA);
 const IsaLoops ACCEL_CAT(loops_, ACCEL_ISA) = {ACCEL_STR(ACCEL_ISA), ACCEL_ISA::run_chunk,
-                                               ACCEL_ISA::sum_squares, ACCEL_ISA::axpy, ACCEL_ISA::stream};
+                                               ACCEL_ISA::sum_squares, ACCEL_ISA::axpy, ACCEL_ISA::stream,
+                                               &ACCEL_CAT(nn_loops_, ACCEL_ISA)};
 
 }  // namespace accel_cpu

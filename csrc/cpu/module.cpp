@@ -26,10 +26,6 @@
 namespace nb = nanobind;
 using namespace accel_cpu;
 
-namespace accel_cpu {
-void erf32_loop(const float* x, float* out, long long n);  // activations.cpp
-}
-
 namespace {
 
 // ---- threads ----------------------------------------------------------------------------------
@@ -425,33 +421,6 @@ double global_norm_sq(nb::list arrays) {
     return total;
 }
 
-// erf elementwise (out = erf(x), float32 or float64, one size): NumPy has no erf, and the exact
-// GELU (Keras's "gelu" activation) needs it. float64: std::erf (within an ulp in glibc);
-// float32: the vectorised rational form of rules/erf32.h (activations.cpp), computed in float32
-// as TensorFlow's and PyTorch's kernels do, and the same form the CUDA kernel uses.
-void erf_into(nb::handle x, nb::handle out) {
-    Buffer xbuf = acquire(x, false, "x"), obuf = acquire(out, true, "out");
-    const DType type = dtype_of(xbuf, "x");
-    if (type == DType::f16 || dtype_of(obuf, "out") != type || xbuf.size() != obuf.size())
-        throw nb::value_error("erf: x and out must be float32 or float64 arrays of one dtype and size");
-    std::vector<Segment> segments{{xbuf.size(), nullptr, nullptr, {nullptr, nullptr, nullptr}, 1.0, false, false}};
-    const std::vector<Chunk> chunks = make_chunks(segments);
-    nb::gil_scoped_release release;
-    if (type == DType::f32) {
-        const float* in = static_cast<const float*>(xbuf.view.buf);
-        float* o = static_cast<float*>(obuf.view.buf);
-        for_chunks(chunks, xbuf.size(), [&](long long k) {
-            accel_cpu::erf32_loop(in + chunks[k].begin, o + chunks[k].begin, chunks[k].end - chunks[k].begin);
-        });
-    } else {
-        const double* in = static_cast<const double*>(xbuf.view.buf);
-        double* o = static_cast<double*>(obuf.view.buf);
-        for_chunks(chunks, xbuf.size(), [&](long long k) {
-            for (long long i = chunks[k].begin; i < chunks[k].end; ++i) o[i] = std::erf(in[i]);
-        });
-    }
-}
-
 // The bandwidth probe: a += s * b in place (float32), the memory-bound floor for a fused update.
 void axpy(nb::handle a, nb::handle b, double s) {
     Buffer abuf = acquire(a, true, "a"), bbuf = acquire(b, false, "b");
@@ -529,8 +498,9 @@ void set_isa(const std::string& name) {
 }  // namespace
 
 namespace accel_cpu {
-void bind_activations(nb::module_& m);      // activations.cpp
-void bind_classification(nb::module_& m);  // classification.cpp
+void bind_activations(nb::module_& m, NnRuntime runtime);  // activations.cpp
+void bind_classification(nb::module_& m, NnRuntime runtime);  // classification.cpp
+void bind_normalization(nb::module_& m, NnRuntime runtime);   // normalization.cpp
 void bind_windows(nb::module_& m, int (*threads)());  // windows.cpp
 }
 
@@ -538,8 +508,10 @@ NB_MODULE(_cpu, m) {
     g_loops = supported_isas().back();  // the widest instruction set this CPU runs
     pthread_atfork(nullptr, nullptr, accel_cpu::reset_pool_in_child);
     m.doc() = "accel's compiled CPU kernels (fused optimizer updates over csrc/rules)";
-    accel_cpu::bind_activations(m);
-    accel_cpu::bind_classification(m);
+    const NnRuntime nn{[]() { return g_loops->nn; }, &thread_count};
+    accel_cpu::bind_activations(m, nn);
+    accel_cpu::bind_classification(m, nn);
+    accel_cpu::bind_normalization(m, nn);
     accel_cpu::bind_windows(m, &thread_count);
     m.def("rules", &rules, "The fused kernels of csrc/rules/registry.h: id, family, flags, slots, scalars, types.");
     m.def("build_info", &build_info, "How accel._cpu was built and runs: threads, ISA, compiler.");
@@ -569,7 +541,6 @@ NB_MODULE(_cpu, m) {
           "sum(x*x) over all arrays, in float64, in one pass.");
     m.def("global_clip_scale", &accel::global_clip_scale, nb::arg("norm_sq"), nb::arg("clip_norm"),
           "clip_by_global_norm's factor clip / max(norm, clip) (NaN for an inf/NaN norm).");
-    m.def("erf", &erf_into, nb::arg("x"), nb::arg("out"), "out = erf(x), elementwise (float32 or float64).");
     m.def("axpy", &axpy, nb::arg("a"), nb::arg("b"), nb::arg("s"), "a += s * b (bandwidth probe).");
     m.def("stream_probe", &stream_probe, nb::arg("writes"), nb::arg("reads"), nb::arg("s"),
           "writes[w] += s * sum(reads) for every w: the bandwidth probe of a step's access pattern.");

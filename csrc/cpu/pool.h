@@ -93,6 +93,22 @@ inline Pool& pool() { return *pool_slot(); }
 // its mutexes may be held by threads that no longer exist).
 inline void reset_pool_in_child() { pool_slot() = new Pool(); }
 
+// Runs fn(begin, end) over contiguous ranges covering [0, count), about four per thread, on the pool
+// when `work` (the elements the call touches) is worth waking threads for; else fn(0, count) here.
+template <class Fn> void for_ranges(long long count, long long work, int threads, Fn&& fn) {
+    constexpr long long kParallelWork = 1 << 15;
+    if (count <= 1 || threads <= 1 || work < kParallelWork) {
+        if (count > 0) fn(0LL, count);
+        return;
+    }
+    const long long ranges = std::min<long long>(count, 4LL * threads), per = (count + ranges - 1) / ranges;
+    const std::function<void(long long)> task = [&](long long k) {
+        const long long begin = k * per, end = std::min(count, begin + per);
+        if (begin < end) fn(begin, end);
+    };
+    pool().run(ranges, threads, task);
+}
+
 inline int default_threads() {
     // OMP_NUM_THREADS is the usual knob for CPU math libraries; accel honours it too.
     if (const char* env = std::getenv("OMP_NUM_THREADS")) {

@@ -5,7 +5,7 @@ import numpy
 import pytest
 
 import accel as ac
-from accel.ops import (activations, classification, convolution_core, elementwise, noise, padding, reduce, sorting,
+from accel.ops import (activations, classification, convolution_core, elementwise, noise, normalization, padding, reduce, sorting,
                        windows)
 from accel.testing import check_gradients, differentiable_ops
 
@@ -141,6 +141,17 @@ CASES = [
      [any_(2, 3), any_(2, 3, 4)], True),
     ("log_softmax_grad", lambda g, x: classification.log_softmax_grad(g, ac.log_softmax(x, axis=0), 0), [any_(3, 2), any_(3, 2)],
      True),
+    # the last axis: accel._cpu's row loops (the cases above take NumPy's path)
+    ("softmax_last_axis", lambda x: ac.softmax(x, axis=-1), [any_(3, 4)], True),
+    ("log_softmax_grad_last_axis", lambda g, x: classification.log_softmax_grad(g, ac.log_softmax(x), 1),
+     [any_(3, 4), any_(3, 4)], True),
+    ("softmax_grad", lambda g, x: classification.softmax_grad(g, ac.softmax(x), -1, 0.5), [any_(2, 5), any_(2, 5)], True),
+    ("softmax_grad_axis0", lambda g, x: classification.softmax_grad(g, ac.softmax(x, axis=0), 0), [any_(3, 2), any_(3, 2)],
+     True),
+    ("scaled_softmax_causal", lambda x: classification.scaled_softmax(x, 0.7, 3), [any_(2, 3, 4)], True),
+    ("scaled_softmax", lambda x: classification.scaled_softmax(x, 1.3, 0), [any_(3, 4)], True),
+    ("layer_norm", lambda x: normalization.layer_norm(x, 1e-3), [any_(2, 3, 5)], True),
+    ("layer_norm_grad", lambda g, x: normalization.layer_norm_grad(g, x, 0.01), [any_(3, 4), any_(3, 4)], True),
     ("_spread", lambda g: reduce._spread(g, (2, 1), (2, 3)) * ac.tensor([1.0, 2.0, 3.0], dtype="float64"), [any_(2)], True),
     ("tan", ac.tan, [R.uniform(-1.2, 1.2, 4)], True),
     # activations: kinked ones are drawn away from 0, where each side is smooth

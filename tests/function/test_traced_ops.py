@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import accel as ac
-from accel.ops import activations, classification, convolution_core, elementwise, padding, reduce, sorting, windows
+from accel.ops import activations, classification, convolution_core, elementwise, normalization, padding, reduce, sorting, windows
 from accel.testing import differentiable_ops
 
 SETTINGS = settings(max_examples=4, deadline=None, derandomize=True,
@@ -125,6 +125,12 @@ CASES = {
     "log": (ac.log, lambda r: [pos(r, 3)]),
     "log1p": (ac.log1p, lambda r: [pos(r, 3)]),
     "log_softmax": (ac.log_softmax, lambda r: [f64(r, rows(r), 5)]),
+    "softmax_grad": (lambda g, x: classification.softmax_grad(g, ac.softmax(x), -1, 0.5),
+                     lambda r: (lambda n: [f64(r, n, 5), f64(r, n, 5)])(rows(r))),
+    "scaled_softmax": (lambda x: classification.scaled_softmax(x, 0.7, 3), lambda r: [f64(r, rows(r), 3, 4)]),
+    "layer_norm": (lambda x: normalization.layer_norm(x, 1e-3), lambda r: [f64(r, rows(r), 5)]),
+    "layer_norm_grad": (lambda g, x: normalization.layer_norm_grad(g, x, 0.01),
+                        lambda r: (lambda n: [f64(r, n, 5), f64(r, n, 5)])(rows(r))),
     "log_softmax_grad": (lambda g, x: classification.log_softmax_grad(g, ac.log_softmax(x, axis=0), 0),
                          lambda r: [f64(r, 3, 2), f64(r, 3, 2)]),
     "logsumexp": (lambda x: ac.logsumexp(x, axis=1, keepdims=True), lambda r: [f64(r, 3, 4)]),
