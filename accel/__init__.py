@@ -3,7 +3,7 @@
 This module only re-exports the public API; docs/architecture.md describes the layout.
 """
 
-from . import dtypes, malloc, random, threads
+from . import blas, dtypes, malloc, random, threads
 from .autodiff.backprop import gradients
 from .autodiff.custom import custom_gradient
 from .autodiff.tape import GradientTape
@@ -25,3 +25,4 @@ __version__ = "0.1.0"
 
 threads.omp_num_threads()  # a bad OMP_NUM_THREADS is said once, at import
 malloc.tune()  # glibc keeps freed tensor memory for the next step (accel/malloc.py; ACCEL_MALLOC=system: off)
+blas.tune()  # OpenBLAS's idle threads sleep instead of spinning (accel/blas.py; ACCEL_BLAS=system: off)

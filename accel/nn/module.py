@@ -174,9 +174,14 @@ def _holds_variables(value) -> bool:
     return False
 
 
+_WALKED = (Variable, dict, list, tuple)  # and Module (defined above): what _collect looks into
+
+
 def _collect(value, seen: set, out: list) -> None:
     """Appends to `out` every Variable and Module reachable from `value` (each once), in
-    attribute order, a module before what it holds."""
+    attribute order, a module before what it holds. Items that cannot hold either (numbers,
+    strings, arrays: most of a layer's attributes) are skipped without a call: a training step
+    walks the model up to three times."""
     if isinstance(value, (Variable, Module)):
         if id(value) in seen:
             return
@@ -184,10 +189,10 @@ def _collect(value, seen: set, out: list) -> None:
         out.append(value)
         if isinstance(value, Module):
             for item in vars(value).values():
-                _collect(item, seen, out)
-    elif isinstance(value, dict):
-        for key in value:
-            _collect(value[key], seen, out)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
+                if isinstance(item, _WALKED) or isinstance(item, Module):
+                    _collect(item, seen, out)
+        return
+    items = value.values() if isinstance(value, dict) else value
+    for item in items:
+        if isinstance(item, _WALKED) or isinstance(item, Module):
             _collect(item, seen, out)

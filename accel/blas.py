@@ -1,0 +1,79 @@
+"""NumPy's OpenBLAS told, once at import, not to spin its idle threads (Linux).
+
+Why: after a matrix product OpenBLAS keeps its worker threads spinning for 2^28 cycles (about
+0.1 s) waiting for the next one, and a training step runs a product every few milliseconds, so on
+a machine with as many cores as OpenBLAS has threads a worker spins all the time. accel's own CPU
+kernels (im2col, the row kernels, the fused optimizer updates) run on accel's thread pool
+(csrc/cpu/pool.h); when the OS puts a pool thread on the core a worker spins on, the kernel waits
+for it. Measured on a 2-core host: a conv2d forward + backward at batch 32 took 12-15 ms in some
+processes and 35-45 ms in others; with the workers sleeping at once (OPENBLAS_THREAD_TIMEOUT=4,
+2^4 cycles) 11 ms in every process. A product then wakes its workers (a few microseconds).
+
+What: OPENBLAS_THREAD_TIMEOUT=4 read into OpenBLAS (`openblas_read_env`) and its threads stopped
+(`blas_thread_shutdown_`); the next product starts them with the new timeout. Only an OpenBLAS
+already loaded into the process (NumPy's) is touched, through the symbols every OpenBLAS build
+exports; the environment is left as it was.
+
+Opting out: ACCEL_BLAS=system leaves OpenBLAS alone, and so does OPENBLAS_THREAD_TIMEOUT or
+GOTO_THREAD_TIMEOUT set by the user (OpenBLAS reads them itself). `state` says what was done and
+why.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+
+__all__ = ["THREAD_TIMEOUT", "state", "tune"]
+
+THREAD_TIMEOUT = 4  # OpenBLAS's smallest: workers spin 2^4 cycles, then sleep
+_USER_SETTINGS = ("OPENBLAS_THREAD_TIMEOUT", "GOTO_THREAD_TIMEOUT")
+_SYMBOLS = ("openblas_read_env", "openblas_thread_timeout", "blas_thread_shutdown_")
+state = {"tuned": False, "reason": "not tuned yet", "library": None}
+
+
+def _loaded_openblas() -> list:
+    """Paths of the OpenBLAS libraries mapped into this process (from /proc/self/maps)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split(None, 5)[5].strip() for line in maps if len(line.split(None, 5)) == 6}
+    except OSError:
+        return []
+    return sorted(p for p in paths if "openblas" in os.path.basename(p).lower() and ".so" in p)
+
+
+def tune() -> dict:
+    """Sets OpenBLAS's thread timeout once (see the module docstring); returns `state`."""
+    if state["reason"] != "not tuned yet":
+        return state
+    user = [name for name in _USER_SETTINGS if name in os.environ]
+    if os.environ.get("ACCEL_BLAS", "").strip().lower() == "system":
+        state["reason"] = "ACCEL_BLAS=system"
+    elif user:
+        state["reason"] = f"{user[0]} is set by the user"
+    elif not sys.platform.startswith("linux"):
+        state["reason"] = f"not Linux ({sys.platform})"
+    else:
+        state["reason"] = "no OpenBLAS loaded"
+        for path in _loaded_openblas():
+            try:
+                library = ctypes.CDLL(path, mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
+                functions = [getattr(library, name) for name in _SYMBOLS]
+            except (OSError, AttributeError):
+                continue
+            read_env, timeout, shutdown = functions
+            timeout.restype = ctypes.c_int
+            os.environ["OPENBLAS_THREAD_TIMEOUT"] = str(THREAD_TIMEOUT)
+            try:
+                read_env()
+            finally:
+                del os.environ["OPENBLAS_THREAD_TIMEOUT"]
+            if timeout() != THREAD_TIMEOUT:
+                state["reason"] = f"{os.path.basename(path)} did not take the timeout"
+                continue
+            shutdown()  # the next product starts the workers with it
+            state.update(tuned=True, library=path,
+                         reason="set at import (ACCEL_BLAS=system to leave OpenBLAS's defaults)")
+            break
+    return state
