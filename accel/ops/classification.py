@@ -77,11 +77,20 @@ def _softmax_grad_vjp_y(gg, ans, g, y, axis, scale):
     return (gg * (g - sum(g * y, axis, keepdims=True)) - g * sum(gg * y, axis, keepdims=True)) * scale
 
 
+def _grad_rows(xp, g, y, axis, scale, log):
+    """The softmax (log: log_softmax) VJP by accel._cpu's row loops, or None where they do not apply."""
+    if not (_rows(xp, y, axis) and g.dtype == y.dtype and g.shape == y.shape):
+        return None
+    out = numpy.empty(y.shape, y.dtype)
+    rows = (-1, y.shape[-1])
+    _cpu.softmax_grad(numpy.ascontiguousarray(g).reshape(rows), numpy.ascontiguousarray(y).reshape(rows),
+                      out.reshape(rows), scale, log)
+    return out
+
+
 def _softmax_grad_array(xp, g, y, axis, scale=1.0):
-    if _rows(xp, y, axis) and g.dtype == y.dtype and g.shape == y.shape:
-        out = numpy.empty(y.shape, y.dtype)
-        _cpu.softmax_grad(numpy.ascontiguousarray(g).reshape(-1, y.shape[-1]),
-                          numpy.ascontiguousarray(y).reshape(-1, y.shape[-1]), out.reshape(-1, y.shape[-1]), scale)
+    out = _grad_rows(xp, g, y, axis, scale, False)
+    if out is not None:
         return out
     out = y * (g - (g * y).sum(axis=axis, keepdims=True))
     return out * scale if scale != 1.0 else out
@@ -185,10 +194,8 @@ _LOG_SOFTMAX_GRAD_VJPS = (_log_softmax_grad_vjp_g, _log_softmax_grad_vjp_y)
 
 
 def _log_softmax_grad_array(xp, g, y, axis):
-    if _rows(xp, y, axis) and g.dtype == y.dtype and g.shape == y.shape:
-        out = numpy.empty(y.shape, y.dtype)
-        _cpu.softmax_grad(numpy.ascontiguousarray(g).reshape(-1, y.shape[-1]),
-                          numpy.ascontiguousarray(y).reshape(-1, y.shape[-1]), out.reshape(-1, y.shape[-1]), 1.0, True)
+    out = _grad_rows(xp, g, y, axis, 1.0, True)
+    if out is not None:
         return out
     return g - xp.exp(y) * xp.sum(g, axis=axis, keepdims=True)
 
