@@ -7,6 +7,7 @@ import numpy
 import pytest
 
 import accel as ac
+from accel.ops import normalization
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
@@ -63,7 +64,7 @@ def test_activations_and_their_gradients_on_the_device_equal_the_cpus(emulated_c
 
 
 @pytest.mark.parametrize("name", ["pad", "pad_reflect", "pad_symmetric", "cumsum", "moments", "batch_normalization",
-                                  "embedding_lookup", "top_k", "dot_product_attention"])
+                                  "embedding_lookup", "top_k", "dot_product_attention", "softmax", "layer_norm"])
 def test_nn_ops_and_their_gradients_on_the_device_equal_the_cpus(emulated_cuda, name):
     ops = {
         "pad": lambda x: ac.pad(x, [[1, 2], [0, 1]], constant_values=0.5),
@@ -77,6 +78,9 @@ def test_nn_ops_and_their_gradients_on_the_device_equal_the_cpus(emulated_cuda, 
         "dot_product_attention": lambda x: ac.reshape(ac.dot_product_attention(
             ac.reshape(x, (1, 4, 1, 3)), ac.reshape(x * 0.5, (1, 4, 1, 3)), ac.reshape(x, (1, 4, 1, 3)),
             is_causal=True), (4, 3)),
+        # the CPU's row kernels against the device's array-module forms
+        "softmax": lambda x: ac.softmax(x) * x + ac.log_softmax(x) * 0.5,
+        "layer_norm": lambda x: normalization.layer_norm(x, 1e-3) * x,
     }
     values = numpy.random.default_rng(0).standard_normal((4, 3))
     (y_cpu, g_cpu), (y_gpu, g_gpu) = _values_and_gradients(ops[name], values)
