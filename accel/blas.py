@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import ctypes
 import os
-import sys
+
+from ._tuning import opted_out
 
 __all__ = ["THREAD_TIMEOUT", "state", "tune"]
 
@@ -50,13 +51,9 @@ def tune() -> dict:
     """Sets OpenBLAS's thread timeout once (see the module docstring); returns `state`."""
     if state["reason"] != "not tuned yet":
         return state
-    user = [name for name in _USER_SETTINGS if name in os.environ]
-    if os.environ.get("ACCEL_BLAS", "").strip().lower() == "system":
-        state["reason"] = "ACCEL_BLAS=system"
-    elif user:
-        state["reason"] = f"{user[0]} is set by the user"
-    elif not sys.platform.startswith("linux"):
-        state["reason"] = f"not Linux ({sys.platform})"
+    reason = opted_out("ACCEL_BLAS", _USER_SETTINGS)
+    if reason:
+        state["reason"] = reason
     else:
         state["reason"] = "no OpenBLAS loaded"
         for path in _loaded_openblas():

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
-import sys
+
+from ._tuning import opted_out
 
 __all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "state", "tune"]
 
@@ -38,13 +38,9 @@ def tune() -> dict:
     """Sets the thresholds once (see the module docstring); returns `state`."""
     if state["reason"] != "not tuned yet":
         return state
-    user = [name for name in _USER_SETTINGS if name in os.environ]
-    if os.environ.get("ACCEL_MALLOC", "").strip().lower() == "system":
-        state["reason"] = "ACCEL_MALLOC=system"
-    elif user:
-        state["reason"] = f"{user[0]} is set by the user"
-    elif not sys.platform.startswith("linux"):
-        state["reason"] = f"not Linux ({sys.platform})"
+    reason = opted_out("ACCEL_MALLOC", _USER_SETTINGS)
+    if reason:
+        state["reason"] = reason
     else:
         try:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
