@@ -106,7 +106,8 @@ template <class T> inline Vec<T> load(const T* p, long long n, T pad, T scale = 
         std::memcpy(&v, p, sizeof v);
         return scale == T(1) ? v : v * scale;
     }
-    for (int l = 0; l < lanes<T>(); ++l) v[l] = l < n ? p[l] * scale : pad;
+    v = splat(pad);
+    for (int l = 0; l < n; ++l) v[l] = p[l] * scale;
     return v;
 }
 
@@ -136,7 +137,6 @@ inline Vec<double> exp_lanes(Vec<double> x) {
 // Row sums: double lanes, in vectors (a float32 vector widens into two), combined in a fixed
 // tree at the end.
 typedef double Doubles __attribute__((vector_size(kBytes)));
-typedef float HalfFloats __attribute__((vector_size(kBytes / 2)));
 #if defined(__AVX512F__)
 #define ACCEL_LOW(v) __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7)
 #define ACCEL_HIGH(v) __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15)
