@@ -13,6 +13,7 @@ from .device import (
 from .dtypes import SUPPORTED as _SUPPORTED
 from .ops import *  # noqa: F401,F403  (every op is public)
 from .tensor import Tensor, Variable, from_dlpack, from_numpy, tensor
+from .indexed_slices import IndexedSlices, convert_to_tensor
 from . import callbacks, distributed, mixed_precision, nn, optimizers, testing
 from .optimizers.clip import clip_by_global_norm, clip_by_norm, clip_by_value
 from .checkpoint import Checkpoint, CheckpointError, RestoreStatus

@@ -21,13 +21,18 @@ class HostKernels:
         return _cpu.Table(rule, list(params), [list(kind) for kind in slots], accumulators=accumulators,
                           averages=averages)
 
-    def launch(self, table, grads, args, scales=None, flags=None, decays=None):
+    def launch(self, table, grads, args, scales=None, flags=None, decays=None, rows=None, row_flags=None):
         """One fused update of every variable of `table` (see accel.kernels.launch): `args` a
         LaunchArgs, checked by accel.kernels.launch (a host norm_sq is in its global_scale); the
-        C++ side checks the table against it."""
+        C++ side checks the table against it (and the row ids: in range, strictly increasing)."""
         if args.norm_sq is not None:  # kernels.launch folded a host value into global_scale already
             raise TypeError(f"norm_sq: expected a float, got {type(args.norm_sq).__name__}")
-        _cpu.launch(table, list(grads), scales, flags, decays, args.pack())
+        if rows is None:
+            _cpu.launch(table, list(grads), scales, flags, decays, args.pack())
+            return
+        ids = [None if r is None else r[0] for r in rows]
+        lengths = [0 if r is None else int(r[1]) for r in rows]
+        _cpu.launch(table, list(grads), scales, flags, decays, args.pack(), ids, lengths, list(row_flags))
 
     def global_norm_sq(self, arrays) -> float:
         """sum(x*x) over every array (any strides), in float64: a Python float."""

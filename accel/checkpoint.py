@@ -130,6 +130,7 @@ class Checkpoint:
         expected = {p: (tuple(v.shape), v.dtype.name) for p, v in variables.items()}
         optimizer_work = []
         problems = []
+        per_row = set()  # host slots (one int64 per row): a file from before they were per row has one
         for key, obj in self._objects.items():
             if not isinstance(obj, Optimizer):
                 continue
@@ -153,6 +154,8 @@ class Checkpoint:
                         continue  # reported below as unexpected
                     owners[id(owner)] = owner
                     expected[name] = _slot_meta(obj, slot, owner)
+                    if slot in obj.host_slots():
+                        per_row.add(name)
             for owner, slot_name, _ in obj.slot_owners():  # slots that exist must be in the file
                 if owner is not None and id(owner) in path_of:
                     expected.setdefault(f"{prefix}{path_of[id(owner)]}/{slot_name}",
@@ -172,6 +175,8 @@ class Checkpoint:
         for name in sorted(set(expected) & set(stored)):
             shape, dtype = expected[name]
             array = stored[name]
+            if name in per_row and array.shape == () and array.dtype.name == dtype:
+                array = stored[name] = numpy.full(shape, array)  # every row takes the variable's old count
             if tuple(array.shape) != shape or array.dtype.name != dtype:
                 problems.append(f"{name}: checkpoint has {tuple(array.shape)} {array.dtype.name}, "
                                 f"the object has {shape} {dtype}")
@@ -252,9 +257,9 @@ def _optimizer_kind(optimizer) -> str:
 
 
 def _slot_meta(optimizer, slot_name, owner) -> tuple:
-    """(shape, dtype) a slot has: like its owner, or one int64 per variable for host slots."""
+    """(shape, dtype) a slot has: like its owner, or one int64 per row of it for host slots."""
     if slot_name in optimizer.host_slots():
-        return (), "int64"
+        return tuple(owner.shape[:1]), "int64"
     return tuple(owner.shape), owner.dtype.name
 
 

@@ -124,7 +124,7 @@ def table(rule: str, params, slots, device=None, accumulators=None, averages=Non
 def launch(table, grads, *, segment_scales=None, segment_flags=None, segment_decays=None, scalars=None, clip_value=None,
            decay=0.0, global_scale=1.0, norm_sq=None, clip_norm=0.0, accumulation=None, grad_scale=1.0,
            accumulation_steps=1, ema_momentum=None, ema_overwrite=False, skip_nonfinite=False, device_scalars=None,
-           loss_scale=None) -> None:
+           loss_scale=None, rows=None, row_flags=None) -> None:
     """One fused update of every variable of `table` (see `table`) in ONE kernel launch.
 
     grads: one C-contiguous array per variable, of its dtype and size. scalars: the rule's
@@ -146,6 +146,11 @@ def launch(table, grads, *, segment_scales=None, segment_flags=None, segment_dec
     skip_nonfinite writes nothing when the device scalar norm_sq is inf or NaN; device_scalars (a
     float64 device array of 9) replaces `scalars` and multiplies the decay by its last entry;
     loss_scale (a float32 device scalar) divides the gradients and multiplies the clip bound.
+    Some rows only (IndexedSlices gradients, optimizers/sparse.py): `rows` has, per variable, None
+    (the whole variable, from its gradient as above) or (ids, row_length): strictly increasing
+    int64 row ids and the elements per row, the variable's gradient then holding one row per id;
+    only those rows of the parameter, its slots, accumulator and average are read and written.
+    row_flags: per variable None or one uint8 per id, replacing its segment flag row by row.
     Everything is checked before anything is written; nothing is written on an error. The launch
     is described to the kernels by one LaunchArgs (accel/_launch_args.py, csrc/rules/launch_args.h).
     """
@@ -191,7 +196,14 @@ def launch(table, grads, *, segment_scales=None, segment_flags=None, segment_dec
                       accumulation=mode, ema=int(ema), ema_overwrite=int(ema and bool(ema_overwrite)),
                       skip_nonfinite=int(bool(skip_nonfinite)), norm_sq=norm_sq, device_scalars=device_scalars,
                       loss_scale=loss_scale)
-    launcher.launch(table, grads, args, segment_scales, segment_flags, segment_decays)
+    if rows is None:
+        launcher.launch(table, grads, args, segment_scales, segment_flags, segment_decays)
+        return
+    rows = list(rows)
+    if len(rows) != len(grads):
+        raise ValueError(f"rows: has {len(rows)} entries for {len(grads)} variables")
+    row_flags = [None] * len(rows) if row_flags is None else list(row_flags)
+    launcher.launch(table, grads, args, segment_scales, segment_flags, segment_decays, rows=rows, row_flags=row_flags)
 
 
 def cuda_kernels(device) -> "_cuda.CudaKernels":

@@ -438,11 +438,23 @@ def _host_array(data, dtype):
     return array
 
 
+_DENSE_CONVERSIONS: dict = {}  # type -> its densifying function (accel.indexed_slices registers one)
+
+
+def register_dense_conversion(kind: type, densify) -> None:
+    """Objects of `kind` that stand for a tensor (IndexedSlices) become `densify(obj)` wherever a
+    tensor is expected: `convert`, so every op's argument."""
+    _DENSE_CONVERSIONS[kind] = densify
+
+
 def convert(data, dtype=None, device=None, share: bool = False) -> Tensor:
     """`data` as a Tensor. A Tensor of the right dtype and device is returned as it is; an array
     is copied (a tensor owns its memory: the caller may write into its array later) unless
-    `share` asks for the zero-copy view that `from_numpy` documents."""
+    `share` asks for the zero-copy view that `from_numpy` documents. IndexedSlices are densified."""
     dt = None if dtype is None else dtypes.as_dtype(dtype)
+    densify = _DENSE_CONVERSIONS.get(type(data))
+    if densify is not None:
+        data = densify(data)
     if isinstance(data, Tensor):
         out = data
         if dt is not None and out.dtype != dt:

@@ -11,6 +11,7 @@ from ..dtypes import is_floating
 from ..nest import flatten
 from ..tensor import Tensor
 from .. import ops
+from . import sparse_grads
 from .walk import walk
 
 __all__ = ["backward", "gradients", "check_unconnected", "check_sources"]
@@ -77,7 +78,8 @@ def backward(targets, weights, sources, tape=None, stop_ids=frozenset(), release
         def after_node(inputs):
             _report_ready(inputs, pending, grads, index_of, on_ready)
 
-    walk(roots, grads, queued, wanted, tape_id, watched, stop_ids, release, ops.sum_to, ops.cast, after_node)
+    walk(roots, grads, queued, wanted, tape_id, watched, stop_ids, release, ops.sum_to, ops.cast, after_node,
+         sparse_grads)
 
     results = []
     for i, s in enumerate(sources):

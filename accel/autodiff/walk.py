@@ -30,12 +30,14 @@ __all__ = ["walk", "walk_python"]
 
 
 def walk_python(roots, grads, queued, wanted, tape_id, watched, stop_ids, release, sum_to, cast,
-                after_node) -> None:
+                after_node, sparse) -> None:
     """Run the walk from `roots` (tensors whose nodes it passes through), accumulating into `grads`
     ({id(tensor): gradient}, the targets' weights already in it). `queued`: ids already reached.
     `wanted`: ids whose gradients stay in `grads` (the others are popped as their nodes run).
     `tape_id`, `watched`: the tape whose nodes and watched tensors count (None: every node).
-    `after_node(inputs)`: called after each node's VJPs (None: nothing)."""
+    `after_node(inputs)`: called after each node's VJPs (None: nothing). `sparse`: what a gradient
+    that is not a Tensor (IndexedSlices) goes through: `accumulate(previous, gradient, x)` and
+    `densify(gradient)` (accel.autodiff.sparse_grads)."""
     heap = [(-root._node.seq, root) for root in roots]
     heapq.heapify(heap)
     heappop, heappush = heapq.heappop, heapq.heappush
@@ -43,6 +45,8 @@ def walk_python(roots, grads, queued, wanted, tape_id, watched, stop_ids, releas
         tensor = heappop(heap)[1]
         key = id(tensor)
         g = grads[key] if key in wanted else grads.pop(key)
+        if not isinstance(g, Tensor):  # IndexedSlices reaching a node: its VJPs take the dense tensor
+            g = sparse.densify(g)
         node = tensor._node
         inputs, values, params, vjps = node.inputs, node.values, node.params, node.vjp
         for i, x in enumerate(inputs):
@@ -60,13 +64,16 @@ def walk_python(roots, grads, queued, wanted, tape_id, watched, stop_ids, releas
             gi = vjp(g, tensor, *values, **params) if params else vjp(g, tensor, *values)
             if gi is None:
                 continue
-            gd = gi._data
-            if gd.shape != xd.shape:
-                gi = sum_to(gi, xd.shape)
-            if gd.dtype is not xd.dtype and gd.dtype != xd.dtype:
-                gi = cast(gi, xd.dtype)
             previous = grads.get(xk)
-            grads[xk] = gi if previous is None else previous + gi
+            if not isinstance(gi, Tensor) or (previous is not None and not isinstance(previous, Tensor)):
+                grads[xk] = sparse.accumulate(previous, gi, x)  # IndexedSlices: kept sparse while it can
+            else:
+                gd = gi._data
+                if gd.shape != xd.shape:
+                    gi = sum_to(gi, xd.shape)
+                if gd.dtype is not xd.dtype and gd.dtype != xd.dtype:
+                    gi = cast(gi, xd.dtype)
+                grads[xk] = gi if previous is None else previous + gi
             if xk not in queued:
                 queued.add(xk)
                 x_node = x._node

@@ -13,6 +13,12 @@ and hands back views of the reduced buffers.
 Each bucket also carries one presence flag per gradient (1 where this rank has one): after the
 sum a gradient is None only where no rank had one, and otherwise missing ones count as zeros
 (DDP's unused parameters), so every rank gets the same answer.
+
+IndexedSlices (an embedding's gradient) are gathered, as Horovod does: a second flag per gradient
+says which ranks have slices, and after the buckets every such gradient is gathered in layout order
+(its rows from every rank, values times 1/size when averaging): IndexedSlices of the whole world's
+rows. A rank with a dense gradient for it adds the dense sum. `sparse_as_dense=True` (Horovod's
+option) densifies slices instead and reduces them with the bucket.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import numpy
 
 from ..dtypes import is_floating
 from ..device import CPU
+from ..indexed_slices import IndexedSlices, densify
 from ..tensor import Tensor
 from .world import world as current_world
 
@@ -36,7 +43,7 @@ _PER_PART = 16384  # mean elements per gradient from which packing scales each o
 
 class Bucket:
     """Sources reduced together: members [(source index, offset, size, shape)] in one flat buffer
-    of `length` elements followed by one presence flag per member."""
+    of `length` elements followed by one presence flag per member, then one slices flag per member."""
 
     __slots__ = ("device", "dtype", "buffer_dtype", "members", "length", "communicator", "spare")
 
@@ -50,7 +57,7 @@ class Bucket:
         """A buffer for this step: on the host, an earlier step's once no reduced gradient views
         it any more (a fresh 25 MB buffer costs its page faults again: 33 ms instead of 20 ms for
         the 193-tensor set), else a new one; a device's memory pool already recycles."""
-        size = self.length + len(self.members)
+        size = self.length + 2 * len(self.members)
         if not self.device.host_readable:
             with self.device.activate():
                 return self.device.xp.empty(size, self.buffer_dtype)
@@ -136,8 +143,9 @@ class Reduction:
     None for a missing gradient), then `finish()`. A bucket is packed in one pass when its last
     gradient arrives (one concatenate and one scaling over its buffer, whatever its count)."""
 
-    def __init__(self, layout: Layout, op: str, size: int):
-        self.layout, self.op = layout, op
+    def __init__(self, layout: Layout, op: str, size: int, sparse_as_dense: bool = False):
+        self.layout, self.op, self.sparse_as_dense = layout, op, sparse_as_dense
+        self.slices = {}  # source index -> this rank's IndexedSlices (gathered after the buckets)
         self.scale = 1.0 / size if op == "average" else None
         count = len(layout.buckets)
         self.gradients = [[None] * len(bucket.members) for bucket in layout.buckets]
@@ -151,6 +159,11 @@ class Reduction:
         if place is None or self.reported[index]:
             return
         self.reported[index] = True
+        if isinstance(gradient, IndexedSlices):
+            if self.sparse_as_dense:  # all-reduced as the dense gradient
+                gradient = densify(gradient)
+            else:  # gathered after the buckets (finish); the bucket carries its flag
+                self.slices[index] = gradient
         b, position = place
         self.gradients[b][position] = gradient
         self.missing[b] -= 1
@@ -175,8 +188,9 @@ class Reduction:
         xp = device.xp
         buffer = bucket.new_buffer()
         with device.activate():
+            dense = [None if isinstance(g, IndexedSlices) else g for g in gradients]
             parts = [xp.zeros(size, bucket.dtype) if g is None else g._data.reshape(-1)
-                     for g, (_, _, size, _) in zip(gradients, bucket.members)]
+                     for g, (_, _, size, _) in zip(dense, bucket.members)]
             values = buffer[:bucket.length]
             if self.scale is not None and bucket.length >= _PER_PART * len(parts):
                 for part, (_, offset, size, _) in zip(parts, bucket.members):  # large parts: one pass each
@@ -185,7 +199,8 @@ class Reduction:
                 xp.concatenate(parts, out=values)
                 if self.scale is not None:
                     values *= self.scale
-            buffer[bucket.length:] = device.send(numpy.array([g is not None for g in gradients], bucket.buffer_dtype))
+            flags = [g is not None for g in dense] + [isinstance(g, IndexedSlices) for g in gradients]
+            buffer[bucket.length:] = device.send(numpy.array(flags, bucket.buffer_dtype))
         return buffer
 
     def finish(self, sources) -> list:
@@ -195,13 +210,16 @@ class Reduction:
             if place is not None and not self.reported[index]:
                 self.ready(index, None)
         self._start_full()
-        results = [None] * len(sources)
+        results, gathered = [None] * len(sources), []
         for b, bucket in enumerate(self.layout.buckets):
             self.requests[b].wait()
             buffer = self.buffers[b]
             flags = CPU.send(buffer[bucket.length:])
+            members = len(bucket.members)
             with bucket.device.activate():
                 for position, (index, offset, size, shape) in enumerate(bucket.members):
+                    if flags[members + position]:
+                        gathered.append((index, bucket, shape))
                     if not flags[position]:
                         continue
                     data = buffer[offset:offset + size].reshape(shape)
@@ -209,7 +227,37 @@ class Reduction:
                         with numpy.errstate(over="ignore"):  # as a float16 reduction gives (loss scaling's cue)
                             data = data.astype(bucket.dtype)
                     results[index] = Tensor(data, bucket.device)
+        for index, bucket, shape in gathered:  # in layout order: the same collectives on every rank
+            slices = gather_slices(self.slices.get(index), bucket, shape, self.scale)
+            results[index] = slices if results[index] is None else results[index] + densify(slices)
         return results
+
+
+def gather_slices(slices, bucket: Bucket, shape, scale) -> IndexedSlices:
+    """The IndexedSlices of every rank for one source (`slices`: this rank's, or None), rank by
+    rank, values times `scale` (None: 1). Three sums over the world: the row counts, then values
+    and ids each placed at this rank's offset in zeros (a sum that is a concatenation, exact; the
+    ids travel as float64, exact below 2^53)."""
+    communicator, device, the_world = bucket.communicator, bucket.device, current_world()
+    xp = device.xp
+    row = int(numpy.prod(shape[1:], dtype=numpy.int64))
+    with device.activate():
+        counts = xp.zeros(the_world.size, numpy.float64)
+        mine = 0 if slices is None else int(slices.indices.size)
+        counts[the_world.rank] = mine
+        communicator.start_all_reduce(counts, "sum").wait()
+        counts = CPU.send(counts).astype(numpy.int64)
+        total, offset = int(counts.sum()), int(counts[:the_world.rank].sum())
+        values = xp.zeros(total * row, bucket.buffer_dtype)
+        ids = xp.zeros(total, numpy.float64)
+        if mine:
+            part = slices.values._data.reshape(-1).astype(bucket.buffer_dtype)
+            values[offset * row:(offset + mine) * row] = part if scale is None else part * scale
+            ids[offset:offset + mine] = slices.indices._data.reshape(-1)
+        communicator.start_all_reduce(values, "sum").wait()
+        communicator.start_all_reduce(ids, "sum").wait()
+        values = values.astype(bucket.dtype, copy=False).reshape((total,) + tuple(shape[1:]))
+        return IndexedSlices(Tensor(values, device), Tensor(ids.astype(numpy.int64), device), tuple(shape))
 
 
 # (ids of the sources, bucket bytes) -> (weak references to the sources, layout). Shared by every
@@ -232,14 +280,17 @@ class GradientReducer:
     """Averages (or sums) gradients of a list of sources across the world, bucketed. Layouts are
     kept per list of sources (the variables a training step differentiates)."""
 
-    def __init__(self, op: str = "average", bucket_cap_mb: float = 25, where: str = "accel.distributed"):
+    def __init__(self, op: str = "average", bucket_cap_mb: float = 25, where: str = "accel.distributed",
+                 sparse_as_dense: bool = False):
         from .communicators import OPS
 
         if op not in ("average", "sum"):
             raise ValueError(f"{where}: op must be 'average' or 'sum' for gradients, got {op!r} (of {OPS})")
         if isinstance(bucket_cap_mb, bool) or not isinstance(bucket_cap_mb, (int, float)) or not bucket_cap_mb > 0:
             raise ValueError(f"{where}: bucket_cap_mb must be a number > 0, got {bucket_cap_mb!r}")
-        self.op = op
+        if not isinstance(sparse_as_dense, bool):
+            raise TypeError(f"{where}: sparse_as_dense must be True or False, got {sparse_as_dense!r}")
+        self.op, self.sparse_as_dense = op, sparse_as_dense
         self.bucket_bytes = int(bucket_cap_mb * 1024 * 1024)
 
     def active(self) -> bool:
@@ -248,7 +299,7 @@ class GradientReducer:
 
     def begin(self, sources) -> Reduction:
         """A reduction of one step's gradients of `sources` (every rank must call it alike)."""
-        return Reduction(cached_layout(sources, self.bucket_bytes), self.op, current_world().size)
+        return Reduction(cached_layout(sources, self.bucket_bytes), self.op, current_world().size, self.sparse_as_dense)
 
     def reduce(self, gradients, sources) -> list:
         """All gradients at once (no backward pass to overlap with)."""

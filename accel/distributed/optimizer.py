@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from ..ops._core import traceable
 from ..optimizers.base import Optimizer
+from ..indexed_slices import IndexedSlices
+from ..optimizers.sparse import check_slices
 from ..optimizers.validation import check_pairs, checked_gradients
 from .buckets import GradientReducer
 from .tape import reduced_gradient
@@ -50,7 +52,10 @@ class _Averaging:
             if not pairs:
                 raise ValueError("No variables provided.")
             grads, variables = [list(t) for t in zip(*pairs)]
-            present = [i for i, g in enumerate(grads) if g is not None]
+            present = [i for i, g in enumerate(grads) if g is not None and not isinstance(g, IndexedSlices)]
+            for i, g in enumerate(grads):
+                if isinstance(g, IndexedSlices):  # gathered as slices (or densified: sparse_as_dense)
+                    check_slices(g, variables[i], i)
             checked = checked_gradients([grads[i] for i in present], [variables[i] for i in present])
             for i, g in zip(present, checked):
                 grads[i] = g
@@ -81,12 +86,15 @@ def _distributed_class(base: type) -> type:
     return cls
 
 
-def DistributedOptimizer(optimizer: Optimizer, op: str = "average", bucket_cap_mb: float = 25) -> Optimizer:
+def DistributedOptimizer(optimizer: Optimizer, op: str = "average", bucket_cap_mb: float = 25,
+                         sparse_as_dense: bool = False) -> Optimizer:
     """A new optimizer of `optimizer`'s class and configuration that averages (op="average") or
     sums (op="sum") gradients across the workers, in buckets of at most `bucket_cap_mb` MB, before
     it applies them. Wrap before the first step (the state would not carry over), and wrap the
     outermost optimizer (DistributedOptimizer(LossScaleOptimizer(Adam())): the scale then sees
-    the averaged gradients and every worker skips the same steps)."""
+    the averaged gradients and every worker skips the same steps). IndexedSlices gradients are
+    gathered from every worker (Horovod's way), or densified and all-reduced with
+    sparse_as_dense=True."""
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"DistributedOptimizer: optimizer must be an accel optimizer, got {type(optimizer).__name__}")
     if getattr(optimizer, "_distributed", False):
@@ -94,7 +102,7 @@ def DistributedOptimizer(optimizer: Optimizer, op: str = "average", bucket_cap_m
     if optimizer.iterations or optimizer.slot_owners():
         raise ValueError(f"DistributedOptimizer: {optimizer.name} has already taken steps (or been built); wrap it "
                          "before training, then restore a checkpoint into the wrapped optimizer if needed")
-    reducer = GradientReducer(op, bucket_cap_mb, "DistributedOptimizer")
+    reducer = GradientReducer(op, bucket_cap_mb, "DistributedOptimizer", sparse_as_dense)
     wrapped = _distributed_class(type(optimizer)).from_config(optimizer.get_config())
     wrapped._reducer, wrapped._reduced = reducer, ()
     return wrapped

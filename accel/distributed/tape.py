@@ -23,16 +23,18 @@ class DistributedGradientTape:
     """Wraps `tape` (or a new GradientTape made with `persistent` and `watch_accessed_variables`);
     everything but `gradient` is the tape's own. op: "average" (default) or "sum".
     bucket_cap_mb: the largest bucket of gradients reduced as one collective (25, DDP's default).
+    sparse_as_dense: IndexedSlices gradients are densified and all-reduced (Horovod's option);
+    by default they are gathered: every rank's rows, IndexedSlices again.
     """
 
     def __init__(self, tape: GradientTape | None = None, op: str = "average", bucket_cap_mb: float = 25,
-                 persistent: bool = False, watch_accessed_variables: bool = True):
+                 persistent: bool = False, watch_accessed_variables: bool = True, sparse_as_dense: bool = False):
         if tape is None:
             tape = GradientTape(persistent=persistent, watch_accessed_variables=watch_accessed_variables)
         elif not isinstance(tape, GradientTape):
             raise TypeError(f"DistributedGradientTape: tape must be an accel.GradientTape, got {type(tape).__name__}")
         self.tape = tape
-        self._reducer = GradientReducer(op, bucket_cap_mb, "DistributedGradientTape")
+        self._reducer = GradientReducer(op, bucket_cap_mb, "DistributedGradientTape", sparse_as_dense)
 
     def __enter__(self) -> "DistributedGradientTape":
         self.tape.__enter__()

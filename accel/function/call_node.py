@@ -87,7 +87,7 @@ class CallNode:
 
 def _leaves(outputs):
     """The output tensors in nest.flatten's order (refs() of the output template has the same)."""
-    return [leaf for leaf in flatten(outputs) if isinstance(leaf, Tensor)]
+    return [leaf for leaf in flatten(outputs, expand_composites=True) if isinstance(leaf, Tensor)]
 
 
 class _CallVJPs:

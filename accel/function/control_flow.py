@@ -102,7 +102,7 @@ def _opaque(out, where: str):
             "path depends on traced values (its gradient would be frozen to this trace's path); take "
             "that gradient outside the function, where the tape records every call's own path")
 
-    for t in flatten(out if isinstance(out, (list, tuple)) else [out]):
+    for t in flatten(out if isinstance(out, (list, tuple)) else [out], expand_composites=True):
         node = getattr(t, "_node", None)
         if node is not None:
             node.vjp = (refuse,) * len(node.inputs)
@@ -143,7 +143,8 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):
 def _depends_on_trace(trace, cond, loop_vars) -> bool:
     """Whether the loop's trip count may depend on traced values: traced loop variables, or a
     condition that gives a traced tensor (it is evaluated once to see; its steps are dropped)."""
-    if any(trace.is_traced(v) for v in flatten(list(loop_vars)) if isinstance(v, Tensor)):
+    if any(trace.is_traced(v) for v in flatten(list(loop_vars), expand_composites=True)
+           if isinstance(v, Tensor)):
         return True
     start = len(trace.steps)
     traced = _traced(cond(*loop_vars))

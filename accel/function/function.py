@@ -24,7 +24,7 @@ import weakref
 import numpy
 
 from .. import recording
-from ..nest import map_structure
+from ..nest import composite_parts, is_composite, map_structure, rebuild_composite
 from ..tensor import Tensor, Variable, convert
 from .call_node import CallNode, eligible
 from .graph import Graph
@@ -261,6 +261,8 @@ class Function:
                     tensor = Tensor(tensor._data, tensor._device)
                 inputs.append(tensor)
                 return tensor
+            if is_composite(value):
+                return rebuild_composite(value, [substitute(v) for v in composite_parts(value)[0]])
             if isinstance(value, list):
                 return [substitute(v) for v in value]
             if isinstance(value, tuple):
@@ -312,7 +314,8 @@ class Function:
 
 
 def _output_template(result, trace):
-    return map_structure(lambda leaf: Ref(trace.slot_for(leaf)) if isinstance(leaf, Tensor) else leaf, result)
+    return map_structure(lambda leaf: Ref(trace.slot_for(leaf)) if isinstance(leaf, Tensor) else leaf, result,
+                         expand_composites=True)
 
 
 def _check_signature(input_signature, signature) -> tuple:

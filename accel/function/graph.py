@@ -213,13 +213,14 @@ class Graph:
                 value = value.copy()
             return Tensor(as_array(value), self.meta[s][2])
 
-        return map_structure(leaf, template)
+        return map_structure(leaf, template, expand_composites=True)
 
 
 def _snapshots(outputs):
     """Outputs with each Variable replaced by its value now (recorded as a read of it, so a tape
     differentiates through it): a result never changes when the Variable does."""
-    return map_structure(lambda leaf: identity(leaf) if isinstance(leaf, Variable) else leaf, outputs)
+    return map_structure(lambda leaf: identity(leaf) if isinstance(leaf, Variable) else leaf, outputs,
+                         expand_composites=True)
 
 
 def _plain(value) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy
 
 from .. import dtypes
+from ..nest import composite_parts, is_composite
 from ..tensor import Tensor, Variable, convert
 
 __all__ = ["TensorSpec", "call_key", "covers", "widen", "spec_of"]
@@ -128,6 +129,9 @@ def spec_of(value, tensors: list):
         tensor = as_tensor(value)
         tensors.append(tensor)
         return _tensor_key(tensor)
+    if is_composite(value):  # IndexedSlices: keyed by its kind, static facts and component tensors
+        parts, static = composite_parts(value)
+        return ("composite", type(value), static) + tuple(spec_of(v, tensors) for v in parts)
     if isinstance(value, list):
         return ("list",) + tuple(spec_of(v, tensors) for v in value)
     if isinstance(value, tuple):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 
 from .. import recording
-from ..nest import flatten, map_structure
+from ..nest import flatten, is_composite, map_structure, pack_sequence_as
 from ..ops.table import record_of
 from ..tensor import Tensor, Variable, is_device_array
 
@@ -71,14 +71,15 @@ class Step:
 
 def refs(template) -> list:
     """The slots a template refers to, in nest.flatten's order (with repeats)."""
-    return [leaf.slot for leaf in flatten(template) if leaf.__class__ is Ref]
+    return [leaf.slot for leaf in flatten(template, expand_composites=True) if leaf.__class__ is Ref]
 
 
 def resolve(template, values):
     """The template with each Ref replaced by `values[slot]` (values: a list or a dict)."""
     if template.__class__ is Ref:  # the common case: one operand
         return values[template.slot]
-    return map_structure(lambda leaf: values[leaf.slot] if leaf.__class__ is Ref else leaf, template)
+    return map_structure(lambda leaf: values[leaf.slot] if leaf.__class__ is Ref else leaf, template,
+                         expand_composites=True)
 
 
 def resolver(template):
@@ -100,6 +101,9 @@ def resolver(template):
     if isinstance(template, dict):
         parts = [(key, resolver(value)) for key, value in template.items()]
         return lambda values: {key: part(values) for key, part in parts}
+    if is_composite(template):  # IndexedSlices: its components resolved, its static facts kept
+        parts = [resolver(part) for part in flatten([template], expand_composites=True)]
+        return lambda values: pack_sequence_as(template, [part(values) for part in parts], expand_composites=True)
     return lambda values: template
 
 
@@ -111,7 +115,7 @@ def bind(template, out, values, each=None) -> None:
     if template.__class__ is Ref:
         pairs = [(template, out)]
     else:
-        pairs = zip(flatten(template), flatten(out))
+        pairs = zip(flatten(template, expand_composites=True), flatten(out, expand_composites=True))
     for leaf, value in pairs:
         if leaf.__class__ is Ref:
             values[leaf.slot] = value
@@ -191,7 +195,8 @@ class Trace:
 
     def template(self, value):
         """`value` with each tensor replaced by a Ref to its slot."""
-        return map_structure(lambda leaf: Ref(self.slot_for(leaf)) if isinstance(leaf, Tensor) else leaf, value)
+        return map_structure(lambda leaf: Ref(self.slot_for(leaf)) if isinstance(leaf, Tensor) else leaf, value,
+                             expand_composites=True)
 
     # -- recording ----------------------------------------------------------------------------------
     def call(self, op, args, kwargs, effect=None, stateful: bool = False):
@@ -303,7 +308,7 @@ class Trace:
 
 
 def _tensors(out):
-    return [leaf for leaf in flatten(out) if isinstance(leaf, Tensor)]
+    return [leaf for leaf in flatten(out, expand_composites=True) if isinstance(leaf, Tensor)]
 
 
 def _collect_ids(value, into: set) -> None:

@@ -23,6 +23,7 @@ import warnings
 import numpy
 
 from ..dtypes import is_floating
+from ..indexed_slices import IndexedSlices
 from .. import kernels
 from ..nest import flatten
 from ..recording import live_captures
@@ -33,6 +34,7 @@ from . import schedules as schedules_module
 from .accumulation import ACCUMULATOR, check_steps
 from .ema import AVERAGE, MovingAverage
 from .gradient_norms import clipnorm_scales, global_norm_sq, launchable, segment_norms_sq
+from . import sparse
 from .slots import SlotStore
 from .weight_decay import DecayExclusions
 from .validation import check_pairs, check_range, check_variables, checked_gradients, is_none, who
@@ -56,6 +58,9 @@ class Optimizer:
     `finalize_variable_values` (Keras). gradient_accumulation_steps=S: update every S-th call with
     the mean of the S gradients (slot "gradient_accumulator"); `iterations` counts updates and
     `raw_iterations` calls. Both run inside the fused launch.
+    lazy_sparse: an IndexedSlices gradient (an embedding's) changes only the rows it names and
+    their slots, whatever the rule (TF1's sparse optimizers, LazyAdam); by default the step equals
+    the dense gradient's, touching only those rows where the rule allows (optimizers/sparse.py).
     """
 
     rule: str | None = None  # the fused kernel family; None for custom update_step optimizers
@@ -64,7 +69,8 @@ class Optimizer:
 
     def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
-                 loss_scale_factor=None, gradient_accumulation_steps=None, name=None, skip_nonfinite=False):
+                 loss_scale_factor=None, gradient_accumulation_steps=None, name=None, skip_nonfinite=False,
+                 lazy_sparse=False):
         where = type(self).__name__
         # Keras 3's optimizer.variables start with these two: live Variables on the host (the step
         # count as int64; a float learning rate as float64, exactly the Python float given)
@@ -95,6 +101,9 @@ class Optimizer:
         self._ema = MovingAverage(ema_momentum, ema_overwrite_frequency, where) if use_ema else None
         self.ema_momentum, self.ema_overwrite_frequency = ema_momentum, ema_overwrite_frequency
         self.gradient_accumulation_steps = check_steps(gradient_accumulation_steps, where)
+        if not isinstance(lazy_sparse, bool):
+            raise TypeError(f"{where}: lazy_sparse must be True or False, got {lazy_sparse!r}")
+        self.lazy_sparse = lazy_sparse
         self.skipped_steps = 0  # steps skipped for non-finite gradients (skip_nonfinite)
         self._store = SlotStore()  # slots per variable (held weakly) and launch plans
         self._exclusions = DecayExclusions()  # exclude_from_weight_decay
@@ -194,7 +203,7 @@ class Optimizer:
                   "ema_overwrite_frequency": self.ema_overwrite_frequency,
                   "loss_scale_factor": self.loss_scale_factor,
                   "gradient_accumulation_steps": self.gradient_accumulation_steps,
-                  "skip_nonfinite": self.skip_nonfinite}
+                  "skip_nonfinite": self.skip_nonfinite, "lazy_sparse": self.lazy_sparse}
         config.update({key: getattr(self, key) for key in self._defaults})
         return config
 
@@ -255,12 +264,28 @@ class Optimizer:
                             f"{list(names)}; got {got}")
         return [named[name] for name in names]
 
-    def _segment_flags(self, variables, step: int):
-        """Per-variable flags for this launch (AdagradDecay); must not change any state."""
+    def _zero_gradient_keeps_rows(self) -> bool:
+        """Whether the rule leaves a row with a zero gradient as it is (no momentum, no decaying
+        moments): an IndexedSlices gradient then updates only its rows, with the dense result."""
+        return False
+
+    def _segment_flags(self, variables, step: int, rows=None):
+        """Per-variable flags for this launch (AdagradDecay; `rows`: the variables launched row by
+        row, see _row_selection, whose flags are per row); must not change any state."""
         return None
 
     def _segment_flags_applied(self, variables, flags) -> None:
         """Called after the launch that used `flags` succeeded: commit what they imply."""
+
+    def _row_selection(self, variables, step: int, rows):
+        """(rows, row flags) of this launch: `rows` (None, or per variable None or (ids, row
+        length): the rows an IndexedSlices gradient names) as the rule needs them, and per variable
+        None or one uint8 flag per row id (AdagradDecay's per-row decays); must not change any
+        state."""
+        return rows, None
+
+    def _row_flags_applied(self, variables, rows, flags) -> None:
+        """Called after the launch that used the row `flags` succeeded."""
 
     # -- subclass interface (custom Python rules) -----------------------------------------------------
     def build(self, var_list) -> None:
@@ -463,6 +488,10 @@ class Optimizer:
                     if g is None:
                         self._store.add(v, AVERAGE, None)
             grads, variables = zip(*present)
+        selection = None
+        if any(g.__class__ is IndexedSlices for g in grads):  # an embedding's gradient (sparse.py)
+            variables = check_variables(variables, "apply_gradients")
+            grads, selection = sparse.prepare(self, grads, variables)
         lr = self._lr_at(self._iterations)
         if self._custom():
             variables = check_variables(variables, "apply_gradients")
@@ -471,8 +500,9 @@ class Optimizer:
             plan = self._store.plan(tuple(map(id, variables)))
             if plan is None:  # a cached plan names these very Variables: they were checked then
                 check_variables(variables, "apply_gradients")
-            applied = self._apply_fused(checked_gradients(grads, variables, floats_known=plan is not None), variables,
-                                        lr, plan)
+            if selection is None:
+                grads = checked_gradients(grads, variables, floats_known=plan is not None)
+            applied = self._apply_fused(grads, variables, lr, plan, selection=selection)
         self._iterations += applied
         if applied and Variable._any_constraint:
             _apply_constraints(variables)
@@ -586,11 +616,15 @@ class Optimizer:
     # _second_launch(plan, variables, lr, ema): the EMA then runs in that launch.
     _two_launches = False
 
-    def _apply_fused(self, grads, variables, lr, plan=None, arrays=None):
+    def _apply_fused(self, grads, variables, lr, plan=None, arrays=None, selection=None):
         """One fused launch per (device, dtype) group (an accumulating call, or an update); returns
-        False when skip_nonfinite skipped the call."""
+        False when skip_nonfinite skipped the call. `selection` (sparse.Selection): a step with
+        IndexedSlices gradients (the rows to launch, the arrays its norms read)."""
         plan = plan or self._plan(variables)
-        if arrays is None:
+        rows = None
+        if selection is not None:
+            arrays, rows = selection.arrays, selection.rows
+        elif arrays is None:
             arrays = [g._data for g in grads]
         steps, iterations = self.gradient_accumulation_steps, self.iterations
         f = self.loss_scale_factor or 1.0
@@ -612,6 +646,8 @@ class Optimizer:
         # mean, so this gradient is added first and the accumulators (S times the mean) measured.
         args = dict(scalars=scalars, clip_value=self.clipvalue, decay=decay, global_scale=1.0 / f)
         norm_arrays, bound = arrays, f
+        if selection is not None:  # IndexedSlices: norms of the values as they are (TensorFlow's)
+            norm_arrays, grads = selection.norm_arrays, selection.norm_grads
         if steps:
             args.update(accumulation="mean", grad_scale=1.0 / f, accumulation_steps=steps, global_scale=1.0)
             if self.clipnorm is not None or self.global_clipnorm is not None:
@@ -623,28 +659,38 @@ class Optimizer:
         norm_sq = None
         if global_clip is not None:
             norm_sq = global_norm_sq(norm_arrays, variables)
-            if self.skip_nonfinite and not steps and not self._finite(arrays, grads, norm_sq):
+            if self.skip_nonfinite and not steps and not self._finite(norm_arrays, grads, norm_sq):
                 return False
             if isinstance(norm_sq, float):  # a host value: one factor for every group
                 args["global_scale"] *= kernels.global_clip_scale(norm_sq, global_clip)
                 norm_sq = None
-        elif self.skip_nonfinite and not steps and not self._finite(arrays, grads):
+        elif self.skip_nonfinite and not steps and not self._finite(norm_arrays, grads):
             return False
         segment_norms = segment_norms_sq(norm_arrays, variables) if self.clipnorm is not None else None
-        flags = self._segment_flags(variables, iterations + 1)
+        rows, row_flags = self._row_selection(variables, iterations + 1, rows)
+        flags = self._segment_flags(variables, iterations + 1, rows)
+        if flags is not None and row_flags is not None:  # flagged row by row: the rows commit their own
+            flags = flags.copy()
+            flags[[i for i, f in enumerate(row_flags) if f is not None]] = 0
         self._copy_on_write(variables)
         decay_masks = self._exclusions.masks(plan, variables) if decay else None
         if not self._two_launches:
             args.update(ema)
 
         def per_group(index, positions):
-            return dict(segment_scales=None if segment_norms is None else clipnorm_scales(
-                            segment_norms, positions, self.clipnorm * bound),
-                        segment_flags=None if flags is None else flags[positions],
-                        segment_decays=None if decay_masks is None else decay_masks[index])
+            group = dict(segment_scales=None if segment_norms is None else clipnorm_scales(
+                             segment_norms, positions, self.clipnorm * bound),
+                         segment_flags=None if flags is None else flags[positions],
+                         segment_decays=None if decay_masks is None else decay_masks[index])
+            if rows is not None:
+                group.update(rows=[rows[p] for p in positions],
+                             row_flags=None if row_flags is None else [row_flags[p] for p in positions])
+            return group
 
         self._launch_all(plan, arrays, per_group, norm_sq=norm_sq, clip_norm=global_clip or 0.0, **args)
         self._segment_flags_applied(variables, flags)
+        if row_flags is not None:
+            self._row_flags_applied(variables, rows, row_flags)
         if self._two_launches:
             self._second_launch(plan, variables, lr, ema)
         self._after_update(variables, iterations, updated=True)

@@ -1,5 +1,9 @@
 """Gradient clipping (semantics.md section 3): clip_by_value, clip_by_norm, clip_by_global_norm.
 
+Each takes IndexedSlices as TensorFlow does: the values are clipped as they are (a row that
+repeats is not summed first, so the norm is that of the values, not of the dense gradient) and the
+result is IndexedSlices of the same rows.
+
 clip_by_global_norm computes the norm with the fused one-pass kernel when no tape records its
 inputs (the usual case: clipping gradients); under a recording tape it is built from ops, so its
 own gradient (including the dependence on the norm) is exact.
@@ -14,6 +18,7 @@ import numpy
 from ..dtypes import is_floating
 from .. import kernels, ops
 from .. import recording
+from ..indexed_slices import IndexedSlices
 from ..tensor import Tensor, convert
 
 __all__ = ["clip_by_value", "clip_by_norm", "clip_by_global_norm"]
@@ -26,9 +31,18 @@ def _positive(value, argument: str, where: str) -> float:
     return value
 
 
+def _on_values(t, clip):
+    """clip(t), or for IndexedSlices the same rows with clip(values)."""
+    if isinstance(t, IndexedSlices):
+        return IndexedSlices(clip(t.values), t.indices, t.dense_shape)
+    return clip(t)
+
+
 def clip_by_value(t, clip_value_min, clip_value_max):
     """min(max(t, clip_value_min), clip_value_max), of t's shape (bounds broadcast to it; bounds
     that would make the result bigger than t are an error, as in TensorFlow)."""
+    if isinstance(t, IndexedSlices):
+        return _on_values(t, lambda values: clip_by_value(values, clip_value_min, clip_value_max))
     if not isinstance(clip_value_min, Tensor) and not isinstance(clip_value_max, Tensor):
         if clip_value_min > clip_value_max:
             raise ValueError(f"clip_by_value: clip_value_min ({clip_value_min}) must be <= "
@@ -45,6 +59,8 @@ def clip_by_norm(t, clip_norm, axes=None):
     """t * clip_norm / max(||t||, clip_norm), the L2 norm taken over `axes` (default: all).
     TensorFlow's safe form: a zero norm never enters sqrt, so the gradient at t = 0 is the
     identity, not NaN."""
+    if isinstance(t, IndexedSlices):
+        return _on_values(t, lambda values: clip_by_norm(values, clip_norm, axes))
     clip_norm = _positive(clip_norm, "clip_norm", "clip_by_norm")
     t = t if isinstance(t, Tensor) else convert(t)
     l2sum = ops.sum(ops.square(t), axis=axes, keepdims=True)
@@ -63,6 +79,12 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None):
     global_norm = sqrt(sum ||t||^2). None entries stay None; a zero norm changes nothing; an
     inf or NaN norm makes every output NaN (and is returned)."""
     clip_norm = _positive(clip_norm, "clip_norm", "clip_by_global_norm")
+    t_list = list(t_list)
+    if any(isinstance(t, IndexedSlices) for t in t_list):  # clip the values; the norm is theirs
+        values = [t.values if isinstance(t, IndexedSlices) else t for t in t_list]
+        clipped, norm = clip_by_global_norm(values, clip_norm, use_norm)
+        return [IndexedSlices(c, t.indices, t.dense_shape) if isinstance(t, IndexedSlices) else c
+                for c, t in zip(clipped, t_list)], norm
     tensors = [None if t is None else (t if isinstance(t, Tensor) else convert(t)) for t in t_list]
     present = [t for t in tensors if t is not None]
     if not present:

@@ -34,5 +34,8 @@ class SGD(Optimizer):
             return ()
         return ("momentum", "nesterov") if self.nesterov else ("momentum",)
 
+    def _zero_gradient_keeps_rows(self):
+        return self.momentum == 0  # var -= lr * 0; momentum moves every row
+
     def _scalars(self, lr, step):
         return {"lr": lr, "momentum": self.momentum}

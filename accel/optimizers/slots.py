@@ -23,7 +23,7 @@ _PLAN_CACHE = 8
 
 class VariableSlots:
     """The slots of one variable: name -> slot Variable (device slots shaped like the variable;
-    host slots are one int64 on the CPU)."""
+    host slots are int64 on the CPU, one per row of the variable: one for a 0-d variable)."""
 
     __slots__ = ("ref", "slots", "streams", "__weakref__")
 
@@ -101,7 +101,8 @@ class SlotStore:
         if slot is None:
             label = f"{variable.name or 'variable'}/{name}"
             if host:
-                slot = Variable._wrap(numpy.full((), initial, numpy.int64), CPU, name=label, trainable=False)
+                slot = Variable._wrap(numpy.full(tuple(variable.shape[:1]), initial, numpy.int64), CPU, name=label,
+                                      trainable=False)
             else:
                 entry.streams += 1
                 data = _slot_array(variable, entry.streams, initial)

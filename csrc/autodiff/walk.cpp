@@ -4,7 +4,9 @@
 // reads its result; this loop runs between: pop the tensor created last, call the VJP of each of
 // its node's inputs that takes part, sum each contribution down to the input's shape (`sum_to`)
 // and cast it to its dtype (`cast`), add it to what the input already has, and queue the input's
-// own node. accel/autodiff/walk.py's `walk_python` is the same loop, statement for statement.
+// own node. A gradient that is not a Tensor (IndexedSlices) goes through `sparse.accumulate` and,
+// when its tensor's node passes it on, `sparse.densify` (accel/autodiff/sparse_grads.py).
+// accel/autodiff/walk.py's `walk_python` is the same loop, statement for statement.
 // Everything it computes with is a Python object (VJPs, tensors, the accumulation's `+`), so a tape
 // recording the walk still records every op it runs (higher orders), and an exception in a VJP
 // propagates unchanged.
@@ -42,11 +44,13 @@ bool before(const Queued& a, const Queued& b) { return a.seq < b.seq; }
 class Walk {
 public:
     Walk(nb::handle grads, nb::handle queued, nb::handle wanted, nb::handle tape_id, nb::handle watched,
-         nb::handle stop_ids, bool release, nb::handle sum_to, nb::handle cast, nb::handle after_node)
+         nb::handle stop_ids, bool release, nb::handle sum_to, nb::handle cast, nb::handle after_node,
+         nb::handle sparse)
         : grads_(grads.ptr()), queued_(queued.ptr()), wanted_(wanted.ptr()), tape_id_(tape_id.is_none() ? nullptr : tape_id.ptr()),
           watched_(watched.is_none() ? nullptr : watched.ptr()), stop_ids_(stop_ids.ptr()),
           has_stops_(PySet_GET_SIZE(stop_ids.ptr()) > 0), release_(release), sum_to_(sum_to.ptr()),
-          cast_(cast.ptr()), after_node_(after_node.is_none() ? nullptr : after_node.ptr()) {}
+          cast_(cast.ptr()), after_node_(after_node.is_none() ? nullptr : after_node.ptr()),
+          accumulate_(nb::getattr(sparse, "accumulate")), densify_(nb::getattr(sparse, "densify")) {}
 
     void push(nb::handle tensor, PyObject* node) {
         heap_.push_back({as_node(node)->seq, nb::borrow(tensor)});
@@ -61,6 +65,8 @@ public:
             heap_.pop_back();
             nb::object key = nb::steal(PyLong_FromVoidPtr(tensor.ptr()));
             nb::object g = gradient_of(key.ptr());
+            // IndexedSlices reaching a node: its VJPs take the dense tensor (walk_python says so)
+            if (!is_tensor(g.ptr())) g = call(densify_.ptr(), {g.ptr()});
             nb::object node_object = attr(tensor.ptr(), names.node);  // kept alive while its VJPs run
             Node* node = as_node(node_object.ptr());
             nb::object inputs = nb::borrow(node->inputs), values = nb::borrow(node->values);
@@ -134,19 +140,25 @@ private:
         if (r == nullptr) throw nb::python_error();
         nb::object gi = nb::steal(r);
         if (gi.is_none()) return;
-        nb::object gd = attr(gi.ptr(), names.data);
-        nb::object x_shape = attr(xd.ptr(), names.shape);
-        int differs = PyObject_RichCompareBool(attr(gd.ptr(), names.shape).ptr(), x_shape.ptr(), Py_NE);
-        if (differs < 0) throw nb::python_error();
-        nb::object g_dtype = attr(gd.ptr(), names.dtype);
-        if (differs) gi = call(sum_to_, {gi.ptr(), x_shape.ptr()});
-        if (g_dtype.ptr() != x_dtype.ptr()) {
-            int cast = PyObject_RichCompareBool(g_dtype.ptr(), x_dtype.ptr(), Py_NE);
-            if (cast < 0) throw nb::python_error();
-            if (cast) gi = call(cast_, {gi.ptr(), x_dtype.ptr()});
-        }
         PyObject* previous = PyDict_GetItemWithError(grads_, xk.ptr());
         if (previous == nullptr && PyErr_Occurred()) throw nb::python_error();
+        if (!is_tensor(gi.ptr()) || (previous != nullptr && !is_tensor(previous))) {
+            // IndexedSlices: kept sparse while only slices arrive (accel.autodiff.sparse_grads)
+            gi = call(accumulate_.ptr(), {previous != nullptr ? previous : Py_None, gi.ptr(), x});
+            previous = nullptr;
+        } else {
+            nb::object gd = attr(gi.ptr(), names.data);
+            nb::object x_shape = attr(xd.ptr(), names.shape);
+            int differs = PyObject_RichCompareBool(attr(gd.ptr(), names.shape).ptr(), x_shape.ptr(), Py_NE);
+            if (differs < 0) throw nb::python_error();
+            nb::object g_dtype = attr(gd.ptr(), names.dtype);
+            if (differs) gi = call(sum_to_, {gi.ptr(), x_shape.ptr()});
+            if (g_dtype.ptr() != x_dtype.ptr()) {
+                int cast = PyObject_RichCompareBool(g_dtype.ptr(), x_dtype.ptr(), Py_NE);
+                if (cast < 0) throw nb::python_error();
+                if (cast) gi = call(cast_, {gi.ptr(), x_dtype.ptr()});
+            }
+        }
         if (previous != nullptr) {
             PyObject* sum = PyNumber_Add(previous, gi.ptr());
             if (sum == nullptr) throw nb::python_error();
@@ -164,19 +176,28 @@ private:
     PyObject *grads_, *queued_, *wanted_, *tape_id_, *watched_, *stop_ids_;
     bool has_stops_, release_;
     PyObject *sum_to_, *cast_, *after_node_;
+    nb::object accumulate_, densify_;
     std::vector<Queued> heap_;
+
+    // Whether `o` is an accel Tensor (a gradient that is not: IndexedSlices).
+    static bool is_tensor(PyObject* o) {
+        if (Py_TYPE(o) == reinterpret_cast<PyTypeObject*>(config.tensor)) return true;
+        int r = PyObject_IsInstance(o, config.tensor);
+        if (r < 0) throw nb::python_error();
+        return r == 1;
+    }
 };
 
 void walk(nb::list roots, nb::handle grads, nb::handle queued, nb::handle wanted, nb::handle tape_id,
           nb::handle watched, nb::handle stop_ids, bool release, nb::handle sum_to, nb::handle cast,
-          nb::handle after_node) {
+          nb::handle after_node, nb::handle sparse) {
     if (config.tensor == nullptr) throw nb::type_error("walk: accel._autodiff.configure was not called");
     if (!PyDict_Check(grads.ptr())) throw nb::type_error("walk: grads must be a dict");
     if (!PySet_Check(queued.ptr())) throw nb::type_error("walk: queued must be a set");
     if (!PyAnySet_Check(wanted.ptr())) throw nb::type_error("walk: wanted must be a set");
     if (!PyAnySet_Check(stop_ids.ptr())) throw nb::type_error("walk: stop_ids must be a set");
     if (!watched.is_none() && !PyDict_Check(watched.ptr())) throw nb::type_error("walk: watched must be a dict or None");
-    Walk w(grads, queued, wanted, tape_id, watched, stop_ids, release, sum_to, cast, after_node);
+    Walk w(grads, queued, wanted, tape_id, watched, stop_ids, release, sum_to, cast, after_node, sparse);
     for (nb::handle tensor : roots) w.push(tensor, attr(tensor.ptr(), names.node).ptr());
     w.run();
 }
@@ -185,7 +206,7 @@ void walk(nb::list roots, nb::handle grads, nb::handle queued, nb::handle wanted
 
 void bind_walk(nb::module_& m) {
     m.def("walk", &walk, nb::arg("roots"), nb::arg("grads"), nb::arg("queued"), nb::arg("wanted"), nb::arg("tape_id").none(), nb::arg("watched").none(),
-          nb::arg("stop_ids"), nb::arg("release"), nb::arg("sum_to"), nb::arg("cast"), nb::arg("after_node").none(),
+          nb::arg("stop_ids"), nb::arg("release"), nb::arg("sum_to"), nb::arg("cast"), nb::arg("after_node").none(), nb::arg("sparse"),
           "Run the walk from `roots` (tensors whose nodes it passes through), accumulating into `grads` "
           "({id(tensor): gradient}); see accel.autodiff.walk.walk_python.");
 }

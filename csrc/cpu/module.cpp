@@ -316,8 +316,49 @@ nb::list launch_args_layout() {
     return out;
 }
 
+// A variable updated only at some rows (an IndexedSlices gradient): `ids` (int64, strictly
+// increasing, so no two threads write one row) and the row length; grads[s] holds one gradient row
+// per id, and flags (uint8 per id, or none) replace the variable's flag row by row (AdagradDecay's
+// per-row decay powers). Each row becomes a segment of its own: the loops, the rules and the
+// extras (accumulator, average) then run unchanged, and the rows a step does not name are not read.
+struct RowSelection {
+    Buffer ids, flags;
+    long long row_length = 0, count = 0;
+};
+
+RowSelection read_rows(nb::handle ids, nb::handle row_length, nb::handle flags, long long length, long long s) {
+    RowSelection r;
+    const std::string where = "rows[" + std::to_string(s) + "]";
+    r.row_length = nb::cast<long long>(row_length);
+    if (r.row_length <= 0 || length % r.row_length != 0)
+        throw nb::value_error((where + ": the row length " + std::to_string(r.row_length) + " does not divide the " +
+                               std::to_string(length) + " elements of params[" + std::to_string(s) + "]").c_str());
+    r.ids = acquire_values(ids, -1, 'q', 8, where);
+    r.count = r.ids.size();
+    const long long* id = static_cast<const long long*>(r.ids.view.buf);
+    const long long rows = length / r.row_length;
+    for (long long k = 0; k < r.count; ++k) {
+        if (id[k] < 0 || id[k] >= rows)
+            throw nb::index_error((where + ": row " + std::to_string(id[k]) + " is not in [0, " + std::to_string(rows) +
+                                   ")").c_str());
+        if (k > 0 && id[k] <= id[k - 1])
+            throw nb::value_error((where + ": row ids must be strictly increasing (unique), got " +
+                                   std::to_string(id[k - 1]) + " then " + std::to_string(id[k])).c_str());
+    }
+    if (!flags.is_none()) r.flags = acquire_values(flags, r.count, 'B', 1, "row_flags[" + std::to_string(s) + "]");
+    return r;
+}
+
+// `base` (an array of `itemsize`-byte elements, or nullptr) advanced by `elements`.
+void* advance(void* base, long long elements, size_t itemsize) {
+    return base == nullptr ? nullptr : static_cast<char*>(base) + elements * (long long)itemsize;
+}
+
+size_t item_size(DType d) { return d == DType::f16 ? 2 : d == DType::f32 ? 4 : 8; }
+
 void launch(const Table& table, nb::list grads, nb::handle segment_scales, nb::handle segment_flags,
-            nb::handle segment_decays, nb::handle launch_args) {
+            nb::handle segment_decays, nb::handle launch_args, nb::handle rows, nb::handle row_lengths,
+            nb::handle row_flags) {
     const accel::LaunchArgs args = read_launch_args(launch_args);
     const int accumulation = (int)args.accumulation;
     const double accumulation_steps = args.accumulation_steps, ema_momentum = args.ema_momentum;
@@ -353,27 +394,70 @@ void launch(const Table& table, nb::list grads, nb::handle segment_scales, nb::h
         debuf = acquire_values(segment_decays, count, 'B', 1, "segment_decays");
         decays = static_cast<const uint8_t*>(debuf.view.buf);
     }
+    const bool selective = !rows.is_none();
+    if (selective) {
+        const char* names[3] = {"rows", "row_lengths", "row_flags"};
+        const nb::handle lists[3] = {rows, row_lengths, row_flags};
+        for (int k = 0; k < 3; ++k)
+            if (!nb::isinstance<nb::list>(lists[k]) || (long long)nb::len(lists[k]) != count)
+                throw nb::value_error((std::string(names[k]) + ": expected a list of " + std::to_string(count) +
+                                       " entries, one per parameter").c_str());
+    }
     Launch L{};
     L.rule = table.info.id;
     L.dtype = table.dtype;
+    const size_t itemsize = item_size(L.dtype);
     std::vector<Buffer> gbufs;
     gbufs.reserve(count);
+    std::vector<RowSelection> selections(count);
     std::vector<Segment> segments(table.segments);
+    std::vector<Segment> row_segments;  // a selective launch: one segment per named row
     long long total = 0;
     for (long long s = 0; s < count; ++s) {
         gbufs.push_back(acquire(grads[s], false, "grads", s));
         if (dtype_of(gbufs[s], "grads", s) != L.dtype)
             throw nb::type_error((describe("grads", s) + ": dtype must match params (" +
                                   dtype_name(L.dtype) + ")").c_str());
-        if (gbufs[s].size() != segments[s].length)
-            throw nb::value_error((describe("grads", s) + ": has " + std::to_string(gbufs[s].size()) +
-                                   " elements, params[" + std::to_string(s) + "] has " +
-                                   std::to_string(segments[s].length)).c_str());
+        const bool some_rows = selective && !nb::borrow<nb::list>(rows)[s].is_none();
+        if (some_rows)
+            selections[s] = read_rows(nb::borrow<nb::list>(rows)[s], nb::borrow<nb::list>(row_lengths)[s],
+                                      nb::borrow<nb::list>(row_flags)[s], segments[s].length, s);
+        const long long expected = some_rows ? selections[s].count * selections[s].row_length : segments[s].length;
+        if (gbufs[s].size() != expected)
+            throw nb::value_error((describe("grads", s) + ": has " + std::to_string(gbufs[s].size()) + " elements, " +
+                                   (some_rows ? "expected " + std::to_string(expected) + " (one row per id)"
+                                              : "params[" + std::to_string(s) + "] has " + std::to_string(expected)))
+                                      .c_str());
         segments[s].grad = gbufs[s].view.buf;
         segments[s].scale = scale ? scale[s] : 1.0;
         segments[s].flag = flag ? flag[s] != 0 : false;
         segments[s].decays = decays ? decays[s] != 0 : true;
-        total += segments[s].length;
+        total += expected;
+    }
+    if (selective) {
+        for (long long s = 0; s < count; ++s) {
+            const Segment& whole = segments[s];
+            const RowSelection& r = selections[s];
+            if (r.row_length == 0) {
+                row_segments.push_back(whole);
+                continue;
+            }
+            const long long* id = static_cast<const long long*>(r.ids.view.buf);
+            const uint8_t* row_flag = r.flags.held ? static_cast<const uint8_t*>(r.flags.view.buf) : nullptr;
+            for (long long k = 0; k < r.count; ++k) {
+                const long long at = id[k] * r.row_length;
+                Segment row = whole;
+                row.length = r.row_length;
+                row.param = advance(whole.param, at, itemsize);
+                row.grad = advance(const_cast<void*>(whole.grad), k * r.row_length, itemsize);
+                for (int j = 0; j < 3; ++j) row.slots[j] = advance(whole.slots[j], at, itemsize);
+                row.accumulator = advance(whole.accumulator, at, itemsize);
+                row.average = advance(whole.average, at, itemsize);
+                if (row_flag) row.flag = row_flag[k] != 0;
+                row_segments.push_back(row);
+            }
+        }
+        segments.swap(row_segments);
     }
     L.segments = segments.data();
     L.args = args;
@@ -382,6 +466,12 @@ void launch(const Table& table, nb::list grads, nb::handle segment_scales, nb::h
     const std::vector<Chunk> chunks = make_chunks(segments);
     const IsaLoops* loops = g_loops;
     nb::gil_scoped_release release;
+    if (selective) {  // many short rows: each task runs a range of them (one pool task per row cost more)
+        for_ranges((long long)chunks.size(), total, thread_count(), [&](long long b, long long e) {
+            for (long long c = b; c < e; ++c) loops->run_chunk(L, chunks[c]);
+        });
+        return;
+    }
     for_chunks(chunks, total, [&](long long c) { loops->run_chunk(L, chunks[c]); });
 }
 
@@ -502,6 +592,7 @@ void bind_activations(nb::module_& m, NnRuntime runtime);  // activations.cpp
 void bind_classification(nb::module_& m, NnRuntime runtime);  // classification.cpp
 void bind_normalization(nb::module_& m, NnRuntime runtime);   // normalization.cpp
 void bind_windows(nb::module_& m, int (*threads)());  // windows.cpp
+void bind_sparse_rows(nb::module_& m, int (*threads)());  // sparse_rows.cpp
 }
 
 NB_MODULE(_cpu, m) {
@@ -513,6 +604,7 @@ NB_MODULE(_cpu, m) {
     accel_cpu::bind_classification(m, nn);
     accel_cpu::bind_normalization(m, nn);
     accel_cpu::bind_windows(m, &thread_count);
+    accel_cpu::bind_sparse_rows(m, &thread_count);
     m.def("rules", &rules, "The fused kernels of csrc/rules/registry.h: id, family, flags, slots, scalars, types.");
     m.def("build_info", &build_info, "How accel._cpu was built and runs: threads, ISA, compiler.");
     m.def("set_num_threads", [](int n) {
@@ -532,8 +624,12 @@ NB_MODULE(_cpu, m) {
         .def_prop_ro("dtype", [](const Table& t) { return std::string(dtype_name(t.dtype)); });
     m.def("launch", &launch, nb::arg("table"), nb::arg("grads"), nb::arg("segment_scales").none(),
           nb::arg("segment_flags").none(), nb::arg("segment_decays").none(), nb::arg("args"),
+          nb::arg("rows").none() = nb::none(), nb::arg("row_lengths").none() = nb::none(),
+          nb::arg("row_flags").none() = nb::none(),
           "One fused optimizer update of every variable of a table, from one gradient each; args: the bytes of "
-          "one LaunchArgs (csrc/rules/launch_args.h).");
+          "one LaunchArgs (csrc/rules/launch_args.h). rows (a list with, per variable, None or its strictly "
+          "increasing int64 row ids), row_lengths (elements per row) and row_flags (None or uint8 per id): "
+          "update only those rows of those variables, from one gradient row per id.");
     m.def("launch_args_layout", &launch_args_layout,
           "(name, NumPy type, byte offset, count) of each field of LaunchArgs, in layout order.");
     m.def("norms_sq", &norms_sq, nb::arg("arrays"), "sum(x*x) of each array, in float64, in one pass.");

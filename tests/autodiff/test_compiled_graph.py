@@ -14,7 +14,7 @@ import pytest
 
 import accel as ac
 from accel import recording
-from accel.autodiff import backprop, walk as walk_module
+from accel.autodiff import backprop, sparse_grads, walk as walk_module
 from accel.ops import _core, elementwise_op
 from accel.recording import Node
 
@@ -245,7 +245,8 @@ def test_a_vjp_sequence_is_indexed_not_iterated():
 
 def test_the_walk_checks_its_arguments():
     with pytest.raises(TypeError, match="grads must be a dict"):
-        ac._autodiff.walk([], [], set(), set(), None, None, frozenset(), False, ac.ops.sum_to, ac.ops.cast, None)
+        ac._autodiff.walk([], [], set(), set(), None, None, frozenset(), False, ac.ops.sum_to, ac.ops.cast, None,
+                            sparse_grads)
 
 
 def test_accel_python_graph_runs_the_python_statement():

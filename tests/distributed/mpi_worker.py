@@ -10,6 +10,9 @@ Cases:
     collectives    all_reduce, broadcast, broadcast_variables (model + optimizer), the sampler
     mismatch       rank 1 builds a wider model: every rank must raise ValueError naming it
     crash          rank 1 raises while rank 0 waits in an all_reduce: the job must end, not hang
+    slices         an embedding's IndexedSlices gradients: gathered from every rank (values averaged),
+                   densified with sparse_as_dense, and lazy Adagrad through DistributedOptimizer
+                   equal to one process applying every rank's rows
 """
 
 import os
@@ -153,6 +156,43 @@ def mismatch():
             print(f"rank {rank} raised: {text}", flush=True)
 
 
+def _rank_ids(rank):
+    return [[0, 3, 3], [5, 0]][rank % 2]
+
+
+def _embedding_grad(table, ids, tape_class, **kwargs):
+    with ac.GradientTape() as tape:
+        loss = ac.sum(ac.gather(table, ids) * ac.tensor([1.0, -2.0], dtype="float64"))
+    return (tape_class(tape, **kwargs) if tape_class else tape).gradient(loss, table)
+
+
+def slices():
+    rank, size = dist.rank(), dist.size()
+    init = numpy.arange(12, dtype=numpy.float64).reshape(6, 2)
+    table = ac.Variable(init.copy(), name="table")
+    g = _embedding_grad(table, _rank_ids(rank), dist.DistributedGradientTape)
+    every = [i for r in range(size) for i in _rank_ids(r)]
+    if not isinstance(g, ac.IndexedSlices) or g.indices.numpy().tolist() != every:
+        fail(f"gathered gradient: {g!r}, expected rows {every}")
+    numpy.testing.assert_array_equal(g.values.numpy(), numpy.tile([[1.0, -2.0]], (len(every), 1)) / size)
+    dense = _embedding_grad(table, _rank_ids(rank), dist.DistributedGradientTape, sparse_as_dense=True)
+    numpy.testing.assert_array_equal(dense.numpy(), ac.convert_to_tensor(g).numpy())
+
+    opt = dist.DistributedOptimizer(ac.optimizers.Adagrad(0.5, lazy_sparse=True))
+    alone, alone_opt = ac.Variable(init.copy()), ac.optimizers.Adagrad(0.5, lazy_sparse=True)
+    for _ in range(3):
+        opt.apply_gradients([(_embedding_grad(table, _rank_ids(rank), None), table)])
+        alone_opt.apply_gradients([(_embedding_grad(alone, every, None) / size, alone)])
+    numpy.testing.assert_allclose(table.numpy(), alone.numpy(), rtol=1e-15)
+    untouched = sorted(set(range(6)) - set(every))
+    numpy.testing.assert_array_equal(table.numpy()[untouched], init[untouched])
+    tables = dist.world.world().gather(table.numpy())
+    if rank == 0:
+        if any(not numpy.array_equal(t, tables[0]) for t in tables):
+            fail("the workers' tables differ")
+        print(f"slices: {size} workers gathered rows {every}", flush=True)
+
+
 def crash():
     if dist.rank() == 1:
         raise RuntimeError("worker 1 fails on purpose")
@@ -168,4 +208,4 @@ if __name__ == "__main__":
     if case == "train":
         train(sys.argv[2])
     else:
-        {"collectives": collectives, "mismatch": mismatch, "crash": crash}[case]()
+        {"collectives": collectives, "mismatch": mismatch, "crash": crash, "slices": slices}[case]()

@@ -75,9 +75,9 @@ def test_reduction_averages_and_starts_buckets_in_layout_order():
     reduction.ready(0, grads[0])  # the last bucket is full first: it must wait for the others
     assert world.comm.started == []
     reduction.ready(2, grads[2])
-    assert world.comm.started == [4 + 1]  # bucket 0 (source 2): 4 values and 1 presence flag
+    assert world.comm.started == [4 + 2]  # bucket 0 (source 2): 4 values, a presence and a slices flag
     reduction.ready(1, grads[1])
-    assert world.comm.started == [5, 3, 4]
+    assert world.comm.started == [6, 4, 5]
     out = reduction.finish(sources)
     for g, r in zip(grads, out):  # (g / 2) + (g / 2) from the two ranks
         numpy.testing.assert_array_equal(r.numpy(), g.numpy())

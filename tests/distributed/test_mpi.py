@@ -52,6 +52,12 @@ def test_collectives_and_broadcast_of_model_and_optimizer_state():
     assert "collectives: 2 workers agree" in result.stdout
 
 
+def test_embedding_slices_are_gathered_from_every_worker():
+    result = run_workers("slices")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "slices: 2 workers gathered rows [0, 3, 3, 5, 0]" in result.stdout
+
+
 def test_different_models_raise_on_every_rank_naming_the_difference():
     result = run_workers("mismatch")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -100,3 +106,14 @@ def test_the_char_gpt_example_trains_on_two_workers(tmp_path):
     losses = [float(v) for v in re.findall(r" - loss: ([0-9.]+)", result.stdout)]
     assert len(losses) == 2 and losses[1] < losses[0]  # rank 0 alone reports
     assert result.stdout.count("sample:") == 1
+
+
+def test_the_recommender_example_trains_on_two_workers(tmp_path):
+    script = pathlib.Path(__file__).resolve().parents[2] / "examples" / "train_recommender.py"
+    result = subprocess.run([_mpiexec(), "-n", "2", sys.executable, str(script), "--distributed", "--verbose", "2",
+                             "--out", str(tmp_path), "--plot", "", "--users", "50000", "--items", "10000",
+                             "--samples", "60000", "--epochs", "2"], capture_output=True, text=True, timeout=300,
+                            cwd=tmp_path, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    losses = [float(v) for v in re.findall(r" - loss: ([0-9.]+)", result.stdout)]
+    assert len(losses) == 2 and losses[1] < losses[0]  # rank 0 alone reports

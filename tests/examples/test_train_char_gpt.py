@@ -24,13 +24,18 @@ def test_a_short_run_learns_and_samples(tmp_path, run_example, extra):
     assert (tmp_path / "char_gpt_loss.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def _torch_gpt_loss(torch, w, ids, targets, heads):
-    """The example's GPT written in PyTorch from accel's weights (get_weights order)."""
+def _torch_gpt_loss(torch, w, ids, targets, heads, looked_up=None):
+    """The example's GPT written in PyTorch from accel's weights (get_weights order); the token
+    rows it looks up are appended to `looked_up` (their gradient is the embedding's IndexedSlices)."""
     f = torch.nn.functional
     it = iter(w)
     take = lambda: next(it)  # noqa: E731
     tokens, positions = take(), take()
-    x = tokens[ids] + positions[: ids.shape[1]]
+    rows = tokens[ids]
+    if looked_up is not None:
+        rows.retain_grad()
+        looked_up.append(rows)
+    x = rows + positions[: ids.shape[1]]
     t = ids.shape[1]
     causal = torch.tril(torch.ones(t, t, dtype=torch.bool))
     blocks = (len(w) - 6) // 16
@@ -54,7 +59,8 @@ def _torch_gpt_loss(torch, w, ids, targets, heads):
 
 def test_pytorch_gives_the_same_loss_curve(example_module):
     """50 train_on_batch steps (AdamW with global-norm clipping, float64, no dropout) against
-    PyTorch with the same weights and batches (Adam's eps set to TensorFlow's epsilon-hat)."""
+    PyTorch with the same weights and batches (Adam's eps set to TensorFlow's epsilon-hat, the
+    clipping norm TensorFlow's)."""
     torch = pytest.importorskip("torch")
     ex = example_module("train_char_gpt")
     args = ex.parse_args(["--width", "32", "--heads", "2", "--blocks", "2", "--context", "16"])
@@ -80,9 +86,16 @@ def test_pytorch_gives_the_same_loss_curve(example_module):
         for group in topt.param_groups:
             group["eps"] = 1e-7 / (1 - 0.999 ** (step + 1)) ** 0.5
         topt.zero_grad()
-        loss = _torch_gpt_loss(torch, params, torch.tensor(x[b]), torch.tensor(y[b]), args.heads)
+        looked_up = []
+        loss = _torch_gpt_loss(torch, params, torch.tensor(x[b]), torch.tensor(y[b]), args.heads, looked_up)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        # Global-norm clipping as TensorFlow's (and accel's): the token embedding's gradient is
+        # IndexedSlices, whose norm is that of the looked-up rows' gradients (a character that
+        # repeats counts once per use), not of the summed table gradient.
+        norm_sq = (looked_up[0].grad ** 2).sum() + sum((p.grad ** 2).sum() for p in params[1:])
+        scale = 1.0 / max(float(norm_sq) ** 0.5, 1.0)
+        for p in params:
+            p.grad *= scale
         topt.step()
         theirs.append(loss.item())
     numpy.testing.assert_allclose(ours, theirs, rtol=1e-7, atol=1e-9)
