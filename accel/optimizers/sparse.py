@@ -54,6 +54,8 @@ def prepare(optimizer, grads, variables):
     for i, (g, var) in enumerate(zip(grads, variables)):
         if sliced[i]:
             check_slices(g, var, i)
+            if g.dense_shape is None:  # unknown (TensorFlow allows it): the variable's
+                grads[i] = IndexedSlices(g.values, g.indices, tuple(var.shape))
     dense_at = [i for i, s in enumerate(sliced) if not s]
     checked = checked_gradients([grads[i] for i in dense_at], [variables[i] for i in dense_at])
     for i, g in zip(dense_at, checked):

@@ -257,6 +257,13 @@ def test_bad_slices_change_nothing(grad, error, match):
     assert opt.iterations == 1
 
 
+def test_slices_without_a_dense_shape_take_the_variables():
+    for opt in (opts.SGD(0.5), opts.Adam(0.5)):  # rows, and densified
+        v = ac.Variable(INIT.copy())
+        opt.apply_gradients([(ac.IndexedSlices(ac.ones((2, 2), dtype="float64"), [1, 1]), v)])
+        assert (v.numpy()[1] < INIT[1]).all() and (v.numpy()[[0, 2, 3, 4, 5]] == INIT[[0, 2, 3, 4, 5]]).all()
+
+
 def test_float_indices_are_refused_when_made():
     with pytest.raises(TypeError, match="indices must be integers"):
         ac.IndexedSlices(ac.ones((1, 2)), [0.5], (6, 2))
