@@ -160,9 +160,10 @@ def _rows_added(xp, out, index, values) -> bool:
 
 
 def rows_summed(ids, rows):
-    """(distinct ids in increasing order, int64; for each the sum of its `rows` (2-D NumPy) in the
-    order they come): one sort and one pass in accel._cpu, the same bits as numpy.add.reduceat over
-    a stable argsort. Both an embedding's dense gradient and the optimizers' deduplication of
+    """(distinct ids in increasing order, int64; for each the sum of its `rows` (2-D NumPy), one
+    add per row in the order they come, as numpy.add.at adds): one sort and one pass in accel._cpu
+    (NumPy's argsort + add.reduceat took 1.4 ms for 4096 rows of 64, and reduceat sums a long run
+    pairwise). Both an embedding's dense gradient and the optimizers' deduplication of
     IndexedSlices (optimizers/sparse.py) sum this way, so the two agree bit for bit."""
     from .. import _cpu
 

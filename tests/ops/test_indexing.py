@@ -161,3 +161,20 @@ def test_embedding_lookup_max_norm_scales_long_rows_only():
     assert numpy.isfinite(tape.gradient(loss, x).numpy()).all()
     with pytest.raises(ValueError, match="max_norm must be a positive number"):
         ac.embedding_lookup(table, [0], max_norm=0)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_rows_summed_adds_each_rows_values_in_their_order_bit_for_bit(dtype):
+    from accel.ops.indexing import rows_summed
+
+    rng = numpy.random.default_rng(4)
+    ids = rng.integers(0, 50, size=3000)
+    rows = rng.standard_normal((3000, 7)).astype(dtype)
+    unique, sums = rows_summed(ids, rows)
+    numpy.testing.assert_array_equal(unique, numpy.unique(ids))
+    expected = numpy.zeros((50, 7), dtype)
+    numpy.add.at(expected, ids, rows)  # one add per row, in order (reduceat would sum pairwise)
+    numpy.testing.assert_array_equal(sums, expected[unique])
+    assert sums.dtype == rows.dtype and unique.dtype == numpy.int64
+    empty_ids, empty_sums = rows_summed(numpy.zeros(0, numpy.int64), numpy.zeros((0, 3), dtype))
+    assert empty_ids.shape == (0,) and empty_sums.shape == (0, 3)

@@ -318,3 +318,37 @@ def test_fit_trains_an_embedding_through_slices(monkeypatch):
     model.compile(optimizer=opts.Adagrad(0.5, lazy_sparse=True), loss="mse")
     history = model.fit(ids, y, epochs=3, batch_size=64, verbose=0)
     assert seen and history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_mixed_precision_fit_keeps_the_table_gradient_sparse(monkeypatch):
+    seen = []
+    prepare = sparse.prepare
+    monkeypatch.setattr(sparse, "prepare", lambda opt, grads, variables: seen.append(
+        [type(g).__name__ for g in grads]) or prepare(opt, grads, variables))
+    ac.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = ac.nn.Sequential([ac.nn.Embedding(40, 8), ac.nn.Flatten(), ac.nn.Dense(1)])
+        model.compile(optimizer=opts.Adagrad(0.5), loss="mse")
+        ids = numpy.random.default_rng(1).integers(0, 40, size=(64, 2))
+        model.fit(ids, ids.sum(axis=1, keepdims=True).astype("float32") / 80, epochs=2, batch_size=32, verbose=0)
+    finally:
+        ac.mixed_precision.set_global_policy("float32")
+    assert isinstance(model.optimizer, opts.LossScaleOptimizer)
+    assert seen and seen[0][0] == "IndexedSlices" and model.layers[0].embeddings.dtype == numpy.float32
+
+
+def test_a_checkpoint_holds_the_per_row_powers_and_takes_an_older_single_one(tmp_path):
+    opt = opts.AdagradDecay(0.1, accumulator_decay_step=1)
+    v = _run(opt, STEPS[:2])
+    powers = opt.get_slot(v, "accumulator_decay_power").numpy()
+    assert powers.tolist() == [1, 0, 2, 0, 1, 0]
+    path = ac.Checkpoint(v=v, opt=opt).save(tmp_path / "rows.npz")
+    v2, opt2 = ac.Variable(INIT.copy(), name="table"), opts.AdagradDecay(0.1, accumulator_decay_step=1)
+    ac.Checkpoint(v=v2, opt=opt2).restore(path)
+    assert opt2.get_slot(v2, "accumulator_decay_power").numpy().tolist() == powers.tolist()
+    # a file written when the power was one int64 per variable: every row takes it
+    slot = opt.get_slot(v, "accumulator_decay_power")
+    slot._data = numpy.array(3, numpy.int64)
+    older = ac.Checkpoint(v=v, opt=opt).save(tmp_path / "older.npz")
+    ac.Checkpoint(v=v2, opt=opt2).restore(older)
+    assert opt2.get_slot(v2, "accumulator_decay_power").numpy().tolist() == [3] * 6
