@@ -613,7 +613,8 @@ class Optimizer:
                                      average=AVERAGE if self.use_ema else None)
 
     # A rule whose update needs a second launch after the main one (LAMB) sets this and defines
-    # _second_launch(plan, variables, lr, ema): the EMA then runs in that launch.
+    # _second_launch(plan, variables, lr, ema, rows): the EMA then runs in that launch (`rows`: the
+    # rows of a lazy step, as kernels.launch takes them, or None).
     _two_launches = False
 
     def _apply_fused(self, grads, variables, lr, plan=None, arrays=None, selection=None):
@@ -692,7 +693,7 @@ class Optimizer:
         if row_flags is not None:
             self._row_flags_applied(variables, rows, row_flags)
         if self._two_launches:
-            self._second_launch(plan, variables, lr, ema)
+            self._second_launch(plan, variables, lr, ema, rows)
         self._after_update(variables, iterations, updated=True)
         return True
 

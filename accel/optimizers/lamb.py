@@ -47,15 +47,22 @@ class Lamb(Optimizer):
 
     _two_launches = True
 
-    def _second_launch(self, plan, variables, lr, ema):
-        """var -= ratio * lr * r with the trust ratios (and the EMA, when on, after it)."""
+    def _second_launch(self, plan, variables, lr, ema, rows=None):
+        """var -= ratio * lr * r with the trust ratios (and the EMA, when on, after it). A lazy
+        step (`rows`: IndexedSlices, lazy_sparse) updates only the named rows, its ratio taken over
+        them: ||var[rows]|| / ||r[rows]||, the rows the step moves (r of the others is stale)."""
         for device, _, positions, _ in plan.groups:
             params = [variables[p]._data for p in positions]
             updates = [self._store.get(variables[p], "r")._data for p in positions]
-            var_norms = numpy.sqrt(kernels.norms_sq(params, device))
+            picked = [None if rows is None else rows[p] for p in positions]
+            with device.activate():  # a lazy step: the rows it names (2-D copies) measured and applied
+                measured_params = [a if r is None else a.reshape(-1, r[1])[r[0]] for a, r in zip(params, picked)]
+                updates = [a if r is None else a.reshape(-1, r[1])[r[0]] for a, r in zip(updates, picked)]
+            var_norms = numpy.sqrt(kernels.norms_sq(measured_params, device))
             r_norms = numpy.sqrt(kernels.norms_sq(updates, device))
             positive = (var_norms > 0) & (r_norms > 0)
             ratios = numpy.where(positive, var_norms / numpy.where(positive, r_norms, 1.0), 1.0)
             averages = [self._store.get(variables[p], AVERAGE)._data for p in positions] if ema else None
             table = kernels.table("sgd", params, [], device, averages=averages)
-            kernels.launch(table, updates, segment_scales=ratios, scalars=[lr, 0.0], **ema)
+            selected = None if all(r is None for r in picked) else picked
+            kernels.launch(table, updates, segment_scales=ratios, scalars=[lr, 0.0], rows=selected, **ema)

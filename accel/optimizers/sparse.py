@@ -14,8 +14,8 @@ anything is written, and applied in one of two ways:
     touched rows.
 - **dense**: the slices are densified (repeated rows summed) and the step is the dense one, by
   default for every rule that moves rows without a gradient (momentum, Adam's decaying moments,
-  RMSprop, Ftrl, ...), and always with gradient accumulation, LAMB (its trust ratio is a norm over
-  the whole variable) or a custom update_step. Keras 3 on TensorFlow squares duplicate rows
+  RMSprop, Ftrl, LAMB, ...), and always with gradient accumulation or a custom update_step (LAMB
+  with lazy_sparse takes its trust ratio over the named rows: lamb.py). Keras 3 on TensorFlow squares duplicate rows
   separately for Adam / Adagrad / RMSprop / Ftrl; accel sums them first: the dense result.
 
 Norms for clipping (clipnorm, global_clipnorm) and skip_nonfinite are taken over the values as they
@@ -113,7 +113,7 @@ def check_slices(slices: IndexedSlices, var, position: int) -> None:
 
 def uses_rows(optimizer) -> bool:
     """Whether this optimizer applies IndexedSlices to the touched rows only (see the module doc)."""
-    if optimizer._custom() or optimizer._two_launches or optimizer.gradient_accumulation_steps:
+    if optimizer._custom() or optimizer.gradient_accumulation_steps:
         return False
     if optimizer.lazy_sparse:
         return True

@@ -396,7 +396,7 @@ def test_a_cnn_trains_on_the_device_as_on_the_cpu(emulated_cuda):
 
 # IndexedSlices on the device: the rows launch (each named row a segment of the device's tables).
 # A table of 3 x 70_001 float32 crosses a CUDA chunk boundary within one row.
-SPARSE = ["sgd", "adagrad", "adagrad_decay", "adam", "ftrl"]
+SPARSE = ["sgd", "adagrad", "adagrad_decay", "adam", "ftrl", "lamb"]
 
 
 def _train_sparse(make, device, lazy, rows=5, width=70_001, steps=3):

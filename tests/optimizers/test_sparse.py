@@ -110,7 +110,7 @@ def test_the_default_launches_only_the_touched_rows_where_the_rule_allows(name, 
 
 
 # -- lazy_sparse --------------------------------------------------------------------------------------
-LAZY = sorted(set(CONFIGS) - {"lamb", "sgd_accumulating"})
+LAZY = sorted(set(CONFIGS) - {"sgd_accumulating"})
 
 
 @pytest.mark.parametrize("name", LAZY)
@@ -149,6 +149,22 @@ def _lazy_adam_reference(steps, lr, beta_1, beta_2, epsilon):
         lr_t = lr * numpy.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
         var[rows] -= lr_t * m[rows] / (numpy.sqrt(v[rows]) + epsilon)
     return var
+
+
+def test_lazy_lamb_takes_its_trust_ratio_over_the_named_rows():
+    beta_1, beta_2, eps, lr = 0.9, 0.999, 1e-7, 0.01
+    got = _run(opts.Lamb(lr, lazy_sparse=True), STEPS)
+    var, m, v = INIT.copy(), numpy.zeros_like(INIT), numpy.zeros_like(INIT)
+    for t, (ids, values) in enumerate(STEPS, start=1):
+        g = numpy.zeros_like(INIT)
+        numpy.add.at(g, ids, values)
+        rows = sorted(set(ids))
+        m[rows] += (g[rows] - m[rows]) * (1 - beta_1)
+        v[rows] += (g[rows] ** 2 - v[rows]) * (1 - beta_2)
+        r = (m[rows] / (1 - beta_1 ** t)) / (numpy.sqrt(v[rows] / (1 - beta_2 ** t)) + eps)
+        ratio = numpy.linalg.norm(var[rows]) / numpy.linalg.norm(r)
+        var[rows] -= ratio * lr * r
+    numpy.testing.assert_allclose(got.numpy(), var, rtol=1e-13)
 
 
 def test_lazy_adam_equals_lazy_adams_formula():
