@@ -35,6 +35,10 @@ DTYPE_RULES = ("same", "float", "bool", "int64", "given")
 # same: the operands' (promoted) dtype; float: integers computed as float32, floats kept (exp,
 # mean); bool: a comparison or test; int64: an index or count; given: a dtype argument or the
 # op's own rule (cast, creation, one_hot), said in its docstring.
+# Where tests draw an elementwise op's operands, by its record's `domain`: (low, high, edge values
+# every derived form must keep as the eager op does).
+DOMAINS = {"real": (-3.0, 3.0, (0.0, -0.0, 1.0, -1.0)), "positive": (0.05, 3.0, (0.5, 1.0, 2.0, 3.0)),
+           "unit": (-0.95, 0.95, (0.0, -0.0, 0.5, -0.5)), "above_one": (1.05, 3.0, (1.5, 2.0, 2.5, 3.0))}
 NAMESPACES = ("ops", "random", "function", "internal")
 # ops: accel.ops and the top level (accel.exp); random: accel.random; function: accel.print;
 # internal: an op that VJPs call (tanh_grad, ...), in the table so it traces, fuses and is
@@ -62,7 +66,7 @@ class OpRecord:
     methods: tuple = ()
     commutative: bool = False
     aliases: tuple = ()
-    domain: str = "real"  # where a generated test draws an elementwise op's operands: real, positive
+    domain: str = "real"  # where a generated test draws an elementwise op's operands: a DOMAINS key
     # what accel.function's replay uses: `kernel(xp, *arrays, **params)` computes the op on raw
     # arrays (no Tensor, no tape) when every operand is plain; `kernel_views`: its result may be
     # a view of an operand; `shape_from_values(args, kwargs)`: whether this call's output shape
@@ -99,6 +103,8 @@ def register(fn: Callable, *, family: str, name: str | None = None, **facts) -> 
         raise ValueError(f"register: kind must be one of {KINDS}, got {record.kind!r}")
     if record.dtype not in DTYPE_RULES:
         raise ValueError(f"register: dtype must be one of {DTYPE_RULES}, got {record.dtype!r}")
+    if record.domain not in DOMAINS:
+        raise ValueError(f"register: domain must be one of {sorted(DOMAINS)}, got {record.domain!r}")
     if record.namespace not in NAMESPACES:
         raise ValueError(f"register: namespace must be one of {NAMESPACES}, got {record.namespace!r}")
     if record.math is not None and record.arity is None:

@@ -9,6 +9,8 @@ without a case here fails `test_every_differentiable_op_has_a_case`. The class t
 a VJP reading an array the forward computed from an input (an index, a mask) was replayed as the
 first call's constant."""
 
+import functools
+
 import numpy
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -148,6 +150,7 @@ CASES = {
     "multiply": (ac.multiply, lambda r: [f64(r, 4, 1, 3), f64(r, 2, 1)]),
     "negative": (ac.negative, lambda r: [f64(r, 3)]),
     "pow": (ac.pow, lambda r: [pos(r, 3), f64(r, 3)]),
+    "remainder": (ac.remainder, lambda r: [pos(r, 3) + 3.1, pos(r, 3) + 0.5]),
     "power": (ac.power, lambda r: [pos(r, 2, 3), f64(r, 3)]),
     "prod": (lambda x, z: ac.prod(x * z, axis=1), lambda r: [f64(r, 3, 4), (r.random((3, 4)) < 0.8).astype(float)]),
     "relu": (ac.relu, lambda r: [f64(r, 6)]),
@@ -194,7 +197,8 @@ CASES = {
 def _generated(record):
     """The case of an elementwise op written above by no one: operands drawn from its record's
     domain, (2, 3) broadcast against (3,). Adding such an op needs no entry here."""
-    draw_one = pos if record.domain == "positive" else f64
+    low, high, _ = ac.ops.table.DOMAINS[record.domain]
+    draw_one = pos if record.domain == "positive" else functools.partial(f64, lo=max(low, -2.0), hi=min(high, 2.0))
     return record.fn, lambda r: [draw_one(r, 2, 3), draw_one(r, 3)][:record.arity]
 
 

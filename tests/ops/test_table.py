@@ -23,11 +23,11 @@ FUSABLE = sorted(name for name, r in REGISTRY.items() if r.fusable)
 
 def operands(record, dtype, rng, n=2000):
     """Operands in the record's domain, with the edge values every form must keep as eager does."""
-    low = 0.05 if record.domain == "positive" else -3.0
+    low, high, edges = table.DOMAINS[record.domain]
     out = []
     for _ in range(record.arity):
-        x = rng.uniform(low, 3.0, n).astype(dtype)
-        x[:4] = [0.5, 1.0, 2.0, 3.0] if record.domain == "positive" else [0.0, -0.0, 1.0, -1.0]
+        x = rng.uniform(low, high, n).astype(dtype)
+        x[:4] = edges
         out.append(x)
     return out
 
@@ -130,7 +130,8 @@ def test_numpy_name_runs_the_op(name):
     record = REGISTRY[name]
     ints = record.dtype == "same" and name in {"bitwise_and", "bitwise_or", "bitwise_xor", "invert", "left_shift",
                                                "right_shift", "floor_divide"}
-    args = [ac.tensor([1, 2, 3]) if ints else ac.tensor([0.5, 1.0, 2.0], dtype="float64")] * record.arity
+    values = [0.5, 1.0, 2.0] if record.domain in ("real", "positive") else list(table.DOMAINS[record.domain][2][1:])
+    args = [ac.tensor([1, 2, 3]) if ints else ac.tensor(values, dtype="float64")] * record.arity
     got = getattr(numpy, record.numpy)(*args)
     assert isinstance(got, ac.Tensor)
     numpy.testing.assert_array_equal(got.numpy(), record.fn(*args).numpy())
