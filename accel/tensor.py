@@ -105,6 +105,15 @@ class Tensor:
         """numpy.sum(t, axis=0), numpy.concatenate([t, u]), ...: the accel op where there is one."""
         return _ops.numpy_protocol.function(func, args, kwargs)
 
+    def __array_namespace__(self, api_version=None):
+        """The Array API namespace of accel tensors: the `accel` module itself (accel/array_api.py)."""
+        if api_version is not None and api_version not in ("2021.12", "2022.12", "2023.12", "2024.12"):
+            raise ValueError(f"__array_namespace__: accel implements the Array API standard 2024.12 (and the "
+                             f"earlier versions it contains), not {api_version!r}")
+        import accel
+
+        return accel
+
     def __dlpack__(self, *args, **kwargs):
         """The DLPack capsule of this tensor's memory (zero-copy: the consumer shares it)."""
         check_not_traced(self, "DLPack export")

@@ -39,7 +39,7 @@ def _to_device_vjp(g, ans, x):
     return to_device(g, x._device)
 
 
-@defop("conversion", methods=("to",))
+@defop("conversion", methods=("to", "to_device"))
 def to_device(x, device):
     """x on `device`: an explicit copy across devices, x itself when already there."""
     x = tensor_arg(x)

@@ -75,7 +75,7 @@ def transpose(x, perm=None):
 _MATRIX_TRANSPOSE_VJPS = (lambda g, ans, x: matrix_transpose(g),)
 
 
-@defop("shape", kernel=_matrix_transpose_kernel, kernel_views=True)
+@defop("shape", kernel=_matrix_transpose_kernel, kernel_views=True, methods=("@mT",))
 def matrix_transpose(x):
     """x with its last two axes swapped (a view; its own inverse, so its VJP is itself)."""
     x = tensor_arg(x)

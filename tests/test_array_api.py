@@ -1,0 +1,111 @@
+"""accel as an Array API namespace (accel/array_api.py): identification, the namespace info, and
+the dtype functions against array_api_strict's (the standard's reference implementation)."""
+
+import itertools
+
+import numpy
+import pytest
+
+import accel as ac
+
+NAMES = [dt.name for dt in ac.dtypes.SUPPORTED]
+
+
+def test_tensors_name_accel_as_their_namespace():
+    t = ac.tensor([1.0, 2.0])
+    assert t.__array_namespace__() is ac and t.__array_namespace__(api_version="2023.12") is ac
+    assert ac.__array_api_version__ == "2024.12"
+    with pytest.raises(ValueError, match="2024.12"):
+        t.__array_namespace__(api_version="2099.01")
+    compat = pytest.importorskip("array_api_compat")
+    assert compat.array_namespace(t) is ac and compat.is_array_api_obj(t)
+
+
+def test_the_namespace_info():
+    info = ac.__array_namespace_info__()
+    assert info.capabilities() == {"boolean indexing": True, "data-dependent shapes": True, "max dimensions": 64}
+    assert info.default_device() == ac.default_device() and ac.get_device("cpu") in info.devices()
+    assert info.default_dtypes()["real floating"] == ac.float32 and info.default_dtypes()["indexing"] == ac.int64
+    assert list(info.dtypes(kind="real floating")) == ["float16", "float32", "float64"]
+    assert list(info.dtypes(kind=("bool", "unsigned integer"))) == ["bool", "uint8"]
+    assert info.dtypes()["int32"] == ac.int32
+
+
+def test_matrix_transpose_and_to_device_as_attributes():
+    t = ac.tensor(numpy.arange(6.0).reshape(1, 2, 3))
+    numpy.testing.assert_array_equal(t.mT.numpy(), t.numpy().swapaxes(-1, -2))
+    assert t.to_device("cpu") is t
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        _ = ac.tensor([1.0]).mT
+
+
+@pytest.mark.parametrize("kind, expected", [
+    ("bool", ["bool"]), ("signed integer", ["int8", "int16", "int32", "int64"]), ("unsigned integer", ["uint8"]),
+    ("integral", ["uint8", "int8", "int16", "int32", "int64"]), ("real floating", ["float16", "float32", "float64"]),
+    ("complex floating", []), ("numeric", NAMES[1:]), (("bool", "real floating"), ["bool", "float16", "float32",
+                                                                                 "float64"]),
+    (ac.int16, ["int16"])])
+def test_isdtype(kind, expected):
+    assert [name for name in NAMES if ac.isdtype(name, kind)] == expected
+
+
+def test_isdtype_names_an_unknown_kind():
+    with pytest.raises(ValueError, match="unknown kind 'integer'"):
+        ac.isdtype(ac.int8, "integer")
+
+
+def _standard_result(xp, a, b):
+    """array_api_strict's promotion of two dtypes by name (None: none defined). float16 is not in
+    the standard: it promotes among the floats as NumPy's does, and with nothing else."""
+    if "float16" in (a, b):
+        floats = a.startswith("float") and b.startswith("float")
+        return numpy.promote_types(a, b).name if floats else None
+    try:
+        return str(xp.result_type(getattr(xp, a), getattr(xp, b))).rsplit(".", 1)[-1]
+    except TypeError:
+        return None
+
+
+@pytest.mark.parametrize("a, b", list(itertools.combinations_with_replacement(NAMES, 2)))
+def test_promotion_is_the_standards(a, b):
+    xp = pytest.importorskip("array_api_strict")
+    expected = _standard_result(xp, a, b)
+    if expected is None:
+        with pytest.raises(TypeError, match="no promotion"):
+            ac.result_type(a, b)
+        assert not ac.can_cast(a, b) and not ac.can_cast(b, a)
+    else:
+        assert ac.result_type(a, b).name == expected == ac.result_type(b, a).name
+        assert ac.can_cast(a, b) == (expected == b) and ac.can_cast(b, a) == (expected == a)
+
+
+def test_result_type_of_tensors_and_python_scalars():
+    assert ac.result_type(ac.tensor([1], dtype="int8"), 300) == ac.int8  # NumPy 2: the array's dtype
+    assert ac.result_type(ac.tensor([True]), False) == ac.bool_
+    assert ac.result_type(ac.float16, 2.5) == ac.float16 and ac.result_type(ac.int32, 7) == ac.int32
+    with pytest.raises(TypeError, match="Python float does not combine with int32"):
+        ac.result_type(ac.int32, 2.5)
+    with pytest.raises(ValueError, match="Python scalars alone"):
+        ac.result_type(1, 2.0)
+
+
+@pytest.mark.parametrize("name", ["float16", "float32", "float64"])
+def test_finfo_is_numpys_as_python_floats(name):
+    info, want = ac.finfo(name), numpy.finfo(name)
+    assert (info.bits, info.eps, info.max, info.min, info.smallest_normal) == (
+        want.bits, float(want.eps), float(want.max), float(want.min), float(want.smallest_normal))
+    assert type(info.eps) is float and info.dtype == numpy.dtype(name)
+    assert ac.finfo(ac.ones(2, dtype=name)).bits == want.bits
+
+
+@pytest.mark.parametrize("name", ["uint8", "int8", "int16", "int32", "int64"])
+def test_iinfo_is_numpys_as_python_ints(name):
+    info, want = ac.iinfo(name), numpy.iinfo(name)
+    assert (info.bits, info.max, info.min) == (want.bits, int(want.max), int(want.min)) and type(info.max) is int
+
+
+def test_finfo_and_iinfo_refuse_the_other_kind():
+    with pytest.raises(TypeError, match="iinfo describes integers"):
+        ac.finfo(ac.int32)
+    with pytest.raises(TypeError, match="finfo describes floats"):
+        ac.iinfo(ac.float32)
