@@ -60,3 +60,13 @@ def stop_gradient(x):
 
 # a constant of `like`'s dtype on its device (defined in _core, where ops use it): an op too
 register(tensor_like, family="conversion", differentiable=False, dtype="given")
+
+
+@defop("conversion", kind="composite", dtype="given")
+def astype(x, dtype, copy=True, device=None):
+    """x as `dtype` (the Array API's astype): a new tensor unless copy=False and x already has the
+    dtype (and device); `device` moves it too. Differentiable between floating dtypes, as cast."""
+    x = tensor_arg(x)
+    out = x if device is None else to_device(x, device)
+    out = cast(out, dtype)
+    return identity(out) if copy and out is x else out

@@ -94,3 +94,16 @@ def eye(n: int, m: int | None = None, dtype=None, device=None) -> Tensor:
     dev, xp = _place(device)
     with dev.activate():
         return make(xp.eye(n, m, dtype=dtypes.as_dtype(dtype, default="float32")), dev)
+
+
+@defop("creation", differentiable=False, dtype="given")
+def empty(shape, dtype=None, device=None) -> Tensor:
+    """A new tensor of `shape` (the Array API's empty: accel fills it with zeros, so no value is
+    left over from freed memory)."""
+    return zeros(shape, dtype=dtype, device=device)
+
+
+@defop("creation", differentiable=False, dtype="given", numpy="empty_like")
+def empty_like(x, dtype=None, device=None) -> Tensor:
+    """A new tensor shaped like x (zeros, as `empty`)."""
+    return zeros_like(x, dtype=dtype, device=device)

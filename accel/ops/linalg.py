@@ -159,3 +159,54 @@ def matmul(a, b, transpose_a=False, transpose_b=False):
                 "broadcast") from None
     vjps = _VJPS_ND_2D[False] if a.ndim > 2 and b.ndim == 2 else _MATMUL_VJPS
     return make(_product(device.xp, a._data, b._data), device, (a, b), vjps)
+
+
+@defop("linalg", kind="composite", numpy="tensordot")
+def tensordot(x1, x2, axes=2):
+    """The sum of products over the last `axes` axes of x1 and the first of x2 (an int), or over
+    the pairs of axes `axes` = (x1's, x2's): NumPy's tensordot, as one einsum."""
+    from ._core import tensor_arg
+    from .einsum import einsum
+
+    x1, x2 = tensor_arg(x1, "x1"), tensor_arg(x2, "x2")
+    if isinstance(axes, (int, numpy.integer)) and not isinstance(axes, (bool, numpy.bool_)):
+        if not 0 <= axes <= min(x1.ndim, x2.ndim):
+            raise ValueError(f"tensordot: axes must be in [0, {min(x1.ndim, x2.ndim)}], got {axes}")
+        first, second = list(range(x1.ndim - axes, x1.ndim)), list(range(axes))
+    else:
+        first, second = ([a] if isinstance(a, (int, numpy.integer)) else list(a) for a in axes)
+        first = [a % x1.ndim if -x1.ndim <= a < x1.ndim else None for a in first]
+        second = [a % x2.ndim if -x2.ndim <= a < x2.ndim else None for a in second]
+        if None in first or None in second or len(first) != len(second):
+            raise ValueError(f"tensordot: axes {axes!r} must be two equally long lists of axes of x1 and x2")
+    for a, b in zip(first, second):
+        if x1.shape[a] != x2.shape[b]:
+            raise ValueError(f"tensordot: x1's axis {a} (size {x1.shape[a]}) and x2's axis {b} (size {x2.shape[b]}) "
+                             "differ")
+    letters = iter("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    left = [next(letters) for _ in range(x1.ndim)]
+    right = [next(letters) for _ in range(x2.ndim)]
+    for a, b in zip(first, second):
+        right[b] = left[a]
+    out = [c for i, c in enumerate(left) if i not in first] + [c for i, c in enumerate(right) if i not in second]
+    return einsum(f"{''.join(left)},{''.join(right)}->{''.join(out)}", x1, x2)
+
+
+@defop("linalg", kind="composite", numpy="vecdot")
+def vecdot(x1, x2, axis=-1):
+    """The dot product of the vectors along `axis` (counted from the end) of x1 and x2, broadcast
+    against each other: sum(x1 * x2, axis) for real tensors."""
+    from ._core import tensor_arg
+    from .reduce import sum as reduce_sum
+
+    x1, x2 = tensor_arg(x1, "x1"), tensor_arg(x2, "x2")
+    rank = min(x1.ndim, x2.ndim)
+    if axis >= 0 and x1.ndim == x2.ndim:
+        axis -= rank  # counted from the end: the operands broadcast from there
+    if not -rank <= axis < 0:
+        raise ValueError(f"vecdot: axis must be in [-{rank}, -1] (counted from the end, as the operands broadcast), "
+                         f"got {axis}")
+    if x1.shape[axis] != x2.shape[axis]:
+        raise ValueError(f"vecdot: x1 {tuple(x1.shape)} and x2 {tuple(x2.shape)} must have one length along axis "
+                         f"{axis}")
+    return reduce_sum(x1 * x2, axis)

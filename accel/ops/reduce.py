@@ -189,9 +189,35 @@ def _variance_vjp(g, ans, x, axes, keepdims):
 variance = _reduction("variance", "The population variance mean((x - mean)^2) over `axis` (moments' second).",
                       _variance_forward, _variance_vjp, dtype="float", namespace="internal")
 reduce_any = _reduction("reduce_any", "Whether any element over `axis` is true.",
-                        lambda xp, x, axes, keepdims: xp.any(x, axis=axes, keepdims=keepdims), dtype="bool")
+                        lambda xp, x, axes, keepdims: xp.any(x, axis=axes, keepdims=keepdims), dtype="bool",
+                        aliases=("any",))
 reduce_all = _reduction("reduce_all", "Whether every element over `axis` is true.",
-                        lambda xp, x, axes, keepdims: xp.all(x, axis=axes, keepdims=keepdims), dtype="bool")
+                        lambda xp, x, axes, keepdims: xp.all(x, axis=axes, keepdims=keepdims), dtype="bool",
+                        aliases=("all",))
+
+
+def _correction(x, axis, correction, op):
+    if isinstance(correction, (bool, numpy.bool_)) or not isinstance(correction, (int, float, numpy.number)) \
+            or not correction >= 0:
+        raise ValueError(f"{op}: correction must be a number >= 0, got {correction!r}")
+    n = _reduced_count(x.shape, normalize_axis(axis, x.ndim, op))
+    return n / builtins.max(n - correction, 0) if n - correction > 0 else float("nan")
+
+
+@defop("reduce", kind="composite", numpy="var", numpy_keywords=frozenset({"axis", "keepdims"}))
+def var(x, axis=None, correction=0.0, keepdims=False):
+    """The variance over `axis`: sum((x - mean)^2) / (N - correction) (the Array API's; 0 is the
+    population variance, 1 Bessel's; NaN when N <= correction)."""
+    x = tensor_arg(x)
+    return variance(x, axis, keepdims) * _correction(x, axis, correction, "var")
+
+
+@defop("reduce", kind="composite", numpy="std", numpy_keywords=frozenset({"axis", "keepdims"}))
+def std(x, axis=None, correction=0.0, keepdims=False):
+    """The standard deviation over `axis`: sqrt(var(x, axis, correction))."""
+    from .elementwise import sqrt
+
+    return sqrt(var(x, axis, correction, keepdims))
 count_nonzero = _reduction(
     "count_nonzero", "Number of non-zero elements over `axis` (int64).",
     lambda xp, x, axes, keepdims: xp.sum(x != 0, axis=axes, keepdims=keepdims, dtype=numpy.int64), dtype="int64")

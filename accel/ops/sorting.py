@@ -84,3 +84,45 @@ def top_k(input, k=1, sorted=True):  # noqa: A002 (TensorFlow's names)
     x = tensor_arg(input, "input")
     indices = top_k_indices(x, k)
     return take_along_last(x, indices), indices
+
+
+def _argsort_array(xp, x, axis=-1, descending=False, stable=True):
+    """Ascending: a stable argsort. Descending (equal elements keep their order, as the standard
+    asks of a stable sort): the ascending order of x reversed along the axis, read back to front."""
+    if not descending:
+        return xp.argsort(x, axis=axis, kind="stable") if xp is numpy else xp.argsort(x, axis=axis)
+    n = x.shape[axis]
+    flipped = xp.flip(x, axis=axis)
+    order = xp.argsort(flipped, axis=axis, kind="stable") if xp is numpy else xp.argsort(flipped, axis=axis)
+    return (n - 1) - xp.flip(order, axis=axis)
+
+
+def _sort_axis(x, axis, op):
+    if isinstance(axis, (bool, numpy.bool_)) or not isinstance(axis, (int, numpy.integer)):
+        raise TypeError(f"{op}: axis must be an int, got {axis!r}")
+    if x.ndim == 0 or not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"{op}: axis {axis} is out of range for a tensor of rank {x.ndim}")
+    return int(axis) % x.ndim
+
+
+@defop("sorting", differentiable=False, dtype="int64", kernel=_argsort_array, numpy="argsort",
+       numpy_keywords=frozenset({"axis"}))
+def argsort(x, axis=-1, descending=False, stable=True):
+    """The positions (int64) that sort x along `axis`, ascending (or descending); equal elements
+    keep their order (stable; NaNs last, NumPy's order)."""
+    x = tensor_arg(x)
+    axis = _sort_axis(x, axis, "argsort")
+    descending, stable = bool_arg(descending, "argsort", "descending"), bool_arg(stable, "argsort", "stable")
+    xp = x._device.xp
+    return make(_argsort_array(xp, x._data, axis, descending, stable).astype(numpy.int64), x._device)
+
+
+@defop("sorting", kind="composite", numpy="sort", numpy_keywords=frozenset({"axis"}))
+def sort(x, axis=-1, descending=False, stable=True):
+    """x sorted along `axis` (ascending, or descending), as take_along_axis(x, argsort(x)): its
+    gradient goes back to each element's place."""
+    from .manipulation import take_along_axis
+
+    x = tensor_arg(x)
+    axis = _sort_axis(x, axis, "sort")
+    return take_along_axis(x, argsort(x, axis, descending, stable), axis)
