@@ -107,3 +107,24 @@ def empty(shape, dtype=None, device=None) -> Tensor:
 def empty_like(x, dtype=None, device=None) -> Tensor:
     """A new tensor shaped like x (zeros, as `empty`)."""
     return zeros_like(x, dtype=dtype, device=device)
+
+
+@defop("creation", differentiable=False, dtype="given")
+def asarray(obj, dtype=None, device=None, copy=None) -> Tensor:
+    """`obj` as a tensor (the standard's asarray): a tensor of the right dtype and device is
+    returned as it is unless copy=True; copy=False refuses to convert or move (ValueError);
+    otherwise as `accel.tensor` (Python floats become float32)."""
+    from ..tensor import convert
+    from .conversion import identity
+
+    if isinstance(obj, Tensor):
+        same = (dtype is None or obj.dtype == dtypes.as_dtype(dtype)) and (device is None or
+                                                                          get_device(device) == obj.device)
+        if same:
+            return identity(obj) if copy else obj
+        if copy is False:
+            raise ValueError("asarray: copy=False but the tensor would have to be converted or moved")
+        return convert(obj, dtype=dtype, device=device)
+    if copy is False:
+        raise ValueError("asarray: copy=False but the object is not an accel tensor (it would be copied)")
+    return convert(obj, dtype=dtype, device=device)

@@ -190,32 +190,8 @@ _TWO_OVER_SQRT_PI = 1.1283791670955126  # 2 / sqrt(pi)
 erf = _unary("erf", "The error function 2/sqrt(pi) * integral_0^x exp(-t^2) dt.", _erf_forward,
              lambda g, ans, x: g * (exp(negative(square(x))) * _TWO_OVER_SQRT_PI), to_float=True)
 
-# -- the rest of the Array API's real functions (inverse and hyperbolic trigonometry, logarithms,
-# rounding, ...); TensorFlow's gradients ----------------------------------------------------------
-asin = _unary("asin", "Inverse sine (arcsin), in [-pi/2, pi/2].", None,
-              lambda g, ans, x: g * rsqrt(1 - x * x), to_float=True,  # d asin = 1 / sqrt(1 - x^2)
-              math="arcsin({0})", numpy="arcsin", domain="unit")
-acos = _unary("acos", "Inverse cosine (arccos), in [0, pi].", None,
-              lambda g, ans, x: -g * rsqrt(1 - x * x), to_float=True,
-              math="arccos({0})", numpy="arccos", domain="unit")
-atan = _unary("atan", "Inverse tangent (arctan), in (-pi/2, pi/2).", None,
-              lambda g, ans, x: g / (1 + x * x), to_float=True,
-              math="arctan({0})", numpy="arctan")
-asinh = _unary("asinh", "Inverse hyperbolic sine.", None,
-               lambda g, ans, x: g * rsqrt(x * x + 1), to_float=True,
-               math="arcsinh({0})", numpy="arcsinh")
-acosh = _unary("acosh", "Inverse hyperbolic cosine (x >= 1).", None,
-               lambda g, ans, x: g * rsqrt(x * x - 1), to_float=True,
-               math="arccosh({0})", numpy="arccosh", domain="above_one")
-atanh = _unary("atanh", "Inverse hyperbolic tangent (|x| < 1).", None,
-               lambda g, ans, x: g / (1 - x * x), to_float=True,
-               math="arctanh({0})", numpy="arctanh", domain="unit")
-sinh = _unary("sinh", "Hyperbolic sine.", None,
-              lambda g, ans, x: g * cosh(x), to_float=True,
-              math="sinh({0})", numpy="sinh")
-cosh = _unary("cosh", "Hyperbolic cosine.", None,
-              lambda g, ans, x: g * sinh(x), to_float=True,
-              math="cosh({0})", numpy="cosh")
+# -- logarithms of other bases, logaddexp, reciprocal, positive (the Array API's; trigonometry.py
+# and rounding.py hold its other real functions) ----------------------------------------------
 _LN2, _LN10 = 0.6931471805599453, 2.302585092994046
 log2 = _unary("log2", "Base-2 logarithm.", lambda xp, x: xp.log2(x),
               lambda g, ans, x: g / (x * _LN2), to_float=True, numpy="log2", domain="positive")
@@ -227,44 +203,10 @@ reciprocal = _unary("reciprocal", "1 / x.", None,
                     to_float=True, math="1 / {0}", numpy="reciprocal", domain="positive")
 positive = _unary("positive", "+x (a copy).", lambda xp, x: xp.positive(x),
                   lambda g, ans, x: g, numpy="positive")
-# atan2(y, x) is the angle of (x, y): d/dy = x / (x^2 + y^2), d/dx = -y / (x^2 + y^2)
-atan2 = _binary("atan2", "The angle of the point (x, y), in [-pi, pi]: atan2(y, x).", None,
-                lambda g, ans, y, x: g * x / (x * x + y * y),
-                lambda g, ans, y, x: -g * y / (x * x + y * y),
-                math="arctan2({0}, {1})", numpy="arctan2")
 # logaddexp(x, y) = log(e^x + e^y): d/dx = e^(x - ans), d/dy = e^(y - ans)
 logaddexp = _binary("logaddexp", "log(e ** x + e ** y), without overflow.", _ufunc_forward("logaddexp"),
                     lambda g, ans, x, y: g * exp(x - ans),
                     lambda g, ans, x, y: g * exp(y - ans), numpy="logaddexp")
-hypot = _binary("hypot", "sqrt(x ** 2 + y ** 2), without overflow.", _ufunc_forward("hypot"),
-                lambda g, ans, x, y: g * x / ans,
-                lambda g, ans, x, y: g * y / ans, numpy="hypot")
-# copysign(x, y) = |x| with y's sign bit: d/dx = sign(x) * (+1 or -1 by y's sign bit); y is a sign only
-copysign = _binary("copysign", "|x| with the sign of y (its sign bit: -0.0 counts as negative).",
-                   _ufunc_forward("copysign"),
-                   lambda g, ans, x, y: g * sign(x) * copysign(1.0, y),
-                   lambda g, ans, x, y: None, numpy="copysign")
-
-
-def _rounding(name, doc):
-    """An op that rounds floats to whole values and returns integers unchanged (the Array API's
-    rule: the input's dtype); not differentiable (TensorFlow's gradient is None)."""
-
-    def forward(xp, x):
-        return x.copy() if x.dtype.kind in "biu" else getattr(xp, name)(x)
-
-    return _unary(name, doc, forward, numpy=name)
-
-
-floor = _rounding("floor", "The largest whole value <= x.")
-ceil = _rounding("ceil", "The smallest whole value >= x.")
-trunc = _rounding("trunc", "x with its fractional part dropped (towards zero).")
-round = _rounding("round", "x rounded to the nearest whole value, halves to even.")  # noqa: A001
-nextafter = _binary("nextafter", "The next representable value after x towards y; not differentiable.",
-                    ufunc="nextafter", numpy="nextafter")
-signbit = _unary("signbit", "Whether x's sign bit is set (-0.0 and NaNs with it included).", ufunc="signbit",
-                 numpy="signbit", dtype="bool")
-isinf = _unary("isinf", "Whether each element is +inf or -inf.", ufunc="isinf", numpy="isinf", dtype="bool")
 
 # -- selection ----------------------------------------------------------------------------------
 _SAME_WIDTH_INT = {2: numpy.int16, 4: numpy.int32, 8: numpy.int64}

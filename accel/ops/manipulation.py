@@ -232,3 +232,17 @@ def take_along_axis(x, indices, axis=-1):
             shape[d] = x.shape[d]
             index.append(reshape(arange(x.shape[d], device=x.device), shape))
     return getitem(x, tuple(index))
+
+
+@defop("manipulation", kind="composite", numpy="take")
+def take(x, indices, axis=None):
+    """The elements of x at `indices` (a 1-D integer tensor) along `axis` (the standard's take;
+    axis may be omitted only for a 1-D x). The gradient adds up repeated indices."""
+    from .indexing import gather
+
+    x = tensor_arg(x)
+    if axis is None:
+        if x.ndim != 1:
+            raise ValueError(f"take: axis is required for a tensor of rank {x.ndim} (omit it only for 1-D x)")
+        axis = 0
+    return gather(x, indices, axis=_axis(axis, x.ndim, "take"))

@@ -46,3 +46,27 @@ def cumsum(x, axis=0, exclusive=False, reverse=False):
     axis = normalize_axis(axis, max(x.ndim, 1), "cumsum")[0]
     out = _cumsum_array(x._device.xp, x._data, axis, exclusive, reverse)
     return make(out, x._device, (x,), (_cumsum_vjp,), {"axis": axis, "exclusive": exclusive, "reverse": reverse})
+
+
+@defop("scan", kind="composite")
+def cumulative_sum(x, axis=None, dtype=None, include_initial=False):
+    """The running sum along `axis` (the standard's cumulative_sum; axis may be omitted only for
+    a 1-D x): include_initial puts the empty sum (0) first, so the result is one longer. `dtype`:
+    the sum's dtype (None: x's)."""
+    from .conversion import cast
+    from .creation import zeros
+    from .shape import concat
+
+    x = tensor_arg(x)
+    if axis is None:
+        if x.ndim != 1:
+            raise ValueError(f"cumulative_sum: axis is required for a tensor of rank {x.ndim}")
+        axis = 0
+    if dtype is not None:
+        x = cast(x, dtype)
+    out = cumsum(x, axis)
+    if not bool_arg(include_initial, "cumulative_sum", "include_initial"):
+        return out
+    axis = normalize_axis(axis, x.ndim, "cumulative_sum")[0]
+    first = zeros(x.shape[:axis] + (1,) + x.shape[axis + 1:], dtype=x.dtype, device=x.device)
+    return concat([first, out], axis=axis)

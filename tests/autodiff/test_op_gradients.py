@@ -173,6 +173,8 @@ CASES = [
     ("tensordot", lambda x, y: ac.tensordot(x, y, axes=([1, 0], [0, 2])), [any_(2, 3), any_(3, 4, 2)], True),
     ("vecdot", ac.vecdot, [any_(2, 3), any_(3)], True),
     ("astype", lambda x: ac.astype(x, "float64") * 2.0, [any_(3)], True),
+    ("take", lambda x: ac.take(x, ac.tensor([2, 0, 2]), axis=1), [any_(2, 3)], True),
+    ("cumulative_sum", lambda x: ac.cumulative_sum(x, axis=1, include_initial=True), [any_(2, 3)], True),
     ("sort", lambda x: ac.sort(x, axis=0, descending=True) * ac.tensor([1.0, 2.0], dtype="float64"), [distinct(3, 2)],
      True),
     ("asin", ac.asin, [R.uniform(-0.9, 0.9, 4)], True),

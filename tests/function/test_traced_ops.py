@@ -169,6 +169,8 @@ CASES = {
     "vecdot": (ac.vecdot, lambda r: [f64(r, rows(r), 3), f64(r, 3)]),
     "astype": (lambda x: ac.astype(x, "float64"), lambda r: [f64(r, rows(r))]),
     "sort": (lambda x: ac.sort(x, axis=0), lambda r: [f64(r, rows(r), 3)]),
+    "take": (lambda x, i: ac.take(x, i, axis=1), lambda r: [f64(r, 2, 3), ints(r, 3, 4)]),
+    "cumulative_sum": (lambda x: ac.cumulative_sum(x, axis=0, include_initial=True), lambda r: [f64(r, rows(r), 3)]),
     "power": (ac.power, lambda r: [pos(r, 2, 3), f64(r, 3)]),
     "prod": (lambda x, z: ac.prod(x * z, axis=1), lambda r: [f64(r, 3, 4), (r.random((3, 4)) < 0.8).astype(float)]),
     "relu": (ac.relu, lambda r: [f64(r, 6)]),

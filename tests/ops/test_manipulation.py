@@ -88,3 +88,54 @@ def test_creation_and_conversion():
 def test_bad_arguments_are_named(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_take_and_cumulative_sum_are_numpys():
+    numpy.testing.assert_array_equal(ac.take(ac.tensor(X), ac.tensor([3, 0, 3]), axis=2).numpy(),
+                                     numpy.take(X, [3, 0, 3], axis=2))
+    numpy.testing.assert_array_equal(ac.cumulative_sum(ac.tensor(X), axis=1).numpy(), numpy.cumsum(X, axis=1))
+    got = ac.cumulative_sum(ac.tensor([1, 2, 3], dtype="int32"), dtype="int64", include_initial=True)
+    assert got.numpy().tolist() == [0, 1, 3, 6] and got.dtype == ac.int64
+    with pytest.raises(ValueError, match="axis is required"):
+        ac.take(ac.tensor(X), ac.tensor([0]))
+
+
+def test_nonzero_searchsorted_and_unique_are_numpys():
+    x = numpy.array([[0.0, 2.0, numpy.nan], [1.0, 0.0, 2.0]])
+    for got, want in zip(ac.nonzero(ac.tensor(x)), numpy.nonzero(x)):
+        assert got.numpy().tolist() == want.tolist() and got.dtype == ac.int64
+    sorted_ = numpy.array([1.0, 2.0, 2.0, 5.0])
+    for side in ("left", "right"):
+        got = ac.searchsorted(ac.tensor(sorted_), ac.tensor([2.0, 0.0, 9.0]), side=side)
+        assert got.numpy().tolist() == numpy.searchsorted(sorted_, [2.0, 0.0, 9.0], side=side).tolist()
+    order = ac.tensor([1, 2, 3, 0])  # argsort of [5, 1, 2, 2]
+    assert ac.searchsorted(ac.tensor([5.0, 1.0, 2.0, 2.0]), ac.tensor([2.0]), sorter=order).numpy().tolist() == [1]
+    values, indices, inverse, counts = ac.unique_all(ac.tensor(x))
+    want = numpy.unique(x, return_index=True, return_inverse=True, return_counts=True, equal_nan=False)
+    numpy.testing.assert_array_equal(values.numpy(), want[0])
+    assert indices.numpy().tolist() == want[1].tolist() and counts.numpy().tolist() == want[3].tolist()
+    numpy.testing.assert_array_equal(values.numpy()[inverse.numpy()], x)  # NaNs compare unequal: each distinct
+    assert ac.unique_counts(ac.tensor([2, 2, 1])).counts.numpy().tolist() == [1, 2]
+    assert ac.unique_inverse(ac.tensor([2, 2, 1])).inverse_indices.numpy().tolist() == [1, 1, 0]
+    assert ac.unique_values(ac.tensor(numpy.zeros(0))).shape == (0,)
+
+
+def test_asarray_copies_only_when_asked_or_needed():
+    t = ac.tensor([1.0, 2.0])
+    assert ac.asarray(t) is t and ac.asarray(t, copy=True) is not t
+    assert ac.asarray(t, dtype="float64").dtype == ac.float64
+    with pytest.raises(ValueError, match="copy=False"):
+        ac.asarray(t, dtype="float64", copy=False)
+    with pytest.raises(ValueError, match="copy=False"):
+        ac.asarray([1.0], copy=False)
+    assert ac.asarray([1, 2]).dtype == ac.int64
+
+
+def test_a_traced_nonzero_follows_the_values():
+    @ac.function
+    def count(x):
+        return ac.nonzero(x)[0]
+
+    assert count(ac.tensor([0.0, 1.0, 1.0])).numpy().tolist() == [1, 2]
+    assert count(ac.tensor([1.0, 0.0, 1.0])).numpy().tolist() == [0, 2]
+    assert count(ac.tensor([1.0, 1.0, 1.0])).numpy().tolist() == [0, 1, 2]
