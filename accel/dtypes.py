@@ -10,8 +10,10 @@ import numpy
 
 SUPPORTED = tuple(
     numpy.dtype(name)
-    for name in ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64")
-)
+    for name in ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64", "uint16",
+                 "uint32", "uint64")
+)  # (the unsigned types wider than uint8 came with the Array API standard: kept last, so the
+# order of the dtypes accel had before is unchanged)
 _BY_KEY = {dt: dt for dt in SUPPORTED}
 _BY_KEY.update({dt.name: dt for dt in SUPPORTED})
 _BY_KEY.update({float: numpy.dtype("float32"), int: numpy.dtype("int64"), bool: numpy.dtype("bool")})

@@ -27,7 +27,7 @@ def test_the_namespace_info():
     assert info.default_device() == ac.default_device() and ac.get_device("cpu") in info.devices()
     assert info.default_dtypes()["real floating"] == ac.float32 and info.default_dtypes()["indexing"] == ac.int64
     assert list(info.dtypes(kind="real floating")) == ["float16", "float32", "float64"]
-    assert list(info.dtypes(kind=("bool", "unsigned integer"))) == ["bool", "uint8"]
+    assert sorted(info.dtypes(kind=("bool", "unsigned integer"))) == ["bool", "uint16", "uint32", "uint64", "uint8"]
     assert info.dtypes()["int32"] == ac.int32
 
 
@@ -40,11 +40,13 @@ def test_matrix_transpose_and_to_device_as_attributes():
 
 
 @pytest.mark.parametrize("kind, expected", [
-    ("bool", ["bool"]), ("signed integer", ["int8", "int16", "int32", "int64"]), ("unsigned integer", ["uint8"]),
-    ("integral", ["uint8", "int8", "int16", "int32", "int64"]), ("real floating", ["float16", "float32", "float64"]),
+    ("bool", ["bool"]), ("signed integer", ["int8", "int16", "int32", "int64"]),
+    ("unsigned integer", ["uint8", "uint16", "uint32", "uint64"]),
+    ("integral", ["uint8", "int8", "int16", "int32", "int64", "uint16", "uint32", "uint64"]),
+    ("real floating", ["float16", "float32", "float64"]),
     ("complex floating", []), ("numeric", NAMES[1:]), (("bool", "real floating"), ["bool", "float16", "float32",
                                                                                  "float64"]),
-    (ac.int16, ["int16"])])
+    (ac.int16, ["int16"]), (ac.uint32, ["uint32"])])
 def test_isdtype(kind, expected):
     assert [name for name in NAMES if ac.isdtype(name, kind)] == expected
 
@@ -98,7 +100,7 @@ def test_finfo_is_numpys_as_python_floats(name):
     assert ac.finfo(ac.ones(2, dtype=name)).bits == want.bits
 
 
-@pytest.mark.parametrize("name", ["uint8", "int8", "int16", "int32", "int64"])
+@pytest.mark.parametrize("name", ["uint8", "int8", "int16", "int32", "int64", "uint16", "uint32", "uint64"])
 def test_iinfo_is_numpys_as_python_ints(name):
     info, want = ac.iinfo(name), numpy.iinfo(name)
     assert (info.bits, info.max, info.min) == (want.bits, int(want.max), int(want.min)) and type(info.max) is int

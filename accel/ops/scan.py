@@ -52,7 +52,8 @@ def cumsum(x, axis=0, exclusive=False, reverse=False):
 def cumulative_sum(x, axis=None, dtype=None, include_initial=False):
     """The running sum along `axis` (the standard's cumulative_sum; axis may be omitted only for
     a 1-D x): include_initial puts the empty sum (0) first, so the result is one longer. `dtype`:
-    the sum's dtype (None: x's)."""
+    the sum's dtype (None: x's, but integers narrower than 64 bits sum in int64 / uint64, as the
+    standard says; TensorFlow's cumsum keeps their dtype)."""
     from .conversion import cast
     from .creation import zeros
     from .shape import concat
@@ -62,6 +63,8 @@ def cumulative_sum(x, axis=None, dtype=None, include_initial=False):
         if x.ndim != 1:
             raise ValueError(f"cumulative_sum: axis is required for a tensor of rank {x.ndim}")
         axis = 0
+    if dtype is None and x.dtype.kind in "biu" and x.dtype.itemsize < 8:
+        dtype = "uint64" if x.dtype.kind == "u" else "int64"  # the standard's: the default integer's width
     if dtype is not None:
         x = cast(x, dtype)
     out = cumsum(x, axis)

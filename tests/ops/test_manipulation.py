@@ -94,8 +94,9 @@ def test_take_and_cumulative_sum_are_numpys():
     numpy.testing.assert_array_equal(ac.take(ac.tensor(X), ac.tensor([3, 0, 3]), axis=2).numpy(),
                                      numpy.take(X, [3, 0, 3], axis=2))
     numpy.testing.assert_array_equal(ac.cumulative_sum(ac.tensor(X), axis=1).numpy(), numpy.cumsum(X, axis=1))
-    got = ac.cumulative_sum(ac.tensor([1, 2, 3], dtype="int32"), dtype="int64", include_initial=True)
-    assert got.numpy().tolist() == [0, 1, 3, 6] and got.dtype == ac.int64
+    got = ac.cumulative_sum(ac.tensor([1, 2, 3], dtype="int32"), include_initial=True)
+    assert got.numpy().tolist() == [0, 1, 3, 6] and got.dtype == ac.int64  # the default integer's width
+    assert ac.cumulative_sum(ac.tensor([1, 2], dtype="int16"), dtype="int16").dtype == ac.int16
     with pytest.raises(ValueError, match="axis is required"):
         ac.take(ac.tensor(X), ac.tensor([0]))
 
