@@ -401,6 +401,34 @@ class Variable(Tensor):
                 f"device={self._device}, trainable={self.trainable})")
 
 
+def _in_place(op_name: str, symbol: str):
+    """Variable's `v <symbol>= y`: a write of `v <symbol> y` into v (as assign: copy-on-write for
+    values a tape captured). The Array API's in-place operators: the result must keep v's dtype and
+    shape, else an error before anything is written."""
+
+    def method(self, other):
+        result = getattr(_ops, op_name)(self, other)
+        if result.dtype != self.dtype:
+            raise TypeError(f"v {symbol}= y: the result is {result.dtype.name} but the Variable is {self.dtype.name} "
+                            "(an in-place operation cannot change its dtype)")
+        if result.shape != self.shape:
+            raise ValueError(f"v {symbol}= y: the result has shape {tuple(result.shape)} but the Variable "
+                             f"{tuple(self.shape)} (an in-place operation cannot change its shape)")
+        return self.assign(result)
+
+    method.__name__ = f"__i{op_name}__"
+    return method
+
+
+for _op_name, _symbol, _dunder in (
+        ("add", "+", "add"), ("subtract", "-", "sub"), ("multiply", "*", "mul"), ("divide", "/", "truediv"),
+        ("floor_divide", "//", "floordiv"), ("mod", "%", "mod"), ("power", "**", "pow"),
+        ("bitwise_and", "&", "and"), ("bitwise_or", "|", "or"), ("bitwise_xor", "^", "xor"),
+        ("left_shift", "<<", "lshift"), ("right_shift", ">>", "rshift"), ("matmul", "@", "matmul")):
+    setattr(Variable, f"__i{_dunder}__", _in_place(_op_name, _symbol))
+del _op_name, _symbol, _dunder
+
+
 class VariableSlice(Tensor):
     """`variable[index]`: the value of those elements (a tensor like any other, recorded on tapes),
     plus `assign`, `assign_add` and `assign_sub`, which write into the variable's elements there
