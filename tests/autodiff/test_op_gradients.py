@@ -47,6 +47,12 @@ def distinct(*shape):
 _WINDOWS = windows.plan("t", (4, 5), (2, 3), (2, 1), (1, 2), "SAME")  # strided, dilated, padded
 
 
+def spd(n, *batch):
+    """Symmetric positive-definite matrices with well-separated eigenvalues."""
+    a = R.normal(size=batch + (n, n))
+    return a @ numpy.swapaxes(a, -1, -2) + n * numpy.eye(n) + numpy.diag(numpy.arange(n) * 1.5)
+
+
 # (id, function, inputs, second order?)
 CASES = [
     ("add_broadcast", ac.add, [any_(2, 3), any_(3)], True),
@@ -174,6 +180,39 @@ CASES = [
     ("vecdot", ac.vecdot, [any_(2, 3), any_(3)], True),
     ("astype", lambda x: ac.astype(x, "float64") * 2.0, [any_(3)], True),
     ("take", lambda x: ac.take(x, ac.tensor([2, 0, 2]), axis=1), [any_(2, 3)], True),
+    # accel.linalg: the packed records (several outputs) through their public functions too
+    ("inv", ac.linalg.inv, [spd(3)], True),
+    ("det", ac.linalg.det, [any_(2, 3, 3)], True),
+    ("slogdet", lambda x: ac.linalg.slogdet(x).logabsdet, [spd(3)], True),
+    ("slogdet_packed", lambda x: ac.ops.decompositions.slogdet_packed(x) * ac.tensor([0.0, 1.5], dtype="float64"),
+     [spd(3)], True),
+    ("solve", ac.linalg.solve, [spd(3, 2), any_(2, 3, 2)], True),
+    ("solve_vector", ac.linalg.solve, [spd(3), any_(3)], True),
+    ("solve_matrices", ac.ops.decompositions.solve_matrices, [spd(3), any_(3, 2)], True),
+    ("cholesky", lambda x: ac.linalg.cholesky(x, upper=True), [spd(3)], True),
+    ("cholesky_lower", ac.ops.decompositions.cholesky_lower, [spd(3, 2)], True),
+    ("eigh", lambda x: _weighted_sum([ac.linalg.eigh(x).eigenvalues, ac.abs(ac.linalg.eigh(x).eigenvectors)]),
+     [spd(3)], True),
+    ("eigvalsh", ac.linalg.eigvalsh, [spd(3, 2)], True),
+    ("eigh_packed", lambda x: ac.abs(ac.ops.decompositions.eigh_packed(x)), [spd(3)], True),
+    ("qr", lambda x: _weighted_sum([ac.sum(t) for t in ac.linalg.qr(x)]), [any_(4, 3)], True),
+    ("qr_wide", lambda x: _weighted_sum([ac.sum(t) for t in ac.linalg.qr(x)]), [any_(2, 3)], True),
+    ("qr_packed", ac.ops.decompositions.qr_packed, [any_(3, 3)], True),
+    ("svd", lambda x: _weighted_sum([ac.sum(ac.abs(t)) for t in ac.linalg.svd(x, full_matrices=False)]), [any_(4, 3)],
+     True),
+    ("svd_wide", lambda x: _weighted_sum([ac.sum(ac.abs(t)) for t in ac.linalg.svd(x, full_matrices=False)]),
+     [any_(2, 3)], True),
+    ("svd_packed", lambda x: ac.abs(ac.ops.decompositions.svd_packed(x)), [any_(3, 3)], True),
+    ("svdvals", ac.linalg.svdvals, [any_(2, 3, 4)], True),
+    ("pinv", ac.linalg.pinv, [any_(4, 3)], True),
+    ("vector_norm", lambda x: ac.linalg.vector_norm(x, axis=1, ord=3), [away_from_zero(2, 3)], True),
+    ("matrix_norm", lambda x: ac.linalg.matrix_norm(x, ord="nuc") + ac.linalg.matrix_norm(x, ord=2), [any_(3, 4)],
+     True),
+    ("diagonal", lambda x: ac.linalg.diagonal(x, -1), [any_(2, 3, 3)], True),
+    ("trace", lambda x: ac.linalg.trace(x, 1), [any_(3, 4)], True),
+    ("outer", ac.linalg.outer, [any_(3), any_(2)], True),
+    ("cross", ac.linalg.cross, [any_(2, 3), any_(3)], True),
+    ("matrix_power", lambda x: ac.linalg.matrix_power(x, -3), [spd(2)], True),
     ("cumulative_sum", lambda x: ac.cumulative_sum(x, axis=1, include_initial=True), [any_(2, 3)], True),
     ("sort", lambda x: ac.sort(x, axis=0, descending=True) * ac.tensor([1.0, 2.0], dtype="float64"), [distinct(3, 2)],
      True),

@@ -32,6 +32,12 @@ def pos(r, *shape):
     return r.uniform(0.5, 2.0, shape)
 
 
+def spd(r, n):
+    """A symmetric positive-definite matrix with well-separated eigenvalues."""
+    a = r.uniform(-1.0, 1.0, (n, n))
+    return a @ a.T + n * numpy.eye(n) + numpy.diag(numpy.arange(n) * 1.5)
+
+
 def ints(r, n, *shape):
     return r.integers(0, n, shape)
 
@@ -170,6 +176,33 @@ CASES = {
     "astype": (lambda x: ac.astype(x, "float64"), lambda r: [f64(r, rows(r))]),
     "sort": (lambda x: ac.sort(x, axis=0), lambda r: [f64(r, rows(r), 3)]),
     "take": (lambda x, i: ac.take(x, i, axis=1), lambda r: [f64(r, 2, 3), ints(r, 3, 4)]),
+    "inv": (ac.linalg.inv, lambda r: [spd(r, 3)]),
+    "det": (ac.linalg.det, lambda r: [spd(r, 3)]),
+    "slogdet": (lambda x: ac.linalg.slogdet(x).logabsdet, lambda r: [spd(r, 3)]),
+    "slogdet_packed": (ac.ops.decompositions.slogdet_packed, lambda r: [spd(r, 3)]),
+    "solve": (ac.linalg.solve, lambda r: [spd(r, 3), f64(r, 3, rows(r))]),
+    "solve_matrices": (ac.ops.decompositions.solve_matrices, lambda r: [spd(r, 3), f64(r, 3, rows(r))]),
+    "cholesky": (ac.linalg.cholesky, lambda r: [spd(r, 3)]),
+    "cholesky_lower": (ac.ops.decompositions.cholesky_lower, lambda r: [spd(r, 3)]),
+    # one output: a call node with several outputs runs its backward once per output's gradient
+    # (VJP(g1) + VJP(g2)), where the eager walk sums first (VJP(g1 + g2)): equal but for the last bit
+    "eigh": (lambda x: ac.linalg.eigh(x).eigenvectors * ac.expand_dims(ac.linalg.eigh(x).eigenvalues, -2),
+             lambda r: [spd(r, 3)]),
+    "eigvalsh": (ac.linalg.eigvalsh, lambda r: [spd(r, 3)]),
+    "eigh_packed": (ac.ops.decompositions.eigh_packed, lambda r: [spd(r, 3)]),
+    "qr": (lambda x: list(ac.linalg.qr(x)), lambda r: [f64(r, rows(r) + 2, 2)]),
+    "qr_packed": (ac.ops.decompositions.qr_packed, lambda r: [f64(r, 3, 3)]),
+    "svd": (lambda x: list(ac.linalg.svd(x, full_matrices=False)), lambda r: [f64(r, rows(r) + 2, 2)]),
+    "svd_packed": (ac.ops.decompositions.svd_packed, lambda r: [f64(r, 3, 2)]),
+    "svdvals": (ac.linalg.svdvals, lambda r: [f64(r, rows(r), 3)]),
+    "pinv": (ac.linalg.pinv, lambda r: [f64(r, rows(r) + 2, 2)]),
+    "vector_norm": (lambda x: ac.linalg.vector_norm(x, axis=0), lambda r: [f64(r, rows(r), 3)]),
+    "matrix_norm": (ac.linalg.matrix_norm, lambda r: [f64(r, rows(r), 3)]),
+    "diagonal": (ac.linalg.diagonal, lambda r: [f64(r, rows(r), 3)]),
+    "trace": (ac.linalg.trace, lambda r: [f64(r, rows(r), 3)]),
+    "outer": (ac.linalg.outer, lambda r: [f64(r, rows(r)), f64(r, 3)]),
+    "cross": (ac.linalg.cross, lambda r: [f64(r, rows(r), 3), f64(r, 3)]),
+    "matrix_power": (lambda x: ac.linalg.matrix_power(x, 3), lambda r: [f64(r, 3, 3)]),
     "cumulative_sum": (lambda x: ac.cumulative_sum(x, axis=0, include_initial=True), lambda r: [f64(r, rows(r), 3)]),
     "power": (ac.power, lambda r: [pos(r, 2, 3), f64(r, 3)]),
     "prod": (lambda x, z: ac.prod(x * z, axis=1), lambda r: [f64(r, 3, 4), (r.random((3, 4)) < 0.8).astype(float)]),

@@ -1,0 +1,371 @@
+"""Matrix inverses, determinants, solves and decompositions (accel.linalg; the Array API's
+names), over the last two axes of stacked matrices, each with TensorFlow's gradient
+(tensorflow/python/ops/linalg_grad.py) written in accel ops, so higher orders are exact too.
+
+An op of several outputs (slogdet, eigh, qr, svd) is one record whose output packs its parts
+(flattened, side by side along the last axis: one tensor, one node, one VJP that reads the
+gradient of every part), and the public function a composite that unpacks them.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy
+
+from ..dtypes import is_floating
+from ._core import bool_arg, defop, make, tensor_arg
+from .conversion import cast, identity
+from .elementwise import exp, where
+from .linalg import matmul
+from .shape import concat, expand_dims, matrix_transpose, reshape
+
+SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
+EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
+QRResult = namedtuple("QRResult", ["Q", "R"])
+SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
+
+
+def _matrices(x, op, square=True):
+    x = tensor_arg(x)
+    if x.ndim < 2:
+        raise ValueError(f"{op}: x must be a matrix or a stack of matrices, got shape {tuple(x.shape)}")
+    if square and x.shape[-1] != x.shape[-2]:
+        raise ValueError(f"{op}: x must be square (or a stack of square matrices), got shape {tuple(x.shape)}")
+    if not is_floating(x.dtype):
+        x = cast(x, "float64")  # the standard's linalg takes floating operands: integers as the default precision
+    return x
+
+
+def _eye_like(x):
+    return make(x._device.xp.broadcast_to(x._device.xp.eye(x.shape[-1], dtype=x.dtype), x.shape).copy(), x._device)
+
+
+def _pack(xp, parts, batch: int):
+    """The parts flattened over their axes past the `batch` leading (stack) axes, joined along the
+    last axis."""
+    return xp.concatenate([p.reshape(p.shape[:batch] + (-1,)) for p in parts], axis=-1)
+
+
+def _unpack(packed, batch, shapes):
+    """The parts of a packed tensor (getitem and reshape: each part's gradient goes back in place)."""
+    from .indexing import getitem
+
+    parts, start = [], 0
+    for shape in shapes:
+        size = int(numpy.prod(shape, dtype=numpy.int64))
+        part = getitem(packed, (Ellipsis, slice(start, start + size)))
+        parts.append(reshape(part, batch + shape))
+        start += size
+    return parts
+
+
+# -- inverse and determinant ---------------------------------------------------------------------
+def _inv_vjp(g, ans, x):
+    # d inv(A) = -inv(A) dA inv(A): the gradient is -inv(A)^T g inv(A)^T
+    inverse_t = matrix_transpose(ans)
+    return -matmul(inverse_t, matmul(g, inverse_t))
+
+
+@defop("linalg", namespace="linalg")
+def inv(x):
+    """The inverse of each square matrix (numpy.linalg.inv; a singular matrix is an error)."""
+    x = _matrices(x, "inv")
+    with x._device.activate():
+        out = x._device.xp.linalg.inv(x._data)
+    return make(out, x._device, (x,), (_inv_vjp,))
+
+
+def _slogdet_vjp(g, ans, x):
+    # d log|det A| = tr(inv(A) dA): the gradient of logabsdet is g * inv(A)^T; sign has none
+    g_log = g[..., 1]
+    return expand_dims(expand_dims(g_log, -1), -1) * matrix_transpose(inv(x))
+
+
+@defop("linalg", namespace="internal")
+def slogdet_packed(x):
+    """[sign, log|det|] of each square matrix, side by side (slogdet's record)."""
+    x = _matrices(x, "slogdet")
+    xp = x._device.xp
+    with x._device.activate():
+        sign, logabsdet = xp.linalg.slogdet(x._data)
+        out = xp.stack([xp.asarray(sign, dtype=x.dtype), xp.asarray(logabsdet, dtype=x.dtype)], axis=-1)
+    return make(out, x._device, (x,), (_slogdet_vjp,))
+
+
+@defop("linalg", kind="composite", namespace="linalg")
+def slogdet(x):
+    """(sign, logabsdet) of each square matrix's determinant: det = sign * exp(logabsdet), without
+    overflow. Differentiable in logabsdet (sign has no gradient)."""
+    packed = slogdet_packed(x)
+    return SlogdetResult(packed[..., 0], packed[..., 1])
+
+
+@defop("linalg", kind="composite", namespace="linalg")
+def det(x):
+    """The determinant of each square matrix (sign * exp(logabsdet): its gradient is det * inv^T,
+    TensorFlow's)."""
+    sign, logabsdet = slogdet(x)
+    return sign * exp(logabsdet)
+
+
+# -- solve ------------------------------------------------------------------------------------------
+def _solve_vjps():
+    def x1(g, ans, a, b):
+        # X = A^-1 B: dB = A^-T g; dA = -dB X^T
+        gb = solve(matrix_transpose(a), g)
+        return -matmul(gb, matrix_transpose(ans))
+
+    def x2(g, ans, a, b):
+        return solve(matrix_transpose(a), g)
+
+    return (x1, x2)
+
+
+@defop("linalg", namespace="internal")
+def solve_matrices(x1, x2):
+    """X with x1 @ X = x2 for matrices x2 (solve's record)."""
+    with x1._device.activate():
+        out = x1._device.xp.linalg.solve(x1._data, x2._data)
+    return make(out, x1._device, (x1, x2), _solve_vjps())
+
+
+@defop("linalg", kind="composite", namespace="linalg")
+def solve(x1, x2):
+    """The solution X of x1 @ X = x2 for square x1 (the standard's: x2 of shape (M,) is one
+    vector, otherwise (..., M, K) matrices broadcast against x1's stack)."""
+    x1 = _matrices(x1, "solve")
+    x2 = tensor_arg(x2, "x2")
+    if not is_floating(x2.dtype):
+        x2 = cast(x2, x1.dtype)
+    if x2.ndim == 1:
+        if x2.shape[0] != x1.shape[-1]:
+            raise ValueError(f"solve: x2 of shape {tuple(x2.shape)} does not fit x1 {tuple(x1.shape)}")
+        column = reshape(x2, (x2.shape[0], 1))
+        return solve(x1, column)[..., 0] if x1.ndim == 2 else reshape(
+            solve_matrices(*_broadcast_stack(x1, column)), x1.shape[:-1])
+    if x2.shape[-2] != x1.shape[-1]:
+        raise ValueError(f"solve: x2 of shape {tuple(x2.shape)} does not fit x1 {tuple(x1.shape)}")
+    return solve_matrices(*_broadcast_stack(x1, x2))
+
+
+def _broadcast_stack(a, b):
+    from .shape import broadcast_to
+
+    batch = numpy.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    return broadcast_to(a, batch + a.shape[-2:]), broadcast_to(b, batch + b.shape[-2:])
+
+
+# -- Cholesky ---------------------------------------------------------------------------------------
+def _cholesky_vjp(g, ans, x):
+    # TensorFlow's CholeskyGrad: with L = ans, phi(L^T g) (lower triangle, diagonal halved),
+    # grad = L^-T phi L^-1, symmetrized
+    from .manipulation import tril
+
+    l_inv = inv(ans)
+    middle = tril(matmul(matrix_transpose(ans), g))
+    eye = _eye_like(ans)
+    middle = middle - middle * eye * 0.5
+    grad = matmul(matrix_transpose(l_inv), matmul(middle, l_inv))
+    symmetric = (grad + matrix_transpose(grad)) * 0.5  # TensorFlow's gradient (a symmetric matrix)
+    return _onto_lower(symmetric)
+
+
+def _onto_lower(symmetric):
+    """A symmetric gradient folded onto the lower triangle, which is all cholesky and eigh read
+    (NumPy's and TensorFlow's kernels): an entry below the diagonal stands for both of its places."""
+    from .manipulation import tril
+
+    folded = tril(symmetric + matrix_transpose(symmetric))
+    return folded - folded * _eye_like(symmetric) * 0.5
+
+
+@defop("linalg", namespace="internal")
+def cholesky_lower(x):
+    """The lower Cholesky factor L (x = L L^T) of each symmetric positive-definite matrix."""
+    x = _matrices(x, "cholesky")
+    with x._device.activate():
+        out = x._device.xp.linalg.cholesky(x._data)
+    return make(out, x._device, (x,), (_cholesky_vjp,))
+
+
+@defop("linalg", kind="composite", namespace="linalg")
+def cholesky(x, upper=False):
+    """The Cholesky factor of each symmetric positive-definite matrix: lower L with x = L L^T, or
+    (upper=True) U = L^T with x = U^T U. Not positive definite: an error."""
+    lower = cholesky_lower(x)
+    return matrix_transpose(lower) if bool_arg(upper, "cholesky", "upper") else lower
+
+
+# -- eigh -------------------------------------------------------------------------------------------
+def _eigh_vjp(g, ans, x):
+    # TensorFlow's SelfAdjointEigV2 gradient: with F_ij = 1 / (e_j - e_i) off the diagonal,
+    # grad = V (diag(g_e) + F * (V^T g_V)) V^T, symmetrized, then folded onto the lower triangle
+    # the forward reads (numpy's eigh reads the lower triangle)
+    n = x.shape[-1]
+    batch = tuple(x.shape[:-2])
+    e, v = _unpack(ans, batch, [(n,), (n, n)])
+    g_e, g_v = _unpack(g, batch, [(n,), (n, n)])
+    g_v = identity(g_v)  # contiguous either way: the products below then sum alike eagerly and replayed
+    eye = _eye_like(x)
+    differences = expand_dims(e, -2) - expand_dims(e, -1)
+    f = where(eye > 0, 0.0, 1.0 / where(eye > 0, 1.0, differences))
+    inner = expand_dims(g_e, -1) * eye + f * matmul(matrix_transpose(v), g_v)
+    grad = matmul(v, matmul(inner, matrix_transpose(v)))
+    return _onto_lower((grad + matrix_transpose(grad)) * 0.5)
+
+
+@defop("linalg", namespace="internal")
+def eigh_packed(x):
+    """[eigenvalues | eigenvectors] of each symmetric matrix, packed (eigh's record)."""
+    x = _matrices(x, "eigh")
+    with x._device.activate():
+        w, v = x._device.xp.linalg.eigh(x._data)
+        out = _pack(x._device.xp, [w, v], x.ndim - 2)
+    return make(out, x._device, (x,), (_eigh_vjp,))
+
+
+@defop("linalg", kind="composite", namespace="linalg")
+def eigh(x):
+    """(eigenvalues ascending, eigenvectors as columns) of each symmetric matrix, from its lower
+    triangle (NumPy's and TensorFlow's). The gradient assumes distinct eigenvalues (it divides by
+    their differences, as TensorFlow's)."""
+    x = _matrices(x, "eigh")
+    n = x.shape[-1]
+    return EighResult(*_unpack(eigh_packed(x), tuple(x.shape[:-2]), [(n,), (n, n)]))
+
+
+@defop("linalg", kind="composite", namespace="linalg")
+def eigvalsh(x):
+    """The eigenvalues (ascending) of each symmetric matrix."""
+    return eigh(x).eigenvalues
+
+
+# -- QR ---------------------------------------------------------------------------------------------
+def _triangular_solve_right(x, r):
+    """x R^-T for an upper-triangular R (TensorFlow's _TriangularSolve: matmul(x, adjoint(inv(r))))."""
+    return matrix_transpose(solve(r, matrix_transpose(x)))
+
+
+def _qr_grad_deep(q, r, dq, dr):
+    """TensorFlow's _QrGradSquareAndDeepMatrices (m >= n, reduced)."""
+    from .manipulation import tril
+
+    qdq = matmul(matrix_transpose(q), dq)
+    qdq_ = qdq - matrix_transpose(qdq)
+    rdr = matmul(r, matrix_transpose(dr))
+    rdr_ = rdr - matrix_transpose(rdr)
+    lower = tril(qdq_ + rdr_)
+    grad_a = matmul(q, dr + _triangular_solve_right(lower, r))
+    grad_b = _triangular_solve_right(dq - matmul(q, qdq), r)
+    return grad_a + grad_b
+
+
+def _qr_vjp(g, ans, x):
+    m, n = x.shape[-2:]
+    k = min(m, n)
+    batch = tuple(x.shape[:-2])
+    q, r = _unpack(ans, batch, [(m, k), (k, n)])
+    dq, dr = _unpack(g, batch, [(m, k), (k, n)])
+    if m >= n:
+        return _qr_grad_deep(q, r, dq, dr)
+    # wide: A = [X | Y] with X square; TensorFlow's _QrGradWideMatrices
+    y = x[..., :, m:]
+    u, du, dv = r[..., :, :m], dr[..., :, :m], dr[..., :, m:]
+    dy = matmul(q, dv)
+    dx = _qr_grad_deep(q, u, dq + matmul(y, matrix_transpose(dv)), du)
+    return concat([dx, dy], axis=-1)
+
+
+@defop("linalg", namespace="internal")
+def qr_packed(x):
+    """[Q | R] of each matrix's reduced QR decomposition, packed (qr's record)."""
+    x = _matrices(x, "qr", square=False)
+    with x._device.activate():
+        q, r = x._device.xp.linalg.qr(x._data, mode="reduced")
+        out = _pack(x._device.xp, [q, r], x.ndim - 2)
+    return make(out, x._device, (x,), (_qr_vjp,))
+
+
+@defop("linalg", kind="composite", namespace="linalg")
+def qr(x, mode="reduced"):
+    """(Q, R) with x = Q R, Q's columns orthonormal and R upper triangular (mode "reduced": Q is
+    M x K, R K x N, K = min(M, N); "complete" is not offered: its extra columns are not unique
+    and have no gradient)."""
+    if mode != "reduced":
+        raise ValueError(f"qr: mode must be 'reduced' (accel has no 'complete' QR), got {mode!r}")
+    x = _matrices(x, "qr", square=False)
+    m, n = x.shape[-2:]
+    k = min(m, n)
+    return QRResult(*_unpack(qr_packed(x), tuple(x.shape[:-2]), [(m, k), (k, n)]))
+
+
+# -- SVD ---------------------------------------------------------------------------------------------
+def _svd_vjp(g, ans, x):
+    # TensorFlow's SvdGrad (reduced, compute_uv): with F_ij = 1 / (s_j^2 - s_i^2) off the diagonal,
+    # grad = U (diag(g_s) + (F * (U^T g_U - g_U^T U)) S + S (F * (V^T g_V - g_V^T V))) V^T
+    #        + (I - U U^T) g_U S^-1 V^T + U S^-1 g_V^T (I - V V^T)
+    m, n = x.shape[-2:]
+    k = min(m, n)
+    batch = tuple(x.shape[:-2])
+    u, s, vh = _unpack(ans, batch, [(m, k), (k,), (k, n)])
+    g_u, g_s, g_vh = _unpack(g, batch, [(m, k), (k,), (k, n)])
+    v, g_v = matrix_transpose(vh), matrix_transpose(g_vh)
+    eye_k = make(x._device.xp.eye(k, dtype=x.dtype), x._device)
+    s_sq = s * s
+    differences = expand_dims(s_sq, -2) - expand_dims(s_sq, -1)
+    f = where(eye_k > 0, 0.0, 1.0 / where(eye_k > 0, 1.0, differences))
+    s_mat = expand_dims(s, -2) * eye_k
+    s_inv = expand_dims(1.0 / s, -2) * eye_k
+    utgu = matmul(matrix_transpose(u), g_u)
+    vtgv = matmul(matrix_transpose(v), g_v)
+    inner = (expand_dims(g_s, -1) * eye_k + matmul(f * (utgu - matrix_transpose(utgu)), s_mat)
+             + matmul(s_mat, f * (vtgv - matrix_transpose(vtgv))))
+    grad = matmul(u, matmul(inner, vh))
+    if m > k:
+        eye_m = make(x._device.xp.eye(m, dtype=x.dtype), x._device)
+        grad = grad + matmul(eye_m - matmul(u, matrix_transpose(u)), matmul(g_u, matmul(s_inv, vh)))
+    if n > k:
+        eye_n = make(x._device.xp.eye(n, dtype=x.dtype), x._device)
+        grad = grad + matmul(u, matmul(s_inv, matmul(matrix_transpose(g_v), eye_n - matmul(v, vh))))
+    return grad
+
+
+@defop("linalg", namespace="internal")
+def svd_packed(x):
+    """[U | S | Vh] of each matrix's reduced SVD, packed (svd's record)."""
+    x = _matrices(x, "svd", square=False)
+    with x._device.activate():
+        u, s, vh = x._device.xp.linalg.svd(x._data, full_matrices=False)
+        out = _pack(x._device.xp, [u, s, vh], x.ndim - 2)
+    return make(out, x._device, (x,), (_svd_vjp,))
+
+
+@defop("linalg", kind="composite", namespace="linalg")
+def svd(x, full_matrices=True):
+    """(U, S, Vh) with x = U diag(S) Vh, S descending. The standard's default full_matrices=True
+    is taken only for square matrices (the complete U or Vh of a rectangular matrix is not unique
+    and has no gradient: pass full_matrices=False). The gradient assumes distinct, non-zero
+    singular values (TensorFlow's)."""
+    x = _matrices(x, "svd", square=False)
+    m, n = x.shape[-2:]
+    if bool_arg(full_matrices, "svd", "full_matrices") and m != n:
+        raise ValueError(f"svd: full_matrices=True on a {m} x {n} matrix: accel computes the reduced SVD only "
+                         "(its complete factors are not unique); pass full_matrices=False")
+    k = min(m, n)
+    return SVDResult(*_unpack(svd_packed(x), tuple(x.shape[:-2]), [(m, k), (k,), (k, n)]))
+
+
+def _svdvals_vjp(g, ans, x):
+    # d s = U^T dA V on the diagonal: the gradient is U diag(g) V^T
+    u, _, vh = svd(x, full_matrices=False)
+    return matmul(u * expand_dims(g, -2), vh)
+
+
+@defop("linalg", namespace="linalg")
+def svdvals(x):
+    """The singular values of each matrix, descending (the gradient: U diag(g) Vh)."""
+    x = _matrices(x, "svdvals", square=False)
+    with x._device.activate():
+        out = x._device.xp.linalg.svd(x._data, compute_uv=False)
+    return make(out, x._device, (x,), (_svdvals_vjp,))
