@@ -37,8 +37,18 @@ def _matrices(x, op, square=True):
     return x
 
 
+def _eye(n, x):
+    """The n x n identity of x's dtype, on x's device (a constant)."""
+    from .creation import eye
+
+    return eye(n, dtype=x.dtype, device=x.device)
+
+
 def _eye_like(x):
-    return make(x._device.xp.broadcast_to(x._device.xp.eye(x.shape[-1], dtype=x.dtype), x.shape).copy(), x._device)
+    """Identity matrices shaped like x (a stack of square matrices)."""
+    from .shape import broadcast_to
+
+    return broadcast_to(_eye(x.shape[-1], x), tuple(x.shape))
 
 
 def _pack(xp, parts, batch: int):
@@ -311,7 +321,7 @@ def _svd_vjp(g, ans, x):
     u, s, vh = _unpack(ans, batch, [(m, k), (k,), (k, n)])
     g_u, g_s, g_vh = _unpack(g, batch, [(m, k), (k,), (k, n)])
     v, g_v = matrix_transpose(vh), matrix_transpose(g_vh)
-    eye_k = make(x._device.xp.eye(k, dtype=x.dtype), x._device)
+    eye_k = _eye(k, x)
     s_sq = s * s
     differences = expand_dims(s_sq, -2) - expand_dims(s_sq, -1)
     f = where(eye_k > 0, 0.0, 1.0 / where(eye_k > 0, 1.0, differences))
@@ -323,10 +333,10 @@ def _svd_vjp(g, ans, x):
              + matmul(s_mat, f * (vtgv - matrix_transpose(vtgv))))
     grad = matmul(u, matmul(inner, vh))
     if m > k:
-        eye_m = make(x._device.xp.eye(m, dtype=x.dtype), x._device)
+        eye_m = _eye(m, x)
         grad = grad + matmul(eye_m - matmul(u, matrix_transpose(u)), matmul(g_u, matmul(s_inv, vh)))
     if n > k:
-        eye_n = make(x._device.xp.eye(n, dtype=x.dtype), x._device)
+        eye_n = _eye(n, x)
         grad = grad + matmul(u, matmul(s_inv, matmul(matrix_transpose(g_v), eye_n - matmul(v, vh))))
     return grad
 

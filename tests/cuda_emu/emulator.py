@@ -240,6 +240,11 @@ class EmulatedCuda(types.ModuleType):
             return lambda *args, **kwargs: self._call(name, target, args, kwargs)
         return target
 
+    @property
+    def linalg(self):
+        """cupy.linalg: NumPy's functions on the emulated arrays (those CuPy has)."""
+        return _Submodule(self, "linalg")
+
     def asarray(self, a, dtype=None, order=None):
         if isinstance(a, self.ndarray):
             if a._device == self.current:
@@ -261,6 +266,20 @@ class EmulatedCuda(types.ModuleType):
         if code is None:
             raise EmulationError("RawModule: the emulator compiles source code only")
         return _RawModule(self, code, options, tuple(name_expressions or ()))
+
+
+class _Submodule:
+    """A CuPy submodule (cupy.linalg): NumPy's functions of the same name on emulated arrays."""
+
+    def __init__(self, module, name):
+        self._module, self._name = module, name
+
+    def __getattr__(self, attr):
+        real = getattr(_real_cupy, self._name, None) if _real_cupy is not None else None
+        if real is not None and not hasattr(real, attr):
+            raise AttributeError(f"module 'cupy.{self._name}' has no attribute '{attr}'")
+        target = getattr(getattr(numpy, self._name), attr)
+        return lambda *args, **kwargs: self._module._call(f"{self._name}.{attr}", target, args, kwargs)
 
 
 class _Ufunc:

@@ -140,3 +140,27 @@ def test_window_kernels_keep_the_dtype_on_the_device(emulated_cuda, dtype):
         assert gpu.dtype == cpu.dtype == numpy.dtype(dtype)
         numpy.testing.assert_allclose(gpu.numpy().astype(float), cpu.numpy().astype(float),
                                       rtol=1e-2 if dtype == "float16" else 1e-6, atol=1e-2 if dtype == "float16" else 1e-6)
+
+
+_SPD = numpy.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]])
+# The Array API's functions through CuPy's array module (the emulated device): linalg through
+# xp.linalg, the manipulation composites through the ops they are made of.
+ARRAY_API_OPS = {
+    "inv": lambda x: ac.linalg.inv(x), "det": lambda x: ac.linalg.det(x) * x,
+    "solve": lambda x: ac.linalg.solve(x, x[:, :2]), "cholesky": lambda x: ac.linalg.cholesky(x),
+    "eigh": lambda x: ac.linalg.eigh(x).eigenvectors * ac.linalg.eigh(x).eigenvalues,
+    "qr": lambda x: ac.linalg.qr(x).R, "svdvals": lambda x: ac.linalg.svdvals(x),
+    "matrix_norm": lambda x: ac.linalg.matrix_norm(x, ord="nuc") * x,
+    "flip": lambda x: ac.flip(x, axis=0), "roll": lambda x: ac.roll(x, 1, axis=1), "tril": lambda x: ac.tril(x),
+    "tile": lambda x: ac.tile(x, (2, 1)), "sort": lambda x: ac.sort(x, axis=1, descending=True),
+    "var": lambda x: ac.var(x, axis=0, correction=1), "asinh": lambda x: ac.asinh(x),
+    "logaddexp": lambda x: ac.logaddexp(x, x * 0.5), "take_along_axis": lambda x: ac.take_along_axis(
+        x, ac.tensor([[2, 0, 1]] * 3, device=x.device), 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ARRAY_API_OPS))
+def test_array_api_functions_and_their_gradients_on_the_device_equal_the_cpus(emulated_cuda, name):
+    (y_cpu, g_cpu), (y_gpu, g_gpu) = _values_and_gradients(ARRAY_API_OPS[name], _SPD)
+    numpy.testing.assert_allclose(y_gpu, y_cpu, rtol=1e-12, atol=1e-12)
+    numpy.testing.assert_allclose(g_gpu, g_cpu, rtol=1e-10, atol=1e-10)
