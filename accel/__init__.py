@@ -22,7 +22,8 @@ from .checkpoint import Checkpoint, CheckpointError, RestoreStatus
 from .checkpoint_manager import CheckpointManager, latest_checkpoint
 from .function import TensorSpec, cond, function, print, while_loop  # noqa: A004  (ac.print is tf.print)
 
-bool_, uint8, int8, int16, int32, int64, float16, float32, float64, uint16, uint32, uint64 = _SUPPORTED
+(bool_, uint8, int8, int16, int32, int64, float16, float32, float64, uint16, uint32, uint64, complex64,
+ complex128) = _SUPPORTED
 
 __version__ = "0.1.0"
 

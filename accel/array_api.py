@@ -139,9 +139,9 @@ def finfo(type, /) -> finfo_object:  # noqa: A002  (the standard's parameter nam
     dt = _dtype_of(type, "finfo")
     if dt.kind not in "fc":
         raise TypeError(f"finfo: expected a floating dtype, got {dt.name} (iinfo describes integers)")
-    info = numpy.finfo(dt)
+    info = numpy.finfo(dt)  # of a complex dtype: its real part's (the standard's rule)
     return finfo_object(int(info.bits), float(info.eps), float(info.max), float(info.min),
-                        float(info.smallest_normal), dt)
+                        float(info.smallest_normal), numpy.dtype(info.dtype))
 
 
 def iinfo(type, /) -> iinfo_object:  # noqa: A002
@@ -167,12 +167,12 @@ class Info:
         return default_device()
 
     def default_dtypes(self, *, device=None) -> dict:
-        """accel's defaults: float32 for Python floats (TensorFlow's, not NumPy's float64), int64 for
-        Python ints and indices."""
+        """accel's defaults: float32 for Python floats (TensorFlow's, not NumPy's float64), complex64
+        for Python complex numbers, int64 for Python ints and indices."""
         if device is not None:
             get_device(device)
-        return {"real floating": dtypes.DEFAULT_FLOAT, "complex floating": None, "integral": dtypes.DEFAULT_INT,
-                "indexing": dtypes.DEFAULT_INT}
+        return {"real floating": dtypes.DEFAULT_FLOAT, "complex floating": dtypes.DEFAULT_COMPLEX,
+                "integral": dtypes.DEFAULT_INT, "indexing": dtypes.DEFAULT_INT}
 
     def devices(self) -> list:
         return devices()

@@ -11,14 +11,16 @@ import numpy
 SUPPORTED = tuple(
     numpy.dtype(name)
     for name in ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64", "uint16",
-                 "uint32", "uint64")
-)  # (the unsigned types wider than uint8 came with the Array API standard: kept last, so the
-# order of the dtypes accel had before is unchanged)
+                 "uint32", "uint64", "complex64", "complex128")
+)  # (the unsigned types wider than uint8 and the complex ones came with the Array API standard:
+# kept last, so the order of the dtypes accel had before is unchanged)
 _BY_KEY = {dt: dt for dt in SUPPORTED}
 _BY_KEY.update({dt.name: dt for dt in SUPPORTED})
-_BY_KEY.update({float: numpy.dtype("float32"), int: numpy.dtype("int64"), bool: numpy.dtype("bool")})
+_BY_KEY.update({float: numpy.dtype("float32"), int: numpy.dtype("int64"), bool: numpy.dtype("bool"),
+                complex: numpy.dtype("complex64")})
 
 DEFAULT_FLOAT = numpy.dtype("float32")
+DEFAULT_COMPLEX = numpy.dtype("complex64")  # Python complex numbers: the default float's width, twice
 DEFAULT_INT = numpy.dtype("int64")
 
 

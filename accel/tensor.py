@@ -471,6 +471,8 @@ def _host_array(data, dtype):
         array = numpy.asarray(data)
         if array.dtype == numpy.float64 and not isinstance(data, numpy.generic):
             array = array.astype(dtypes.DEFAULT_FLOAT)  # Python floats mean float32
+        elif array.dtype == numpy.complex128 and not isinstance(data, numpy.generic):
+            array = array.astype(dtypes.DEFAULT_COMPLEX)  # and Python complex numbers complex64
     dtypes.as_dtype(array.dtype, "data")
     return array
 

@@ -208,6 +208,15 @@ logaddexp = _binary("logaddexp", "log(e ** x + e ** y), without overflow.", _ufu
                     lambda g, ans, x, y: g * exp(x - ans),
                     lambda g, ans, x, y: g * exp(y - ans), numpy="logaddexp")
 
+# -- complex numbers (the Array API's real, imag, conj). Complex tensors are not differentiable yet
+# (is_floating): a gradient reaches a real input of real / conj only ------------------------------
+real = _unary("real", "The real part (x itself, copied, for a real x); complex -> its real dtype.",
+              lambda xp, x: xp.real(x).copy(), lambda g, ans, x: g, numpy="real", dtype="given")
+imag = _unary("imag", "The imaginary part (zeros for a real x); complex -> its real dtype.",
+              lambda xp, x: xp.imag(x).copy(), numpy="imag", dtype="given")
+conj = _unary("conj", "The complex conjugate (x itself, copied, for a real x).",
+              lambda xp, x: xp.conj(x).copy(), lambda g, ans, x: g, numpy="conjugate", aliases=("conjugate",))
+
 # -- selection ----------------------------------------------------------------------------------
 _SAME_WIDTH_INT = {2: numpy.int16, 4: numpy.int32, 8: numpy.int64}
 

@@ -157,6 +157,7 @@ CASES = {
     "negative": (ac.negative, lambda r: [f64(r, 3)]),
     "pow": (ac.pow, lambda r: [pos(r, 3), f64(r, 3)]),
     "remainder": (ac.remainder, lambda r: [pos(r, 3) + 3.1, pos(r, 3) + 0.5]),
+    "conjugate": (ac.conjugate, lambda r: [f64(r, rows(r))]),
     "flip": (lambda x: ac.flip(x, axis=1), lambda r: [f64(r, rows(r), 3)]),
     "roll": (lambda x: ac.roll(x, 2, axis=1), lambda r: [f64(r, rows(r), 3)]),
     "moveaxis": (lambda x: ac.moveaxis(x, 0, 1), lambda r: [f64(r, rows(r), 3)]),
