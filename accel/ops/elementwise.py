@@ -278,11 +278,19 @@ _CLIP_VJPS = (lambda g, ans, x, lo, hi: select_grad(logical_and(x >= lo, x <= hi
 
 
 @defop("elementwise", numpy="clip", methods=("clip",))
-def clip(x, clip_value_min, clip_value_max):
-    """min(max(x, lo), hi). Gradient flows to x inside [lo, hi] and to the bound that is hit."""
+def clip(x, min=None, max=None):  # noqa: A002  (the Array API's names)
+    """min(max(x, min), max), in x's dtype; a bound that is None leaves that side open (the Array
+    API's clip; tf.clip_by_value is `accel.clip_by_value`). Gradient flows to x inside [min, max]
+    and to the bound that is hit."""
     x = tensor_arg(x)
-    _, lo, _ = operands("clip", x, clip_value_min)  # checks devices, places constants
-    _, hi, _ = operands("clip", x, clip_value_max)
+    if min is None or max is None:  # an open side: the dtype's own extreme
+        info = numpy.iinfo(x.dtype) if x.dtype.kind in "iu" else None
+        if min is None:
+            min = -numpy.inf if info is None else int(info.min)  # noqa: A001
+        if max is None:
+            max = numpy.inf if info is None else int(info.max)  # noqa: A001
+    _, lo, _ = operands("clip", x, min)  # checks devices, places constants
+    _, hi, _ = operands("clip", x, max)
     out = x._device.xp.clip(x._data, data(lo), data(hi))
     return make(out, x._device, (x, lo, hi), _CLIP_VJPS)
 

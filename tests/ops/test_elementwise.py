@@ -120,3 +120,16 @@ def test_broadcasting_property(data):
         want = ref(x, y)
         assert got.shape == want.shape
         numpy.testing.assert_array_equal(got.numpy(), want)
+
+
+def test_clip_takes_the_array_apis_keywords_and_open_sides():
+    x = ac.tensor([-2.0, 0.5, 3.0])
+    assert ac.clip(x, min=0.0).numpy().tolist() == [0.0, 0.5, 3.0]
+    assert ac.clip(x, max=1.0).numpy().tolist() == [-2.0, 0.5, 1.0]
+    assert ac.clip(x).numpy().tolist() == [-2.0, 0.5, 3.0]
+    ints = ac.clip(ac.tensor([5, -5], dtype="int16"), max=3)
+    assert ints.dtype == ac.int16 and ints.numpy().tolist() == [3, -5]
+    with ac.GradientTape() as tape:
+        tape.watch(x)
+        y = ac.sum(ac.clip(x, max=1.0) * 2.0)
+    assert tape.gradient(y, x).numpy().tolist() == [2.0, 2.0, 0.0]
