@@ -23,6 +23,7 @@ from collections import OrderedDict
 import numpy
 
 from . import _cpu
+from ._cuda_rows import row_selections, row_tables
 from ._launch_args import SCALAR_SLOTS
 from ._sources import sources_dir
 from .dtypes import FLOATING, is_floating
@@ -193,7 +194,7 @@ class CudaKernels:
         grads = list(grads)
         if len(grads) != len(table.lengths):
             raise ValueError(f"grads: has {len(grads)} arrays for {len(table.lengths)} parameters")
-        selections = self._selections(table, rows, row_flags)
+        selections = row_selections(self, table, rows, row_flags)
         for i, g in enumerate(grads):
             self._check_array(g, f"grads[{i}]", table.dtype)
             expected = table.lengths[i] if selections[i] is None else len(selections[i][0]) * selections[i][1]
@@ -220,7 +221,7 @@ class CudaKernels:
             with self.xp.cuda.Device(self.device.index):  # the step table is uploaded to this device
                 steps = self._steps(grads) if args.accumulation == 1 else self._steps(grads, scales, flags, decays)
         else:
-            chunk_count, chunks, segments, steps = self._row_tables(table, grads, selections, scales, flags, decays)
+            chunk_count, chunks, segments, steps = row_tables(self, table, grads, selections, scales, flags, decays)
         if chunk_count == 0:
             return
         record = args.record(lambda array: array.data.ptr)  # one kernel argument, by value
@@ -233,77 +234,6 @@ class CudaKernels:
         kernel = self.function(update_name(table.rule, table.dtype.name, has_clip, has_decay))
         with self.xp.cuda.Device(self.device.index):
             kernel((chunk_count,), (THREADS,), (chunks, segments, steps, record))
-
-    def _selections(self, table, rows, row_flags) -> list:
-        """Per variable None or (host row ids, row length, host flags or None), checked as the CPU's
-        launch checks them: ids in range and strictly increasing, the row length dividing the size."""
-        count = len(table.lengths)
-        if rows is None:
-            return [None] * count
-        row_flags = [None] * count if row_flags is None else list(row_flags)
-        if len(rows) != count or len(row_flags) != count:
-            raise ValueError(f"rows: expected a list of {count} entries, one per parameter")
-        out = []
-        for s, selection in enumerate(rows):
-            if selection is None:
-                out.append(None)
-                continue
-            ids, length = selection
-            self._check_array(ids, f"rows[{s}]", numpy.int64)
-            ids, length = numpy.asarray(self.xp.asnumpy(ids)).reshape(-1), int(length)
-            if length <= 0 or table.lengths[s] % length:
-                raise ValueError(f"rows[{s}]: the row length {length} does not divide the {table.lengths[s]} elements "
-                                 f"of params[{s}]")
-            count_rows = table.lengths[s] // length
-            if len(ids) and (ids.min() < 0 or ids.max() >= count_rows):
-                bad = ids[(ids < 0) | (ids >= count_rows)][0]
-                raise IndexError(f"rows[{s}]: row {bad} is not in [0, {count_rows})")
-            if len(ids) > 1 and not (ids[1:] > ids[:-1]).all():
-                raise ValueError(f"rows[{s}]: row ids must be strictly increasing (unique)")
-            flag = None if row_flags[s] is None else numpy.asarray(row_flags[s], dtype=numpy.int64).reshape(-1)
-            if flag is not None and len(flag) != len(ids):
-                raise ValueError(f"row_flags[{s}]: has {len(flag)} entries for {len(ids)} rows")
-            out.append((ids, length, flag))
-        return out
-
-    def _row_tables(self, table, grads, selections, scales, flags, decays):
-        """(chunk count, chunk table, segment table, step table) of a launch of some rows: each
-        selected row a segment whose addresses are its variable's plus the row's offset."""
-        itemsize = table.dtype.itemsize
-        segment_parts, step_parts, lengths = [], [], []
-        for s, (g, selection) in enumerate(zip(grads, selections)):
-            whole = table.host[s:s + 1]
-            step = numpy.zeros(1, STEP_DTYPE)
-            step["grad"] = g.data.ptr
-            step["scale"] = 1.0 if scales is None else scales[s]
-            step["flag"] = 0 if flags is None else flags[s]
-            step["decays"] = 1 if decays is None else int(decays[s] != 0)
-            if selection is None:
-                segment_parts.append(whole)
-                step_parts.append(step)
-                lengths.append(table.lengths[s])
-                continue
-            ids, length, row_flag = selection
-            segments = numpy.repeat(whole, len(ids))
-            offsets = ids.astype(numpy.uint64) * numpy.uint64(length * itemsize)
-            for field in ("param", "slot0", "slot1", "slot2", "accumulator", "average"):
-                base = whole[field][0]
-                segments[field] = numpy.where(base != 0, base + offsets, 0) if base else 0
-            segments["length"] = length
-            steps = numpy.repeat(step, len(ids))
-            row_bytes = numpy.uint64(length * itemsize)
-            steps["grad"] = step["grad"][0] + numpy.arange(len(ids), dtype=numpy.uint64) * row_bytes
-            if row_flag is not None:
-                steps["flag"] = row_flag
-            segment_parts.append(segments)
-            step_parts.append(steps)
-            lengths += [length] * len(ids)
-        chunks = chunk_table(lengths)
-        xp = self.xp
-        with xp.cuda.Device(self.device.index):
-            return (len(chunks), xp.asarray(chunks.view(numpy.uint8)),
-                    xp.asarray(numpy.concatenate(segment_parts).view(numpy.uint8)),
-                    xp.asarray(numpy.concatenate(step_parts).view(numpy.uint8)))
 
     def _by_dtype(self, arrays):
         """{dtype: [positions]} of `arrays`, checked (on this device, a float dtype)."""

@@ -28,9 +28,9 @@ _KINDS = {
     "signed integer": lambda dt: dt.kind == "i",
     "unsigned integer": lambda dt: dt.kind == "u",
     "integral": lambda dt: dt.kind in "iu",
-    "real floating": lambda dt: dt.kind == "f",
-    "complex floating": lambda dt: dt.kind == "c",
-    "numeric": lambda dt: dt.kind in "iufc",
+    "real floating": dtypes.is_floating,
+    "complex floating": dtypes.is_complex,
+    "numeric": lambda dt: dt.kind != "b",
 }
 
 
@@ -67,7 +67,7 @@ def _promote(a: numpy.dtype, b: numpy.dtype) -> numpy.dtype | None:
         return None
     if (a.kind in "iu") != (b.kind in "iu"):  # an integer with a float: no promotion
         return None
-    if a.kind == "f" or a.kind == "c":
+    if a.kind not in "iu":  # two floating kinds, real or complex: NumPy's promotion is the standard's
         return numpy.promote_types(a, b)
     if a.kind == b.kind:
         return a if a.itemsize >= b.itemsize else b
@@ -100,12 +100,21 @@ def result_type(*arrays_and_dtypes):
     if found is None:
         raise ValueError("result_type: Python scalars alone have no result type (give an array or a dtype)")
     for scalar in scalars:
-        kind = "b" if isinstance(scalar, bool) else "i" if isinstance(scalar, int) else \
-            "f" if isinstance(scalar, float) else "c"
-        fits = {"b": "b", "i": "iuf", "f": "f", "c": "c"}[kind]
-        if found.kind not in fits and not (kind == "f" and found.kind == "c"):
+        if not _scalar_fits(scalar, found):
             raise TypeError(f"result_type: a Python {type(scalar).__name__} does not combine with {found.name}")
     return found
+
+
+def _scalar_fits(scalar, dtype) -> bool:
+    """Whether a Python scalar takes `dtype` (the standard's rule: bool with bool, int with numbers
+    but bool, float with the floating kinds, complex with complex)."""
+    if isinstance(scalar, bool):
+        return dtype.kind == "b"
+    if isinstance(scalar, int):
+        return dtype.kind in "iu" or dtypes.is_floating(dtype) or dtypes.is_complex(dtype)
+    if isinstance(scalar, float):
+        return dtypes.is_floating(dtype) or dtypes.is_complex(dtype)
+    return dtypes.is_complex(dtype)
 
 
 def can_cast(from_, to, /) -> bool:

@@ -52,4 +52,9 @@ def is_floating(dtype) -> bool:
     return dtype.kind == "f"
 
 
+def is_complex(dtype) -> bool:
+    """Whether values of `dtype` are complex numbers (not differentiable yet: is_floating is False)."""
+    return dtype.kind == "c"
+
+
 FLOATING = tuple(dt for dt in SUPPORTED if is_floating(dt))  # the floating dtypes, narrowest first

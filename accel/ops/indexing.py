@@ -19,6 +19,7 @@ import numpy
 from ..tensor import Tensor, Variable, convert, is_device_array
 from ._core import defop, make, tensor_arg
 from .creation import zeros_like
+from .row_sums import rows_added
 
 
 def _index_part(part, device, where: str):
@@ -138,41 +139,9 @@ def scatter_add(updates, index, shape):
     out = xp.zeros(tuple(shape), dtype=updates.dtype)
     if _is_basic(raw):
         out[raw] = updates._data
-    elif not _rows_added(xp, out, raw, updates._data):
+    elif not rows_added(xp, out, raw, updates._data):
         _add_at(xp, out, raw, updates._data)
     return make(out, updates._device, (updates,), (_scatter_vjp,), {"index": index, "shape": tuple(shape)})
-
-
-def _rows_added(xp, out, index, values) -> bool:
-    """zeros `out` += values at the rows `index` (one integer array on axis 0: an embedding's
-    gradient, densified) as a sorted segment sum (`rows_summed`): add.at took 0.6 ms for 2048
-    rows of 64. False (nothing done) for any other index."""
-    if isinstance(index, tuple) and len(index) == 1:  # (ids,): gather's index on axis 0
-        index = index[0]
-    if xp is not numpy or not isinstance(index, numpy.ndarray) or index.dtype.kind not in "iu" or out.ndim < 1 \
-            or index.size == 0 or values.shape != index.shape + out.shape[1:]:
-        return False
-    ids = index.reshape(-1).astype(numpy.int64, copy=False)
-    ids = numpy.where(ids < 0, ids + out.shape[0], ids)  # in range: normalize_index checked them
-    unique, sums = rows_summed(ids, values.reshape(index.size, -1))
-    out.reshape(out.shape[0], -1)[unique] = sums
-    return True
-
-
-def rows_summed(ids, rows):
-    """(distinct ids in increasing order, int64; for each the sum of its `rows` (2-D NumPy), one
-    add per row in the order they come, as numpy.add.at adds): one sort and one pass in accel._cpu
-    (NumPy's argsort + add.reduceat took 1.4 ms for 4096 rows of 64, and reduceat sums a long run
-    pairwise). Both an embedding's dense gradient and the optimizers' deduplication of
-    IndexedSlices (optimizers/sparse.py) sum this way, so the two agree bit for bit."""
-    from .. import _cpu
-
-    ids = numpy.ascontiguousarray(ids, dtype=numpy.int64).reshape(-1)
-    rows = numpy.ascontiguousarray(rows)
-    unique = numpy.empty(ids.size, numpy.int64)
-    sums = numpy.empty(rows.shape, rows.dtype)
-    distinct = _cpu.rows_sum(ids, rows, unique, sums)
-    return unique[:distinct], sums[:distinct]
 
 
 def _add_at(xp, out, index, values):

@@ -123,8 +123,8 @@ def uses_rows(optimizer) -> bool:
 def deduplicated(slices: IndexedSlices, dtype):
     """(row ids, summed rows): the slices' distinct rows in increasing order, int64, and for each
     the sum of its values (2-D, C-contiguous, of `dtype`), summed in the order the dense gradient
-    sums them (indexing.rows_summed: a stable sort, then one running sum per row)."""
-    from ..ops.indexing import rows_summed
+    sums them (ops/row_sums.py: a stable sort, then one running sum per row)."""
+    from ..ops.row_sums import rows_summed
 
     device = slices.device
     xp = device.xp

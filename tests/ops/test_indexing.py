@@ -165,7 +165,7 @@ def test_embedding_lookup_max_norm_scales_long_rows_only():
 
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
 def test_rows_summed_adds_each_rows_values_in_their_order_bit_for_bit(dtype):
-    from accel.ops.indexing import rows_summed
+    from accel.ops.row_sums import rows_summed
 
     rng = numpy.random.default_rng(4)
     ids = rng.integers(0, 50, size=3000)
