@@ -120,9 +120,9 @@ class IndexedSlices:
 
     def cast(self, dtype) -> "IndexedSlices":
         """The same rows with values of `dtype`."""
-        from . import ops
+        from .ops.conversion import cast
 
-        return self if self.dtype == dtype else IndexedSlices(ops.cast(self.values, dtype), self.indices,
+        return self if self.dtype == dtype else IndexedSlices(cast(self.values, dtype), self.indices,
                                                               self.dense_shape)
 
 
@@ -132,12 +132,12 @@ def is_indexed_slices(value) -> bool:
 
 def concatenate(parts) -> IndexedSlices:
     """The rows of every part, in order (TensorFlow's aggregation of sparse gradients)."""
-    from . import ops
+    from .ops.shape import concat
 
     if len(parts) == 1:
         return parts[0]
-    return IndexedSlices(ops.concat([p.values for p in parts], axis=0),
-                         ops.concat([p.indices for p in parts], axis=0), parts[0].dense_shape)
+    return IndexedSlices(concat([p.values for p in parts], axis=0),
+                         concat([p.indices for p in parts], axis=0), parts[0].dense_shape)
 
 
 def densify(slices: IndexedSlices) -> Tensor:
