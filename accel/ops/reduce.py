@@ -38,14 +38,23 @@ def _unreduce(t, x, axes, keepdims):
     return t if keepdims else reshape(t, _kept_shape(x.shape, axes))
 
 
-def _reduction(name, doc, forward, vjp=None, empty_ok=True, **facts):
+def _reduction(name, doc, forward, vjp=None, empty_ok=True, takes_dtype=False, **facts):
     """A reduction over axes, entered in the op table (`facts`: table.OpRecord's fields); its
-    NumPy function and Tensor method are its name unless `facts` say otherwise."""
+    NumPy function and Tensor method are its name unless `facts` say otherwise. `takes_dtype`:
+    a `dtype` argument casts x first (the Array API's sum and prod; the cast is recorded, so a
+    gradient flows through it)."""
     vjps = None if vjp is None else (vjp,)
     if facts.get("numpy"):
-        facts.setdefault("numpy_keywords", frozenset({"axis", "keepdims"}))
+        facts.setdefault("numpy_keywords", frozenset({"axis", "keepdims"} | ({"dtype"} if takes_dtype else set())))
 
-    def op(x, axis=None, keepdims=False):
+    def op(x, axis=None, keepdims=False, dtype=None):
+        if dtype is not None:
+            if not takes_dtype:
+                raise TypeError(f"{name}: takes no dtype argument")
+            from .conversion import cast
+
+            out = op(cast(x, dtype), axis, keepdims)  # (NumPy widens small integers: the standard keeps dtype)
+            return out if out.dtype == dtype else cast(out, dtype)
         trace = _state.trace
         if trace is not None:  # accel.function: this call is one step of the trace
             return trace.call(op, (x, axis, keepdims), {})
@@ -155,9 +164,9 @@ def _logsumexp_vjp(g, ans, x, axes, keepdims):
     return _unreduce(g, x, axes, keepdims) * exp(x - _unreduce(ans, x, axes, keepdims))
 
 
-sum = _reduction("sum", "Sum of elements over `axis`.",  # noqa: A001
+sum = _reduction("sum", "Sum of elements over `axis` (`dtype`: summed in that dtype).",  # noqa: A001
                  lambda xp, x, axes, keepdims: add_reduce(xp, x, axes, keepdims),
-                 _sum_vjp, numpy="sum", methods=("sum",))
+                 _sum_vjp, takes_dtype=True, numpy="sum", methods=("sum",))
 mean = _reduction("mean", "Arithmetic mean over `axis` (float32 for integer inputs).",
                   _mean_forward, _mean_vjp, numpy="mean", methods=("mean",), dtype="float")
 max = _reduction("max", "Largest element over `axis`; ties share the gradient.",  # noqa: A001
@@ -166,9 +175,9 @@ max = _reduction("max", "Largest element over `axis`; ties share the gradient.",
 min = _reduction("min", "Smallest element over `axis`; ties share the gradient.",  # noqa: A001
                  lambda xp, x, axes, keepdims: xp.min(x, axis=axes, keepdims=keepdims),
                  _extremum_vjp, empty_ok=False, numpy="min", methods=("min",))
-prod = _reduction("prod", "Product of elements over `axis` (gradient exact at zeros).",
+prod = _reduction("prod", "Product of elements over `axis` (gradient exact at zeros; `dtype`: in that dtype).",
                   lambda xp, x, axes, keepdims: xp.prod(x, axis=axes, keepdims=keepdims),
-                  _prod_vjp, numpy="prod", methods=("prod",))
+                  _prod_vjp, takes_dtype=True, numpy="prod", methods=("prod",))
 logsumexp = _reduction("logsumexp", "log(sum(exp(x))) over `axis`, without overflow.",
                        _logsumexp_forward, _logsumexp_vjp, dtype="float")
 

@@ -140,3 +140,15 @@ def test_a_traced_nonzero_follows_the_values():
     assert count(ac.tensor([0.0, 1.0, 1.0])).numpy().tolist() == [1, 2]
     assert count(ac.tensor([1.0, 0.0, 1.0])).numpy().tolist() == [0, 2]
     assert count(ac.tensor([1.0, 1.0, 1.0])).numpy().tolist() == [0, 1, 2]
+
+
+def test_sum_and_prod_take_the_standards_dtype():
+    x = ac.tensor([1, 2, 3], dtype="int8")
+    assert ac.sum(x, dtype="float64").dtype == ac.float64 and ac.prod(x, dtype="int16").dtype == ac.int16
+    assert ac.sum(x).dtype == ac.int64  # NumPy's (and the standard's) widening by default
+    v = ac.Variable([1.0, 2.0])
+    with ac.GradientTape() as tape:
+        y = ac.sum(v * v, dtype="float64")
+    assert tape.gradient(y, v).numpy().tolist() == [2.0, 4.0]
+    with pytest.raises(TypeError, match="max: takes no dtype"):
+        ac.max(x, dtype="float32")
