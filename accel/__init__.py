@@ -25,6 +25,9 @@ from .function import TensorSpec, cond, function, print, while_loop  # noqa: A00
 (bool_, uint8, int8, int16, int32, int64, float16, float32, float64, uint16, uint32, uint64, complex64,
  complex128) = _SUPPORTED
 
+# The Array API's constants (NumPy's values).
+e, inf, nan, pi, newaxis = 2.718281828459045, float("inf"), float("nan"), 3.141592653589793, None
+
 __version__ = "0.1.0"
 
 threads.omp_num_threads()  # a bad OMP_NUM_THREADS is said once, at import

@@ -146,6 +146,9 @@ class Tensor:
     def __int__(self) -> int:
         return int(self.item())
 
+    def __complex__(self) -> complex:
+        return complex(self.item())
+
     def __index__(self) -> int:
         if self._data.dtype.kind not in "iu" or self._data.ndim != 0:
             raise TypeError("only 0-d integer tensors can be used as an index")

@@ -112,3 +112,19 @@ def test_finfo_and_iinfo_refuse_the_other_kind():
         ac.finfo(ac.int32)
     with pytest.raises(TypeError, match="finfo describes floats"):
         ac.iinfo(ac.float32)
+
+
+def test_the_standards_constants_and_conversions():
+    assert (ac.e, ac.pi, ac.inf, ac.newaxis) == (numpy.e, numpy.pi, numpy.inf, None) and ac.nan != ac.nan
+    assert complex(ac.tensor(1 + 2j)) == 1 + 2j and complex(ac.tensor(2.0)) == 2 + 0j
+
+
+def test_array_api_test_suite_findings():
+    """What data-apis/array-api-tests found (and this session mended)."""
+    assert ac.concat([ac.tensor(1.0), ac.ones((2,))], axis=None).shape == (3,)  # axis=None flattens
+    assert ac.linalg.vecdot(ac.tensor([1, 2], dtype="uint8"), ac.tensor([3, 4], dtype="uint8")).dtype == ac.uint8
+    assert ac.linalg.tensordot(ac.ones((2, 3), dtype="uint16"), ac.ones((3, 2), dtype="uint8"), axes=1).dtype == \
+        ac.uint16
+    assert ac.repeat(ac.tensor([1, 2]), numpy.array([2], numpy.int8)).numpy().tolist() == [1, 1, 2, 2]
+    with pytest.raises(TypeError, match="complex matrices are not supported yet"):
+        ac.linalg.cholesky(ac.tensor([[1 + 0j]]))

@@ -13,7 +13,7 @@ from collections import namedtuple
 
 import numpy
 
-from ..dtypes import is_floating
+from ..dtypes import is_complex, is_floating
 from ._core import bool_arg, defop, make, tensor_arg
 from .conversion import cast, identity
 from .elementwise import exp, where
@@ -32,6 +32,8 @@ def _matrices(x, op, square=True):
         raise ValueError(f"{op}: x must be a matrix or a stack of matrices, got shape {tuple(x.shape)}")
     if square and x.shape[-1] != x.shape[-2]:
         raise ValueError(f"{op}: x must be square (or a stack of square matrices), got shape {tuple(x.shape)}")
+    if is_complex(x.dtype):
+        raise TypeError(f"{op}: complex matrices are not supported yet (accel.linalg is real)")
     if not is_floating(x.dtype):
         x = cast(x, "float64")  # the standard's linalg takes floating operands: integers as the default precision
     return x

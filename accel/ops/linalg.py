@@ -183,6 +183,12 @@ def tensordot(x1, x2, axes=2):
         if x1.shape[a] != x2.shape[b]:
             raise ValueError(f"tensordot: x1's axis {a} (size {x1.shape[a]}) and x2's axis {b} (size {x2.shape[b]}) "
                              "differ")
+    if x1.dtype != x2.dtype:  # einsum takes one dtype: the standard's promotion first
+        from ..array_api import result_type
+        from .conversion import cast
+
+        common = result_type(x1, x2)
+        x1, x2 = cast(x1, common), cast(x2, common)
     letters = iter("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
     left = [next(letters) for _ in range(x1.ndim)]
     right = [next(letters) for _ in range(x2.ndim)]
@@ -209,4 +215,5 @@ def vecdot(x1, x2, axis=-1):
     if x1.shape[axis] != x2.shape[axis]:
         raise ValueError(f"vecdot: x1 {tuple(x1.shape)} and x2 {tuple(x2.shape)} must have one length along axis "
                          f"{axis}")
-    return reduce_sum(x1 * x2, axis)
+    product = x1 * x2
+    return reduce_sum(product, axis, dtype=product.dtype)  # the operands' dtype (sum would widen integers)

@@ -120,6 +120,8 @@ def repeat(x, repeats, axis=None):
     if isinstance(repeats, Tensor):
         check_not_traced(repeats, "repeat's counts (they set the output shape)")
         repeats = repeats.numpy()
+    if isinstance(repeats, numpy.ndarray) and repeats.size == 1 and repeats.dtype.kind in "iu":
+        repeats = int(repeats.reshape(-1)[0])  # one count for every element (the standard broadcasts it)
     if isinstance(repeats, (int, numpy.integer)) and not isinstance(repeats, (bool, numpy.bool_)):
         if repeats < 0:
             raise ValueError(f"repeat: repeats must be >= 0, got {repeats}")

@@ -173,11 +173,14 @@ class _ConcatVJPs:
 
 
 @defop("shape", numpy="concatenate", numpy_keywords=frozenset({"axis"}))
-def concat(values, axis: int = 0):
-    """The tensors in `values` joined along the existing `axis`."""
+def concat(values, axis: int | None = 0):
+    """The tensors in `values` joined along the existing `axis` (None: flattened first, the Array
+    API's concat)."""
     values = [tensor_arg(v, "values") for v in values]
     if not values:
         raise ValueError("concat: values is empty")
+    if axis is None:
+        return concat([reshape(v, (-1,)) for v in values], axis=0)
     device = same_device("concat", values)
     ndim = values[0].ndim
     if ndim == 0:
