@@ -238,12 +238,13 @@ def split(x, num_or_size_splits, axis: int = 0):
 
 @defop("shape")
 def unstack(x, axis: int = 0):
-    """The slices of x along `axis`, each without that axis."""
+    """The slices of x along `axis`, each without that axis: a tuple (the Array API's; TensorFlow
+    returns a list)."""
     x = tensor_arg(x)
     if x.ndim == 0:
         raise ValueError("unstack: a 0-d tensor has no axis to unstack")
     (axis,) = normalize_axis(axis, x.ndim, "unstack")
-    return [_ops.getitem(x, (slice(None),) * axis + (i,)) for i in range(x.shape[axis])]
+    return tuple(_ops.getitem(x, (slice(None),) * axis + (i,)) for i in range(x.shape[axis]))
 
 
 from .. import ops as _ops  # noqa: E402  (getitem lives in ops.indexing, which imports this module)
