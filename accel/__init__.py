@@ -14,8 +14,8 @@ from .dtypes import SUPPORTED as _SUPPORTED
 from .ops import *  # noqa: F401,F403  (every op is public)
 from .tensor import Tensor, Variable, from_dlpack, from_numpy, tensor
 from .indexed_slices import IndexedSlices, convert_to_tensor
-from .array_api import (__array_api_version__, __array_namespace_info__, can_cast, finfo, iinfo, isdtype,  # noqa: F401
-                        result_type)
+from .array_api import (__array_api_version__, __array_namespace_info__, broadcast_shapes, can_cast,  # noqa: F401
+                        finfo, iinfo, isdtype, result_type)
 from . import callbacks, distributed, linalg, mixed_precision, nn, optimizers, testing
 from .optimizers.clip import clip_by_global_norm, clip_by_norm, clip_by_value
 from .checkpoint import Checkpoint, CheckpointError, RestoreStatus
@@ -25,8 +25,9 @@ from .function import TensorSpec, cond, function, print, while_loop  # noqa: A00
 (bool_, uint8, int8, int16, int32, int64, float16, float32, float64, uint16, uint32, uint64, complex64,
  complex128) = _SUPPORTED
 
-# The Array API's constants (NumPy's values).
+# The Array API's constants (NumPy's values), and its name of the boolean dtype (as numpy.bool).
 e, inf, nan, pi, newaxis = 2.718281828459045, float("inf"), float("nan"), 3.141592653589793, None
+bool = bool_  # noqa: A001
 
 __version__ = "0.1.0"
 

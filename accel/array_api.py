@@ -18,8 +18,8 @@ import numpy
 from . import dtypes
 from .device import default_device, devices, get_device
 
-__all__ = ["__array_api_version__", "__array_namespace_info__", "finfo", "iinfo", "isdtype", "can_cast",
-           "result_type", "Info"]
+__all__ = ["__array_api_version__", "__array_namespace_info__", "broadcast_shapes", "finfo", "iinfo", "isdtype",
+           "can_cast", "result_type", "Info"]
 
 __array_api_version__ = "2024.12"
 
@@ -122,6 +122,14 @@ def can_cast(from_, to, /) -> bool:
     source, target = _dtype_of(from_, "can_cast: from_"), dtypes.as_dtype(to, "can_cast: to")
     promoted = _promote(source, target)
     return promoted is not None and promoted == target  # (numpy.dtype("float64") == None is True)
+
+
+def broadcast_shapes(*shapes) -> tuple:
+    """The shape these shapes broadcast to (NumPy's rules); ValueError naming them otherwise."""
+    try:
+        return tuple(int(n) for n in numpy.broadcast_shapes(*(tuple(s) for s in shapes)))
+    except ValueError:
+        raise ValueError(f"broadcast_shapes: {', '.join(str(tuple(s)) for s in shapes)} do not broadcast") from None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,5 +1,7 @@
-"""Scans: running sums along an axis (tf.math.cumsum). The VJP of a scan is the scan the other
-way (reverse flipped), so every order of derivative is exact."""
+"""Scans: running sums and products along an axis (tf.math.cumsum, tf.math.cumprod; the Array
+API's cumulative_sum / cumulative_prod). The VJP of a sum scan is the scan the other way (reverse
+flipped), so every order of derivative is exact; a product scan's is TensorFlow's, a reverse
+cumulative sum of g * out divided by x (not finite where x is 0, as TensorFlow's)."""
 
 from __future__ import annotations
 
@@ -72,4 +74,51 @@ def cumulative_sum(x, axis=None, dtype=None, include_initial=False):
         return out
     axis = normalize_axis(axis, x.ndim, "cumulative_sum")[0]
     first = zeros(x.shape[:axis] + (1,) + x.shape[axis + 1:], dtype=x.dtype, device=x.device)
+    return concat([first, out], axis=axis)
+
+
+def _cumprod_array(xp, x, axis=0):
+    return xp.cumprod(x, axis=axis, dtype=x.dtype) if x.ndim else x.copy()
+
+
+def _cumprod_vjp(g, ans, x, axis):
+    # d out_j / d x_i = out_j / x_i for j >= i: the reverse running sum of g * out, over x
+    return cumsum(g * ans, axis, False, True) / x
+
+
+@defop("scan", kernel=_cumprod_array)
+def cumprod(x, axis=0):
+    """The running product along `axis` (tf.math.cumprod): out[i] = x[0] * ... * x[i]; integers
+    keep their dtype. Its gradient divides by x (TensorFlow's: not finite where x is 0)."""
+    x = tensor_arg(x)
+    if x.dtype.kind == "b":
+        raise TypeError("cumprod: x must be numbers, got bool (cast it first)")
+    if isinstance(axis, (bool, numpy.bool_)) or not isinstance(axis, (int, numpy.integer)):
+        raise TypeError(f"cumprod: axis must be an int, got {axis!r}")
+    axis = normalize_axis(axis, max(x.ndim, 1), "cumprod")[0]
+    return make(_cumprod_array(x._device.xp, x._data, axis), x._device, (x,), (_cumprod_vjp,), {"axis": axis})
+
+
+@defop("scan", kind="composite")
+def cumulative_prod(x, axis=None, dtype=None, include_initial=False):
+    """The running product along `axis` (the standard's cumulative_prod; axis may be omitted only
+    for a 1-D x): include_initial puts the empty product (1) first. `dtype` as cumulative_sum's."""
+    from .conversion import cast
+    from .creation import ones
+    from .shape import concat
+
+    x = tensor_arg(x)
+    if axis is None:
+        if x.ndim != 1:
+            raise ValueError(f"cumulative_prod: axis is required for a tensor of rank {x.ndim}")
+        axis = 0
+    if dtype is None and x.dtype.kind in "biu" and x.dtype.itemsize < 8:
+        dtype = "uint64" if x.dtype.kind == "u" else "int64"
+    if dtype is not None:
+        x = cast(x, dtype)
+    out = cumprod(x, axis)
+    if not bool_arg(include_initial, "cumulative_prod", "include_initial"):
+        return out
+    axis = normalize_axis(axis, x.ndim, "cumulative_prod")[0]
+    first = ones(x.shape[:axis] + (1,) + x.shape[axis + 1:], dtype=x.dtype, device=x.device)
     return concat([first, out], axis=axis)

@@ -13,7 +13,7 @@ import numpy
 
 from ._core import defop, make, tensor_arg
 
-__all__ = ["nonzero", "searchsorted", "unique_all", "unique_counts", "unique_inverse", "unique_values"]
+__all__ = ["isin", "nonzero", "searchsorted", "unique_all", "unique_counts", "unique_inverse", "unique_values"]
 
 UniqueAllResult = namedtuple("UniqueAllResult", ["values", "indices", "inverse_indices", "counts"])
 UniqueCountsResult = namedtuple("UniqueCountsResult", ["values", "counts"])
@@ -51,6 +51,20 @@ def searchsorted(x1, x2, side="left", sorter=None):
     raw_sorter = None if sorter is None else tensor_arg(sorter, "sorter")._data
     out = xp.searchsorted(x1._data, x2._data, side=side, sorter=raw_sorter)
     return make(xp.asarray(out, dtype=numpy.int64), x1._device)
+
+
+@defop("sets", differentiable=False, dtype="bool", numpy="isin")
+def isin(x1, x2, invert=False):
+    """Whether each element of x1 is among x2's elements (bool, x1's shape); invert: is not."""
+    from ._core import bool_arg
+
+    x1, x2 = tensor_arg(x1, "x1"), tensor_arg(x2, "x2")
+    if x1.device != x2.device:
+        raise ValueError(f"isin: x1 is on {x1.device}, x2 on {x2.device}")
+    invert = bool_arg(invert, "isin", "invert")
+    with x1._device.activate():
+        out = x1._device.xp.isin(x1._data, x2._data, invert=invert)
+    return make(out, x1._device)
 
 
 def _unique(x, op):

@@ -214,6 +214,8 @@ CASES = [
     ("cross", ac.linalg.cross, [any_(2, 3), any_(3)], True),
     ("matrix_power", lambda x: ac.linalg.matrix_power(x, -3), [spd(2)], True),
     ("cumulative_sum", lambda x: ac.cumulative_sum(x, axis=1, include_initial=True), [any_(2, 3)], True),
+    ("cumprod", lambda x: ac.cumprod(x, axis=1), [away_from_zero(2, 4)], True),
+    ("cumulative_prod", lambda x: ac.cumulative_prod(x, axis=0, include_initial=True), [away_from_zero(3, 2)], True),
     ("sort", lambda x: ac.sort(x, axis=0, descending=True) * ac.tensor([1.0, 2.0], dtype="float64"), [distinct(3, 2)],
      True),
     ("asin", ac.asin, [R.uniform(-0.9, 0.9, 4)], True),

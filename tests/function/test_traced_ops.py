@@ -205,6 +205,8 @@ CASES = {
     "cross": (ac.linalg.cross, lambda r: [f64(r, rows(r), 3), f64(r, 3)]),
     "matrix_power": (lambda x: ac.linalg.matrix_power(x, 3), lambda r: [f64(r, 3, 3)]),
     "cumulative_sum": (lambda x: ac.cumulative_sum(x, axis=0, include_initial=True), lambda r: [f64(r, rows(r), 3)]),
+    "cumprod": (lambda x: ac.cumprod(x, axis=1), lambda r: [pos(r, rows(r), 3)]),
+    "cumulative_prod": (lambda x: ac.cumulative_prod(x, axis=0), lambda r: [pos(r, rows(r), 3)]),
     "power": (ac.power, lambda r: [pos(r, 2, 3), f64(r, 3)]),
     "prod": (lambda x, z: ac.prod(x * z, axis=1), lambda r: [f64(r, 3, 4), (r.random((3, 4)) < 0.8).astype(float)]),
     "relu": (ac.relu, lambda r: [f64(r, 6)]),

@@ -152,3 +152,15 @@ def test_sum_and_prod_take_the_standards_dtype():
     assert tape.gradient(y, v).numpy().tolist() == [2.0, 4.0]
     with pytest.raises(TypeError, match="max: takes no dtype"):
         ac.max(x, dtype="float32")
+
+
+def test_cumulative_prod_isin_and_broadcast_shapes():
+    numpy.testing.assert_allclose(ac.cumulative_prod(ac.tensor(X), axis=2).numpy(), numpy.cumprod(X, axis=2))
+    got = ac.cumulative_prod(ac.tensor([2, 3], dtype="int8"), include_initial=True)
+    assert got.numpy().tolist() == [1, 2, 6] and got.dtype == ac.int64
+    assert ac.cumprod(ac.tensor([2, 3], dtype="int8")).dtype == ac.int8  # TensorFlow's cumprod keeps it
+    assert ac.isin(ac.tensor([[1, 2], [3, 4]]), ac.tensor([4, 1])).numpy().tolist() == [[True, False], [False, True]]
+    assert ac.isin(ac.tensor([1, 2]), ac.tensor([2]), invert=True).numpy().tolist() == [True, False]
+    assert ac.broadcast_shapes((2, 1, 3), (4, 1), ()) == (2, 4, 3) and ac.bool == ac.bool_
+    with pytest.raises(ValueError, match="do not broadcast"):
+        ac.broadcast_shapes((2,), (3,))
