@@ -56,7 +56,8 @@ def _eye_like(x):
 def _pack(xp, parts, batch: int):
     """The parts flattened over their axes past the `batch` leading (stack) axes, joined along the
     last axis."""
-    return xp.concatenate([p.reshape(p.shape[:batch] + (-1,)) for p in parts], axis=-1)
+    return xp.concatenate([p.reshape(p.shape[:batch] + (int(numpy.prod(p.shape[batch:], dtype=numpy.int64)),))
+                           for p in parts], axis=-1)  # (explicit sizes: an empty stack has no -1)
 
 
 def _unpack(packed, batch, shapes):

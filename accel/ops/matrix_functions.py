@@ -163,6 +163,8 @@ def pinv(x, rtol=None):
     m, n = x.shape[-2:]
     if rtol is None:
         rtol = builtins.max(m, n) * float(numpy.finfo(x.dtype).eps)
+    if builtins.min(m, n) == 0:  # empty matrices: their pseudo-inverses are empty too
+        return matrix_transpose(x)
     u, s, vh = svd(x, full_matrices=False)
     cutoff = expand_dims(s[..., 0], -1) * rtol
     kept = s > cutoff
@@ -179,4 +181,6 @@ def matrix_rank(x, rtol=None):
     if rtol is None:
         rtol = builtins.max(m, n) * float(numpy.finfo(x.dtype).eps)
     s = svdvals(x)
+    if builtins.min(m, n) == 0:
+        return reduce_sum(cast(s, "int64"), -1)  # no singular values: rank 0
     return reduce_sum(cast(s > expand_dims(s[..., 0], -1) * rtol, "int64"), -1)

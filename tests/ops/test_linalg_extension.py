@@ -94,3 +94,16 @@ def test_bad_input_is_named(call, error, match):
 def test_integer_matrices_are_computed_in_float64():
     assert LA.det(ac.tensor([[2, 0], [0, 3]])).dtype == ac.float64
     assert LA.det(ac.tensor([[2, 0], [0, 3]])).item() == pytest.approx(6.0)
+
+
+def test_empty_stacks_and_empty_matrices():
+    for shape in [(0, 2, 2), (3, 0, 0), (2, 3, 0)]:
+        x = ac.zeros(shape, dtype="float64")
+        m, n = shape[-2:]
+        k = min(m, n)
+        assert [t.shape for t in LA.svd(x, full_matrices=False)] == [shape[:-2] + (m, k), shape[:-2] + (k,),
+                                                                    shape[:-2] + (k, n)]
+        assert [t.shape for t in LA.qr(x)] == [shape[:-2] + (m, k), shape[:-2] + (k, n)]
+        assert LA.pinv(x).shape == shape[:-2] + (n, m)
+        assert LA.matrix_rank(x).numpy().tolist() == [0] * shape[0]
+    assert [t.shape for t in LA.eigh(ac.zeros((0, 3, 3)))] == [(0, 3), (0, 3, 3)]
