@@ -52,6 +52,15 @@ def is_floating(dtype) -> bool:
     return dtype.kind == "f"
 
 
+def sum_dtype(dtype):
+    """The dtype the Array API sums (and multiplies) `dtype` in when none is given: integers and
+    bools narrower than 64 bits widen to the default integer's width (unsigned stay unsigned);
+    None for any other dtype (it keeps its own)."""
+    if dtype.kind in "biu" and dtype.itemsize < 8:
+        return numpy.dtype("uint64" if dtype.kind == "u" else "int64")
+    return None
+
+
 def is_complex(dtype) -> bool:
     """Whether values of `dtype` are complex numbers (not differentiable yet: is_floating is False)."""
     return dtype.kind == "c"

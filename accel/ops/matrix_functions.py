@@ -8,7 +8,7 @@ import builtins
 
 import numpy
 
-from ..dtypes import is_floating
+from ..dtypes import is_floating, sum_dtype
 from ._core import defop, normalize_axis, tensor_arg
 from .conversion import cast
 from .decompositions import _matrices, inv, svd, svdvals
@@ -95,8 +95,7 @@ def trace(x, offset=0, dtype=None):
     """The sum of each matrix's `offset`-th diagonal (`dtype`: the sum's; integers narrower than 64
     bits sum in int64 / uint64, as the standard says)."""
     d = diagonal(x, offset)
-    if dtype is None and d.dtype.kind in "biu" and d.dtype.itemsize < 8:
-        dtype = "uint64" if d.dtype.kind == "u" else "int64"
+    dtype = sum_dtype(d.dtype) if dtype is None else dtype
     if dtype is not None:
         d = cast(d, dtype)
     return reduce_sum(d, -1)

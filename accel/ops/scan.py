@@ -50,31 +50,39 @@ def cumsum(x, axis=0, exclusive=False, reverse=False):
     return make(out, x._device, (x,), (_cumsum_vjp,), {"axis": axis, "exclusive": exclusive, "reverse": reverse})
 
 
+def _cumulative(x, axis, dtype, include_initial, scan, first, op):
+    """The standard's cumulative_sum / cumulative_prod: `scan` (cumsum or cumprod) along `axis`
+    (required unless x is 1-D) in `dtype` (None: x's, integers narrower than 64 bits widened as
+    the standard says), `first` (zeros or ones) prepended with include_initial."""
+    from ..dtypes import sum_dtype
+    from .conversion import cast
+    from .shape import concat
+
+    x = tensor_arg(x)
+    if axis is None:
+        if x.ndim != 1:
+            raise ValueError(f"{op}: axis is required for a tensor of rank {x.ndim}")
+        axis = 0
+    dtype = sum_dtype(x.dtype) if dtype is None else dtype
+    if dtype is not None:
+        x = cast(x, dtype)
+    out = scan(x, axis)
+    if not bool_arg(include_initial, op, "include_initial"):
+        return out
+    axis = normalize_axis(axis, x.ndim, op)[0]
+    return concat([first(x.shape[:axis] + (1,) + x.shape[axis + 1:], dtype=x.dtype, device=x.device), out],
+                  axis=axis)
+
+
 @defop("scan", kind="composite")
 def cumulative_sum(x, axis=None, dtype=None, include_initial=False):
     """The running sum along `axis` (the standard's cumulative_sum; axis may be omitted only for
     a 1-D x): include_initial puts the empty sum (0) first, so the result is one longer. `dtype`:
     the sum's dtype (None: x's, but integers narrower than 64 bits sum in int64 / uint64, as the
     standard says; TensorFlow's cumsum keeps their dtype)."""
-    from .conversion import cast
     from .creation import zeros
-    from .shape import concat
 
-    x = tensor_arg(x)
-    if axis is None:
-        if x.ndim != 1:
-            raise ValueError(f"cumulative_sum: axis is required for a tensor of rank {x.ndim}")
-        axis = 0
-    if dtype is None and x.dtype.kind in "biu" and x.dtype.itemsize < 8:
-        dtype = "uint64" if x.dtype.kind == "u" else "int64"  # the standard's: the default integer's width
-    if dtype is not None:
-        x = cast(x, dtype)
-    out = cumsum(x, axis)
-    if not bool_arg(include_initial, "cumulative_sum", "include_initial"):
-        return out
-    axis = normalize_axis(axis, x.ndim, "cumulative_sum")[0]
-    first = zeros(x.shape[:axis] + (1,) + x.shape[axis + 1:], dtype=x.dtype, device=x.device)
-    return concat([first, out], axis=axis)
+    return _cumulative(x, axis, dtype, include_initial, cumsum, zeros, "cumulative_sum")
 
 
 def _cumprod_array(xp, x, axis=0):
@@ -103,22 +111,6 @@ def cumprod(x, axis=0):
 def cumulative_prod(x, axis=None, dtype=None, include_initial=False):
     """The running product along `axis` (the standard's cumulative_prod; axis may be omitted only
     for a 1-D x): include_initial puts the empty product (1) first. `dtype` as cumulative_sum's."""
-    from .conversion import cast
     from .creation import ones
-    from .shape import concat
 
-    x = tensor_arg(x)
-    if axis is None:
-        if x.ndim != 1:
-            raise ValueError(f"cumulative_prod: axis is required for a tensor of rank {x.ndim}")
-        axis = 0
-    if dtype is None and x.dtype.kind in "biu" and x.dtype.itemsize < 8:
-        dtype = "uint64" if x.dtype.kind == "u" else "int64"
-    if dtype is not None:
-        x = cast(x, dtype)
-    out = cumprod(x, axis)
-    if not bool_arg(include_initial, "cumulative_prod", "include_initial"):
-        return out
-    axis = normalize_axis(axis, x.ndim, "cumulative_prod")[0]
-    first = ones(x.shape[:axis] + (1,) + x.shape[axis + 1:], dtype=x.dtype, device=x.device)
-    return concat([first, out], axis=axis)
+    return _cumulative(x, axis, dtype, include_initial, cumprod, ones, "cumulative_prod")

@@ -35,7 +35,7 @@ def test_optimize_orders_give_the_same_values_and_integers_work():
     a, b, c = R.normal(size=(5, 40)), R.normal(size=(40, 3)), R.normal(size=(3, 50))
     values = [ac.einsum("ab,bc,cd->ad", a, b, c, optimize=o).numpy() for o in ("greedy", "optimal", False)]
     for v in values[1:]:
-        numpy.testing.assert_allclose(v, values[0], rtol=1e-12)
+        numpy.testing.assert_allclose(v, values[0], rtol=1e-12, atol=1e-12)  # R depends on the test order: an entry may be ~0
     ints = ac.einsum("ij,j->i", ac.tensor([[1, 2], [3, 4]]), ac.tensor([1, 1]))
     assert ints.dtype == numpy.int64 and ints.numpy().tolist() == [3, 7]
 
