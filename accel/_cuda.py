@@ -23,12 +23,12 @@ from collections import OrderedDict
 import numpy
 
 from . import _cpu
-from ._cuda_rows import row_selections, row_tables
+from ._cuda_tables import (CHUNK, CHUNK_DTYPE, SEGMENT_DTYPE, STEP_DTYPE, chunk_table,  # noqa: F401
+                           row_selections, row_tables)
 from ._launch_args import SCALAR_SLOTS
 from ._sources import sources_dir
 from .dtypes import FLOATING, is_floating
 
-CHUNK = 1 << 16  # elements per block of the update kernel
 THREADS = 512
 NORM_THREADS = 256
 _TABLE_CACHE = 64  # device tables kept per device (small: a few KB each)
@@ -39,11 +39,6 @@ RULE_TYPES = {r["id"]: (r["off"], r["on"]) for r in _cpu.rules()}
 _C_TYPES = {"float16": "__half", "float32": "float", "float64": "double"}
 _FLOAT_NAMES = ", ".join(dt.name for dt in FLOATING)
 STORAGE_TYPES = {dt.name: _C_TYPES[dt.name] for dt in FLOATING}  # every floating dtype (KeyError if one is new)
-
-SEGMENT_DTYPE = numpy.dtype([("param", "<u8"), ("slot0", "<u8"), ("slot1", "<u8"), ("slot2", "<u8"),
-                             ("length", "<i8"), ("accumulator", "<u8"), ("average", "<u8")])
-STEP_DTYPE = numpy.dtype([("grad", "<u8"), ("scale", "<f8"), ("flag", "<i8"), ("decays", "<i8")])
-CHUNK_DTYPE = numpy.dtype([("segment", "<i8"), ("begin", "<i8"), ("end", "<i8")])
 
 
 def update_name(rule: str, dtype: str, clip: bool, decay: bool) -> str:
@@ -60,19 +55,6 @@ def all_names() -> list:
     names += [f"accel::{kernel}<{t}>" for kernel in ("accumulate_only", "chunk_sum_squares")
               for t in STORAGE_TYPES.values()]
     return names + ["accel::sum_partials", "accel::sum_partials_by_segment", "accel::axpy", "accel::stream_probe"]
-
-
-def chunk_table(lengths) -> numpy.ndarray:
-    """(segment, begin, end) for every chunk of at most CHUNK elements of every segment."""
-    lengths = numpy.asarray(lengths, dtype=numpy.int64)
-    counts = -(-lengths // CHUNK)
-    segment = numpy.repeat(numpy.arange(len(lengths)), counts)
-    first = numpy.repeat(numpy.cumsum(counts) - counts, counts)
-    begin = (numpy.arange(counts.sum()) - first) * CHUNK
-    table = numpy.empty(len(segment), CHUNK_DTYPE)
-    table["segment"], table["begin"] = segment, begin
-    table["end"] = numpy.minimum(begin + CHUNK, lengths[segment])
-    return table
 
 
 def source_with_header_hash(sources_dir: pathlib.Path) -> str:

@@ -1,11 +1,32 @@
-"""The tables of a CUDA launch of some rows (IndexedSlices: optimizers/sparse.py): each named row a
-segment of its own, its addresses its variable's plus the row's offset, so the fused kernels run
-unchanged. The row ids are checked as the CPU's launch checks them (in range, strictly increasing)
-and read on the host (one small copy per launch)."""
+"""The tables a CUDA fused launch reads (csrc/cuda/fused.cu's SegmentEntry, StepEntry and
+ChunkEntry, as NumPy record layouts), the chunk table, and the tables of a launch of some rows
+(IndexedSlices: optimizers/sparse.py): each named row a segment of its own, its addresses its
+variable's plus the row's offset, so the fused kernels run unchanged. The row ids are checked as
+the CPU's launch checks them (in range, strictly increasing) and read on the host (one small copy
+per launch)."""
 
 from __future__ import annotations
 
 import numpy
+
+CHUNK = 1 << 16  # elements per block of the update kernel
+SEGMENT_DTYPE = numpy.dtype([("param", "<u8"), ("slot0", "<u8"), ("slot1", "<u8"), ("slot2", "<u8"),
+                             ("length", "<i8"), ("accumulator", "<u8"), ("average", "<u8")])
+STEP_DTYPE = numpy.dtype([("grad", "<u8"), ("scale", "<f8"), ("flag", "<i8"), ("decays", "<i8")])
+CHUNK_DTYPE = numpy.dtype([("segment", "<i8"), ("begin", "<i8"), ("end", "<i8")])
+
+
+def chunk_table(lengths) -> numpy.ndarray:
+    """(segment, begin, end) for every chunk of at most CHUNK elements of every segment."""
+    lengths = numpy.asarray(lengths, dtype=numpy.int64)
+    counts = -(-lengths // CHUNK)
+    segment = numpy.repeat(numpy.arange(len(lengths)), counts)
+    first = numpy.repeat(numpy.cumsum(counts) - counts, counts)
+    begin = (numpy.arange(counts.sum()) - first) * CHUNK
+    table = numpy.empty(len(segment), CHUNK_DTYPE)
+    table["segment"], table["begin"] = segment, begin
+    table["end"] = numpy.minimum(begin + CHUNK, lengths[segment])
+    return table
 
 
 def row_selections(kernels, table, rows, row_flags) -> list:
@@ -43,7 +64,6 @@ def row_selections(kernels, table, rows, row_flags) -> list:
 def row_tables(kernels, table, grads, selections, scales, flags, decays):
     """(chunk count, chunk table, segment table, step table) of a launch of some rows: each
     selected row a segment whose addresses are its variable's plus the row's offset."""
-    from ._cuda import STEP_DTYPE, chunk_table  # (accel._cuda imports this module)
 
     itemsize = table.dtype.itemsize
     segment_parts, step_parts, lengths = [], [], []
