@@ -16,7 +16,7 @@ from .tensor import Tensor, Variable, from_dlpack, from_numpy, tensor
 from .indexed_slices import IndexedSlices, convert_to_tensor
 from .array_api import (__array_api_version__, __array_namespace_info__, broadcast_shapes, can_cast,  # noqa: F401
                         finfo, iinfo, isdtype, result_type)
-from . import callbacks, distributed, linalg, mixed_precision, nn, optimizers, testing
+from . import callbacks, distributed, fft, linalg, mixed_precision, nn, optimizers, testing
 from .optimizers.clip import clip_by_global_norm, clip_by_norm, clip_by_value
 from .checkpoint import Checkpoint, CheckpointError, RestoreStatus
 from .checkpoint_manager import CheckpointManager, latest_checkpoint

@@ -47,8 +47,8 @@ def as_dtype(dtype, argument: str = "dtype", default=None) -> numpy.dtype:
 
 
 def is_floating(dtype) -> bool:
-    """Whether values of `dtype` are differentiable (floating point). THE predicate: every check
-    in accel asks it, so a new floating dtype (bfloat16 through ml_dtypes) is added here."""
+    """Whether values of `dtype` are real floating point: what optimizers, initializers and losses
+    take. A new floating dtype (bfloat16 through ml_dtypes) is added here."""
     return dtype.kind == "f"
 
 
@@ -62,8 +62,18 @@ def sum_dtype(dtype):
 
 
 def is_complex(dtype) -> bool:
-    """Whether values of `dtype` are complex numbers (not differentiable yet: is_floating is False)."""
+    """Whether values of `dtype` are complex numbers (complex64, complex128)."""
     return dtype.kind == "c"
 
 
+def is_differentiable(dtype) -> bool:
+    """Whether tapes differentiate values of `dtype`: the real floating dtypes and the complex
+    ones (TensorFlow's convention for complex gradients: accel.autodiff.complex_grads). THE
+    predicate of autodiff: tapes, the walk and accel.function ask it; everything that means "a
+    real number" (optimizers, initializers, losses) asks is_floating."""
+    return dtype.kind in "fc"
+
+
 FLOATING = tuple(dt for dt in SUPPORTED if is_floating(dt))  # the floating dtypes, narrowest first
+COMPLEX = tuple(dt for dt in SUPPORTED if is_complex(dt))
+DIFFERENTIABLE = FLOATING + COMPLEX

@@ -1,8 +1,8 @@
 """What the ops call while tapes record: the per-thread tape stack and the graph node (and the
 per-thread trace that accel.function records op calls into).
 
-An op whose output is floating point records one `Node` when at least one active tape watches
-one of its inputs. Each tape has an id that is never reused. The output of a recorded op carries
+An op whose output is differentiable (floating point or complex) records one `Node` when at least
+one active tape watches one of its inputs. Each tape has an id that is never reused. The output of a recorded op carries
 the ids of the tapes that recorded it in `_tapes`; what a tape watches explicitly (and the
 Variables it watches on access) sits in the tape's own `watched` dict, so long-lived tensors
 never accumulate ids of finished tapes. Several nested tapes may record the same op: the node is
@@ -18,7 +18,7 @@ import threading
 import weakref
 
 from . import _autodiff
-from .dtypes import FLOATING, is_floating
+from .dtypes import COMPLEX, DIFFERENTIABLE, is_complex, is_differentiable
 from .tensor import Tensor, Variable
 
 __all__ = ["Node", "active_tapes", "record", "record_python", "watched_by", "paused"]
@@ -108,7 +108,7 @@ def _watches(tape, x) -> bool:
     if isinstance(x, Variable):
         if id(x) in tape.watched:
             return True
-        if tape.watch_accessed_variables and x.trainable and is_floating(x._data.dtype):
+        if tape.watch_accessed_variables and x.trainable and is_differentiable(x._data.dtype):
             tape.watched[id(x)] = x
             return True
         return False
@@ -148,8 +148,24 @@ def record_python(out: Tensor, inputs: tuple, vjp, params) -> None:
         if hit:
             ids += (tape_id,)
     if ids:
+        for x in inputs:  # VJPs read them: item assignment refuses them from now on
+            if isinstance(x, Tensor):
+                x._saved = True
+        if _complex_involved(out, inputs):  # TensorFlow's complex gradients (autodiff/complex_grads.py)
+            vjp = _complex_vjps(vjp, inputs)
         out._tapes = ids
         out._node = Node(vjp, inputs, params, ids, capture_values(inputs, ids) if has_variable else None)
+
+
+def _complex_involved(out: Tensor, inputs) -> bool:
+    """Whether a complex array takes part in an op: its output's or a tensor input's."""
+    return is_complex(out._data.dtype) or any(isinstance(x, Tensor) and is_complex(x._data.dtype) for x in inputs)
+
+
+def _complex_vjps(vjp, inputs):
+    from .autodiff.complex_grads import complex_vjps  # the autodiff package imports this module
+
+    return complex_vjps(vjp, inputs)
 
 
 def capture_values(inputs, tapes: tuple):
@@ -166,8 +182,9 @@ def capture_values(inputs, tapes: tuple):
 
 # ACCEL_PYTHON_GRAPH=1 records with the Python function (and backward walks with walk_python), to
 # compare or to step through in a debugger.
-FLOAT_DTYPES = FLOATING  # the compiled code's fast is_floating: the same tuple
-_autodiff.configure(state, Tensor, Variable, _watches, capture_values, watch_reads, is_floating, FLOAT_DTYPES)
+CONFIGURATION = (state, Tensor, Variable, _watches, capture_values, watch_reads, is_differentiable, DIFFERENTIABLE,
+                 COMPLEX, _complex_vjps)  # what the compiled code reads (accel._autodiff.configure's arguments)
+_autodiff.configure(*CONFIGURATION)
 record = record_python if os.environ.get("ACCEL_PYTHON_GRAPH") == "1" else _autodiff.record
 
 

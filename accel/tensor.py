@@ -21,7 +21,9 @@ __all__ = ["Tensor", "Variable", "tensor", "from_numpy", "convert"]
 class Tensor:
     """An n-dimensional array on a device. Create one with `accel.tensor` or any op."""
 
-    __slots__ = ("_data", "_device", "_node", "_tapes", "__weakref__")
+    # `_saved` (unset until then) is True once a recorded op or a traced function reads the tensor:
+    # its value is then part of a computation that runs later, and item assignment refuses it
+    __slots__ = ("_data", "_device", "_node", "_tapes", "_saved", "__weakref__")
     # CuPy's operators defer to ours when our priority is higher; NumPy's ufuncs and functions come
     # to __array_ufunc__ / __array_function__ below.
     __array_priority__ = 1000
@@ -177,12 +179,18 @@ class Tensor:
     def __ne__(self, other): return True if other is None else _ops.not_equal(self, other)
 
     def __setitem__(self, index, value):
-        """Tensors are immutable (as in TensorFlow): say what to write instead."""
+        """t[index] = value (the Array API's item assignment), copy on write: t gets a new array
+        with the values written, so every value taken from t before (a slice, a NumPy copy, a
+        reshape) keeps the one it had. Refused (TypeError, nothing written) where a later
+        computation would read t: a tape's graph holds it (an op it recorded produced or read t,
+        or it watches t), a traced function reads it, or one is tracing. A Variable writes with
+        assign, as in TensorFlow."""
         if isinstance(self, Variable):
             raise TypeError(f"a Variable does not support item assignment; write v[{_index_text(index)}].assign(value) "
                             "(or .assign_add / .assign_sub), as in TensorFlow")
-        raise TypeError("a Tensor is immutable and does not support item assignment; compute a new one with "
-                        "accel.tensor_scatter_nd_update or accel.where, or use a Variable (v[index].assign(value))")
+        from .item_assignment import assign_items
+
+        assign_items(self, index, value)
 
     def __iter__(self):
         for i in range(len(self)):

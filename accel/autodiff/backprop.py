@@ -7,7 +7,7 @@ reported as soon as they are final) and reads its result; the walk's loop itself
 
 from __future__ import annotations
 
-from ..dtypes import is_floating
+from ..dtypes import is_differentiable
 from ..nest import flatten
 from ..tensor import Tensor
 from .. import ops
@@ -42,7 +42,7 @@ def backward(targets, weights, sources, tape=None, stop_ids=frozenset(), release
         tape_id, watched = tape.id, tape.watched
 
     def eligible(x):
-        return (isinstance(x, Tensor) and is_floating(x._data.dtype)
+        return (isinstance(x, Tensor) and is_differentiable(x._data.dtype)
                 and (tape_id is None or tape_id in x._tapes or id(x) in watched))
 
     def node_of(t):
@@ -84,7 +84,7 @@ def backward(targets, weights, sources, tape=None, stop_ids=frozenset(), release
     results = []
     for i, s in enumerate(sources):
         g = grads.get(id(s))
-        if g is None and unconnected == "zero" and is_floating(s._data.dtype):
+        if g is None and unconnected == "zero" and is_differentiable(s._data.dtype):
             g = ops.zeros_like(s)
         results.append(g)
         if pending is not None and (pending[id(s)] != 0 or id(s) not in grads):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import inspect
 
-from ..dtypes import is_floating
+from ..dtypes import is_differentiable
 from ..tensor import Tensor, convert
 from ..ops._core import make, traceable
 from ..ops.creation import zeros_like
@@ -115,7 +115,7 @@ def _call(f, bound, args, kwargs):
         raise TypeError(f"custom_gradient: {f.__name__} must return (output, grad_fn)")
     out, grad_fn = result
     inputs = tuple(a if isinstance(a, Tensor) or a is None else _as_input(a) for a in args)
-    variables = tuple(v for v in accessed if v.trainable and is_floating(v.dtype)
+    variables = tuple(v for v in accessed if v.trainable and is_differentiable(v.dtype)
                       and not any(v is a for a in inputs))
     if variables and not _accepts_variables(grad_fn):
         raise TypeError("custom_gradient: the function reads Variables "

@@ -23,7 +23,7 @@ import heapq
 import os
 
 from .. import _autodiff
-from ..dtypes import is_floating
+from ..dtypes import is_differentiable
 from ..tensor import Tensor
 
 __all__ = ["walk", "walk_python"]
@@ -56,7 +56,7 @@ def walk_python(roots, grads, queued, wanted, tape_id, watched, stop_ids, releas
             if x.__class__ is not Tensor and not isinstance(x, Tensor):
                 continue  # a constant operand
             xd = x._data
-            if not is_floating(xd.dtype):
+            if not is_differentiable(xd.dtype):
                 continue
             xk = id(x)
             if tape_id is not None and tape_id not in x._tapes and not (watched is not None and xk in watched):

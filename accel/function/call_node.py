@@ -17,8 +17,9 @@ graph.py runs the ops on tensors otherwise).
 from __future__ import annotations
 
 from .. import recording
+from ..autodiff.complex_grads import linear
 from ..autodiff.tape import GradientTape
-from ..dtypes import is_floating
+from ..dtypes import is_differentiable
 from ..nest import flatten
 from ..tensor import Tensor
 from .trace import bind, current, not_tracing, refs, resolve
@@ -60,7 +61,7 @@ class CallNode:
             position += 1
         leaves = _leaves(outputs)
         for (slot, j), out in zip(flat, leaves):
-            if graph.kinds[slot] != "step" or not is_floating(out.dtype):
+            if graph.kinds[slot] != "step" or not is_differentiable(out.dtype):
                 continue
             recording.record(out, node_inputs, _CallVJPs(self, j, saved, len(node_inputs)), None)
         return outputs
@@ -120,7 +121,8 @@ class _CallVJPs:
     def __getitem__(self, i):
         def vjp(g, ans, *values):
             return self._grads(g, values)[i]
-        return vjp
+        # its own complex form: the replayed ops' tape gives TensorFlow's complex gradients
+        return linear(vjp)
 
     def __len__(self):
         return self.count
@@ -141,7 +143,7 @@ def _backward(graph, node, j, inputs, saved, g):
     for s, (var_slot, _) in graph.read_slots.items():
         values[s] = values[var_slot]
     kept = dict(zip(node.saved_slots, saved)) if saved is not None else {}
-    sources = [t for t in inputs if is_floating(t.dtype)]
+    sources = [t for t in inputs if is_differentiable(t.dtype)]
     with GradientTape() as tape:
         tape.watch(sources)
         for step in graph.steps:
@@ -159,6 +161,6 @@ def _backward(graph, node, j, inputs, saved, g):
     target = outputs[j]
     grads = tape.gradient(target, sources, output_gradients=g)
     it = iter(grads)
-    return [next(it) if is_floating(t.dtype) else None for t in inputs]
+    return [next(it) if is_differentiable(t.dtype) else None for t in inputs]
 
 

@@ -51,6 +51,9 @@ class Graph:
                 live[o] = varies
         # Constants: the tensors themselves (tensor mode) and their arrays (array mode).
         self.constants = {s: trace.tensors[s] for s in range(n) if not live[s]}
+        for constant in self.constants.values():  # replays read them: item assignment refuses them
+            if isinstance(constant, Tensor):
+                constant._saved = True
         needed = set()
         for r in refs(output_template):
             needed.add(r)

@@ -15,8 +15,9 @@ import numbers
 
 import numpy
 
-from ..dtypes import is_floating
+from ..dtypes import is_differentiable, is_floating
 from .. import recording
+from ..autodiff.complex_grads import linear
 from .table import register
 from ..tensor import Tensor, Variable, convert, is_device_array
 
@@ -37,7 +38,7 @@ def make(data, device, inputs: tuple = (), vjp=None, params=None) -> Tensor:
         data = as_array(data)
     out = Tensor(data, device)
     if _state.tapes:
-        if vjp is not None and is_floating(data.dtype):
+        if vjp is not None and is_differentiable(data.dtype):
             _record(out, inputs, vjp, params)
         else:
             recording.watch_reads(inputs)
@@ -245,7 +246,7 @@ def unchanged(x):
         return make(x._data.copy(), x._device, (x,), IDENTITY_VJPS)
 
 
-IDENTITY_VJPS = (lambda g, ans, x: g,)
+IDENTITY_VJPS = (linear(lambda g, ans, x: g),)
 
 
 def tensor_like(value, like: Tensor) -> Tensor:

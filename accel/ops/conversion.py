@@ -4,6 +4,7 @@ stop_gradient."""
 from __future__ import annotations
 
 from .. import dtypes
+from ..autodiff.complex_grads import complex_form, linear
 from ..device import get_device
 from ._core import IDENTITY_VJPS, defop, make, snapshot, tensor_arg, tensor_like, unchanged
 from .table import register
@@ -13,6 +14,11 @@ def _cast_vjp(g, ans, x):
     return cast(g, x.dtype)
 
 
+# real to complex: TensorFlow's Cast gradient, the real part of the gradient (complex_grads takes it
+# for a real input); between complex dtypes, the gradient cast back
+complex_form(_cast_vjp, lambda g, ans, x: g if not dtypes.is_complex(x.dtype) else cast(g, x.dtype))
+
+
 def _cast_kernel(xp, x, dtype):
     # accel.function's replay on raw arrays (a cast to the same dtype is the operand itself: a view)
     return x if x.dtype == dtype else x.astype(dtype)
@@ -20,11 +26,15 @@ def _cast_kernel(xp, x, dtype):
 
 @defop("conversion", dtype="given", methods=("astype",), kernel=_cast_kernel, kernel_views=True)
 def cast(x, dtype):
-    """x converted to `dtype`. Differentiable between floating dtypes; integers are constants."""
+    """x converted to `dtype`. Differentiable between floating and complex dtypes (a real input's
+    gradient is the real part); integers are constants. Complex to real raises (use real / imag)."""
     x = tensor_arg(x)
     dt = dtypes.as_dtype(dtype)
     if x.dtype == dt:
         return unchanged(x)
+    if dtypes.is_complex(x.dtype) and not dtypes.is_complex(dt):  # NumPy drops the imaginary part, with a warning
+        raise TypeError(f"cast: a {x.dtype.name} tensor does not convert to {dt.name} (the imaginary part would be "
+                        "lost, as the Array API forbids); take real(x), imag(x) or abs(x)")
     return make(x._data.astype(dt), x._device, (x,), (_cast_vjp,))
 
 
@@ -35,6 +45,7 @@ def identity(x):
     return make(x._data.copy(), x._device, (x,), IDENTITY_VJPS)
 
 
+@linear
 def _to_device_vjp(g, ans, x):
     return to_device(g, x._device)
 

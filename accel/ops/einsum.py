@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import string
 
-from ..dtypes import is_floating
+from ..autodiff.complex_grads import holomorphic
+from ..dtypes import is_differentiable
 from ._core import defop, make, same_device, tensor_arg
 
 _LETTERS = string.ascii_letters
@@ -148,7 +149,7 @@ _VJPS: dict = {}
 def _vjps(count: int) -> tuple:
     out = _VJPS.get(count)
     if out is None:
-        out = _VJPS[count] = tuple(_make_vjp(i) for i in range(count))
+        out = _VJPS[count] = tuple(holomorphic(_make_vjp(i)) for i in range(count))  # multilinear
     return out
 
 
@@ -171,5 +172,5 @@ def einsum(equation, *operands, optimize="greedy"):
         raise TypeError("einsum: operands must be numbers, got bool")
     explicit = normalize(equation, [t.shape for t in tensors])
     out = _einsum_array(device.xp, explicit, *(t._data for t in tensors), optimize=optimize)
-    vjps = _vjps(len(tensors)) if is_floating(tensors[0].dtype) else None
+    vjps = _vjps(len(tensors)) if is_differentiable(tensors[0].dtype) else None
     return make(out, device, tuple(tensors), vjps, {"equation": explicit, "optimize": optimize})

@@ -18,6 +18,7 @@ import numpy
 
 from .. import _cpu
 from ..tensor import Tensor
+from ..autodiff.complex_grads import linear
 from . import cuda_math
 from ._core import data, defop, make, operands, same_device, tensor_arg
 from .elementwise_op import _binary, _ufunc_forward, _unary
@@ -29,19 +30,20 @@ from .elementwise_op import _binary, _ufunc_forward, _unary
 add = _binary("add", "x + y.", None,
               lambda g, ans, x, y: g,
               lambda g, ans, x, y: g,
-              math="{0} + {1}", numpy="add", methods=("__add__", "__radd__"), commutative=True)
+              math="{0} + {1}", numpy="add", methods=("__add__", "__radd__"), commutative=True, complex_grad="linear")
 subtract = _binary("subtract", "x - y.", None,
                    lambda g, ans, x, y: g,
                    lambda g, ans, x, y: -g,
-                   math="{0} - {1}", numpy="subtract", methods=("__sub__", "__rsub__"))
+                   math="{0} - {1}", numpy="subtract", methods=("__sub__", "__rsub__"), complex_grad="linear")
 multiply = _binary("multiply", "x * y.", None,
                    lambda g, ans, x, y: g * y,
                    lambda g, ans, x, y: g * x,
-                   math="{0} * {1}", numpy="multiply", methods=("__mul__", "__rmul__"), commutative=True)
+                   math="{0} * {1}", numpy="multiply", methods=("__mul__", "__rmul__"), commutative=True,
+                   complex_grad="holomorphic")
 divide = _binary("divide", "x / y (true division).", None,
                  lambda g, ans, x, y: g / y,
                  lambda g, ans, x, y: -g * ans / y,
-                 math="{0} / {1}", numpy="divide", methods=("__truediv__", "__rtruediv__"))
+                 math="{0} / {1}", numpy="divide", methods=("__truediv__", "__rtruediv__"), complex_grad="holomorphic")
 floor_divide = _binary("floor_divide", "floor(x / y); not differentiable.", ufunc="floor_divide",
                        numpy="floor_divide", methods=("__floordiv__", "__rfloordiv__"))
 mod = _binary("mod", "x - y * floor(x / y) (the sign of y, as Python's %).", None,
@@ -50,7 +52,7 @@ mod = _binary("mod", "x - y * floor(x / y) (the sign of y, as Python's %).", Non
               ufunc="remainder", numpy="remainder", methods=("__mod__", "__rmod__"), aliases=("remainder",))
 negative = _unary("negative", "-x.", None,
                   lambda g, ans, x: -g,
-                  math="-{0}", numpy="negative", methods=("__neg__",))
+                  math="-{0}", numpy="negative", methods=("__neg__",), complex_grad="linear")
 
 
 def _power_vjp_y(g, ans, x, y):
@@ -62,34 +64,37 @@ def _power_vjp_y(g, ans, x, y):
 power = _binary("power", "x ** y.", None,
                 lambda g, ans, x, y: g * y * power(x, y - 1),
                 _power_vjp_y,
-                ufunc="power", numpy="power", methods=("__pow__", "__rpow__"), aliases=("pow",))
+                ufunc="power", numpy="power", methods=("__pow__", "__rpow__"), aliases=("pow",),
+                complex_grad=("holomorphic", None))  # d/dy of a complex power: not yet
 pow = power  # noqa: A001  (TensorFlow's name: tf.pow)
 
 # -- transcendental ----------------------------------------------------------------------------
 exp = _unary("exp", "e ** x.", None,
              lambda g, ans, x: g * ans, to_float=True,
-             math="exp({0})", numpy="exp", methods=("exp",))
+             math="exp({0})", numpy="exp", methods=("exp",), complex_grad="holomorphic")
 log = _unary("log", "Natural logarithm.", None,
              lambda g, ans, x: g / x, to_float=True,
-             math="log({0})", numpy="log", methods=("log",), domain="positive")
+             math="log({0})", numpy="log", methods=("log",), domain="positive", complex_grad="holomorphic")
 log1p = _unary("log1p", "log(1 + x), accurate for small x.", None,
                lambda g, ans, x: g / (x + 1), to_float=True,
-               math="log1p({0})", numpy="log1p", domain="positive")
+               math="log1p({0})", numpy="log1p", domain="positive", complex_grad="holomorphic")
 expm1 = _unary("expm1", "e ** x - 1, accurate for small x.", None,
                lambda g, ans, x: g * (ans + 1), to_float=True,
-               math="expm1({0})", numpy="expm1")
+               math="expm1({0})", numpy="expm1", complex_grad="holomorphic")
 sqrt = _unary("sqrt", "Square root.", None,
               lambda g, ans, x: g * 0.5 / ans, to_float=True,
-              math="sqrt({0})", numpy="sqrt", methods=("sqrt",), domain="positive")
+              math="sqrt({0})", numpy="sqrt", methods=("sqrt",), domain="positive", complex_grad="holomorphic")
 rsqrt = _unary("rsqrt", "1 / sqrt(x).", None,
                lambda g, ans, x: g * -0.5 * ans / x, to_float=True,
-               math="1 / sqrt({0})", domain="positive")
+               math="1 / sqrt({0})", domain="positive", complex_grad="holomorphic")
 square = _unary("square", "x * x.", _ufunc_forward("square"),
                 lambda g, ans, x: g * 2 * x,
-                math="{0} * {0}", numpy="square", methods=("square",))
+                math="{0} * {0}", numpy="square", methods=("square",), complex_grad="holomorphic")
 abs = _unary("abs", "|x|; its gradient at 0 is 0.", None,  # noqa: A001
              lambda g, ans, x: g * sign(x),
-             math="abs({0})", numpy="absolute", methods=("abs", "__abs__"))
+             math="abs({0})", numpy="absolute", methods=("abs", "__abs__"),
+             # |z| of a complex z: g * z / |z| (TensorFlow's ComplexAbs gradient), 0 at z = 0
+             complex_grad=lambda g, ans, x: g * x / where(equal(ans, 0), numpy.inf, ans))
 sign = _unary("sign", "-1, 0 or 1; its gradient is 0.", None,
               lambda g, ans, x: g * 0, ufunc="sign", numpy="sign")
 # sin's and cos's VJPs are one fused op each (one op in backward instead of two), with their own
@@ -97,33 +102,33 @@ sign = _unary("sign", "-1, 0 or 1; its gradient is 0.", None,
 sin_grad = _binary("sin_grad", "g * cos(x): the VJP of sin.", None,
                    lambda gg, ans, g, x: sin_grad(gg, x),
                    lambda gg, ans, g, x: cos_grad(gg * g, x),
-                   math="{0} * cos({1})", namespace="internal")
+                   math="{0} * cos({1})", namespace="internal", complex_grad="holomorphic")
 cos_grad = _binary("cos_grad", "-g * sin(x): the VJP of cos.", None,
                    lambda gg, ans, g, x: cos_grad(gg, x),
                    lambda gg, ans, g, x: -sin_grad(gg * g, x),
-                   math="-{0} * sin({1})", namespace="internal")
+                   math="-{0} * sin({1})", namespace="internal", complex_grad="holomorphic")
 sin = _unary("sin", "Sine.", None,
              lambda g, ans, x: sin_grad(g, x), to_float=True,
-             math="sin({0})", numpy="sin")
+             math="sin({0})", numpy="sin", complex_grad="holomorphic")
 cos = _unary("cos", "Cosine.", None,
              lambda g, ans, x: cos_grad(g, x), to_float=True,
-             math="cos({0})", numpy="cos")
+             math="cos({0})", numpy="cos", complex_grad="holomorphic")
 tan = _unary("tan", "Tangent.", None,
              lambda g, ans, x: g * (1 + ans * ans), to_float=True,  # d tan = 1 + tan^2
-             math="tan({0})", numpy="tan")
+             math="tan({0})", numpy="tan", complex_grad="holomorphic")
 # The VJPs of tanh and sigmoid are single fused ops of (g, y) with their own VJPs, as
 # TensorFlow's TanhGrad/SigmoidGrad: one op in backward instead of three, and exact at any order.
 tanh_grad = _binary("tanh_grad", "g * (1 - y*y): the VJP of tanh in terms of its output y.", None,
                     lambda gg, ans, g, y: tanh_grad(gg, y),
                     lambda gg, ans, g, y: gg * g * -2 * y,
-                    math="{0} * (1 - {1} * {1})", namespace="internal")
+                    math="{0} * (1 - {1} * {1})", namespace="internal", complex_grad="holomorphic")
 sigmoid_grad = _binary("sigmoid_grad", "g * y * (1 - y): the VJP of sigmoid in terms of its output y.", None,
                        lambda gg, ans, g, y: sigmoid_grad(gg, y),
                        lambda gg, ans, g, y: gg * g * (1 - 2 * y),
                        math="{0} * {1} * (1 - {1})", namespace="internal")
 tanh = _unary("tanh", "Hyperbolic tangent.", None,
               lambda g, ans, x: tanh_grad(g, ans), to_float=True,
-              math="tanh({0})", numpy="tanh", methods=("tanh",))
+              math="tanh({0})", numpy="tanh", methods=("tanh",), complex_grad="holomorphic")
 
 
 def _sigmoid_forward(xp, x):
@@ -194,28 +199,33 @@ erf = _unary("erf", "The error function 2/sqrt(pi) * integral_0^x exp(-t^2) dt."
 # and rounding.py hold its other real functions) ----------------------------------------------
 _LN2, _LN10 = 0.6931471805599453, 2.302585092994046
 log2 = _unary("log2", "Base-2 logarithm.", lambda xp, x: xp.log2(x),
-              lambda g, ans, x: g / (x * _LN2), to_float=True, numpy="log2", domain="positive")
+              lambda g, ans, x: g / (x * _LN2), to_float=True, numpy="log2", domain="positive",
+              complex_grad="holomorphic")
 log10 = _unary("log10", "Base-10 logarithm.", None,
                lambda g, ans, x: g / (x * _LN10), to_float=True,
-               math="log10({0})", numpy="log10", domain="positive")
+               math="log10({0})", numpy="log10", domain="positive", complex_grad="holomorphic")
 reciprocal = _unary("reciprocal", "1 / x.", None,
                     lambda g, ans, x: -g * ans * ans,  # d (1/x) = -1/x^2
-                    to_float=True, math="1 / {0}", numpy="reciprocal", domain="positive")
+                    to_float=True, math="1 / {0}", numpy="reciprocal", domain="positive", complex_grad="holomorphic")
 positive = _unary("positive", "+x (a copy).", lambda xp, x: xp.positive(x),
-                  lambda g, ans, x: g, numpy="positive")
+                  lambda g, ans, x: g, numpy="positive", complex_grad="linear")
 # logaddexp(x, y) = log(e^x + e^y): d/dx = e^(x - ans), d/dy = e^(y - ans)
 logaddexp = _binary("logaddexp", "log(e ** x + e ** y), without overflow.", _ufunc_forward("logaddexp"),
                     lambda g, ans, x, y: g * exp(x - ans),
                     lambda g, ans, x, y: g * exp(y - ans), numpy="logaddexp")
 
-# -- complex numbers (the Array API's real, imag, conj). Complex tensors are not differentiable yet
-# (is_floating): a gradient reaches a real input of real / conj only ------------------------------
+# -- complex numbers (the Array API's real, imag, conj). Gradients in TensorFlow's convention
+# (autodiff/complex_grads.py): real's is g + 0j (the walk casts g to the input's complex dtype),
+# imag's is i g, conj's is conj(g) ----------------------------------------------------------------
 real = _unary("real", "The real part (x itself, copied, for a real x); complex -> its real dtype.",
-              lambda xp, x: xp.real(x).copy(), lambda g, ans, x: g, numpy="real", dtype="given")
+              lambda xp, x: xp.real(x).copy(), lambda g, ans, x: g, numpy="real", dtype="given",
+              complex_grad="linear")
 imag = _unary("imag", "The imaginary part (zeros for a real x); complex -> its real dtype.",
-              lambda xp, x: xp.imag(x).copy(), numpy="imag", dtype="given")
+              lambda xp, x: xp.imag(x).copy(), lambda g, ans, x: g * 0, numpy="imag", dtype="given",
+              complex_grad=lambda g, ans, x: g * 1j)
 conj = _unary("conj", "The complex conjugate (x itself, copied, for a real x).",
-              lambda xp, x: xp.conj(x).copy(), lambda g, ans, x: g, numpy="conjugate", aliases=("conjugate",))
+              lambda xp, x: xp.conj(x).copy(), lambda g, ans, x: conj(g), numpy="conjugate", aliases=("conjugate",),
+              complex_grad="linear")
 
 # -- selection ----------------------------------------------------------------------------------
 _SAME_WIDTH_INT = {2: numpy.int16, 4: numpy.int32, 8: numpy.int64}
@@ -231,6 +241,8 @@ def _select_forward(keep_true: bool):
         if xp is not numpy:
             return xp.where(mask, g, 0) if keep_true else xp.where(mask, 0, g)
         g = numpy.asarray(g)
+        if g.dtype.itemsize not in _SAME_WIDTH_INT:  # complex128: no integer of its width
+            return numpy.where(mask, g, 0) if keep_true else numpy.where(mask, 0, g)
         ints = _SAME_WIDTH_INT[g.dtype.itemsize]
         bits = numpy.asarray(mask).astype(ints)
         if keep_true:
@@ -243,9 +255,11 @@ def _select_forward(keep_true: bool):
 
 
 select_grad = _binary("select_grad", "where(mask, g, 0): the VJP of selections.", _select_forward(True), None,
-                      lambda gg, ans, mask, g: select_grad(mask, gg), namespace="internal")
+                      lambda gg, ans, mask, g: select_grad(mask, gg), namespace="internal",
+                      complex_grad=(None, "linear"))
 deselect_grad = _binary("deselect_grad", "where(mask, 0, g): the VJP of selections.", _select_forward(False), None,
-                        lambda gg, ans, mask, g: deselect_grad(mask, gg), namespace="internal")
+                        lambda gg, ans, mask, g: deselect_grad(mask, gg), namespace="internal",
+                        complex_grad=(None, "linear"))
 
 # Ties send the whole gradient to x (TensorFlow's convention).
 maximum = _binary("maximum", "Elementwise max(x, y).", _ufunc_forward("maximum"),
@@ -256,8 +270,8 @@ minimum = _binary("minimum", "Elementwise min(x, y).", _ufunc_forward("minimum")
                   lambda g, ans, x, y: deselect_grad(less_equal(x, y), g), numpy="minimum")
 
 _WHERE_VJPS = (None,
-               lambda g, ans, c, x, y: select_grad(c, g),
-               lambda g, ans, c, x, y: deselect_grad(c, g))
+               linear(lambda g, ans, c, x, y: select_grad(c, g)),
+               linear(lambda g, ans, c, x, y: deselect_grad(c, g)))
 
 
 @defop("elementwise", numpy="where")

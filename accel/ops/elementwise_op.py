@@ -9,7 +9,8 @@ import os
 
 import numpy
 
-from ..dtypes import is_floating
+from ..autodiff import complex_grads
+from ..dtypes import is_differentiable
 from .. import _autodiff, recording
 from ..tensor import Tensor
 from ._core import as_array, data, operands, same_device, tensor_arg
@@ -51,13 +52,34 @@ def _ufunc_forward(name: str):
     return forward
 
 
-def _unary(name, doc, forward=None, vjp=None, *, to_float=False, math=None, ufunc=None, **facts):
+def _complex_grads(name, vjps, kinds):
+    """Give each VJP its complex form (autodiff/complex_grads.py): `kinds` is "linear",
+    "holomorphic", or one entry per input (one of those, a form, or None: no complex gradient)."""
+    if vjps is None or kinds is None:
+        return
+    kinds = (kinds,) * len(vjps) if isinstance(kinds, str) or callable(kinds) else kinds
+    for i, (vjp, kind) in enumerate(zip(vjps, kinds)):
+        if vjp is None or kind is None:
+            continue
+        if vjp.__name__ == "<lambda>":  # what a refusal or a traceback names
+            vjp.__qualname__ = f"{name}.vjp_{i}"
+        if kind == "linear":
+            complex_grads.linear(vjp)
+        elif kind == "holomorphic":
+            complex_grads.holomorphic(vjp)
+        else:
+            complex_grads.complex_form(vjp, kind)
+
+
+def _unary(name, doc, forward=None, vjp=None, *, to_float=False, math=None, ufunc=None, complex_grad=None, **facts):
     """An op of one tensor, entered in the op table (`facts`: table.OpRecord's fields).
     `forward` defaults to the one `math` gives, or to the array module's `ufunc` (a name).
-    `to_float`: integer inputs are computed as float32 (as PyTorch does)."""
+    `to_float`: integer inputs are computed as float32 (as PyTorch does). `complex_grad`: how
+    its VJP extends to complex values (`_complex_grads`; None: it does not)."""
 
     forward = forward or (_ufunc_forward(ufunc) if ufunc else forward_of(math, 1))
     vjps = None if vjp is None else (vjp,)
+    _complex_grads(name, vjps, complex_grad)
 
     def op(x):
         trace = _recording.trace
@@ -81,7 +103,7 @@ def _unary(name, doc, forward=None, vjp=None, *, to_float=False, math=None, ufun
                 out = forward(device._xp, raw)
         result = Tensor(out, device)
         if _recording.tapes:
-            if vjps is not None and is_floating(out.dtype):
+            if vjps is not None and is_differentiable(out.dtype):
                 _record(result, (x,), vjps, None)
             else:
                 _watch_reads((x,))
@@ -98,12 +120,13 @@ def _unary(name, doc, forward=None, vjp=None, *, to_float=False, math=None, ufun
                     differentiable=vjps is not None, **facts)
 
 
-def _binary(name, doc, forward=None, vjp_x=None, vjp_y=None, *, math=None, ufunc=None, **facts):
+def _binary(name, doc, forward=None, vjp_x=None, vjp_y=None, *, math=None, ufunc=None, complex_grad=None, **facts):
     """An op of two operands (tensors or constants) with NumPy broadcasting, entered in the op
     table as _unary's ops are."""
 
     forward = forward or (_ufunc_forward(ufunc) if ufunc else forward_of(math, 2))
     vjps = None if vjp_x is None and vjp_y is None else (vjp_x, vjp_y)
+    _complex_grads(name, vjps, complex_grad)
 
     def op(x, y):
         trace = _recording.trace
@@ -131,7 +154,7 @@ def _binary(name, doc, forward=None, vjp_x=None, vjp_y=None, *, math=None, ufunc
                 out = forward(device._xp, xd, yd)
         result = Tensor(out, device)
         if _recording.tapes:
-            if vjps is not None and is_floating(out.dtype):
+            if vjps is not None and is_differentiable(out.dtype):
                 _record(result, (x, y), vjps, None)
             else:
                 _watch_reads((x, y))

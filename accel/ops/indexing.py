@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy
 
+from ..autodiff.complex_grads import linear
 from ..tensor import Tensor, Variable, convert, is_device_array
 from ._core import defop, make, tensor_arg
 from .creation import zeros_like
@@ -60,6 +61,7 @@ def _is_basic(index) -> bool:
     return all(p is None or p is Ellipsis or isinstance(p, (int, numpy.integer, slice)) for p in parts)
 
 
+@linear
 def _getitem_vjp(g, ans, x, index):
     rows = _row_index(index, x)
     if rows is not None:  # x[ids] on axis 0: the rows of x it read (TensorFlow's gather gradient)
@@ -126,6 +128,7 @@ def getitem(x, index):
     return make(out, x._device, (x,), (_getitem_vjp,), {"index": index})
 
 
+@linear
 def _scatter_vjp(g, ans, updates, index, shape):
     return getitem(g, index)
 
@@ -288,6 +291,7 @@ def nd_index(indices, shape, device, where: str) -> tuple:
     return tuple(raw[..., axis] for axis in range(depth))
 
 
+@linear
 def _gather_nd_vjp(g, ans, params, indices):
     return scatter_nd(indices, g, params.shape)
 
@@ -302,6 +306,7 @@ def gather_nd(params, indices):
     return make(out, params._device, (params,), (_gather_nd_vjp,), {"indices": indices})
 
 
+@linear
 def _scatter_nd_vjp(g, ans, updates, indices, shape):
     return gather_nd(g, indices)
 
@@ -339,10 +344,10 @@ def _checked_updates(tensor, index, updates, where):
 
 # The value at an updated position comes from `updates`: the tensor's gradient is 0 there
 # (TensorFlow's: the gradient with zeros scattered in), the updates' is the gradient there.
-_SCATTER_UPDATE_VJPS = (
+_SCATTER_UPDATE_VJPS = linear(
     lambda g, ans, tensor, updates, indices: tensor_scatter_nd_update(g, indices, zeros_like(updates)),
     lambda g, ans, tensor, updates, indices: gather_nd(g, indices))
-_SCATTER_ADD_VJPS = (lambda g, ans, tensor, updates, indices: g,
+_SCATTER_ADD_VJPS = linear(lambda g, ans, tensor, updates, indices: g,
                      lambda g, ans, tensor, updates, indices: gather_nd(g, indices))
 
 

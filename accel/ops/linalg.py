@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy
 
+from ..autodiff.complex_grads import holomorphic
+from ..dtypes import is_complex
 from ..tensor import Tensor
 from ._core import bool_arg, defop, make, operands
 from .shape import matrix_transpose, reshape, sum_to
@@ -40,7 +42,7 @@ def _matmul_vjp_b(g, ans, a, b):
     return reshape(sum_to(grad, b2.shape), b.shape)
 
 
-_MATMUL_VJPS = (_matmul_vjp_a, _matmul_vjp_b)
+_MATMUL_VJPS = holomorphic(_matmul_vjp_a, _matmul_vjp_b)  # complex: g @ b^H, a^H @ g
 
 
 _FLOAT16 = numpy.dtype("float16")
@@ -95,6 +97,10 @@ _VJPS_ND_2D = {
     True: (lambda g, ans, a, b: matmul(g, b),
            lambda g, ans, a, b: matmul(_rows(g), _rows(a), transpose_a=True)),
 }
+
+
+for _pair in (*_VJPS_2D.values(), *_VJPS_ND_2D.values()):  # complex: the products with conjugates
+    holomorphic(*_pair)
 
 
 def _broadcast(x, y) -> bool:
@@ -201,7 +207,7 @@ def tensordot(x1, x2, axes=2):
 @defop("linalg", kind="composite", numpy="vecdot")
 def vecdot(x1, x2, axis=-1):
     """The dot product of the vectors along `axis` (counted from the end) of x1 and x2, broadcast
-    against each other: sum(x1 * x2, axis) for real tensors."""
+    against each other: sum(conj(x1) * x2, axis) (the Array API's: x1 conjugated when complex)."""
     from ._core import tensor_arg
     from .reduce import sum as reduce_sum
 
@@ -215,5 +221,7 @@ def vecdot(x1, x2, axis=-1):
     if x1.shape[axis] != x2.shape[axis]:
         raise ValueError(f"vecdot: x1 {tuple(x1.shape)} and x2 {tuple(x2.shape)} must have one length along axis "
                          f"{axis}")
-    product = x1 * x2
+    from .elementwise import conj
+
+    product = (conj(x1) if is_complex(x1.dtype) else x1) * x2
     return reduce_sum(product, axis, dtype=product.dtype)  # the operands' dtype (sum would widen integers)

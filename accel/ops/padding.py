@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy
 
+from ..autodiff.complex_grads import linear
 from ._core import defop, make, tensor_arg
 
 MODES = ("CONSTANT", "REFLECT", "SYMMETRIC")
@@ -75,6 +76,7 @@ def _pad_grad_array(xp, g, paddings, mode):
     return g
 
 
+@linear
 def _pad_vjp(g, ans, x, paddings, mode, constant_values):
     return _pad_grad(g, paddings, mode)
 
@@ -101,6 +103,7 @@ def pad(tensor, paddings, mode="CONSTANT", constant_values=0):
                 {"paddings": paddings, "mode": mode, "constant_values": constant_values})
 
 
+@linear
 def _pad_grad_vjp(gg, ans, g, paddings, mode):
     return pad(gg, paddings, mode, 0)
 

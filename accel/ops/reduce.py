@@ -11,7 +11,8 @@ import math
 
 import numpy
 
-from ..dtypes import is_floating
+from ..autodiff.complex_grads import linear
+from ..dtypes import is_complex, is_floating
 from .. import recording
 from ._core import add_reduce, as_array, defop, make, normalize_axis, tensor_arg
 from .table import register
@@ -78,6 +79,7 @@ def _reduction(name, doc, forward, vjp=None, empty_ok=True, takes_dtype=False, *
     return register(op, family="reduce", kernel=kernel, differentiable=vjps is not None, **facts)
 
 
+@linear
 def _spread_vjp(gg, ans, g, kept, shape):
     return reshape(sum(gg, tuple(i for i, (k, n) in enumerate(zip(kept, shape)) if k != n), keepdims=True),
                    g.shape)
@@ -106,12 +108,13 @@ def _spread(g, kept, shape):
 
 
 
+@linear
 def _sum_vjp(g, ans, x, axes, keepdims):
     return _spread(g, _kept_shape(x.shape, axes), tuple(x.shape))
 
 
 def _mean_forward(xp, x, axes, keepdims):
-    dtype = None if is_floating(x.dtype) else numpy.float32
+    dtype = None if is_floating(x.dtype) or is_complex(x.dtype) else numpy.float32
     if _reduced_count(x.shape, axes) == 0:  # NaN, as TensorFlow and PyTorch give, without NumPy's warning
         shape = tuple(x.sum(axis=axes, keepdims=keepdims).shape)
         return xp.full(shape, numpy.nan, dtype=dtype or x.dtype)
@@ -122,6 +125,7 @@ def _mean_forward(xp, x, axes, keepdims):
     return x.mean(axis=axes, keepdims=keepdims, dtype=dtype)
 
 
+@linear
 def _mean_vjp(g, ans, x, axes, keepdims):
     return _sum_vjp(g, ans, x, axes, keepdims) / builtins.max(_reduced_count(x.shape, axes), 1)
 

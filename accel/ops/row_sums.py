@@ -36,7 +36,10 @@ def rows_summed(ids, rows):
 
     ids = numpy.ascontiguousarray(ids, dtype=numpy.int64).reshape(-1)
     rows = numpy.ascontiguousarray(rows)
+    dtype = rows.dtype
+    if dtype.kind == "c":  # complex rows: their real and imaginary parts, each summed alike
+        rows = rows.view(numpy.dtype(f"f{dtype.itemsize // 2}"))
     unique = numpy.empty(ids.size, numpy.int64)
     sums = numpy.empty(rows.shape, rows.dtype)
     distinct = _cpu.rows_sum(ids, rows, unique, sums)
-    return unique[:distinct], sums[:distinct]
+    return unique[:distinct], sums[:distinct].view(dtype)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy
 
+from ..autodiff.complex_grads import linear
 from ._core import bool_arg, defop, make, normalize_axis, tensor_arg
 
 
@@ -31,6 +32,7 @@ def _cumsum_array(xp, x, axis=0, exclusive=False, reverse=False):
     return out
 
 
+@linear
 def _cumsum_vjp(g, ans, x, axis, exclusive, reverse):
     return cumsum(g, axis, exclusive, not reverse)
 

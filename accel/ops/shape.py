@@ -8,6 +8,7 @@ import itertools
 
 import numpy
 
+from ..autodiff.complex_grads import linear
 from ._core import add_reduce, defop, make, normalize_axis, same_device, shape_arg, snapshot, tensor_arg, unchanged
 
 
@@ -29,7 +30,7 @@ def _matrix_transpose_kernel(xp, x):
     return x.swapaxes(-1, -2)
 
 
-_RESHAPE_VJPS = (lambda g, ans, x: reshape(g, x.shape),)
+_RESHAPE_VJPS = (linear(lambda g, ans, x: reshape(g, x.shape)),)
 
 
 @defop("shape", numpy="reshape", methods=("reshape*",), kernel=_reshape_kernel, kernel_views=True)
@@ -53,6 +54,7 @@ def flatten(x):
     return reshape(x, (-1,))
 
 
+@linear
 def _transpose_vjp(g, ans, x, perm):
     return transpose(g, tuple(numpy.argsort(perm)))
 
@@ -72,7 +74,7 @@ def transpose(x, perm=None):
     return make(snapshot(x).transpose(perm), x._device, (x,), (_transpose_vjp,), {"perm": perm})
 
 
-_MATRIX_TRANSPOSE_VJPS = (lambda g, ans, x: matrix_transpose(g),)
+_MATRIX_TRANSPOSE_VJPS = (linear(lambda g, ans, x: matrix_transpose(g)),)
 
 
 @defop("shape", kernel=_matrix_transpose_kernel, kernel_views=True, methods=("@mT",))
@@ -124,8 +126,8 @@ def broadcast_to(x, shape):
     return make(out, x._device, (x,), _BROADCAST_VJPS)
 
 
-_BROADCAST_VJPS = (lambda g, ans, x: sum_to(g, x.shape),)
-_SUM_TO_VJPS = (lambda g, ans, x: broadcast_to(g, x.shape),)
+_BROADCAST_VJPS = (linear(lambda g, ans, x: sum_to(g, x.shape)),)
+_SUM_TO_VJPS = (linear(lambda g, ans, x: broadcast_to(g, x.shape)),)
 
 
 def _sum_to_axes(from_shape, to_shape):
@@ -169,7 +171,7 @@ class _ConcatVJPs:
     __slots__ = ()
 
     def __getitem__(self, i):
-        return functools.partial(_concat_input_vjp, i)
+        return linear(functools.partial(_concat_input_vjp, i))
 
 
 @defop("shape", numpy="concatenate", numpy_keywords=frozenset({"axis"}))

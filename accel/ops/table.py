@@ -39,9 +39,9 @@ DTYPE_RULES = ("same", "float", "bool", "int64", "given")
 # every derived form must keep as the eager op does).
 DOMAINS = {"real": (-3.0, 3.0, (0.0, -0.0, 1.0, -1.0)), "positive": (0.05, 3.0, (0.5, 1.0, 2.0, 3.0)),
            "unit": (-0.95, 0.95, (0.0, -0.0, 0.5, -0.5)), "above_one": (1.05, 3.0, (1.5, 2.0, 2.5, 3.0))}
-NAMESPACES = ("ops", "random", "function", "linalg", "internal")
+NAMESPACES = ("ops", "random", "function", "linalg", "fft", "internal")
 # ops: accel.ops and the top level (accel.exp); random: accel.random; function: accel.print;
-# linalg: accel.linalg (the Array API's extension; matmul and friends are in both);
+# linalg: accel.linalg (the Array API's extension; matmul and friends are in both); fft: accel.fft;
 # internal: an op that VJPs call (tanh_grad, ...), in the table so it traces, fuses and is
 # gradient-checked like any other.
 
@@ -212,9 +212,11 @@ def reference() -> str:
              "fails when this file and the table differ). *fusable*: accel.function may fuse it into one",
              "kernel with its neighbours; *NumPy*: the NumPy function that runs it on a tensor",
              "(`numpy.exp(t)`); *methods*: Tensor's names for it.", ""]
-    for namespace, title in (("ops", "accel (accel.ops)"), ("random", "accel.random"), ("function", "accel"),
-                             ("linalg", "accel.linalg (with matmul, matrix_transpose, tensordot, vecdot)"),
-                             ("internal", "internal (the fused gradient ops VJPs call, packed multi-output ops)")):
+    titles = {"ops": "accel (accel.ops)", "random": "accel.random", "function": "accel",
+              "linalg": "accel.linalg (with matmul, matrix_transpose, tensordot, vecdot)", "fft": "accel.fft",
+              "internal": "internal (the fused gradient ops VJPs call, packed multi-output ops)"}
+    for namespace in NAMESPACES:
+        title = titles[namespace]
         records = sorted((r for r in _records.values() if r.namespace == namespace), key=lambda r: r.name)
         if not records:
             continue

@@ -54,12 +54,14 @@ struct Config {
     PyObject* watches = nullptr;         // recording._watches(tape, x): whether tape watches x (may watch it)
     PyObject* capture_values = nullptr;  // recording.capture_values(inputs, tapes): Variables as captures
     PyObject* watch_reads = nullptr;     // recording.watch_reads(inputs): an op that records nothing
-    PyObject* is_floating = nullptr;     // dtypes.is_floating: THE predicate of differentiable dtypes
+    PyObject* is_floating = nullptr;     // dtypes.is_differentiable: THE predicate of differentiable dtypes
     PyObject* float_dtypes = nullptr;    // the supported dtypes it holds for, compared by identity first
+    PyObject* complex_dtypes = nullptr;  // dtypes.COMPLEX: a node where one takes part records...
+    PyObject* complex_vjps = nullptr;    // ...complex_grads.complex_vjps(vjp, inputs) instead of vjp
 };
 extern Config config;
 
-// dtypes.is_floating(dtype), without a call for the supported floating dtypes.
+// dtypes.is_differentiable(dtype), without a call for the supported differentiable dtypes.
 bool is_floating_dtype(PyObject* dtype);
 
 // recording.record: `tapes` is the thread's list of active tapes.

@@ -111,21 +111,25 @@ Py_ssize_t slot_offset(PyObject* type, const char* name) {
 }
 
 struct TensorSlots {
-    Py_ssize_t data, device, node, tapes;
+    Py_ssize_t data, device, node, tapes, saved;
 };
 TensorSlots tensor_slots;
 
 void configure(nb::handle state, nb::handle tensor, nb::handle variable, nb::handle watches,
-               nb::handle capture_values, nb::handle watch_reads, nb::handle is_floating, nb::handle float_dtypes) {
+               nb::handle capture_values, nb::handle watch_reads, nb::handle is_floating, nb::handle float_dtypes,
+               nb::handle complex_dtypes, nb::handle complex_vjps) {
     if (!PyType_Check(tensor.ptr()) || !PyType_Check(variable.ptr()))
         throw nb::type_error("configure: tensor and variable must be classes");
-    if (!PyTuple_Check(float_dtypes.ptr())) throw nb::type_error("configure: float_dtypes must be a tuple");
+    if (!PyTuple_Check(float_dtypes.ptr()) || !PyTuple_Check(complex_dtypes.ptr()))
+        throw nb::type_error("configure: float_dtypes and complex_dtypes must be tuples");
     tensor_slots = {slot_offset(tensor.ptr(), "_data"), slot_offset(tensor.ptr(), "_device"),
-                    slot_offset(tensor.ptr(), "_node"), slot_offset(tensor.ptr(), "_tapes")};
+                    slot_offset(tensor.ptr(), "_node"), slot_offset(tensor.ptr(), "_tapes"),
+                    slot_offset(tensor.ptr(), "_saved")};
     std::pair<PyObject**, nb::handle> given[] = {
         {&config.state, state}, {&config.tensor, tensor}, {&config.variable, variable}, {&config.watches, watches},
         {&config.capture_values, capture_values}, {&config.watch_reads, watch_reads},
-        {&config.is_floating, is_floating}, {&config.float_dtypes, float_dtypes}};
+        {&config.is_floating, is_floating}, {&config.float_dtypes, float_dtypes},
+        {&config.complex_dtypes, complex_dtypes}, {&config.complex_vjps, complex_vjps}};
     for (auto& [slot, value] : given) {
         Py_CLEAR(*slot);
         *slot = nb::borrow(value).release().ptr();
@@ -141,6 +145,49 @@ PyObject* intern(const char* s) {
 }  // namespace
 
 Config config;
+
+// Every tensor input of a node: its `_saved` slot set to True (item_assignment.py refuses to
+// write into a tensor a VJP will read).
+static void mark_saved(PyObject* input_seq) {
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(input_seq);
+    for (Py_ssize_t i = 0; i < n; ++i) {
+        PyObject* x = PySequence_Fast_GET_ITEM(input_seq, i);
+        if (is_python_number(x)) continue;
+        int tensor = Py_TYPE(x) == reinterpret_cast<PyTypeObject*>(config.tensor) ? 1 : PyObject_IsInstance(x, config.tensor);
+        if (tensor < 0) throw nb::python_error();
+        if (!tensor) continue;
+        PyObject** slot = reinterpret_cast<PyObject**>(reinterpret_cast<char*>(x) + tensor_slots.saved);
+        if (*slot == Py_True) continue;
+        PyObject* old = *slot;
+        Py_INCREF(Py_True);
+        *slot = Py_True;
+        Py_XDECREF(old);
+    }
+}
+
+// Whether a complex array takes part: `out`'s or a tensor input's dtype is complex.
+static bool is_complex_dtype_of(PyObject* tensor) {
+    PyObject* data = *reinterpret_cast<PyObject**>(reinterpret_cast<char*>(tensor) + tensor_slots.data);
+    if (data == nullptr) return false;
+    nb::object dtype = attr(data, names.dtype);
+    Py_ssize_t n = PyTuple_GET_SIZE(config.complex_dtypes);
+    for (Py_ssize_t i = 0; i < n; ++i)
+        if (PyTuple_GET_ITEM(config.complex_dtypes, i) == dtype.ptr()) return true;
+    return false;
+}
+
+static bool complex_involved(PyObject* out, PyObject* input_seq) {
+    if (is_complex_dtype_of(out)) return true;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(input_seq);
+    for (Py_ssize_t i = 0; i < n; ++i) {
+        PyObject* x = PySequence_Fast_GET_ITEM(input_seq, i);
+        if (is_python_number(x)) continue;
+        int tensor = Py_TYPE(x) == reinterpret_cast<PyTypeObject*>(config.tensor) ? 1 : PyObject_IsInstance(x, config.tensor);
+        if (tensor < 0) throw nb::python_error();
+        if (tensor && is_complex_dtype_of(x)) return true;
+    }
+    return false;
+}
 
 // Attach a node to `out` for every active tape (`tapes`, the thread's list) that watches one of
 // `inputs`. Every input is offered to every tape (no early exit for Variables), so each trainable
@@ -179,6 +226,14 @@ void record(PyObject* out, PyObject* inputs, PyObject* vjp, PyObject* params, Py
         if (hit) ids.push_back(std::move(tape_id));
     }
     if (ids.empty()) return;
+    mark_saved(input_seq.ptr());
+    nb::object complex_vjp;
+    if (complex_involved(out, input_seq.ptr())) {  // TensorFlow's complex gradients (complex_grads.py)
+        PyObject* args[] = {vjp, inputs};
+        complex_vjp = nb::steal(PyObject_Vectorcall(config.complex_vjps, args, 2, nullptr));
+        if (!complex_vjp.is_valid()) throw nb::python_error();
+        vjp = complex_vjp.ptr();
+    }
     nb::object tape_ids = nb::steal(PyTuple_New(static_cast<Py_ssize_t>(ids.size())));
     if (!tape_ids.is_valid()) throw nb::python_error();
     for (size_t k = 0; k < ids.size(); ++k) PyTuple_SET_ITEM(tape_ids.ptr(), k, ids[k].release().ptr());
@@ -256,6 +311,7 @@ void bind_node(nb::module_& m) {
           "Attach a Node to `out` for every active tape that watches one of `inputs` (see recording.record_python).");
     m.def("configure", &configure, nb::arg("state"), nb::arg("tensor"), nb::arg("variable"), nb::arg("watches"),
           nb::arg("capture_values"), nb::arg("watch_reads"), nb::arg("is_floating"), nb::arg("float_dtypes"),
+          nb::arg("complex_dtypes"), nb::arg("complex_vjps"),
           "What the compiled code reads: the thread's tapes, the tensor classes, the slow paths, the dtype predicate.");
 }
 

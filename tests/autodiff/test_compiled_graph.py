@@ -167,16 +167,13 @@ def test_record_propagates_errors_of_the_slow_path():
         raise RuntimeError("watches failed")
 
     x = ac.tensor([1.0])
-    ac._autodiff.configure(recording.state, ac.Tensor, ac.Variable, broken, recording.capture_values,
-                           recording.watch_reads, ac.dtypes.is_floating, recording.FLOAT_DTYPES)
+    ac._autodiff.configure(*recording.CONFIGURATION[:3], broken, *recording.CONFIGURATION[4:])
     try:
         with ac.GradientTape():
             with pytest.raises(RuntimeError, match="watches failed"):
                 ac._autodiff.record(ac.Tensor(x._data, x._device), (x, Odd()), (None, None), None)
     finally:
-        ac._autodiff.configure(recording.state, ac.Tensor, ac.Variable, recording._watches,
-                               recording.capture_values, recording.watch_reads, ac.dtypes.is_floating,
-                               recording.FLOAT_DTYPES)
+        ac._autodiff.configure(*recording.CONFIGURATION)
 
 
 # ---- Node ----------------------------------------------------------------------------------------

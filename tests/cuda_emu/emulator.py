@@ -245,6 +245,11 @@ class EmulatedCuda(types.ModuleType):
         """cupy.linalg: NumPy's functions on the emulated arrays (those CuPy has)."""
         return _Submodule(self, "linalg")
 
+    @property
+    def fft(self):
+        """cupy.fft: NumPy's functions on the emulated arrays."""
+        return _Submodule(self, "fft")
+
     def asarray(self, a, dtype=None, order=None):
         if isinstance(a, self.ndarray):
             if a._device == self.current:

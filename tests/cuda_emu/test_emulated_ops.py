@@ -156,6 +156,11 @@ ARRAY_API_OPS = {
     "var": lambda x: ac.var(x, axis=0, correction=1), "asinh": lambda x: ac.asinh(x),
     "logaddexp": lambda x: ac.logaddexp(x, x * 0.5), "take_along_axis": lambda x: ac.take_along_axis(
         x, ac.tensor([[2, 0, 1]] * 3, device=x.device), 1),
+    # accel.fft through xp.fft (cuFFT on a GPU), complex gradients included
+    "fft": lambda x: ac.abs(ac.fft.fft(x * (1 + 0.5j), n=4)), "ifftn": lambda x: ac.imag(ac.fft.ifftn(x * 1j + x)),
+    "rfft, irfft": lambda x: ac.fft.irfft(ac.fft.rfft(x, norm="ortho") * (2 - 1j), n=5),
+    "rfftn, irfftn": lambda x: ac.fft.irfftn(ac.fft.rfftn(x) * x[:, :2], s=(3, 3)),
+    "hfft, ihfft": lambda x: ac.fft.hfft(ac.fft.ihfft(x) * 1j), "fftshift": lambda x: ac.fft.fftshift(x) * x,
 }
 
 
