@@ -195,10 +195,12 @@ class Info:
         return devices()
 
     def dtypes(self, *, device=None, kind=None) -> dict:
-        """{name: dtype} of the supported dtypes (of `kind`, as isdtype takes it)."""
+        """{name: dtype} of the standard's dtypes (of `kind`, as isdtype takes it): accel's float16
+        is not one of them (it has no place in the standard's promotion lattice), so it is not listed."""
         if device is not None:
             get_device(device)
-        return {dt.name: dt for dt in dtypes.SUPPORTED if kind is None or isdtype(dt, kind)}
+        return {dt.name: dt for dt in dtypes.SUPPORTED
+                if dt != numpy.float16 and (kind is None or isdtype(dt, kind))}
 
 
 def __array_namespace_info__() -> Info:

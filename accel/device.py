@@ -131,6 +131,8 @@ class CPUDevice(Device):
     def name(self) -> str:
         return "cpu"
 
+    dlpack_device = (1, 0)  # DLPack's (kDLCPU, 0)
+
     def send(self, array):
         if isinstance(array, numpy.ndarray):
             return array
@@ -166,6 +168,10 @@ class CUDADevice(Device):
     def send(self, array):
         with self._xp.cuda.Device(self.index):
             return self._xp.asarray(array)
+
+    @property
+    def dlpack_device(self) -> tuple:
+        return (2, self.index)  # kDLCUDA
 
     def synchronize(self) -> None:
         self._xp.cuda.Device(self.index).synchronize()

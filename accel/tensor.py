@@ -116,13 +116,28 @@ class Tensor:
 
         return accel
 
-    def __dlpack__(self, *args, **kwargs):
-        """The DLPack capsule of this tensor's memory (zero-copy: the consumer shares it)."""
+    def __dlpack__(self, /, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """The DLPack capsule of this tensor's memory (zero-copy: the consumer shares it). A
+        consumer that asks for the CPU (`dl_device` (kDLCPU, 0), as `numpy.from_dlpack(t,
+        device="cpu")` does) gets a host copy of a GPU tensor, unless it forbids copies
+        (copy=False: BufferError); the standard's protocol (2023.12)."""
         check_not_traced(self, "DLPack export")
-        return self._data.__dlpack__(*args, **kwargs)
+        if dl_device is not None and tuple(int(v) for v in dl_device) != self._device.dlpack_device:
+            if int(dl_device[0]) != 1:  # kDLCPU: the one device a copy goes to here
+                raise BufferError(f"DLPack export: a tensor on {self._device} does not go to DLPack device {dl_device}")
+            if copy is False:
+                raise BufferError(f"DLPack export: a tensor on {self._device} reaches the CPU only as a copy "
+                                  "(copy=False forbids it)")
+            host = numpy.array(CPU.send(self._data), copy=True)
+            return host.__dlpack__() if max_version is None else host.__dlpack__(max_version=max_version)
+        kwargs = {"stream": stream} if stream is not None else {}
+        for key, value in (("max_version", max_version), ("dl_device", dl_device), ("copy", copy)):
+            if value is not None:
+                kwargs[key] = value
+        return self._data.__dlpack__(**kwargs)
 
     def __dlpack_device__(self):
-        return self._data.__dlpack_device__()
+        return self._device.dlpack_device
 
     def __format__(self, spec: str) -> str:
         """A 0-d tensor formats as its value (f"{loss:.3f}"); others only without a spec."""
@@ -546,10 +561,11 @@ def from_numpy(array, device=None) -> Tensor:
     return convert(array, share=True)
 
 
-def from_dlpack(x, device=None) -> Tensor:
+def from_dlpack(x, /, *, device=None, copy=None) -> Tensor:
     """A tensor that SHARES the memory of `x`, any object with `__dlpack__` (a PyTorch, JAX, CuPy or
     NumPy array), zero-copy, on the device it lives on (CPU or a CUDA device): as `from_numpy`,
-    writes through either side show in the other."""
+    writes through either side show in the other. copy=True gives a copy instead (the Array
+    API's `copy`; False and None share)."""
     if not hasattr(x, "__dlpack__") or not hasattr(x, "__dlpack_device__"):
         raise TypeError(f"from_dlpack: expected an object with __dlpack__ and __dlpack_device__, got "
                         f"{type(x).__name__}")
@@ -562,6 +578,8 @@ def from_dlpack(x, device=None) -> Tensor:
             array = cuda.xp.from_dlpack(x)
     else:
         raise ValueError(f"from_dlpack: DLPack device type {int(kind)} is not one accel runs on (CPU or CUDA)")
+    if copy:
+        array = array.copy()
     return from_numpy(array, device=device)
 
 

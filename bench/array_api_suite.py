@@ -3,7 +3,7 @@ same run, against array_api_strict (the standard's reference namespace): pass co
 and every test that passes for array_api_strict but not for accel.
 
     python bench/array_api_suite.py --suite PATH [--max-examples 5] [--only test_fft.py,...]
-                                    [--out bench/results/array_api_suite.md]
+                                    [--out FILE.md]
 
 PATH is a checkout of array-api-tests with its spec submodule (array-api) checked out; issue 37
 used commit 55fcc60 (spec 5f847a3). The suite is not on any package index and has no network at

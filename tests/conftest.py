@@ -4,8 +4,14 @@ its own, so nothing it writes lands in the checkout, and a Python it starts (`py
 `python -m accel`) imports the installed accel, not the checkout's `accel/` source folder (which
 has no compiled `_cpu` when the wheel, not the tree, is installed)."""
 
-import numpy
-import pytest
+import os
+
+# SciPy and scikit-learn read it when first imported: their array API dispatch (tests/test_sklearn.py)
+# runs on accel tensors only with it, and it leaves NumPy inputs as they were.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+import numpy  # noqa: E402
+import pytest  # noqa: E402
 
 import accel as ac
 from accel.device import cuda_unavailable_reason

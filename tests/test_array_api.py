@@ -26,7 +26,8 @@ def test_the_namespace_info():
     assert info.capabilities() == {"boolean indexing": True, "data-dependent shapes": True, "max dimensions": 64}
     assert info.default_device() == ac.default_device() and ac.get_device("cpu") in info.devices()
     assert info.default_dtypes()["real floating"] == ac.float32 and info.default_dtypes()["indexing"] == ac.int64
-    assert list(info.dtypes(kind="real floating")) == ["float16", "float32", "float64"]
+    assert list(info.dtypes(kind="real floating")) == ["float32", "float64"]  # float16: not a standard dtype
+    assert "float16" not in info.dtypes() and ac.isdtype(ac.float16, "real floating")
     assert sorted(info.dtypes(kind=("bool", "unsigned integer"))) == ["bool", "uint16", "uint32", "uint64", "uint8"]
     assert info.dtypes()["int32"] == ac.int32
 
@@ -128,3 +129,23 @@ def test_array_api_test_suite_findings():
     assert ac.repeat(ac.tensor([1, 2]), numpy.array([2], numpy.int8)).numpy().tolist() == [1, 1, 2, 2]
     with pytest.raises(TypeError, match="complex matrices are not supported yet"):
         ac.linalg.cholesky(ac.tensor([[1 + 0j]]))
+
+
+def test_the_standards_keywords_of_creation_reshape_and_transfer():
+    numpy.testing.assert_array_equal(ac.eye(3, 4, k=1).numpy(), numpy.eye(3, 4, k=1))
+    numpy.testing.assert_array_equal(ac.eye(3, k=-2, dtype="int32").numpy(), numpy.eye(3, k=-2, dtype="int32"))
+    numpy.testing.assert_allclose(ac.linspace(0, 1, 4, endpoint=False).numpy(), [0.0, 0.25, 0.5, 0.75])
+    with pytest.raises(TypeError, match="k must be an int"):
+        ac.eye(2, k=0.5)
+    x = ac.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert ac.reshape(x, (4,), copy=False).numpy().tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert ac.reshape(x.T, (4,)).numpy().tolist() == [1.0, 3.0, 2.0, 4.0]  # a copy where the layout needs one
+    with pytest.raises(ValueError, match="without a copy"):
+        ac.reshape(x.T, (4,), copy=False)
+    assert not numpy.shares_memory(ac.reshape(x, (4,), copy=True)._data, x._data)
+    shared = numpy.arange(3.0)
+    assert numpy.shares_memory(ac.from_dlpack(shared)._data, shared)
+    assert not numpy.shares_memory(ac.from_dlpack(shared, copy=True)._data, shared)
+    with pytest.raises(ValueError, match="stream must be None"):
+        x.to_device("cpu", stream=1)
+    assert x.to_device("cpu") is x

@@ -24,7 +24,7 @@ def _cast_kernel(xp, x, dtype):
     return x if x.dtype == dtype else x.astype(dtype)
 
 
-@defop("conversion", dtype="given", methods=("astype",), kernel=_cast_kernel, kernel_views=True)
+@defop("conversion", dtype="given", kernel=_cast_kernel, kernel_views=True)
 def cast(x, dtype):
     """x converted to `dtype`. Differentiable between floating and complex dtypes (a real input's
     gradient is the real part); integers are constants. Complex to real raises (use real / imag)."""
@@ -51,8 +51,11 @@ def _to_device_vjp(g, ans, x):
 
 
 @defop("conversion", methods=("to", "to_device"))
-def to_device(x, device):
-    """x on `device`: an explicit copy across devices, x itself when already there."""
+def to_device(x, device, /, *, stream=None):
+    """x on `device`: an explicit copy across devices, x itself when already there. `stream` (the
+    Array API's) must be None: accel orders work on each device's current stream."""
+    if stream is not None:
+        raise ValueError(f"to_device: stream must be None (accel uses the device's current stream), got {stream!r}")
     x = tensor_arg(x)
     target = get_device(device)
     if target == x._device:
@@ -73,10 +76,11 @@ def stop_gradient(x):
 register(tensor_like, family="conversion", differentiable=False, dtype="given")
 
 
-@defop("conversion", kind="composite", dtype="given")
+@defop("conversion", kind="composite", dtype="given", methods=("astype",))
 def astype(x, dtype, copy=True, device=None):
     """x as `dtype` (the Array API's astype): a new tensor unless copy=False and x already has the
-    dtype (and device); `device` moves it too. Differentiable between floating dtypes, as cast."""
+    dtype (and device); `device` moves it too. Differentiable between floating dtypes, as cast.
+    `t.astype(dtype, copy=...)` is this (NumPy's method takes the same keywords)."""
     x = tensor_arg(x)
     out = x if device is None else to_device(x, device)
     out = cast(out, dtype)

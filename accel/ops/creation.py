@@ -6,10 +6,12 @@ default device when None).
 
 from __future__ import annotations
 
+import numpy
+
 from .. import dtypes
 from ..device import get_device
 from ..tensor import Tensor
-from ._core import defop, make, shape_arg, tensor_arg
+from ._core import bool_arg, defop, make, shape_arg, tensor_arg
 
 
 def _place(device):
@@ -77,23 +79,26 @@ def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:
 
 
 @defop("creation", differentiable=False, dtype="given")
-def linspace(start, stop, num: int, dtype=None, device=None) -> Tensor:
-    """`num` evenly spaced values from start to stop, both included."""
+def linspace(start, stop, num: int, dtype=None, device=None, *, endpoint=True) -> Tensor:
+    """`num` evenly spaced values from start to stop (included unless endpoint=False)."""
     if num < 0:
         raise ValueError(f"linspace: num must be >= 0, got {num}")
     dev, xp = _place(device)
     with dev.activate():
-        return make(xp.linspace(start, stop, num, dtype=dtypes.as_dtype(dtype, default="float32")), dev)
+        return make(xp.linspace(start, stop, num, dtype=dtypes.as_dtype(dtype, default="float32"),
+                                endpoint=bool_arg(endpoint, "linspace", "endpoint")), dev)
 
 
 @defop("creation", differentiable=False, dtype="given")
-def eye(n: int, m: int | None = None, dtype=None, device=None) -> Tensor:
-    """An n x m matrix with ones on the diagonal."""
+def eye(n: int, m: int | None = None, dtype=None, device=None, *, k: int = 0) -> Tensor:
+    """An n x m matrix with ones on the diagonal `k` (0 the main one, > 0 above, < 0 below)."""
     if n < 0 or (m is not None and m < 0):
         raise ValueError(f"eye: sizes must be >= 0, got n={n}, m={m}")
+    if isinstance(k, bool) or not isinstance(k, (int, numpy.integer)):
+        raise TypeError(f"eye: k must be an int, got {k!r}")
     dev, xp = _place(device)
     with dev.activate():
-        return make(xp.eye(n, m, dtype=dtypes.as_dtype(dtype, default="float32")), dev)
+        return make(xp.eye(n, m, k=int(k), dtype=dtypes.as_dtype(dtype, default="float32")), dev)
 
 
 @defop("creation", differentiable=False, dtype="given")

@@ -9,6 +9,7 @@ import itertools
 import numpy
 
 from ..autodiff.complex_grads import linear
+from ..tensor import Variable
 from ._core import add_reduce, defop, make, normalize_axis, same_device, shape_arg, snapshot, tensor_arg, unchanged
 
 
@@ -22,8 +23,9 @@ def _sum_to_kernel(xp, x, shape):
     return add_reduce(xp, x, _sum_to_plan(x.shape, shape), True).reshape(shape)
 
 
-def _reshape_kernel(xp, x, shape):
-    return x.reshape(shape_arg(shape, "reshape"))
+def _reshape_kernel(xp, x, shape, copy=None):
+    out = x.reshape(shape_arg(shape, "reshape"))
+    return out.copy() if copy else out
 
 
 def _matrix_transpose_kernel(xp, x):
@@ -34,12 +36,26 @@ _RESHAPE_VJPS = (linear(lambda g, ans, x: reshape(g, x.shape)),)
 
 
 @defop("shape", numpy="reshape", methods=("reshape*",), kernel=_reshape_kernel, kernel_views=True)
-def reshape(x, shape):
-    """The elements of x in row-major order, laid out as `shape` (one entry may be -1)."""
+def reshape(x, shape, *, copy=None):
+    """The elements of x in row-major order, laid out as `shape` (one entry may be -1). `copy`
+    (the Array API's): True always copies, False refuses (ValueError) where the layout needs a
+    copy, None copies only then. A tensor's value never changes, so a view is safe to share."""
     x = tensor_arg(x)
     shape = shape_arg(shape, "reshape")
+    if copy is not None and not isinstance(copy, bool):
+        raise TypeError(f"reshape: copy must be a bool or None, got {copy!r}")
+    if copy is False and not isinstance(x, Variable):
+        try:
+            x._data.view().shape = shape  # NumPy's test of a reshape without a copy
+        except AttributeError:
+            raise ValueError(f"reshape: a tensor of shape {tuple(x.shape)} and strides {x._data.strides} cannot "
+                             f"be laid out as {shape} without a copy (copy=False)") from None
+        except ValueError:
+            pass  # a size mismatch: reported below
     try:
         out = snapshot(x).reshape(shape)
+        if copy and out is not None and not isinstance(x, Variable):
+            out = out.copy()
     except ValueError:
         raise ValueError(
             f"reshape: cannot reshape a tensor of shape {tuple(x.shape)} ({x.size} elements) "
