@@ -1,7 +1,8 @@
 """accel.linalg: the Array API standard's linear algebra extension (`xp.linalg`), every function
 an op of the op table (namespace "linalg": ops/decompositions.py, ops/matrix_functions.py) plus
 the four the standard puts in both namespaces (matmul, matrix_transpose, tensordot, vecdot).
-Stacked matrices (..., M, N) throughout; real floating dtypes (integers computed in float64)."""
+Stacked matrices (..., M, N) throughout; real and complex floating dtypes (integers computed in
+float64)."""
 
 from .ops import registry as _registry
 from .ops.linalg import matmul, tensordot, vecdot

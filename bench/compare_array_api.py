@@ -1,7 +1,7 @@
 """The Array API standard's functions on accel CPU tensors beside NumPy 2's own functions of the same
 name (NumPy's namespace is the standard's) on the same arrays: 1, 10^3 and 10^6 elements.
 
-    python bench/compare_array_api.py [--sizes 1,1000,1000000] [--out FILE.md]
+    python bench/compare_array_api.py [--sizes 1,1000,1000000] [--only real,vecdot] [--out FILE.md]
 
 Each call is timed with timeit (the best of 5 repeats of an auto-ranged loop: the minimum is the
 call's cost without the host's noise), accel and NumPy alternated per function; the table gives
@@ -119,6 +119,7 @@ def _best(fn) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1,1000,1000000")
+    parser.add_argument("--only", default="", help="comma-separated function names (default: all)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -126,6 +127,8 @@ def main() -> None:
     rows = {}
     for n in sizes:
         for name, accel_call, numpy_call in _calls(n, rng):
+            if args.only and name not in args.only.split(","):
+                continue
             a, b = accel_call(), numpy_call()
             if not _same(a, b):
                 raise AssertionError(f"{name} at {n}: accel and NumPy disagree")

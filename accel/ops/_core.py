@@ -223,8 +223,8 @@ def normalize_axis(axis, ndim: int, op: str):
     for a in axes:
         if not isinstance(a, (int, numpy.integer)) or isinstance(a, (bool, numpy.bool_)):
             raise TypeError(f"{op}: axis must be an int or a sequence of ints, got {axis!r}")
-        if not -ndim <= a < max(ndim, 1):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor of rank {ndim}")
+        if not -ndim <= a < max(ndim, 1):  # AxisError: a ValueError and the IndexError the standard expects
+            raise numpy.exceptions.AxisError(f"{op}: axis {a} is out of range for a tensor of rank {ndim}")
         out.append(int(a) % max(ndim, 1))
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis!r}")

@@ -28,7 +28,7 @@ def full(shape, fill_value, dtype=None, device=None) -> Tensor:
     shape = shape_arg(shape, "full")
     if any(n < 0 for n in shape):
         raise ValueError(f"full: shape must not have negative dimensions, got {shape}")
-    dt = dtypes.as_dtype(type(fill_value) if dtype is None and isinstance(fill_value, (bool, int, float))
+    dt = dtypes.as_dtype(type(fill_value) if dtype is None and isinstance(fill_value, (bool, int, float, complex))
                          else dtype, default="float32")
     dev, xp = _place(device)
     with dev.activate():

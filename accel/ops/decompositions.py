@@ -14,9 +14,10 @@ from collections import namedtuple
 import numpy
 
 from ..dtypes import is_complex, is_floating
+from ..autodiff.complex_grads import complex_form
 from ._core import bool_arg, defop, make, tensor_arg
 from .conversion import cast, identity
-from .elementwise import exp, where
+from .elementwise import conj, exp, real, where
 from .linalg import matmul
 from .shape import concat, expand_dims, matrix_transpose, reshape
 
@@ -32,9 +33,7 @@ def _matrices(x, op, square=True):
         raise ValueError(f"{op}: x must be a matrix or a stack of matrices, got shape {tuple(x.shape)}")
     if square and x.shape[-1] != x.shape[-2]:
         raise ValueError(f"{op}: x must be square (or a stack of square matrices), got shape {tuple(x.shape)}")
-    if is_complex(x.dtype):
-        raise TypeError(f"{op}: complex matrices are not supported yet (accel.linalg is real)")
-    if not is_floating(x.dtype):
+    if not is_floating(x.dtype) and not is_complex(x.dtype):
         x = cast(x, "float64")  # the standard's linalg takes floating operands: integers as the default precision
     return x
 
@@ -111,7 +110,18 @@ def slogdet(x):
     """(sign, logabsdet) of each square matrix's determinant: det = sign * exp(logabsdet), without
     overflow. Differentiable in logabsdet (sign has no gradient)."""
     packed = slogdet_packed(x)
-    return SlogdetResult(packed[..., 0], packed[..., 1])
+    return SlogdetResult(packed[..., 0], _real_part(packed[..., 1]))
+
+
+def _real_part(t):
+    """A real quantity (log|det|, eigenvalues, singular values) that a complex matrix's packed
+    record holds as complex: its real dtype back."""
+    return real(t) if is_complex(t.dtype) else t
+
+
+def _adjoint(x):
+    """The conjugate transpose of each matrix (the transpose of a real one)."""
+    return conj(matrix_transpose(x)) if is_complex(x.dtype) else matrix_transpose(x)
 
 
 @defop("linalg", kind="composite", namespace="linalg")
@@ -149,8 +159,13 @@ def solve(x1, x2):
     vector, otherwise (..., M, K) matrices broadcast against x1's stack)."""
     x1 = _matrices(x1, "solve")
     x2 = tensor_arg(x2, "x2")
-    if not is_floating(x2.dtype):
+    if not is_floating(x2.dtype) and not is_complex(x2.dtype):
         x2 = cast(x2, x1.dtype)
+    if x2.dtype != x1.dtype:  # the standard's promotion (complex64 with float64 is complex128)
+        from ..array_api import result_type
+
+        dtype = result_type(x1.dtype, x2.dtype)
+        x1, x2 = cast(x1, dtype), cast(x2, dtype)
     if x2.ndim == 1:
         if x2.shape[0] != x1.shape[-1]:
             raise ValueError(f"solve: x2 of shape {tuple(x2.shape)} does not fit x1 {tuple(x1.shape)}")
@@ -207,7 +222,7 @@ def cholesky(x, upper=False):
     """The Cholesky factor of each symmetric positive-definite matrix: lower L with x = L L^T, or
     (upper=True) U = L^T with x = U^T U. Not positive definite: an error."""
     lower = cholesky_lower(x)
-    return matrix_transpose(lower) if bool_arg(upper, "cholesky", "upper") else lower
+    return _adjoint(lower) if bool_arg(upper, "cholesky", "upper") else lower  # x = U^H U
 
 
 # -- eigh -------------------------------------------------------------------------------------------
@@ -245,7 +260,8 @@ def eigh(x):
     their differences, as TensorFlow's)."""
     x = _matrices(x, "eigh")
     n = x.shape[-1]
-    return EighResult(*_unpack(eigh_packed(x), tuple(x.shape[:-2]), [(n,), (n, n)]))
+    values, vectors = _unpack(eigh_packed(x), tuple(x.shape[:-2]), [(n,), (n, n)])
+    return EighResult(_real_part(values), vectors)
 
 
 @defop("linalg", kind="composite", namespace="linalg")
@@ -354,19 +370,37 @@ def svd_packed(x):
     return make(out, x._device, (x,), (_svd_vjp,))
 
 
+def _complete_svd_vjp(g, ans, x):
+    raise TypeError("svd(full_matrices=True) of a rectangular matrix has no gradient (the extra columns of U or "
+                    "rows of Vh are not unique): take the gradient through svd(x, full_matrices=False)")
+
+
+complex_form(_complete_svd_vjp, _complete_svd_vjp)
+
+
+@defop("linalg", namespace="internal", differentiable=False)
+def svd_complete_packed(x):
+    """[U | S | Vh] of each rectangular matrix's complete SVD, packed; its gradient refuses."""
+    with x._device.activate():
+        u, s, vh = x._device.xp.linalg.svd(x._data, full_matrices=True)
+        out = _pack(x._device.xp, [u, s, vh], x.ndim - 2)
+    return make(out, x._device, (x,), (_complete_svd_vjp,))
+
+
 @defop("linalg", kind="composite", namespace="linalg")
 def svd(x, full_matrices=True):
-    """(U, S, Vh) with x = U diag(S) Vh, S descending. The standard's default full_matrices=True
-    is taken only for square matrices (the complete U or Vh of a rectangular matrix is not unique
-    and has no gradient: pass full_matrices=False). The gradient assumes distinct, non-zero
-    singular values (TensorFlow's)."""
+    """(U, S, Vh) with x = U diag(S) Vh, S descending. full_matrices=True (the standard's default)
+    gives the complete U (M x M) and Vh (N x N): for a rectangular matrix their extra vectors are
+    not unique, so that SVD has no gradient (a TypeError if one reaches it; full_matrices=False has
+    one). The gradient assumes distinct, non-zero singular values (TensorFlow's)."""
     x = _matrices(x, "svd", square=False)
     m, n = x.shape[-2:]
-    if bool_arg(full_matrices, "svd", "full_matrices") and m != n:
-        raise ValueError(f"svd: full_matrices=True on a {m} x {n} matrix: accel computes the reduced SVD only "
-                         "(its complete factors are not unique); pass full_matrices=False")
     k = min(m, n)
-    return SVDResult(*_unpack(svd_packed(x), tuple(x.shape[:-2]), [(m, k), (k,), (k, n)]))
+    if bool_arg(full_matrices, "svd", "full_matrices") and m != n:
+        u, s, vh = _unpack(svd_complete_packed(x), tuple(x.shape[:-2]), [(m, m), (k,), (n, n)])
+    else:
+        u, s, vh = _unpack(svd_packed(x), tuple(x.shape[:-2]), [(m, k), (k,), (k, n)])
+    return SVDResult(u, _real_part(s), vh)
 
 
 def _svdvals_vjp(g, ans, x):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy
 
-from ..autodiff.complex_grads import holomorphic
-from ..dtypes import is_complex
+from ..autodiff.complex_grads import complex_form, holomorphic
 from ..tensor import Tensor
 from ._core import bool_arg, defop, make, operands
 from .shape import matrix_transpose, reshape, sum_to
@@ -204,12 +203,39 @@ def tensordot(x1, x2, axes=2):
     return einsum(f"{''.join(left)},{''.join(right)}->{''.join(out)}", x1, x2)
 
 
-@defop("linalg", kind="composite", numpy="vecdot")
+def _vecdot_array(xp, x1, x2, axis):
+    """sum(conj(x1) * x2, axis) on arrays of one dtype: NumPy's vecdot (one dot kernel per pair),
+    the product and sum where the array module has none (CuPy)."""
+    if xp is numpy and x1.dtype.kind in "fc":
+        return numpy.vecdot(x1, x2, axis=axis)
+    product = (xp.conj(x1) if x1.dtype.kind == "c" else x1) * x2
+    return product.sum(axis=axis, dtype=product.dtype)  # the operands' dtype (sum would widen integers)
+
+
+def _vecdot_vjp_x1(g, ans, x1, x2, axis):
+    # w = sum(conj(x1) x2): the gradient of x1 is conj(g) x2 (g x2 for real operands)
+    from ..autodiff.complex_grads import conj_of
+    from .shape import expand_dims
+
+    return expand_dims(conj_of(g), axis) * x2
+
+
+def _vecdot_vjp_x2(g, ans, x1, x2, axis):
+    from .shape import expand_dims
+
+    return expand_dims(g, axis) * x1
+
+
+_VECDOT_VJPS = (_vecdot_vjp_x1, _vecdot_vjp_x2)
+for _vjp in _VECDOT_VJPS:  # written for complex operands as they are
+    complex_form(_vjp, _vjp)
+
+
+@defop("linalg", numpy="vecdot", kernel=lambda xp, x1, x2, axis=-1: _vecdot_array(xp, x1, x2, axis))
 def vecdot(x1, x2, axis=-1):
     """The dot product of the vectors along `axis` (counted from the end) of x1 and x2, broadcast
     against each other: sum(conj(x1) * x2, axis) (the Array API's: x1 conjugated when complex)."""
-    from ._core import tensor_arg
-    from .reduce import sum as reduce_sum
+    from ._core import same_device, tensor_arg
 
     x1, x2 = tensor_arg(x1, "x1"), tensor_arg(x2, "x2")
     rank = min(x1.ndim, x2.ndim)
@@ -221,7 +247,13 @@ def vecdot(x1, x2, axis=-1):
     if x1.shape[axis] != x2.shape[axis]:
         raise ValueError(f"vecdot: x1 {tuple(x1.shape)} and x2 {tuple(x2.shape)} must have one length along axis "
                          f"{axis}")
-    from .elementwise import conj
+    if x1.dtype != x2.dtype:  # the standard's promotion first
+        from ..array_api import result_type
+        from .conversion import cast
 
-    product = (conj(x1) if is_complex(x1.dtype) else x1) * x2
-    return reduce_sum(product, axis, dtype=product.dtype)  # the operands' dtype (sum would widen integers)
+        dtype = result_type(x1.dtype, x2.dtype)
+        x1, x2 = cast(x1, dtype), cast(x2, dtype)
+    device = same_device("vecdot", (x1, x2))
+    with device.activate():
+        out = _vecdot_array(device.xp, x1._data, x2._data, axis)
+    return make(out, device, (x1, x2), _VECDOT_VJPS, {"axis": axis})

@@ -21,7 +21,7 @@ def _axis(axis, ndim: int, op: str) -> int:
     if isinstance(axis, (bool, numpy.bool_)) or not isinstance(axis, (int, numpy.integer)):
         raise TypeError(f"{op}: axis must be an int, got {axis!r}")
     if not -ndim <= axis < max(ndim, 1):
-        raise ValueError(f"{op}: axis {axis} is out of range for a tensor of rank {ndim}")
+        raise numpy.exceptions.AxisError(f"{op}: axis {axis} is out of range for a tensor of rank {ndim}")
     return int(axis) % max(ndim, 1)
 
 
@@ -247,4 +247,8 @@ def take(x, indices, axis=None):
         if x.ndim != 1:
             raise ValueError(f"take: axis is required for a tensor of rank {x.ndim} (omit it only for 1-D x)")
         axis = 0
-    return gather(x, indices, axis=_axis(axis, x.ndim, "take"))
+    axis = _axis(axis, x.ndim, "take")
+    indices = tensor_arg(indices, "indices")
+    if indices.dtype.kind == "i":  # the standard's negative indices count from the end (gather's refuse)
+        indices = where(indices < 0, indices + x.shape[axis], indices)
+    return gather(x, indices, axis=axis)

@@ -8,10 +8,11 @@ import builtins
 
 import numpy
 
-from ..dtypes import is_floating, sum_dtype
+from ..dtypes import is_complex, is_floating, sum_dtype
+from ..tensor import Tensor
 from ._core import defop, normalize_axis, tensor_arg
 from .conversion import cast
-from .decompositions import _matrices, inv, svd, svdvals
+from .decompositions import _adjoint, _matrices, inv, svd, svdvals
 from .elementwise import abs as absolute
 from .elementwise import power, sqrt, where
 from .indexing import getitem
@@ -23,7 +24,7 @@ from .shape import expand_dims, matrix_transpose, reshape
 
 
 def _float(x):
-    return x if is_floating(x.dtype) else cast(x, "float64")
+    return x if is_floating(x.dtype) or is_complex(x.dtype) else cast(x, "float64")
 
 
 @defop("linalg", kind="composite", namespace="linalg")
@@ -38,9 +39,9 @@ def vector_norm(x, axis=None, keepdims=False, ord=2):  # noqa: A002  (the standa
     if ord == -numpy.inf:
         return reduce_min(a, axes, keepdims)
     if ord == 0:
-        return reduce_sum(cast(x != 0, x.dtype), axes, keepdims)
+        return reduce_sum(cast(x != 0, a.dtype), axes, keepdims)
     if ord == 2:
-        squares = reduce_sum(x * x, axes, keepdims)
+        squares = reduce_sum(a * a if is_complex(x.dtype) else x * x, axes, keepdims)
         positive = squares > 0  # sqrt's gradient at 0 is infinite: 0 there, as TensorFlow's norm
         return where(positive, sqrt(where(positive, squares, 1.0)), 0.0)
     if ord == 1:
@@ -168,7 +169,7 @@ def pinv(x, rtol=None):
     cutoff = expand_dims(s[..., 0], -1) * rtol
     kept = s > cutoff
     s_inv = where(kept, 1.0 / where(kept, s, 1.0), 0.0)
-    return matmul(matrix_transpose(vh) * expand_dims(s_inv, -2), matrix_transpose(u))
+    return matmul(_adjoint(vh) * expand_dims(s_inv, -2), _adjoint(u))  # V S^+ U^H
 
 
 @defop("linalg", kind="composite", namespace="linalg", differentiable=False, dtype="int64")
@@ -182,4 +183,6 @@ def matrix_rank(x, rtol=None):
     s = svdvals(x)
     if builtins.min(m, n) == 0:
         return reduce_sum(cast(s, "int64"), -1)  # no singular values: rank 0
+    if isinstance(rtol, Tensor):  # one per matrix of the stack (the standard's), broadcast against it
+        rtol = expand_dims(rtol, -1)
     return reduce_sum(cast(s > expand_dims(s[..., 0], -1) * rtol, "int64"), -1)

@@ -109,7 +109,7 @@ def expand_dims(x, axis: int):
     if isinstance(axis, bool) or not isinstance(axis, (int, numpy.integer)):
         raise TypeError(f"expand_dims: axis must be an int, got {axis!r}")
     if not -x.ndim - 1 <= axis <= x.ndim:
-        raise ValueError(f"expand_dims: axis {axis} is out of range for a tensor of rank {x.ndim}")
+        raise numpy.exceptions.AxisError(f"expand_dims: axis {axis} is out of range for a tensor of rank {x.ndim}")
     axis %= x.ndim + 1
     return make(x._device.xp.expand_dims(snapshot(x), axis), x._device, (x,), _RESHAPE_VJPS)
 

@@ -101,7 +101,7 @@ def _sort_axis(x, axis, op):
     if isinstance(axis, (bool, numpy.bool_)) or not isinstance(axis, (int, numpy.integer)):
         raise TypeError(f"{op}: axis must be an int, got {axis!r}")
     if x.ndim == 0 or not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"{op}: axis {axis} is out of range for a tensor of rank {x.ndim}")
+        raise numpy.exceptions.AxisError(f"{op}: axis {axis} is out of range for a tensor of rank {x.ndim}")
     return int(axis) % x.ndim
 
 

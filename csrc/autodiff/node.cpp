@@ -146,16 +146,22 @@ PyObject* intern(const char* s) {
 
 Config config;
 
+// Whether an op's input is a tensor (a Variable too), not a constant operand.
+static bool is_tensor_input(PyObject* x) {
+    if (Py_TYPE(x) == reinterpret_cast<PyTypeObject*>(config.tensor)) return true;
+    if (is_python_number(x)) return false;
+    int tensor = PyObject_IsInstance(x, config.tensor);
+    if (tensor < 0) throw nb::python_error();
+    return tensor == 1;
+}
+
 // Every tensor input of a node: its `_saved` slot set to True (item_assignment.py refuses to
 // write into a tensor a VJP will read).
 static void mark_saved(PyObject* input_seq) {
     Py_ssize_t n = PySequence_Fast_GET_SIZE(input_seq);
     for (Py_ssize_t i = 0; i < n; ++i) {
         PyObject* x = PySequence_Fast_GET_ITEM(input_seq, i);
-        if (is_python_number(x)) continue;
-        int tensor = Py_TYPE(x) == reinterpret_cast<PyTypeObject*>(config.tensor) ? 1 : PyObject_IsInstance(x, config.tensor);
-        if (tensor < 0) throw nb::python_error();
-        if (!tensor) continue;
+        if (!is_tensor_input(x)) continue;
         PyObject** slot = reinterpret_cast<PyObject**>(reinterpret_cast<char*>(x) + tensor_slots.saved);
         if (*slot == Py_True) continue;
         PyObject* old = *slot;
@@ -181,10 +187,7 @@ static bool complex_involved(PyObject* out, PyObject* input_seq) {
     Py_ssize_t n = PySequence_Fast_GET_SIZE(input_seq);
     for (Py_ssize_t i = 0; i < n; ++i) {
         PyObject* x = PySequence_Fast_GET_ITEM(input_seq, i);
-        if (is_python_number(x)) continue;
-        int tensor = Py_TYPE(x) == reinterpret_cast<PyTypeObject*>(config.tensor) ? 1 : PyObject_IsInstance(x, config.tensor);
-        if (tensor < 0) throw nb::python_error();
-        if (tensor && is_complex_dtype_of(x)) return true;
+        if (is_tensor_input(x) && is_complex_dtype_of(x)) return true;
     }
     return false;
 }

@@ -78,7 +78,6 @@ def test_vector_norm_keeps_dims_and_takes_every_axis():
     (lambda: LA.inv(ac.ones((2, 3))), ValueError, "square"),
     (lambda: LA.det(ac.ones(3)), ValueError, "a matrix or a stack"),
     (lambda: LA.solve(ac.ones((3, 3)), ac.ones(4)), ValueError, "does not fit"),
-    (lambda: LA.svd(ac.ones((2, 3))), ValueError, "full_matrices=False"),
     (lambda: LA.qr(ac.ones((2, 3)), mode="complete"), ValueError, "reduced"),
     (lambda: LA.matrix_norm(ac.ones((2, 2)), ord=3), ValueError, "ord"),
     (lambda: LA.cross(ac.ones(2), ac.ones(2)), ValueError, "size 3"),
@@ -107,3 +106,66 @@ def test_empty_stacks_and_empty_matrices():
         assert LA.pinv(x).shape == shape[:-2] + (n, m)
         assert LA.matrix_rank(x).numpy().tolist() == [0] * shape[0]
     assert [t.shape for t in LA.eigh(ac.zeros((0, 3, 3)))] == [(0, 3), (0, 3, 3)]
+
+
+_rng = numpy.random.default_rng(5)
+_A = _rng.normal(size=(2, 3, 3)) + 1j * _rng.normal(size=(2, 3, 3))
+_H = _A @ numpy.conj(numpy.swapaxes(_A, -1, -2)) + 3 * numpy.eye(3)  # Hermitian positive definite
+COMPLEX = [
+    ("inv", lambda t, h: LA.inv(t), lambda a, h: numpy.linalg.inv(a)),
+    ("det", lambda t, h: LA.det(t), lambda a, h: numpy.linalg.det(a)),
+    ("slogdet", lambda t, h: LA.slogdet(t), lambda a, h: numpy.linalg.slogdet(a)),
+    ("solve", lambda t, h: LA.solve(t, t[..., :2]), lambda a, h: numpy.linalg.solve(a, a[..., :2])),
+    ("cholesky", lambda t, h: LA.cholesky(h), lambda a, h: numpy.linalg.cholesky(h)),
+    ("cholesky upper", lambda t, h: LA.cholesky(h, upper=True), lambda a, h: numpy.linalg.cholesky(h, upper=True)),
+    ("eigvalsh", lambda t, h: LA.eigvalsh(h), lambda a, h: numpy.linalg.eigvalsh(h)),
+    ("svdvals", lambda t, h: LA.svdvals(t), lambda a, h: numpy.linalg.svdvals(a)),
+    ("svd S", lambda t, h: LA.svd(t).S, lambda a, h: numpy.linalg.svd(a)[1]),
+    ("pinv", lambda t, h: LA.pinv(t[..., :2]), lambda a, h: numpy.linalg.pinv(a[..., :2])),
+    ("matrix_rank", lambda t, h: LA.matrix_rank(t), lambda a, h: numpy.linalg.matrix_rank(a)),
+    ("matrix_power", lambda t, h: LA.matrix_power(t, -2), lambda a, h: numpy.linalg.matrix_power(a, -2)),
+    ("matrix_norm fro", lambda t, h: LA.matrix_norm(t), lambda a, h: numpy.linalg.matrix_norm(a)),
+    ("matrix_norm nuc", lambda t, h: LA.matrix_norm(t, ord="nuc"), lambda a, h: numpy.linalg.matrix_norm(a, ord="nuc")),
+    ("matrix_norm inf", lambda t, h: LA.matrix_norm(t, ord=numpy.inf),
+     lambda a, h: numpy.linalg.matrix_norm(a, ord=numpy.inf)),
+    ("vector_norm", lambda t, h: LA.vector_norm(t, axis=-1), lambda a, h: numpy.linalg.vector_norm(a, axis=-1)),
+    ("vector_norm 0", lambda t, h: LA.vector_norm(t, ord=0), lambda a, h: numpy.linalg.vector_norm(a, ord=0)),
+    ("vector_norm 3", lambda t, h: LA.vector_norm(t, ord=3), lambda a, h: numpy.linalg.vector_norm(a, ord=3)),
+]
+
+
+@pytest.mark.parametrize("name, ours, theirs", COMPLEX, ids=[c[0] for c in COMPLEX])
+def test_complex_matrices_give_numpys_values_and_dtypes(name, ours, theirs):
+    got, expected = ours(ac.tensor(_A), ac.tensor(_H)), theirs(_A, _H)
+    for g, e in zip(got if isinstance(got, tuple) else (got,), expected if isinstance(expected, tuple) else (expected,)):
+        e = numpy.asarray(e)
+        assert g.dtype == e.dtype, name  # log|det|, eigenvalues, singular values and norms are real
+        numpy.testing.assert_allclose(g.numpy(), e, rtol=1e-10, atol=1e-12)
+    q, r = LA.qr(ac.tensor(_A))
+    numpy.testing.assert_allclose((q @ r).numpy(), _A, atol=1e-12)
+    w, v = LA.eigh(ac.tensor(_H))
+    numpy.testing.assert_allclose((v @ (ac.conj(LA.matrix_transpose(v)) * ac.expand_dims(ac.cast(w, "complex128"), -1))
+                                   ).numpy(), _H, atol=1e-10)
+
+
+def test_complex_norms_differentiate_and_decompositions_refuse_by_name():
+    z = ac.Variable(_A[0], name="z")
+    with ac.GradientTape(persistent=True) as tape:
+        norm = LA.vector_norm(z)
+        det = ac.abs(LA.det(z))
+    numpy.testing.assert_allclose(tape.gradient(norm, z).numpy(), _A[0] / numpy.linalg.norm(_A[0]), rtol=1e-12)
+    with pytest.raises(TypeError, match="slogdet_vjp: this op has no gradient through complex values"):
+        tape.gradient(det, z)
+
+
+def test_the_complete_svd_of_a_rectangular_matrix_has_values_and_refuses_a_gradient():
+    a = numpy.random.default_rng(2).normal(size=(2, 3))
+    u, s, vh = LA.svd(ac.tensor(a))
+    assert (u.shape, s.shape, vh.shape) == ((2, 2), (2,), (3, 3))
+    numpy.testing.assert_allclose((u * s) @ vh[:2], a, atol=1e-12)
+    numpy.testing.assert_allclose((LA.matrix_transpose(vh) @ vh).numpy(), numpy.eye(3), atol=1e-12)
+    x = ac.Variable(a)
+    with ac.GradientTape() as tape:
+        total = ac.sum(LA.svd(x).S)
+    with pytest.raises(TypeError, match="full_matrices=False"):
+        tape.gradient(total, x)
