@@ -117,12 +117,29 @@ def argsort(x, axis=-1, descending=False, stable=True):
     return make(_argsort_array(xp, x._data, axis, descending, stable).astype(numpy.int64), x._device)
 
 
-@defop("sorting", kind="composite", numpy="sort", numpy_keywords=frozenset({"axis"}))
-def sort(x, axis=-1, descending=False, stable=True):
-    """x sorted along `axis` (ascending, or descending), as take_along_axis(x, argsort(x)): its
-    gradient goes back to each element's place."""
+def _sort_array(xp, x, axis=-1, descending=False, stable=True):
+    """The values of take_along_axis(x, argsort(x)) (NaNs last ascending, first descending), by
+    the array module's sort: equal values are interchangeable, so no stable argsort is needed (it
+    cost 2.4x NumPy's sort on a million elements)."""
+    out = xp.sort(x, axis=axis)
+    return xp.flip(out, axis=axis) if descending else out
+
+
+def _sort_vjp(g, ans, x, axis, descending, stable):
+    # each sorted value's gradient goes back to the place it came from: the stable order of x
+    # (equal values: in their order), g read through its inverse permutation
     from .manipulation import take_along_axis
 
+    order = argsort(x, axis, descending, True)
+    return take_along_axis(g, argsort(order, axis), axis)
+
+
+@defop("sorting", numpy="sort", numpy_keywords=frozenset({"axis"}), kernel=_sort_array)
+def sort(x, axis=-1, descending=False, stable=True):
+    """x sorted along `axis` (ascending, or descending; NaNs last ascending): its gradient goes
+    back to each element's place (equal elements in their order, as a stable sort puts them)."""
     x = tensor_arg(x)
     axis = _sort_axis(x, axis, "sort")
-    return take_along_axis(x, argsort(x, axis, descending, stable), axis)
+    descending, stable = bool_arg(descending, "sort", "descending"), bool_arg(stable, "sort", "stable")
+    out = _sort_array(x._device.xp, x._data, axis, descending, stable)
+    return make(out, x._device, (x,), (_sort_vjp,), {"axis": axis, "descending": descending, "stable": stable})
