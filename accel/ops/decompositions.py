@@ -14,7 +14,7 @@ from collections import namedtuple
 import numpy
 
 from ..dtypes import is_complex, is_floating
-from ..autodiff.complex_grads import complex_form
+from ..autodiff.complex_grads import complex_form, holomorphic
 from ._core import bool_arg, defop, make, tensor_arg
 from .conversion import cast, identity
 from .elementwise import conj, exp, real, where
@@ -79,13 +79,16 @@ def _inv_vjp(g, ans, x):
     return -matmul(inverse_t, matmul(g, inverse_t))
 
 
+_INV_VJPS = (holomorphic(_inv_vjp),)
+
+
 @defop("linalg", namespace="linalg")
 def inv(x):
     """The inverse of each square matrix (numpy.linalg.inv; a singular matrix is an error)."""
     x = _matrices(x, "inv")
     with x._device.activate():
         out = x._device.xp.linalg.inv(x._data)
-    return make(out, x._device, (x,), (_inv_vjp,))
+    return make(out, x._device, (x,), _INV_VJPS)
 
 
 def _slogdet_vjp(g, ans, x):
@@ -133,16 +136,24 @@ def det(x):
 
 
 # -- solve ------------------------------------------------------------------------------------------
+def _solve_x1_vjp(g, ans, a, b):
+    # X = A^-1 B: dB = A^-T g; dA = -dB X^T
+    gb = solve(matrix_transpose(a), g)
+    return -matmul(gb, matrix_transpose(ans))
+
+
+def _solve_x2_vjp(g, ans, a, b):
+    return solve(matrix_transpose(a), g)
+
+
+# inv and solve are holomorphic (rational in the entries): their complex gradients are these at the
+# conjugates (-inv^H g inv^H; solves with A^H), TensorFlow's MatrixInverse / MatrixSolve adjoints.
+# slogdet is not: log|det| is real and det's phase is its sign, which has no gradient here.
+_SOLVE_VJPS = holomorphic(_solve_x1_vjp, _solve_x2_vjp)
+
+
 def _solve_vjps():
-    def x1(g, ans, a, b):
-        # X = A^-1 B: dB = A^-T g; dA = -dB X^T
-        gb = solve(matrix_transpose(a), g)
-        return -matmul(gb, matrix_transpose(ans))
-
-    def x2(g, ans, a, b):
-        return solve(matrix_transpose(a), g)
-
-    return (x1, x2)
+    return _SOLVE_VJPS
 
 
 @defop("linalg", namespace="internal")

@@ -145,6 +145,10 @@ OPS = [  # (name, f of one complex tensor, the value it is checked at)
     ("tensordot", lambda z: ac.tensordot(z, z * (1 - 1j), axes=1), _complex((2, 2))),
     ("vecdot", lambda z: ac.vecdot(z, z[::-1] + 1j), _complex((2, 3))),
     ("trace, diagonal", lambda z: ac.linalg.trace(z) * ac.linalg.diagonal(z), _complex((3, 3))),
+    ("inv", lambda z: ac.linalg.inv(z + 2 * ac.eye(3, dtype="complex128")), _complex((3, 3))),
+    ("solve", lambda z: ac.linalg.solve(z + 2 * ac.eye(3, dtype="complex128"), z[:, :2] * 1j), _complex((3, 3))),
+    ("matrix_power", lambda z: ac.linalg.matrix_power(z + 2 * ac.eye(2, dtype="complex128"), -2), _complex((2, 2))),
+    ("vector_norm", lambda z: ac.linalg.vector_norm(z, axis=-1), _complex((2, 3))),
 ]
 
 
@@ -156,7 +160,7 @@ def test_first_order_against_central_differences(case):
     numpy.testing.assert_allclose(_gradient(loss, value), numeric, rtol=1e-6, atol=1e-7)
 
 
-SECOND = ["multiply", "divide", "exp", "log", "sqrt", "sin", "cos", "tanh", "abs", "matmul", "asinh", "power"]
+SECOND = ["multiply", "divide", "exp", "log", "sqrt", "sin", "cos", "tanh", "abs", "matmul", "asinh", "power", "inv"]
 
 
 @pytest.mark.parametrize("case", [c for c in OPS if c[0] in SECOND], ids=SECOND)
