@@ -166,6 +166,8 @@ def pinv(x, rtol=None):
     if builtins.min(m, n) == 0:  # empty matrices: their pseudo-inverses are empty too
         return matrix_transpose(x)
     u, s, vh = svd(x, full_matrices=False)
+    if isinstance(rtol, Tensor):  # one per matrix of the stack (the standard's), broadcast against it
+        rtol = expand_dims(rtol, -1)
     cutoff = expand_dims(s[..., 0], -1) * rtol
     kept = s > cutoff
     s_inv = where(kept, 1.0 / where(kept, s, 1.0), 0.0)

@@ -169,3 +169,11 @@ def test_the_complete_svd_of_a_rectangular_matrix_has_values_and_refuses_a_gradi
         total = ac.sum(LA.svd(x).S)
     with pytest.raises(TypeError, match="full_matrices=False"):
         tape.gradient(total, x)
+
+
+def test_rtol_may_be_a_tensor_of_one_tolerance_per_matrix():
+    x = numpy.stack([numpy.diag([1.0, 1e-3]), numpy.diag([1.0, 0.5])])
+    rtol = ac.tensor([1e-2, 1e-2], dtype="float64")
+    assert LA.matrix_rank(ac.tensor(x), rtol=rtol).numpy().tolist() == [1, 2]
+    numpy.testing.assert_allclose(LA.pinv(ac.tensor(x), rtol=rtol).numpy(), numpy.linalg.pinv(x, rtol=[1e-2, 1e-2]))
+    assert LA.pinv(ac.zeros((0, 2, 1)), rtol=ac.zeros((0,))).shape == (0, 1, 2)
