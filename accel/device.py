@@ -19,18 +19,8 @@ import threading
 
 import numpy
 
-__all__ = [
-    "Device",
-    "CPUDevice",
-    "CUDADevice",
-    "DeviceUnavailableError",
-    "devices",
-    "get_device",
-    "array_device",
-    "device",
-    "set_default_device",
-    "default_device",
-]
+__all__ = ["Device", "CPUDevice", "CUDADevice", "DeviceUnavailableError", "devices", "get_device", "array_device",
+           "device", "set_default_device", "default_device"]
 
 
 class DeviceUnavailableError(RuntimeError):

@@ -48,7 +48,7 @@ def conj_of(value):
     conjugate of a real value is itself)."""
     if isinstance(value, Tensor):
         if is_complex(value._data.dtype):
-            from ..ops.elementwise import conj
+            from ..ops.complex_parts import conj
 
             return conj(value)
         return value
@@ -85,7 +85,7 @@ def _real_part_of(form):
     def real_input(g, ans, *values, **params):
         gradient = form(g, ans, *values, **params)
         if isinstance(gradient, Tensor) and is_complex(gradient._data.dtype):
-            from ..ops.elementwise import real
+            from ..ops.complex_parts import real
 
             return real(gradient)
         return gradient

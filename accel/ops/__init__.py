@@ -8,10 +8,9 @@ import sys as _sys
 from .. import tensor as _tensor
 from . import table as _table
 from . import (activations, attention, classification, conversion, convolution, convolution_core,  # noqa: F401
-               creation, decompositions, einsum, elementwise, fft, indexing, linalg, manipulation, matrix_functions,
-               noise,
-               normalization, padding, pooling, reduce, rounding, scan, searching, shape, sorting, trigonometry,
-               windows)
+               complex_parts, creation, decompositions, einsum, elementwise, fft, indexing, linalg, manipulation,
+               matrix_functions, noise, normalization, padding, pooling, reduce, rounding, scan, searching, shape,
+               sorting, svd, trigonometry, windows)
 from . import numpy_protocol  # noqa: F401,E402
 
 registry = _table.registry  # name -> OpRecord, read-only

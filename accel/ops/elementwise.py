@@ -18,9 +18,9 @@ import numpy
 
 from .. import _cpu
 from ..tensor import Tensor
-from ..autodiff.complex_grads import complex_form, linear
+from ..autodiff.complex_grads import linear
 from . import cuda_math
-from ._core import data, defop, make, operands, same_device, snapshot, tensor_arg
+from ._core import data, defop, make, operands, same_device, tensor_arg
 from .elementwise_op import _binary, _ufunc_forward, _unary
 
 
@@ -213,42 +213,6 @@ positive = _unary("positive", "+x (a copy).", lambda xp, x: xp.positive(x),
 logaddexp = _binary("logaddexp", "log(e ** x + e ** y), without overflow.", _ufunc_forward("logaddexp"),
                     lambda g, ans, x, y: g * exp(x - ans),
                     lambda g, ans, x, y: g * exp(y - ans), numpy="logaddexp")
-
-# -- complex numbers (the Array API's real, imag, conj). Gradients in TensorFlow's convention
-# (autodiff/complex_grads.py): real's is g + 0j (the walk casts g to the input's complex dtype),
-# imag's is i g, conj's is conj(g) ----------------------------------------------------------------
-_REAL_VJPS = (linear(lambda g, ans, x: g),)
-_IMAG_VJPS = (complex_form(lambda g, ans, x: g * 0, lambda g, ans, x: g * 1j),)
-_CONJ_VJPS = (linear(lambda g, ans, x: conj(g)),)
-
-
-def _conj_kernel(xp, x):
-    return xp.conj(x) if x.dtype.kind == "c" else x
-
-
-# These three return views where NumPy does (the real part of a complex array, a real array
-# itself): a tensor's values never change, so a view is safe to share (a Variable's array, which
-# assign writes into, is copied first: snapshot). Copying cost 250 us per million elements.
-@defop("elementwise", numpy="real", dtype="given", kernel=lambda xp, x: xp.real(x), kernel_views=True)
-def real(x):
-    """The real part (x itself for a real x); complex -> its real dtype."""
-    x = tensor_arg(x)
-    return make(x._device.xp.real(snapshot(x)), x._device, (x,), _REAL_VJPS)
-
-
-@defop("elementwise", numpy="imag", dtype="given", kernel=lambda xp, x: xp.imag(x), kernel_views=True)
-def imag(x):
-    """The imaginary part (zeros for a real x); complex -> its real dtype."""
-    x = tensor_arg(x)
-    return make(x._device.xp.imag(snapshot(x)), x._device, (x,), _IMAG_VJPS)
-
-
-@defop("elementwise", numpy="conjugate", aliases=("conjugate",), kernel=_conj_kernel, kernel_views=True)
-def conj(x):
-    """The complex conjugate (x itself for a real x)."""
-    x = tensor_arg(x)
-    return make(_conj_kernel(x._device.xp, snapshot(x)), x._device, (x,), _CONJ_VJPS)
-
 
 # -- selection ----------------------------------------------------------------------------------
 _SAME_WIDTH_INT = {2: numpy.int16, 4: numpy.int32, 8: numpy.int64}

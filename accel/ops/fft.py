@@ -283,7 +283,7 @@ def irfftn(x, /, *, s=None, axes=None, norm="backward"):
 def hfft(x, /, *, n=None, axis=-1, norm="backward"):
     """The transform of a signal with Hermitian symmetry given by its first half x: a real signal
     of length n (default 2 * (m - 1)); irfft of conj(x) with the norm's direction swapped."""
-    from .elementwise import conj
+    from .complex_parts import conj
 
     return irfft(conj(_complex_operand(x, "hfft")), n=n, axis=axis, norm=_DUAL[_norm_arg(norm, "hfft")])
 
@@ -291,7 +291,7 @@ def hfft(x, /, *, n=None, axis=-1, norm="backward"):
 @defop("fft", kind="composite", namespace="fft")
 def ihfft(x, /, *, n=None, axis=-1, norm="backward"):
     """The inverse of hfft: conj(rfft(x)) of a real x with the norm's direction swapped."""
-    from .elementwise import conj
+    from .complex_parts import conj
 
     return conj(rfft(x, n=n, axis=axis, norm=_DUAL[_norm_arg(norm, "ihfft")]))
 

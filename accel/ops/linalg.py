@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy
 
 from ..autodiff.complex_grads import complex_form, holomorphic
+from ..dtypes import is_complex, is_floating
 from ..tensor import Tensor
 from ._core import bool_arg, defop, make, operands
 from .shape import matrix_transpose, reshape, sum_to
@@ -206,7 +207,7 @@ def tensordot(x1, x2, axes=2):
 def _vecdot_array(xp, x1, x2, axis):
     """sum(conj(x1) * x2, axis) on arrays of one dtype: NumPy's vecdot (one dot kernel per pair),
     the product and sum where the array module has none (CuPy)."""
-    if xp is numpy and x1.dtype.kind in "fc":
+    if xp is numpy and (is_floating(x1.dtype) or is_complex(x1.dtype)):
         return numpy.vecdot(x1, x2, axis=axis)
     product = (xp.conj(x1) if x1.dtype.kind == "c" else x1) * x2
     return product.sum(axis=axis, dtype=product.dtype)  # the operands' dtype (sum would widen integers)

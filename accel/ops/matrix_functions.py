@@ -12,7 +12,8 @@ from ..dtypes import is_complex, is_floating, sum_dtype
 from ..tensor import Tensor
 from ._core import defop, normalize_axis, tensor_arg
 from .conversion import cast
-from .decompositions import _adjoint, _matrices, inv, svd, svdvals
+from .decompositions import _adjoint, _matrices, inv
+from .svd import svd, svdvals
 from .elementwise import abs as absolute
 from .elementwise import power, sqrt, where
 from .indexing import getitem

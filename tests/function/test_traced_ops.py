@@ -197,7 +197,7 @@ CASES = {
     "qr": (lambda x: list(ac.linalg.qr(x)), lambda r: [f64(r, rows(r) + 2, 2)]),
     "qr_packed": (ac.ops.decompositions.qr_packed, lambda r: [f64(r, 3, 3)]),
     "svd": (lambda x: list(ac.linalg.svd(x, full_matrices=False)), lambda r: [f64(r, rows(r) + 2, 2)]),
-    "svd_packed": (ac.ops.decompositions.svd_packed, lambda r: [f64(r, 3, 2)]),
+    "svd_packed": (ac.ops.svd.svd_packed, lambda r: [f64(r, 3, 2)]),
     "svdvals": (ac.linalg.svdvals, lambda r: [f64(r, rows(r), 3)]),
     "fft": (lambda x: ac.real(ac.fft.fft(x, n=5) * (1 - 2j)), lambda r: [f64(r, rows(r), 4)]),
     "ifft": (lambda x: ac.imag(ac.fft.ifft(x * (0.5 + 1j), axis=0)), lambda r: [f64(r, rows(r), 2)]),
