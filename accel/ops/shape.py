@@ -44,23 +44,19 @@ def reshape(x, shape, *, copy=None):
     shape = shape_arg(shape, "reshape")
     if copy is not None and not isinstance(copy, bool):
         raise TypeError(f"reshape: copy must be a bool or None, got {copy!r}")
-    if copy is False and not isinstance(x, Variable):
-        try:
-            x._data.view().shape = shape  # NumPy's test of a reshape without a copy
-        except AttributeError:
-            raise ValueError(f"reshape: a tensor of shape {tuple(x.shape)} and strides {x._data.strides} cannot "
-                             f"be laid out as {shape} without a copy (copy=False)") from None
-        except ValueError:
-            pass  # a size mismatch: reported below
     try:
         out = snapshot(x).reshape(shape)
-        if copy and out is not None and not isinstance(x, Variable):
-            out = out.copy()
     except ValueError:
         raise ValueError(
             f"reshape: cannot reshape a tensor of shape {tuple(x.shape)} ({x.size} elements) "
             f"into shape {shape}"
         ) from None
+    variable = isinstance(x, Variable)  # its snapshot is a copy already (assign writes into its array)
+    if copy is False and not variable and out.size and not x._device.xp.shares_memory(out, x._data):
+        raise ValueError(f"reshape: a tensor of shape {tuple(x.shape)} and strides {x._data.strides} cannot be "
+                         f"laid out as {shape} without a copy (copy=False)")
+    if copy and not variable:
+        out = out.copy()
     return make(out, x._device, (x,), _RESHAPE_VJPS)
 
 

@@ -169,3 +169,10 @@ def test_array_api_functions_and_their_gradients_on_the_device_equal_the_cpus(em
     (y_cpu, g_cpu), (y_gpu, g_gpu) = _values_and_gradients(ARRAY_API_OPS[name], _SPD)
     numpy.testing.assert_allclose(y_gpu, y_cpu, rtol=1e-12, atol=1e-12)
     numpy.testing.assert_allclose(g_gpu, g_cpu, rtol=1e-10, atol=1e-10)
+
+
+def test_reshape_copy_false_on_the_device(emulated_cuda):
+    x = ac.tensor(numpy.arange(6.0).reshape(2, 3), device="cuda:1")
+    assert ac.reshape(x, (6,), copy=False).numpy().tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    with pytest.raises(ValueError, match="without a copy"):
+        ac.reshape(ac.matrix_transpose(x), (6,), copy=False)
