@@ -12,6 +12,8 @@ recorded node; real-only graphs never come here). VJPs carry that form as an att
 - `linear(vjp)`: the VJP reads only shapes and its gradient (reshape, sum, concat, add): it is its
   own complex form (it maps g linearly and the adjoint of a real-coefficient linear map needs no
   conjugate);
+- `own_form(vjp)`: the VJP is written for complex values as they are (conjugate transposes where
+  the real formula transposes: TensorFlow's decomposition gradients), so it is its own form too;
 - `holomorphic(vjp)`: the VJP is g times the derivative of a function with real Taylor
   coefficients, or a multilinear product (exp, sin, multiply, matmul): conj(f'(z)) = f'(conj z),
   so the complex form is the real VJP evaluated at the conjugates of the inputs and output;
@@ -26,7 +28,7 @@ from __future__ import annotations
 from ..dtypes import is_complex
 from ..tensor import Tensor
 
-__all__ = ["complex_vjps", "linear", "holomorphic", "complex_form", "conj_of"]
+__all__ = ["complex_vjps", "linear", "own_form", "holomorphic", "complex_form", "conj_of"]
 
 
 def complex_form(vjp, form):
@@ -35,12 +37,17 @@ def complex_form(vjp, form):
     return vjp
 
 
-def linear(*vjps):
-    """Mark VJPs that are their own complex form (linear in g, reading no input's value); returns
-    them (the one VJP when given one)."""
+def own_form(*vjps):
+    """Mark VJPs written for complex values as they are: each is its own complex form; returns them
+    (the one VJP when given one)."""
     for vjp in vjps:
         complex_form(vjp, vjp)
     return vjps[0] if len(vjps) == 1 else vjps
+
+
+def linear(*vjps):
+    """Mark VJPs that are linear in g and read no input's value (their own complex form)."""
+    return own_form(*vjps)
 
 
 def conj_of(value):

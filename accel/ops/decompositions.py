@@ -14,10 +14,10 @@ from collections import namedtuple
 import numpy
 
 from ..dtypes import is_complex, is_floating
-from ..autodiff.complex_grads import holomorphic
+from ..autodiff.complex_grads import complex_form, holomorphic, own_form
 from ._core import bool_arg, defop, make, tensor_arg
 from .conversion import cast, identity
-from .complex_parts import conj, real
+from .complex_parts import conj, imag, real
 from .elementwise import exp, where
 from .linalg import matmul
 from .shape import concat, expand_dims, matrix_transpose, reshape
@@ -97,6 +97,18 @@ def _slogdet_vjp(g, ans, x):
     return expand_dims(expand_dims(g_log, -1), -1) * matrix_transpose(inv(x))
 
 
+def _slogdet_complex_vjp(g, ans, x):
+    # With t = tr(inv(A) dA): d log|det A| = Re t, and the sign (det / |det|, a phase) moves as
+    # d sign = i sign Im t. A loss then changes by Re(w t), w = g_log + i Im(conj(g_sign) sign), and
+    # its gradient is conj(w) inv(A)^H (TensorFlow's LogMatrixDeterminant gradient is the g_sign = 0 case)
+    g_sign, g_log = g[..., 0], g[..., 1]
+    w_conj = real(g_log) - 1j * imag(conj(g_sign) * ans[..., 0])
+    return expand_dims(expand_dims(w_conj, -1), -1) * _adjoint(inv(x))
+
+
+complex_form(_slogdet_vjp, _slogdet_complex_vjp)
+
+
 @defop("linalg", namespace="internal")
 def slogdet_packed(x):
     """[sign, log|det|] of each square matrix, side by side (slogdet's record)."""
@@ -111,7 +123,8 @@ def slogdet_packed(x):
 @defop("linalg", kind="composite", namespace="linalg")
 def slogdet(x):
     """(sign, logabsdet) of each square matrix's determinant: det = sign * exp(logabsdet), without
-    overflow. Differentiable in logabsdet (sign has no gradient)."""
+    overflow. Differentiable in logabsdet; the sign of a real matrix (+-1) has no gradient, that of
+    a complex one (a phase, det / |det|) has."""
     packed = slogdet_packed(x)
     return SlogdetResult(packed[..., 0], _real_part(packed[..., 1]))
 
@@ -130,7 +143,7 @@ def _adjoint(x):
 @defop("linalg", kind="composite", namespace="linalg")
 def det(x):
     """The determinant of each square matrix (sign * exp(logabsdet): its gradient is det * inv^T,
-    TensorFlow's)."""
+    TensorFlow's; conj(det) inv^H for a complex matrix, det being holomorphic)."""
     sign, logabsdet = slogdet(x)
     return sign * exp(logabsdet)
 
@@ -196,32 +209,34 @@ def _broadcast_stack(a, b):
 
 
 # -- Cholesky ---------------------------------------------------------------------------------------
+@own_form  # written with conjugate transposes (TensorFlow's, for every dtype)
 def _cholesky_vjp(g, ans, x):
-    # TensorFlow's CholeskyGrad: with L = ans, phi(L^T g) (lower triangle, diagonal halved),
-    # grad = L^-T phi L^-1, symmetrized
+    # TensorFlow's CholeskyGrad: with L = ans, phi(L^H g) (lower triangle, diagonal halved),
+    # grad = L^-H phi L^-1, made Hermitian
     from .manipulation import tril
 
     l_inv = inv(ans)
-    middle = tril(matmul(matrix_transpose(ans), g))
+    middle = tril(matmul(_adjoint(ans), g))
     eye = _eye_like(ans)
     middle = middle - middle * eye * 0.5
-    grad = matmul(matrix_transpose(l_inv), matmul(middle, l_inv))
-    symmetric = (grad + matrix_transpose(grad)) * 0.5  # TensorFlow's gradient (a symmetric matrix)
-    return _onto_lower(symmetric)
+    grad = matmul(_adjoint(l_inv), matmul(middle, l_inv))
+    return _onto_lower((grad + _adjoint(grad)) * 0.5)  # TensorFlow's gradient (a Hermitian matrix)
 
 
-def _onto_lower(symmetric):
-    """A symmetric gradient folded onto the lower triangle, which is all cholesky and eigh read
-    (NumPy's and TensorFlow's kernels): an entry below the diagonal stands for both of its places."""
+def _onto_lower(hermitian):
+    """A Hermitian (real: symmetric) gradient folded onto the lower triangle, which is all cholesky
+    and eigh read (NumPy's and TensorFlow's kernels): an entry below the diagonal stands for itself
+    and for its conjugate above, whose gradient is conjugated back (G_ij + conj(G_ji) = 2 G_ij)."""
     from .manipulation import tril
 
-    folded = tril(symmetric + matrix_transpose(symmetric))
-    return folded - folded * _eye_like(symmetric) * 0.5
+    folded = tril(hermitian + _adjoint(hermitian))
+    return folded - folded * _eye_like(hermitian) * 0.5
 
 
 @defop("linalg", namespace="internal")
 def cholesky_lower(x):
-    """The lower Cholesky factor L (x = L L^T) of each symmetric positive-definite matrix."""
+    """The lower Cholesky factor L (x = L L^H) of each Hermitian (real: symmetric) positive-definite
+    matrix, from its lower triangle."""
     x = _matrices(x, "cholesky")
     with x._device.activate():
         out = x._device.xp.linalg.cholesky(x._data)
@@ -237,21 +252,24 @@ def cholesky(x, upper=False):
 
 
 # -- eigh -------------------------------------------------------------------------------------------
+@own_form  # written with conjugate transposes (TensorFlow's, for every dtype)
 def _eigh_vjp(g, ans, x):
     # TensorFlow's SelfAdjointEigV2 gradient: with F_ij = 1 / (e_j - e_i) off the diagonal,
-    # grad = V (diag(g_e) + F * (V^T g_V)) V^T, symmetrized, then folded onto the lower triangle
-    # the forward reads (numpy's eigh reads the lower triangle)
+    # grad = V (diag(g_e) + F * (V^H g_V)) V^H, made Hermitian, then folded onto the lower triangle
+    # the forward reads (numpy's eigh reads the lower triangle). For a complex matrix each
+    # eigenvector's phase is arbitrary: the gradient is that of losses that do not depend on it
     n = x.shape[-1]
     batch = tuple(x.shape[:-2])
     e, v = _unpack(ans, batch, [(n,), (n, n)])
     g_e, g_v = _unpack(g, batch, [(n,), (n, n)])
+    e, g_e = _real_part(e), _real_part(g_e)  # the eigenvalues are real: so is the part of g that counts
     g_v = identity(g_v)  # contiguous either way: the products below then sum alike eagerly and replayed
     eye = _eye_like(x)
     differences = expand_dims(e, -2) - expand_dims(e, -1)
     f = where(eye > 0, 0.0, 1.0 / where(eye > 0, 1.0, differences))
-    inner = expand_dims(g_e, -1) * eye + f * matmul(matrix_transpose(v), g_v)
-    grad = matmul(v, matmul(inner, matrix_transpose(v)))
-    return _onto_lower((grad + matrix_transpose(grad)) * 0.5)
+    inner = expand_dims(g_e, -1) * eye + f * matmul(_adjoint(v), g_v)
+    grad = matmul(v, matmul(inner, _adjoint(v)))
+    return _onto_lower((grad + _adjoint(grad)) * 0.5)
 
 
 @defop("linalg", namespace="internal")
@@ -283,24 +301,32 @@ def eigvalsh(x):
 
 # -- QR ---------------------------------------------------------------------------------------------
 def _triangular_solve_right(x, r):
-    """x R^-T for an upper-triangular R (TensorFlow's _TriangularSolve: matmul(x, adjoint(inv(r))))."""
-    return matrix_transpose(solve(r, matrix_transpose(x)))
+    """x R^-H for an upper-triangular R (TensorFlow's _TriangularSolve: matmul(x, adjoint(inv(r))))."""
+    return _adjoint(solve(r, _adjoint(x)))
 
 
 def _qr_grad_deep(q, r, dq, dr):
-    """TensorFlow's _QrGradSquareAndDeepMatrices (m >= n, reduced)."""
+    """TensorFlow's _QrGradSquareAndDeepMatrices (m >= n, reduced), for real and complex matrices."""
     from .manipulation import tril
 
-    qdq = matmul(matrix_transpose(q), dq)
-    qdq_ = qdq - matrix_transpose(qdq)
-    rdr = matmul(r, matrix_transpose(dr))
-    rdr_ = rdr - matrix_transpose(rdr)
+    qdq = matmul(_adjoint(q), dq)
+    qdq_ = qdq - _adjoint(qdq)
+    rdr = matmul(r, _adjoint(dr))
+    rdr_ = rdr - _adjoint(rdr)
     lower = tril(qdq_ + rdr_)
     grad_a = matmul(q, dr + _triangular_solve_right(lower, r))
     grad_b = _triangular_solve_right(dq - matmul(q, qdq), r)
-    return grad_a + grad_b
+    if not is_complex(q.dtype):
+        return grad_a + grad_b
+    # LAPACK's R has a real diagonal, which fixes each column's phase; the imaginary part of
+    # diag(R dR^H - dQ^H Q) is the gradient along that constraint (TensorFlow's complex correction)
+    m = rdr - _adjoint(qdq)
+    diagonal = m * _eye_like(m)
+    correction = diagonal - real(diagonal)
+    return grad_a + grad_b + _triangular_solve_right(matmul(q, _adjoint(correction)), r)
 
 
+@own_form  # written with conjugate transposes and the complex correction (TensorFlow's)
 def _qr_vjp(g, ans, x):
     m, n = x.shape[-2:]
     k = min(m, n)
@@ -313,7 +339,7 @@ def _qr_vjp(g, ans, x):
     y = x[..., :, m:]
     u, du, dv = r[..., :, :m], dr[..., :, :m], dr[..., :, m:]
     dy = matmul(q, dv)
-    dx = _qr_grad_deep(q, u, dq + matmul(y, matrix_transpose(dv)), du)
+    dx = _qr_grad_deep(q, u, dq + matmul(y, _adjoint(dv)), du)
     return concat([dx, dy], axis=-1)
 
 
@@ -327,14 +353,34 @@ def qr_packed(x):
     return make(out, x._device, (x,), (_qr_vjp,))
 
 
+@own_form
+def _complete_qr_vjp(g, ans, x):
+    raise TypeError("qr(mode='complete') of a matrix with more rows than columns has no gradient (Q's extra "
+                    "columns are not unique): take the gradient through qr(x) (mode='reduced')")
+
+
+@defop("linalg", namespace="internal", differentiable=False)
+def qr_complete_packed(x):
+    """[Q | R] of each tall matrix's complete QR decomposition (Q M x M, R M x N), packed; its
+    gradient refuses."""
+    with x._device.activate():
+        q, r = x._device.xp.linalg.qr(x._data, mode="complete")
+        out = _pack(x._device.xp, [q, r], x.ndim - 2)
+    return make(out, x._device, (x,), (_complete_qr_vjp,))
+
+
 @defop("linalg", kind="composite", namespace="linalg")
 def qr(x, mode="reduced"):
-    """(Q, R) with x = Q R, Q's columns orthonormal and R upper triangular (mode "reduced": Q is
-    M x K, R K x N, K = min(M, N); "complete" is not offered: its extra columns are not unique
-    and have no gradient)."""
-    if mode != "reduced":
-        raise ValueError(f"qr: mode must be 'reduced' (accel has no 'complete' QR), got {mode!r}")
+    """(Q, R) with x = Q R, Q's columns orthonormal and R upper triangular with a real diagonal.
+    mode "reduced" (the default): Q is M x K, R K x N, K = min(M, N); "complete": Q is M x M and R
+    M x N. For M > N the complete Q's last M - N columns are not unique, so that QR has no gradient
+    (a TypeError if one reaches it; "reduced" has one). The gradient assumes R's diagonal has no
+    zero (TensorFlow's)."""
+    if mode not in ("reduced", "complete"):
+        raise ValueError(f"qr: mode must be 'reduced' or 'complete', got {mode!r}")
     x = _matrices(x, "qr", square=False)
     m, n = x.shape[-2:]
     k = min(m, n)
+    if mode == "complete" and m > n:
+        return QRResult(*_unpack(qr_complete_packed(x), tuple(x.shape[:-2]), [(m, m), (m, n)]))
     return QRResult(*_unpack(qr_packed(x), tuple(x.shape[:-2]), [(m, k), (k, n)]))

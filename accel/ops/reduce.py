@@ -11,7 +11,7 @@ import math
 
 import numpy
 
-from ..autodiff.complex_grads import linear
+from ..autodiff.complex_grads import holomorphic, linear
 from ..dtypes import is_complex, is_floating
 from .. import recording
 from ._core import add_reduce, as_array, defop, make, normalize_axis, tensor_arg
@@ -137,6 +137,7 @@ def _extremum_vjp(g, ans, x, axes, keepdims):
     return select_grad(hit, _unreduce(g, x, axes, keepdims) / count)
 
 
+@holomorphic  # a product of the elements: the complex gradient is g * conj(product of the others)
 def _prod_vjp(g, ans, x, axes, keepdims):
     # d prod / d x_i = product of the other elements. Written without dividing by x_i so that
     # zeros are exact: with no zero it is ans / x_i; with one zero, only that element gets the

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy
 
-from ..autodiff.complex_grads import linear
+from ..autodiff.complex_grads import holomorphic, linear
 from ._core import bool_arg, defop, make, normalize_axis, tensor_arg
 
 
@@ -91,6 +91,7 @@ def _cumprod_array(xp, x, axis=0):
     return xp.cumprod(x, axis=axis, dtype=x.dtype) if x.ndim else x.copy()
 
 
+@holomorphic  # running products: the complex gradient is the real one at the conjugates
 def _cumprod_vjp(g, ans, x, axis):
     # d out_j / d x_i = out_j / x_i for j >= i: the reverse running sum of g * out, over x
     return cumsum(g * ans, axis, False, True) / x

@@ -7,43 +7,52 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from ..autodiff.complex_grads import complex_form
+from ..autodiff.complex_grads import complex_form, own_form
+from ..dtypes import is_complex
 from ._core import bool_arg, defop, make
-from .decompositions import _eye, _matrices, _pack, _real_part, _unpack
+from .decompositions import _adjoint, _eye, _matrices, _pack, _real_part, _unpack
 from .elementwise import where
 from .linalg import matmul
-from .shape import expand_dims, matrix_transpose
+from .shape import expand_dims
 
 SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
 
 
+@own_form  # written with conjugate transposes and the complex phase term (TensorFlow's)
 def _svd_vjp(g, ans, x):
     # TensorFlow's SvdGrad (reduced, compute_uv): with F_ij = 1 / (s_j^2 - s_i^2) off the diagonal,
-    # grad = U (diag(g_s) + (F * (U^T g_U - g_U^T U)) S + S (F * (V^T g_V - g_V^T V))) V^T
-    #        + (I - U U^T) g_U S^-1 V^T + U S^-1 g_V^T (I - V V^T)
+    # grad = U (diag(g_s) + (F * (U^H g_U - g_U^H U)) S + S (F * (V^H g_V - g_V^H V))) V^H
+    #        + (I - U U^H) g_U S^-1 V^H + U S^-1 g_V^H (I - V V^H)
+    #        [+ U S^-1 (L^H - L) V^H / 2, L = I * (V^H g_V), for complex matrices]
+    # The last term is the gradient along each singular pair's common phase (u_i and v_i may both
+    # turn by e^(i theta)): the result is that of losses that do not depend on the phase.
     m, n = x.shape[-2:]
     k = min(m, n)
     batch = tuple(x.shape[:-2])
     u, s, vh = _unpack(ans, batch, [(m, k), (k,), (k, n)])
     g_u, g_s, g_vh = _unpack(g, batch, [(m, k), (k,), (k, n)])
-    v, g_v = matrix_transpose(vh), matrix_transpose(g_vh)
+    s, g_s = _real_part(s), _real_part(g_s)  # S is real: only the real part of its gradient counts
+    v, g_v = _adjoint(vh), _adjoint(g_vh)
     eye_k = _eye(k, x)
     s_sq = s * s
     differences = expand_dims(s_sq, -2) - expand_dims(s_sq, -1)
     f = where(eye_k > 0, 0.0, 1.0 / where(eye_k > 0, 1.0, differences))
     s_mat = expand_dims(s, -2) * eye_k
     s_inv = expand_dims(1.0 / s, -2) * eye_k
-    utgu = matmul(matrix_transpose(u), g_u)
-    vtgv = matmul(matrix_transpose(v), g_v)
-    inner = (expand_dims(g_s, -1) * eye_k + matmul(f * (utgu - matrix_transpose(utgu)), s_mat)
-             + matmul(s_mat, f * (vtgv - matrix_transpose(vtgv))))
+    uhgu = matmul(_adjoint(u), g_u)
+    vhgv = matmul(_adjoint(v), g_v)
+    inner = (expand_dims(g_s, -1) * eye_k + matmul(f * (uhgu - _adjoint(uhgu)), s_mat)
+             + matmul(s_mat, f * (vhgv - _adjoint(vhgv))))
+    if is_complex(x.dtype):
+        phase = vhgv * eye_k
+        inner = inner + matmul(s_inv, _adjoint(phase) - phase) * 0.5
     grad = matmul(u, matmul(inner, vh))
     if m > k:
         eye_m = _eye(m, x)
-        grad = grad + matmul(eye_m - matmul(u, matrix_transpose(u)), matmul(g_u, matmul(s_inv, vh)))
+        grad = grad + matmul(eye_m - matmul(u, _adjoint(u)), matmul(g_u, matmul(s_inv, vh)))
     if n > k:
         eye_n = _eye(n, x)
-        grad = grad + matmul(u, matmul(s_inv, matmul(matrix_transpose(g_v), eye_n - matmul(v, vh))))
+        grad = grad + matmul(u, matmul(s_inv, matmul(_adjoint(g_v), eye_n - matmul(v, vh))))
     return grad
 
 
@@ -90,6 +99,7 @@ def svd(x, full_matrices=True):
     return SVDResult(u, _real_part(s), vh)
 
 
+@own_form  # complex too: d s_i = Re(u_i^H dA v_i), whose gradient is the same U diag(g) Vh
 def _svdvals_vjp(g, ans, x):
     # d s = U^T dA V on the diagonal: the gradient is U diag(g) V^T
     u, _, vh = svd(x, full_matrices=False)

@@ -42,6 +42,62 @@ def test_tensorflows_values(case):
     numpy.testing.assert_allclose(_gradient(f, value), expected, rtol=1e-7, atol=1e-8)
 
 
+H2 = M @ M.conj().T + 2 * numpy.eye(2)  # Hermitian positive definite
+TALL = numpy.array([[1 + 1j, 2 - 1j], [0.5j, -1 + 0.3j], [0.2 - 0.7j, 1.5 + 0.1j]])
+W2 = numpy.array([[0.3, -1.2], [0.7, 2.1]])
+W3 = numpy.array([[0.3, -1.2], [0.7, 2.1], [-0.4, 0.9]])
+EIGH_TF = numpy.array([[-1.144927317, 0], [0.609149931 - 0.0338416628j, 0.244927317]])
+
+
+def _eigh_loss(a):
+    e, v = ac.linalg.eigh(a)
+    return ac.sum(e * ac.tensor([0.3, -1.2], dtype="float64")) + ac.sum(ac.abs(v) ** 2 * W2)
+
+
+def _svd_loss(a):
+    u, s, vh = ac.linalg.svd(a, full_matrices=False)
+    v = ac.matrix_transpose(vh)  # TensorFlow's svd returns V
+    return ac.sum(s * ac.tensor([0.3, -1.2], dtype="float64")) + ac.sum(ac.abs(u) ** 2 * W3) + ac.sum(ac.abs(v) ** 2 * W2)
+
+
+# The decompositions' gradients through complex matrices, each printed by TensorFlow 2.21 for the
+# same loss (tf.linalg.slogdet / cholesky / eigh / qr / svd; losses of |Q|, |U| ... so that the
+# phases each library picks for its vectors cannot matter).
+TF_DECOMPOSITIONS = [
+    ("slogdet", lambda a: ac.linalg.slogdet(a).logabsdet, M + 2 * numpy.eye(2),
+     [[0.4371681416 + 0.0424778761j, -0.0796460177 + 0.1946902655j],
+      [-0.6194690265 - 0.7079646018j, 1.3274336283 + 0.0884955752j]]),
+    # TensorFlow returns the Hermitian gradient [[a, conj(b)], [b, c]]; accel's cholesky reads the lower
+    # triangle, so its gradient is that folded onto it: [[a, 0], [2b, c]]
+    ("cholesky", lambda a: ac.sum(ac.abs(ac.linalg.cholesky(a)) * W2), H2,
+     [[0.0510402764, 0], [2 * (0.0051853778 - 0.0002880765j), 0.608362095]]),
+    ("eigh", _eigh_loss, H2, EIGH_TF),
+    ("qr", lambda a: ac.sum(ac.abs(ac.linalg.qr(a).Q) ** 2 * W3) + ac.sum(ac.abs(ac.linalg.qr(a).R) ** 2 * W2), TALL,
+     [[-5.4076310618 + 1.0369219679j, 1.7254699463 - 4.085011488j],
+      [4.4284475509 + 4.079713626j, -6.1930317444 - 0.3563142521j],
+      [-4.0782264563 - 6.8778536745j, 7.8251238246 + 3.3418944245j]]),
+    ("svd", _svd_loss, TALL,
+     [[0.7325283791 + 0.2435188678j, 0.8033522772 - 0.157171383j],
+      [-0.2043635564 - 0.179958361j, 0.5325785473 - 0.057591786j],
+      [0.1702479114 + 1.3382709754j, -1.3468105666 - 0.3476725265j]]),
+]
+
+
+@pytest.mark.parametrize("case", TF_DECOMPOSITIONS, ids=[c[0] for c in TF_DECOMPOSITIONS])
+def test_decompositions_match_tensorflows_values(case):
+    _, f, value, expected = case
+    numpy.testing.assert_allclose(_gradient(f, value), expected, rtol=1e-8, atol=1e-9)
+
+
+def test_det_follows_the_derivative_where_tensorflow_does_not():
+    """det is holomorphic: its gradient is conj(det) inv(A)^H (central differences give it).
+    TensorFlow 2.21's MatrixDeterminant gradient multiplies by det instead of conj(det), and prints
+    [[-0.0503+2.334j, -1.0637-0.3442j], [3.5044-3.5664j, 0.0619+7.0708j]] for this loss."""
+    a = M + 2 * numpy.eye(2)
+    grad = _gradient(lambda a: ac.real(ac.linalg.det(a) * (1 - 2j)), a)
+    numpy.testing.assert_allclose(grad, [[1.6 + 1.7j, -1 + 0.5j], [-5j, 5 + 5j]], rtol=1e-12, atol=1e-12)
+
+
 def test_a_real_input_through_complex_values_gets_the_real_part():
     # TensorFlow 2.21: tf.cast(x, complex128) ... its Cast gradient keeps the real part
     x = ac.Variable(numpy.array([0.3, -1.2]), name="x")
@@ -90,6 +146,34 @@ WEIGHTS = _rng.normal(size=64) + 1j * _rng.normal(size=64)
 def _complex(shape, low=-1.0, high=1.0, seed=0):
     rng = numpy.random.default_rng(seed)
     return rng.uniform(low, high, shape) + 1j * rng.uniform(low, high, shape)
+
+
+def _hermitian(n, seed=1):
+    """A Hermitian positive-definite matrix with distinct eigenvalues."""
+    z = _complex((n, n), seed=seed)
+    return z @ z.conj().T + n * numpy.eye(n)
+
+
+def _flat(*parts):
+    """The parts flattened into one complex128 vector (one output for _loss_of to weigh)."""
+    return ac.concat([ac.reshape(ac.astype(p, ac.complex128), (-1,)) for p in parts], 0)
+
+
+def _phase_free(u, vh):
+    """Functions of singular vectors or eigenvectors that do not depend on their arbitrary phases
+    (u_i and v_i may turn by the same e^(i theta)): |U|^2, |Vh|^2 and U diag(d) Vh."""
+    d = ac.tensor(numpy.linspace(0.5, 2.0, u.shape[-1]), dtype="complex128")
+    return ac.abs(u) ** 2, ac.abs(vh) ** 2, (u * d) @ vh
+
+
+def _eigh_phase_free(a):
+    values, vectors = ac.linalg.eigh(a)
+    return _flat(values, ac.linalg.eigvalsh(a), *_phase_free(vectors, ac.conj(ac.matrix_transpose(vectors))))
+
+
+def _svd_phase_free(a):
+    u, s, vh = ac.linalg.svd(a, full_matrices=False)
+    return _flat(s, *_phase_free(u, vh))
 
 
 OPS = [  # (name, f of one complex tensor, the value it is checked at)
@@ -149,6 +233,20 @@ OPS = [  # (name, f of one complex tensor, the value it is checked at)
     ("solve", lambda z: ac.linalg.solve(z + 2 * ac.eye(3, dtype="complex128"), z[:, :2] * 1j), _complex((3, 3))),
     ("matrix_power", lambda z: ac.linalg.matrix_power(z + 2 * ac.eye(2, dtype="complex128"), -2), _complex((2, 2))),
     ("vector_norm", lambda z: ac.linalg.vector_norm(z, axis=-1), _complex((2, 3))),
+    ("prod", lambda z: ac.prod(z, axis=0), _complex((2, 3))),
+    ("cumprod", lambda z: ac.cumprod(z, 1), _complex((2, 3))),
+    ("slogdet", lambda z: _flat(*ac.linalg.slogdet(z + 2 * ac.eye(3, dtype="complex128"))), _complex((3, 3))),
+    ("det", lambda z: ac.linalg.det(z + 2 * ac.eye(3, dtype="complex128")), _complex((3, 3))),
+    ("cholesky", lambda a: _flat(ac.linalg.cholesky(a), ac.linalg.cholesky(a, upper=True) * 1j), _hermitian(3)),
+    ("eigh", _eigh_phase_free, _hermitian(3)),
+    ("qr (square)", lambda a: _flat(*ac.linalg.qr(a)), _complex((3, 3), seed=5)),
+    ("qr (tall)", lambda a: _flat(*ac.linalg.qr(a)), _complex((4, 2), seed=5)),
+    ("qr (wide)", lambda a: _flat(*ac.linalg.qr(a)), _complex((2, 4), seed=5)),
+    ("svd (square)", lambda a: _svd_phase_free(a), _complex((3, 3), seed=5)),
+    ("svd (tall)", lambda a: _svd_phase_free(a), _complex((4, 2), seed=5)),
+    ("svd (wide)", lambda a: _svd_phase_free(a), _complex((2, 4), seed=5)),
+    ("svdvals, matrix_norm", lambda a: _flat(ac.linalg.svdvals(a), ac.linalg.matrix_norm(a, ord="nuc")),
+     _complex((2, 3), seed=5)),
 ]
 
 
@@ -160,10 +258,11 @@ def test_first_order_against_central_differences(case):
     numpy.testing.assert_allclose(_gradient(loss, value), numeric, rtol=1e-6, atol=1e-7)
 
 
-SECOND = ["multiply", "divide", "exp", "log", "sqrt", "sin", "cos", "tanh", "abs", "matmul", "asinh", "power", "inv"]
+SECOND = ["multiply", "divide", "exp", "log", "sqrt", "sin", "cos", "tanh", "abs", "matmul", "asinh", "power", "inv",
+          "prod", "slogdet", "det", "cholesky", "eigh", "qr (tall)", "qr (wide)", "svd (square)", "svd (tall)"]
 
 
-@pytest.mark.parametrize("case", [c for c in OPS if c[0] in SECOND], ids=SECOND)
+@pytest.mark.parametrize("case", [c for c in OPS if c[0] in SECOND], ids=[c[0] for c in OPS if c[0] in SECOND])
 def test_second_order_against_central_differences(case):
     """The gradient of a real function of the gradient, itself by central differences."""
     _, f, value = case
@@ -184,12 +283,12 @@ def test_second_order_against_central_differences(case):
 def test_an_op_without_a_complex_gradient_refuses_when_a_gradient_reaches_it():
     z = ac.Variable(Z, name="z")
     with ac.GradientTape() as tape:
-        loss = ac.sum(ac.abs(ac.prod(z)))  # prod's VJP divides by x: not written for complex values
+        loss = ac.sum(ac.abs(ac.max(z)))  # max's VJP compares values: complex numbers have no order
     with pytest.raises(TypeError, match="no gradient through complex values"):
         tape.gradient(loss, z)
     w = ac.Variable([1.0, 2.0])
     with ac.GradientTape() as tape:  # recording alone is fine, and a path that avoids it differentiates
-        unused = ac.abs(ac.prod(z))
+        unused = ac.abs(ac.max(z))
         loss = ac.sum(w * 2.0)
     assert unused.dtype == ac.float64
     numpy.testing.assert_array_equal(tape.gradient(loss, w).numpy(), [2.0, 2.0])

@@ -143,6 +143,17 @@ def test_window_kernels_keep_the_dtype_on_the_device(emulated_cuda, dtype):
 
 
 _SPD = numpy.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]])
+
+
+def _hermitian(x):
+    """A complex Hermitian positive-definite matrix made from the real SPD x (its gradient comes
+    back to x as the real part)."""
+    turned = ac.roll(x, 1, axis=1)
+    return ac.astype(x, ac.complex128) + 0.1j * ac.astype(turned - ac.matrix_transpose(turned), ac.complex128)
+
+
+def _phase_free(u):
+    return ac.abs(u) ** 2  # what a complex decomposition's vectors give whatever phases they have
 # The Array API's functions through CuPy's array module (the emulated device): linalg through
 # xp.linalg, the manipulation composites through the ops they are made of.
 ARRAY_API_OPS = {
@@ -161,6 +172,11 @@ ARRAY_API_OPS = {
     "rfft, irfft": lambda x: ac.fft.irfft(ac.fft.rfft(x, norm="ortho") * (2 - 1j), n=5),
     "rfftn, irfftn": lambda x: ac.fft.irfftn(ac.fft.rfftn(x) * x[:, :2], s=(3, 3)),
     "hfft, ihfft": lambda x: ac.fft.hfft(ac.fft.ihfft(x) * 1j), "fftshift": lambda x: ac.fft.fftshift(x) * x,
+    # the decompositions' complex gradients
+    "complex cholesky, det": lambda x: ac.abs(ac.linalg.cholesky(_hermitian(x))) + ac.real(ac.linalg.det(_hermitian(x))),
+    "complex eigh": lambda x: _phase_free(ac.linalg.eigh(_hermitian(x)).eigenvectors) * ac.linalg.eigvalsh(_hermitian(x)),
+    "complex qr, svd": lambda x: _phase_free(ac.linalg.qr(_hermitian(x)).Q) + _phase_free(
+        ac.linalg.svd(_hermitian(x), full_matrices=False).U) * ac.linalg.svdvals(_hermitian(x)),
 }
 
 

@@ -78,7 +78,7 @@ def test_vector_norm_keeps_dims_and_takes_every_axis():
     (lambda: LA.inv(ac.ones((2, 3))), ValueError, "square"),
     (lambda: LA.det(ac.ones(3)), ValueError, "a matrix or a stack"),
     (lambda: LA.solve(ac.ones((3, 3)), ac.ones(4)), ValueError, "does not fit"),
-    (lambda: LA.qr(ac.ones((2, 3)), mode="complete"), ValueError, "reduced"),
+    (lambda: LA.qr(ac.ones((2, 3)), mode="r"), ValueError, "'reduced' or 'complete'"),
     (lambda: LA.matrix_norm(ac.ones((2, 2)), ord=3), ValueError, "ord"),
     (lambda: LA.cross(ac.ones(2), ac.ones(2)), ValueError, "size 3"),
     (lambda: LA.outer(ac.ones((2, 2)), ac.ones(2)), ValueError, "1-D"),
@@ -148,14 +148,16 @@ def test_complex_matrices_give_numpys_values_and_dtypes(name, ours, theirs):
                                    ).numpy(), _H, atol=1e-10)
 
 
-def test_complex_norms_differentiate_and_decompositions_refuse_by_name():
+def test_complex_norms_and_determinants_differentiate():
+    # (every decomposition's complex gradient: tests/autodiff/test_complex_gradients.py)
     z = ac.Variable(_A[0], name="z")
     with ac.GradientTape(persistent=True) as tape:
         norm = LA.vector_norm(z)
         det = ac.abs(LA.det(z))
     numpy.testing.assert_allclose(tape.gradient(norm, z).numpy(), _A[0] / numpy.linalg.norm(_A[0]), rtol=1e-12)
-    with pytest.raises(TypeError, match="slogdet_vjp: this op has no gradient through complex values"):
-        tape.gradient(det, z)
+    # |det A| = exp(log|det A|): its gradient is |det A| inv(A)^H
+    expected = abs(numpy.linalg.det(_A[0])) * numpy.linalg.inv(_A[0]).conj().T
+    numpy.testing.assert_allclose(tape.gradient(det, z).numpy(), expected, rtol=1e-10)
 
 
 def test_the_complete_svd_of_a_rectangular_matrix_has_values_and_refuses_a_gradient():
@@ -169,6 +171,31 @@ def test_the_complete_svd_of_a_rectangular_matrix_has_values_and_refuses_a_gradi
         total = ac.sum(LA.svd(x).S)
     with pytest.raises(TypeError, match="full_matrices=False"):
         tape.gradient(total, x)
+
+
+@pytest.mark.parametrize("shape", [(4, 2), (2, 3, 2), (2, 4), (3, 3)])
+def test_the_complete_qr_gives_numpys_values_and_a_tall_one_refuses_a_gradient(shape):
+    for a in (numpy.random.default_rng(3).normal(size=shape), _complex_of(shape)):
+        q, r = LA.qr(ac.tensor(a), mode="complete")
+        expected_q, expected_r = numpy.linalg.qr(a, mode="complete")
+        numpy.testing.assert_allclose(q.numpy(), expected_q, atol=1e-12)
+        numpy.testing.assert_allclose(r.numpy(), expected_r, atol=1e-12)
+        numpy.testing.assert_allclose((q @ r).numpy(), a, atol=1e-12)
+    x = ac.Variable(numpy.random.default_rng(3).normal(size=shape))
+    with ac.GradientTape() as tape:
+        total = ac.sum(LA.qr(x, mode="complete").R)
+    if shape[-2] > shape[-1]:  # Q's last M - N columns are not unique
+        with pytest.raises(TypeError, match="mode='reduced'"):
+            tape.gradient(total, x)
+    else:  # the complete QR is the reduced one
+        with ac.GradientTape() as reduced:
+            expected = ac.sum(LA.qr(x).R)
+        numpy.testing.assert_allclose(tape.gradient(total, x).numpy(), reduced.gradient(expected, x).numpy())
+
+
+def _complex_of(shape):
+    rng = numpy.random.default_rng(4)
+    return rng.normal(size=shape) + 1j * rng.normal(size=shape)
 
 
 def test_rtol_may_be_a_tensor_of_one_tolerance_per_matrix():
