@@ -18,7 +18,9 @@ def test_ops_give_numpys_values(dtype):
                           (ac.sqrt(z), numpy.sqrt(want)), (ac.sum(z), want.sum()), (ac.abs(z), numpy.abs(want)),
                           (ac.real(z), want.real), (ac.imag(z), want.imag), (ac.conj(z), want.conj()),
                           (z @ z, want @ want), (ac.matmul(ac.reshape(z, (3, 1)), ac.reshape(z, (1, 3))),
-                                                 numpy.outer(want, want))]:
+                                                 numpy.outer(want, want)),
+                          # the variance of complex values is mean(|z - mean|^2), real (NumPy's)
+                          (ac.var(z), numpy.var(want)), (ac.std(z, correction=1), numpy.std(want, ddof=1))]:
         assert got.dtype == expected.dtype
         numpy.testing.assert_allclose(got.numpy(), expected, rtol=1e-6)
 

@@ -11,7 +11,7 @@ import math
 
 import numpy
 
-from ..autodiff.complex_grads import holomorphic, linear
+from ..autodiff.complex_grads import holomorphic, linear, own_form
 from ..dtypes import is_complex, is_floating
 from .. import recording
 from ._core import add_reduce, as_array, defop, make, normalize_axis, tensor_arg
@@ -188,12 +188,19 @@ logsumexp = _reduction("logsumexp", "log(sum(exp(x))) over `axis`, without overf
 
 
 def _variance_forward(xp, x, axes, keepdims):
-    # mean((x - mean)^2) in two passes, the subtraction before the squares (no cancellation)
+    # mean(|x - mean|^2) in two passes, the subtraction before the squares (no cancellation); the
+    # squares written over the deviations (NumPy's var: one temporary, not two)
     m = _mean_forward(xp, x, axes, True)
     d = x - m
-    return _mean_forward(xp, d * d, axes, keepdims)
+    if is_complex(d.dtype):  # |d|^2, real (NumPy's var of complex values)
+        squares = d.real * d.real
+        squares += d.imag * d.imag
+    else:
+        squares = xp.multiply(d, d, out=d) if isinstance(d, xp.ndarray) else d * d
+    return _mean_forward(xp, squares, axes, keepdims)
 
 
+@own_form  # complex too: d|z - m|^2 / dx + i d|z - m|^2 / dy = 2 (z - m), g being real
 def _variance_vjp(g, ans, x, axes, keepdims):
     # d/dx mean((x - m)^2) = 2 (x - m) / n (the mean's own term sums to zero)
     deviation = x - _unreduce(mean(x, axes, keepdims), x, axes, keepdims)

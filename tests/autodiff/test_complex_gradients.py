@@ -235,6 +235,7 @@ OPS = [  # (name, f of one complex tensor, the value it is checked at)
     ("vector_norm", lambda z: ac.linalg.vector_norm(z, axis=-1), _complex((2, 3))),
     ("prod", lambda z: ac.prod(z, axis=0), _complex((2, 3))),
     ("cumprod", lambda z: ac.cumprod(z, 1), _complex((2, 3))),
+    ("var, std", lambda z: _flat(ac.var(z, axis=0), ac.std(z, axis=1, correction=1)), _complex((2, 3))),
     ("slogdet", lambda z: _flat(*ac.linalg.slogdet(z + 2 * ac.eye(3, dtype="complex128"))), _complex((3, 3))),
     ("det", lambda z: ac.linalg.det(z + 2 * ac.eye(3, dtype="complex128")), _complex((3, 3))),
     ("cholesky", lambda a: _flat(ac.linalg.cholesky(a), ac.linalg.cholesky(a, upper=True) * 1j), _hermitian(3)),
