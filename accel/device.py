@@ -99,7 +99,8 @@ class Device(abc.ABC):
         return self.name
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, Device) and (self.kind, self.index) == (other.kind, other.index)
+        # (identity first: devices are compared on every op with two operands)
+        return other is self or isinstance(other, Device) and (self.kind, self.index) == (other.kind, other.index)
 
     def __hash__(self) -> int:
         return hash((self.kind, self.index))

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import numpy
 
+from ..autodiff.complex_grads import linear
 from ..tensor import Tensor, check_not_traced
-from ._core import defop, normalize_axis, tensor_arg
+from ._core import defop, make, normalize_axis, tensor_arg
 from .creation import arange
 from .elementwise import subtract, where
 from .indexing import getitem
-from .shape import broadcast_to, concat, expand_dims, reshape, transpose
+from .shape import broadcast_to, concat, reshape, transpose
 
 
 def _axis(axis, ndim: int, op: str) -> int:
@@ -109,6 +110,26 @@ def tile(x, repetitions):
     return reshape(broadcast_to(reshape(x, interleaved), wide), tuple(r * n for r, n in zip(reps, shape)))
 
 
+def _repeat_each_array(xp, x, repeats, axis):
+    return xp.repeat(x, repeats, axis=axis)
+
+
+@linear
+def _repeat_each_vjp(g, ans, x, repeats, axis):
+    # the copies of each element lie side by side: g as (..., n, repeats, ...) summed over the copies
+    from .reduce import sum as reduce_sum
+
+    return reduce_sum(reshape(g, x.shape[:axis + 1] + (repeats,) + x.shape[axis + 1:]), axis + 1)
+
+
+@defop("manipulation", namespace="internal", kernel=_repeat_each_array)
+def repeat_each(x, repeats: int, axis: int):
+    """Each element of x repeated `repeats` times along `axis` (repeat's record for one count: one
+    xp.repeat, where a broadcast and a reshape took twice NumPy's time)."""
+    return make(_repeat_each_array(x._device.xp, x._data, repeats, axis), x._device, (x,), (_repeat_each_vjp,),
+                {"repeats": repeats, "axis": axis})
+
+
 @defop("manipulation", kind="composite", numpy="repeat")
 def repeat(x, repeats, axis=None):
     """Each element of x repeated `repeats` times (an int, or one count per element along
@@ -125,9 +146,7 @@ def repeat(x, repeats, axis=None):
     if isinstance(repeats, (int, numpy.integer)) and not isinstance(repeats, (bool, numpy.bool_)):
         if repeats < 0:
             raise ValueError(f"repeat: repeats must be >= 0, got {repeats}")
-        n = x.shape[axis]
-        expanded = broadcast_to(expand_dims(x, axis + 1), x.shape[:axis + 1] + (int(repeats),) + x.shape[axis + 1:])
-        return reshape(expanded, x.shape[:axis] + (n * int(repeats),) + x.shape[axis + 1:])
+        return repeat_each(x, int(repeats), axis)
     counts = numpy.asarray(repeats)
     if counts.ndim != 1 or counts.dtype.kind not in "iu" or len(counts) != x.shape[axis] or (counts < 0).any():
         raise ValueError(f"repeat: repeats must be an int or {x.shape[axis]} counts >= 0 (one per element along "
@@ -239,9 +258,8 @@ def take_along_axis(x, indices, axis=-1):
 @defop("manipulation", kind="composite", numpy="take")
 def take(x, indices, axis=None):
     """The elements of x at `indices` (a 1-D integer tensor) along `axis` (the standard's take;
-    axis may be omitted only for a 1-D x). The gradient adds up repeated indices."""
-    from .indexing import gather
-
+    axis may be omitted only for a 1-D x); a negative index counts from the end (gather refuses
+    them, as TensorFlow's). The gradient adds up repeated indices."""
     x = tensor_arg(x)
     if axis is None:
         if x.ndim != 1:
@@ -249,6 +267,12 @@ def take(x, indices, axis=None):
         axis = 0
     axis = _axis(axis, x.ndim, "take")
     indices = tensor_arg(indices, "indices")
-    if indices.dtype.kind == "i":  # the standard's negative indices count from the end (gather's refuse)
-        indices = where(indices < 0, indices + x.shape[axis], indices)
-    return gather(x, indices, axis=axis)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"take: indices must be integers, got {indices.dtype.name}")
+    # one getitem: NumPy's (and CuPy's) indexing counts negative indices from the end and refuses
+    # those out of range, and getitem's gradient scatters them back to where they read
+    try:
+        return getitem(x, (slice(None),) * axis + (indices,))
+    except IndexError as exc:
+        raise IndexError(f"take: indices must be in [-{x.shape[axis]}, {x.shape[axis]}) along axis {axis} "
+                         f"({exc})") from None

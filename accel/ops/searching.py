@@ -32,7 +32,7 @@ def nonzero(x):
     if x.ndim == 0:
         raise ValueError("nonzero: x must have at least 1 dimension (the standard leaves 0-d undefined)")
     device = x._device
-    return tuple(make(index.astype(numpy.int64), device) for index in device.xp.nonzero(x._data))
+    return tuple(make(index.astype(numpy.int64, copy=False), device) for index in device.xp.nonzero(x._data))
 
 
 @defop("searching", differentiable=False, dtype="int64", numpy="searchsorted")

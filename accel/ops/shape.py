@@ -212,6 +212,19 @@ def concat(values, axis: int | None = 0):
     return make(out, device, tuple(values), _ConcatVJPs(), {"axis": axis, "bounds": bounds})
 
 
+def _stack_input_vjp(i, g, ans, *inputs, axis):
+    return _ops.getitem(g, (slice(None),) * axis + (i,))
+
+
+class _StackVJPs:
+    """The VJP of each input of a stack: its entry of the gradient along the new axis."""
+
+    __slots__ = ()
+
+    def __getitem__(self, i):
+        return linear(functools.partial(_stack_input_vjp, i))
+
+
 @defop("shape", numpy="stack", numpy_keywords=frozenset({"axis"}))
 def stack(values, axis: int = 0):
     """The equally shaped tensors in `values` joined along a new `axis`."""
@@ -222,9 +235,15 @@ def stack(values, axis: int = 0):
         if v.shape != values[0].shape:
             raise ValueError(
                 f"stack: values[{i}] has shape {tuple(v.shape)}, expected {tuple(values[0].shape)}")
-    if not -values[0].ndim - 1 <= axis <= values[0].ndim:
-        raise ValueError(f"stack: axis {axis} is out of range for rank {values[0].ndim + 1}")
-    return concat([expand_dims(v, axis) for v in values], axis)
+    ndim = values[0].ndim + 1
+    if isinstance(axis, (bool, numpy.bool_)) or not isinstance(axis, (int, numpy.integer)):
+        raise TypeError(f"stack: axis must be an int, got {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"stack: axis {axis} is out of range for rank {ndim}")
+    device = same_device("stack", values)
+    axis = int(axis) % ndim
+    out = device.xp.stack([v._data for v in values], axis=axis)
+    return make(out, device, tuple(values), _StackVJPs(), {"axis": axis})
 
 
 @defop("shape")

@@ -168,6 +168,7 @@ CASES = [
     ("permute_dims", lambda x: ac.permute_dims(x, (1, 0)) * ac.tensor([1.0, 2.0], dtype="float64"), [any_(2, 3)], True),
     ("tile", lambda x: ac.tile(x, (2, 1, 2)), [any_(2, 3)], True),
     ("repeat", lambda x: ac.repeat(x, [2, 0, 1], axis=1), [any_(2, 3)], True),
+    ("repeat_each", lambda x: ac.repeat(x, 3, axis=1) * ac.reshape(ac.repeat(x, 3), (2, 9)), [any_(2, 3)], True),
     ("broadcast_arrays", lambda x, y: _weighted_sum(ac.broadcast_arrays(x, y)), [any_(2, 1), any_(3)], True),
     ("meshgrid", lambda x, y: _weighted_sum(ac.meshgrid(x, y)), [any_(2), any_(3)], True),
     ("tril", lambda x: ac.tril(x, -1), [any_(2, 3, 3)], True),
