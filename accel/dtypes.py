@@ -52,6 +52,11 @@ def is_floating(dtype) -> bool:
     return dtype.kind == "f"
 
 
+def is_real_number(dtype) -> bool:
+    """Whether values of `dtype` are real numbers: floating or integral (not bool, not complex)."""
+    return is_floating(dtype) or dtype.kind in "iu"
+
+
 def sum_dtype(dtype):
     """The dtype the Array API sums (and multiplies) `dtype` in when none is given: integers and
     bools narrower than 64 bits widen to the default integer's width (unsigned stay unsigned);

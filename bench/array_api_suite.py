@@ -24,6 +24,8 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ElementTree
 
+from report import publish  # (bench/ is on the path of a script run from it)
+
 NAMESPACES = ("accel", "array_api_strict")
 
 
@@ -73,11 +75,7 @@ def main() -> None:
     failed = sorted(t for t, o in results["accel"].items() if o == "failed")
     lines += ["", f"Failed for accel ({len(failed)}; those array_api_strict fails too are marked *both*):", ""]
     lines += [f"- `{t}`" + (" (*both*)" if results["array_api_strict"].get(t) == "failed" else "") for t in failed]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
+    publish(lines, args.out)
 
 
 if __name__ == "__main__":

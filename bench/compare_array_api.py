@@ -21,6 +21,7 @@ import timeit
 import numpy
 
 import accel as ac
+from report import publish  # (bench/ is on the path of a script run from it)
 
 # name -> operand kind: u (floats in (0.1, 0.9)), g (floats >= 1), b (two floats), i / ii (int64), l / ll
 # (bools), r (a reduction over a float array), s (a function of shape manipulation, args given)
@@ -147,11 +148,7 @@ def main() -> None:
             cells.append(f"{accel_s * 1e6:.2f} / {numpy_s * 1e6:.2f} ({ratio:.2f}x)")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "Within 1.2x of NumPy: " + ", ".join(f"{within[n]} of {len(rows)} at {n:g} elements" for n in sizes)]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
+    publish(lines, args.out)
 
 
 if __name__ == "__main__":

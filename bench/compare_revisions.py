@@ -27,6 +27,7 @@ import sys
 import tempfile
 
 import numpy
+from report import publish  # (bench/ is on the path of a script run from it)
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -127,15 +128,12 @@ def main() -> None:
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", tree], cwd=ROOT, capture_output=True)
         shutil.rmtree(pathlib.Path(before).parent, ignore_errors=True)
-    text = "\n".join([f"Per-op eager time, this tree (after) against {args.revision} (before): medians ± IQR in µs, "
-                      f"{args.blocks} alternating blocks, each tree in its own process (malloc keeps freed "
-                      "memory in both).", "",
-                      "| op | size | pass | before µs | after µs | after / before |",
-                      "| --- | --- | --- | --- | --- | --- |", *rows, "",
-                      "† an interquartile range over half the median on either side: too dispersed to trust.", ""])
-    if args.out:
-        pathlib.Path(args.out).write_text(text)
-    print(text)
+    publish([f"Per-op eager time, this tree (after) against {args.revision} (before): medians ± IQR in µs, "
+             f"{args.blocks} alternating blocks, each tree in its own process (malloc keeps freed "
+             "memory in both).", "",
+             "| op | size | pass | before µs | after µs | after / before |",
+             "| --- | --- | --- | --- | --- | --- |", *rows, "",
+             "† an interquartile range over half the median on either side: too dispersed to trust."], args.out)
 
 
 if __name__ == "__main__":

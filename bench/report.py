@@ -649,6 +649,14 @@ def excluded_section(excluded: list) -> str:
     return "\n".join(lines) + "\n"
 
 
+def publish(lines, out=None) -> None:
+    """A comparison script's table (its lines) printed, and written to `out` when given (--out)."""
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if out:
+        pathlib.Path(out).write_text(text)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     size = parser.add_mutually_exclusive_group()

@@ -15,7 +15,7 @@ import numbers
 
 import numpy
 
-from ..dtypes import is_differentiable, is_floating
+from ..dtypes import is_differentiable, is_floating, is_real_number
 from .. import recording
 from ..autodiff.complex_grads import linear
 from .table import register
@@ -170,7 +170,7 @@ def _constant(value, device, like):
     dtype = None
     if not isinstance(value, numpy.ndarray) and not is_device_array(value) and is_floating(like):
         probe = numpy.asarray(value)
-        if probe.dtype.kind in "fiu":
+        if is_real_number(probe.dtype):
             dtype = like
     return convert(value, dtype=dtype, device=device)
 
