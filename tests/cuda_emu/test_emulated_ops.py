@@ -187,6 +187,15 @@ def test_array_api_functions_and_their_gradients_on_the_device_equal_the_cpus(em
     numpy.testing.assert_allclose(g_gpu, g_cpu, rtol=1e-10, atol=1e-10)
 
 
+def test_the_complete_qr_on_the_device(emulated_cuda):
+    a = numpy.random.default_rng(5).normal(size=(2, 4, 3))
+    q, r = ac.linalg.qr(ac.tensor(a, device="cuda:1"), mode="complete")
+    assert q.device.name == "cuda:1" and q.shape == (2, 4, 4) and r.shape == (2, 4, 3)
+    numpy.testing.assert_allclose((q @ r).numpy(), a, atol=1e-12)
+    numpy.testing.assert_allclose((ac.matrix_transpose(q) @ q).numpy(), numpy.broadcast_to(numpy.eye(4), (2, 4, 4)),
+                                  atol=1e-12)
+
+
 def test_reshape_copy_false_on_the_device(emulated_cuda):
     x = ac.tensor(numpy.arange(6.0).reshape(2, 3), device="cuda:1")
     assert ac.reshape(x, (6,), copy=False).numpy().tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
