@@ -14,6 +14,7 @@ from .dtypes import SUPPORTED as _SUPPORTED
 from .ops import *  # noqa: F401,F403  (every op is public)
 from .tensor import Tensor, Variable, from_dlpack, from_numpy, tensor
 from .indexed_slices import IndexedSlices, convert_to_tensor
+from . import item_assignment  # noqa: F401  (installs Tensor.__setitem__)
 from .array_api import (__array_api_version__, __array_namespace_info__, broadcast_shapes, can_cast,  # noqa: F401
                         finfo, iinfo, isdtype, result_type)
 from . import callbacks, distributed, fft, linalg, mixed_precision, nn, optimizers, testing

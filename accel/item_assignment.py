@@ -11,7 +11,8 @@ that runs later reads the tensor, so nothing computed would silently change:
   function captured it (its replays read it);
 - a Variable: it writes with `v[index].assign(value)`, as in TensorFlow.
 `_saved` is the mark: recording.record sets it on every tensor input of a node it creates (and
-the compiled record does the same), and a trace on every tensor it captures.
+the compiled record does the same), and a trace on every tensor it captures. This module installs
+Tensor.__setitem__ (it builds on the ops, which build on Tensor).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from __future__ import annotations
 import numpy
 
 from . import recording
-from .tensor import Tensor, convert
+from .array_api import result_type
+from .ops.indexing import normalize_index
+from .tensor import Tensor, Variable, _index_text, convert
 
 __all__ = ["assign_items"]
 
@@ -39,9 +42,6 @@ def _refusal(tensor: Tensor) -> str | None:
 
 def assign_items(tensor: Tensor, index, value) -> None:
     """tensor[index] = value, copy on write; TypeError or IndexError before anything is written."""
-    from .array_api import result_type
-    from .ops.indexing import normalize_index
-
     why = _refusal(tensor)
     if why is not None:
         raise TypeError(f"item assignment: this tensor cannot change: {why}. Compute a new tensor instead "
@@ -80,3 +80,18 @@ def assign_items(tensor: Tensor, index, value) -> None:
         updated = tensor._data.copy()
         updated[key] = raw
     tensor._data = updated
+
+
+def _setitem(self, index, value):
+    """t[index] = value (the Array API's item assignment), copy on write: t gets a new array with
+    the values written, so every value taken from t before (a slice, a NumPy copy, a reshape) keeps
+    the one it had. Refused (TypeError, nothing written) where a later computation would read t: a
+    tape's graph holds it (an op it recorded produced or read t, or it watches t), a traced
+    function reads it, or one is tracing. A Variable writes with assign, as in TensorFlow."""
+    if isinstance(self, Variable):
+        raise TypeError(f"a Variable does not support item assignment; write v[{_index_text(index)}].assign(value) "
+                        "(or .assign_add / .assign_sub), as in TensorFlow")
+    assign_items(self, index, value)
+
+
+Tensor.__setitem__ = _setitem

@@ -162,10 +162,18 @@ def _complex_involved(out: Tensor, inputs) -> bool:
     return is_complex(out._data.dtype) or any(isinstance(x, Tensor) and is_complex(x._data.dtype) for x in inputs)
 
 
-def _complex_vjps(vjp, inputs):
-    from .autodiff.complex_grads import complex_vjps  # the autodiff package imports this module
+_complex_forms = None  # autodiff.complex_grads.complex_vjps, handed over when it loads (it builds on the ops)
 
-    return complex_vjps(vjp, inputs)
+
+def use_complex_forms(complex_vjps) -> None:
+    """The hook autodiff/complex_grads.py calls at import: how a node where a complex array takes
+    part picks its VJPs' complex forms."""
+    global _complex_forms
+    _complex_forms = complex_vjps
+
+
+def _complex_vjps(vjp, inputs):
+    return _complex_forms(vjp, inputs)
 
 
 def capture_values(inputs, tapes: tuple):

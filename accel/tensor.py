@@ -193,23 +193,11 @@ class Tensor:
     def __eq__(self, other): return False if other is None else _ops.equal(self, other)
     def __ne__(self, other): return True if other is None else _ops.not_equal(self, other)
 
-    def __setitem__(self, index, value):
-        """t[index] = value (the Array API's item assignment), copy on write: t gets a new array
-        with the values written, so every value taken from t before (a slice, a NumPy copy, a
-        reshape) keeps the one it had. Refused (TypeError, nothing written) where a later
-        computation would read t: a tape's graph holds it (an op it recorded produced or read t,
-        or it watches t), a traced function reads it, or one is tracing. A Variable writes with
-        assign, as in TensorFlow."""
-        if isinstance(self, Variable):
-            raise TypeError(f"a Variable does not support item assignment; write v[{_index_text(index)}].assign(value) "
-                            "(or .assign_add / .assign_sub), as in TensorFlow")
-        from .item_assignment import assign_items
-
-        assign_items(self, index, value)
-
     def __iter__(self):
         for i in range(len(self)):
             yield self[i]
+
+    # __setitem__ (t[index] = value, copy on write) is accel/item_assignment.py's, installed there
 
 
 def check_not_traced(tensor: Tensor, use: str) -> None:

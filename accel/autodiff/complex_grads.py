@@ -25,10 +25,25 @@ gradient reaches it: no complex gradient is ever computed by a formula that was 
 
 from __future__ import annotations
 
+from .. import recording
 from ..dtypes import is_complex
 from ..tensor import Tensor
 
-__all__ = ["complex_vjps", "linear", "own_form", "holomorphic", "complex_form", "conj_of"]
+__all__ = ["complex_vjps", "linear", "own_form", "holomorphic", "complex_form", "conj_of", "use_parts"]
+
+
+class _Parts:
+    """The ops the forms compute with (conj, real): ops/complex_parts.py hands them over when it
+    loads (`use_parts`), since the ops build on this module."""
+
+    conj = real = None
+
+
+_parts = _Parts()
+
+
+def use_parts(conj, real) -> None:
+    _parts.conj, _parts.real = conj, real
 
 
 def complex_form(vjp, form):
@@ -55,9 +70,7 @@ def conj_of(value):
     conjugate of a real value is itself)."""
     if isinstance(value, Tensor):
         if is_complex(value._data.dtype):
-            from ..ops.complex_parts import conj
-
-            return conj(value)
+            return _parts.conj(value)
         return value
     if isinstance(value, complex):
         return value.conjugate()
@@ -92,9 +105,7 @@ def _real_part_of(form):
     def real_input(g, ans, *values, **params):
         gradient = form(g, ans, *values, **params)
         if isinstance(gradient, Tensor) and is_complex(gradient._data.dtype):
-            from ..ops.complex_parts import real
-
-            return real(gradient)
+            return _parts.real(gradient)
         return gradient
 
     return real_input
@@ -116,3 +127,6 @@ def complex_vjps(vjps, inputs) -> tuple:
         else:
             out.append(form)
     return tuple(out)
+
+
+recording.use_complex_forms(complex_vjps)

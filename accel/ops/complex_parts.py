@@ -5,7 +5,7 @@ input's complex dtype), imag's is i g, conj's is conj(g); on real tensors they a
 
 from __future__ import annotations
 
-from ..autodiff.complex_grads import complex_form, linear
+from ..autodiff.complex_grads import complex_form, linear, use_parts
 from ..dtypes import is_complex
 from ._core import defop, make, snapshot, tensor_arg
 
@@ -42,3 +42,6 @@ def conj(x):
     """The complex conjugate (x itself for a real x)."""
     x = tensor_arg(x)
     return make(_conj_kernel(x._device.xp, snapshot(x)), x._device, (x,), _CONJ_VJPS)
+
+
+use_parts(conj, real)  # the complex forms of every VJP conjugate and take real parts with these
