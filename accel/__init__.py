@@ -12,7 +12,8 @@ from .device import (
 )
 from .dtypes import SUPPORTED as _SUPPORTED
 from .ops import *  # noqa: F401,F403  (every op is public)
-from .tensor import Tensor, Variable, from_dlpack, from_numpy, tensor
+from .tensor import Tensor, from_dlpack, from_numpy, tensor
+from .variable import Variable
 from .indexed_slices import IndexedSlices, convert_to_tensor
 from . import item_assignment  # noqa: F401  (installs Tensor.__setitem__)
 from .array_api import (__array_api_version__, __array_namespace_info__, broadcast_shapes, can_cast,  # noqa: F401

@@ -39,7 +39,7 @@ import zipfile
 import numpy
 
 from .optimizers.base import Optimizer
-from .tensor import Variable
+from .variable import Variable
 
 __all__ = ["Checkpoint", "CheckpointError", "RestoreStatus"]
 

@@ -22,7 +22,8 @@ import numpy
 from . import recording
 from .array_api import result_type
 from .ops.indexing import normalize_index
-from .tensor import Tensor, Variable, _index_text, convert
+from .tensor import Tensor, _index_text, convert
+from .variable import Variable
 
 __all__ = ["assign_items"]
 

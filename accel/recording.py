@@ -19,7 +19,8 @@ import weakref
 
 from . import _autodiff
 from .dtypes import COMPLEX, DIFFERENTIABLE, is_complex, is_differentiable
-from .tensor import Tensor, Variable
+from .tensor import Tensor
+from .variable import Variable
 
 __all__ = ["Node", "active_tapes", "record", "record_python", "watched_by", "paused"]
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 
 from .. import ops
-from ..tensor import Tensor, Variable
+from ..tensor import Tensor
+from ..variable import Variable
 from .. import recording
 from ..nest import flatten, pack_sequence_as
 from .backprop import backward, check_unconnected, target_weights

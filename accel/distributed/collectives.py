@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy
 
 from ..dtypes import is_floating
-from ..tensor import Tensor, Variable, convert
+from ..tensor import Tensor, convert
+from ..variable import Variable
 from .buckets import check_same, signature
 from .communicators import OPS
 from .world import world as current_world

@@ -25,7 +25,8 @@ import numpy
 
 from .. import recording
 from ..nest import composite_parts, is_composite, map_structure, rebuild_composite
-from ..tensor import Tensor, Variable, convert
+from ..tensor import Tensor, convert
+from ..variable import Variable
 from .call_node import CallNode, eligible
 from .graph import Graph
 from .spec import TensorSpec, call_key, covers, readable, widen

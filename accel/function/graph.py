@@ -26,7 +26,8 @@ from ..ops._core import as_array
 from ..ops.conversion import identity
 from ..nest import map_structure
 from ..ops.table import record_of
-from ..tensor import Tensor, Variable
+from ..tensor import Tensor
+from ..variable import Variable
 from .fusion import plan_fusion
 from .trace import Ref, ShapeChanged, Trace, bind, not_tracing, refs, resolve, resolver
 

@@ -12,7 +12,8 @@ import numpy
 
 from .. import dtypes
 from ..nest import composite_parts, is_composite
-from ..tensor import Tensor, Variable, convert
+from ..tensor import Tensor, convert
+from ..variable import Variable
 
 __all__ = ["TensorSpec", "call_key", "covers", "widen", "spec_of"]
 

@@ -21,7 +21,8 @@ import functools
 from .. import recording
 from ..nest import flatten, is_composite, map_structure, pack_sequence_as
 from ..ops.table import record_of
-from ..tensor import Tensor, Variable, is_device_array
+from ..tensor import Tensor, is_device_array
+from ..variable import Variable
 
 __all__ = ["Trace", "Step", "Ref", "ShapeChanged", "current", "tracing", "not_tracing", "refs", "resolve", "resolver",
            "bind"]

@@ -13,7 +13,8 @@ import numpy
 from .. import ops
 from ..dtypes import is_floating
 from ..mixed_precision import as_policy
-from ..tensor import Tensor, Variable, convert
+from ..tensor import Tensor, convert
+from ..variable import Variable
 from . import activations, initializers, regularizers
 from .module import Module
 

@@ -17,7 +17,7 @@ import threading
 
 import numpy
 
-from ..tensor import Variable
+from ..variable import Variable
 from .training import Trainer
 
 __all__ = ["Module"]

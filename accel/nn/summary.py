@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from ..tensor import Variable
+from ..variable import Variable
 
 __all__ = ["summary_lines"]
 

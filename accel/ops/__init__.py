@@ -5,7 +5,7 @@ with its aliases."""
 
 import sys as _sys
 
-from .. import tensor as _tensor
+from .. import tensor as _tensor, variable as _variable
 from . import table as _table
 from . import (activations, attention, classification, conversion, convolution, convolution_core,  # noqa: F401
                complex_parts, creation, decompositions, einsum, elementwise, fft, indexing, linalg, manipulation,
@@ -24,5 +24,7 @@ for _record in registry.values():
 __all__.sort()
 del _record, _name
 
-# Tensor's operators and methods are the ops' `methods`: bind them (tensor.py does the binding).
+# Tensor's operators and methods are the ops' `methods`: bind them (tensor.py does the binding);
+# Variable's writes become steps of accel.function's traces (variable.py).
 _tensor.bind_operators(_sys.modules[__name__])
+_variable.bind_writes(_sys.modules[__name__])

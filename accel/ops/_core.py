@@ -19,7 +19,8 @@ from ..dtypes import is_differentiable, is_floating, is_real_number
 from .. import recording
 from ..autodiff.complex_grads import linear
 from .table import register
-from ..tensor import Tensor, Variable, convert, is_device_array
+from ..tensor import Tensor, convert, is_device_array
+from ..variable import Variable
 
 _state = recording.state
 _record = recording.record

@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy
 
 from ..autodiff.complex_grads import linear
-from ..tensor import Tensor, Variable, convert, is_device_array
+from ..tensor import Tensor, convert, is_device_array
+from ..variable import Variable
 from ._core import defop, make, tensor_arg
 from .creation import zeros_like
 from .row_sums import rows_added

@@ -9,7 +9,7 @@ import itertools
 import numpy
 
 from ..autodiff.complex_grads import linear
-from ..tensor import Variable
+from ..variable import Variable
 from ._core import add_reduce, defop, make, normalize_axis, same_device, shape_arg, snapshot, tensor_arg, unchanged
 
 

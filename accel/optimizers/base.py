@@ -29,7 +29,8 @@ from ..nest import flatten
 from ..recording import live_captures
 from ..autodiff.tape import GradientTape
 from ..ops._core import traceable
-from ..tensor import Tensor, Variable
+from ..tensor import Tensor
+from ..variable import Variable
 from . import schedules as schedules_module
 from .accumulation import ACCUMULATOR, check_steps
 from .ema import AVERAGE, MovingAverage

@@ -23,7 +23,8 @@ from __future__ import annotations
 import numpy
 
 from .. import kernels
-from ..tensor import Tensor, Variable
+from ..tensor import Tensor
+from ..variable import Variable
 from .base import Optimizer, _apply_constraints
 from .validation import check_pairs, check_variables, checked_gradients
 

@@ -23,7 +23,8 @@ import numpy
 
 from .. import ops
 from ..ops._core import make, traceable
-from ..tensor import Tensor, Variable
+from ..tensor import Tensor
+from ..variable import Variable
 from .base import Optimizer
 from .device_scaling import DeviceScaling, device_for, next_scale
 from ..dtypes import is_floating

@@ -16,7 +16,7 @@ import numpy
 from .. import kernels
 from . import placement
 from ..device import CPU
-from ..tensor import Variable
+from ..variable import Variable
 
 _PLAN_CACHE = 8
 

@@ -9,7 +9,8 @@ import numbers
 import operator
 
 from ..dtypes import is_floating
-from ..tensor import Tensor, Variable, convert
+from ..tensor import Tensor, convert
+from ..variable import Variable
 
 __all__ = ["check_range", "check_pairs", "checked_gradients", "check_variables"]
 

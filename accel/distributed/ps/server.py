@@ -20,7 +20,8 @@ import os
 import numpy
 
 from ...checkpoint import Checkpoint
-from ...tensor import Variable, convert
+from ...tensor import convert
+from ...variable import Variable
 from ..buckets import signature
 from .gate import APPLY, DROP, RETRY, WAIT, Gate
 
