@@ -20,9 +20,18 @@ def test_ops_give_numpys_values(dtype):
                           (z @ z, want @ want), (ac.matmul(ac.reshape(z, (3, 1)), ac.reshape(z, (1, 3))),
                                                  numpy.outer(want, want)),
                           # the variance of complex values is mean(|z - mean|^2), real (NumPy's)
-                          (ac.var(z), numpy.var(want)), (ac.std(z, correction=1), numpy.std(want, ddof=1))]:
+                          (ac.var(z), numpy.var(want)), (ac.std(z, correction=1), numpy.std(want, ddof=1)),
+                          # sigmoid takes complex numbers, as TensorFlow's (its real form splits on the sign)
+                          (ac.sigmoid(z), 1 / (1 + numpy.exp(-want)))]:
         assert got.dtype == expected.dtype
         numpy.testing.assert_allclose(got.numpy(), expected, rtol=1e-6)
+
+
+def test_ops_that_need_an_order_refuse_complex_values():
+    with pytest.raises(TypeError, match="logsumexp: x must be real"):  # it shifts by the largest element
+        ac.logsumexp(ac.tensor(Z))
+    with pytest.raises(TypeError, match="relu: x must be real"):  # max(z, 0)
+        ac.relu(ac.tensor(Z))
 
 
 def test_python_complex_numbers_are_complex64_and_promote_as_the_standard_says():

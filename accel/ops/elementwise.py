@@ -17,6 +17,7 @@ import functools
 import numpy
 
 from .. import _cpu
+from ..dtypes import is_complex
 from ..tensor import Tensor
 from ..autodiff.complex_grads import linear
 from . import cuda_math
@@ -125,27 +126,33 @@ tanh_grad = _binary("tanh_grad", "g * (1 - y*y): the VJP of tanh in terms of its
 sigmoid_grad = _binary("sigmoid_grad", "g * y * (1 - y): the VJP of sigmoid in terms of its output y.", None,
                        lambda gg, ans, g, y: sigmoid_grad(gg, y),
                        lambda gg, ans, g, y: gg * g * (1 - 2 * y),
-                       math="{0} * {1} * (1 - {1})", namespace="internal")
+                       math="{0} * {1} * (1 - {1})", namespace="internal", complex_grad="holomorphic")
 tanh = _unary("tanh", "Hyperbolic tangent.", None,
               lambda g, ans, x: tanh_grad(g, ans), to_float=True,
               math="tanh({0})", numpy="tanh", methods=("tanh",), complex_grad="holomorphic")
 
 
 def _sigmoid_forward(xp, x):
-    # 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) below: exp never overflows.
+    # 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) below: exp never overflows. Complex numbers have no
+    # sign to split on: the formula itself (TensorFlow's sigmoid takes them too)
+    if is_complex(x.dtype):
+        return 1 / (1 + xp.exp(-x))
     e = xp.exp(-xp.abs(x))
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 sigmoid = _unary("sigmoid", "1 / (1 + e ** -x), computed without overflow.", _sigmoid_forward,
                  lambda g, ans, x: sigmoid_grad(g, ans), to_float=True,
-                 math="where({0} >= 0, 1 / (1 + exp(-{0})), exp({0}) / (1 + exp({0})))", methods=("sigmoid",))
+                 math="where({0} >= 0, 1 / (1 + exp(-{0})), exp({0}) / (1 + exp({0})))", methods=("sigmoid",),
+                 complex_grad="holomorphic")
 # relu and TensorFlow's ReluGrad on CPU arrays: one compiled pass each (accel._cpu,
 # csrc/cpu/activations.cpp, the forms below exactly); NumPy's maximum and its bool multiply cost
 # two to three times more. Other arrays (and CuPy's) take the NumPy expressions, which give the
 # same values: maximum(x, 0), and g * (x > 0), a multiply (NumPy's where with a mask of random
 # signs costs ~10x more). relu_grad's VJP wrt x is zero almost everywhere.
 def _relu_array(xp, x):
+    if is_complex(x.dtype):  # max(z, 0) needs an order (NumPy's is lexicographic; TensorFlow refuses)
+        raise TypeError(f"relu: x must be real, got {x.dtype.name}")
     return xp.maximum(x, 0)
 
 

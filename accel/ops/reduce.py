@@ -152,6 +152,8 @@ def _prod_vjp(g, ans, x, axes, keepdims):
 
 
 def _logsumexp_forward(xp, x, axes, keepdims):
+    if is_complex(x.dtype):  # its shift by the largest element needs an order (TensorFlow's refuses them too)
+        raise TypeError(f"logsumexp: x must be real, got {x.dtype.name}")
     if not is_floating(x.dtype):
         x = x.astype(numpy.float32)
     shift = xp.max(x, axis=axes, keepdims=True) if x.size else xp.zeros(_kept_shape(x.shape, axes), x.dtype)

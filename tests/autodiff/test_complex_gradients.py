@@ -198,6 +198,7 @@ OPS = [  # (name, f of one complex tensor, the value it is checked at)
     ("cos", ac.cos, _complex(3)),
     ("tan", ac.tan, _complex(3)),
     ("tanh", ac.tanh, _complex(3)),
+    ("sigmoid", ac.sigmoid, _complex(3)),
     ("sinh", ac.sinh, _complex(3)),
     ("cosh", ac.cosh, _complex(3)),
     ("asin", ac.asin, _complex(3, -0.6, 0.6)),
@@ -259,7 +260,7 @@ def test_first_order_against_central_differences(case):
     numpy.testing.assert_allclose(_gradient(loss, value), numeric, rtol=1e-6, atol=1e-7)
 
 
-SECOND = ["multiply", "divide", "exp", "log", "sqrt", "sin", "cos", "tanh", "abs", "matmul", "asinh", "power", "inv",
+SECOND = ["multiply", "divide", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "abs", "matmul", "asinh", "power", "inv",
           "prod", "slogdet", "det", "cholesky", "eigh", "qr (tall)", "qr (wide)", "svd (square)", "svd (tall)"]
 
 
