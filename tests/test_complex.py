@@ -30,8 +30,12 @@ def test_ops_give_numpys_values(dtype):
 def test_ops_that_need_an_order_refuse_complex_values():
     with pytest.raises(TypeError, match="logsumexp: x must be real"):  # it shifts by the largest element
         ac.logsumexp(ac.tensor(Z))
-    with pytest.raises(TypeError, match="relu: x must be real"):  # max(z, 0)
-        ac.relu(ac.tensor(Z))
+    for op in (ac.relu, ac.elu, ac.selu, ac.log_sigmoid):  # max(z, 0), selections on z < 0
+        with pytest.raises(TypeError, match=f"{op.__name__}: x must be real"):
+            op(ac.tensor(Z))
+    # silu and softsign are defined for complex numbers (x * sigmoid(x), x / (|x| + 1))
+    numpy.testing.assert_allclose(ac.silu(ac.tensor(Z)).numpy(), Z / (1 + numpy.exp(-Z)), rtol=1e-6)
+    numpy.testing.assert_allclose(ac.softsign(ac.tensor(Z)).numpy(), Z / (1 + numpy.abs(Z)), rtol=1e-6)
 
 
 def test_python_complex_numbers_are_complex64_and_promote_as_the_standard_says():

@@ -145,15 +145,24 @@ sigmoid = _unary("sigmoid", "1 / (1 + e ** -x), computed without overflow.", _si
                  lambda g, ans, x: sigmoid_grad(g, ans), to_float=True,
                  math="where({0} >= 0, 1 / (1 + exp(-{0})), exp({0}) / (1 + exp({0})))", methods=("sigmoid",),
                  complex_grad="holomorphic")
+
+
+def _real(x, op: str):
+    """x, if its values are real: relu and the forms of elu, selu and log_sigmoid select on the
+    sign (complex numbers have none; NumPy would compare them lexicographically, TensorFlow's
+    kernels refuse them)."""
+    if is_complex(x.dtype):
+        raise TypeError(f"{op}: x must be real, got {x.dtype.name}")
+    return x
+
+
 # relu and TensorFlow's ReluGrad on CPU arrays: one compiled pass each (accel._cpu,
 # csrc/cpu/activations.cpp, the forms below exactly); NumPy's maximum and its bool multiply cost
 # two to three times more. Other arrays (and CuPy's) take the NumPy expressions, which give the
 # same values: maximum(x, 0), and g * (x > 0), a multiply (NumPy's where with a mask of random
 # signs costs ~10x more). relu_grad's VJP wrt x is zero almost everywhere.
 def _relu_array(xp, x):
-    if is_complex(x.dtype):  # max(z, 0) needs an order (NumPy's is lexicographic; TensorFlow refuses)
-        raise TypeError(f"relu: x must be real, got {x.dtype.name}")
-    return xp.maximum(x, 0)
+    return xp.maximum(_real(x, "relu"), 0)  # (the compiled loop takes float arrays only)
 
 
 def _relu_grad_array(xp, g, x):
@@ -369,15 +378,18 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 # TensorFlow's kernels select on x < 0: elu(-0.0) is -0.0 and a NaN passes through as x.
 def _elu_forward(xp, x):
+    x = _real(x, "elu")
     return xp.where(x < 0, xp.expm1(xp.minimum(x, 0)), x)
 
 
 def _selu_forward(xp, x):
+    x = _real(x, "selu")
     return xp.where(x < 0, xp.expm1(xp.minimum(x, 0)) * (_SELU_SCALE * _SELU_ALPHA), x * _SELU_SCALE)
 
 
 def _log_sigmoid_forward(xp, x):
     # log(sigmoid(x)) = min(x, 0) - log1p(e^-|x|): exp never overflows, nothing cancels
+    x = _real(x, "log_sigmoid")
     return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
 
 
