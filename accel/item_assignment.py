@@ -22,7 +22,7 @@ import numpy
 from . import recording
 from .array_api import result_type
 from .ops.indexing import normalize_index
-from .tensor import Tensor, _index_text, convert
+from .tensor import Tensor, convert
 from .variable import Variable
 
 __all__ = ["assign_items"]
@@ -81,6 +81,17 @@ def assign_items(tensor: Tensor, index, value) -> None:
         updated = tensor._data.copy()
         updated[key] = raw
     tensor._data = updated
+
+
+def _index_text(index) -> str:
+    """An index as the user wrote it, for messages: v[0], v[1:, 2]."""
+    parts = index if isinstance(index, tuple) else (index,)
+
+    def one(p):
+        if isinstance(p, slice):
+            return ":".join("" if v is None else str(v) for v in (p.start, p.stop) + ((p.step,) if p.step else ()))
+        return "..." if p is Ellipsis else "None" if p is None else repr(p) if not isinstance(p, Tensor) else "index"
+    return ", ".join(one(p) for p in parts)
 
 
 def _setitem(self, index, value):

@@ -225,17 +225,6 @@ def check_not_traced(tensor: Tensor, use: str) -> None:
         "when the function runs. Return it from the function, or print it with accel.print")
 
 
-def _index_text(index) -> str:
-    """An index as the user wrote it, for messages: v[0], v[1:, 2]."""
-    parts = index if isinstance(index, tuple) else (index,)
-
-    def one(p):
-        if isinstance(p, slice):
-            return ":".join("" if v is None else str(v) for v in (p.start, p.stop) + ((p.step,) if p.step else ()))
-        return "..." if p is Ellipsis else "None" if p is None else repr(p) if not isinstance(p, Tensor) else "index"
-    return ", ".join(one(p) for p in parts)
-
-
 def is_device_array(value) -> bool:
     """Whether `value` is an array in GPU memory (CuPy's, or anything with the CUDA array
     interface): NumPy cannot read it, so it is converted on its device."""

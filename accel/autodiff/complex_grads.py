@@ -43,6 +43,7 @@ _parts = _Parts()
 
 
 def use_parts(conj, real) -> None:
+    """The hook ops/complex_parts.py calls at import: the conj and real ops the forms use."""
     _parts.conj, _parts.real = conj, real
 
 
