@@ -1,8 +1,9 @@
-"""Activations that take a parameter besides the tensor (tf.nn.gelu's `approximate`,
-tf.nn.leaky_relu's `alpha`): ops of their own, each forward on raw arrays beside its VJP, which is
-written in accel ops so every order of derivative is exact. The parameterless activations (elu,
-selu, silu, softsign, log_sigmoid) are elementwise records (elementwise.py). Integer inputs are
-computed as float32, as the elementwise activations do."""
+"""The activations of tf.nn beyond relu, sigmoid and tanh (elementwise.py). Those that take a
+parameter besides the tensor (gelu's `approximate`, leaky_relu's `alpha`) are ops of their own,
+each forward on raw arrays beside its VJP, which is written in accel ops so every order of
+derivative is exact; the parameterless ones (elu, selu, silu, softsign, log_sigmoid) are
+elementwise records (elementwise_op.py's `_unary`: fused by accel.function). Integer inputs are
+computed as float32."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import numpy
 from ..dtypes import is_floating
 from ._core import bool_arg, defop, make, tensor_arg
 from .. import _cpu
-from .elementwise import _erf_forward, exp, greater, square, tanh, where
+from .elementwise import (_erf_forward, _sigmoid_forward, abs, exp, greater, less, negative, require_real,  # noqa: A004
+                          sigmoid, square, tanh, where)
+from .elementwise_op import _unary
 
 _SQRT_HALF = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -112,3 +115,53 @@ def leaky_relu(features, alpha=0.2):
     alpha = float(alpha)
     out = _leaky_relu_array(x._device.xp, x._data, alpha)
     return make(out, x._device, (x,), (_leaky_relu_vjp,), {"alpha": alpha})
+
+
+# -- the parameterless activations (tf.nn; docs/semantics.md section 16): elementwise records ------
+# Each forward computes no branch that can overflow (NumPy would warn; numexpr and CUDA C do not
+# warn, so the math forms may); each VJP is written in accel ops, so every order is exact.
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+# TensorFlow's kernels select on x < 0: elu(-0.0) is -0.0 and a NaN passes through as x.
+def _elu_forward(xp, x):
+    x = require_real(x, "elu")
+    return xp.where(x < 0, xp.expm1(xp.minimum(x, 0)), x)
+
+
+def _selu_forward(xp, x):
+    x = require_real(x, "selu")
+    return xp.where(x < 0, xp.expm1(xp.minimum(x, 0)) * (_SELU_SCALE * _SELU_ALPHA), x * _SELU_SCALE)
+
+
+def _log_sigmoid_forward(xp, x):
+    # log(sigmoid(x)) = min(x, 0) - log1p(e^-|x|): exp never overflows, nothing cancels
+    x = require_real(x, "log_sigmoid")
+    return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
+
+
+# TensorFlow's EluGrad / SeluGrad: where x < 0 the derivative is y + 1 (y + scale * alpha)
+elu = _unary("elu", "e ** x - 1 where x < 0, else x (tf.nn.elu, alpha 1).", _elu_forward,
+             lambda g, ans, x: where(less(x, 0), g * (ans + 1), g), to_float=True,
+             math="where({0} < 0, expm1(where({0} < 0, {0}, 0)), {0})")
+selu = _unary("selu", "scale * alpha * (e ** x - 1) where x < 0, else scale * x (Klambauer et al.'s constants).",
+              _selu_forward,
+              lambda g, ans, x: where(less(x, 0), g * (ans + _SELU_SCALE * _SELU_ALPHA), g * _SELU_SCALE),
+              to_float=True)
+# silu = x * sigmoid(x); d/dx = s * (1 + x * (1 - s))
+silu = _unary("silu", "x * sigmoid(x) (swish).", lambda xp, x: x * _sigmoid_forward(xp, x),
+              lambda g, ans, x: g * _silu_slope(x), to_float=True,
+              math="{0} * where({0} >= 0, 1 / (1 + exp(-{0})), exp({0}) / (1 + exp({0})))")
+softsign = _unary("softsign", "x / (|x| + 1).", None,
+                  lambda g, ans, x: g / square(abs(x) + 1), to_float=True,
+                  math="{0} / (abs({0}) + 1)")
+# d/dx log(sigmoid(x)) = 1 - sigmoid(x) = sigmoid(-x)
+log_sigmoid = _unary("log_sigmoid", "log(sigmoid(x)) = -softplus(-x), computed without overflow.",
+                     _log_sigmoid_forward, lambda g, ans, x: g * sigmoid(negative(x)), to_float=True,
+                     math="where({0} > 0, 0, {0}) - log1p(exp(-abs({0})))")
+
+
+def _silu_slope(x):
+    s = sigmoid(x)
+    return s * (x * (1 - s) + 1)

@@ -147,8 +147,8 @@ sigmoid = _unary("sigmoid", "1 / (1 + e ** -x), computed without overflow.", _si
                  complex_grad="holomorphic")
 
 
-def _real(x, op: str):
-    """x, if its values are real: relu and the forms of elu, selu and log_sigmoid select on the
+def require_real(x, op: str):
+    """x, if its values are real: relu (and activations.py's elu, selu, log_sigmoid) select on the
     sign (complex numbers have none; NumPy would compare them lexicographically, TensorFlow's
     kernels refuse them)."""
     if is_complex(x.dtype):
@@ -162,7 +162,7 @@ def _real(x, op: str):
 # same values: maximum(x, 0), and g * (x > 0), a multiply (NumPy's where with a mask of random
 # signs costs ~10x more). relu_grad's VJP wrt x is zero almost everywhere.
 def _relu_array(xp, x):
-    return xp.maximum(_real(x, "relu"), 0)  # (the compiled loop takes float arrays only)
+    return xp.maximum(require_real(x, "relu"), 0)  # (the compiled loop takes float arrays only)
 
 
 def _relu_grad_array(xp, g, x):
@@ -368,52 +368,3 @@ invert = _unary("invert", "~x: bitwise NOT on integers, logical NOT on booleans.
                 numpy="invert", methods=("__invert__",), aliases=("bitwise_invert",))
 isfinite = _unary("isfinite", "Whether each element is finite.", ufunc="isfinite", numpy="isfinite", dtype="bool")
 isnan = _unary("isnan", "Whether each element is NaN.", ufunc="isnan", numpy="isnan", dtype="bool")
-
-# -- activations (tf.nn; docs/semantics.md section 16) ------------------------------------------
-# Each forward computes no branch that can overflow (NumPy would warn; numexpr and CUDA C do not
-# warn, so the math forms may); each VJP is written in accel ops, so every order is exact.
-_SELU_ALPHA = 1.6732632423543772848170429916717
-_SELU_SCALE = 1.0507009873554804934193349852946
-
-
-# TensorFlow's kernels select on x < 0: elu(-0.0) is -0.0 and a NaN passes through as x.
-def _elu_forward(xp, x):
-    x = _real(x, "elu")
-    return xp.where(x < 0, xp.expm1(xp.minimum(x, 0)), x)
-
-
-def _selu_forward(xp, x):
-    x = _real(x, "selu")
-    return xp.where(x < 0, xp.expm1(xp.minimum(x, 0)) * (_SELU_SCALE * _SELU_ALPHA), x * _SELU_SCALE)
-
-
-def _log_sigmoid_forward(xp, x):
-    # log(sigmoid(x)) = min(x, 0) - log1p(e^-|x|): exp never overflows, nothing cancels
-    x = _real(x, "log_sigmoid")
-    return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
-
-
-# TensorFlow's EluGrad / SeluGrad: where x < 0 the derivative is y + 1 (y + scale * alpha)
-elu = _unary("elu", "e ** x - 1 where x < 0, else x (tf.nn.elu, alpha 1).", _elu_forward,
-             lambda g, ans, x: where(less(x, 0), g * (ans + 1), g), to_float=True,
-             math="where({0} < 0, expm1(where({0} < 0, {0}, 0)), {0})")
-selu = _unary("selu", "scale * alpha * (e ** x - 1) where x < 0, else scale * x (Klambauer et al.'s constants).",
-              _selu_forward,
-              lambda g, ans, x: where(less(x, 0), g * (ans + _SELU_SCALE * _SELU_ALPHA), g * _SELU_SCALE),
-              to_float=True)
-# silu = x * sigmoid(x); d/dx = s * (1 + x * (1 - s))
-silu = _unary("silu", "x * sigmoid(x) (swish).", lambda xp, x: x * _sigmoid_forward(xp, x),
-              lambda g, ans, x: g * _silu_slope(x), to_float=True,
-              math="{0} * where({0} >= 0, 1 / (1 + exp(-{0})), exp({0}) / (1 + exp({0})))")
-softsign = _unary("softsign", "x / (|x| + 1).", None,
-                  lambda g, ans, x: g / square(abs(x) + 1), to_float=True,
-                  math="{0} / (abs({0}) + 1)")
-# d/dx log(sigmoid(x)) = 1 - sigmoid(x) = sigmoid(-x)
-log_sigmoid = _unary("log_sigmoid", "log(sigmoid(x)) = -softplus(-x), computed without overflow.",
-                     _log_sigmoid_forward, lambda g, ans, x: g * sigmoid(negative(x)), to_float=True,
-                     math="where({0} > 0, 0, {0}) - log1p(exp(-abs({0})))")
-
-
-def _silu_slope(x):
-    s = sigmoid(x)
-    return s * (x * (1 - s) + 1)
