@@ -361,8 +361,7 @@ def _complete_qr_vjp(g, ans, x):
 
 @defop("linalg", namespace="internal", differentiable=False)
 def qr_complete_packed(x):
-    """[Q | R] of each tall matrix's complete QR decomposition (Q M x M, R M x N), packed; its
-    gradient refuses."""
+    """[Q | R] of each tall matrix's complete QR (Q M x M, R M x N), packed; its gradient refuses."""
     with x._device.activate():
         q, r = x._device.xp.linalg.qr(x._data, mode="complete")
         out = _pack(x._device.xp, [q, r], x.ndim - 2)

@@ -87,7 +87,9 @@ class OpRecord:
 
     @property
     def doc(self) -> str:
-        return (self.fn.__doc__ or "").strip().split("\n")[0]
+        """The docstring's first paragraph, as one line (the op reference's description)."""
+        paragraph = (self.fn.__doc__ or "").strip().split("\n\n")[0]
+        return " ".join(line.strip() for line in paragraph.splitlines())
 
 
 _records: dict = {}
