@@ -1,4 +1,4 @@
-// What one fused launch is, shared by the binding (module.cpp) and the per-ISA loops (loops.cpp).
+// What one fused launch is, shared by the binding (fused_launch.cpp) and the per-ISA loops (loops.cpp).
 #pragma once
 #include "cpu/nn_loops.h"
 #include "rules/launch_args.h"
