@@ -11,6 +11,7 @@
 
 #include "cpu/launch.h"
 #include "cpu/pool.h"
+#include "cpu/view.h"
 
 namespace accel_cpu {
 
@@ -39,27 +40,7 @@ inline const char* dtype_name(DType d) {
     return d == DType::f16 ? "float16" : d == DType::f32 ? "float32" : "float64";
 }
 
-struct Buffer {
-    Py_buffer view{};
-    bool held = false;
-    Buffer() = default;
-    Buffer(const Buffer&) = delete;
-    Buffer& operator=(const Buffer&) = delete;
-    Buffer(Buffer&& other) noexcept : view(other.view), held(other.held) { other.held = false; }
-    Buffer& operator=(Buffer&& other) noexcept {
-        if (this != &other) {
-            if (held) PyBuffer_Release(&view);
-            view = other.view;
-            held = other.held;
-            other.held = false;
-        }
-        return *this;
-    }
-    ~Buffer() {
-        if (held) PyBuffer_Release(&view);
-    }
-    long long size() const { return view.itemsize ? view.len / view.itemsize : 0; }
-};
+using Buffer = View;  // an argument's buffer (view.h), acquired by `acquire` below with its index in messages
 
 inline std::string describe(const std::string& argument, long long index) {
     return index < 0 ? argument : argument + "[" + std::to_string(index) + "]";

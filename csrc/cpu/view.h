@@ -1,4 +1,5 @@
-// A C-contiguous buffer of an array argument, held for one call (the nn loops' arguments).
+// A C-contiguous buffer of an array argument, held for one call (the arguments of every binding of
+// accel._cpu; movable, so a launch can hold a vector of them).
 #pragma once
 #include <nanobind/nanobind.h>
 
@@ -12,6 +13,16 @@ struct View {
     View() = default;
     View(const View&) = delete;
     View& operator=(const View&) = delete;
+    View(View&& other) noexcept : view(other.view), held(other.held) { other.held = false; }
+    View& operator=(View&& other) noexcept {
+        if (this != &other) {
+            if (held) PyBuffer_Release(&view);
+            view = other.view;
+            held = other.held;
+            other.held = false;
+        }
+        return *this;
+    }
     ~View() {
         if (held) PyBuffer_Release(&view);
     }
@@ -40,7 +51,7 @@ struct View {
         const char f = format();
         return (f == 'f' && view.itemsize == 4) || (f == 'd' && view.itemsize == 8) ? f : 0;
     }
-    long long size() const { return view.len / view.itemsize; }
+    long long size() const { return view.itemsize ? view.len / view.itemsize : 0; }
     bool same_shape(const View& other) const {
         if (view.ndim != other.view.ndim) return false;
         for (int i = 0; i < view.ndim; ++i)
