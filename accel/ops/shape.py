@@ -177,13 +177,20 @@ def _concat_input_vjp(i, g, ans, *inputs, axis, bounds):
     return _ops.getitem(g, _slice_along(axis, *bounds[i]))
 
 
-class _ConcatVJPs:
-    """The VJP of each input of a concat: its slice of the gradient."""
+class _PerInput:
+    """The VJPs of an op of any number of inputs (concat, stack): vjp(i, g, ans, *inputs, **params)
+    for input i, each linear (it picks input i's part of the gradient)."""
 
-    __slots__ = ()
+    __slots__ = ("vjp",)
+
+    def __init__(self, vjp):
+        self.vjp = vjp
 
     def __getitem__(self, i):
-        return linear(functools.partial(_concat_input_vjp, i))
+        return linear(functools.partial(self.vjp, i))
+
+
+_CONCAT_VJPS = _PerInput(_concat_input_vjp)  # each input's slice of the gradient
 
 
 @defop("shape", numpy="concatenate", numpy_keywords=frozenset({"axis"}))
@@ -209,20 +216,14 @@ def concat(values, axis: int | None = 0):
     out = device.xp.concatenate([v._data for v in values], axis=axis)
     ends = list(itertools.accumulate(int(v.shape[axis]) for v in values))  # Python ints: shapes, not data
     bounds = tuple(zip([0] + ends[:-1], ends))
-    return make(out, device, tuple(values), _ConcatVJPs(), {"axis": axis, "bounds": bounds})
+    return make(out, device, tuple(values), _CONCAT_VJPS, {"axis": axis, "bounds": bounds})
 
 
 def _stack_input_vjp(i, g, ans, *inputs, axis):
     return _ops.getitem(g, (slice(None),) * axis + (i,))
 
 
-class _StackVJPs:
-    """The VJP of each input of a stack: its entry of the gradient along the new axis."""
-
-    __slots__ = ()
-
-    def __getitem__(self, i):
-        return linear(functools.partial(_stack_input_vjp, i))
+_STACK_VJPS = _PerInput(_stack_input_vjp)  # each input's entry of the gradient along the new axis
 
 
 @defop("shape", numpy="stack", numpy_keywords=frozenset({"axis"}))
@@ -243,7 +244,7 @@ def stack(values, axis: int = 0):
     device = same_device("stack", values)
     axis = int(axis) % ndim
     out = device.xp.stack([v._data for v in values], axis=axis)
-    return make(out, device, tuple(values), _StackVJPs(), {"axis": axis})
+    return make(out, device, tuple(values), _STACK_VJPS, {"axis": axis})
 
 
 @defop("shape")
